@@ -1,0 +1,119 @@
+//! MQTT topic names (DESIGN.md §5). Built only from a validated [`ScreenId`],
+//! so no id can inject `+`, `#` or `/`.
+
+use super::ids::ScreenId;
+
+/// Every ledcast v1 topic starts with this.
+pub const TOPIC_PREFIX: &str = "ledcast/v1/screens";
+
+/// The per-screen topics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TopicKind {
+    /// server → agent, QoS 1, retained: signed `Rotation`.
+    Rotation,
+    /// server → agent, QoS 1: signed `Command`.
+    Command,
+    /// agent → server, QoS 1, retained, Last Will = offline: signed `AgentState`.
+    State,
+    /// agent → server, QoS 1: signed `PlayBatch`.
+    Plays,
+    /// server → agent, QoS 1: signed `Ack`.
+    Ack,
+}
+
+impl TopicKind {
+    /// All kinds, in table order.
+    pub const ALL: [TopicKind; 5] = [
+        TopicKind::Rotation,
+        TopicKind::Command,
+        TopicKind::State,
+        TopicKind::Plays,
+        TopicKind::Ack,
+    ];
+
+    /// The last topic level.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TopicKind::Rotation => "rotation",
+            TopicKind::Command => "command",
+            TopicKind::State => "state",
+            TopicKind::Plays => "plays",
+            TopicKind::Ack => "ack",
+        }
+    }
+
+    /// Whether messages on this topic are retained by the broker.
+    pub fn retained(self) -> bool {
+        matches!(self, TopicKind::Rotation | TopicKind::State)
+    }
+
+    /// Whether the agent publishes (true) or subscribes (false).
+    pub fn from_agent(self) -> bool {
+        matches!(self, TopicKind::State | TopicKind::Plays)
+    }
+}
+
+/// A parsed per-screen topic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Topic {
+    /// Whose topic.
+    pub screen_id: ScreenId,
+    /// Which one.
+    pub kind: TopicKind,
+}
+
+impl Topic {
+    /// `ledcast/v1/screens/{id}/{kind}`.
+    pub fn name(screen_id: &ScreenId, kind: TopicKind) -> String {
+        format!("{TOPIC_PREFIX}/{}/{}", screen_id.as_str(), kind.suffix())
+    }
+
+    /// A subscription filter for one kind on every screen: `ledcast/v1/screens/+/{kind}`.
+    pub fn filter_all(kind: TopicKind) -> String {
+        format!("{TOPIC_PREFIX}/+/{}", kind.suffix())
+    }
+
+    /// Parses a topic name; `None` for anything that is not a ledcast v1 screen topic.
+    pub fn parse(topic: &str) -> Option<Topic> {
+        let rest = topic.strip_prefix(TOPIC_PREFIX)?.strip_prefix('/')?;
+        let (id, suffix) = rest.split_once('/')?;
+        let screen_id = ScreenId::new(id).ok()?;
+        let kind = TopicKind::ALL.into_iter().find(|k| k.suffix() == suffix)?;
+        Some(Topic { screen_id, kind })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_match_the_design_table() {
+        let id = ScreenId::new("b1-door").unwrap();
+        assert_eq!(
+            Topic::name(&id, TopicKind::Rotation),
+            "ledcast/v1/screens/b1-door/rotation"
+        );
+        assert_eq!(
+            Topic::name(&id, TopicKind::Plays),
+            "ledcast/v1/screens/b1-door/plays"
+        );
+        assert_eq!(
+            Topic::filter_all(TopicKind::State),
+            "ledcast/v1/screens/+/state"
+        );
+        for kind in TopicKind::ALL {
+            let parsed = Topic::parse(&Topic::name(&id, kind)).unwrap();
+            assert_eq!(
+                parsed,
+                Topic {
+                    screen_id: id.clone(),
+                    kind
+                }
+            );
+        }
+        assert_eq!(Topic::parse("ledcast/v1/screens/a/b/state"), None);
+        assert_eq!(Topic::parse("ledcast/v1/screens/+/state"), None);
+        assert_eq!(Topic::parse("ledcast/v1/screens/a/other"), None);
+    }
+}

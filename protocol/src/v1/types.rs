@@ -1,0 +1,316 @@
+//! The messages of protocol v1. Field names are the wire names.
+//!
+//! Optional fields added after the first release carry `#[serde(default)]`
+//! so that old messages still parse; nothing here denies unknown fields.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{BootId, ScreenId, Sha256};
+use super::time::Timestamp;
+
+/// A compiled, per-screen timetable (DESIGN.md §4). Playback is a pure
+/// function of the wall clock: see [`Rotation::slot_at`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// The screen this rotation is for; an agent refuses any other.
+    pub screen_id: ScreenId,
+    /// Strictly increasing per screen; an agent refuses anything not above the highest it has seen.
+    pub version: u64,
+    /// When the server compiled it.
+    pub issued_at: Timestamp,
+    /// After this instant the agent plays the fallback and reports `stale`.
+    pub expires_at: Timestamp,
+    /// IANA time zone of the screen (e.g. `Asia/Shanghai`), for display and reports.
+    pub timezone: String,
+    /// Timed blocks; at any instant the highest-priority block containing it plays.
+    pub blocks: Vec<Block>,
+    /// What plays when no block covers the instant (signed, approved standard warnings).
+    pub fallback: Vec<Slot>,
+    /// Every media item the blocks and fallback reference, with its signed size.
+    pub media: Vec<MediaRef>,
+}
+
+/// A half-open interval `[from, until)` that loops its slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Start of the block (inclusive); also the loop's phase origin.
+    pub from: Timestamp,
+    /// End of the block (exclusive).
+    pub until: Timestamp,
+    /// Higher wins where blocks overlap; overlapping blocks must differ in priority.
+    pub priority: i32,
+    /// The loop: slot `i` plays from `from + sum(durations[..i]) (mod loop length)`.
+    pub slots: Vec<Slot>,
+}
+
+/// One item in a loop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    /// The rendition to show (listed in [`Rotation::media`]).
+    pub media: Sha256,
+    /// How long the slot lasts, in milliseconds (> 0).
+    pub duration_ms: u64,
+    /// How the media is shown.
+    pub kind: SlotKind,
+    /// The material this rendition was made from (for play records and reports).
+    pub material_id: String,
+    /// Whether the slot counts as an anti-fraud warning for compliance rules.
+    pub is_warning: bool,
+}
+
+/// How a slot's media is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SlotKind {
+    /// A still image, shown for the slot's duration.
+    Still,
+    /// A video, played from its start.
+    Video,
+    /// A horizontal strip moved right-to-left across the screen at a fixed speed.
+    Scroll {
+        /// Pixels per second.
+        px_per_second: u32,
+    },
+}
+
+/// A media item an agent must fetch over HTTP (`GET /media/{sha256}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// Content address; the agent checks it before the file enters its cache.
+    pub sha256: Sha256,
+    /// Exact size; the agent stops reading at this many bytes.
+    pub size_bytes: u64,
+    /// MIME type (`image/png`, `video/mp4`).
+    pub mime: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// What an agent reports on its retained `state` topic. Its Last Will is
+/// the same message with `status = offline`, signed at connect time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// The reporting screen.
+    pub screen_id: ScreenId,
+    /// The agent process run that reports.
+    pub boot_id: BootId,
+    /// Online, or offline (the Last Will).
+    pub status: Presence,
+    /// When the agent produced this report (its own clock).
+    pub reported_at: Timestamp,
+    /// Version of the rotation in use, if any.
+    pub rotation_version: Option<u64>,
+    /// Version received but waiting for its media, if any.
+    #[serde(default)]
+    pub pending_version: Option<u64>,
+    /// What is on the screen now.
+    #[serde(default)]
+    pub now_playing: Option<NowPlaying>,
+    /// True when the agent plays the fallback because nothing valid covers now.
+    pub stale: bool,
+    /// Media cache figures.
+    #[serde(default)]
+    pub cache: CacheStatus,
+    /// Play records written but not yet acknowledged by the server.
+    #[serde(default)]
+    pub journal_pending: u64,
+    /// True when the journal is close to full.
+    #[serde(default)]
+    pub journal_alarm: bool,
+    /// The last error, in words an operator can act on.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Warnings that do not stop playback (e.g. "video slots skipped: no mpv").
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Agent build version.
+    #[serde(default)]
+    pub agent_version: String,
+}
+
+/// Online or offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Connected and playing.
+    Online,
+    /// Disconnected (Last Will) or shut down.
+    Offline,
+}
+
+/// What a screen is showing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NowPlaying {
+    /// The media shown.
+    pub media: Sha256,
+    /// Its material.
+    pub material_id: String,
+    /// Since when.
+    pub since: Timestamp,
+    /// True when this comes from the fallback.
+    pub fallback: bool,
+}
+
+/// Cache figures for the state report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheStatus {
+    /// Items in the cache.
+    pub items: u64,
+    /// Bytes in the cache.
+    pub bytes: u64,
+    /// Items the current or pending rotation needs that are not cached yet.
+    pub missing: u64,
+}
+
+/// One thing a screen showed, from when to when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayRecord {
+    /// Sequence number, unique within `(screen, boot_id)`.
+    pub seq: u64,
+    /// The media shown.
+    pub media: Sha256,
+    /// Its material.
+    pub material_id: String,
+    /// The rotation it came from (`None` for the built-in fallback).
+    pub rotation_version: Option<u64>,
+    /// Whether it was an anti-fraud warning.
+    pub is_warning: bool,
+    /// When it went on screen (agent clock).
+    pub started_at: Timestamp,
+    /// When it left the screen; `None` if the agent died while showing it.
+    pub ended_at: Option<Timestamp>,
+    /// How it ended.
+    pub outcome: PlayOutcome,
+    /// True when the agent had reason to distrust its clock (e.g. it went backwards).
+    #[serde(default)]
+    pub clock_suspect: bool,
+}
+
+/// How a play ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlayOutcome {
+    /// Shown for its whole slot (or until its block ended).
+    Completed,
+    /// The agent stopped (crash, power cut, shutdown) while it was on screen.
+    Interrupted,
+}
+
+/// A batch of play records on the `plays` topic. Ingest is idempotent on
+/// `(screen, boot_id, seq)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayBatch {
+    /// The reporting screen.
+    pub screen_id: ScreenId,
+    /// The run the records belong to.
+    pub boot_id: BootId,
+    /// Lowest `seq` in `records`.
+    pub first_seq: u64,
+    /// Highest `seq` in `records`.
+    pub last_seq: u64,
+    /// The records, in `seq` order.
+    pub records: Vec<PlayRecord>,
+}
+
+/// The server's acknowledgement: every record of `boot_id` up to and
+/// including `upto_seq` is stored and may be deleted from the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The screen acknowledged.
+    pub screen_id: ScreenId,
+    /// The run acknowledged.
+    pub boot_id: BootId,
+    /// Highest sequence number stored.
+    pub upto_seq: u64,
+}
+
+/// A command from the server on the `command` topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// The screen commanded; an agent ignores commands for other screens.
+    pub screen_id: ScreenId,
+    /// Unique id, for logs and replay protection.
+    pub command_id: String,
+    /// When the server issued it.
+    pub issued_at: Timestamp,
+    /// An agent ignores the command after this instant.
+    pub expires_at: Timestamp,
+    /// What to do.
+    pub action: CommandAction,
+}
+
+/// What a [`Command`] asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CommandAction {
+    /// Upload a PNG of the frame on screen now.
+    Screenshot,
+    /// Fetch the current rotation over HTTP and re-report state.
+    Resync,
+    /// Show the screen's id for a while, so an installer can find it.
+    Identify {
+        /// How long to show it.
+        seconds: u32,
+    },
+    /// Trust a new server key from now on (signed by the old one).
+    TrustServerKey {
+        /// The new key's id.
+        key_id: String,
+        /// The new ed25519 public key, 64 hex digits.
+        public_key_hex: String,
+    },
+}
+
+/// `POST /api/v1/enroll` request: a one-time code and the agent's own key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The one-time enrollment code an admin created for the screen.
+    pub code: String,
+    /// The agent's ed25519 public key, 64 hex digits.
+    pub device_public_key_hex: String,
+}
+
+/// `POST /api/v1/enroll` response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The screen this device now is.
+    pub screen_id: ScreenId,
+    /// MQTT broker URL, e.g. `mqtt://10.0.0.5:1883`.
+    pub broker_url: String,
+    /// Broker user name for this device.
+    pub broker_username: String,
+    /// Broker password for this device.
+    pub broker_password: String,
+    /// The server's signing key id to pin.
+    pub server_key_id: String,
+    /// The server's ed25519 public key to pin, 64 hex digits.
+    pub server_public_key_hex: String,
+    /// Base URL for `GET /media/{sha256}`.
+    pub media_base_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_kind_wire_form_is_tagged() {
+        let json = serde_json::to_string(&SlotKind::Scroll { px_per_second: 32 }).unwrap();
+        assert_eq!(json, r#"{"type":"scroll","px_per_second":32}"#);
+        assert_eq!(
+            serde_json::from_str::<SlotKind>(r#"{"type":"still"}"#).unwrap(),
+            SlotKind::Still
+        );
+    }
+
+    #[test]
+    fn old_state_without_optional_fields_still_parses() {
+        let json = r#"{"screen_id":"s1","boot_id":"ab","status":"online","reported_at":5,
+                       "rotation_version":3,"stale":false,"field_from_the_future":1}"#;
+        let state: AgentState = serde_json::from_str(json).unwrap();
+        assert_eq!(state.rotation_version, Some(3));
+        assert!(state.warnings.is_empty());
+    }
+}

@@ -1,0 +1,2 @@
+//! The ledcast server library: HTTP API and web UI, store, MQTT publisher and
+//! ingest, compliance. The binary in `main.rs` is a thin CLI over it.

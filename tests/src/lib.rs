@@ -1,0 +1,1 @@
+//! Shared helpers for ledcast's end-to-end scenarios and repository checks.
