@@ -129,7 +129,7 @@ mod tests {
             duration_ms,
             kind: SlotKind::Still,
             material_id: format!("m{n}"),
-            is_warning: n % 2 == 0,
+            is_warning: n.is_multiple_of(2),
         }
     }
 
