@@ -1,2 +1,6 @@
 //! The ledcast server library: HTTP API and web UI, store, MQTT publisher and
 //! ingest, compliance. The binary in `main.rs` is a thin CLI over it.
+
+pub mod bench;
+pub mod compile_cmd;
+pub mod push;
