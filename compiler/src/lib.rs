@@ -1,3 +1,6 @@
 //! The playlist language and the rotation compiler (pure: no I/O, no clock).
-//!
-//! Not built yet: see issue "Playlists as code and the rotation compiler".
+pub mod calendar;
+pub mod catalog;
+pub mod diagnostic;
+pub mod model;
+pub mod parse;
