@@ -1,6 +1,33 @@
 //! The playlist language and the rotation compiler (pure: no I/O, no clock).
+//!
+//! - [`parse::parse`]: `(file_name, text)` pairs → [`model::Model`] + every
+//!   problem as a [`diagnostic::Diagnostic`] (`file:line:column`, hint).
+//! - [`catalog`]: the materials the compiler may use ([`catalog::Catalog`],
+//!   built by the server) and the `materials.toml` schema of the demo.
+//! - [`compile::compile`] / [`compile::recompile`]: model + catalog + time
+//!   window → one `protocol::v1::Rotation` per screen with provenance.
+//! - [`explain::explain`]: a compiled screen as a readable timeline.
+//! - [`verify::airtime`]: what a rotation shows in a window (rule checks).
+//!
+//! Deliberately not here: reading files, the clock, signing, versions,
+//! storage. **Invariant: `compile` never reads the clock; time arrives as
+//! `Window::now`.** The same inputs give byte-identical rotations.
+
 pub mod calendar;
 pub mod catalog;
+pub mod compile;
 pub mod diagnostic;
+pub mod explain;
 pub mod model;
 pub mod parse;
+pub mod verify;
+
+pub use catalog::{
+    parse_materials, preview_catalog, Catalog, CatalogMaterial, MaterialEntry, MaterialKind,
+    Rendition,
+};
+pub use compile::{compile, recompile, BlockOrigin, Changes, CompiledScreen, Source, Window};
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use explain::explain;
+pub use model::Model;
+pub use parse::parse;

@@ -1,0 +1,956 @@
+//! The rotation compiler: model + catalog + `now` → one `protocol::v1::Rotation`
+//! per screen, with the provenance of every block, plus diagnostics.
+//!
+//! Pure: time arrives in [`Window`]; nothing here reads the clock or a file.
+//!
+//! How a screen's timetable is decided, for each instant of `[now, now + horizon)`:
+//! 1. an active alert targeting the screen wins (ties: the alert id that sorts first);
+//! 2. else the active schedule with the highest `priority` (ties: the schedule
+//!    id that sorts first);
+//! 3. else the default playlist (`[settings] default_playlist`).
+//!
+//! The winners become non-overlapping blocks (alerts at [`ALERT_PRIORITY`],
+//! schedules at their priority, the default at [`DEFAULT_PRIORITY`]). Blocks
+//! are split where the site opens and closes (for screens under a rule) and
+//! where a material or item enters or leaves its validity, so nothing plays
+//! outside its validity. Within opening hours every loop is made compliant by
+//! construction: it starts with a warning, no run of non-warnings exceeds the
+//! tightest `max_gap_seconds`, and the warning share of every prefix of the
+//! loop is at least the largest `min_warning_share` (so every window, cut
+//! anywhere, complies). Warnings come from the warning playlist, which is
+//! also the fallback. A screen whose rules cannot be met gets an error and
+//! no rotation.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use ledcast_protocol::v1 as protocol;
+use protocol::Timestamp;
+
+use crate::calendar::{expand_calendar, expand_cron, CalendarSpec, Interval, Millis};
+use crate::catalog::{unknown_material_hint, Catalog, CatalogMaterial, MaterialKind};
+use crate::diagnostic::{Diagnostic, Location};
+use crate::model::{
+    ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When, ALERT_PRIORITY,
+    DEFAULT_PRIORITY,
+};
+
+/// The time a compilation covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The compile instant: the horizon starts here and rotations carry it as `issued_at`.
+    pub now: Timestamp,
+    /// How far ahead blocks are computed (e.g. 48 h).
+    pub horizon_ms: i64,
+    /// How long after `now` the rotation expires (e.g. 72 h; at least the horizon).
+    pub expires_after_ms: i64,
+}
+
+impl Window {
+    /// A window of `horizon_hours` that expires after `expires_after_hours`.
+    pub fn hours(now: Timestamp, horizon_hours: i64, expires_after_hours: i64) -> Window {
+        Window {
+            now,
+            horizon_ms: horizon_hours * 3_600_000,
+            expires_after_ms: expires_after_hours.max(horizon_hours) * 3_600_000,
+        }
+    }
+
+    fn end(&self) -> Millis {
+        self.now.0 + self.horizon_ms
+    }
+}
+
+/// What produced a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An urgent alert.
+    Alert {
+        /// Alert id.
+        alert: String,
+        /// Its playlist id.
+        playlist: String,
+    },
+    /// A schedule entry.
+    Schedule {
+        /// Schedule id.
+        schedule: String,
+        /// Its playlist id.
+        playlist: String,
+    },
+    /// The default playlist, outside all schedules.
+    Default {
+        /// The default playlist's id.
+        playlist: String,
+    },
+}
+
+impl Source {
+    /// The playlist id behind the block.
+    pub fn playlist(&self) -> &str {
+        match self {
+            Source::Alert { playlist, .. }
+            | Source::Schedule { playlist, .. }
+            | Source::Default { playlist } => playlist,
+        }
+    }
+}
+
+/// Why a block looks the way it does (for `--explain` and the UI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOrigin {
+    /// Alert, schedule or default.
+    pub source: Source,
+    /// Rule ids enforced in this block (empty outside opening hours).
+    pub rules: Vec<String>,
+    /// Per slot: true when the compiler inserted this warning to satisfy a rule.
+    pub inserted: Vec<bool>,
+}
+
+/// One screen's compiled rotation with the provenance of each block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledScreen {
+    /// The rotation: `version` 0 (the server stamps it), `issued_at` = `now`.
+    pub rotation: protocol::Rotation,
+    /// `origins[i]` explains `rotation.blocks[i]`.
+    pub origins: Vec<BlockOrigin>,
+}
+
+/// What changed between two compilations, by id (old or new), for [`recompile`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `[settings]` changed: every screen is recompiled.
+    pub settings: bool,
+    /// Changed, added or removed profile ids.
+    pub profiles: Vec<String>,
+    /// Changed, added or removed site ids.
+    pub sites: Vec<String>,
+    /// Changed, added or removed screen ids.
+    pub screens: Vec<String>,
+    /// Changed, added or removed playlist ids.
+    pub playlists: Vec<String>,
+    /// Changed, added or removed schedule ids.
+    pub schedules: Vec<String>,
+    /// Changed, added or removed rule ids.
+    pub rules: Vec<String>,
+    /// Changed, added or removed alert ids.
+    pub alerts: Vec<String>,
+    /// Changed, added or removed material ids (catalog).
+    pub materials: Vec<String>,
+}
+
+/// Compiles every screen of `model`. Screens with an error diagnostic get no
+/// rotation. Output is sorted by screen id and deterministic.
+pub fn compile(
+    model: &Model,
+    catalog: &Catalog,
+    window: Window,
+) -> (Vec<CompiledScreen>, Vec<Diagnostic>) {
+    let mut compiler = Compiler::new(model, catalog, window);
+    compiler.global_diagnostics();
+    let screens: Vec<CompiledScreen> = (0..model.screens.len())
+        .filter_map(|i| compiler.compile_screen(i))
+        .collect();
+    (screens, compiler.finish())
+}
+
+/// Recompiles only the screens `changes` touch (judged in both the old and
+/// the new model) and updates `previous` (a full result for `old`, same
+/// catalog rules and window) in place so that it equals `compile(new, …)`.
+/// Returns the diagnostics of the recompiled screens and the ids touched.
+pub fn recompile(
+    previous: &mut Vec<CompiledScreen>,
+    old: &Model,
+    new: &Model,
+    catalog: &Catalog,
+    window: Window,
+    changes: &Changes,
+) -> (Vec<protocol::ScreenId>, Vec<Diagnostic>) {
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    touched_screens(old, catalog, changes, &mut touched);
+    touched_screens(new, catalog, changes, &mut touched);
+    let mut compiler = Compiler::new(new, catalog, window);
+    let mut fresh: Vec<CompiledScreen> = Vec::new();
+    for id in &touched {
+        if let Ok(index) = new.screens.binary_search_by(|s| s.id.as_str().cmp(id)) {
+            fresh.extend(compiler.compile_screen(index));
+        }
+    }
+    previous.retain(|c| !touched.contains(c.rotation.screen_id.as_str()));
+    previous.extend(fresh);
+    previous.sort_by(|a, b| a.rotation.screen_id.cmp(&b.rotation.screen_id));
+    let ids = touched
+        .iter()
+        .filter_map(|id| protocol::ScreenId::new(id).ok())
+        .collect();
+    (ids, compiler.finish())
+}
+
+fn touched_screens(model: &Model, catalog: &Catalog, changes: &Changes, out: &mut BTreeSet<String>) {
+    let all = changes.settings
+        || model.settings.default_playlist.is_some_and(|p| changes.playlists.contains(&model.playlists[p].id))
+        || model.settings.warning_playlist.is_some_and(|p| changes.playlists.contains(&model.playlists[p].id));
+    if all {
+        out.extend(model.screens.iter().map(|s| s.id.as_str().to_owned()));
+        return;
+    }
+    let mut playlists: HashSet<usize> = model
+        .playlists
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| changes.playlists.contains(&p.id))
+        .map(|(i, _)| i)
+        .collect();
+    if !changes.materials.is_empty() {
+        for (index, playlist) in model.playlists.iter().enumerate() {
+            let uses = playlist.items.iter().any(|item| match &item.source {
+                ItemSource::Material(id) => changes.materials.contains(id),
+                ItemSource::Query(_) => true,
+            });
+            if uses {
+                playlists.insert(index);
+            }
+        }
+        let warning_changed = model.settings.warning_playlist.is_some_and(|w| playlists.contains(&w));
+        let default_changed = model.settings.default_playlist.is_some_and(|d| playlists.contains(&d));
+        if warning_changed || default_changed {
+            out.extend(model.screens.iter().map(|s| s.id.as_str().to_owned()));
+            return;
+        }
+    }
+    let _ = catalog;
+    let mut targets: Vec<&Targets> = Vec::new();
+    for s in &model.schedules {
+        if changes.schedules.contains(&s.id) || playlists.contains(&s.playlist) {
+            targets.push(&s.targets);
+        }
+    }
+    for a in &model.alerts {
+        if changes.alerts.contains(&a.id) || playlists.contains(&a.playlist) {
+            targets.push(&a.targets);
+        }
+    }
+    for r in &model.rules {
+        if changes.rules.contains(&r.id) {
+            targets.push(&r.targets);
+        }
+    }
+    for screen in &model.screens {
+        let site = &model.sites[screen.site].id;
+        let hit = changes.screens.iter().any(|s| s == screen.id.as_str())
+            || changes.sites.contains(site)
+            || changes.profiles.contains(&model.profiles[screen.profile].id)
+            || targets.iter().any(|t| t.matches(screen, site));
+        if hit {
+            out.insert(screen.id.as_str().to_owned());
+        }
+    }
+    out.extend(changes.screens.iter().cloned());
+}
+
+/// The rules in force on one screen, combined.
+#[derive(Clone, Debug, PartialEq)]
+struct Constraint {
+    max_gap_ms: Option<i64>,
+    min_share: Option<f64>,
+    rules: Vec<usize>,
+}
+
+impl Constraint {
+    fn key(&self) -> (Option<i64>, Option<u64>) {
+        (self.max_gap_ms, self.min_share.map(f64::to_bits))
+    }
+}
+
+/// One resolved loop, shared by every block with the same playlist, profile,
+/// rules and validity epoch.
+#[derive(Debug)]
+struct LoopPlan {
+    slots: Vec<protocol::Slot>,
+    media: Vec<protocol::MediaRef>,
+    inserted: Vec<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Default,
+    Schedule { priority: i32, tie: std::cmp::Reverse<usize> },
+    Alert { tie: std::cmp::Reverse<usize> },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Candidate {
+    Default,
+    Schedule(usize),
+    Alert(usize),
+}
+
+type LoopKey = (usize, usize, Option<(Option<i64>, Option<u64>)>, usize);
+
+struct Compiler<'a> {
+    model: &'a Model,
+    catalog: &'a Catalog,
+    window: Window,
+    /// (schedule, tz) → active intervals.
+    expansions: HashMap<(usize, Tz), Arc<Vec<Interval>>>,
+    /// (site, tz) → opening intervals.
+    openings: HashMap<(usize, Tz), Arc<Vec<Interval>>>,
+    /// Schedules by the tag, site or screen that may target them.
+    by_tag: HashMap<&'a str, Vec<usize>>,
+    by_site: HashMap<&'a str, Vec<usize>>,
+    by_screen: HashMap<&'a str, Vec<usize>>,
+    /// Validity breakpoints per playlist (and per playlist ∪ warning playlist).
+    breakpoints: HashMap<(usize, bool), Arc<Vec<Millis>>>,
+    loops: HashMap<LoopKey, Result<Arc<LoopPlan>, ()>>,
+    fallbacks: HashMap<usize, Arc<LoopPlan>>,
+    diagnostics: Vec<Diagnostic>,
+    seen: HashSet<(Location, String)>,
+}
+
+impl<'a> Compiler<'a> {
+    fn new(model: &'a Model, catalog: &'a Catalog, window: Window) -> Compiler<'a> {
+        let mut by_tag: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_site: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_screen: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (index, schedule) in model.schedules.iter().enumerate() {
+            for s in &schedule.targets.screens {
+                by_screen.entry(s).or_default().push(index);
+            }
+            // A schedule with tags is found through a tag (sites only narrow it).
+            if !schedule.targets.tags.is_empty() {
+                for t in &schedule.targets.tags {
+                    by_tag.entry(t).or_default().push(index);
+                }
+            } else {
+                for s in &schedule.targets.sites {
+                    by_site.entry(s).or_default().push(index);
+                }
+            }
+        }
+        Compiler {
+            model,
+            catalog,
+            window,
+            expansions: HashMap::new(),
+            openings: HashMap::new(),
+            by_tag,
+            by_site,
+            by_screen,
+            breakpoints: HashMap::new(),
+            loops: HashMap::new(),
+            fallbacks: HashMap::new(),
+            diagnostics: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        if self
+            .seen
+            .insert((diagnostic.location.clone(), diagnostic.message.clone()))
+        {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn finish(mut self) -> Vec<Diagnostic> {
+        self.diagnostics.sort();
+        self.diagnostics
+    }
+
+    fn global_diagnostics(&mut self) {
+        let now = self.window.now.0;
+        let end = self.window.end();
+        for alert in &self.model.alerts {
+            if alert.until <= now {
+                self.report(
+                    Diagnostic::info(&alert.location, format!("alert `{}` has expired; it is not compiled in", alert.id))
+                        .with_hint("remove it once it is no longer needed for the record"),
+                );
+            } else if alert.from.is_some_and(|f| f >= end) {
+                self.report(Diagnostic::info(
+                    &alert.location,
+                    format!("alert `{}` starts after this compilation's horizon; it will appear in a later one", alert.id),
+                ));
+            }
+        }
+        for rule in &self.model.rules {
+            let any = self.model.screens.iter().any(|s| rule.targets.matches(s, &self.model.sites[s.site].id));
+            if !any {
+                self.report(Diagnostic::warning(&rule.location, format!("rule `{}` applies to no screen", rule.id)));
+            }
+        }
+    }
+
+    fn expansion(&mut self, schedule: usize, tz: Tz) -> Arc<Vec<Interval>> {
+        if let Some(found) = self.expansions.get(&(schedule, tz)) {
+            return found.clone();
+        }
+        let s = &self.model.schedules[schedule];
+        let (from, until) = (self.window.now.0, self.window.end());
+        let intervals = match &s.when {
+            When::Calendar { days, dates, hours } => expand_calendar(
+                CalendarSpec { days: *days, dates, hours },
+                tz,
+                from,
+                until,
+            ),
+            When::Cron { schedule: cron, duration_seconds } => {
+                let (intervals, truncated) =
+                    expand_cron(cron, i64::from(*duration_seconds) * 1000, tz, from, until);
+                if truncated {
+                    let location = s.location.clone();
+                    self.report(
+                        Diagnostic::warning(&location, format!("schedule `{}`: cron starts too often; only the first {} are used", s.id, crate::calendar::MAX_CRON_OCCURRENCES))
+                            .with_hint("use days/hours for a continuous window"),
+                    );
+                }
+                intervals
+            }
+        };
+        let intervals = Arc::new(intervals);
+        self.expansions.insert((schedule, tz), intervals.clone());
+        intervals
+    }
+
+    fn opening(&mut self, site: usize, tz: Tz) -> Arc<Vec<Interval>> {
+        if let Some(found) = self.openings.get(&(site, tz)) {
+            return found.clone();
+        }
+        let mut all = Vec::new();
+        for (days, hours) in &self.model.sites[site].opening_hours {
+            all.extend(expand_calendar(
+                CalendarSpec { days: *days, dates: &[], hours },
+                tz,
+                self.window.now.0,
+                self.window.end(),
+            ));
+        }
+        let intervals = Arc::new(crate::calendar::merge(all));
+        self.openings.insert((site, tz), intervals.clone());
+        intervals
+    }
+
+    fn constraint(&self, screen: &Screen) -> Option<Constraint> {
+        let site = &self.model.sites[screen.site].id;
+        let mut c = Constraint { max_gap_ms: None, min_share: None, rules: Vec::new() };
+        for (index, rule) in self.model.rules.iter().enumerate() {
+            if !rule.targets.matches(screen, site) {
+                continue;
+            }
+            c.rules.push(index);
+            if let Some(gap) = rule.max_gap_seconds {
+                let gap = i64::from(gap) * 1000;
+                c.max_gap_ms = Some(c.max_gap_ms.map_or(gap, |g| g.min(gap)));
+            }
+            if let Some(share) = rule.min_warning_share {
+                c.min_share = Some(c.min_share.map_or(share, |s| s.max(share)));
+            }
+        }
+        (!c.rules.is_empty()).then_some(c)
+    }
+
+    fn candidates(&mut self, screen: &Screen) -> Vec<(Candidate, Rank, Arc<Vec<Interval>>)> {
+        let model = self.model;
+        let (now, end) = (self.window.now.0, self.window.end());
+        let site = &model.sites[screen.site].id;
+        let mut out = Vec::new();
+        if model.settings.default_playlist.is_some() {
+            out.push((Candidate::Default, Rank::Default, Arc::new(vec![(now, end)])));
+        }
+        let mut ids: Vec<usize> = Vec::new();
+        for tag in &screen.tags {
+            ids.extend(self.by_tag.get(tag.as_str()).into_iter().flatten());
+        }
+        ids.extend(self.by_site.get(site.as_str()).into_iter().flatten());
+        ids.extend(self.by_screen.get(screen.id.as_str()).into_iter().flatten());
+        ids.sort_unstable();
+        ids.dedup();
+        for index in ids {
+            let schedule = &model.schedules[index];
+            if !schedule.targets.matches(screen, site) {
+                continue;
+            }
+            let intervals = self.expansion(index, screen.timezone);
+            if !intervals.is_empty() {
+                let rank = Rank::Schedule { priority: schedule.priority, tie: std::cmp::Reverse(index) };
+                out.push((Candidate::Schedule(index), rank, intervals));
+            }
+        }
+        for (index, alert) in model.alerts.iter().enumerate() {
+            let from = alert.from.unwrap_or(now).max(now);
+            let until = alert.until.min(end);
+            if from < until && alert.targets.matches(screen, site) {
+                out.push((Candidate::Alert(index), Rank::Alert { tie: std::cmp::Reverse(index) }, Arc::new(vec![(from, until)])));
+            }
+        }
+        out
+    }
+
+    /// The winning candidate per stretch of time, as `(from, until, candidate)`.
+    fn timeline(&mut self, screen: &Screen) -> Vec<(Millis, Millis, Candidate)> {
+        let candidates = self.candidates(screen);
+        let mut points: Vec<Millis> = candidates
+            .iter()
+            .flat_map(|(_, _, iv)| iv.iter().flat_map(|&(s, e)| [s, e]))
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut cursors = vec![0usize; candidates.len()];
+        let mut out: Vec<(Millis, Millis, Candidate)> = Vec::new();
+        for pair in points.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let mut best: Option<(Rank, Candidate)> = None;
+            for (ci, (candidate, rank, intervals)) in candidates.iter().enumerate() {
+                let cursor = &mut cursors[ci];
+                while *cursor < intervals.len() && intervals[*cursor].1 <= a {
+                    *cursor += 1;
+                }
+                let covers = *cursor < intervals.len() && intervals[*cursor].0 <= a;
+                if covers && best.is_none_or(|(r, _)| *rank > r) {
+                    best = Some((*rank, *candidate));
+                }
+            }
+            if let Some((_, winner)) = best {
+                match out.last_mut() {
+                    Some(last) if last.1 == a && last.2 == winner => last.1 = b,
+                    _ => out.push((a, b, winner)),
+                }
+            }
+        }
+        out
+    }
+
+    fn candidate_source(&self, candidate: Candidate) -> (usize, Source) {
+        let model = self.model;
+        match candidate {
+            Candidate::Default => {
+                let p = model.settings.default_playlist.unwrap_or_default();
+                (p, Source::Default { playlist: model.playlists[p].id.clone() })
+            }
+            Candidate::Schedule(i) => {
+                let s = &model.schedules[i];
+                (s.playlist, Source::Schedule { schedule: s.id.clone(), playlist: model.playlists[s.playlist].id.clone() })
+            }
+            Candidate::Alert(i) => {
+                let a = &model.alerts[i];
+                (a.playlist, Source::Alert { alert: a.id.clone(), playlist: model.playlists[a.playlist].id.clone() })
+            }
+        }
+    }
+
+    fn priority(&self, candidate: Candidate) -> i32 {
+        match candidate {
+            Candidate::Default => DEFAULT_PRIORITY,
+            Candidate::Schedule(i) => self.model.schedules[i].priority,
+            Candidate::Alert(_) => ALERT_PRIORITY,
+        }
+    }
+
+    fn breakpoints(&mut self, playlist: usize, with_warnings: bool) -> Arc<Vec<Millis>> {
+        if let Some(found) = self.breakpoints.get(&(playlist, with_warnings)) {
+            return found.clone();
+        }
+        let (now, end) = (self.window.now.0, self.window.end());
+        let mut points = Vec::new();
+        let mut lists = vec![playlist];
+        if with_warnings {
+            lists.extend(self.model.settings.warning_playlist);
+        }
+        for p in lists {
+            for item in &self.model.playlists[p].items {
+                points.extend(item.valid_from);
+                points.extend(item.valid_until);
+                let mut add = |m: &CatalogMaterial| {
+                    points.extend(m.valid_from);
+                    points.extend(m.valid_until);
+                };
+                match &item.source {
+                    ItemSource::Material(id) => {
+                        if let Some(m) = self.catalog.get(id) {
+                            add(m);
+                        }
+                    }
+                    ItemSource::Query(query) => {
+                        for m in self.catalog.materials() {
+                            if query_matches_statically(query, m) {
+                                add(m);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        points.retain(|&t| now < t && t < end);
+        points.sort_unstable();
+        points.dedup();
+        let points = Arc::new(points);
+        self.breakpoints.insert((playlist, with_warnings), points.clone());
+        points
+    }
+
+    fn compile_screen(&mut self, screen_index: usize) -> Option<CompiledScreen> {
+        let model = self.model;
+        let screen = &model.screens[screen_index];
+        let profile_index = screen.profile;
+        let constraint = self.constraint(screen);
+        let timeline = self.timeline(screen);
+        let opening = match &constraint {
+            Some(_) => self.opening(screen.site, screen.timezone),
+            None => Arc::new(Vec::new()),
+        };
+
+        let mut blocks: Vec<protocol::Block> = Vec::new();
+        let mut origins: Vec<BlockOrigin> = Vec::new();
+        let mut media: Vec<protocol::MediaRef> = Vec::new();
+        let mut listed: HashSet<protocol::Sha256> = HashSet::new();
+        let mut failed = false;
+
+        for (from, until, candidate) in timeline {
+            let (playlist, source) = self.candidate_source(candidate);
+            let priority = self.priority(candidate);
+            // Split at opening-hour edges (rules apply inside only).
+            let mut pieces: Vec<(Millis, Millis, bool)> = Vec::new();
+            let mut t = from;
+            for &(os, oe) in opening.iter() {
+                if oe <= t || os >= until {
+                    continue;
+                }
+                if os > t {
+                    pieces.push((t, os, false));
+                    t = os;
+                }
+                let e = oe.min(until);
+                pieces.push((t, e, true));
+                t = e;
+            }
+            if t < until {
+                pieces.push((t, until, false));
+            }
+            for (a, b, open) in pieces {
+                let enforced = if open { constraint.as_ref() } else { None };
+                let points = self.breakpoints(playlist, enforced.is_some());
+                let first = points.partition_point(|&p| p <= a);
+                let mut cuts: Vec<Millis> = vec![a];
+                cuts.extend(points[first..].iter().copied().take_while(|&p| p < b));
+                cuts.push(b);
+                for (k, pair) in cuts.windows(2).enumerate() {
+                    let (s, e) = (pair[0], pair[1]);
+                    let epoch = first + k;
+                    let plan = match self.loop_plan(playlist, profile_index, enforced, epoch, s, screen) {
+                        Ok(plan) => plan,
+                        Err(()) => {
+                            failed = true;
+                            continue;
+                        }
+                    };
+                    if plan.slots.is_empty() {
+                        continue;
+                    }
+                    for m in &plan.media {
+                        if listed.insert(m.sha256) {
+                            media.push(m.clone());
+                        }
+                    }
+                    blocks.push(protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() });
+                    origins.push(BlockOrigin {
+                        source: source.clone(),
+                        rules: enforced.map_or_else(Vec::new, |c| c.rules.iter().map(|&r| model.rules[r].id.clone()).collect()),
+                        inserted: plan.inserted.clone(),
+                    });
+                }
+            }
+        }
+        let fallback = self.fallback(profile_index);
+        if constraint.is_some() && fallback.slots.is_empty() {
+            let profile = &model.profiles[profile_index];
+            let location = model.settings.location.clone();
+            self.report(
+                Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning valid until the rotation expires that profile `{}` can show; no rotation", screen.id, profile.id))
+                    .with_hint("add a standard warning (text or poster) without an expiry that this profile can show"),
+            );
+            failed = true;
+        }
+        if failed {
+            return None;
+        }
+        for m in &fallback.media {
+            if listed.insert(m.sha256) {
+                media.push(m.clone());
+            }
+        }
+        let rotation = protocol::Rotation {
+            screen_id: screen.id.clone(),
+            version: 0,
+            issued_at: self.window.now,
+            expires_at: self.window.now.plus_ms(self.window.expires_after_ms),
+            timezone: screen.timezone.name().to_owned(),
+            blocks,
+            fallback: fallback.slots.clone(),
+            media,
+        };
+        Some(CompiledScreen { rotation, origins })
+    }
+
+    fn fallback(&mut self, profile: usize) -> Arc<LoopPlan> {
+        if let Some(found) = self.fallbacks.get(&profile) {
+            return found.clone();
+        }
+        let expires = self.window.now.0 + self.window.expires_after_ms;
+        let now = self.window.now.0;
+        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Vec::new() };
+        if let Some(w) = self.model.settings.warning_playlist {
+            let resolved = self.resolve(w, profile, now);
+            for (slot, m, valid_until) in resolved {
+                if slot.is_warning && valid_until.is_none_or(|u| u >= expires) {
+                    plan.slots.push(slot);
+                    plan.media.push(m);
+                    plan.inserted.push(false);
+                }
+            }
+        }
+        let plan = Arc::new(plan);
+        self.fallbacks.insert(profile, plan.clone());
+        plan
+    }
+
+    /// The playlist's items as slots for `profile` at instant `t`, with the
+    /// instant each stops being valid. Reports skipped items.
+    fn resolve(&mut self, playlist_index: usize, profile_index: usize, t: Millis) -> Vec<(protocol::Slot, protocol::MediaRef, Option<Millis>)> {
+        let model = self.model;
+        let playlist: &Playlist = &model.playlists[playlist_index];
+        let profile: &Profile = &model.profiles[profile_index];
+        let mut out = Vec::new();
+        for item in &playlist.items {
+            if item.valid_from.is_some_and(|f| t < f) || item.valid_until.is_some_and(|u| t >= u) {
+                continue;
+            }
+            let materials: Vec<&CatalogMaterial> = match &item.source {
+                ItemSource::Material(id) => match self.catalog.get(id) {
+                    None => {
+                        let hint = unknown_material_hint(self.catalog, id);
+                        self.report(Diagnostic::error(&item.location, format!("playlist `{}`: unknown material `{id}`; the item is skipped", playlist.id)).with_hint(hint));
+                        continue;
+                    }
+                    Some(m) if !m.approved => {
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: material `{id}` is not approved; the item is skipped", playlist.id)).with_hint("ask an approver to approve it"));
+                        continue;
+                    }
+                    Some(m) if !m.is_live_at(t) => continue,
+                    Some(m) => match self.showable(m, profile) {
+                        Ok(()) => vec![m],
+                        Err(why) => {
+                            self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id)));
+                            continue;
+                        }
+                    },
+                },
+                ItemSource::Query(query) => {
+                    let mut found: Vec<&CatalogMaterial> = self
+                        .catalog
+                        .materials()
+                        .iter()
+                        .filter(|m| m.is_live_at(t) && query_matches_statically(query, m) && self.showable(m, profile).is_ok())
+                        .collect();
+                    found.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.id.cmp(&b.id)));
+                    if let Some(n) = query.newest {
+                        found.truncate(n as usize);
+                    }
+                    if found.is_empty() {
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint("check the query's tags/category, and the materials' approval and validity"));
+                    }
+                    found
+                }
+            };
+            for m in materials {
+                let Some(rendition) = m.renditions.get(&profile.id) else { continue };
+                let scroll = m.kind == MaterialKind::Text && profile.scroll && rendition.strip_width_px.is_some();
+                let kind = match m.kind {
+                    MaterialKind::Video => protocol::SlotKind::Video,
+                    _ if scroll => protocol::SlotKind::Scroll { px_per_second: profile.scroll_px_per_second },
+                    _ => protocol::SlotKind::Still,
+                };
+                let natural_ms = match kind {
+                    protocol::SlotKind::Video => m.duration_ms.unwrap_or(u64::from(model.settings.still_seconds) * 1000),
+                    protocol::SlotKind::Scroll { px_per_second } => {
+                        let px = u64::from(rendition.strip_width_px.unwrap_or(0)) + u64::from(profile.width);
+                        (px * 1000).div_ceil(u64::from(px_per_second.max(1)))
+                    }
+                    protocol::SlotKind::Still => u64::from(model.settings.still_seconds) * 1000,
+                };
+                let duration_ms = item.seconds.map_or(natural_ms, |s| u64::from(s) * 1000).max(1);
+                let valid_until = match (item.valid_until, m.valid_until) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                out.push((
+                    protocol::Slot { media: rendition.media.sha256, duration_ms, kind, material_id: m.id.clone(), is_warning: m.is_warning },
+                    rendition.media.clone(),
+                    valid_until,
+                ));
+            }
+        }
+        out
+    }
+
+    fn showable(&self, m: &CatalogMaterial, profile: &Profile) -> Result<(), String> {
+        match m.kind {
+            MaterialKind::Video if !profile.video => return Err("a video on a screen that cannot play video".into()),
+            MaterialKind::Poster if !profile.still => return Err(format!("a poster on a {}×{} text scroller", profile.width, profile.height)),
+            MaterialKind::Text if !profile.scroll && !profile.still => return Err("a text on a screen that can neither scroll nor show stills".into()),
+            _ => {}
+        }
+        if !m.renditions.contains_key(&profile.id) {
+            return Err(format!("no rendition for profile `{}` yet", profile.id));
+        }
+        Ok(())
+    }
+
+    fn loop_plan(
+        &mut self,
+        playlist: usize,
+        profile: usize,
+        constraint: Option<&Constraint>,
+        epoch: usize,
+        at: Millis,
+        screen: &Screen,
+    ) -> Result<Arc<LoopPlan>, ()> {
+        let key: LoopKey = (playlist, profile, constraint.map(Constraint::key), epoch);
+        if let Some(found) = self.loops.get(&key).cloned() {
+            if found.is_err() {
+                self.report_unsatisfiable(screen, constraint);
+            }
+            return found;
+        }
+        let items = self.resolve(playlist, profile, at);
+        let result = match constraint {
+            None => Ok(Arc::new(LoopPlan {
+                inserted: vec![false; items.len()],
+                media: items.iter().map(|(_, m, _)| m.clone()).collect(),
+                slots: items.into_iter().map(|(s, _, _)| s).collect(),
+            })),
+            Some(c) => {
+                let pool: Vec<(protocol::Slot, protocol::MediaRef)> = match self.model.settings.warning_playlist {
+                    Some(w) => self.resolve(w, profile, at).into_iter().filter(|(s, _, _)| s.is_warning).map(|(s, m, _)| (s, m)).collect(),
+                    None => Vec::new(),
+                };
+                if pool.is_empty() {
+                    Err(())
+                } else {
+                    Ok(Arc::new(self.interleave(playlist, profile, items, &pool, c)))
+                }
+            }
+        };
+        if result.is_err() {
+            self.report_unsatisfiable(screen, constraint);
+        }
+        self.loops.insert(key, result.clone());
+        result
+    }
+
+    fn report_unsatisfiable(&mut self, screen: &Screen, constraint: Option<&Constraint>) {
+        let model = self.model;
+        let Some(c) = constraint else { return };
+        let rule = &model.rules[c.rules[0]];
+        let profile = &model.profiles[screen.profile];
+        let warning = model.settings.warning_playlist.map_or("(none)".to_owned(), |w| model.playlists[w].id.clone());
+        self.report(
+            Diagnostic::error(&rule.location, format!("rule `{}` cannot be met on screen `{}`: warning playlist `{warning}` has no valid warning that profile `{}` can show; no rotation for this screen", rule.id, screen.id, profile.id))
+                .with_hint(format!("add a warning text or poster with a rendition for `{}` to `{warning}`", profile.id)),
+        );
+    }
+
+    fn interleave(
+        &mut self,
+        playlist: usize,
+        profile: usize,
+        items: Vec<(protocol::Slot, protocol::MediaRef, Option<Millis>)>,
+        pool: &[(protocol::Slot, protocol::MediaRef)],
+        c: &Constraint,
+    ) -> LoopPlan {
+        let model = self.model;
+        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Vec::new() };
+        let (mut warn_ms, mut total_ms, mut run_ms) = (0u64, 0u64, 0u64);
+        let mut next = 0usize;
+        let mut inserted = 0usize;
+        let mut dropped: Vec<String> = Vec::new();
+        let push = |plan: &mut LoopPlan, slot: protocol::Slot, m: protocol::MediaRef, was_inserted: bool| {
+            plan.slots.push(slot);
+            plan.media.push(m);
+            plan.inserted.push(was_inserted);
+        };
+        let mut insert_warning = |plan: &mut LoopPlan, warn_ms: &mut u64, total_ms: &mut u64, run_ms: &mut u64| {
+            let (slot, m) = pool[next % pool.len()].clone();
+            next += 1;
+            *warn_ms += slot.duration_ms;
+            *total_ms += slot.duration_ms;
+            *run_ms = 0;
+            push(plan, slot, m, true);
+        };
+        let share_ok = |warn: u64, total: u64| c.min_share.is_none_or(|s| warn as f64 >= s * total as f64);
+        let first_is_warning = items.first().is_some_and(|(s, _, _)| s.is_warning);
+        if !first_is_warning {
+            insert_warning(&mut plan, &mut warn_ms, &mut total_ms, &mut run_ms);
+            inserted += 1;
+        }
+        for (slot, m, _) in items {
+            let d = slot.duration_ms;
+            if slot.is_warning {
+                warn_ms += d;
+                total_ms += d;
+                run_ms = 0;
+                push(&mut plan, slot, m, false);
+                continue;
+            }
+            let too_long = c.max_gap_ms.is_some_and(|g| d as i64 > g);
+            let never = c.min_share.is_some_and(|s| s >= 1.0);
+            if too_long || never {
+                dropped.push(slot.material_id.clone());
+                continue;
+            }
+            let mut guard = 0;
+            while c.max_gap_ms.is_some_and(|g| (run_ms + d) as i64 > g) || !share_ok(warn_ms, total_ms + d) {
+                insert_warning(&mut plan, &mut warn_ms, &mut total_ms, &mut run_ms);
+                inserted += 1;
+                guard += 1;
+                if guard > 10_000 {
+                    break;
+                }
+            }
+            run_ms += d;
+            total_ms += d;
+            push(&mut plan, slot, m, false);
+        }
+        let rules: Vec<&str> = c.rules.iter().map(|&r| model.rules[r].id.as_str()).collect();
+        let playlist = &model.playlists[playlist];
+        let profile = &model.profiles[profile];
+        let mut asks = Vec::new();
+        if let Some(g) = c.max_gap_ms {
+            asks.push(format!("a warning at least every {} s", g / 1000));
+        }
+        if let Some(s) = c.min_share {
+            asks.push(format!("at least {:.0} % warnings", s * 100.0));
+        }
+        if inserted > 0 {
+            self.report(Diagnostic::info(
+                &playlist.location,
+                format!("playlist `{}` on profile `{}`: interleaved {inserted} warning slot(s) during opening hours for rule(s) {} ({})", playlist.id, profile.id, rules.join(", "), asks.join(", ")),
+            ));
+        }
+        if !dropped.is_empty() {
+            self.report(
+                Diagnostic::warning(&playlist.location, format!("playlist `{}` on profile `{}`: left out {} during opening hours: longer than the rules allow without a warning ({})", playlist.id, profile.id, dropped.join(", "), asks.join(", ")))
+                    .with_hint("shorten the item (seconds = …) or relax max_gap_seconds"),
+            );
+        }
+        plan
+    }
+}
+
+/// The query filters that do not depend on time or profile.
+fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
+    query.tags.iter().all(|t| m.tags.contains(t))
+        && query.category.as_ref().is_none_or(|c| m.category.as_ref() == Some(c))
+        && query.kind.is_none_or(|k| k == m.kind)
+}

@@ -1,0 +1,105 @@
+//! `--explain`: a compiled screen's timeline as text a supervisor can check:
+//! each block from–until in the screen's local time, what produced it
+//! (alert, schedule, default), the rules enforced, and its loop.
+//!
+//! Formatting only: it neither compiles nor checks anything.
+
+use std::fmt::Write;
+
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use ledcast_protocol::v1 as protocol;
+
+use crate::catalog::Catalog;
+use crate::compile::{CompiledScreen, Source};
+use crate::model::Model;
+
+fn local(tz: Tz, t: protocol::Timestamp) -> String {
+    match tz.timestamp_millis_opt(t.0).single() {
+        Some(d) => d.format("%Y-%m-%d %a %H:%M:%S").to_string(),
+        None => format!("{} ms", t.0),
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+fn slot_line(out: &mut String, catalog: &Catalog, slot: &protocol::Slot, inserted: bool) {
+    let kind = match slot.kind {
+        protocol::SlotKind::Still => "still".to_owned(),
+        protocol::SlotKind::Video => "video".to_owned(),
+        protocol::SlotKind::Scroll { px_per_second } => format!("scroll {px_per_second} px/s"),
+    };
+    let title = catalog.get(&slot.material_id).map_or("", |m| m.title.as_str());
+    let mut notes = Vec::new();
+    if slot.is_warning {
+        notes.push("warning");
+    }
+    if inserted {
+        notes.push("inserted for the rules");
+    }
+    let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join(", ")) };
+    let _ = writeln!(out, "        {:>7}  {:<15} {}  {}{}", seconds(slot.duration_ms), kind, slot.material_id, title, notes);
+}
+
+/// The timeline of `compiled` as text.
+pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> String {
+    let rotation = &compiled.rotation;
+    let tz: Tz = rotation.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let mut out = String::new();
+    if let Some(screen) = model.screen(rotation.screen_id.as_str()) {
+        let site = &model.sites[screen.site];
+        let profile = &model.profiles[screen.profile];
+        let _ = writeln!(out, "screen {} · {} · {} ({})", screen.id, screen.name, site.name, site.id);
+        let _ = writeln!(
+            out,
+            "profile {} · {}×{} {:?} · video {} · scroll {} · time zone {}",
+            profile.id,
+            profile.width,
+            profile.height,
+            profile.color,
+            if profile.video { "yes" } else { "no" },
+            if profile.scroll { "yes" } else { "no" },
+            rotation.timezone
+        );
+    }
+    let _ = writeln!(out, "compiled for {}  ·  expires {}", local(tz, rotation.issued_at), local(tz, rotation.expires_at));
+    let _ = writeln!(out, "{} block(s); the highest priority plays; outside every block the fallback plays", rotation.blocks.len());
+    for (index, (block, origin)) in rotation.blocks.iter().zip(&compiled.origins).enumerate() {
+        let source = match &origin.source {
+            Source::Alert { alert, playlist } => format!("ALERT `{alert}` (playlist `{playlist}`)"),
+            Source::Schedule { schedule, playlist } => format!("schedule `{schedule}` (playlist `{playlist}`)"),
+            Source::Default { playlist } => format!("default playlist `{playlist}` (no schedule active)"),
+        };
+        let loop_ms: u64 = block.slots.iter().map(|s| s.duration_ms).sum();
+        let warn_ms: u64 = block.slots.iter().filter(|s| s.is_warning).map(|s| s.duration_ms).sum();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{:>3}. {} → {}  priority {}", index + 1, local(tz, block.from), local(tz, block.until), block.priority);
+        let _ = writeln!(out, "     from {source}");
+        if origin.rules.is_empty() {
+            let _ = writeln!(out, "     rules: none in force (outside opening hours or no rule for this screen)");
+        } else {
+            let _ = writeln!(out, "     rules: {} (opening hours)", origin.rules.join(", "));
+        }
+        let share = if loop_ms == 0 { 0.0 } else { warn_ms as f64 * 100.0 / loop_ms as f64 };
+        let _ = writeln!(out, "     loop of {} slot(s), {} per round, {:.0} % warnings:", block.slots.len(), seconds(loop_ms), share);
+        for (slot, inserted) in block.slots.iter().zip(&origin.inserted) {
+            slot_line(&mut out, catalog, slot, *inserted);
+        }
+    }
+    let _ = writeln!(out);
+    if rotation.fallback.is_empty() {
+        let _ = writeln!(out, "fallback: none in this rotation (the agent's built-in warnings play)");
+    } else {
+        let _ = writeln!(out, "fallback (standard warnings, when no block covers the time or after expiry):");
+        for slot in &rotation.fallback {
+            slot_line(&mut out, catalog, slot, false);
+        }
+    }
+    out
+}
