@@ -653,12 +653,20 @@ impl<'a> Compiler<'a> {
                             media.push(m.clone());
                         }
                     }
-                    blocks.push(protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() });
-                    origins.push(BlockOrigin {
+                    let origin = BlockOrigin {
                         source: source.clone(),
                         rules: enforced.map_or_else(Vec::new, |c| c.rules.iter().map(|&r| model.rules[r].id.clone()).collect()),
                         inserted: plan.inserted.clone(),
-                    });
+                    };
+                    // A validity edge that changed nothing here: one longer block.
+                    if let (Some(last), Some(last_origin)) = (blocks.last_mut(), origins.last()) {
+                        if last.until.0 == s && last.priority == priority && *last_origin == origin && last.slots == plan.slots {
+                            last.until = Timestamp(e);
+                            continue;
+                        }
+                    }
+                    blocks.push(protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() });
+                    origins.push(origin);
                 }
             }
         }
