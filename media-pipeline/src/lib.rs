@@ -1,3 +1,24 @@
-//! The media pipeline (pure CPU: no network, no database, no file system).
+//! The media pipeline (pure CPU: no network, no database, no file system, no
+//! clock).
 //!
-//! Not built yet: see issue "Media pipeline".
+//! Bytes in, validated and re-encoded material out ([`ingest`]); renditions at
+//! a screen profile's native size quantised to its colour class ([`render`]);
+//! warning texts rendered to LED bitmaps with embedded bitmap CJK fonts
+//! ([`render_text`], [`check_glyphs`]); and LED previews with a visible pixel
+//! grid ([`preview`]). Storing, naming files and serving them is the server's
+//! job; this crate never sees a path.
+
+mod fonts;
+mod ingest;
+mod mp4;
+mod preview;
+mod render;
+mod sniff;
+mod text;
+
+pub use ingest::{ingest, load_stored, IngestError, Limits, Material, MaterialKind, VideoCodec};
+pub use preview::preview;
+pub use render::{
+    render, render_many, ColorClass, Fit, RenderError, RenderProfile, Rendition, Rgb, LED_GAMMA,
+};
+pub use text::{check_glyphs, render_text, scroll_duration_ms, TextLayout};
