@@ -402,6 +402,25 @@ fn check_structure(bytes: &[u8], format: ImageFormat) -> Result<(), IngestError>
                         ),
                     });
                 }
+                let data = &bytes[pos + 8..pos + 8 + len];
+                let stored_crc = u32::from_be_bytes([
+                    bytes[end - 4],
+                    bytes[end - 3],
+                    bytes[end - 2],
+                    bytes[end - 1],
+                ]);
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(kind);
+                crc.update(data);
+                if crc.finalize() != stored_crc {
+                    return Err(IngestError::Corrupt {
+                        format: "PNG",
+                        detail: format!(
+                            "chunk {} at byte {pos} has a bad CRC (damaged in transfer or edited)",
+                            String::from_utf8_lossy(kind)
+                        ),
+                    });
+                }
                 if kind == b"IEND" {
                     return Ok(());
                 }
