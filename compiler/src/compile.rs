@@ -101,11 +101,11 @@ impl Source {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockOrigin {
     /// Alert, schedule or default.
-    pub source: Source,
+    pub source: Arc<Source>,
     /// Rule ids enforced in this block (empty outside opening hours).
-    pub rules: Vec<String>,
+    pub rules: Arc<[String]>,
     /// Per slot: true when the compiler inserted this warning to satisfy a rule.
-    pub inserted: Vec<bool>,
+    pub inserted: Arc<[bool]>,
 }
 
 /// One screen's compiled rotation with the provenance of each block.
@@ -269,7 +269,7 @@ impl Constraint {
 struct LoopPlan {
     slots: Vec<protocol::Slot>,
     media: Vec<protocol::MediaRef>,
-    inserted: Vec<bool>,
+    inserted: Arc<[bool]>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -604,11 +604,17 @@ impl<'a> Compiler<'a> {
         let mut blocks: Vec<protocol::Block> = Vec::new();
         let mut origins: Vec<BlockOrigin> = Vec::new();
         let mut media: Vec<protocol::MediaRef> = Vec::new();
-        let mut listed: HashSet<protocol::Sha256> = HashSet::new();
+        let mut listed: Vec<protocol::Sha256> = Vec::new();
+        let no_rules: Arc<[String]> = Arc::from(Vec::new());
+        let screen_rules: Arc<[String]> = constraint.as_ref().map_or_else(
+            || no_rules.clone(),
+            |c| c.rules.iter().map(|&r| model.rules[r].id.clone()).collect(),
+        );
         let mut failed = false;
 
         for (from, until, candidate) in timeline {
             let (playlist, source) = self.candidate_source(candidate);
+            let source = Arc::new(source);
             let priority = self.priority(candidate);
             // Split at opening-hour edges (rules apply inside only).
             let mut pieces: Vec<(Millis, Millis, bool)> = Vec::new();
@@ -649,13 +655,14 @@ impl<'a> Compiler<'a> {
                         continue;
                     }
                     for m in &plan.media {
-                        if listed.insert(m.sha256) {
+                        if !listed.contains(&m.sha256) {
+                            listed.push(m.sha256);
                             media.push(m.clone());
                         }
                     }
                     let origin = BlockOrigin {
                         source: source.clone(),
-                        rules: enforced.map_or_else(Vec::new, |c| c.rules.iter().map(|&r| model.rules[r].id.clone()).collect()),
+                        rules: if enforced.is_some() { screen_rules.clone() } else { no_rules.clone() },
                         inserted: plan.inserted.clone(),
                     };
                     // A validity edge that changed nothing here: one longer block.
@@ -684,7 +691,8 @@ impl<'a> Compiler<'a> {
             return None;
         }
         for m in &fallback.media {
-            if listed.insert(m.sha256) {
+            if !listed.contains(&m.sha256) {
+                listed.push(m.sha256);
                 media.push(m.clone());
             }
         }
@@ -707,17 +715,17 @@ impl<'a> Compiler<'a> {
         }
         let expires = self.window.now.0 + self.window.expires_after_ms;
         let now = self.window.now.0;
-        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Vec::new() };
+        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Arc::from(Vec::new()) };
         if let Some(w) = self.model.settings.warning_playlist {
             let resolved = self.resolve(w, profile, now);
             for (slot, m, valid_until) in resolved {
                 if slot.is_warning && valid_until.is_none_or(|u| u >= expires) {
                     plan.slots.push(slot);
                     plan.media.push(m);
-                    plan.inserted.push(false);
                 }
             }
         }
+        plan.inserted = vec![false; plan.slots.len()].into();
         let plan = Arc::new(plan);
         self.fallbacks.insert(profile, plan.clone());
         plan
@@ -834,7 +842,7 @@ impl<'a> Compiler<'a> {
         let items = self.resolve(playlist, profile, at);
         let result = match constraint {
             None => Ok(Arc::new(LoopPlan {
-                inserted: vec![false; items.len()],
+                inserted: vec![false; items.len()].into(),
                 media: items.iter().map(|(_, m, _)| m.clone()).collect(),
                 slots: items.into_iter().map(|(s, _, _)| s).collect(),
             })),
@@ -878,58 +886,63 @@ impl<'a> Compiler<'a> {
         c: &Constraint,
     ) -> LoopPlan {
         let model = self.model;
-        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Vec::new() };
+        let mut slots: Vec<protocol::Slot> = Vec::new();
+        let mut media: Vec<protocol::MediaRef> = Vec::new();
+        let mut flags: Vec<bool> = Vec::new();
         let (mut warn_ms, mut total_ms, mut run_ms) = (0u64, 0u64, 0u64);
         let mut next = 0usize;
         let mut inserted = 0usize;
         let mut dropped: Vec<String> = Vec::new();
-        let push = |plan: &mut LoopPlan, slot: protocol::Slot, m: protocol::MediaRef, was_inserted: bool| {
-            plan.slots.push(slot);
-            plan.media.push(m);
-            plan.inserted.push(was_inserted);
-        };
-        let mut insert_warning = |plan: &mut LoopPlan, warn_ms: &mut u64, total_ms: &mut u64, run_ms: &mut u64| {
-            let (slot, m) = pool[next % pool.len()].clone();
-            next += 1;
-            *warn_ms += slot.duration_ms;
-            *total_ms += slot.duration_ms;
-            *run_ms = 0;
-            push(plan, slot, m, true);
-        };
         let share_ok = |warn: u64, total: u64| c.min_share.is_none_or(|s| warn as f64 >= s * total as f64);
         let first_is_warning = items.first().is_some_and(|(s, _, _)| s.is_warning);
-        if !first_is_warning {
-            insert_warning(&mut plan, &mut warn_ms, &mut total_ms, &mut run_ms);
-            inserted += 1;
-        }
+        let mut need_warning = !first_is_warning;
         for (slot, m, _) in items {
             let d = slot.duration_ms;
-            if slot.is_warning {
-                warn_ms += d;
-                total_ms += d;
-                run_ms = 0;
-                push(&mut plan, slot, m, false);
-                continue;
-            }
-            let too_long = c.max_gap_ms.is_some_and(|g| d as i64 > g);
-            let never = c.min_share.is_some_and(|s| s >= 1.0);
+            let too_long = !slot.is_warning && c.max_gap_ms.is_some_and(|g| d as i64 > g);
+            let never = !slot.is_warning && c.min_share.is_some_and(|s| s >= 1.0);
             if too_long || never {
                 dropped.push(slot.material_id.clone());
                 continue;
             }
             let mut guard = 0;
-            while c.max_gap_ms.is_some_and(|g| (run_ms + d) as i64 > g) || !share_ok(warn_ms, total_ms + d) {
-                insert_warning(&mut plan, &mut warn_ms, &mut total_ms, &mut run_ms);
-                inserted += 1;
-                guard += 1;
-                if guard > 10_000 {
+            loop {
+                let breaks_rules = !slot.is_warning
+                    && (c.max_gap_ms.is_some_and(|g| (run_ms + d) as i64 > g) || !share_ok(warn_ms, total_ms + d));
+                if !(need_warning || breaks_rules) || guard > 10_000 {
                     break;
                 }
+                let (w, wm) = pool[next % pool.len()].clone();
+                next += 1;
+                warn_ms += w.duration_ms;
+                total_ms += w.duration_ms;
+                run_ms = 0;
+                slots.push(w);
+                media.push(wm);
+                flags.push(true);
+                inserted += 1;
+                guard += 1;
+                need_warning = false;
             }
-            run_ms += d;
+            need_warning = false;
             total_ms += d;
-            push(&mut plan, slot, m, false);
+            if slot.is_warning {
+                warn_ms += d;
+                run_ms = 0;
+            } else {
+                run_ms += d;
+            }
+            slots.push(slot);
+            media.push(m);
+            flags.push(false);
         }
+        if slots.is_empty() || need_warning {
+            let (w, wm) = pool[0].clone();
+            slots.push(w);
+            media.push(wm);
+            flags.push(true);
+            inserted += 1;
+        }
+        let plan = LoopPlan { slots, media, inserted: flags.into() };
         let rules: Vec<&str> = c.rules.iter().map(|&r| model.rules[r].id.as_str()).collect();
         let playlist = &model.playlists[playlist];
         let profile = &model.profiles[profile];

@@ -71,7 +71,7 @@ pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> S
     let _ = writeln!(out, "compiled for {}  ·  expires {}", local(tz, rotation.issued_at), local(tz, rotation.expires_at));
     let _ = writeln!(out, "{} block(s); the highest priority plays; outside every block the fallback plays", rotation.blocks.len());
     for (index, (block, origin)) in rotation.blocks.iter().zip(&compiled.origins).enumerate() {
-        let source = match &origin.source {
+        let source = match origin.source.as_ref() {
             Source::Alert { alert, playlist } => format!("ALERT `{alert}` (playlist `{playlist}`)"),
             Source::Schedule { schedule, playlist } => format!("schedule `{schedule}` (playlist `{playlist}`)"),
             Source::Default { playlist } => format!("default playlist `{playlist}` (no schedule active)"),
@@ -88,7 +88,7 @@ pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> S
         }
         let share = if loop_ms == 0 { 0.0 } else { warn_ms as f64 * 100.0 / loop_ms as f64 };
         let _ = writeln!(out, "     loop of {} slot(s), {} per round, {:.0} % warnings:", block.slots.len(), seconds(loop_ms), share);
-        for (slot, inserted) in block.slots.iter().zip(&origin.inserted) {
+        for (slot, inserted) in block.slots.iter().zip(origin.inserted.iter()) {
             slot_line(&mut out, catalog, slot, *inserted);
         }
     }

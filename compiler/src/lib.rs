@@ -20,6 +20,7 @@ pub mod diagnostic;
 pub mod explain;
 pub mod model;
 pub mod parse;
+pub mod synthetic;
 pub mod verify;
 
 pub use catalog::{
