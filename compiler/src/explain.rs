@@ -58,11 +58,15 @@ pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> S
         let _ = writeln!(out, "screen {} · {} · {} ({})", screen.id, screen.name, site.name, site.id);
         let _ = writeln!(
             out,
-            "profile {} · {}×{} {:?} · video {} · scroll {} · time zone {}",
+            "profile {} · {}×{} {} · video {} · scroll {} · time zone {}",
             profile.id,
             profile.width,
             profile.height,
-            profile.color,
+            match profile.color {
+                crate::model::ColorClass::Mono => "mono",
+                crate::model::ColorClass::Dual => "dual",
+                crate::model::ColorClass::Full => "full colour",
+            },
             if profile.video { "yes" } else { "no" },
             if profile.scroll { "yes" } else { "no" },
             rotation.timezone
