@@ -13,6 +13,7 @@ mod ingest;
 mod mp4;
 mod preview;
 mod render;
+pub mod samples;
 mod sniff;
 mod text;
 
