@@ -121,6 +121,8 @@ pub fn parse_hours(text: &str, overnight: bool) -> Result<Vec<TimeRange>, HoursE
             .ok_or_else(|| HoursError::Syntax(format!("`{}` is not a time like `08:30`", a.trim())))?;
         let end = parse_clock(b)
             .ok_or_else(|| HoursError::Syntax(format!("`{}` is not a time like `17:30`", b.trim())))?;
+        // "…-00:00" means until midnight.
+        let end = if end == 0 { 1440 } else { end };
         if end == start {
             return Err(HoursError::Empty(part.to_owned()));
         }

@@ -678,7 +678,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let fallback = self.fallback(profile_index);
-        if constraint.is_some() && fallback.slots.is_empty() {
+        if !failed && constraint.is_some() && fallback.slots.is_empty() {
             let profile = &model.profiles[profile_index];
             let location = model.settings.location.clone();
             self.report(

@@ -321,12 +321,11 @@ fn resolve_targets(
     for tag in tags {
         if !names.tags.contains(tag.get_ref().as_str()) {
             let location = ctx.loc(file, tag);
-            ctx.error(
+            ctx.warning(
                 &location,
                 format!("{owner}: no screen carries tag `{}`", tag.get_ref()),
                 Some(did_you_mean("tag", tag.get_ref(), names.tags.iter().copied())),
             );
-            ok = false;
         }
     }
     if screens.is_empty() && tags.is_empty() && sites.is_empty() {
