@@ -1,2 +1,28 @@
 //! The ledcast agent library: a sans-IO player core driven by one event loop
 //! that owns MQTT, HTTP downloads, the disk and the display sink.
+//!
+//! - [`player`]: the pure state machine (no I/O, no clock, no tokio).
+//! - [`backoff`]: the pure retry delay function.
+//! - [`config`]: the typed TOML configuration.
+//! - [`identity`]: enrollment and what it stores in the data directory.
+//! - [`cache`], [`journal`], [`fsutil`]: the durable state on disk.
+//! - [`display`]: the sinks (png, fbdev, mpv) behind one trait.
+//! - [`link`]: blocking HTTP (media, rotation, screenshots, enrollment).
+//! - [`driver`]: the one `select!` loop; [`run`] is its entry point.
+//! - [`clock`]: the only place that reads the wall clock.
+
+pub mod backoff;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod display;
+pub mod driver;
+pub mod fsutil;
+pub mod identity;
+pub mod journal;
+pub mod link;
+pub mod player;
+
+pub use config::AgentConfig;
+pub use driver::run;
+pub use identity::enroll;

@@ -1,0 +1,990 @@
+//! The driver: the agent's one event loop and its only `tokio::select!`.
+//!
+//! It turns MQTT messages, finished downloads and HTTP calls, timers and the
+//! shutdown future into player [`Input`]s, and the player's [`Action`]s into
+//! I/O: journal appends (fsynced before the frame is shown), atomic persists,
+//! cache downloads on the blocking pool, frames on the display sink, signed
+//! `state` and `plays` publications, and acks that delete journal segments.
+//!
+//! It decides nothing about playback or trust (the player does) and keeps no
+//! state that must survive a crash outside the journal, the cache and the
+//! persisted files, so `kill -9` at any instant loses nothing fsynced.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ed25519_dalek::SigningKey;
+use ledcast_protocol::v1::{
+    self, AgentState, BootId, CacheStatus, MediaRef, PlayBatch, Presence, ScreenId, Sha256,
+    SlotKind, Timestamp, Topic, TopicKind,
+};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, NetworkOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::backoff::{backoff, random_sample, BackoffPolicy};
+use crate::cache::{self, Cache, CacheError, MediaSource};
+use crate::clock;
+use crate::config::AgentConfig;
+use crate::display::Screen;
+use crate::fsutil;
+use crate::identity::{self, Loaded, PinnedKey};
+use crate::journal::{Journal, JournalLimits};
+use crate::link::{Link, LinkError};
+use crate::player::{Action, Content, Input, Persist, Player, PlayerConfig, RotationSource};
+
+/// The longest the loop sleeps without re-reading the clock (bounds the
+/// reaction to a wall clock that steps).
+const MAX_SLEEP: Duration = Duration::from_secs(5);
+
+/// Runs the agent with `config` until `shutdown` completes, then ends the
+/// current play record, publishes `offline` and returns.
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let mut driver = Driver::start(config)?;
+    let result = driver.run_loop(shutdown).await;
+    driver.finish().await;
+    result
+}
+
+/// Files under `{data_dir}/state/`.
+fn state_path(config: &AgentConfig, name: &str) -> PathBuf {
+    config.data_dir.join("state").join(name)
+}
+
+/// What the MQTT task reports.
+#[derive(Debug)]
+enum MqttEvent {
+    /// Connected (ConnAck).
+    Connected,
+    /// A message arrived.
+    Message { topic: String, payload: Vec<u8> },
+    /// The connection failed or dropped; the task retries after `retry_in`.
+    Disconnected { error: String, retry_in: Duration },
+}
+
+/// Blocking work that finished.
+#[derive(Debug)]
+enum Done {
+    /// A media download.
+    Download {
+        media: MediaRef,
+        result: Result<(), CacheError>,
+    },
+    /// A rotation fetched over HTTP.
+    Rotation(Result<Vec<u8>, LinkError>),
+    /// A screenshot upload.
+    Screenshot(Result<(), LinkError>),
+}
+
+/// HTTP media source for [`cache::download`].
+struct HttpMedia {
+    link: Link,
+    base_url: String,
+}
+
+impl MediaSource for HttpMedia {
+    fn open(
+        &self,
+        media: &Sha256,
+        offset: u64,
+    ) -> Result<(Box<dyn std::io::Read + Send>, u64), String> {
+        self.link
+            .open_media(&self.base_url, media, offset)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A batch published and not yet acknowledged.
+#[derive(Debug)]
+struct InFlight {
+    boot_id: BootId,
+    upto_seq: u64,
+    sent_at: Instant,
+}
+
+/// The driver's state (everything else lives in the player).
+struct Driver {
+    /// Configuration.
+    config: AgentConfig,
+    /// Enrollment.
+    loaded: Loaded,
+    /// This run.
+    boot_id: BootId,
+    /// The decisions.
+    player: Player,
+    /// Play records.
+    journal: Journal,
+    /// Media.
+    cache: Cache,
+    /// The display.
+    screen: Screen,
+    /// HTTP.
+    link: Link,
+    /// MQTT requests.
+    mqtt: AsyncClient,
+    /// MQTT events.
+    mqtt_events: mpsc::Receiver<MqttEvent>,
+    /// Finished blocking work.
+    done_tx: mpsc::UnboundedSender<Done>,
+    /// Finished blocking work.
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    /// Whether the broker connection is up.
+    connected: bool,
+    /// Since when it is down.
+    disconnected_since: Instant,
+    /// Last HTTP rotation poll.
+    last_rotation_poll: Option<Instant>,
+    /// Downloads waiting.
+    download_queue: VecDeque<MediaRef>,
+    /// The download running.
+    download_active: Option<Sha256>,
+    /// Failed downloads and when to retry them.
+    download_retry: Vec<(Instant, MediaRef)>,
+    /// Consecutive failures per media.
+    download_attempts: HashMap<Sha256, u32>,
+    /// The batch waiting for an ack.
+    in_flight: Option<InFlight>,
+    /// When a batch was last considered.
+    last_batch_check: Instant,
+    /// Send the next batch without waiting for the flush interval.
+    batch_now: bool,
+    /// State must be published.
+    state_dirty: bool,
+    /// Last state publication.
+    last_state: Instant,
+    /// Next scroll frame.
+    next_frame_at: Option<Timestamp>,
+    /// systemd watchdog interval.
+    watchdog: Option<Duration>,
+    /// Last watchdog ping.
+    last_watchdog: Instant,
+    /// Last reported journal alarm (to log transitions only).
+    journal_alarm: bool,
+}
+
+impl Driver {
+    fn start(config: AgentConfig) -> anyhow::Result<Driver> {
+        let loaded = identity::load(&config.data_dir)
+            .with_context(|| format!("loading enrollment from {}", config.data_dir.display()))?;
+        let mut random = [0u8; 16];
+        getrandom::getrandom(&mut random).context("reading randomness for the boot id")?;
+        let boot_id = BootId::from_random(random);
+        let cache_dir = config.cache_dir();
+        let cache = Cache::open(
+            &cache_dir,
+            config.cache.max_bytes,
+            config.cache.min_free_bytes,
+        )
+        .with_context(|| format!("opening media cache {}", cache_dir.display()))?;
+        let journal = Journal::open(
+            &config.data_dir.join("journal"),
+            boot_id.clone(),
+            JournalLimits {
+                max_bytes: config.journal.max_bytes,
+                alarm_percent: config.journal.alarm_percent,
+                segment_records: config.journal.segment_records.max(1),
+            },
+        )
+        .context("opening the play-record journal")?;
+        for repair in &journal.repairs {
+            warn!(%repair, "journal repaired after an unclean stop");
+        }
+        let screen = Screen::from_config(&config.display, &config.png_path())
+            .context("opening the display sink (check [display] in the config)")?;
+        let highest_version_seen = match fsutil::read_checked(&state_path(
+            &config,
+            "highest_version",
+        )) {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).trim().parse().ok(),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "highest rotation version unreadable; the rotation files bound it");
+                None
+            }
+        };
+        let player = Player::new(PlayerConfig {
+            screen_id: loaded.screen_id.clone(),
+            boot_id: boot_id.clone(),
+            server_key: loaded.server_key.clone(),
+            highest_version_seen,
+            video_supported: screen.video_supported(),
+            switch_window_ms: config.player.switch_window_seconds as i64 * 1000,
+            builtin_slot_ms: config.player.builtin_slot_seconds.max(1) * 1000,
+            cached: cache.ids(),
+        });
+        let (mqtt, mqtt_events) = start_mqtt(&config, &loaded, &boot_id)?;
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let link = Link::new(&config.http);
+        let now = Instant::now();
+        let mut watchdog_usec = 0;
+        let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
+            .then(|| Duration::from_micros(watchdog_usec / 2));
+        info!(screen = %loaded.screen_id, boot = %boot_id, "agent starting");
+        let mut driver = Driver {
+            config,
+            loaded,
+            boot_id,
+            player,
+            journal,
+            cache,
+            screen,
+            link,
+            mqtt,
+            mqtt_events,
+            done_tx,
+            done_rx,
+            connected: false,
+            disconnected_since: now,
+            last_rotation_poll: None,
+            download_queue: VecDeque::new(),
+            download_active: None,
+            download_retry: Vec::new(),
+            download_attempts: HashMap::new(),
+            in_flight: None,
+            last_batch_check: now,
+            batch_now: true,
+            state_dirty: true,
+            last_state: now,
+            next_frame_at: None,
+            watchdog,
+            last_watchdog: now,
+            journal_alarm: false,
+        };
+        // Startup is an update: persisted rotations go through the same input.
+        let now = clock::now();
+        for name in ["rotation-current.env", "rotation-pending.env"] {
+            match fsutil::read_checked(&state_path(&driver.config, name)) {
+                Ok(Some(envelope)) => driver.input(
+                    now,
+                    Input::Rotation {
+                        envelope,
+                        source: RotationSource::Disk,
+                    },
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(error = %e, "persisted rotation unreadable; waiting for the broker")
+                }
+            }
+        }
+        driver.input(now, Input::Timer);
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        Ok(driver)
+    }
+
+    async fn run_loop(&mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let now = clock::now();
+            self.on_time(now);
+            let wake = self.next_wake(now);
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                event = self.mqtt_events.recv() => match event {
+                    Some(event) => self.on_mqtt(event),
+                    None => bail!("the MQTT task stopped"),
+                },
+                Some(done) = self.done_rx.recv() => self.on_done(done),
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Ends the current record, publishes `offline`, disconnects.
+    async fn finish(&mut self) {
+        let now = clock::now();
+        self.input(now, Input::Shutdown);
+        self.screen.stop_video();
+        if self.connected {
+            let state = self.agent_state(now, Presence::Offline);
+            let payload = v1::seal(&state, &self.loaded.device_key);
+            let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);
+            let _ = self
+                .mqtt
+                .try_publish(topic, QoS::AtLeastOnce, true, payload);
+            let _ = self.mqtt.try_disconnect();
+            // Let the MQTT task flush the publication and the disconnect.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(Some(event)) =
+                tokio::time::timeout_at(deadline, self.mqtt_events.recv()).await
+            {
+                if matches!(event, MqttEvent::Disconnected { .. }) {
+                    break;
+                }
+            }
+        }
+        info!(screen = %self.loaded.screen_id, "agent stopped");
+    }
+
+    /// Feeds one input and carries out every resulting action.
+    fn input(&mut self, now: Timestamp, input: Input) {
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            self.player.handle(now, input);
+            while let Some(action) = self.player.poll_action() {
+                if let Some(follow_up) = self.act(now, action) {
+                    inputs.push_back(follow_up);
+                }
+            }
+        }
+        self.maybe_publish_state(now);
+    }
+
+    /// Carries out one action; may return an input to feed back (a corrupt file).
+    fn act(&mut self, now: Timestamp, action: Action) -> Option<Input> {
+        match action {
+            Action::Fetch { media } => {
+                if !self.download_queue.iter().any(|m| m.sha256 == media.sha256)
+                    && self.download_active != Some(media.sha256)
+                {
+                    self.download_queue.push_back(media);
+                }
+                self.start_download();
+            }
+            Action::JournalStart(record) => {
+                if let Err(e) = self.journal.start(&record) {
+                    error!(error = %e, seq = record.seq, "cannot write play record; playing on");
+                }
+            }
+            Action::JournalEnd {
+                seq,
+                ended_at,
+                outcome,
+            } => {
+                if let Err(e) = self.journal.end(seq, ended_at, outcome) {
+                    error!(error = %e, seq, "cannot write play record end; playing on");
+                }
+            }
+            Action::Show(showing) => return self.show(now, &showing),
+            Action::Persist(persist) => self.persist(persist),
+            Action::PublishState => self.state_dirty = true,
+            Action::Acked { boot_id, upto_seq } => {
+                if let Err(e) = self.journal.ack(&boot_id, upto_seq) {
+                    error!(error = %e, "cannot record ack; records will be resent");
+                }
+                if self
+                    .in_flight
+                    .as_ref()
+                    .is_some_and(|f| f.boot_id == boot_id && upto_seq >= f.upto_seq)
+                {
+                    self.in_flight = None;
+                    self.batch_now = true;
+                }
+                self.state_dirty = true;
+            }
+            Action::Screenshot => self.screenshot(now),
+            Action::Resync => self.poll_rotation(),
+            Action::Rejected { message, refusal } => {
+                warn!(?message, %refusal, "refused a message from the broker; screen unchanged");
+            }
+            Action::Accepted { version, switched } => {
+                if switched {
+                    info!(version, "playing rotation");
+                } else {
+                    info!(version, "rotation accepted; waiting for its media");
+                }
+            }
+        }
+        None
+    }
+
+    fn show(&mut self, now: Timestamp, showing: &crate::player::Showing) -> Option<Input> {
+        let result = match &showing.content {
+            Content::Media { media, kind } => {
+                let path = self.cache.paths().media_path(media);
+                if *kind == SlotKind::Video {
+                    self.screen.show(showing, None, Some(&path), now)
+                } else {
+                    match self.cache.read_verified(media) {
+                        Ok(bytes) => self.screen.show(showing, Some(&bytes), Some(&path), now),
+                        Err(e) => {
+                            warn!(error = %e, "cached media unusable at play time; fallback while refetching");
+                            return Some(Input::MediaGone { media: *media });
+                        }
+                    }
+                }
+            }
+            _ => self.screen.show(showing, None, None, now),
+        };
+        if let Err(e) = result {
+            error!(error = %e, material = %showing.material_id, "cannot show item; showing a built-in warning");
+            let _ = self.screen.show_builtin(0, now);
+        }
+        self.next_frame_at = self.screen.next_frame_at(now);
+        None
+    }
+
+    fn persist(&mut self, persist: Persist) {
+        let result = match &persist {
+            Persist::HighestVersion(v) => fsutil::write_checked(
+                &state_path(&self.config, "highest_version"),
+                v.to_string().as_bytes(),
+                0o600,
+            ),
+            Persist::CurrentRotation { envelope } => fsutil::write_checked(
+                &state_path(&self.config, "rotation-current.env"),
+                envelope,
+                0o600,
+            ),
+            Persist::PendingRotation { envelope: Some(e) } => {
+                fsutil::write_checked(&state_path(&self.config, "rotation-pending.env"), e, 0o600)
+            }
+            Persist::PendingRotation { envelope: None } => {
+                fsutil::remove_durably(&state_path(&self.config, "rotation-pending.env"))
+            }
+            Persist::ServerKey {
+                key_id,
+                public_key_hex,
+            } => {
+                info!(%key_id, "server key rotated");
+                identity::store_pinned_key(
+                    &self.config.data_dir,
+                    &PinnedKey {
+                        key_id: key_id.clone(),
+                        public_key_hex: public_key_hex.clone(),
+                    },
+                )
+            }
+        };
+        if let Err(e) = result {
+            error!(error = %e, ?persist, "cannot persist agent state");
+        }
+    }
+
+    fn on_time(&mut self, now: Timestamp) {
+        if self.player.poll_timeout().is_some_and(|t| t <= now) {
+            self.input(now, Input::Timer);
+        }
+        if self.next_frame_at.is_some_and(|t| t <= now) {
+            if let Err(e) = self.screen.tick(now) {
+                error!(error = %e, "display sink failed");
+            }
+            self.next_frame_at = self.screen.next_frame_at(now);
+        }
+        let instant = Instant::now();
+        let due: Vec<MediaRef> = {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.download_retry)
+                .into_iter()
+                .partition(|(at, _)| *at <= instant);
+            self.download_retry = later;
+            due.into_iter().map(|(_, m)| m).collect()
+        };
+        if !due.is_empty() {
+            let needed = self.player.needed_media();
+            for media in due {
+                if needed.contains(&media.sha256) && !self.cache.contains(&media.sha256) {
+                    self.download_queue.push_back(media);
+                }
+            }
+            self.start_download();
+        }
+        if let Some(f) = &self.in_flight {
+            if instant.duration_since(f.sent_at)
+                >= Duration::from_secs(self.config.plays.ack_timeout_seconds)
+            {
+                debug!(boot = %f.boot_id, upto = f.upto_seq, "no ack in time; resending batch");
+                self.in_flight = None;
+                self.batch_now = true;
+            }
+        }
+        self.maybe_send_batch(now);
+        let offline_for = instant.duration_since(self.disconnected_since);
+        if !self.connected
+            && offline_for >= Duration::from_secs(self.config.mqtt.rotation_poll_after_seconds)
+            && self.last_rotation_poll.is_none_or(|t| {
+                instant.duration_since(t)
+                    >= Duration::from_secs(self.config.mqtt.rotation_poll_interval_seconds)
+            })
+        {
+            self.poll_rotation();
+        }
+        if instant.duration_since(self.last_state)
+            >= Duration::from_secs(self.config.mqtt.state_interval_seconds)
+        {
+            self.state_dirty = true;
+        }
+        self.maybe_publish_state(now);
+        if let Some(interval) = self.watchdog {
+            if instant.duration_since(self.last_watchdog) >= interval {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                self.last_watchdog = instant;
+            }
+        }
+    }
+
+    fn next_wake(&self, now: Timestamp) -> Instant {
+        let instant = Instant::now();
+        let mut wake = instant + MAX_SLEEP;
+        let from_wall = |t: Timestamp| {
+            instant + Duration::from_millis(t.millis_since(now).clamp(0, i64::MAX) as u64)
+        };
+        let mut candidates: Vec<Instant> = Vec::new();
+        if let Some(t) = self.player.poll_timeout() {
+            candidates.push(from_wall(t));
+        }
+        if let Some(t) = self.next_frame_at {
+            candidates.push(from_wall(t));
+        }
+        candidates.extend(self.download_retry.iter().map(|(at, _)| *at));
+        if let Some(f) = &self.in_flight {
+            candidates.push(f.sent_at + Duration::from_secs(self.config.plays.ack_timeout_seconds));
+        } else if self.connected {
+            candidates.push(
+                self.last_batch_check + Duration::from_millis(self.config.plays.flush_interval_ms),
+            );
+        }
+        if let Some(interval) = self.watchdog {
+            candidates.push(self.last_watchdog + interval);
+        }
+        for c in candidates {
+            wake = wake.min(c);
+        }
+        wake
+    }
+
+    fn on_mqtt(&mut self, event: MqttEvent) {
+        let now = clock::now();
+        match event {
+            MqttEvent::Connected => {
+                if !self.connected {
+                    info!(screen = %self.loaded.screen_id, "broker connected");
+                }
+                self.connected = true;
+                for kind in [TopicKind::Rotation, TopicKind::Command, TopicKind::Ack] {
+                    let topic = Topic::name(&self.loaded.screen_id, kind);
+                    if let Err(e) = self.mqtt.try_subscribe(topic, QoS::AtLeastOnce) {
+                        warn!(error = %e, "cannot queue subscription");
+                    }
+                }
+                // Whatever was in flight may be lost with the old session.
+                self.in_flight = None;
+                self.batch_now = true;
+                self.state_dirty = true;
+                self.maybe_publish_state(now);
+            }
+            MqttEvent::Disconnected { error, retry_in } => {
+                if self.connected {
+                    warn!(
+                        screen = %self.loaded.screen_id,
+                        %error,
+                        retry_in_ms = retry_in.as_millis() as u64,
+                        "broker unreachable; playing cached rotation"
+                    );
+                    self.connected = false;
+                    self.disconnected_since = Instant::now();
+                } else {
+                    debug!(%error, retry_in_ms = retry_in.as_millis() as u64, "broker still unreachable");
+                }
+            }
+            MqttEvent::Message { topic, payload } => {
+                let Some(parsed) = Topic::parse(&topic) else {
+                    return;
+                };
+                if parsed.screen_id != self.loaded.screen_id {
+                    return;
+                }
+                let input = match parsed.kind {
+                    TopicKind::Rotation => Input::Rotation {
+                        envelope: payload,
+                        source: RotationSource::Mqtt,
+                    },
+                    TopicKind::Command => Input::Command { envelope: payload },
+                    TopicKind::Ack => Input::Ack { envelope: payload },
+                    TopicKind::State | TopicKind::Plays => return,
+                };
+                self.input(now, input);
+            }
+        }
+    }
+
+    fn on_done(&mut self, done: Done) {
+        let now = clock::now();
+        match done {
+            Done::Download { media, result } => {
+                self.download_active = None;
+                match result {
+                    Ok(()) => {
+                        debug!(media = %media.sha256, bytes = media.size_bytes, "media cached");
+                        self.download_attempts.remove(&media.sha256);
+                        self.cache.insert(media.sha256, media.size_bytes);
+                        self.state_dirty = true;
+                        self.input(
+                            now,
+                            Input::MediaReady {
+                                media: media.sha256,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let attempt = self.download_attempts.entry(media.sha256).or_insert(0);
+                        let policy = BackoffPolicy {
+                            initial: Duration::from_millis(self.config.http.retry_initial_ms),
+                            max: Duration::from_millis(self.config.http.retry_max_ms),
+                        };
+                        let delay = backoff(policy, *attempt, random_sample());
+                        if *attempt == 0 {
+                            warn!(media = %media.sha256, error = %e, retry_in_ms = delay.as_millis() as u64, "download failed");
+                        } else {
+                            debug!(media = %media.sha256, error = %e, "download failed again");
+                        }
+                        *attempt += 1;
+                        let sha = media.sha256;
+                        self.download_retry.push((Instant::now() + delay, media));
+                        self.input(
+                            now,
+                            Input::MediaFailed {
+                                media: sha,
+                                error: e.to_string(),
+                            },
+                        );
+                    }
+                }
+                self.start_download();
+            }
+            Done::Rotation(Ok(envelope)) => self.input(
+                now,
+                Input::Rotation {
+                    envelope,
+                    source: RotationSource::Http,
+                },
+            ),
+            Done::Rotation(Err(e)) => debug!(error = %e, "rotation poll failed"),
+            Done::Screenshot(Ok(())) => info!("screenshot uploaded"),
+            Done::Screenshot(Err(e)) => warn!(error = %e, "screenshot upload failed"),
+        }
+    }
+
+    fn start_download(&mut self) {
+        if self.download_active.is_some() {
+            return;
+        }
+        let mut feed: Vec<Input> = Vec::new();
+        while let Some(media) = self.download_queue.pop_front() {
+            if self.cache.contains(&media.sha256) {
+                feed.push(Input::MediaReady {
+                    media: media.sha256,
+                });
+                continue;
+            }
+            let protected: HashSet<Sha256> = self.player.needed_media();
+            match self.cache.make_room(&media, &protected) {
+                Ok(evicted) => {
+                    for gone in evicted {
+                        debug!(media = %gone, "evicted from the cache");
+                        feed.push(Input::MediaGone { media: gone });
+                    }
+                }
+                Err(e) => {
+                    // Reported like a failed download: retried with backoff.
+                    self.download_active = Some(media.sha256);
+                    let _ = self.done_tx.send(Done::Download {
+                        media,
+                        result: Err(e),
+                    });
+                    break;
+                }
+            }
+            self.download_active = Some(media.sha256);
+            let paths = self.cache.paths().clone();
+            let source = HttpMedia {
+                link: self.link.clone(),
+                base_url: self.loaded.identity.enrollment.media_base_url.clone(),
+            };
+            let tx = self.done_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let result = cache::download(&paths, &media, &source);
+                let _ = tx.send(Done::Download { media, result });
+            });
+            break;
+        }
+        let now = clock::now();
+        for input in feed {
+            self.input(now, input);
+        }
+    }
+
+    fn poll_rotation(&mut self) {
+        self.last_rotation_poll = Some(Instant::now());
+        let link = self.link.clone();
+        let server = self.loaded.identity.server_url.clone();
+        let screen = self.loaded.screen_id.clone();
+        let tx = self.done_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Done::Rotation(link.fetch_rotation(&server, &screen)));
+        });
+    }
+
+    fn screenshot(&mut self, now: Timestamp) {
+        let Some(Ok(png)) = self.screen.screenshot_png() else {
+            warn!("screenshot requested but no frame is on screen yet");
+            return;
+        };
+        let link = self.link.clone();
+        let server = self.loaded.identity.server_url.clone();
+        let screen: ScreenId = self.loaded.screen_id.clone();
+        let key: SigningKey = self.loaded.device_key.clone();
+        let tx = self.done_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Done::Screenshot(
+                link.upload_screenshot(&server, &screen, &key, &png, now),
+            ));
+        });
+    }
+
+    fn maybe_send_batch(&mut self, _now: Timestamp) {
+        if !self.connected || self.in_flight.is_some() {
+            return;
+        }
+        let instant = Instant::now();
+        let flush = Duration::from_millis(self.config.plays.flush_interval_ms);
+        if !self.batch_now && instant.duration_since(self.last_batch_check) < flush {
+            return;
+        }
+        self.batch_now = false;
+        self.last_batch_check = instant;
+        let in_progress = self.player.showing().map(|s| s.seq).filter(|&s| s != 0);
+        let batch = match self
+            .journal
+            .next_batch(self.config.plays.batch_max_records.max(1), in_progress)
+        {
+            Ok(Some(b)) => b,
+            Ok(None) => return,
+            Err(e) => {
+                error!(error = %e, "cannot read the journal");
+                return;
+            }
+        };
+        let (Some(first), Some(last)) = (batch.records.first(), batch.records.last()) else {
+            return;
+        };
+        let message = PlayBatch {
+            screen_id: self.loaded.screen_id.clone(),
+            boot_id: batch.boot_id.clone(),
+            first_seq: first.seq,
+            last_seq: last.seq,
+            records: batch.records.clone(),
+        };
+        let upto_seq = last.seq;
+        let payload = v1::seal(&message, &self.loaded.device_key);
+        let topic = Topic::name(&self.loaded.screen_id, TopicKind::Plays);
+        match self
+            .mqtt
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+        {
+            Ok(()) => {
+                debug!(boot = %batch.boot_id, first = message.first_seq, upto = upto_seq, "play batch sent");
+                self.in_flight = Some(InFlight {
+                    boot_id: batch.boot_id,
+                    upto_seq,
+                    sent_at: instant,
+                });
+            }
+            Err(e) => debug!(error = %e, "cannot queue play batch; will retry"),
+        }
+    }
+
+    fn agent_state(&self, now: Timestamp, status: Presence) -> AgentState {
+        let player = self.player.status();
+        let journal = self.journal.status();
+        let (items, bytes) = self.cache.usage();
+        let mut warnings = player.warnings;
+        if journal.alarm {
+            warnings.push(format!(
+                "play-record journal {}% full ({} records unacknowledged)",
+                journal.bytes * 100 / self.config.journal.max_bytes.max(1),
+                journal.pending
+            ));
+        }
+        AgentState {
+            screen_id: self.loaded.screen_id.clone(),
+            boot_id: self.boot_id.clone(),
+            status,
+            reported_at: now,
+            rotation_version: player.rotation_version,
+            pending_version: player.pending_version,
+            now_playing: player.now_playing,
+            stale: player.stale,
+            cache: CacheStatus {
+                items,
+                bytes,
+                missing: player.missing,
+            },
+            journal_pending: journal.pending,
+            journal_alarm: journal.alarm,
+            last_error: player.last_error,
+            warnings,
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
+    fn maybe_publish_state(&mut self, now: Timestamp) {
+        let alarm = self.journal.status().alarm;
+        if alarm != self.journal_alarm {
+            self.journal_alarm = alarm;
+            self.state_dirty = true;
+            if alarm {
+                warn!("play-record journal nearly full: the server has not acknowledged records for a long time");
+            }
+        }
+        if !self.state_dirty || !self.connected {
+            return;
+        }
+        let state = self.agent_state(now, Presence::Online);
+        let payload = v1::seal(&state, &self.loaded.device_key);
+        let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);
+        if self
+            .mqtt
+            .try_publish(topic, QoS::AtLeastOnce, true, payload)
+            .is_ok()
+        {
+            self.state_dirty = false;
+            self.last_state = Instant::now();
+        }
+    }
+}
+
+/// Parses `mqtt://host:port`.
+fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
+    let Some(rest) = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+    else {
+        if url.starts_with("mqtts://") || url.starts_with("ssl://") {
+            bail!("broker URL {url:?} asks for TLS, which this agent build does not support yet; use mqtt:// on a trusted network");
+        }
+        bail!("broker URL {url:?} must look like mqtt://host:1883");
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .with_context(|| format!("port in broker URL {url:?}"))?,
+        ),
+        None => (rest, 1883),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("broker URL {url:?} has no host");
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// Configures rumqttc (TCP_NODELAY, keep-alive, credentials, signed Last
+/// Will) and spawns the task that polls it, reconnecting with backoff.
+fn start_mqtt(
+    config: &AgentConfig,
+    loaded: &Loaded,
+    boot_id: &BootId,
+) -> anyhow::Result<(AsyncClient, mpsc::Receiver<MqttEvent>)> {
+    let enrollment = &loaded.identity.enrollment;
+    let (host, port) = parse_broker_url(&enrollment.broker_url)?;
+    let client_id = format!("ledcast-agent-{}", loaded.screen_id.as_str());
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_seconds.max(5)));
+    options.set_credentials(
+        enrollment.broker_username.clone(),
+        enrollment.broker_password.clone(),
+    );
+    options.set_max_packet_size(
+        v1::DEFAULT_MAX_ENVELOPE_BYTES + 1024,
+        v1::DEFAULT_MAX_ENVELOPE_BYTES + 1024,
+    );
+    options.set_clean_session(true);
+    let will = AgentState {
+        screen_id: loaded.screen_id.clone(),
+        boot_id: boot_id.clone(),
+        status: Presence::Offline,
+        reported_at: clock::now(),
+        rotation_version: None,
+        pending_version: None,
+        now_playing: None,
+        stale: false,
+        cache: CacheStatus::default(),
+        journal_pending: 0,
+        journal_alarm: false,
+        last_error: Some("connection lost".to_owned()),
+        warnings: Vec::new(),
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    options.set_last_will(LastWill::new(
+        Topic::name(&loaded.screen_id, TopicKind::State),
+        v1::seal(&will, &loaded.device_key),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    let (client, mut eventloop) = AsyncClient::new(options, 64);
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(10);
+    eventloop.set_network_options(network);
+    let policy = BackoffPolicy {
+        initial: Duration::from_millis(config.mqtt.backoff_initial_ms),
+        max: Duration::from_millis(config.mqtt.backoff_max_ms),
+    };
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut attempt: u32 = 0;
+        loop {
+            let event = match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    attempt = 0;
+                    Some(MqttEvent::Connected)
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => Some(MqttEvent::Message {
+                    topic: publish.topic,
+                    payload: publish.payload.to_vec(),
+                }),
+                Ok(_) => None,
+                Err(e) => {
+                    let retry_in = backoff(policy, attempt, random_sample());
+                    attempt = attempt.saturating_add(1);
+                    if tx
+                        .send(MqttEvent::Disconnected {
+                            error: e.to_string(),
+                            retry_in,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(retry_in).await;
+                    None
+                }
+            };
+            if let Some(event) = event {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok((client, rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(
+            parse_broker_url("mqtt://127.0.0.1:1883").unwrap(),
+            ("127.0.0.1".to_owned(), 1883)
+        );
+        assert_eq!(
+            parse_broker_url("mqtt://broker.local").unwrap(),
+            ("broker.local".to_owned(), 1883)
+        );
+        assert!(parse_broker_url("mqtts://b:8883")
+            .unwrap_err()
+            .to_string()
+            .contains("TLS"));
+        assert!(parse_broker_url("http://b").is_err());
+    }
+}

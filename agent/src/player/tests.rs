@@ -1,0 +1,643 @@
+//! Scripted tests: whole days of playback in milliseconds, driven only by
+//! inputs and the player's own timeouts.
+
+use std::collections::HashSet;
+
+use ed25519_dalek::SigningKey;
+use ledcast_protocol::v1::{
+    seal, Ack, Block, BootId, Command, CommandAction, MediaRef, PlayOutcome, Rotation, ScreenId,
+    Sha256, Slot, SlotKind, Timestamp, TrustedKey,
+};
+
+use super::*;
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn server_key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn screen() -> ScreenId {
+    ScreenId::new("door-1").unwrap()
+}
+
+fn slot(n: u8, duration_ms: u64, is_warning: bool) -> Slot {
+    Slot {
+        media: Sha256([n; 32]),
+        duration_ms,
+        kind: SlotKind::Still,
+        material_id: format!("m{n}"),
+        is_warning,
+    }
+}
+
+fn rotation(version: u64, issued_at: i64, blocks: Vec<Block>, fallback: Vec<Slot>) -> Rotation {
+    let mut media: Vec<MediaRef> = Vec::new();
+    for s in blocks
+        .iter()
+        .flat_map(|b| b.slots.iter())
+        .chain(fallback.iter())
+    {
+        if !media.iter().any(|m| m.sha256 == s.media) {
+            media.push(MediaRef {
+                sha256: s.media,
+                size_bytes: 100,
+                mime: "image/png".into(),
+                width: 352,
+                height: 80,
+            });
+        }
+    }
+    Rotation {
+        screen_id: screen(),
+        version,
+        issued_at: Timestamp(issued_at),
+        expires_at: Timestamp(issued_at + 3 * DAY),
+        timezone: "Asia/Shanghai".into(),
+        blocks,
+        fallback,
+        media,
+    }
+}
+
+fn all_day(from: i64, slots: Vec<Slot>) -> Block {
+    Block {
+        from: Timestamp(from),
+        until: Timestamp(from + 2 * DAY),
+        priority: 0,
+        slots,
+    }
+}
+
+fn config(cached: &[u8]) -> PlayerConfig {
+    PlayerConfig {
+        screen_id: screen(),
+        boot_id: BootId::new("boot-1").unwrap(),
+        server_key: TrustedKey::new(server_key().verifying_key()),
+        highest_version_seen: None,
+        video_supported: false,
+        switch_window_ms: HOUR,
+        builtin_slot_ms: 10_000,
+        cached: cached.iter().map(|&n| Sha256([n; 32])).collect(),
+    }
+}
+
+fn envelope(r: &Rotation) -> Input {
+    Input::Rotation {
+        envelope: seal(r, &server_key()),
+        source: RotationSource::Mqtt,
+    }
+}
+
+/// Everything observable from a scripted run.
+#[derive(Default, Debug)]
+struct Log {
+    shows: Vec<Showing>,
+    starts: Vec<PlayRecord>,
+    ends: Vec<(u64, Timestamp, PlayOutcome)>,
+    fetches: Vec<Sha256>,
+    persisted: Vec<Persist>,
+    rejected: Vec<Refusal>,
+    acked: Vec<(BootId, u64)>,
+    other: Vec<Action>,
+}
+
+fn drain(player: &mut Player, log: &mut Log) {
+    while let Some(action) = player.poll_action() {
+        match action {
+            Action::Show(s) => log.shows.push(s),
+            Action::JournalStart(r) => {
+                // The start record always precedes its Show.
+                log.starts.push(r);
+            }
+            Action::JournalEnd {
+                seq,
+                ended_at,
+                outcome,
+            } => log.ends.push((seq, ended_at, outcome)),
+            Action::Fetch { media } => log.fetches.push(media.sha256),
+            Action::Persist(p) => log.persisted.push(p),
+            Action::Rejected { refusal, .. } => log.rejected.push(refusal),
+            Action::Acked { boot_id, upto_seq } => log.acked.push((boot_id, upto_seq)),
+            other => log.other.push(other),
+        }
+    }
+}
+
+/// Runs the player's timers from `from` to `until` (exclusive).
+fn run_until(player: &mut Player, log: &mut Log, until: i64) {
+    while let Some(t) = player.poll_timeout() {
+        if t.0 >= until {
+            break;
+        }
+        player.handle(t, Input::Timer);
+        drain(player, log);
+    }
+}
+
+fn media_of(s: &Showing) -> Option<u8> {
+    match &s.content {
+        Content::Media { media, .. } => Some(media.0[0]),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_whole_day_plays_every_slot_in_order_and_records_each_exactly_once() {
+    let start = 1_000 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(
+            start,
+            vec![slot(1, 10_000, true), slot(2, 20_000, false)],
+        )],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1, 2]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + DAY);
+
+    // 24 h / 30 s loop = 2880 loops of 2 slots.
+    assert_eq!(log.shows.len(), 2 * 2880);
+    assert!(log.shows.iter().all(|s| !s.fallback));
+    for pair in log.shows.windows(2) {
+        assert_ne!(media_of(&pair[0]), media_of(&pair[1]));
+        assert_eq!(pair[0].ends_at, pair[1].started_at, "no gap between items");
+    }
+    // Every start has exactly one completed end, seq 1..=n in order.
+    let seqs: Vec<u64> = log.starts.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        log.ends.len(),
+        log.starts.len() - 1,
+        "the last item is still on screen"
+    );
+    assert!(log.ends.iter().all(|e| e.2 == PlayOutcome::Completed));
+    let warnings = log.starts.iter().filter(|r| r.is_warning).count();
+    assert_eq!(warnings, 2880);
+    assert!(log.fetches.is_empty(), "everything was cached");
+}
+
+#[test]
+fn without_any_rotation_the_builtin_fallback_plays_and_state_is_stale() {
+    let mut player = Player::new(config(&[]));
+    let mut log = Log::default();
+    player.handle(Timestamp(0), Input::Timer);
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, 60_000);
+    assert_eq!(log.shows.len(), 6);
+    assert!(log
+        .shows
+        .iter()
+        .all(|s| matches!(s.content, Content::Builtin { .. }) && s.fallback));
+    assert!(player.status().stale);
+    assert!(log
+        .starts
+        .iter()
+        .all(|r| r.is_warning && r.rotation_version.is_none()));
+}
+
+#[test]
+fn new_rotation_switches_only_after_its_media_is_cached() {
+    let start = 500 * DAY;
+    let old = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![slot(1, 10_000, true)])],
+        vec![],
+    );
+    let new = rotation(
+        2,
+        start + HOUR,
+        vec![all_day(
+            start,
+            vec![slot(3, 10_000, true), slot(4, 10_000, true)],
+        )],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&old));
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + HOUR);
+    player.handle(Timestamp(start + HOUR), envelope(&new));
+    drain(&mut player, &mut log);
+    assert_eq!(log.fetches, vec![Sha256([3; 32]), Sha256([4; 32])]);
+    assert_eq!(player.status().pending_version, Some(2));
+
+    // Half the media arrives: still the old rotation.
+    player.handle(
+        Timestamp(start + HOUR + 1000),
+        Input::MediaReady {
+            media: Sha256([3; 32]),
+        },
+    );
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + 2 * HOUR);
+    assert!(log.shows.iter().all(|s| media_of(s) == Some(1)));
+
+    // All of it: switch at once, atomically.
+    player.handle(
+        Timestamp(start + 2 * HOUR),
+        Input::MediaReady {
+            media: Sha256([4; 32]),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(player.status().rotation_version, Some(2));
+    assert_eq!(player.status().pending_version, None);
+    let last = log.shows.last().unwrap();
+    assert!(matches!(media_of(last), Some(3) | Some(4)));
+    assert!(log
+        .persisted
+        .iter()
+        .any(|p| matches!(p, Persist::CurrentRotation { .. })));
+}
+
+#[test]
+fn forged_replayed_rolled_back_and_other_screen_rotations_change_nothing() {
+    let start = 100 * DAY;
+    let good = rotation(
+        5,
+        start,
+        vec![all_day(start, vec![slot(1, 10_000, true)])],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1, 2]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&good));
+    drain(&mut player, &mut log);
+    let shows_before = log.shows.len();
+
+    let attacker = SigningKey::from_bytes(&[9; 32]);
+    let evil = rotation(
+        6,
+        start,
+        vec![all_day(start, vec![slot(2, 10_000, false)])],
+        vec![],
+    );
+    player.handle(
+        Timestamp(start + 1),
+        Input::Rotation {
+            envelope: seal(&evil, &attacker),
+            source: RotationSource::Mqtt,
+        },
+    );
+    let mut older = evil.clone();
+    older.version = 4;
+    player.handle(Timestamp(start + 2), envelope(&older));
+    let mut other_screen = evil.clone();
+    other_screen.screen_id = ScreenId::new("door-2").unwrap();
+    player.handle(Timestamp(start + 3), envelope(&other_screen));
+    let mut expired = evil.clone();
+    expired.issued_at = Timestamp(start - 10 * DAY);
+    expired.expires_at = Timestamp(start - DAY);
+    player.handle(Timestamp(start + 4), envelope(&expired));
+    // A tampered payload under a valid signature.
+    let mut bytes = seal(&evil, &server_key());
+    let text = String::from_utf8(bytes.clone())
+        .unwrap()
+        .replace("\\\"version\\\":6", "\\\"version\\\":7");
+    bytes = text.into_bytes();
+    player.handle(
+        Timestamp(start + 5),
+        Input::Rotation {
+            envelope: bytes,
+            source: RotationSource::Mqtt,
+        },
+    );
+    // A replay of the good one is silently ignored.
+    player.handle(Timestamp(start + 6), envelope(&good));
+    drain(&mut player, &mut log);
+
+    assert_eq!(log.rejected.len(), 5, "{:?}", log.rejected);
+    assert!(matches!(
+        log.rejected[0],
+        Refusal::Protocol(Rejected::UnknownKey { .. })
+    ));
+    assert!(matches!(
+        log.rejected[1],
+        Refusal::Protocol(Rejected::Rollback { .. })
+    ));
+    assert!(matches!(
+        log.rejected[2],
+        Refusal::Protocol(Rejected::WrongScreen { .. })
+    ));
+    assert!(matches!(
+        log.rejected[3],
+        Refusal::Protocol(Rejected::Expired { .. })
+    ));
+    assert!(matches!(
+        log.rejected[4],
+        Refusal::Protocol(Rejected::BadSignature)
+    ));
+    assert_eq!(log.shows.len(), shows_before, "screen unchanged");
+    assert_eq!(player.status().rotation_version, Some(5));
+    assert!(log.fetches.is_empty());
+}
+
+#[test]
+fn boot_feeds_persisted_rotations_through_the_same_path() {
+    let start = 200 * DAY;
+    let current = rotation(
+        3,
+        start,
+        vec![all_day(start, vec![slot(1, 10_000, true)])],
+        vec![],
+    );
+    let pending = rotation(
+        4,
+        start,
+        vec![all_day(start, vec![slot(2, 10_000, true)])],
+        vec![],
+    );
+    let mut cfg = config(&[1]);
+    cfg.highest_version_seen = Some(4);
+    let mut player = Player::new(cfg);
+    let mut log = Log::default();
+    for r in [&current, &pending] {
+        player.handle(
+            Timestamp(start + 5),
+            Input::Rotation {
+                envelope: seal(r, &server_key()),
+                source: RotationSource::Disk,
+            },
+        );
+    }
+    drain(&mut player, &mut log);
+    assert!(log.rejected.is_empty(), "{:?}", log.rejected);
+    assert_eq!(player.status().rotation_version, Some(3));
+    assert_eq!(player.status().pending_version, Some(4));
+    assert_eq!(media_of(log.shows.last().unwrap()), Some(1));
+    // The retained copy of version 4 arriving from the broker is a replay now.
+    player.handle(Timestamp(start + 6), envelope(&pending));
+    drain(&mut player, &mut log);
+    assert!(log.rejected.is_empty());
+}
+
+#[test]
+fn expiry_falls_back_to_the_rotation_fallback_then_builtin_and_reports_stale() {
+    let start = 300 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![Block {
+            from: Timestamp(start),
+            until: Timestamp(start + HOUR),
+            priority: 0,
+            slots: vec![slot(1, 10_000, false)],
+        }],
+        vec![slot(8, 30_000, true)],
+    );
+    let mut player = Player::new(config(&[1, 8]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + 2 * HOUR);
+    // After the block, the rotation's own fallback plays.
+    let after_block: Vec<&Showing> = log
+        .shows
+        .iter()
+        .filter(|s| s.started_at.0 >= start + HOUR)
+        .collect();
+    assert!(!after_block.is_empty());
+    assert!(after_block
+        .iter()
+        .all(|s| s.fallback && media_of(s) == Some(8)));
+    assert!(
+        !player.status().stale,
+        "a gap covered by the rotation fallback is by design"
+    );
+
+    // Past expiry (3 days): stale, still never blank.
+    run_until(&mut player, &mut log, start + 4 * DAY);
+    assert!(player.status().stale);
+    let last = log.shows.last().unwrap();
+    assert!(last.fallback);
+    // Continuity: every item starts where the previous ended.
+    for pair in log.shows.windows(2) {
+        assert_eq!(pair[0].ends_at, pair[1].started_at);
+    }
+}
+
+#[test]
+fn missing_or_corrupt_media_shows_a_fallback_and_is_refetched() {
+    let start = 10 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(
+            start,
+            vec![slot(1, 10_000, false), slot(2, 10_000, false)],
+        )],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1, 2]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    // Item 1 turns out corrupt at play time.
+    player.handle(
+        Timestamp(start + 100),
+        Input::MediaGone {
+            media: Sha256([1; 32]),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(log.fetches, vec![Sha256([1; 32])]);
+    let now_showing = log.shows.last().unwrap();
+    assert!(matches!(now_showing.content, Content::Builtin { .. }));
+    assert_eq!(
+        now_showing.ends_at,
+        Timestamp(start + 10_000),
+        "until the slot ends"
+    );
+    // Slot 2 plays normally; slot 1 again shows the fallback while missing.
+    run_until(&mut player, &mut log, start + 25_000);
+    let kinds: Vec<Option<u8>> = log.shows.iter().map(media_of).collect();
+    assert_eq!(kinds, vec![Some(1), None, Some(2), None]);
+    // Refetched: back to normal immediately.
+    player.handle(
+        Timestamp(start + 25_000),
+        Input::MediaReady {
+            media: Sha256([1; 32]),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(media_of(log.shows.last().unwrap()), Some(1));
+}
+
+#[test]
+fn video_slots_without_a_sink_are_skipped_with_a_warning() {
+    let start = 20 * DAY;
+    let mut video = slot(5, 10_000, false);
+    video.kind = SlotKind::Video;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![video, slot(1, 10_000, true)])],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1, 5]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + 40_000);
+    assert!(log.shows.iter().all(|s| !matches!(
+        s.content,
+        Content::Media {
+            kind: SlotKind::Video,
+            ..
+        }
+    )));
+    assert!(player.status().warnings.iter().any(|w| w.contains("video")));
+}
+
+#[test]
+fn shutdown_ends_the_current_record_as_interrupted_and_clock_steps_are_flagged() {
+    let start = 30 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![slot(1, 10_000, true)])],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    run_until(&mut player, &mut log, start + 30_000);
+    // The clock is set back by a year: the old rotation does not cover that
+    // instant, so the built-in fallback plays and the record is flagged.
+    player.handle(Timestamp(start - 365 * DAY), Input::Timer);
+    drain(&mut player, &mut log);
+    let last = log.starts.last().unwrap().clone();
+    assert!(last.clock_suspect);
+    assert!(player.status().warnings.iter().any(|w| w.contains("clock")));
+    player.handle(Timestamp(start - 365 * DAY + 500), Input::Shutdown);
+    drain(&mut player, &mut log);
+    assert_eq!(log.ends.last().unwrap().2, PlayOutcome::Interrupted);
+    assert_eq!(log.ends.last().unwrap().0, last.seq);
+    assert_eq!(player.poll_timeout(), None);
+}
+
+#[test]
+fn commands_and_acks_are_verified() {
+    let now = 40 * DAY;
+    let mut player = Player::new(config(&[]));
+    let mut log = Log::default();
+    let command = |id: &str, expires_at: i64, action: CommandAction| Command {
+        screen_id: screen(),
+        command_id: id.into(),
+        issued_at: Timestamp(now - 1000),
+        expires_at: Timestamp(expires_at),
+        action,
+    };
+    let send = |player: &mut Player, c: &Command, key: &SigningKey| {
+        player.handle(
+            Timestamp(now),
+            Input::Command {
+                envelope: seal(c, key),
+            },
+        )
+    };
+    send(
+        &mut player,
+        &command("c1", now + 1000, CommandAction::Screenshot),
+        &server_key(),
+    );
+    send(
+        &mut player,
+        &command("c1", now + 1000, CommandAction::Screenshot),
+        &server_key(),
+    );
+    send(
+        &mut player,
+        &command("c2", now - 1, CommandAction::Screenshot),
+        &server_key(),
+    );
+    let attacker = SigningKey::from_bytes(&[9; 32]);
+    send(
+        &mut player,
+        &command("c3", now + 1000, CommandAction::Resync),
+        &attacker,
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(
+        log.other
+            .iter()
+            .filter(|a| **a == Action::Screenshot)
+            .count(),
+        1
+    );
+    assert!(!log.other.contains(&Action::Resync));
+    assert_eq!(log.rejected.len(), 3);
+
+    // Key rotation signed by the current key; afterwards only the new key works.
+    let new_key = SigningKey::from_bytes(&[11; 32]);
+    let trusted_new = TrustedKey::new(new_key.verifying_key());
+    send(
+        &mut player,
+        &command(
+            "c4",
+            now + 1000,
+            CommandAction::TrustServerKey {
+                key_id: trusted_new.key_id.clone(),
+                public_key_hex: trusted_new.public_key_hex(),
+            },
+        ),
+        &server_key(),
+    );
+    let ack = Ack {
+        screen_id: screen(),
+        boot_id: BootId::new("boot-0").unwrap(),
+        upto_seq: 42,
+    };
+    player.handle(
+        Timestamp(now),
+        Input::Ack {
+            envelope: seal(&ack, &server_key()),
+        },
+    );
+    player.handle(
+        Timestamp(now),
+        Input::Ack {
+            envelope: seal(&ack, &new_key),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(log.acked, vec![(BootId::new("boot-0").unwrap(), 42)]);
+    assert!(log
+        .persisted
+        .iter()
+        .any(|p| matches!(p, Persist::ServerKey { key_id, .. } if *key_id == trusted_new.key_id)));
+    assert_eq!(player.server_key().key_id, trusted_new.key_id);
+}
+
+#[test]
+fn needed_media_covers_current_and_pending() {
+    let start = 50 * DAY;
+    let a = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![slot(1, 1000, true)])],
+        vec![],
+    );
+    let b = rotation(
+        2,
+        start,
+        vec![all_day(start, vec![slot(2, 1000, true)])],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1]));
+    player.handle(Timestamp(start), envelope(&a));
+    player.handle(Timestamp(start), envelope(&b));
+    let needed: HashSet<Sha256> = player.needed_media();
+    assert_eq!(
+        needed,
+        [Sha256([1; 32]), Sha256([2; 32])].into_iter().collect()
+    );
+}
