@@ -847,31 +847,64 @@ impl Driver {
     }
 }
 
-/// Parses `mqtt://host:port`.
-fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let Some(rest) = url
+/// A broker address parsed from the enrollment's `broker_url`.
+#[derive(Debug, PartialEq, Eq)]
+struct BrokerAddress {
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+/// Parses `mqtt://host:port` (plain) or `mqtts://host:port` (TLS, checked
+/// against the built-in web PKI roots).
+fn parse_broker_url(url: &str) -> anyhow::Result<BrokerAddress> {
+    let (rest, tls, default_port) = if let Some(rest) = url
         .strip_prefix("mqtt://")
         .or_else(|| url.strip_prefix("tcp://"))
-    else {
-        if url.starts_with("mqtts://") || url.starts_with("ssl://") {
-            bail!("broker URL {url:?} asks for TLS, which this agent build does not support yet; use mqtt:// on a trusted network");
-        }
-        bail!("broker URL {url:?} must look like mqtt://host:1883");
+    {
+        (rest, false, 1883)
+    } else if let Some(rest) = url
+        .strip_prefix("mqtts://")
+        .or_else(|| url.strip_prefix("ssl://"))
+    {
+        (rest, true, 8883)
+    } else {
+        bail!("broker URL {url:?} must look like mqtt://host:1883 or mqtts://host:8883");
     };
     let rest = rest.trim_end_matches('/');
     let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (
+        Some((h, p)) if !h.ends_with(':') => (
             h,
             p.parse::<u16>()
                 .with_context(|| format!("port in broker URL {url:?}"))?,
         ),
-        None => (rest, 1883),
+        _ => (rest, default_port),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         bail!("broker URL {url:?} has no host");
     }
-    Ok((host.to_owned(), port))
+    Ok(BrokerAddress {
+        host: host.to_owned(),
+        port,
+        tls,
+    })
+}
+
+/// rustls with the ring provider and the web PKI roots compiled in.
+fn tls_transport() -> anyhow::Result<rumqttc::Transport> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("configuring TLS for the broker")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(config)),
+    ))
 }
 
 /// Configures rumqttc (TCP_NODELAY, keep-alive, credentials, signed Last
@@ -882,9 +915,12 @@ fn start_mqtt(
     boot_id: &BootId,
 ) -> anyhow::Result<(AsyncClient, mpsc::Receiver<MqttEvent>)> {
     let enrollment = &loaded.identity.enrollment;
-    let (host, port) = parse_broker_url(&enrollment.broker_url)?;
+    let broker = parse_broker_url(&enrollment.broker_url)?;
     let client_id = format!("ledcast-agent-{}", loaded.screen_id.as_str());
-    let mut options = MqttOptions::new(client_id, host, port);
+    let mut options = MqttOptions::new(client_id, broker.host, broker.port);
+    if broker.tls {
+        options.set_transport(tls_transport()?);
+    }
     options.set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_seconds.max(5)));
     options.set_credentials(
         enrollment.broker_username.clone(),
@@ -973,18 +1009,29 @@ mod tests {
 
     #[test]
     fn broker_urls() {
+        let parsed = |url: &str| {
+            parse_broker_url(url)
+                .map(|b| (b.host, b.port, b.tls))
+                .unwrap()
+        };
         assert_eq!(
-            parse_broker_url("mqtt://127.0.0.1:1883").unwrap(),
-            ("127.0.0.1".to_owned(), 1883)
+            parsed("mqtt://127.0.0.1:1883"),
+            ("127.0.0.1".to_owned(), 1883, false)
         );
         assert_eq!(
-            parse_broker_url("mqtt://broker.local").unwrap(),
-            ("broker.local".to_owned(), 1883)
+            parsed("mqtt://broker.local"),
+            ("broker.local".to_owned(), 1883, false)
         );
-        assert!(parse_broker_url("mqtts://b:8883")
-            .unwrap_err()
-            .to_string()
-            .contains("TLS"));
+        assert_eq!(
+            parsed("mqtts://b.example:9883"),
+            ("b.example".to_owned(), 9883, true)
+        );
+        assert_eq!(
+            parsed("mqtts://b.example"),
+            ("b.example".to_owned(), 8883, true)
+        );
         assert!(parse_broker_url("http://b").is_err());
+        assert!(parse_broker_url("mqtt://:1883").is_err());
+        assert!(tls_transport().is_ok());
     }
 }
