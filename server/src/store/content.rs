@@ -1,0 +1,332 @@
+//! Materials (with their approval state), renditions, media objects (what
+//! `/media/{sha256}` may serve) and the playlist files (`playlists/` TOML,
+//! stored verbatim so export gives them back byte for byte).
+//!
+//! It does not decode media or parse TOML.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{conflict_or, to_i64, Store, StoreResult};
+
+/// A material as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaterialRow {
+    /// Stable id.
+    pub id: String,
+    /// SHA-256 of the stored (re-encoded) bytes.
+    pub sha256: String,
+    /// `poster`, `video` or `text`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Fraud category tags.
+    pub tags: Vec<String>,
+    /// Where it came from (e.g. `county pack 2026-W48`).
+    pub source: String,
+    /// MIME type of the stored bytes.
+    pub mime: String,
+    /// Stored size.
+    pub size_bytes: i64,
+    /// Pixel width, when visual.
+    pub width: Option<i64>,
+    /// Pixel height, when visual.
+    pub height: Option<i64>,
+    /// Video length.
+    pub duration_ms: Option<i64>,
+    /// Validity start (ms).
+    pub valid_from: Option<i64>,
+    /// Validity end (ms).
+    pub valid_until: Option<i64>,
+    /// `pending`, `approved`, `rejected` or `retired`.
+    pub state: String,
+    /// Uploader's user id.
+    pub uploaded_by: String,
+    /// Upload instant (ms).
+    pub uploaded_at: i64,
+    /// Approver / rejecter.
+    pub decided_by: Option<String>,
+    /// Decision instant.
+    pub decided_at: Option<i64>,
+}
+
+/// A material to insert.
+#[derive(Debug, Clone)]
+pub struct NewMaterial {
+    /// The row (state is set to `pending`).
+    pub row: MaterialRow,
+}
+
+/// Filters for listing materials.
+#[derive(Debug, Clone, Default)]
+pub struct MaterialFilter {
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only materials carrying this tag.
+    pub tag: Option<String>,
+    /// Only this kind.
+    pub kind: Option<String>,
+}
+
+/// A rendition as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenditionRow {
+    /// Material.
+    pub material_id: String,
+    /// Profile it was made for.
+    pub profile_id: String,
+    /// Content address.
+    pub sha256: String,
+    /// Size.
+    pub size_bytes: i64,
+    /// MIME.
+    pub mime: String,
+    /// Width.
+    pub width: i64,
+    /// Height.
+    pub height: i64,
+}
+
+/// One file of `playlists/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaylistFile {
+    /// File name, e.g. `schedules.toml`.
+    pub name: String,
+    /// Its text, verbatim.
+    pub text: String,
+}
+
+fn material_from_row(r: &sqlx::any::AnyRow) -> StoreResult<MaterialRow> {
+    let tags: String = r.try_get("tags")?;
+    Ok(MaterialRow {
+        id: r.try_get("id")?,
+        sha256: r.try_get("sha256")?,
+        kind: r.try_get("kind")?,
+        title: r.try_get("title")?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        source: r.try_get("source")?,
+        mime: r.try_get("mime")?,
+        size_bytes: r.try_get("size_bytes")?,
+        width: r.try_get("width")?,
+        height: r.try_get("height")?,
+        duration_ms: r.try_get("duration_ms")?,
+        valid_from: r.try_get("valid_from")?,
+        valid_until: r.try_get("valid_until")?,
+        state: r.try_get("state")?,
+        uploaded_by: r.try_get("uploaded_by")?,
+        uploaded_at: r.try_get("uploaded_at")?,
+        decided_by: r.try_get("decided_by")?,
+        decided_at: r.try_get("decided_at")?,
+    })
+}
+
+impl Store {
+    /// Registers a stored media file so `/media/{sha256}` may serve it.
+    pub async fn register_media(
+        &self,
+        sha256: &str,
+        mime: &str,
+        size_bytes: u64,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO media_objects (sha256, mime, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(mime)
+        .bind(to_i64(size_bytes))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The MIME type and size of a registered media file.
+    pub async fn media_object(&self, sha256: &str) -> StoreResult<Option<(String, u64)>> {
+        let row = sqlx::query("SELECT mime, size_bytes FROM media_objects WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("mime")?, super::to_u64(r.try_get("size_bytes")?))))
+            .transpose()
+    }
+
+    /// Inserts a new material in state `pending`.
+    pub async fn insert_material(&self, material: &MaterialRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO materials (id, sha256, kind, title, tags, source, mime, size_bytes, width, height, \
+             duration_ms, valid_from, valid_until, state, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15)",
+        )
+        .bind(&material.id)
+        .bind(&material.sha256)
+        .bind(&material.kind)
+        .bind(&material.title)
+        .bind(serde_json::to_string(&material.tags).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(&material.source)
+        .bind(&material.mime)
+        .bind(material.size_bytes)
+        .bind(material.width)
+        .bind(material.height)
+        .bind(material.duration_ms)
+        .bind(material.valid_from)
+        .bind(material.valid_until)
+        .bind(&material.uploaded_by)
+        .bind(material.uploaded_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, format!("material {:?}", material.id)))?;
+        Ok(())
+    }
+
+    /// One material.
+    pub async fn material(&self, id: &str) -> StoreResult<Option<MaterialRow>> {
+        let row = sqlx::query("SELECT * FROM materials WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(material_from_row).transpose()
+    }
+
+    /// Materials matching `filter`, newest first.
+    pub async fn list_materials(&self, filter: &MaterialFilter) -> StoreResult<Vec<MaterialRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM materials WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR kind = $2) \
+             ORDER BY uploaded_at DESC, id",
+        )
+        .bind(filter.state.as_deref())
+        .bind(filter.kind.as_deref())
+        .fetch_all(&self.pool)
+        .await?;
+        let materials = rows
+            .iter()
+            .map(material_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(match &filter.tag {
+            Some(tag) => materials
+                .into_iter()
+                .filter(|m| m.tags.contains(tag))
+                .collect(),
+            None => materials,
+        })
+    }
+
+    /// Moves a material from `from_state` to `to_state`, recording who
+    /// decided; false when it was not in `from_state`.
+    pub async fn decide_material(
+        &self,
+        id: &str,
+        from_state: &str,
+        to_state: &str,
+        decided_by: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE materials SET state = $1, decided_by = $2, decided_at = $3 \
+             WHERE id = $4 AND state = $5",
+        )
+        .bind(to_state)
+        .bind(decided_by)
+        .bind(now)
+        .bind(id)
+        .bind(from_state)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Retires a material (it leaves every future rotation); false when unknown or already retired.
+    pub async fn retire_material(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE materials SET state = 'retired', retired_at = $1 WHERE id = $2 AND state <> 'retired'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records (or replaces) a material's rendition for a profile.
+    pub async fn upsert_rendition(&self, rendition: &RenditionRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO renditions (material_id, profile_id, sha256, size_bytes, mime, width, height) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (material_id, profile_id) DO UPDATE SET \
+             sha256 = excluded.sha256, size_bytes = excluded.size_bytes, mime = excluded.mime, \
+             width = excluded.width, height = excluded.height",
+        )
+        .bind(&rendition.material_id)
+        .bind(&rendition.profile_id)
+        .bind(&rendition.sha256)
+        .bind(rendition.size_bytes)
+        .bind(&rendition.mime)
+        .bind(rendition.width)
+        .bind(rendition.height)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every rendition, by material then profile.
+    pub async fn list_renditions(&self) -> StoreResult<Vec<RenditionRow>> {
+        let rows = sqlx::query("SELECT * FROM renditions ORDER BY material_id, profile_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RenditionRow {
+                    material_id: r.try_get("material_id")?,
+                    profile_id: r.try_get("profile_id")?,
+                    sha256: r.try_get("sha256")?,
+                    size_bytes: r.try_get("size_bytes")?,
+                    mime: r.try_get("mime")?,
+                    width: r.try_get("width")?,
+                    height: r.try_get("height")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the whole set of playlist files in one transaction.
+    pub async fn replace_playlist_files(
+        &self,
+        files: &[PlaylistFile],
+        updated_by: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM playlist_files")
+            .execute(&mut *tx)
+            .await?;
+        for file in files {
+            sqlx::query(
+                "INSERT INTO playlist_files (name, text, updated_at, updated_by) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&file.name)
+            .bind(&file.text)
+            .bind(now)
+            .bind(updated_by)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The stored playlist files, by name.
+    pub async fn playlist_files(&self) -> StoreResult<Vec<PlaylistFile>> {
+        let rows = sqlx::query("SELECT name, text FROM playlist_files ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PlaylistFile {
+                    name: r.try_get("name")?,
+                    text: r.try_get("text")?,
+                })
+            })
+            .collect()
+    }
+}

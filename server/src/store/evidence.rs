@@ -1,0 +1,418 @@
+//! Evidence and delivery state: signed rotation versions per screen, raw
+//! play records with their per-screen-per-day aggregate, screenshots and
+//! branch confirmations.
+//!
+//! It stores what it is given: signing, verifying envelopes and computing
+//! compliance from the aggregates happen elsewhere.
+
+use chrono::TimeZone;
+use ledcast_protocol::v1 as protocol;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{bool_i64, to_i64, to_u64, Store, StoreResult};
+
+/// A stored, signed rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRotation {
+    /// The screen.
+    pub screen_id: String,
+    /// Its version.
+    pub version: u64,
+    /// The signed envelope bytes (JSON) exactly as published.
+    pub envelope: Vec<u8>,
+    /// SHA-256 hex of `envelope`.
+    pub envelope_sha256: String,
+    /// SHA-256 hex of the rotation content without version and issue time.
+    pub content_sha256: String,
+    /// Issue instant (ms).
+    pub issued_at: i64,
+    /// Expiry instant (ms).
+    pub expires_at: i64,
+}
+
+/// The per-screen-per-day play aggregate (day in the screen's time zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlayDay {
+    /// The screen.
+    pub screen_id: String,
+    /// Local date, `YYYY-MM-DD`.
+    pub day: String,
+    /// Records.
+    pub plays: i64,
+    /// Records that were warnings.
+    pub warning_plays: i64,
+    /// Records that ended by interruption.
+    pub interrupted_plays: i64,
+    /// Total shown time (ms) of records with an end.
+    pub played_ms: i64,
+    /// Shown time of warnings (ms).
+    pub warning_ms: i64,
+    /// Earliest start seen (ms).
+    pub first_started_at: i64,
+    /// Latest end seen (ms).
+    pub last_ended_at: Option<i64>,
+    /// When the latest record for this day arrived (server clock, ms): the
+    /// "records received up to when" of compliance.
+    pub last_received_at: i64,
+}
+
+/// A stored screenshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScreenshotRow {
+    /// Sequence.
+    pub id: i64,
+    /// The screen.
+    pub screen_id: String,
+    /// SHA-256 of the PNG (its file name).
+    pub sha256: String,
+    /// Size.
+    pub size_bytes: i64,
+    /// The device's signing time (ms).
+    pub signed_at: i64,
+    /// Arrival (server clock, ms).
+    pub received_at: i64,
+}
+
+fn rotation_from_row(r: &sqlx::any::AnyRow) -> StoreResult<StoredRotation> {
+    Ok(StoredRotation {
+        screen_id: r.try_get("screen_id")?,
+        version: to_u64(r.try_get("version")?),
+        envelope: r.try_get("envelope")?,
+        envelope_sha256: r.try_get("envelope_sha256")?,
+        content_sha256: r.try_get("content_sha256")?,
+        issued_at: r.try_get("issued_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+/// The local calendar day of `at_ms` in `timezone` (UTC when unknown).
+pub fn local_day(at_ms: i64, timezone: &str) -> String {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    match tz.timestamp_millis_opt(at_ms).single() {
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => "1970-01-01".to_owned(),
+    }
+}
+
+impl Store {
+    /// The newest stored rotation of a screen.
+    pub async fn latest_rotation(&self, screen_id: &str) -> StoreResult<Option<StoredRotation>> {
+        let row = sqlx::query(
+            "SELECT * FROM rotations WHERE screen_id = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(screen_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rotation_from_row).transpose()
+    }
+
+    /// The newest stored rotation of every screen that has one, by screen id.
+    pub async fn latest_rotations(&self) -> StoreResult<Vec<StoredRotation>> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM rotations r WHERE r.version = \
+             (SELECT MAX(r2.version) FROM rotations r2 WHERE r2.screen_id = r.screen_id) \
+             ORDER BY r.screen_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rotation_from_row).collect()
+    }
+
+    /// Stores the next version of a screen's rotation unless its content is
+    /// unchanged. `make_envelope(version)` seals the rotation with that
+    /// version. Returns the stored rotation, or `None` when the newest stored
+    /// one already has `content_sha256`. Versions are strictly increasing:
+    /// the insert collides on `(screen, version)` if another writer got there
+    /// first, and the caller may retry.
+    pub async fn store_rotation_if_changed(
+        &self,
+        screen_id: &str,
+        content_sha256: &str,
+        issued_at: i64,
+        expires_at: i64,
+        make_envelope: impl FnOnce(u64) -> Vec<u8>,
+    ) -> StoreResult<Option<StoredRotation>> {
+        let mut tx = self.pool.begin().await?;
+        let latest = sqlx::query(
+            "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(screen_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let next_version = match &latest {
+            Some(row) => {
+                let stored_content: String = row.try_get("content_sha256")?;
+                if stored_content == content_sha256 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                to_u64(row.try_get("version")?) + 1
+            }
+            None => 1,
+        };
+        let envelope = make_envelope(next_version);
+        let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
+        sqlx::query(
+            "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
+             issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(screen_id)
+        .bind(to_i64(next_version))
+        .bind(content_sha256)
+        .bind(envelope.clone())
+        .bind(&envelope_sha256)
+        .bind(issued_at)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| super::conflict_or(e, format!("rotation {screen_id} v{next_version}")))?;
+        tx.commit().await?;
+        Ok(Some(StoredRotation {
+            screen_id: screen_id.to_owned(),
+            version: next_version,
+            envelope,
+            envelope_sha256,
+            content_sha256: content_sha256.to_owned(),
+            issued_at,
+            expires_at,
+        }))
+    }
+
+    /// Inserts a verified play batch idempotently on `(screen, boot_id, seq)`
+    /// in one transaction, updating the per-day aggregate for the new
+    /// records only. Returns how many records were new (0 for a duplicate).
+    pub async fn insert_play_batch(
+        &self,
+        screen_id: &str,
+        batch: &protocol::PlayBatch,
+        received_at: protocol::Timestamp,
+    ) -> StoreResult<u64> {
+        let timezone = self
+            .screen(screen_id)
+            .await?
+            .map(|s| s.timezone)
+            .unwrap_or_else(|| "Asia/Shanghai".to_owned());
+        let received = received_at.as_millis();
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0u64;
+        for record in &batch.records {
+            let outcome = match record.outcome {
+                protocol::PlayOutcome::Completed => "completed",
+                protocol::PlayOutcome::Interrupted => "interrupted",
+            };
+            let started = record.started_at.as_millis();
+            let ended = record.ended_at.map(|t| t.as_millis());
+            let done = sqlx::query(
+                "INSERT INTO play_records (screen_id, boot_id, seq, media, material_id, rotation_version, \
+                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (screen_id, boot_id, seq) DO NOTHING",
+            )
+            .bind(screen_id)
+            .bind(batch.boot_id.as_str())
+            .bind(to_i64(record.seq))
+            .bind(record.media.to_hex())
+            .bind(&record.material_id)
+            .bind(record.rotation_version.map(to_i64))
+            .bind(bool_i64(record.is_warning))
+            .bind(started)
+            .bind(ended)
+            .bind(outcome)
+            .bind(bool_i64(record.clock_suspect))
+            .bind(received)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            inserted += 1;
+            let played = ended.map(|e| (e - started).max(0)).unwrap_or(0);
+            let warning_ms = if record.is_warning { played } else { 0 };
+            sqlx::query(
+                "INSERT INTO play_daily (screen_id, day, plays, warning_plays, interrupted_plays, \
+                 played_ms, warning_ms, first_started_at, last_ended_at, last_received_at) \
+                 VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (screen_id, day) DO UPDATE SET \
+                 plays = play_daily.plays + 1, \
+                 warning_plays = play_daily.warning_plays + excluded.warning_plays, \
+                 interrupted_plays = play_daily.interrupted_plays + excluded.interrupted_plays, \
+                 played_ms = play_daily.played_ms + excluded.played_ms, \
+                 warning_ms = play_daily.warning_ms + excluded.warning_ms, \
+                 first_started_at = CASE WHEN excluded.first_started_at < play_daily.first_started_at \
+                   THEN excluded.first_started_at ELSE play_daily.first_started_at END, \
+                 last_ended_at = CASE WHEN play_daily.last_ended_at IS NULL \
+                   OR excluded.last_ended_at > play_daily.last_ended_at \
+                   THEN COALESCE(excluded.last_ended_at, play_daily.last_ended_at) \
+                   ELSE play_daily.last_ended_at END, \
+                 last_received_at = excluded.last_received_at",
+            )
+            .bind(screen_id)
+            .bind(local_day(started, &timezone))
+            .bind(bool_i64(record.is_warning))
+            .bind(bool_i64(record.outcome == protocol::PlayOutcome::Interrupted))
+            .bind(played)
+            .bind(warning_ms)
+            .bind(started)
+            .bind(ended)
+            .bind(received)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Raw play records of a screen that started in `[from, until)` (ms), oldest first.
+    pub async fn play_records(
+        &self,
+        screen_id: &str,
+        from: i64,
+        until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<protocol::PlayRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM play_records WHERE screen_id = $1 AND started_at >= $2 AND started_at < $3 \
+             ORDER BY started_at, boot_id, seq LIMIT $4",
+        )
+        .bind(screen_id)
+        .bind(from)
+        .bind(until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let media: String = r.try_get("media")?;
+                let outcome: String = r.try_get("outcome")?;
+                Ok(protocol::PlayRecord {
+                    seq: to_u64(r.try_get("seq")?),
+                    media: protocol::Sha256::from_hex(&media).map_err(|e| {
+                        super::StoreError::Corrupt {
+                            table: "play_records",
+                            detail: e.to_string(),
+                        }
+                    })?,
+                    material_id: r.try_get("material_id")?,
+                    rotation_version: r.try_get::<Option<i64>, _>("rotation_version")?.map(to_u64),
+                    is_warning: r.try_get::<i64, _>("is_warning")? != 0,
+                    started_at: protocol::Timestamp(r.try_get("started_at")?),
+                    ended_at: r
+                        .try_get::<Option<i64>, _>("ended_at")?
+                        .map(protocol::Timestamp),
+                    outcome: if outcome == "interrupted" {
+                        protocol::PlayOutcome::Interrupted
+                    } else {
+                        protocol::PlayOutcome::Completed
+                    },
+                    clock_suspect: r.try_get::<i64, _>("clock_suspect")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Daily aggregates of `screens` for local days in `[from_day, until_day]`.
+    pub async fn play_days(
+        &self,
+        screens: &[String],
+        from_day: &str,
+        until_day: &str,
+    ) -> StoreResult<Vec<PlayDay>> {
+        let mut out = Vec::new();
+        for screen in screens {
+            let rows = sqlx::query(
+                "SELECT * FROM play_daily WHERE screen_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+            )
+            .bind(screen)
+            .bind(from_day)
+            .bind(until_day)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
+                out.push(PlayDay {
+                    screen_id: r.try_get("screen_id")?,
+                    day: r.try_get("day")?,
+                    plays: r.try_get("plays")?,
+                    warning_plays: r.try_get("warning_plays")?,
+                    interrupted_plays: r.try_get("interrupted_plays")?,
+                    played_ms: r.try_get("played_ms")?,
+                    warning_ms: r.try_get("warning_ms")?,
+                    first_started_at: r.try_get("first_started_at")?,
+                    last_ended_at: r.try_get("last_ended_at")?,
+                    last_received_at: r.try_get("last_received_at")?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a screenshot and drops all but the newest `keep` of the
+    /// screen. Returns the SHA-256s no row references any more (files the
+    /// caller may delete).
+    pub async fn add_screenshot(
+        &self,
+        screen_id: &str,
+        sha256: &str,
+        size_bytes: u64,
+        signed_at: i64,
+        received_at: i64,
+        keep: u32,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO screenshots (screen_id, sha256, size_bytes, signed_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(screen_id)
+        .bind(sha256)
+        .bind(to_i64(size_bytes))
+        .bind(signed_at)
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await?;
+        let rows =
+            sqlx::query("SELECT id, sha256 FROM screenshots WHERE screen_id = $1 ORDER BY id DESC")
+                .bind(screen_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut orphans = Vec::new();
+        for row in rows.iter().skip(keep as usize) {
+            let id: i64 = row.try_get("id")?;
+            let sha: String = row.try_get("sha256")?;
+            sqlx::query("DELETE FROM screenshots WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let still = sqlx::query("SELECT COUNT(*) AS n FROM screenshots WHERE sha256 = $1")
+                .bind(&sha)
+                .fetch_one(&mut *tx)
+                .await?;
+            if still.try_get::<i64, _>("n")? == 0 {
+                orphans.push(sha);
+            }
+        }
+        tx.commit().await?;
+        Ok(orphans)
+    }
+
+    /// The screenshots of a screen, newest first.
+    pub async fn screenshots(&self, screen_id: &str) -> StoreResult<Vec<ScreenshotRow>> {
+        let rows = sqlx::query("SELECT * FROM screenshots WHERE screen_id = $1 ORDER BY id DESC")
+            .bind(screen_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScreenshotRow {
+                    id: r.try_get("id")?,
+                    screen_id: r.try_get("screen_id")?,
+                    sha256: r.try_get("sha256")?,
+                    size_bytes: r.try_get("size_bytes")?,
+                    signed_at: r.try_get("signed_at")?,
+                    received_at: r.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,600 @@
+//! Organisations, sites, profiles and screens; enrollment codes and device
+//! keys; the last reported state of each screen and its presence history.
+//!
+//! Enrollment codes and broker passwords arrive hashed. Deciding whether a
+//! state report is authentic is the caller's job (it opens the envelope).
+
+use ledcast_protocol::v1 as protocol;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::{bool_i64, conflict_or, to_i64, Store, StoreResult};
+
+/// A site (bank branch, service hall).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteRow {
+    /// Stable id.
+    pub id: String,
+    /// Owning organisation's id (created on first use).
+    pub organisation_id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A screen profile (native size and capabilities).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRow {
+    /// Stable id, e.g. `door-352x80`.
+    pub id: String,
+    /// Native width in pixels.
+    pub width: u32,
+    /// Native height in pixels.
+    pub height: u32,
+    /// `mono`, `dual` or `full`.
+    pub color_class: String,
+    /// Whether it plays video.
+    pub can_play_video: bool,
+    /// Whether it scrolls text strips.
+    pub can_scroll: bool,
+}
+
+/// A screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenRow {
+    /// Screen id (topic-safe).
+    pub id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Display name.
+    pub name: String,
+    /// Its profile.
+    pub profile_id: String,
+    /// Tags (`bank-door`, `atm`, …).
+    pub tags: Vec<String>,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Opening hours in words (as written in the playlist files).
+    pub opening_hours: String,
+}
+
+/// The device key of an enrolled screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceKeyRow {
+    /// The screen.
+    pub screen_id: String,
+    /// Key id (`ed25519:…`).
+    pub key_id: String,
+    /// Public key, 64 hex digits.
+    pub public_key_hex: String,
+    /// Broker user name given to the device.
+    pub broker_username: String,
+    /// SHA-256 (hex) of the broker password given to the device.
+    #[serde(skip)]
+    pub broker_password_sha256: String,
+    /// Enrollment instant (ms).
+    pub enrolled_at: i64,
+}
+
+/// A device key to record at enrollment.
+#[derive(Debug, Clone)]
+pub struct NewDeviceKey<'a> {
+    /// The screen.
+    pub screen_id: &'a str,
+    /// Key id.
+    pub key_id: &'a str,
+    /// Public key hex.
+    pub public_key_hex: &'a str,
+    /// Broker user name.
+    pub broker_username: &'a str,
+    /// SHA-256 hex of the broker password.
+    pub broker_password_sha256: &'a str,
+}
+
+/// The last state a screen reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScreenStateRow {
+    /// The screen.
+    pub screen_id: String,
+    /// `online` or `offline`.
+    pub status: String,
+    /// When the current status began (server clock, ms).
+    pub status_since: i64,
+    /// Last report received (server clock, ms).
+    pub last_seen_at: i64,
+    /// The agent's own report time (ms).
+    pub reported_at: i64,
+    /// Reported rotation version.
+    pub rotation_version: Option<i64>,
+    /// Version waiting for media.
+    pub pending_version: Option<i64>,
+    /// Playing the fallback.
+    pub stale: bool,
+    /// Cache: items, bytes, missing.
+    pub cache_items: i64,
+    /// Cache bytes.
+    pub cache_bytes: i64,
+    /// Needed but not cached.
+    pub cache_missing: i64,
+    /// Unacknowledged play records.
+    pub journal_pending: i64,
+    /// Last error in words.
+    pub last_error: Option<String>,
+    /// Agent build.
+    pub agent_version: String,
+}
+
+/// Desired versus reported rotation version of a screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScreenVersions {
+    /// The screen.
+    pub screen_id: String,
+    /// Newest stored rotation version.
+    pub desired_version: Option<u64>,
+    /// Version the agent last reported in use.
+    pub reported_version: Option<u64>,
+    /// `online`, `offline`, or `never` (no report yet).
+    pub status: String,
+    /// Last report (server clock, ms).
+    pub last_seen_at: Option<i64>,
+}
+
+fn screen_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ScreenRow> {
+    let tags: String = row.try_get("tags")?;
+    Ok(ScreenRow {
+        id: row.try_get("id")?,
+        site_id: row.try_get("site_id")?,
+        name: row.try_get("name")?,
+        profile_id: row.try_get("profile_id")?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        timezone: row.try_get("timezone")?,
+        opening_hours: row.try_get("opening_hours")?,
+    })
+}
+
+impl Store {
+    /// Creates or renames an organisation.
+    pub async fn upsert_organisation(&self, id: &str, name: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Creates or updates a site (its organisation is created when missing).
+    pub async fn upsert_site(&self, site: &SiteRow, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO organisations (id, name, created_at) VALUES ($1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&site.organisation_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sites (id, organisation_id, name, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET organisation_id = excluded.organisation_id, name = excluded.name",
+        )
+        .bind(&site.id)
+        .bind(&site.organisation_id)
+        .bind(&site.name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every site, by id.
+    pub async fn list_sites(&self) -> StoreResult<Vec<SiteRow>> {
+        let rows = sqlx::query("SELECT id, organisation_id, name FROM sites ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SiteRow {
+                    id: r.try_get("id")?,
+                    organisation_id: r.try_get("organisation_id")?,
+                    name: r.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates or updates a profile.
+    pub async fn upsert_profile(&self, profile: &ProfileRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO profiles (id, width, height, color_class, can_play_video, can_scroll) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+             width = excluded.width, height = excluded.height, color_class = excluded.color_class, \
+             can_play_video = excluded.can_play_video, can_scroll = excluded.can_scroll",
+        )
+        .bind(&profile.id)
+        .bind(i64::from(profile.width))
+        .bind(i64::from(profile.height))
+        .bind(&profile.color_class)
+        .bind(bool_i64(profile.can_play_video))
+        .bind(bool_i64(profile.can_scroll))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every profile, by id.
+    pub async fn list_profiles(&self) -> StoreResult<Vec<ProfileRow>> {
+        let rows = sqlx::query("SELECT * FROM profiles ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProfileRow {
+                    id: r.try_get("id")?,
+                    width: u32::try_from(r.try_get::<i64, _>("width")?).unwrap_or(0),
+                    height: u32::try_from(r.try_get::<i64, _>("height")?).unwrap_or(0),
+                    color_class: r.try_get("color_class")?,
+                    can_play_video: r.try_get::<i64, _>("can_play_video")? != 0,
+                    can_scroll: r.try_get::<i64, _>("can_scroll")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates or updates a screen; its site and profile must exist.
+    pub async fn upsert_screen(&self, screen: &ScreenRow, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO screens (id, site_id, name, profile_id, tags, timezone, opening_hours, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET \
+             site_id = excluded.site_id, name = excluded.name, profile_id = excluded.profile_id, \
+             tags = excluded.tags, timezone = excluded.timezone, opening_hours = excluded.opening_hours",
+        )
+        .bind(&screen.id)
+        .bind(&screen.site_id)
+        .bind(&screen.name)
+        .bind(&screen.profile_id)
+        .bind(serde_json::to_string(&screen.tags).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(&screen.timezone)
+        .bind(&screen.opening_hours)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, format!("screen {:?}", screen.id)))?;
+        Ok(())
+    }
+
+    /// One screen.
+    pub async fn screen(&self, id: &str) -> StoreResult<Option<ScreenRow>> {
+        let row = sqlx::query("SELECT * FROM screens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(screen_from_row).transpose()
+    }
+
+    /// Every screen, by id; only those of `sites` when given.
+    pub async fn list_screens(&self, sites: Option<&[String]>) -> StoreResult<Vec<ScreenRow>> {
+        let rows = sqlx::query("SELECT * FROM screens ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let screens = rows
+            .iter()
+            .map(screen_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(match sites {
+            Some(sites) => screens
+                .into_iter()
+                .filter(|s| sites.contains(&s.site_id))
+                .collect(),
+            None => screens,
+        })
+    }
+
+    /// Stores a new enrollment code (hashed).
+    pub async fn create_enrollment_code(
+        &self,
+        code_sha256: &str,
+        screen_id: &str,
+        created_by: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO enrollment_codes (code_sha256, screen_id, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(code_sha256)
+        .bind(screen_id)
+        .bind(created_by)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Enrollment codes created for a screen since `since` (throttle).
+    pub async fn count_enrollment_codes(&self, screen_id: &str, since: i64) -> StoreResult<u64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM enrollment_codes WHERE screen_id = $1 AND created_at > $2",
+        )
+        .bind(screen_id)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(super::to_u64(row.try_get("n")?))
+    }
+
+    /// Redeems a code: in one transaction, marks it used (only if unused and
+    /// unexpired), revokes the screen's previous device keys and records the
+    /// new one. Returns the screen id, or `None` when the code is unknown,
+    /// used or expired.
+    pub async fn redeem_enrollment_code(
+        &self,
+        code_sha256: &str,
+        now: i64,
+        key: impl FnOnce(&str) -> (String, String, String, String),
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE enrollment_codes SET used_at = $1 \
+             WHERE code_sha256 = $2 AND used_at IS NULL AND expires_at > $1 RETURNING screen_id",
+        )
+        .bind(now)
+        .bind(code_sha256)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let screen_id: String = row.try_get("screen_id")?;
+        let (key_id, public_key_hex, broker_username, broker_password_sha256) = key(&screen_id);
+        sqlx::query(
+            "UPDATE device_keys SET revoked_at = $1 WHERE screen_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&screen_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO device_keys (key_id, screen_id, public_key_hex, broker_username, \
+             broker_password_sha256, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key_id)
+        .bind(&screen_id)
+        .bind(&public_key_hex)
+        .bind(&broker_username)
+        .bind(&broker_password_sha256)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(screen_id))
+    }
+
+    /// Records a device key directly (tests, the demo).
+    pub async fn insert_device_key(&self, key: NewDeviceKey<'_>, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE device_keys SET revoked_at = $1 WHERE screen_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(key.screen_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO device_keys (key_id, screen_id, public_key_hex, broker_username, \
+             broker_password_sha256, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.key_id)
+        .bind(key.screen_id)
+        .bind(key.public_key_hex)
+        .bind(key.broker_username)
+        .bind(key.broker_password_sha256)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The screen's current (unrevoked) device key, or `None` when it is not
+    /// enrolled or its key was revoked.
+    pub async fn device_key(&self, screen_id: &str) -> StoreResult<Option<DeviceKeyRow>> {
+        let row = sqlx::query(
+            "SELECT * FROM device_keys WHERE screen_id = $1 AND revoked_at IS NULL \
+             ORDER BY enrolled_at DESC LIMIT 1",
+        )
+        .bind(screen_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(DeviceKeyRow {
+                screen_id: r.try_get("screen_id")?,
+                key_id: r.try_get("key_id")?,
+                public_key_hex: r.try_get("public_key_hex")?,
+                broker_username: r.try_get("broker_username")?,
+                broker_password_sha256: r.try_get("broker_password_sha256")?,
+                enrolled_at: r.try_get("enrolled_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The current device public key (64 hex digits) of a screen, or `None`.
+    pub async fn device_public_key_hex(&self, screen_id: &str) -> StoreResult<Option<String>> {
+        Ok(self.device_key(screen_id).await?.map(|k| k.public_key_hex))
+    }
+
+    /// The live device key holding broker user name `username` (broker auth).
+    pub async fn device_by_broker_username(
+        &self,
+        username: &str,
+    ) -> StoreResult<Option<DeviceKeyRow>> {
+        let row = sqlx::query(
+            "SELECT screen_id FROM device_keys WHERE broker_username = $1 AND revoked_at IS NULL \
+             ORDER BY enrolled_at DESC LIMIT 1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => self.device_key(&r.try_get::<String, _>("screen_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Records a verified state report: updates the screen's last state and,
+    /// when the presence changed, appends a transition. Returns the previous
+    /// status when it changed (`Some("never")` for a first report).
+    pub async fn record_agent_state(
+        &self,
+        screen_id: &str,
+        state: &protocol::AgentState,
+        received_at: protocol::Timestamp,
+    ) -> StoreResult<Option<String>> {
+        let status = match state.status {
+            protocol::Presence::Online => "online",
+            protocol::Presence::Offline => "offline",
+        };
+        let now = received_at.as_millis();
+        let mut tx = self.pool.begin().await?;
+        let previous =
+            sqlx::query("SELECT status, status_since FROM screen_state WHERE screen_id = $1")
+                .bind(screen_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (previous_status, since) = match &previous {
+            Some(row) => {
+                let previous_status: String = row.try_get("status")?;
+                let since: i64 = row.try_get("status_since")?;
+                if previous_status == status {
+                    (None, since)
+                } else {
+                    (Some(previous_status), now)
+                }
+            }
+            None => (Some("never".to_owned()), now),
+        };
+        let json = serde_json::to_string(state).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO screen_state (screen_id, status, status_since, last_seen_at, reported_at, boot_id, \
+             rotation_version, pending_version, stale, cache_items, cache_bytes, cache_missing, \
+             journal_pending, last_error, agent_version, state_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             ON CONFLICT (screen_id) DO UPDATE SET status = excluded.status, \
+             status_since = excluded.status_since, last_seen_at = excluded.last_seen_at, \
+             reported_at = excluded.reported_at, boot_id = excluded.boot_id, \
+             rotation_version = excluded.rotation_version, pending_version = excluded.pending_version, \
+             stale = excluded.stale, cache_items = excluded.cache_items, cache_bytes = excluded.cache_bytes, \
+             cache_missing = excluded.cache_missing, journal_pending = excluded.journal_pending, \
+             last_error = excluded.last_error, agent_version = excluded.agent_version, \
+             state_json = excluded.state_json",
+        )
+        .bind(screen_id)
+        .bind(status)
+        .bind(since)
+        .bind(now)
+        .bind(state.reported_at.as_millis())
+        .bind(state.boot_id.as_str())
+        .bind(state.rotation_version.map(to_i64))
+        .bind(state.pending_version.map(to_i64))
+        .bind(bool_i64(state.stale))
+        .bind(to_i64(state.cache.items))
+        .bind(to_i64(state.cache.bytes))
+        .bind(to_i64(state.cache.missing))
+        .bind(to_i64(state.journal_pending))
+        .bind(state.last_error.as_deref())
+        .bind(&state.agent_version)
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+        if previous_status.is_some() {
+            sqlx::query(
+                "INSERT INTO presence_events (screen_id, status, at, boot_id) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(screen_id)
+            .bind(status)
+            .bind(now)
+            .bind(state.boot_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(previous_status)
+    }
+
+    /// The last state of a screen.
+    pub async fn screen_state(&self, screen_id: &str) -> StoreResult<Option<ScreenStateRow>> {
+        let row = sqlx::query("SELECT * FROM screen_state WHERE screen_id = $1")
+            .bind(screen_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(ScreenStateRow {
+                screen_id: r.try_get("screen_id")?,
+                status: r.try_get("status")?,
+                status_since: r.try_get("status_since")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                reported_at: r.try_get("reported_at")?,
+                rotation_version: r.try_get("rotation_version")?,
+                pending_version: r.try_get("pending_version")?,
+                stale: r.try_get::<i64, _>("stale")? != 0,
+                cache_items: r.try_get("cache_items")?,
+                cache_bytes: r.try_get("cache_bytes")?,
+                cache_missing: r.try_get("cache_missing")?,
+                journal_pending: r.try_get("journal_pending")?,
+                last_error: r.try_get("last_error")?,
+                agent_version: r.try_get("agent_version")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Presence transitions of a screen, oldest first: `(status, at)`.
+    pub async fn presence_history(&self, screen_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        let rows =
+            sqlx::query("SELECT status, at FROM presence_events WHERE screen_id = $1 ORDER BY id")
+                .bind(screen_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("at")?)))
+            .collect()
+    }
+
+    /// Every screen with its desired (newest stored) and reported version.
+    pub async fn screen_versions(&self) -> StoreResult<Vec<ScreenVersions>> {
+        let rows = sqlx::query(
+            "SELECT s.id AS screen_id, \
+             (SELECT MAX(r.version) FROM rotations r WHERE r.screen_id = s.id) AS desired_version, \
+             st.rotation_version AS reported_version, st.status AS status, st.last_seen_at AS last_seen_at \
+             FROM screens s LEFT JOIN screen_state st ON st.screen_id = s.id ORDER BY s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScreenVersions {
+                    screen_id: r.try_get("screen_id")?,
+                    desired_version: r
+                        .try_get::<Option<i64>, _>("desired_version")?
+                        .map(super::to_u64),
+                    reported_version: r
+                        .try_get::<Option<i64>, _>("reported_version")?
+                        .map(super::to_u64),
+                    status: r
+                        .try_get::<Option<String>, _>("status")?
+                        .unwrap_or_else(|| "never".to_owned()),
+                    last_seen_at: r.try_get("last_seen_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,183 @@
+//! The database: one `Store` over SQLite (default, WAL, `synchronous=FULL`)
+//! or PostgreSQL (by `database_url`), with one migration set per backend.
+//!
+//! Every query is plain SQL with `$n` binds that both backends accept (sqlx's
+//! `Any` driver); instants are BIGINT milliseconds, booleans BIGINT 0/1. This
+//! module does not read the clock (callers pass `now`), hash passwords, or
+//! know about HTTP.
+
+mod accounts;
+mod content;
+mod evidence;
+mod fleet;
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
+pub use content::{MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow};
+pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
+pub use fleet::{
+    DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
+};
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file (default).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Store failures. `Conflict` and `NotFound` are for callers to map; the
+/// rest are internal and never shown to users verbatim.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique key already exists.
+    #[error("{what} already exists")]
+    Conflict {
+        /// What collided, in words.
+        what: String,
+    },
+    /// A stored value could not be interpreted.
+    #[error("corrupt stored value in {table}: {detail}")]
+    Corrupt {
+        /// Table read.
+        table: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The database URL names an unsupported scheme.
+    #[error("unsupported database url {url:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl {
+        /// The URL (without credentials).
+        url: String,
+    },
+}
+
+/// Result alias for the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Connection pool plus the backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Connects to `url` and applies migrations. For PostgreSQL, `schema`
+    /// (when given) becomes the search path of every connection; it must
+    /// already exist (tests use a fresh schema per run).
+    pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl {
+                url: url.split('@').next_back().unwrap_or_default().to_owned(),
+            });
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let schema = schema.map(str::to_owned);
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                            )
+                            .await?;
+                        }
+                        Backend::Postgres => {
+                            if let Some(schema) = schema {
+                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for modules that need a transaction spanning tables.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// True when a trivial query succeeds (`/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Waits for in-flight queries and closes every connection (SQLite
+    /// checkpoints its WAL on the last close).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Maps a unique-key violation to `Conflict { what }`, anything else to `Database`.
+pub(crate) fn conflict_or(error: sqlx::Error, what: impl Into<String>) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        if db.is_unique_violation() {
+            return StoreError::Conflict { what: what.into() };
+        }
+    }
+    StoreError::Database(error)
+}
+
+pub(crate) fn bool_i64(value: bool) -> i64 {
+    i64::from(value)
+}
+
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests;

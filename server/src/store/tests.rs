@@ -1,0 +1,731 @@
+//! The store suite: every test runs on SQLite and, when
+//! `LEDCAST_TEST_DATABASE_URL` is set, on PostgreSQL too.
+
+use ledcast_protocol::v1 as protocol;
+
+use super::testing::backends;
+use super::*;
+
+fn site(id: &str) -> SiteRow {
+    SiteRow {
+        id: id.to_owned(),
+        organisation_id: "bank".to_owned(),
+        name: format!("Site {id}"),
+    }
+}
+
+async fn seed_screen(store: &Store, id: &str, site_id: &str) {
+    store.upsert_site(&site(site_id), 1).await.unwrap();
+    store
+        .upsert_profile(&ProfileRow {
+            id: "door".to_owned(),
+            width: 352,
+            height: 80,
+            color_class: "mono".to_owned(),
+            can_play_video: false,
+            can_scroll: true,
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_screen(
+            &ScreenRow {
+                id: id.to_owned(),
+                site_id: site_id.to_owned(),
+                name: format!("Screen {id}"),
+                profile_id: "door".to_owned(),
+                tags: vec!["bank-door".to_owned()],
+                timezone: "Asia/Shanghai".to_owned(),
+                opening_hours: "mon-fri 09:00-17:00".to_owned(),
+            },
+            1,
+        )
+        .await
+        .unwrap();
+}
+
+fn record(seq: u64, started: i64, ended: Option<i64>, warning: bool) -> protocol::PlayRecord {
+    protocol::PlayRecord {
+        seq,
+        media: protocol::Sha256([1; 32]),
+        material_id: "m1".to_owned(),
+        rotation_version: Some(1),
+        is_warning: warning,
+        started_at: protocol::Timestamp(started),
+        ended_at: ended.map(protocol::Timestamp),
+        outcome: if ended.is_some() {
+            protocol::PlayOutcome::Completed
+        } else {
+            protocol::PlayOutcome::Interrupted
+        },
+        clock_suspect: false,
+    }
+}
+
+fn batch(screen: &str, boot: &str, records: Vec<protocol::PlayRecord>) -> protocol::PlayBatch {
+    protocol::PlayBatch {
+        screen_id: protocol::ScreenId::new(screen).unwrap(),
+        boot_id: protocol::BootId::new(boot).unwrap(),
+        first_seq: records.first().map(|r| r.seq).unwrap_or(0),
+        last_seq: records.last().map(|r| r.seq).unwrap_or(0),
+        records,
+    }
+}
+
+// 2026-12-01T00:00:00+08:00 in ms.
+const DAY1_LOCAL_MIDNIGHT: i64 = 1_796_054_400_000;
+
+#[tokio::test]
+async fn play_batches_are_idempotent_and_aggregate_per_local_day() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "branch-a").await;
+        // 23:59:00 local on Nov 30 (UTC+8) and 00:00:30 local on Dec 1.
+        let late = DAY1_LOCAL_MIDNIGHT - 60_000;
+        let first = batch(
+            "s1",
+            "boot-1",
+            vec![
+                record(1, late, Some(late + 10_000), true),
+                record(
+                    2,
+                    DAY1_LOCAL_MIDNIGHT + 30_000,
+                    Some(DAY1_LOCAL_MIDNIGHT + 40_000),
+                    false,
+                ),
+                record(3, DAY1_LOCAL_MIDNIGHT + 40_000, None, true),
+            ],
+        );
+        let inserted = store
+            .insert_play_batch(
+                "s1",
+                &first,
+                protocol::Timestamp(DAY1_LOCAL_MIDNIGHT + 50_000),
+            )
+            .await
+            .unwrap();
+        assert_eq!(inserted, 3, "{}", db.name);
+        // Redelivery of the same batch inserts nothing and changes no aggregate.
+        let again = store
+            .insert_play_batch(
+                "s1",
+                &first,
+                protocol::Timestamp(DAY1_LOCAL_MIDNIGHT + 60_000),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, 0, "{}", db.name);
+        // An overlapping batch adds only its new record.
+        let overlap = batch(
+            "s1",
+            "boot-1",
+            vec![
+                record(3, DAY1_LOCAL_MIDNIGHT + 40_000, None, true),
+                record(
+                    4,
+                    DAY1_LOCAL_MIDNIGHT + 50_000,
+                    Some(DAY1_LOCAL_MIDNIGHT + 55_000),
+                    true,
+                ),
+            ],
+        );
+        assert_eq!(
+            store
+                .insert_play_batch(
+                    "s1",
+                    &overlap,
+                    protocol::Timestamp(DAY1_LOCAL_MIDNIGHT + 70_000)
+                )
+                .await
+                .unwrap(),
+            1,
+            "{}",
+            db.name
+        );
+        // Same seq under another boot is a different record.
+        let other_boot = batch(
+            "s1",
+            "boot-2",
+            vec![record(
+                1,
+                DAY1_LOCAL_MIDNIGHT + 60_000,
+                Some(DAY1_LOCAL_MIDNIGHT + 61_000),
+                false,
+            )],
+        );
+        assert_eq!(
+            store
+                .insert_play_batch(
+                    "s1",
+                    &other_boot,
+                    protocol::Timestamp(DAY1_LOCAL_MIDNIGHT + 80_000)
+                )
+                .await
+                .unwrap(),
+            1
+        );
+
+        let days = store
+            .play_days(&["s1".to_owned()], "2026-11-30", "2026-12-01")
+            .await
+            .unwrap();
+        assert_eq!(days.len(), 2, "{}: {days:?}", db.name);
+        assert_eq!(days[0].day, "2026-11-30");
+        assert_eq!(
+            (days[0].plays, days[0].warning_plays, days[0].warning_ms),
+            (1, 1, 10_000)
+        );
+        let dec1 = &days[1];
+        assert_eq!(dec1.day, "2026-12-01");
+        assert_eq!(dec1.plays, 4, "{}", db.name);
+        assert_eq!(dec1.warning_plays, 2);
+        assert_eq!(dec1.interrupted_plays, 1);
+        assert_eq!(dec1.played_ms, 10_000 + 5_000 + 1_000);
+        assert_eq!(dec1.warning_ms, 5_000);
+        assert_eq!(dec1.first_started_at, DAY1_LOCAL_MIDNIGHT + 30_000);
+        assert_eq!(dec1.last_ended_at, Some(DAY1_LOCAL_MIDNIGHT + 61_000));
+        assert_eq!(dec1.last_received_at, DAY1_LOCAL_MIDNIGHT + 80_000);
+
+        let raw = store.play_records("s1", 0, i64::MAX, 100).await.unwrap();
+        assert_eq!(raw.len(), 5);
+        assert_eq!(raw[0], first.records[0]);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn rotation_versions_increase_only_when_content_changes() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        seed_screen(store, "s2", "a").await;
+        let seal = |v: u64| format!("envelope-v{v}").into_bytes();
+        let v1 = store
+            .store_rotation_if_changed("s1", "content-a", 10, 20, seal)
+            .await
+            .unwrap()
+            .expect("first rotation is stored");
+        assert_eq!(v1.version, 1);
+        assert!(
+            store
+                .store_rotation_if_changed("s1", "content-a", 11, 21, seal)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: same content must not bump",
+            db.name
+        );
+        let v2 = store
+            .store_rotation_if_changed("s1", "content-b", 12, 22, seal)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v2.version, 2);
+        assert_eq!(v2.envelope, b"envelope-v2");
+        // Going back to older content is still a new, higher version.
+        let v3 = store
+            .store_rotation_if_changed("s1", "content-a", 13, 23, seal)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(v3.version, 3);
+        store
+            .store_rotation_if_changed("s2", "other", 13, 23, seal)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let latest = store.latest_rotation("s1").await.unwrap().unwrap();
+        assert_eq!(
+            (latest.version, latest.envelope.as_slice()),
+            (3, &b"envelope-v3"[..])
+        );
+        assert_eq!(
+            latest.envelope_sha256,
+            crate::media_store::sha256_hex(b"envelope-v3")
+        );
+        let all = store.latest_rotations().await.unwrap();
+        let summary: Vec<_> = all
+            .iter()
+            .map(|r| (r.screen_id.as_str(), r.version))
+            .collect();
+        assert_eq!(summary, [("s1", 3), ("s2", 1)], "{}", db.name);
+        assert!(store.latest_rotation("nope").await.unwrap().is_none());
+        db.finish().await;
+    }
+}
+
+fn state(screen: &str, status: protocol::Presence, version: Option<u64>) -> protocol::AgentState {
+    protocol::AgentState {
+        screen_id: protocol::ScreenId::new(screen).unwrap(),
+        boot_id: protocol::BootId::new("boot-1").unwrap(),
+        status,
+        reported_at: protocol::Timestamp(5),
+        rotation_version: version,
+        pending_version: None,
+        now_playing: None,
+        stale: false,
+        cache: protocol::CacheStatus {
+            items: 3,
+            bytes: 1000,
+            missing: 1,
+        },
+        journal_pending: 2,
+        journal_alarm: false,
+        last_error: Some("disk nearly full".to_owned()),
+        warnings: vec![],
+        agent_version: "0.1.0".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn agent_state_records_transitions_and_desired_versus_reported() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        seed_screen(store, "s2", "a").await;
+        store
+            .store_rotation_if_changed("s1", "c1", 1, 2, |v| vec![v as u8])
+            .await
+            .unwrap();
+        store
+            .store_rotation_if_changed("s1", "c2", 1, 2, |v| vec![v as u8])
+            .await
+            .unwrap();
+        let t = protocol::Timestamp;
+        assert_eq!(
+            store
+                .record_agent_state("s1", &state("s1", Online, Some(1)), t(100))
+                .await
+                .unwrap(),
+            Some("never".to_owned())
+        );
+        assert_eq!(
+            store
+                .record_agent_state("s1", &state("s1", Online, Some(1)), t(200))
+                .await
+                .unwrap(),
+            None,
+            "no transition when still online"
+        );
+        assert_eq!(
+            store
+                .record_agent_state("s1", &state("s1", Offline, Some(1)), t(300))
+                .await
+                .unwrap(),
+            Some("online".to_owned())
+        );
+        let history = store.presence_history("s1").await.unwrap();
+        assert_eq!(
+            history,
+            [("online".to_owned(), 100), ("offline".to_owned(), 300)]
+        );
+        let st = store.screen_state("s1").await.unwrap().unwrap();
+        assert_eq!(
+            (st.status.as_str(), st.status_since, st.last_seen_at),
+            ("offline", 300, 300)
+        );
+        assert_eq!(st.last_error.as_deref(), Some("disk nearly full"));
+        assert_eq!(
+            (st.cache_items, st.cache_missing, st.journal_pending),
+            (3, 1, 2)
+        );
+
+        let versions = store.screen_versions().await.unwrap();
+        assert_eq!(versions.len(), 2);
+        assert_eq!(versions[0].screen_id, "s1");
+        assert_eq!(versions[0].desired_version, Some(2), "{}", db.name);
+        assert_eq!(versions[0].reported_version, Some(1));
+        assert_eq!(versions[0].status, "offline");
+        assert_eq!(versions[1].desired_version, None);
+        assert_eq!(versions[1].status, "never");
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn enrollment_codes_are_single_use_expire_and_revoke_old_keys() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        store
+            .create_enrollment_code("code-1", "s1", "admin", 1000, 2000)
+            .await
+            .unwrap();
+        store
+            .create_enrollment_code("code-2", "s1", "admin", 1000, 2000)
+            .await
+            .unwrap();
+        let key = |n: &str| {
+            let n = n.to_owned();
+            move |_: &str| {
+                (
+                    format!("ed25519:{n}"),
+                    format!("pk-{n}"),
+                    "screen-s1".to_owned(),
+                    "pw".to_owned(),
+                )
+            }
+        };
+        assert_eq!(
+            store
+                .redeem_enrollment_code("code-1", 1500, key("a"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("s1")
+        );
+        assert_eq!(
+            store.device_public_key_hex("s1").await.unwrap().as_deref(),
+            Some("pk-a")
+        );
+        assert!(
+            store
+                .redeem_enrollment_code("code-1", 1600, key("b"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: single use",
+            db.name
+        );
+        assert!(
+            store
+                .redeem_enrollment_code("code-2", 2000, key("b"))
+                .await
+                .unwrap()
+                .is_none(),
+            "expired at 2000"
+        );
+        assert!(store
+            .redeem_enrollment_code("unknown", 1500, key("b"))
+            .await
+            .unwrap()
+            .is_none());
+        store
+            .create_enrollment_code("code-3", "s1", "admin", 3000, 4000)
+            .await
+            .unwrap();
+        store
+            .redeem_enrollment_code("code-3", 3500, key("c"))
+            .await
+            .unwrap()
+            .unwrap();
+        let current = store.device_key("s1").await.unwrap().unwrap();
+        assert_eq!(
+            current.public_key_hex, "pk-c",
+            "re-enrolling replaces the key"
+        );
+        assert_eq!(
+            store
+                .device_by_broker_username("screen-s1")
+                .await
+                .unwrap()
+                .unwrap()
+                .key_id,
+            "ed25519:c"
+        );
+        assert_eq!(store.count_enrollment_codes("s1", 0).await.unwrap(), 3);
+        assert!(store.device_key("s2").await.unwrap().is_none());
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn users_sessions_tokens_throttles_and_the_append_only_audit_log() {
+    for db in backends().await {
+        let store = &db.store;
+        store.upsert_site(&site("a"), 1).await.unwrap();
+        store
+            .create_user(NewUser {
+                id: "u1",
+                username: "li",
+                password_hash: "$argon2id$x",
+                role: Role::Branch,
+                sites: &["a".to_owned()],
+                now: 1,
+            })
+            .await
+            .unwrap();
+        let duplicate = store
+            .create_user(NewUser {
+                id: "u2",
+                username: "li",
+                password_hash: "h",
+                role: Role::Admin,
+                sites: &[],
+                now: 1,
+            })
+            .await;
+        assert!(
+            matches!(duplicate, Err(StoreError::Conflict { .. })),
+            "{}: {duplicate:?}",
+            db.name
+        );
+        let user = store.user_by_name("li").await.unwrap().unwrap();
+        assert_eq!(
+            (user.role, user.sites.clone()),
+            (Role::Branch, vec!["a".to_owned()])
+        );
+
+        store
+            .create_session("tok", "u1", "csrf", 10, 100, Some("10.0.0.9"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.session("tok", 50).await.unwrap().unwrap().csrf_token,
+            "csrf"
+        );
+        assert!(
+            store.session("tok", 100).await.unwrap().is_none(),
+            "expired"
+        );
+        store.delete_session("tok", 50).await.unwrap();
+        assert!(store.session("tok", 50).await.unwrap().is_none());
+
+        store
+            .create_api_token("t1", "secret-hash", "u1", "script", 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .api_token_user("secret-hash")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("u1")
+        );
+        assert!(store.revoke_api_token("t1", "u1", 6).await.unwrap());
+        assert!(store.api_token_user("secret-hash").await.unwrap().is_none());
+
+        for at in [10, 20, 30] {
+            store.add_rate_event("login:li", at, 0).await.unwrap();
+        }
+        assert_eq!(store.count_rate_events("login:li", 15).await.unwrap(), 2);
+        store.clear_rate_events("login:li").await.unwrap();
+        assert_eq!(store.count_rate_events("login:li", 0).await.unwrap(), 0);
+
+        store
+            .audit(
+                7,
+                "li",
+                "material.approve",
+                "m1",
+                &serde_json::json!({"x": 1}),
+                Some("10.0.0.9"),
+            )
+            .await
+            .unwrap();
+        let log = store.audit_log(10, None).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            (log[0].actor.as_str(), log[0].action.as_str()),
+            ("li", "material.approve")
+        );
+        let tamper = sqlx::query("UPDATE audit_log SET actor = 'someone else'")
+            .execute(store.pool())
+            .await;
+        assert!(
+            tamper.is_err(),
+            "{}: audit log must refuse updates",
+            db.name
+        );
+        let delete = sqlx::query("DELETE FROM audit_log")
+            .execute(store.pool())
+            .await;
+        assert!(
+            delete.is_err(),
+            "{}: audit log must refuse deletes",
+            db.name
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn screenshots_keep_only_the_newest_n_per_screen() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        let mut orphans = Vec::new();
+        for i in 0..5 {
+            orphans.extend(
+                store
+                    .add_screenshot("s1", &format!("sha{i}"), 10, i, i, 3)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let kept: Vec<_> = store
+            .screenshots("s1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.sha256)
+            .collect();
+        assert_eq!(kept, ["sha4", "sha3", "sha2"], "{}", db.name);
+        assert_eq!(orphans, ["sha0", "sha1"]);
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn materials_move_through_approval_states_once() {
+    for db in backends().await {
+        let store = &db.store;
+        let material = MaterialRow {
+            id: "m1".to_owned(),
+            sha256: "ab".repeat(32),
+            kind: "poster".to_owned(),
+            title: "防诈骗".to_owned(),
+            tags: vec!["investment".to_owned()],
+            source: "county pack".to_owned(),
+            mime: "image/png".to_owned(),
+            size_bytes: 10,
+            width: Some(100),
+            height: Some(50),
+            duration_ms: None,
+            valid_from: None,
+            valid_until: None,
+            state: "pending".to_owned(),
+            uploaded_by: "u1".to_owned(),
+            uploaded_at: 1,
+            decided_by: None,
+            decided_at: None,
+        };
+        store.insert_material(&material).await.unwrap();
+        assert!(store
+            .decide_material("m1", "pending", "approved", "u2", 5)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .decide_material("m1", "pending", "rejected", "u3", 6)
+                .await
+                .unwrap(),
+            "{}",
+            db.name
+        );
+        let got = store.material("m1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                got.state.as_str(),
+                got.decided_by.as_deref(),
+                got.title.as_str()
+            ),
+            ("approved", Some("u2"), "防诈骗")
+        );
+        let filtered = store
+            .list_materials(&MaterialFilter {
+                state: Some("approved".to_owned()),
+                tag: Some("investment".to_owned()),
+                kind: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(filtered.len(), 1);
+        assert!(store
+            .list_materials(&MaterialFilter {
+                state: Some("pending".to_owned()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store.retire_material("m1", 9).await.unwrap());
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn playlist_files_round_trip_verbatim() {
+    for db in backends().await {
+        let files = vec![
+            PlaylistFile {
+                name: "a.toml".to_owned(),
+                text: "# 注释\nx = 1  \n\n".to_owned(),
+            },
+            PlaylistFile {
+                name: "b.toml".to_owned(),
+                text: "y = \"\\t\"\r\n".to_owned(),
+            },
+        ];
+        db.store
+            .replace_playlist_files(&files, "u1", 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.store.playlist_files().await.unwrap(),
+            files,
+            "{}",
+            db.name
+        );
+        db.store
+            .replace_playlist_files(&files[..1], "u1", 2)
+            .await
+            .unwrap();
+        assert_eq!(db.store.playlist_files().await.unwrap(), files[..1]);
+        db.finish().await;
+    }
+}
+
+fn tables_and_columns(sql: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in sql.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
+            let name = rest.trim_end_matches(" (").trim().to_owned();
+            current = Some((name, Vec::new()));
+        } else if line.starts_with(");") {
+            if let Some(table) = current.take() {
+                out.push(table);
+            }
+        } else if let Some((_, columns)) = current.as_mut() {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            if !first.is_empty() && first != "PRIMARY" && !first.starts_with("--") {
+                columns.push(first.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sqlite_and_postgres_migrations_have_the_same_tables_and_columns() {
+    let sqlite = tables_and_columns(include_str!("../../migrations/sqlite/0001_init.sql"));
+    let postgres = tables_and_columns(include_str!("../../migrations/postgres/0001_init.sql"));
+    assert!(sqlite.len() >= 20, "parsed {} tables", sqlite.len());
+    assert_eq!(sqlite, postgres);
+    let dirs = |d: &str| {
+        let mut names: Vec<_> =
+            std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        dirs("sqlite"),
+        dirs("postgres"),
+        "one migration per backend, same names"
+    );
+}
+
+#[tokio::test]
+async fn postgres_is_required_when_configured() {
+    // With the variable set, backends() must yield a PostgreSQL store (an
+    // unreachable server panics inside backends()).
+    let dbs = backends().await;
+    let expected = if std::env::var(testing::PG_ENV).is_ok() {
+        2
+    } else {
+        1
+    };
+    assert_eq!(dbs.len(), expected);
+    for db in dbs {
+        assert!(db.store.ping().await, "{}", db.name);
+        db.finish().await;
+    }
+}
