@@ -6,7 +6,7 @@
 
 use image::{ImageFormat, RgbImage};
 
-use crate::render::{encode_png, inverse_gamma_lut};
+use crate::render::{encode_png_with, inverse_gamma_lut};
 use crate::{ColorClass, RenderError};
 
 /// Upscales a rendition PNG (as made by [`crate::render`] or
@@ -59,12 +59,15 @@ pub fn preview(
         }
     }
     let (ow, oh) = out.dimensions();
-    encode_png(
+    // Previews are for people, not the hot path: compress hard (the grid
+    // pattern compresses well only with filtering and a slower deflate).
+    encode_png_with(
         out.as_raw(),
         ow,
         oh,
         png::ColorType::Rgb,
         png::BitDepth::Eight,
         None,
+        png::Compression::High,
     )
 }

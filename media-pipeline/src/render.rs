@@ -386,6 +386,12 @@ pub(crate) fn render_poster(
     Resizer::new()
         .resize(&src, &mut resized, &options)
         .map_err(|e| internal(e.to_string()))?;
+    // Judge photo or line art on the picture itself, not the letterbox bars.
+    let tone = if looks_like_photo(resized.buffer()) {
+        Tone::Dither
+    } else {
+        Tone::Threshold
+    };
     let (w, h) = (profile.width as usize, profile.height as usize);
     let mut canvas = if (dw, dh) == (profile.width, profile.height) {
         resized.into_vec()
@@ -406,7 +412,7 @@ pub(crate) fn render_poster(
         profile.width,
         profile.height,
         profile.color,
-        Tone::Auto,
+        tone,
     )?;
     Ok(still_rendition(png, profile.width, profile.height, None))
 }
@@ -435,8 +441,8 @@ pub(crate) fn still_rendition(
 pub(crate) enum Tone {
     /// Hard threshold (text, line art).
     Threshold,
-    /// Decide from the picture: many mid-tones means a photo, so dither.
-    Auto,
+    /// Floyd–Steinberg error diffusion (photos).
+    Dither,
 }
 
 /// Quantises an RGB8 canvas to `color` and encodes the PNG: 1-bit indexed
@@ -473,8 +479,7 @@ pub(crate) fn quantise_and_encode(
                         >> 8) as u8
                 })
                 .collect();
-            let dither = tone == Tone::Auto && looks_like_photo(&luma);
-            let bits = to_bits(&mut luma, w, h, dither);
+            let bits = to_bits(&mut luma, w, h, tone == Tone::Dither);
             let packed = pack(&bits, w, h, 1);
             let palette = [0, 0, 0, 255, 0, 0];
             encode_png(
@@ -490,14 +495,7 @@ pub(crate) fn quantise_and_encode(
             let mut red: Vec<u8> = canvas.chunks_exact(3).map(|p| p[0]).collect();
             // Dual panels have no blue LED: blue shows on the green one.
             let mut green: Vec<u8> = canvas.chunks_exact(3).map(|p| p[1].max(p[2])).collect();
-            let luma: Vec<u8> = canvas
-                .chunks_exact(3)
-                .map(|p| {
-                    ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128)
-                        >> 8) as u8
-                })
-                .collect();
-            let dither = tone == Tone::Auto && looks_like_photo(&luma);
+            let dither = tone == Tone::Dither;
             let r = to_bits(&mut red, w, h, dither);
             let g = to_bits(&mut green, w, h, dither);
             let index: Vec<u8> = r.iter().zip(&g).map(|(r, g)| r | (g << 1)).collect();
@@ -532,13 +530,30 @@ pub(crate) fn inverse_gamma_lut() -> [u8; 256] {
     lut
 }
 
-/// A photo has many mid-tones; line art and text have few (only edges).
-fn looks_like_photo(luma: &[u8]) -> bool {
-    if luma.is_empty() {
+/// Line art and text are a few flat colours (plus resampled edges); photos
+/// and gradients spread over many. So: a picture whose eight most common
+/// colours (at 5 bits per channel) cover less than half of it is a photo.
+/// `rgb` is packed RGB8.
+fn looks_like_photo(rgb: &[u8]) -> bool {
+    let pixels = rgb.len() / 3;
+    if pixels == 0 {
         return false;
     }
-    let mid = luma.iter().filter(|&&v| (48..=208).contains(&v)).count();
-    mid * 4 > luma.len()
+    let mut histogram = vec![0u32; 1 << 15];
+    for p in rgb.chunks_exact(3) {
+        let bin =
+            (usize::from(p[0] >> 3) << 10) | (usize::from(p[1] >> 3) << 5) | usize::from(p[2] >> 3);
+        histogram[bin] += 1;
+    }
+    let mut top = [0u32; 8];
+    for &count in &histogram {
+        if count > top[7] {
+            top[7] = count;
+            top.sort_unstable_by(|a, b| b.cmp(a));
+        }
+    }
+    let covered: u64 = top.iter().map(|&c| u64::from(c)).sum();
+    covered * 2 < pixels as u64
 }
 
 /// Threshold at 128, or Floyd–Steinberg dithering; returns 0/1 per pixel.
@@ -595,6 +610,27 @@ pub(crate) fn encode_png(
     depth: png::BitDepth,
     palette: Option<&[u8]>,
 ) -> Result<Vec<u8>, RenderError> {
+    encode_png_with(
+        data,
+        width,
+        height,
+        color,
+        depth,
+        palette,
+        png::Compression::Fast,
+    )
+}
+
+/// [`encode_png`] with a chosen compression level.
+pub(crate) fn encode_png_with(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    depth: png::BitDepth,
+    palette: Option<&[u8]>,
+    compression: png::Compression,
+) -> Result<Vec<u8>, RenderError> {
     let internal = |e: png::EncodingError| RenderError::Internal {
         detail: format!("png encoding: {e}"),
     };
@@ -603,7 +639,7 @@ pub(crate) fn encode_png(
         let mut encoder = png::Encoder::new(&mut out, width, height);
         encoder.set_color(color);
         encoder.set_depth(depth);
-        encoder.set_compression(png::Compression::Fast);
+        encoder.set_compression(compression);
         if let Some(palette) = palette {
             encoder.set_palette(palette.to_vec());
         }

@@ -21,6 +21,8 @@ pub struct PosterTheme<'a> {
     pub bottom: [u8; 3],
     /// Headline colour.
     pub ink: [u8; 3],
+    /// Photo-like texture (realistic JPEG sizes) or flat colours (small PNGs).
+    pub texture: bool,
 }
 
 /// Draws a poster of `width`×`height`: a textured gradient (so it
@@ -38,6 +40,9 @@ pub fn poster(width: u32, height: u32, theme: &PosterTheme<'_>) -> RgbImage {
     });
     // Photo-like texture: soft blobs plus fine noise.
     for (x, y, p) in img.enumerate_pixels_mut() {
+        if !theme.texture {
+            break;
+        }
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
@@ -58,8 +63,8 @@ pub fn poster(width: u32, height: u32, theme: &PosterTheme<'_>) -> RgbImage {
         }
     }
     // Warning triangle, top left.
-    let size = (height / 4).min(width / 5);
-    let (cx, top) = (width / 10 + size / 2, height / 14);
+    let size = (height / 7).min(width / 9);
+    let (cx, top) = (width / 16 + size / 2, height / 40);
     for dy in 0..size {
         let half = dy / 2 + 1;
         for dx in 0..=half * 2 {
@@ -87,8 +92,8 @@ pub fn poster(width: u32, height: u32, theme: &PosterTheme<'_>) -> RgbImage {
         &mut img,
         theme.headline,
         headline_room,
-        height * 30 / 100,
-        height * 28 / 100,
+        height * 38 / 100,
+        height * 26 / 100,
         theme.ink,
     );
     draw_text(
@@ -175,4 +180,5 @@ pub const BENCH_THEME: PosterTheme<'static> = PosterTheme {
     top: [18, 40, 96],
     bottom: [60, 110, 170],
     ink: [255, 230, 60],
+    texture: true,
 };
