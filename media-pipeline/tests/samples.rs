@@ -15,7 +15,7 @@ fn files(sub: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(media_dir().join(sub))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && !p.extension().is_some_and(|e| e == "sh"))
+        .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "sh"))
         .collect();
     out.sort();
     out
