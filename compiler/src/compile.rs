@@ -150,7 +150,7 @@ pub fn compile(
     let mut compiler = Compiler::new(model, catalog, window);
     compiler.global_diagnostics();
     let screens: Vec<CompiledScreen> = (0..model.screens.len())
-        .filter_map(|i| compiler.compile_screen(i))
+        .filter_map(|i| compiler.compile_screen(i, None))
         .collect();
     (screens, compiler.finish())
 }
@@ -171,15 +171,23 @@ pub fn recompile(
     touched_screens(old, catalog, changes, &mut touched);
     touched_screens(new, catalog, changes, &mut touched);
     let mut compiler = Compiler::new(new, catalog, window);
-    let mut fresh: Vec<CompiledScreen> = Vec::new();
-    for id in &touched {
-        if let Ok(index) = new.screens.binary_search_by(|s| s.id.as_str().cmp(id)) {
-            fresh.extend(compiler.compile_screen(index));
+    // Take the touched screens' old results out (to recycle their memory).
+    let mut old_results: HashMap<String, CompiledScreen> = HashMap::new();
+    let mut kept: Vec<CompiledScreen> = Vec::with_capacity(previous.len());
+    for c in previous.drain(..) {
+        if touched.contains(c.rotation.screen_id.as_str()) {
+            old_results.insert(c.rotation.screen_id.as_str().to_owned(), c);
+        } else {
+            kept.push(c);
         }
     }
-    previous.retain(|c| !touched.contains(c.rotation.screen_id.as_str()));
-    previous.extend(fresh);
-    previous.sort_by(|a, b| a.rotation.screen_id.cmp(&b.rotation.screen_id));
+    for id in &touched {
+        if let Ok(index) = new.screens.binary_search_by(|s| s.id.as_str().cmp(id)) {
+            kept.extend(compiler.compile_screen(index, old_results.remove(id)));
+        }
+    }
+    kept.sort_by(|a, b| a.rotation.screen_id.cmp(&b.rotation.screen_id));
+    *previous = kept;
     let ids = touched
         .iter()
         .filter_map(|id| protocol::ScreenId::new(id).ok())
@@ -590,7 +598,9 @@ impl<'a> Compiler<'a> {
         points
     }
 
-    fn compile_screen(&mut self, screen_index: usize) -> Option<CompiledScreen> {
+    /// Compiles one screen. `recycle` is an earlier result whose allocations
+    /// (block and slot vectors, strings) are reused; it never affects the output.
+    fn compile_screen(&mut self, screen_index: usize, recycle: Option<CompiledScreen>) -> Option<CompiledScreen> {
         let model = self.model;
         let screen = &model.screens[screen_index];
         let profile_index = screen.profile;
@@ -601,9 +611,18 @@ impl<'a> Compiler<'a> {
             None => Arc::new(Vec::new()),
         };
 
-        let mut blocks: Vec<protocol::Block> = Vec::new();
-        let mut origins: Vec<BlockOrigin> = Vec::new();
-        let mut media: Vec<protocol::MediaRef> = Vec::new();
+        let (mut spare_blocks, mut origins, mut spare_media, mut fallback_slots) = match recycle {
+            Some(old) => {
+                let mut origins = old.origins;
+                origins.clear();
+                (old.rotation.blocks, origins, old.rotation.media, old.rotation.fallback)
+            }
+            None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+        };
+        spare_blocks.reverse();
+        spare_media.reverse();
+        let mut blocks: Vec<protocol::Block> = Vec::with_capacity(spare_blocks.len());
+        let mut media: Vec<protocol::MediaRef> = Vec::with_capacity(spare_media.len());
         let mut listed: Vec<protocol::Sha256> = Vec::new();
         let no_rules: Arc<[String]> = Arc::from(Vec::new());
         let screen_rules: Arc<[String]> = constraint.as_ref().map_or_else(
@@ -657,7 +676,7 @@ impl<'a> Compiler<'a> {
                     for m in &plan.media {
                         if !listed.contains(&m.sha256) {
                             listed.push(m.sha256);
-                            media.push(m.clone());
+                            media.push(reuse_media(&mut spare_media, m));
                         }
                     }
                     let origin = BlockOrigin {
@@ -672,7 +691,17 @@ impl<'a> Compiler<'a> {
                             continue;
                         }
                     }
-                    blocks.push(protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() });
+                    let block = match spare_blocks.pop() {
+                        Some(mut block) => {
+                            block.from = Timestamp(s);
+                            block.until = Timestamp(e);
+                            block.priority = priority;
+                            assign_slots(&mut block.slots, &plan.slots);
+                            block
+                        }
+                        None => protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() },
+                    };
+                    blocks.push(block);
                     origins.push(origin);
                 }
             }
@@ -693,9 +722,10 @@ impl<'a> Compiler<'a> {
         for m in &fallback.media {
             if !listed.contains(&m.sha256) {
                 listed.push(m.sha256);
-                media.push(m.clone());
+                media.push(reuse_media(&mut spare_media, m));
             }
         }
+        assign_slots(&mut fallback_slots, &fallback.slots);
         let rotation = protocol::Rotation {
             screen_id: screen.id.clone(),
             version: 0,
@@ -703,7 +733,7 @@ impl<'a> Compiler<'a> {
             expires_at: self.window.now.plus_ms(self.window.expires_after_ms),
             timezone: screen.timezone.name().to_owned(),
             blocks,
-            fallback: fallback.slots.clone(),
+            fallback: fallback_slots,
             media,
         };
         Some(CompiledScreen { rotation, origins })
@@ -966,6 +996,35 @@ impl<'a> Compiler<'a> {
             );
         }
         plan
+    }
+}
+
+/// Makes `dst` equal to `src`, reusing `dst`'s vector and string buffers.
+fn assign_slots(dst: &mut Vec<protocol::Slot>, src: &[protocol::Slot]) {
+    dst.truncate(src.len());
+    for (d, s) in dst.iter_mut().zip(src) {
+        d.media = s.media;
+        d.duration_ms = s.duration_ms;
+        d.kind = s.kind;
+        d.is_warning = s.is_warning;
+        d.material_id.clone_from(&s.material_id);
+    }
+    let have = dst.len();
+    dst.extend_from_slice(&src[have..]);
+}
+
+/// A copy of `m`, reusing a spare media entry's string buffer if there is one.
+fn reuse_media(spare: &mut Vec<protocol::MediaRef>, m: &protocol::MediaRef) -> protocol::MediaRef {
+    match spare.pop() {
+        Some(mut old) => {
+            old.sha256 = m.sha256;
+            old.size_bytes = m.size_bytes;
+            old.width = m.width;
+            old.height = m.height;
+            old.mime.clone_from(&m.mime);
+            old
+        }
+        None => m.clone(),
     }
 }
 
