@@ -116,11 +116,12 @@ pub fn parse_hours(text: &str, overnight: bool) -> Result<Vec<TimeRange>, HoursE
         let (a, b) = part.split_once('-').ok_or_else(|| {
             HoursError::Syntax(format!("`{part}` is not a range like `08:30-17:30`"))
         })?;
-        let start = parse_clock(a)
-            .filter(|m| *m < 1440)
-            .ok_or_else(|| HoursError::Syntax(format!("`{}` is not a time like `08:30`", a.trim())))?;
-        let end = parse_clock(b)
-            .ok_or_else(|| HoursError::Syntax(format!("`{}` is not a time like `17:30`", b.trim())))?;
+        let start = parse_clock(a).filter(|m| *m < 1440).ok_or_else(|| {
+            HoursError::Syntax(format!("`{}` is not a time like `08:30`", a.trim()))
+        })?;
+        let end = parse_clock(b).ok_or_else(|| {
+            HoursError::Syntax(format!("`{}` is not a time like `17:30`", b.trim()))
+        })?;
         // "…-00:00" means until midnight.
         let end = if end == 0 { 1440 } else { end };
         if end == start {
@@ -229,7 +230,12 @@ pub struct CalendarSpec<'a> {
 
 /// The UTC intervals within `[from, until)` where `spec` holds in `tz`,
 /// sorted and merged.
-pub fn expand_calendar(spec: CalendarSpec<'_>, tz: Tz, from: Millis, until: Millis) -> Vec<Interval> {
+pub fn expand_calendar(
+    spec: CalendarSpec<'_>,
+    tz: Tz,
+    from: Millis,
+    until: Millis,
+) -> Vec<Interval> {
     let whole_day = [TimeRange {
         start_minute: 0,
         end_minute: 1440,
@@ -336,7 +342,10 @@ mod tests {
         );
         let r = parse_hours("22:00-06:00", true).unwrap();
         assert_eq!((r[0].start_minute, r[0].end_minute), (1320, 1800));
-        assert_eq!(parse_hours("08:00-24:00", false).unwrap()[0].end_minute, 1440);
+        assert_eq!(
+            parse_hours("08:00-24:00", false).unwrap()[0].end_minute,
+            1440
+        );
     }
 
     #[test]

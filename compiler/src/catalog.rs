@@ -198,8 +198,11 @@ pub fn parse_materials(
                 Ok(ms) => Some(ms),
                 Err(message) => {
                     diagnostics.push(
-                        Diagnostic::error(&location, format!("material `{}`: {field}: {message}", raw.id))
-                            .with_hint("write e.g. 2026-12-01T00:00:00+08:00"),
+                        Diagnostic::error(
+                            &location,
+                            format!("material `{}`: {field}: {message}", raw.id),
+                        )
+                        .with_hint("write e.g. 2026-12-01T00:00:00+08:00"),
                     );
                     None
                 }
@@ -315,9 +318,10 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                     MaterialKind::Video => "video/mp4",
                     _ => "image/png",
                 };
-                let strip_width_px = (entry.kind == MaterialKind::Text && profile.scroll).then(|| {
-                    estimate_strip_width_px(entry.text.as_deref().unwrap_or(""), profile.height)
-                });
+                let strip_width_px =
+                    (entry.kind == MaterialKind::Text && profile.scroll).then(|| {
+                        estimate_strip_width_px(entry.text.as_deref().unwrap_or(""), profile.height)
+                    });
                 renditions.insert(
                     profile.id.clone(),
                     Rendition {
@@ -354,5 +358,9 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
 
 /// "unknown material `x` — did you mean `y`?" for compile diagnostics.
 pub(crate) fn unknown_material_hint(catalog: &Catalog, id: &str) -> String {
-    did_you_mean("material", id, catalog.materials.iter().map(|m| m.id.as_str()))
+    did_you_mean(
+        "material",
+        id,
+        catalog.materials.iter().map(|m| m.id.as_str()),
+    )
 }

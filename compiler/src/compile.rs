@@ -195,10 +195,21 @@ pub fn recompile(
     (ids, compiler.finish())
 }
 
-fn touched_screens(model: &Model, catalog: &Catalog, changes: &Changes, out: &mut BTreeSet<String>) {
+fn touched_screens(
+    model: &Model,
+    catalog: &Catalog,
+    changes: &Changes,
+    out: &mut BTreeSet<String>,
+) {
     let all = changes.settings
-        || model.settings.default_playlist.is_some_and(|p| changes.playlists.contains(&model.playlists[p].id))
-        || model.settings.warning_playlist.is_some_and(|p| changes.playlists.contains(&model.playlists[p].id));
+        || model
+            .settings
+            .default_playlist
+            .is_some_and(|p| changes.playlists.contains(&model.playlists[p].id))
+        || model
+            .settings
+            .warning_playlist
+            .is_some_and(|p| changes.playlists.contains(&model.playlists[p].id));
     if all {
         out.extend(model.screens.iter().map(|s| s.id.as_str().to_owned()));
         return;
@@ -220,8 +231,14 @@ fn touched_screens(model: &Model, catalog: &Catalog, changes: &Changes, out: &mu
                 playlists.insert(index);
             }
         }
-        let warning_changed = model.settings.warning_playlist.is_some_and(|w| playlists.contains(&w));
-        let default_changed = model.settings.default_playlist.is_some_and(|d| playlists.contains(&d));
+        let warning_changed = model
+            .settings
+            .warning_playlist
+            .is_some_and(|w| playlists.contains(&w));
+        let default_changed = model
+            .settings
+            .default_playlist
+            .is_some_and(|d| playlists.contains(&d));
         if warning_changed || default_changed {
             out.extend(model.screens.iter().map(|s| s.id.as_str().to_owned()));
             return;
@@ -248,7 +265,9 @@ fn touched_screens(model: &Model, catalog: &Catalog, changes: &Changes, out: &mu
         let site = &model.sites[screen.site].id;
         let hit = changes.screens.iter().any(|s| s == screen.id.as_str())
             || changes.sites.contains(site)
-            || changes.profiles.contains(&model.profiles[screen.profile].id)
+            || changes
+                .profiles
+                .contains(&model.profiles[screen.profile].id)
             || targets.iter().any(|t| t.matches(screen, site));
         if hit {
             out.insert(screen.id.as_str().to_owned());
@@ -283,8 +302,13 @@ struct LoopPlan {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Rank {
     Default,
-    Schedule { priority: i32, tie: std::cmp::Reverse<usize> },
-    Alert { tie: std::cmp::Reverse<usize> },
+    Schedule {
+        priority: i32,
+        tie: std::cmp::Reverse<usize>,
+    },
+    Alert {
+        tie: std::cmp::Reverse<usize>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -373,8 +397,11 @@ impl<'a> Compiler<'a> {
         for alert in &self.model.alerts {
             if alert.until <= now {
                 self.report(
-                    Diagnostic::info(&alert.location, format!("alert `{}` has expired; it is not compiled in", alert.id))
-                        .with_hint("remove it once it is no longer needed for the record"),
+                    Diagnostic::info(
+                        &alert.location,
+                        format!("alert `{}` has expired; it is not compiled in", alert.id),
+                    )
+                    .with_hint("remove it once it is no longer needed for the record"),
                 );
             } else if alert.from.is_some_and(|f| f >= end) {
                 self.report(Diagnostic::info(
@@ -384,9 +411,16 @@ impl<'a> Compiler<'a> {
             }
         }
         for rule in &self.model.rules {
-            let any = self.model.screens.iter().any(|s| rule.targets.matches(s, &self.model.sites[s.site].id));
+            let any = self
+                .model
+                .screens
+                .iter()
+                .any(|s| rule.targets.matches(s, &self.model.sites[s.site].id));
             if !any {
-                self.report(Diagnostic::warning(&rule.location, format!("rule `{}` applies to no screen", rule.id)));
+                self.report(Diagnostic::warning(
+                    &rule.location,
+                    format!("rule `{}` applies to no screen", rule.id),
+                ));
             }
         }
     }
@@ -399,19 +433,33 @@ impl<'a> Compiler<'a> {
         let (from, until) = (self.window.now.0, self.window.end());
         let intervals = match &s.when {
             When::Calendar { days, dates, hours } => expand_calendar(
-                CalendarSpec { days: *days, dates, hours },
+                CalendarSpec {
+                    days: *days,
+                    dates,
+                    hours,
+                },
                 tz,
                 from,
                 until,
             ),
-            When::Cron { schedule: cron, duration_seconds } => {
+            When::Cron {
+                schedule: cron,
+                duration_seconds,
+            } => {
                 let (intervals, truncated) =
                     expand_cron(cron, i64::from(*duration_seconds) * 1000, tz, from, until);
                 if truncated {
                     let location = s.location.clone();
                     self.report(
-                        Diagnostic::warning(&location, format!("schedule `{}`: cron starts too often; only the first {} are used", s.id, crate::calendar::MAX_CRON_OCCURRENCES))
-                            .with_hint("use days/hours for a continuous window"),
+                        Diagnostic::warning(
+                            &location,
+                            format!(
+                                "schedule `{}`: cron starts too often; only the first {} are used",
+                                s.id,
+                                crate::calendar::MAX_CRON_OCCURRENCES
+                            ),
+                        )
+                        .with_hint("use days/hours for a continuous window"),
                     );
                 }
                 intervals
@@ -429,7 +477,11 @@ impl<'a> Compiler<'a> {
         let mut all = Vec::new();
         for (days, hours) in &self.model.sites[site].opening_hours {
             all.extend(expand_calendar(
-                CalendarSpec { days: *days, dates: &[], hours },
+                CalendarSpec {
+                    days: *days,
+                    dates: &[],
+                    hours,
+                },
                 tz,
                 self.window.now.0,
                 self.window.end(),
@@ -442,7 +494,11 @@ impl<'a> Compiler<'a> {
 
     fn constraint(&self, screen: &Screen) -> Option<Constraint> {
         let site = &self.model.sites[screen.site].id;
-        let mut c = Constraint { max_gap_ms: None, min_share: None, rules: Vec::new() };
+        let mut c = Constraint {
+            max_gap_ms: None,
+            min_share: None,
+            rules: Vec::new(),
+        };
         for (index, rule) in self.model.rules.iter().enumerate() {
             if !rule.targets.matches(screen, site) {
                 continue;
@@ -465,7 +521,11 @@ impl<'a> Compiler<'a> {
         let site = &model.sites[screen.site].id;
         let mut out = Vec::new();
         if model.settings.default_playlist.is_some() {
-            out.push((Candidate::Default, Rank::Default, Arc::new(vec![(now, end)])));
+            out.push((
+                Candidate::Default,
+                Rank::Default,
+                Arc::new(vec![(now, end)]),
+            ));
         }
         let mut ids: Vec<usize> = Vec::new();
         for tag in &screen.tags {
@@ -482,7 +542,10 @@ impl<'a> Compiler<'a> {
             }
             let intervals = self.expansion(index, screen.timezone);
             if !intervals.is_empty() {
-                let rank = Rank::Schedule { priority: schedule.priority, tie: std::cmp::Reverse(index) };
+                let rank = Rank::Schedule {
+                    priority: schedule.priority,
+                    tie: std::cmp::Reverse(index),
+                };
                 out.push((Candidate::Schedule(index), rank, intervals));
             }
         }
@@ -490,7 +553,13 @@ impl<'a> Compiler<'a> {
             let from = alert.from.unwrap_or(now).max(now);
             let until = alert.until.min(end);
             if from < until && alert.targets.matches(screen, site) {
-                out.push((Candidate::Alert(index), Rank::Alert { tie: std::cmp::Reverse(index) }, Arc::new(vec![(from, until)])));
+                out.push((
+                    Candidate::Alert(index),
+                    Rank::Alert {
+                        tie: std::cmp::Reverse(index),
+                    },
+                    Arc::new(vec![(from, until)]),
+                ));
             }
         }
         out
@@ -535,15 +604,32 @@ impl<'a> Compiler<'a> {
         match candidate {
             Candidate::Default => {
                 let p = model.settings.default_playlist.unwrap_or_default();
-                (p, Source::Default { playlist: model.playlists[p].id.clone() })
+                (
+                    p,
+                    Source::Default {
+                        playlist: model.playlists[p].id.clone(),
+                    },
+                )
             }
             Candidate::Schedule(i) => {
                 let s = &model.schedules[i];
-                (s.playlist, Source::Schedule { schedule: s.id.clone(), playlist: model.playlists[s.playlist].id.clone() })
+                (
+                    s.playlist,
+                    Source::Schedule {
+                        schedule: s.id.clone(),
+                        playlist: model.playlists[s.playlist].id.clone(),
+                    },
+                )
             }
             Candidate::Alert(i) => {
                 let a = &model.alerts[i];
-                (a.playlist, Source::Alert { alert: a.id.clone(), playlist: model.playlists[a.playlist].id.clone() })
+                (
+                    a.playlist,
+                    Source::Alert {
+                        alert: a.id.clone(),
+                        playlist: model.playlists[a.playlist].id.clone(),
+                    },
+                )
             }
         }
     }
@@ -594,13 +680,18 @@ impl<'a> Compiler<'a> {
         points.sort_unstable();
         points.dedup();
         let points = Arc::new(points);
-        self.breakpoints.insert((playlist, with_warnings), points.clone());
+        self.breakpoints
+            .insert((playlist, with_warnings), points.clone());
         points
     }
 
     /// Compiles one screen. `recycle` is an earlier result whose allocations
     /// (block and slot vectors, strings) are reused; it never affects the output.
-    fn compile_screen(&mut self, screen_index: usize, recycle: Option<CompiledScreen>) -> Option<CompiledScreen> {
+    fn compile_screen(
+        &mut self,
+        screen_index: usize,
+        recycle: Option<CompiledScreen>,
+    ) -> Option<CompiledScreen> {
         let model = self.model;
         let screen = &model.screens[screen_index];
         let profile_index = screen.profile;
@@ -615,7 +706,12 @@ impl<'a> Compiler<'a> {
             Some(old) => {
                 let mut origins = old.origins;
                 origins.clear();
-                (old.rotation.blocks, origins, old.rotation.media, old.rotation.fallback)
+                (
+                    old.rotation.blocks,
+                    origins,
+                    old.rotation.media,
+                    old.rotation.fallback,
+                )
             }
             None => (Vec::new(), Vec::new(), Vec::new(), Vec::new()),
         };
@@ -663,13 +759,14 @@ impl<'a> Compiler<'a> {
                 for (k, pair) in cuts.windows(2).enumerate() {
                     let (s, e) = (pair[0], pair[1]);
                     let epoch = first + k;
-                    let plan = match self.loop_plan(playlist, profile_index, enforced, epoch, s, screen) {
-                        Ok(plan) => plan,
-                        Err(()) => {
-                            failed = true;
-                            continue;
-                        }
-                    };
+                    let plan =
+                        match self.loop_plan(playlist, profile_index, enforced, epoch, s, screen) {
+                            Ok(plan) => plan,
+                            Err(()) => {
+                                failed = true;
+                                continue;
+                            }
+                        };
                     if plan.slots.is_empty() {
                         continue;
                     }
@@ -681,12 +778,20 @@ impl<'a> Compiler<'a> {
                     }
                     let origin = BlockOrigin {
                         source: source.clone(),
-                        rules: if enforced.is_some() { screen_rules.clone() } else { no_rules.clone() },
+                        rules: if enforced.is_some() {
+                            screen_rules.clone()
+                        } else {
+                            no_rules.clone()
+                        },
                         inserted: plan.inserted.clone(),
                     };
                     // A validity edge that changed nothing here: one longer block.
                     if let (Some(last), Some(last_origin)) = (blocks.last_mut(), origins.last()) {
-                        if last.until.0 == s && last.priority == priority && *last_origin == origin && last.slots == plan.slots {
+                        if last.until.0 == s
+                            && last.priority == priority
+                            && *last_origin == origin
+                            && last.slots == plan.slots
+                        {
                             last.until = Timestamp(e);
                             continue;
                         }
@@ -699,7 +804,12 @@ impl<'a> Compiler<'a> {
                             assign_slots(&mut block.slots, &plan.slots);
                             block
                         }
-                        None => protocol::Block { from: Timestamp(s), until: Timestamp(e), priority, slots: plan.slots.clone() },
+                        None => protocol::Block {
+                            from: Timestamp(s),
+                            until: Timestamp(e),
+                            priority,
+                            slots: plan.slots.clone(),
+                        },
                     };
                     blocks.push(block);
                     origins.push(origin);
@@ -745,7 +855,11 @@ impl<'a> Compiler<'a> {
         }
         let expires = self.window.now.0 + self.window.expires_after_ms;
         let now = self.window.now.0;
-        let mut plan = LoopPlan { slots: Vec::new(), media: Vec::new(), inserted: Arc::from(Vec::new()) };
+        let mut plan = LoopPlan {
+            slots: Vec::new(),
+            media: Vec::new(),
+            inserted: Arc::from(Vec::new()),
+        };
         if let Some(w) = self.model.settings.warning_playlist {
             let resolved = self.resolve(w, profile, now);
             for (slot, m, valid_until) in resolved {
@@ -763,7 +877,12 @@ impl<'a> Compiler<'a> {
 
     /// The playlist's items as slots for `profile` at instant `t`, with the
     /// instant each stops being valid. Reports skipped items.
-    fn resolve(&mut self, playlist_index: usize, profile_index: usize, t: Millis) -> Vec<(protocol::Slot, protocol::MediaRef, Option<Millis>)> {
+    fn resolve(
+        &mut self,
+        playlist_index: usize,
+        profile_index: usize,
+        t: Millis,
+    ) -> Vec<(protocol::Slot, protocol::MediaRef, Option<Millis>)> {
         let model = self.model;
         let playlist: &Playlist = &model.playlists[playlist_index];
         let profile: &Profile = &model.profiles[profile_index];
@@ -773,31 +892,39 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             let materials: Vec<&CatalogMaterial> = match &item.source {
-                ItemSource::Material(id) => match self.catalog.get(id) {
-                    None => {
-                        let hint = unknown_material_hint(self.catalog, id);
-                        self.report(Diagnostic::error(&item.location, format!("playlist `{}`: unknown material `{id}`; the item is skipped", playlist.id)).with_hint(hint));
-                        continue;
-                    }
-                    Some(m) if !m.approved => {
-                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: material `{id}` is not approved; the item is skipped", playlist.id)).with_hint("ask an approver to approve it"));
-                        continue;
-                    }
-                    Some(m) if !m.is_live_at(t) => continue,
-                    Some(m) => match self.showable(m, profile) {
-                        Ok(()) => vec![m],
-                        Err(why) => {
-                            self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id)));
+                ItemSource::Material(id) => {
+                    match self.catalog.get(id) {
+                        None => {
+                            let hint = unknown_material_hint(self.catalog, id);
+                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: unknown material `{id}`; the item is skipped", playlist.id)).with_hint(hint));
                             continue;
                         }
-                    },
-                },
+                        Some(m) if !m.approved => {
+                            self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: material `{id}` is not approved; the item is skipped", playlist.id)).with_hint("ask an approver to approve it"));
+                            continue;
+                        }
+                        Some(m) if !m.is_live_at(t) => continue,
+                        Some(m) => {
+                            match self.showable(m, profile) {
+                                Ok(()) => vec![m],
+                                Err(why) => {
+                                    self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id)));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
                 ItemSource::Query(query) => {
                     let mut found: Vec<&CatalogMaterial> = self
                         .catalog
                         .materials()
                         .iter()
-                        .filter(|m| m.is_live_at(t) && query_matches_statically(query, m) && self.showable(m, profile).is_ok())
+                        .filter(|m| {
+                            m.is_live_at(t)
+                                && query_matches_statically(query, m)
+                                && self.showable(m, profile).is_ok()
+                        })
                         .collect();
                     found.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.id.cmp(&b.id)));
                     if let Some(n) = query.newest {
@@ -810,28 +937,46 @@ impl<'a> Compiler<'a> {
                 }
             };
             for m in materials {
-                let Some(rendition) = m.renditions.get(&profile.id) else { continue };
-                let scroll = m.kind == MaterialKind::Text && profile.scroll && rendition.strip_width_px.is_some();
+                let Some(rendition) = m.renditions.get(&profile.id) else {
+                    continue;
+                };
+                let scroll = m.kind == MaterialKind::Text
+                    && profile.scroll
+                    && rendition.strip_width_px.is_some();
                 let kind = match m.kind {
                     MaterialKind::Video => protocol::SlotKind::Video,
-                    _ if scroll => protocol::SlotKind::Scroll { px_per_second: profile.scroll_px_per_second },
+                    _ if scroll => protocol::SlotKind::Scroll {
+                        px_per_second: profile.scroll_px_per_second,
+                    },
                     _ => protocol::SlotKind::Still,
                 };
                 let natural_ms = match kind {
-                    protocol::SlotKind::Video => m.duration_ms.unwrap_or(u64::from(model.settings.still_seconds) * 1000),
+                    protocol::SlotKind::Video => m
+                        .duration_ms
+                        .unwrap_or(u64::from(model.settings.still_seconds) * 1000),
                     protocol::SlotKind::Scroll { px_per_second } => {
-                        let px = u64::from(rendition.strip_width_px.unwrap_or(0)) + u64::from(profile.width);
+                        let px = u64::from(rendition.strip_width_px.unwrap_or(0))
+                            + u64::from(profile.width);
                         (px * 1000).div_ceil(u64::from(px_per_second.max(1)))
                     }
                     protocol::SlotKind::Still => u64::from(model.settings.still_seconds) * 1000,
                 };
-                let duration_ms = item.seconds.map_or(natural_ms, |s| u64::from(s) * 1000).max(1);
+                let duration_ms = item
+                    .seconds
+                    .map_or(natural_ms, |s| u64::from(s) * 1000)
+                    .max(1);
                 let valid_until = match (item.valid_until, m.valid_until) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
                 out.push((
-                    protocol::Slot { media: rendition.media.sha256, duration_ms, kind, material_id: m.id.clone(), is_warning: m.is_warning },
+                    protocol::Slot {
+                        media: rendition.media.sha256,
+                        duration_ms,
+                        kind,
+                        material_id: m.id.clone(),
+                        is_warning: m.is_warning,
+                    },
                     rendition.media.clone(),
                     valid_until,
                 ));
@@ -842,9 +987,18 @@ impl<'a> Compiler<'a> {
 
     fn showable(&self, m: &CatalogMaterial, profile: &Profile) -> Result<(), String> {
         match m.kind {
-            MaterialKind::Video if !profile.video => return Err("a video on a screen that cannot play video".into()),
-            MaterialKind::Poster if !profile.still => return Err(format!("a poster on a {}×{} text scroller", profile.width, profile.height)),
-            MaterialKind::Text if !profile.scroll && !profile.still => return Err("a text on a screen that can neither scroll nor show stills".into()),
+            MaterialKind::Video if !profile.video => {
+                return Err("a video on a screen that cannot play video".into())
+            }
+            MaterialKind::Poster if !profile.still => {
+                return Err(format!(
+                    "a poster on a {}×{} text scroller",
+                    profile.width, profile.height
+                ))
+            }
+            MaterialKind::Text if !profile.scroll && !profile.still => {
+                return Err("a text on a screen that can neither scroll nor show stills".into())
+            }
             _ => {}
         }
         if !m.renditions.contains_key(&profile.id) {
@@ -877,14 +1031,22 @@ impl<'a> Compiler<'a> {
                 slots: items.into_iter().map(|(s, _, _)| s).collect(),
             })),
             Some(c) => {
-                let pool: Vec<(protocol::Slot, protocol::MediaRef)> = match self.model.settings.warning_playlist {
-                    Some(w) => self.resolve(w, profile, at).into_iter().filter(|(s, _, _)| s.is_warning).map(|(s, m, _)| (s, m)).collect(),
-                    None => Vec::new(),
-                };
+                let pool: Vec<(protocol::Slot, protocol::MediaRef)> =
+                    match self.model.settings.warning_playlist {
+                        Some(w) => self
+                            .resolve(w, profile, at)
+                            .into_iter()
+                            .filter(|(s, _, _)| s.is_warning)
+                            .map(|(s, m, _)| (s, m))
+                            .collect(),
+                        None => Vec::new(),
+                    };
                 if pool.is_empty() {
                     Err(())
                 } else {
-                    Ok(Arc::new(self.interleave(playlist, profile, items, &pool, c)))
+                    Ok(Arc::new(
+                        self.interleave(playlist, profile, items, &pool, c),
+                    ))
                 }
             }
         };
@@ -900,7 +1062,10 @@ impl<'a> Compiler<'a> {
         let Some(c) = constraint else { return };
         let rule = &model.rules[c.rules[0]];
         let profile = &model.profiles[screen.profile];
-        let warning = model.settings.warning_playlist.map_or("(none)".to_owned(), |w| model.playlists[w].id.clone());
+        let warning = model
+            .settings
+            .warning_playlist
+            .map_or("(none)".to_owned(), |w| model.playlists[w].id.clone());
         self.report(
             Diagnostic::error(&rule.location, format!("rule `{}` cannot be met on screen `{}`: warning playlist `{warning}` has no valid warning that profile `{}` can show; no rotation for this screen", rule.id, screen.id, profile.id))
                 .with_hint(format!("add a warning text or poster with a rendition for `{}` to `{warning}`", profile.id)),
@@ -923,7 +1088,8 @@ impl<'a> Compiler<'a> {
         let mut next = 0usize;
         let mut inserted = 0usize;
         let mut dropped: Vec<String> = Vec::new();
-        let share_ok = |warn: u64, total: u64| c.min_share.is_none_or(|s| warn as f64 >= s * total as f64);
+        let share_ok =
+            |warn: u64, total: u64| c.min_share.is_none_or(|s| warn as f64 >= s * total as f64);
         let first_is_warning = items.first().is_some_and(|(s, _, _)| s.is_warning);
         let mut need_warning = !first_is_warning;
         for (slot, m, _) in items {
@@ -937,7 +1103,8 @@ impl<'a> Compiler<'a> {
             let mut guard = 0;
             loop {
                 let breaks_rules = !slot.is_warning
-                    && (c.max_gap_ms.is_some_and(|g| (run_ms + d) as i64 > g) || !share_ok(warn_ms, total_ms + d));
+                    && (c.max_gap_ms.is_some_and(|g| (run_ms + d) as i64 > g)
+                        || !share_ok(warn_ms, total_ms + d));
                 if !(need_warning || breaks_rules) || guard > 10_000 {
                     break;
                 }
@@ -972,8 +1139,16 @@ impl<'a> Compiler<'a> {
             flags.push(true);
             inserted += 1;
         }
-        let plan = LoopPlan { slots, media, inserted: flags.into() };
-        let rules: Vec<&str> = c.rules.iter().map(|&r| model.rules[r].id.as_str()).collect();
+        let plan = LoopPlan {
+            slots,
+            media,
+            inserted: flags.into(),
+        };
+        let rules: Vec<&str> = c
+            .rules
+            .iter()
+            .map(|&r| model.rules[r].id.as_str())
+            .collect();
         let playlist = &model.playlists[playlist];
         let profile = &model.profiles[profile];
         let mut asks = Vec::new();
@@ -1031,6 +1206,9 @@ fn reuse_media(spare: &mut Vec<protocol::MediaRef>, m: &protocol::MediaRef) -> p
 /// The query filters that do not depend on time or profile.
 fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
     query.tags.iter().all(|t| m.tags.contains(t))
-        && query.category.as_ref().is_none_or(|c| m.category.as_ref() == Some(c))
+        && query
+            .category
+            .as_ref()
+            .is_none_or(|c| m.category.as_ref() == Some(c))
         && query.kind.is_none_or(|k| k == m.kind)
 }

@@ -35,7 +35,9 @@ fn slot_line(out: &mut String, catalog: &Catalog, slot: &protocol::Slot, inserte
         protocol::SlotKind::Video => "video".to_owned(),
         protocol::SlotKind::Scroll { px_per_second } => format!("scroll {px_per_second} px/s"),
     };
-    let title = catalog.get(&slot.material_id).map_or("", |m| m.title.as_str());
+    let title = catalog
+        .get(&slot.material_id)
+        .map_or("", |m| m.title.as_str());
     let mut notes = Vec::new();
     if slot.is_warning {
         notes.push("warning");
@@ -43,19 +45,38 @@ fn slot_line(out: &mut String, catalog: &Catalog, slot: &protocol::Slot, inserte
     if inserted {
         notes.push("inserted for the rules");
     }
-    let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join(", ")) };
-    let _ = writeln!(out, "        {:>7}  {:<15} {}  {}{}", seconds(slot.duration_ms), kind, slot.material_id, title, notes);
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", notes.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "        {:>7}  {:<15} {}  {}{}",
+        seconds(slot.duration_ms),
+        kind,
+        slot.material_id,
+        title,
+        notes
+    );
 }
 
 /// The timeline of `compiled` as text.
 pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> String {
     let rotation = &compiled.rotation;
-    let tz: Tz = rotation.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: Tz = rotation
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
     let mut out = String::new();
     if let Some(screen) = model.screen(rotation.screen_id.as_str()) {
         let site = &model.sites[screen.site];
         let profile = &model.profiles[screen.profile];
-        let _ = writeln!(out, "screen {} · {} · {} ({})", screen.id, screen.name, site.name, site.id);
+        let _ = writeln!(
+            out,
+            "screen {} · {} · {} ({})",
+            screen.id, screen.name, site.name, site.id
+        );
         let _ = writeln!(
             out,
             "profile {} · {}×{} {} · video {} · scroll {} · time zone {}",
@@ -72,35 +93,83 @@ pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> S
             rotation.timezone
         );
     }
-    let _ = writeln!(out, "compiled for {}  ·  expires {}", local(tz, rotation.issued_at), local(tz, rotation.expires_at));
-    let _ = writeln!(out, "{} block(s); the highest priority plays; outside every block the fallback plays", rotation.blocks.len());
+    let _ = writeln!(
+        out,
+        "compiled for {}  ·  expires {}",
+        local(tz, rotation.issued_at),
+        local(tz, rotation.expires_at)
+    );
+    let _ = writeln!(
+        out,
+        "{} block(s); the highest priority plays; outside every block the fallback plays",
+        rotation.blocks.len()
+    );
     for (index, (block, origin)) in rotation.blocks.iter().zip(&compiled.origins).enumerate() {
         let source = match origin.source.as_ref() {
             Source::Alert { alert, playlist } => format!("ALERT `{alert}` (playlist `{playlist}`)"),
-            Source::Schedule { schedule, playlist } => format!("schedule `{schedule}` (playlist `{playlist}`)"),
-            Source::Default { playlist } => format!("default playlist `{playlist}` (no schedule active)"),
+            Source::Schedule { schedule, playlist } => {
+                format!("schedule `{schedule}` (playlist `{playlist}`)")
+            }
+            Source::Default { playlist } => {
+                format!("default playlist `{playlist}` (no schedule active)")
+            }
         };
         let loop_ms: u64 = block.slots.iter().map(|s| s.duration_ms).sum();
-        let warn_ms: u64 = block.slots.iter().filter(|s| s.is_warning).map(|s| s.duration_ms).sum();
+        let warn_ms: u64 = block
+            .slots
+            .iter()
+            .filter(|s| s.is_warning)
+            .map(|s| s.duration_ms)
+            .sum();
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:>3}. {} → {}  priority {}", index + 1, local(tz, block.from), local(tz, block.until), block.priority);
+        let _ = writeln!(
+            out,
+            "{:>3}. {} → {}  priority {}",
+            index + 1,
+            local(tz, block.from),
+            local(tz, block.until),
+            block.priority
+        );
         let _ = writeln!(out, "     from {source}");
         if origin.rules.is_empty() {
-            let _ = writeln!(out, "     rules: none in force (outside opening hours or no rule for this screen)");
+            let _ = writeln!(
+                out,
+                "     rules: none in force (outside opening hours or no rule for this screen)"
+            );
         } else {
-            let _ = writeln!(out, "     rules: {} (opening hours)", origin.rules.join(", "));
+            let _ = writeln!(
+                out,
+                "     rules: {} (opening hours)",
+                origin.rules.join(", ")
+            );
         }
-        let share = if loop_ms == 0 { 0.0 } else { warn_ms as f64 * 100.0 / loop_ms as f64 };
-        let _ = writeln!(out, "     loop of {} slot(s), {} per round, {:.0} % warnings:", block.slots.len(), seconds(loop_ms), share);
+        let share = if loop_ms == 0 {
+            0.0
+        } else {
+            warn_ms as f64 * 100.0 / loop_ms as f64
+        };
+        let _ = writeln!(
+            out,
+            "     loop of {} slot(s), {} per round, {:.0} % warnings:",
+            block.slots.len(),
+            seconds(loop_ms),
+            share
+        );
         for (slot, inserted) in block.slots.iter().zip(origin.inserted.iter()) {
             slot_line(&mut out, catalog, slot, *inserted);
         }
     }
     let _ = writeln!(out);
     if rotation.fallback.is_empty() {
-        let _ = writeln!(out, "fallback: none in this rotation (the agent's built-in warnings play)");
+        let _ = writeln!(
+            out,
+            "fallback: none in this rotation (the agent's built-in warnings play)"
+        );
     } else {
-        let _ = writeln!(out, "fallback (standard warnings, when no block covers the time or after expiry):");
+        let _ = writeln!(
+            out,
+            "fallback (standard warnings, when no block covers the time or after expiry):"
+        );
         for slot in &rotation.fallback {
             slot_line(&mut out, catalog, slot, false);
         }

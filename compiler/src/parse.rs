@@ -184,11 +184,7 @@ pub(crate) fn toml_error_diagnostic(index: &LineIndex, error: &toml::de::Error) 
     let mut hint = None;
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((field, expected)) = rest.split_once('`') {
-            let candidates: Vec<&str> = expected
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .collect();
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             hint = Some(match closest(field, candidates.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("remove `{field}`; {}", expected.trim_start_matches(", ")),
@@ -206,8 +202,12 @@ pub fn datetime_to_millis(value: &Datetime, timezone: Tz) -> Result<i64, String>
     let Some(date) = value.date else {
         return Err("a time without a date is not an instant".to_owned());
     };
-    let day = NaiveDate::from_ymd_opt(i32::from(date.year), u32::from(date.month), u32::from(date.day))
-        .ok_or_else(|| format!("`{value}` is not a calendar date"))?;
+    let day = NaiveDate::from_ymd_opt(
+        i32::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
+    .ok_or_else(|| format!("`{value}` is not a calendar date"))?;
     let time = match value.time {
         Some(t) => NaiveTime::from_hms_nano_opt(
             u32::from(t.hour),
@@ -271,7 +271,9 @@ fn first_definition(
         ctx.error(
             location,
             format!("{kind} `{id}` is defined twice"),
-            Some(format!("the first definition is at {first}; rename or remove one")),
+            Some(format!(
+                "the first definition is at {first}; rename or remove one"
+            )),
         );
         return false;
     }
@@ -290,9 +292,7 @@ fn resolve_targets(
     file: usize,
     owner: &str,
     names: &Names<'_>,
-    screens: &[Spanned<String>],
-    tags: &[Spanned<String>],
-    sites: &[Spanned<String>],
+    [screens, tags, sites]: [&[Spanned<String>]; 3],
     owner_location: &Location,
 ) -> Option<Targets> {
     let mut ok = true;
@@ -302,7 +302,11 @@ fn resolve_targets(
             ctx.error(
                 &location,
                 format!("{owner}: unknown screen `{}`", screen.get_ref()),
-                Some(did_you_mean("screen", screen.get_ref(), names.screens.iter().copied())),
+                Some(did_you_mean(
+                    "screen",
+                    screen.get_ref(),
+                    names.screens.iter().copied(),
+                )),
             );
             ok = false;
         }
@@ -313,7 +317,11 @@ fn resolve_targets(
             ctx.error(
                 &location,
                 format!("{owner}: unknown site `{}`", site.get_ref()),
-                Some(did_you_mean("site", site.get_ref(), names.sites.iter().copied())),
+                Some(did_you_mean(
+                    "site",
+                    site.get_ref(),
+                    names.sites.iter().copied(),
+                )),
             );
             ok = false;
         }
@@ -324,7 +332,11 @@ fn resolve_targets(
             ctx.warning(
                 &location,
                 format!("{owner}: no screen carries tag `{}`", tag.get_ref()),
-                Some(did_you_mean("tag", tag.get_ref(), names.tags.iter().copied())),
+                Some(did_you_mean(
+                    "tag",
+                    tag.get_ref(),
+                    names.tags.iter().copied(),
+                )),
             );
         }
     }
@@ -370,7 +382,10 @@ fn resolve_playlist(
 /// found; entities with errors are left out of the model.
 pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
     let mut ctx = Ctx {
-        indexes: files.iter().map(|(name, text)| LineIndex::new(name, text)).collect(),
+        indexes: files
+            .iter()
+            .map(|(name, text)| LineIndex::new(name, text))
+            .collect(),
         diagnostics: Vec::new(),
     };
     let mut raws: Vec<RawFile> = Vec::new();
@@ -411,7 +426,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 Ok(t) => timezone = t,
                 Err(hint) => {
                     let location = ctx.loc(*file, tz);
-                    ctx.error(&location, format!("unknown time zone `{}`", tz.get_ref()), Some(hint));
+                    ctx.error(
+                        &location,
+                        format!("unknown time zone `{}`", tz.get_ref()),
+                        Some(hint),
+                    );
                 }
             }
         }
@@ -439,7 +458,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 continue;
             }
             if p.width == 0 || p.height == 0 {
-                ctx.error(&location, format!("profile `{id}` has a zero size"), Some("give width and height in native pixels, e.g. 352 and 80".into()));
+                ctx.error(
+                    &location,
+                    format!("profile `{id}` has a zero size"),
+                    Some("give width and height in native pixels, e.g. 352 and 80".into()),
+                );
                 continue;
             }
             if p.scroll_px_per_second == Some(0) {
@@ -478,20 +501,31 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     Ok(t) => t,
                     Err(hint) => {
                         let l = ctx.loc(file, tz);
-                        ctx.error(&l, format!("site `{id}`: unknown time zone `{}`", tz.get_ref()), Some(hint));
+                        ctx.error(
+                            &l,
+                            format!("site `{id}`: unknown time zone `{}`", tz.get_ref()),
+                            Some(hint),
+                        );
                         ok = false;
                         timezone
                     }
                 },
             };
             let mut opening_hours = Vec::new();
-            let hours_location = s.opening_hours.as_ref().map_or(location.clone(), |h| ctx.loc(file, h));
+            let hours_location = s
+                .opening_hours
+                .as_ref()
+                .map_or(location.clone(), |h| ctx.loc(file, h));
             let empty = BTreeMap::new();
             for (days, hours) in s.opening_hours.as_ref().map_or(&empty, |h| h.get_ref()) {
                 let days_set = match parse_days(days) {
                     Ok(d) => d,
                     Err(message) => {
-                        ctx.error(&hours_location, format!("site `{id}`: opening_hours key: {message}"), Some("keys are days such as \"mon-fri\" or \"sat\"".into()));
+                        ctx.error(
+                            &hours_location,
+                            format!("site `{id}`: opening_hours key: {message}"),
+                            Some("keys are days such as \"mon-fri\" or \"sat\"".into()),
+                        );
                         ok = false;
                         continue;
                     }
@@ -503,7 +537,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     Ok(r) => opening_hours.push((days_set, r)),
                     Err(error) => {
                         let (message, hint) = hours_problem(&error);
-                        ctx.error(&hours_location, format!("site `{id}`: opening_hours.{days}: {message}"), Some(hint));
+                        ctx.error(
+                            &hours_location,
+                            format!("site `{id}`: opening_hours.{days}: {message}"),
+                            Some(hint),
+                        );
                         ok = false;
                     }
                 }
@@ -542,28 +580,62 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             };
             let site = match &s.site {
                 None => {
-                    ctx.error(&location, format!("screen `{id}` has no site"), Some(did_you_mean("site", "", sites.iter().map(|x| x.id.as_str())).replace("known sites", "add site = one of")));
+                    ctx.error(
+                        &location,
+                        format!("screen `{id}` has no site"),
+                        Some(
+                            did_you_mean("site", "", sites.iter().map(|x| x.id.as_str()))
+                                .replace("known sites", "add site = one of"),
+                        ),
+                    );
                     None
                 }
                 Some(wanted) => {
                     let found = sites.iter().position(|x| &x.id == wanted.get_ref());
                     if found.is_none() {
                         let l = ctx.loc(file, wanted);
-                        ctx.error(&l, format!("screen `{id}`: unknown site `{}`", wanted.get_ref()), Some(did_you_mean("site", wanted.get_ref(), sites.iter().map(|x| x.id.as_str()))));
+                        ctx.error(
+                            &l,
+                            format!("screen `{id}`: unknown site `{}`", wanted.get_ref()),
+                            Some(did_you_mean(
+                                "site",
+                                wanted.get_ref(),
+                                sites.iter().map(|x| x.id.as_str()),
+                            )),
+                        );
                     }
                     found
                 }
             };
             let profile = match &s.profile {
                 None => {
-                    ctx.error(&location, format!("screen `{id}` has no profile"), Some(format!("add profile = \"…\"; {}", did_you_mean("profile", "\u{0}", profiles.iter().map(|x| x.id.as_str())))));
+                    ctx.error(
+                        &location,
+                        format!("screen `{id}` has no profile"),
+                        Some(format!(
+                            "add profile = \"…\"; {}",
+                            did_you_mean(
+                                "profile",
+                                "\u{0}",
+                                profiles.iter().map(|x| x.id.as_str())
+                            )
+                        )),
+                    );
                     None
                 }
                 Some(wanted) => {
                     let found = profiles.iter().position(|x| &x.id == wanted.get_ref());
                     if found.is_none() {
                         let l = ctx.loc(file, wanted);
-                        ctx.error(&l, format!("screen `{id}`: unknown profile `{}`", wanted.get_ref()), Some(did_you_mean("profile", wanted.get_ref(), profiles.iter().map(|x| x.id.as_str()))));
+                        ctx.error(
+                            &l,
+                            format!("screen `{id}`: unknown profile `{}`", wanted.get_ref()),
+                            Some(did_you_mean(
+                                "profile",
+                                wanted.get_ref(),
+                                profiles.iter().map(|x| x.id.as_str()),
+                            )),
+                        );
                     }
                     found
                 }
@@ -573,14 +645,20 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     Ok(t) => Some(t),
                     Err(hint) => {
                         let l = ctx.loc(file, tz);
-                        ctx.error(&l, format!("screen `{id}`: unknown time zone `{}`", tz.get_ref()), Some(hint));
+                        ctx.error(
+                            &l,
+                            format!("screen `{id}`: unknown time zone `{}`", tz.get_ref()),
+                            Some(hint),
+                        );
                         None
                     }
                 },
                 (None, Some(site)) => Some(sites[site].timezone),
                 (None, None) => Some(timezone),
             };
-            if let (Some(screen_id), Some(site), Some(profile), Some(tz)) = (screen_id, site, profile, screen_tz) {
+            if let (Some(screen_id), Some(site), Some(profile), Some(tz)) =
+                (screen_id, site, profile, screen_tz)
+            {
                 let mut tags: Vec<String> = s.tags.iter().map(|t| t.get_ref().clone()).collect();
                 tags.sort();
                 tags.dedup();
@@ -614,7 +692,10 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             for item in &p.items {
                 let item_location = ctx.loc(file, item);
                 let item = item.get_ref();
-                let is_query = item.tags.is_some() || item.category.is_some() || item.kind.is_some() || item.newest.is_some();
+                let is_query = item.tags.is_some()
+                    || item.category.is_some()
+                    || item.kind.is_some()
+                    || item.newest.is_some();
                 let source = match (&item.material, is_query) {
                     (Some(m), false) => ItemSource::Material(m.clone()),
                     (None, true) => ItemSource::Query(Query {
@@ -624,7 +705,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         newest: item.newest,
                     }),
                     (Some(_), true) => {
-                        ctx.error(&item_location, format!("playlist `{id}`: an item names a material and a query"), Some("use either material = \"…\" or tags/category/kind/newest".into()));
+                        ctx.error(
+                            &item_location,
+                            format!("playlist `{id}`: an item names a material and a query"),
+                            Some("use either material = \"…\" or tags/category/kind/newest".into()),
+                        );
                         ok = false;
                         continue;
                     }
@@ -635,36 +720,65 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     }
                 };
                 if item.newest == Some(0) || item.seconds == Some(0) {
-                    ctx.error(&item_location, format!("playlist `{id}`: zero in newest/seconds"), Some("use a positive number".into()));
+                    ctx.error(
+                        &item_location,
+                        format!("playlist `{id}`: zero in newest/seconds"),
+                        Some("use a positive number".into()),
+                    );
                     ok = false;
                     continue;
                 }
                 let mut instant = |value: &Option<Datetime>, field: &str| -> Option<i64> {
-                    value.as_ref().and_then(|v| match datetime_to_millis(v, timezone) {
-                        Ok(ms) => Some(ms),
-                        Err(message) => {
-                            ctx.error(&item_location, format!("playlist `{id}`: {field}: {message}"), None);
-                            ok = false;
-                            None
-                        }
-                    })
+                    value
+                        .as_ref()
+                        .and_then(|v| match datetime_to_millis(v, timezone) {
+                            Ok(ms) => Some(ms),
+                            Err(message) => {
+                                ctx.error(
+                                    &item_location,
+                                    format!("playlist `{id}`: {field}: {message}"),
+                                    None,
+                                );
+                                ok = false;
+                                None
+                            }
+                        })
                 };
                 let valid_from = instant(&item.valid_from, "valid_from");
                 let valid_until = instant(&item.valid_until, "valid_until");
                 if let (Some(f), Some(u)) = (valid_from, valid_until) {
                     if u <= f {
-                        ctx.error(&item_location, format!("playlist `{id}`: an item expires before it becomes valid"), None);
+                        ctx.error(
+                            &item_location,
+                            format!("playlist `{id}`: an item expires before it becomes valid"),
+                            None,
+                        );
                         ok = false;
                     }
                 }
-                items.push(Item { source, seconds: item.seconds, valid_from, valid_until, location: item_location });
+                items.push(Item {
+                    source,
+                    seconds: item.seconds,
+                    valid_from,
+                    valid_until,
+                    location: item_location,
+                });
             }
             if p.items.is_empty() {
-                ctx.error(&location, format!("playlist `{id}` has no items"), Some("add items = [{ material = \"…\" }]".into()));
+                ctx.error(
+                    &location,
+                    format!("playlist `{id}` has no items"),
+                    Some("add items = [{ material = \"…\" }]".into()),
+                );
                 ok = false;
             }
             if ok {
-                playlists.push(Playlist { id: id.clone(), name: p.name.clone().unwrap_or_else(|| id.clone()), items, location });
+                playlists.push(Playlist {
+                    id: id.clone(),
+                    name: p.name.clone().unwrap_or_else(|| id.clone()),
+                    items,
+                    location,
+                });
             }
         }
     }
@@ -672,7 +786,10 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
     let names = Names {
         screens: screens.iter().map(|s| s.id.as_str()).collect(),
         sites: sites.iter().map(|s| s.id.as_str()).collect(),
-        tags: screens.iter().flat_map(|s| s.tags.iter().map(String::as_str)).collect(),
+        tags: screens
+            .iter()
+            .flat_map(|s| s.tags.iter().map(String::as_str))
+            .collect(),
     };
 
     // schedules
@@ -688,7 +805,14 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             }
             let owner = format!("schedule `{id}`");
             let playlist = resolve_playlist(&mut ctx, file, &owner, &playlists, &s.playlist);
-            let targets = resolve_targets(&mut ctx, file, &owner, &names, &s.screens, &s.tags, &s.sites, &location);
+            let targets = resolve_targets(
+                &mut ctx,
+                file,
+                &owner,
+                &names,
+                [&s.screens, &s.tags, &s.sites],
+                &location,
+            );
             let when = schedule_when(&mut ctx, file, &owner, s, &location);
             let priority = s.priority.as_ref().map_or(0, |p| *p.get_ref());
             let priority_ok = priority.abs() <= i64::from(MAX_SCHEDULE_PRIORITY);
@@ -696,8 +820,17 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 let l = ctx.loc(file, p);
                 ctx.error(&l, format!("{owner}: priority {priority} is out of range"), Some(format!("use -{MAX_SCHEDULE_PRIORITY}..={MAX_SCHEDULE_PRIORITY}; alerts already beat every schedule")));
             }
-            if let (Some(playlist), Some(targets), Some(when), true) = (playlist, targets, when, priority_ok) {
-                schedules.push(Schedule { id: id.clone(), playlist, targets, when, priority: priority as i32, location });
+            if let (Some(playlist), Some(targets), Some(when), true) =
+                (playlist, targets, when, priority_ok)
+            {
+                schedules.push(Schedule {
+                    id: id.clone(),
+                    playlist,
+                    targets,
+                    when,
+                    priority: priority as i32,
+                    location,
+                });
             }
         }
     }
@@ -715,16 +848,31 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 continue;
             }
             let owner = format!("rule `{id}`");
-            let targets = resolve_targets(&mut ctx, file, &owner, &names, &r.screens, &r.tags, &r.sites, &location);
+            let targets = resolve_targets(
+                &mut ctx,
+                file,
+                &owner,
+                &names,
+                [&r.screens, &r.tags, &r.sites],
+                &location,
+            );
             let mut ok = true;
             if r.max_gap_seconds.is_none() && r.min_warning_share.is_none() {
-                ctx.error(&location, format!("{owner} asks for nothing"), Some("add max_gap_seconds and/or min_warning_share".into()));
+                ctx.error(
+                    &location,
+                    format!("{owner} asks for nothing"),
+                    Some("add max_gap_seconds and/or min_warning_share".into()),
+                );
                 ok = false;
             }
             if let Some(gap) = &r.max_gap_seconds {
                 if *gap.get_ref() == 0 {
                     let l = ctx.loc(file, gap);
-                    ctx.error(&l, format!("{owner}: max_gap_seconds = 0 can never hold"), Some("a screen needs some time between warnings; use e.g. 120".into()));
+                    ctx.error(
+                        &l,
+                        format!("{owner}: max_gap_seconds = 0 can never hold"),
+                        Some("a screen needs some time between warnings; use e.g. 120".into()),
+                    );
                     ok = false;
                 }
             }
@@ -732,12 +880,22 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 let v = *share.get_ref();
                 if !(v > 0.0 && v <= 1.0) {
                     let l = ctx.loc(file, share);
-                    ctx.error(&l, format!("{owner}: min_warning_share = {v} is not a share"), Some("use a number in (0, 1], e.g. 0.3 for 30 % of airtime".into()));
+                    ctx.error(
+                        &l,
+                        format!("{owner}: min_warning_share = {v} is not a share"),
+                        Some("use a number in (0, 1], e.g. 0.3 for 30 % of airtime".into()),
+                    );
                     ok = false;
                 }
             }
             if let (Some(targets), true) = (targets, ok) {
-                rules.push(Rule { id: id.clone(), targets, max_gap_seconds: r.max_gap_seconds.as_ref().map(|g| *g.get_ref()), min_warning_share: r.min_warning_share.as_ref().map(|s| *s.get_ref()), location });
+                rules.push(Rule {
+                    id: id.clone(),
+                    targets,
+                    max_gap_seconds: r.max_gap_seconds.as_ref().map(|g| *g.get_ref()),
+                    min_warning_share: r.min_warning_share.as_ref().map(|s| *s.get_ref()),
+                    location,
+                });
             }
         }
     }
@@ -754,31 +912,51 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 continue;
             }
             let owner = format!("alert `{id}`");
-            let targets = resolve_targets(&mut ctx, file, &owner, &names, &a.screens, &a.tags, &a.sites, &location);
+            let targets = resolve_targets(
+                &mut ctx,
+                file,
+                &owner,
+                &names,
+                [&a.screens, &a.tags, &a.sites],
+                &location,
+            );
             let playlist = match (&a.playlist, &a.material) {
                 (Some(p), None) => resolve_playlist(&mut ctx, file, &owner, &playlists, p),
                 (None, Some(m)) => {
                     playlists.push(Playlist {
                         id: format!("alert:{id}"),
                         name: format!("alert {id}"),
-                        items: vec![Item { source: ItemSource::Material(m.get_ref().clone()), seconds: None, valid_from: None, valid_until: None, location: ctx.loc(file, m) }],
+                        items: vec![Item {
+                            source: ItemSource::Material(m.get_ref().clone()),
+                            seconds: None,
+                            valid_from: None,
+                            valid_until: None,
+                            location: ctx.loc(file, m),
+                        }],
                         location: location.clone(),
                     });
                     Some(playlists.len() - 1)
                 }
                 _ => {
-                    ctx.error(&location, format!("{owner} needs exactly one of playlist or material"), Some("e.g. material = \"text-urgent\"".into()));
+                    ctx.error(
+                        &location,
+                        format!("{owner} needs exactly one of playlist or material"),
+                        Some("e.g. material = \"text-urgent\"".into()),
+                    );
                     None
                 }
             };
-            let from = a.from.as_ref().and_then(|f| match datetime_to_millis(f.get_ref(), timezone) {
-                Ok(ms) => Some(Some(ms)),
-                Err(message) => {
-                    let l = ctx.loc(file, f);
-                    ctx.error(&l, format!("{owner}: from: {message}"), None);
-                    None
-                }
-            });
+            let from =
+                a.from
+                    .as_ref()
+                    .and_then(|f| match datetime_to_millis(f.get_ref(), timezone) {
+                        Ok(ms) => Some(Some(ms)),
+                        Err(message) => {
+                            let l = ctx.loc(file, f);
+                            ctx.error(&l, format!("{owner}: from: {message}"), None);
+                            None
+                        }
+                    });
             let from = if a.from.is_some() { from } else { Some(None) };
             let until = match datetime_to_millis(a.until.get_ref(), timezone) {
                 Ok(ms) => Some(ms),
@@ -795,17 +973,27 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     continue;
                 }
             }
-            if let (Some(targets), Some(playlist), Some(from), Some(until)) = (targets, playlist, from, until) {
-                alerts.push(Alert { id: id.clone(), playlist, targets, from, until, location });
+            if let (Some(targets), Some(playlist), Some(from), Some(until)) =
+                (targets, playlist, from, until)
+            {
+                alerts.push(Alert {
+                    id: id.clone(),
+                    playlist,
+                    targets,
+                    from,
+                    until,
+                    location,
+                });
             }
         }
     }
     alerts.sort_by(|a, b| a.id.cmp(&b.id));
 
     // settings references
-    let settings_playlist = |ctx: &mut Ctx, field: Option<&Spanned<String>>, file: usize| -> Option<usize> {
-        field.and_then(|p| resolve_playlist(ctx, file, "[settings]", &playlists, p))
-    };
+    let settings_playlist =
+        |ctx: &mut Ctx, field: Option<&Spanned<String>>, file: usize| -> Option<usize> {
+            field.and_then(|p| resolve_playlist(ctx, file, "[settings]", &playlists, p))
+        };
     let (default_playlist, warning_playlist) = match &settings_raw {
         Some((file, s)) => (
             settings_playlist(&mut ctx, s.get_ref().default_playlist.as_ref(), *file),
@@ -813,17 +1001,37 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
         ),
         None => (None, None),
     };
-    let warning_named = settings_raw.as_ref().is_some_and(|(_, s)| s.get_ref().warning_playlist.is_some());
+    let warning_named = settings_raw
+        .as_ref()
+        .is_some_and(|(_, s)| s.get_ref().warning_playlist.is_some());
     if !rules.is_empty() && !warning_named {
         let location = rules[0].location.clone();
-        ctx.error(&location, "rules need a warning playlist to interleave, and none is set".to_owned(), Some("add warning_playlist = \"…\" under [settings]".into()));
+        ctx.error(
+            &location,
+            "rules need a warning playlist to interleave, and none is set".to_owned(),
+            Some("add warning_playlist = \"…\" under [settings]".into()),
+        );
     }
-    if settings_raw.as_ref().is_none_or(|(_, s)| s.get_ref().default_playlist.is_none()) {
-        ctx.warning(&settings_location, "no default_playlist: screens show the fallback outside schedules".to_owned(), Some("add default_playlist = \"…\" under [settings]".into()));
+    if settings_raw
+        .as_ref()
+        .is_none_or(|(_, s)| s.get_ref().default_playlist.is_none())
+    {
+        ctx.warning(
+            &settings_location,
+            "no default_playlist: screens show the fallback outside schedules".to_owned(),
+            Some("add default_playlist = \"…\" under [settings]".into()),
+        );
     }
 
     let model = Model {
-        settings: Settings { timezone, default_playlist, warning_playlist, still_seconds, scroll_px_per_second, location: settings_location },
+        settings: Settings {
+            timezone,
+            default_playlist,
+            warning_playlist,
+            still_seconds,
+            scroll_px_per_second,
+            location: settings_location,
+        },
         profiles,
         sites,
         screens,
@@ -833,37 +1041,68 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
         alerts,
     };
     let mut diagnostics = ctx.diagnostics;
-    diagnostics.sort_by(|a, b| a.location.cmp(&b.location).then_with(|| a.message.cmp(&b.message)));
+    diagnostics.sort_by(|a, b| {
+        a.location
+            .cmp(&b.location)
+            .then_with(|| a.message.cmp(&b.message))
+    });
     (model, diagnostics)
 }
 
 fn hours_problem(error: &HoursError) -> (String, String) {
     match error {
-        HoursError::Syntax(message) => (message.clone(), "write hours like \"08:30-17:30\" (several: \"08:30-12:00, 13:30-17:30\")".to_owned()),
+        HoursError::Syntax(message) => (
+            message.clone(),
+            "write hours like \"08:30-17:30\" (several: \"08:30-12:00, 13:30-17:30\")".to_owned(),
+        ),
         HoursError::CrossesMidnight { range } => (
             format!("hours = \"{range}\" crosses midnight"),
             "say overnight = true if it really runs past midnight, or swap the times".to_owned(),
         ),
-        HoursError::Empty(range) => (format!("hours `{range}` are empty"), "start and end must differ".to_owned()),
+        HoursError::Empty(range) => (
+            format!("hours `{range}` are empty"),
+            "start and end must differ".to_owned(),
+        ),
     }
 }
 
-fn schedule_when(ctx: &mut Ctx, file: usize, owner: &str, s: &RawSchedule, location: &Location) -> Option<When> {
+fn schedule_when(
+    ctx: &mut Ctx,
+    file: usize,
+    owner: &str,
+    s: &RawSchedule,
+    location: &Location,
+) -> Option<When> {
     if let Some(cron_text) = &s.cron {
         if s.days.is_some() || s.hours.is_some() {
-            ctx.error(location, format!("{owner} has both cron and days/hours"), Some("use either cron + duration_seconds, or days/hours/dates".into()));
+            ctx.error(
+                location,
+                format!("{owner} has both cron and days/hours"),
+                Some("use either cron + duration_seconds, or days/hours/dates".into()),
+            );
             return None;
         }
         let parsed = cron_text.get_ref().parse::<cron::Schedule>();
         let duration = s.duration_seconds.filter(|d| *d > 0);
         return match (parsed, duration) {
-            (Ok(schedule), Some(duration_seconds)) if s.dates.is_empty() => Some(When::Cron { schedule: Box::new(schedule), duration_seconds }),
+            (Ok(schedule), Some(duration_seconds)) if s.dates.is_empty() => Some(When::Cron {
+                schedule: Box::new(schedule),
+                duration_seconds,
+            }),
             (Ok(_), Some(_)) => {
-                ctx.error(location, format!("{owner}: dates do not combine with cron"), Some("put the dates into the cron expression's day and month fields".into()));
+                ctx.error(
+                    location,
+                    format!("{owner}: dates do not combine with cron"),
+                    Some("put the dates into the cron expression's day and month fields".into()),
+                );
                 None
             }
             (Ok(_), None) => {
-                ctx.error(location, format!("{owner}: cron needs duration_seconds"), Some("add duration_seconds = 1800 (how long each start lasts)".into()));
+                ctx.error(
+                    location,
+                    format!("{owner}: cron needs duration_seconds"),
+                    Some("add duration_seconds = 1800 (how long each start lasts)".into()),
+                );
                 None
             }
             (Err(error), _) => {
@@ -880,7 +1119,11 @@ fn schedule_when(ctx: &mut Ctx, file: usize, owner: &str, s: &RawSchedule, locat
             Ok(set) => set,
             Err(message) => {
                 let l = ctx.loc(file, d);
-                ctx.error(&l, format!("{owner}: days: {message}"), Some("e.g. days = \"mon-fri\" or \"sat,sun\"".into()));
+                ctx.error(
+                    &l,
+                    format!("{owner}: days: {message}"),
+                    Some("e.g. days = \"mon-fri\" or \"sat,sun\"".into()),
+                );
                 ok = false;
                 crate::calendar::DaySet::ALL
             }
@@ -905,13 +1148,21 @@ fn schedule_when(ctx: &mut Ctx, file: usize, owner: &str, s: &RawSchedule, locat
             Ok(r) => dates.push(r),
             Err(message) => {
                 let l = ctx.loc(file, d);
-                ctx.error(&l, format!("{owner}: dates: {message}"), Some("e.g. dates = [\"2026-12-01\", \"2026-12-24..2026-12-26\"]".into()));
+                ctx.error(
+                    &l,
+                    format!("{owner}: dates: {message}"),
+                    Some("e.g. dates = [\"2026-12-01\", \"2026-12-24..2026-12-26\"]".into()),
+                );
                 ok = false;
             }
         }
     }
     if s.duration_seconds.is_some() {
-        ctx.error(location, format!("{owner}: duration_seconds only applies to cron"), Some("use hours = \"HH:MM-HH:MM\" for a daily window".into()));
+        ctx.error(
+            location,
+            format!("{owner}: duration_seconds only applies to cron"),
+            Some("use hours = \"HH:MM-HH:MM\" for a daily window".into()),
+        );
         ok = false;
     }
     ok.then_some(When::Calendar { days, dates, hours })

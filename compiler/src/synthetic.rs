@@ -51,10 +51,34 @@ fn profiles() -> Vec<Profile> {
     };
     vec![
         p("door-352x80", 352, 80, ColorClass::Mono, false, true, true),
-        p("counter-192x32", 192, 32, ColorClass::Dual, false, true, false),
+        p(
+            "counter-192x32",
+            192,
+            32,
+            ColorClass::Dual,
+            false,
+            true,
+            false,
+        ),
         p("atm-128x64", 128, 64, ColorClass::Full, false, false, true),
-        p("lobby-1920x1080", 1920, 1080, ColorClass::Full, true, false, true),
-        p("hall-1920x360", 1920, 360, ColorClass::Full, true, true, true),
+        p(
+            "lobby-1920x1080",
+            1920,
+            1080,
+            ColorClass::Full,
+            true,
+            false,
+            true,
+        ),
+        p(
+            "hall-1920x360",
+            1920,
+            360,
+            ColorClass::Full,
+            true,
+            true,
+            true,
+        ),
     ]
 }
 
@@ -71,8 +95,16 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
             2 => MaterialKind::Poster,
             _ => MaterialKind::Video,
         };
-        let kind = if standard && kind == MaterialKind::Video { MaterialKind::Poster } else { kind };
-        let id = if standard { format!("std-{i}") } else { format!("m{i:04}") };
+        let kind = if standard && kind == MaterialKind::Video {
+            MaterialKind::Poster
+        } else {
+            kind
+        };
+        let id = if standard {
+            format!("std-{i}")
+        } else {
+            format!("m{i:04}")
+        };
         let mut renditions = BTreeMap::new();
         for (pi, profile) in model.profiles.iter().enumerate() {
             let fits = match kind {
@@ -83,14 +115,20 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
             if !fits {
                 continue;
             }
-            let strip = (kind == MaterialKind::Text && profile.scroll).then_some(400 + (i as u32 % 7) * 64);
+            let strip =
+                (kind == MaterialKind::Text && profile.scroll).then_some(400 + (i as u32 % 7) * 64);
             renditions.insert(
                 profile.id.clone(),
                 Rendition {
                     media: protocol::MediaRef {
                         sha256: digest((i * 16 + pi) as u64),
                         size_bytes: 1000 + i as u64,
-                        mime: if kind == MaterialKind::Video { "video/mp4" } else { "image/png" }.to_owned(),
+                        mime: if kind == MaterialKind::Video {
+                            "video/mp4"
+                        } else {
+                            "image/png"
+                        }
+                        .to_owned(),
                         width: strip.unwrap_or(profile.width),
                         height: profile.height,
                     },
@@ -101,7 +139,10 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
         // Some pack items expire or start within the horizon.
         let (valid_from, valid_until) = match (standard, i % 10) {
             (true, _) => (None, None),
-            (false, 3) => (Some(now_ms - 48 * hour), Some(now_ms + (6 + (i as i64 % 30)) * hour)),
+            (false, 3) => (
+                Some(now_ms - 48 * hour),
+                Some(now_ms + (6 + (i as i64 % 30)) * hour),
+            ),
             (false, 7) => (Some(now_ms + (3 + (i as i64 % 20)) * hour), None),
             _ => (Some(now_ms - 72 * hour), None),
         };
@@ -109,7 +150,11 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
             id,
             kind,
             title: format!("material {i}"),
-            tags: if standard { vec!["standard".into()] } else { vec!["pack".into(), format!("topic-{}", i % 8)] },
+            tags: if standard {
+                vec!["standard".into()]
+            } else {
+                vec!["pack".into(), format!("topic-{}", i % 8)]
+            },
             category: Some(format!("topic-{}", i % 8)),
             source: Some("synthetic".into()),
             valid_from,
@@ -137,8 +182,20 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
             organisation: format!("bank {}", s % 7),
             timezone: tz,
             opening_hours: vec![
-                (DaySet(0x1f), vec![TimeRange { start_minute: 510, end_minute: 1020 }]),
-                (DaySet(0x20), vec![TimeRange { start_minute: 540, end_minute: 720 }]),
+                (
+                    DaySet(0x1f),
+                    vec![TimeRange {
+                        start_minute: 510,
+                        end_minute: 1020,
+                    }],
+                ),
+                (
+                    DaySet(0x20),
+                    vec![TimeRange {
+                        start_minute: 540,
+                        end_minute: 720,
+                    }],
+                ),
             ],
             location: location("synthetic"),
         })
@@ -149,7 +206,8 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
             let site = i / 10;
             let kind = i % 5;
             Screen {
-                id: protocol::ScreenId::new(&format!("s{i:06}")).unwrap_or_else(|_| unreachable!("synthetic ids are valid")),
+                id: protocol::ScreenId::new(&format!("s{i:06}"))
+                    .unwrap_or_else(|_| unreachable!("synthetic ids are valid")),
                 name: format!("screen {i}"),
                 site,
                 profile: kind,
@@ -166,18 +224,33 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
 
     // Playlists: warning, default, and LAYERS × GROUPS schedule playlists.
     let material = |n: usize| ItemSource::Material(format!("m{:04}", 4 + n % 200));
-    let item = |source| Item { source, seconds: None, valid_from: None, valid_until: None, location: location("synthetic") };
+    let item = |source| Item {
+        source,
+        seconds: None,
+        valid_from: None,
+        valid_until: None,
+        location: location("synthetic"),
+    };
     let mut playlists = vec![
         Playlist {
             id: "standard-warnings".into(),
             name: "standard".into(),
-            items: (0..4).map(|i| item(ItemSource::Material(format!("std-{i}")))).collect(),
+            items: (0..4)
+                .map(|i| item(ItemSource::Material(format!("std-{i}"))))
+                .collect(),
             location: location("synthetic"),
         },
         Playlist {
             id: "default".into(),
             name: "default".into(),
-            items: vec![item(ItemSource::Material("std-0".into())), item(ItemSource::Query(Query { tags: vec!["pack".into()], newest: Some(4), ..Query::default() }))],
+            items: vec![
+                item(ItemSource::Material("std-0".into())),
+                item(ItemSource::Query(Query {
+                    tags: vec!["pack".into()],
+                    newest: Some(4),
+                    ..Query::default()
+                })),
+            ],
             location: location("synthetic"),
         },
     ];
@@ -185,11 +258,20 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
         for group in 0..GROUPS {
             let n = layer * GROUPS + group;
             let mut items: Vec<Item> = (0..4).map(|k| item(material(n * 7 + k * 13))).collect();
-            items.push(item(ItemSource::Query(Query { tags: vec!["pack".into(), format!("topic-{}", n % 8)], newest: Some(3), ..Query::default() })));
-            if n % 3 == 0 {
+            items.push(item(ItemSource::Query(Query {
+                tags: vec!["pack".into(), format!("topic-{}", n % 8)],
+                newest: Some(3),
+                ..Query::default()
+            })));
+            if n.is_multiple_of(3) {
                 items[1].seconds = Some(8);
             }
-            playlists.push(Playlist { id: playlist_id(layer, group), name: format!("playlist {n}"), items, location: location("synthetic") });
+            playlists.push(Playlist {
+                id: playlist_id(layer, group),
+                name: format!("playlist {n}"),
+                items,
+                location: location("synthetic"),
+            });
         }
     }
     let playlist_index = |id: &str| playlists.iter().position(|p| p.id == id).unwrap_or(0);
@@ -203,21 +285,65 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
         let group = region % GROUPS;
         let targets = if j % 3 == 0 {
             let first = region * 10;
-            Targets { sites: (first..(first + 10).min(site_count)).map(|s| format!("site-{s:05}")).collect(), ..Targets::default() }
+            Targets {
+                sites: (first..(first + 10).min(site_count))
+                    .map(|s| format!("site-{s:05}"))
+                    .collect(),
+                ..Targets::default()
+            }
         } else {
-            Targets { tags: vec![format!("region-{region}")], ..Targets::default() }
+            Targets {
+                tags: vec![format!("region-{region}")],
+                ..Targets::default()
+            }
         };
         let start = (6 + (j % 12) as u32) * 60 + (j % 4) as u32 * 15;
         let when = match layer % 4 {
-            0 => When::Calendar { days: DaySet(0x1f), dates: vec![], hours: vec![TimeRange { start_minute: start, end_minute: start + 120 }] },
-            1 => When::Calendar { days: DaySet::ALL, dates: vec![], hours: vec![TimeRange { start_minute: start, end_minute: start + 240 + (j % 5) as u32 * 30 }] },
+            0 => When::Calendar {
+                days: DaySet(0x1f),
+                dates: vec![],
+                hours: vec![TimeRange {
+                    start_minute: start,
+                    end_minute: start + 120,
+                }],
+            },
+            1 => When::Calendar {
+                days: DaySet::ALL,
+                dates: vec![],
+                hours: vec![TimeRange {
+                    start_minute: start,
+                    end_minute: start + 240 + (j % 5) as u32 * 30,
+                }],
+            },
             2 => When::Calendar {
                 days: DaySet::ALL,
-                dates: vec![DateRange { first: today, last: today.succ_opt().unwrap_or(today) }],
-                hours: vec![TimeRange { start_minute: start, end_minute: start + 60 }, TimeRange { start_minute: start + 300, end_minute: start + 330 }],
+                dates: vec![DateRange {
+                    first: today,
+                    last: today.succ_opt().unwrap_or(today),
+                }],
+                hours: vec![
+                    TimeRange {
+                        start_minute: start,
+                        end_minute: start + 60,
+                    },
+                    TimeRange {
+                        start_minute: start + 300,
+                        end_minute: start + 330,
+                    },
+                ],
             },
             _ => When::Cron {
-                schedule: Box::new(format!("0 {} {},{} * * {} *", j % 60, 7 + j % 5, 13 + j % 6, if j % 2 == 0 { "Mon-Fri" } else { "*" }).parse().unwrap_or_else(|_| unreachable!("synthetic cron parses"))),
+                schedule: Box::new(
+                    format!(
+                        "0 {} {},{} * * {} *",
+                        j % 60,
+                        7 + j % 5,
+                        13 + j % 6,
+                        if j % 2 == 0 { "Mon-Fri" } else { "*" }
+                    )
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!("synthetic cron parses")),
+                ),
                 duration_seconds: 900 + (j % 4) as u32 * 300,
             },
         };
@@ -231,18 +357,82 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
         });
     }
     let rules = vec![
-        Rule { id: "doors".into(), targets: Targets { tags: vec!["bank-door".into()], ..Targets::default() }, max_gap_seconds: Some(120), min_warning_share: Some(0.3), location: location("synthetic") },
-        Rule { id: "counters".into(), targets: Targets { tags: vec!["bank-counter".into()], ..Targets::default() }, max_gap_seconds: Some(180), min_warning_share: None, location: location("synthetic") },
-        Rule { id: "lobbies".into(), targets: Targets { tags: vec!["bank-lobby".into(), "hall".into()], ..Targets::default() }, max_gap_seconds: None, min_warning_share: Some(0.25), location: location("synthetic") },
+        Rule {
+            id: "doors".into(),
+            targets: Targets {
+                tags: vec!["bank-door".into()],
+                ..Targets::default()
+            },
+            max_gap_seconds: Some(120),
+            min_warning_share: Some(0.3),
+            location: location("synthetic"),
+        },
+        Rule {
+            id: "counters".into(),
+            targets: Targets {
+                tags: vec!["bank-counter".into()],
+                ..Targets::default()
+            },
+            max_gap_seconds: Some(180),
+            min_warning_share: None,
+            location: location("synthetic"),
+        },
+        Rule {
+            id: "lobbies".into(),
+            targets: Targets {
+                tags: vec!["bank-lobby".into(), "hall".into()],
+                ..Targets::default()
+            },
+            max_gap_seconds: None,
+            min_warning_share: Some(0.25),
+            location: location("synthetic"),
+        },
     ];
     let day_ms = |d: NaiveDate, hour: u32| crate::calendar::local_to_utc(tz, d, hour * 60);
     let alerts = vec![
-        Alert { id: "alert-active".into(), playlist: 0, targets: Targets { tags: vec!["region-0".into()], ..Targets::default() }, from: Some(day_ms(today, 10)), until: day_ms(today, 12), location: location("synthetic") },
-        Alert { id: "alert-expired".into(), playlist: 0, targets: Targets { tags: vec!["hall".into()], ..Targets::default() }, from: None, until: day_ms(today, 0) - 86_400_000, location: location("synthetic") },
-        Alert { id: "alert-tomorrow".into(), playlist: 0, targets: Targets { tags: vec!["atm".into()], ..Targets::default() }, from: Some(day_ms(today, 33)), until: day_ms(today, 35), location: location("synthetic") },
+        Alert {
+            id: "alert-active".into(),
+            playlist: 0,
+            targets: Targets {
+                tags: vec!["region-0".into()],
+                ..Targets::default()
+            },
+            from: Some(day_ms(today, 10)),
+            until: day_ms(today, 12),
+            location: location("synthetic"),
+        },
+        Alert {
+            id: "alert-expired".into(),
+            playlist: 0,
+            targets: Targets {
+                tags: vec!["hall".into()],
+                ..Targets::default()
+            },
+            from: None,
+            until: day_ms(today, 0) - 86_400_000,
+            location: location("synthetic"),
+        },
+        Alert {
+            id: "alert-tomorrow".into(),
+            playlist: 0,
+            targets: Targets {
+                tags: vec!["atm".into()],
+                ..Targets::default()
+            },
+            from: Some(day_ms(today, 33)),
+            until: day_ms(today, 35),
+            location: location("synthetic"),
+        },
     ];
     Model {
-        settings: Settings { timezone: tz, default_playlist: Some(1), warning_playlist: Some(0), still_seconds: 10, scroll_px_per_second: 32, location: location("synthetic") },
+        settings: Settings {
+            timezone: tz,
+            default_playlist: Some(1),
+            warning_playlist: Some(0),
+            still_seconds: 10,
+            scroll_px_per_second: 32,
+            location: location("synthetic"),
+        },
         profiles: profile_list,
         sites,
         screens: screen_list,
@@ -267,5 +457,11 @@ pub fn edit_one_playlist(model: &Model) -> (Model, Changes) {
         p.items.reverse();
         p.items[0].seconds = Some(17);
     }
-    (edited, Changes { playlists: vec![id], ..Changes::default() })
+    (
+        edited,
+        Changes {
+            playlists: vec![id],
+            ..Changes::default()
+        },
+    )
 }

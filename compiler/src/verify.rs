@@ -34,7 +34,10 @@ impl Airtime {
 
 /// Walks `rotation` slot by slot over `[from, until)`.
 pub fn airtime(rotation: &protocol::Rotation, from: i64, until: i64) -> Airtime {
-    let mut out = Airtime { total_ms: (until - from).max(0), ..Airtime::default() };
+    let mut out = Airtime {
+        total_ms: (until - from).max(0),
+        ..Airtime::default()
+    };
     let mut t = from;
     let mut gap = 0i64;
     while t < until {

@@ -14,7 +14,12 @@ fn rendered(diagnostics: &[compiler::Diagnostic]) -> String {
     diagnostics.iter().map(|d| format!("{d}\n")).collect()
 }
 
-fn compiled_demo() -> (Model, compiler::Catalog, Vec<CompiledScreen>, Vec<compiler::Diagnostic>) {
+fn compiled_demo() -> (
+    Model,
+    compiler::Catalog,
+    Vec<CompiledScreen>,
+    Vec<compiler::Diagnostic>,
+) {
     let (model, catalog, mut diagnostics) = demo();
     let (compiled, more) = compiler::compile(&model, &catalog, demo_window());
     diagnostics.extend(more);
@@ -33,7 +38,10 @@ fn check_explain(screen: &str) -> String {
 #[test]
 fn demo_compiles_every_screen_without_errors() {
     let (model, _, compiled, diagnostics) = compiled_demo();
-    let errors: Vec<_> = diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(model.screens.len(), 13);
     assert_eq!(compiled.len(), 13);
@@ -74,9 +82,16 @@ fn rotations_are_valid_and_cover_the_horizon() {
         assert!(r.fallback.iter().all(|s| s.is_warning));
         // The demo has a default playlist: blocks tile [now, now + 48 h) exactly.
         assert_eq!(r.blocks.first().map(|b| b.from), Some(window.now));
-        assert_eq!(r.blocks.last().map(|b| b.until.0), Some(window.now.0 + window.horizon_ms));
+        assert_eq!(
+            r.blocks.last().map(|b| b.until.0),
+            Some(window.now.0 + window.horizon_ms)
+        );
         for pair in r.blocks.windows(2) {
-            assert_eq!(pair[0].until, pair[1].from, "{}: gap or overlap", r.screen_id);
+            assert_eq!(
+                pair[0].until, pair[1].from,
+                "{}: gap or overlap",
+                r.screen_id
+            );
         }
     }
 }
@@ -96,17 +111,38 @@ fn every_rule_holds_in_every_opening_window() {
             .collect();
         assert!(!rules.is_empty(), "every demo screen is under a rule");
         for (days, hours) in &site.opening_hours {
-            let spec = CalendarSpec { days: *days, dates: &[], hours };
-            for (from, until) in expand_calendar(spec, screen.timezone, window.now.0, window.now.0 + window.horizon_ms) {
+            let spec = CalendarSpec {
+                days: *days,
+                dates: &[],
+                hours,
+            };
+            for (from, until) in expand_calendar(
+                spec,
+                screen.timezone,
+                window.now.0,
+                window.now.0 + window.horizon_ms,
+            ) {
                 let airtime = verify::airtime(&c.rotation, from, until);
                 windows_checked += 1;
                 assert_eq!(airtime.blank_ms, 0);
                 for rule in &rules {
                     if let Some(gap) = rule.max_gap_seconds {
-                        assert!(airtime.longest_gap_ms <= i64::from(gap) * 1000, "{} {}: gap {} ms", screen.id, rule.id, airtime.longest_gap_ms);
+                        assert!(
+                            airtime.longest_gap_ms <= i64::from(gap) * 1000,
+                            "{} {}: gap {} ms",
+                            screen.id,
+                            rule.id,
+                            airtime.longest_gap_ms
+                        );
                     }
                     if let Some(share) = rule.min_warning_share {
-                        assert!(airtime.warning_share() + 1e-9 >= share, "{} {}: share {}", screen.id, rule.id, airtime.warning_share());
+                        assert!(
+                            airtime.warning_share() + 1e-9 >= share,
+                            "{} {}: share {}",
+                            screen.id,
+                            rule.id,
+                            airtime.warning_share()
+                        );
                     }
                 }
             }
@@ -120,16 +156,26 @@ fn withdrawn_material_drops_out_at_its_valid_until_exactly() {
     let (_, _, compiled, _) = compiled_demo();
     let cut = at("2026-12-02T00:00:00+08:00");
     // The ATM topper plays the default loop (which queries the county pack) across midnight.
-    let door = compiled.iter().find(|c| c.rotation.screen_id.as_str() == "icbc-atm").expect("atm");
+    let door = compiled
+        .iter()
+        .find(|c| c.rotation.screen_id.as_str() == "icbc-atm")
+        .expect("atm");
     let has_refund = |b: &protocol::Block| b.slots.iter().any(|s| s.material_id == "w48-refund");
     let mut seen_before = false;
     for b in &door.rotation.blocks {
         if has_refund(b) {
-            assert!(b.until <= cut, "w48-refund still plays in a block until {:?}", b.until);
+            assert!(
+                b.until <= cut,
+                "w48-refund still plays in a block until {:?}",
+                b.until
+            );
             seen_before |= b.until == cut;
         }
     }
-    assert!(seen_before, "a block carrying w48-refund ends exactly at its valid_until");
+    assert!(
+        seen_before,
+        "a block carrying w48-refund ends exactly at its valid_until"
+    );
     assert!(door.rotation.position_at(cut).is_some());
 }
 
@@ -158,7 +204,16 @@ fn same_inputs_give_byte_identical_rotations() {
 fn files_with(replace_file: &str, text: &str) -> Vec<(&'static str, String)> {
     DEMO_FILES
         .iter()
-        .map(|(n, t)| (*n, if *n == replace_file { text.to_owned() } else { (*t).to_owned() }))
+        .map(|(n, t)| {
+            (
+                *n,
+                if *n == replace_file {
+                    text.to_owned()
+                } else {
+                    (*t).to_owned()
+                },
+            )
+        })
         .collect()
 }
 
@@ -173,17 +228,28 @@ from = 2026-12-01T10:00:00+08:00
 until = 2026-12-01T12:00:00+08:00
 "#;
     let (model, catalog, diagnostics) = demo_with(&files_with("playlists/alerts.toml", alerts));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
     let (compiled, _) = compiler::compile(&model, &catalog, demo_window());
     for c in &compiled {
         let screen = model.screen(c.rotation.screen_id.as_str()).expect("screen");
-        let at_11 = c.rotation.position_at(at("2026-12-01T11:00:00+08:00")).expect("plays");
+        let at_11 = c
+            .rotation
+            .position_at(at("2026-12-01T11:00:00+08:00"))
+            .expect("plays");
         let slot = c.rotation.slot(&at_11).expect("slot");
         let block = at_11.block.map(|b| &c.rotation.blocks[b]);
         if screen.tags.contains(&"bank-door".to_owned()) {
-            assert_eq!(block.map(|b| b.priority), Some(compiler::model::ALERT_PRIORITY));
+            assert_eq!(
+                block.map(|b| b.priority),
+                Some(compiler::model::ALERT_PRIORITY)
+            );
             let origin = &c.origins[at_11.block.expect("block")];
-            assert!(matches!(origin.source.as_ref(), compiler::Source::Alert { alert, .. } if alert == "wave"));
+            assert!(
+                matches!(origin.source.as_ref(), compiler::Source::Alert { alert, .. } if alert == "wave")
+            );
             assert!(slot.is_warning);
         } else {
             assert!(block.is_some_and(|b| b.priority < compiler::model::ALERT_PRIORITY));
@@ -208,15 +274,28 @@ screens = ["icbc-lobby"]
 hours = "10:30-12:00"
 priority = 7
 "#;
-    let (model, catalog, diagnostics) = demo_with(&files_with("playlists/schedules.toml", schedules));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
+    let (model, catalog, diagnostics) =
+        demo_with(&files_with("playlists/schedules.toml", schedules));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
     let (compiled, _) = compiler::compile(&model, &catalog, demo_window());
-    let lobby = compiled.iter().find(|c| c.rotation.screen_id.as_str() == "icbc-lobby").expect("lobby");
+    let lobby = compiled
+        .iter()
+        .find(|c| c.rotation.screen_id.as_str() == "icbc-lobby")
+        .expect("lobby");
     let source_at = |t: &str| {
         let p = lobby.rotation.position_at(at(t)).expect("plays");
-        lobby.origins[p.block.expect("block")].source.as_ref().clone()
+        lobby.origins[p.block.expect("block")]
+            .source
+            .as_ref()
+            .clone()
     };
-    let schedule = |id: &str| compiler::Source::Schedule { schedule: id.into(), playlist: String::new() };
+    let schedule = |id: &str| compiler::Source::Schedule {
+        schedule: id.into(),
+        playlist: String::new(),
+    };
     let id_of = |s: compiler::Source| match s {
         compiler::Source::Schedule { schedule, .. } => schedule,
         other => format!("{other:?}"),

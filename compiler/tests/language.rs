@@ -5,7 +5,9 @@
 mod common;
 
 use common::at;
-use ledcast_compiler::{self as compiler, Catalog, CatalogMaterial, MaterialKind, Rendition, Window};
+use ledcast_compiler::{
+    self as compiler, Catalog, CatalogMaterial, MaterialKind, Rendition, Window,
+};
 use ledcast_protocol::v1 as protocol;
 
 fn check(files: &[(&str, &str)]) -> String {
@@ -92,7 +94,8 @@ playlist = "loop"
 tags = ["bank-door"]
 until = 2026-12-01T18:00:00+08:00
 "#;
-    let typo_field = "[[profiles]]\nid = \"atm\"\nwidth = 128\nheight = 64\ncolor = \"full\"\nvidoe = true\n";
+    let typo_field =
+        "[[profiles]]\nid = \"atm\"\nwidth = 128\nheight = 64\ncolor = \"full\"\nvidoe = true\n";
     let bad_zone = "[[sites]]\nid = \"berlin\"\ntimezone = \"Europe/Berln\"\n";
     insta::assert_snapshot!(check(&[
         ("base.toml", BASE),
@@ -114,7 +117,13 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
     renditions.insert(
         profile.to_owned(),
         Rendition {
-            media: protocol::MediaRef { sha256: protocol::Sha256(digest), size_bytes: 10, mime: "image/png".into(), width: 352, height: 80 },
+            media: protocol::MediaRef {
+                sha256: protocol::Sha256(digest),
+                size_bytes: 10,
+                mime: "image/png".into(),
+                width: 352,
+                height: 80,
+            },
             strip_width_px: (kind == MaterialKind::Text).then_some(288),
         },
     );
@@ -143,13 +152,27 @@ fn door_catalog() -> Catalog {
     ])
 }
 
-fn block_edges(files: &[(&str, &str)], now: protocol::Timestamp, hours: i64) -> Vec<(String, String, String)> {
+fn block_edges(
+    files: &[(&str, &str)],
+    now: protocol::Timestamp,
+    hours: i64,
+) -> Vec<(String, String, String)> {
     let (model, diagnostics) = compiler::parse(files);
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
-    let (compiled, diagnostics) = compiler::compile(&model, &door_catalog(), Window::hours(now, hours, hours));
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    let (compiled, diagnostics) =
+        compiler::compile(&model, &door_catalog(), Window::hours(now, hours, hours));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
     let utc = |t: protocol::Timestamp| {
-        chrono::DateTime::from_timestamp_millis(t.0).expect("instant").format("%m-%d %H:%M").to_string()
+        chrono::DateTime::from_timestamp_millis(t.0)
+            .expect("instant")
+            .format("%m-%d %H:%M")
+            .to_string()
     };
     compiled[0]
         .rotation
@@ -178,10 +201,25 @@ tags = ["bank-door"]
 hours = "08:00-10:00"
 "#;
     // Saturday 2026-03-28 00:00 CET → Monday: clocks go forward on Sunday 29th.
-    let edges = block_edges(&[("base.toml", &site), ("s.toml", schedule)], at("2026-03-28T00:00:00+01:00"), 72);
-    let morning: Vec<_> = edges.iter().filter(|e| e.2 == "morning").map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    let edges = block_edges(
+        &[("base.toml", &site), ("s.toml", schedule)],
+        at("2026-03-28T00:00:00+01:00"),
+        72,
+    );
+    let morning: Vec<_> = edges
+        .iter()
+        .filter(|e| e.2 == "morning")
+        .map(|e| (e.0.as_str(), e.1.as_str()))
+        .collect();
     // 08:00 local is 07:00 UTC in CET, 06:00 UTC in CEST.
-    assert_eq!(morning, vec![("03-28 07:00", "03-28 09:00"), ("03-29 06:00", "03-29 08:00"), ("03-30 06:00", "03-30 08:00")]);
+    assert_eq!(
+        morning,
+        vec![
+            ("03-28 07:00", "03-28 09:00"),
+            ("03-29 06:00", "03-29 08:00"),
+            ("03-30 06:00", "03-30 08:00")
+        ]
+    );
 }
 
 #[test]
@@ -204,8 +242,16 @@ hours = "22:00-04:00"
 overnight = true
 "#;
     // Saturday 2026-10-24 22:00 CEST → Sunday 04:00 CET: clocks go back at 03:00, so 7 hours.
-    let edges = block_edges(&[("base.toml", &site), ("s.toml", schedule)], at("2026-10-24T12:00:00+02:00"), 24);
-    let night: Vec<_> = edges.iter().filter(|e| e.2 == "night").map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    let edges = block_edges(
+        &[("base.toml", &site), ("s.toml", schedule)],
+        at("2026-10-24T12:00:00+02:00"),
+        24,
+    );
+    let night: Vec<_> = edges
+        .iter()
+        .filter(|e| e.2 == "night")
+        .map(|e| (e.0.as_str(), e.1.as_str()))
+        .collect();
     assert_eq!(night, vec![("10-24 20:00", "10-25 03:00")]);
 }
 
@@ -223,22 +269,43 @@ tags = ["bank-door"]
 dates = ["2026-12-31..2027-01-01"]
 hours = "23:00-24:00"
 "#;
-    let edges = block_edges(&[("base.toml", BASE), ("s.toml", schedule)], at("2026-12-31T00:00:00+08:00"), 48);
-    let ny: Vec<_> = edges.iter().filter(|e| e.2 == "new-year").map(|e| (e.0.as_str(), e.1.as_str())).collect();
-    assert_eq!(ny, vec![("12-31 15:00", "12-31 16:00"), ("01-01 15:00", "01-01 16:00")]);
+    let edges = block_edges(
+        &[("base.toml", BASE), ("s.toml", schedule)],
+        at("2026-12-31T00:00:00+08:00"),
+        48,
+    );
+    let ny: Vec<_> = edges
+        .iter()
+        .filter(|e| e.2 == "new-year")
+        .map(|e| (e.0.as_str(), e.1.as_str()))
+        .collect();
+    assert_eq!(
+        ny,
+        vec![
+            ("12-31 15:00", "12-31 16:00"),
+            ("01-01 15:00", "01-01 16:00")
+        ]
+    );
 }
 
 #[test]
 fn a_rule_no_warning_can_satisfy_is_an_error_and_no_rotation() {
     let rules = "[[rules]]\nid = \"doors\"\ntags = [\"bank-door\"]\nmax_gap_seconds = 60\n";
     let (model, diagnostics) = compiler::parse(&[("base.toml", BASE), ("rules.toml", rules)]);
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{diagnostics:#?}");
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
     // The only warning material has no rendition for this profile.
     let catalog = Catalog::new(vec![
         material("poster", MaterialKind::Poster, true, "door"),
         material("warn", MaterialKind::Text, true, "other-profile"),
     ]);
-    let (compiled, diagnostics) = compiler::compile(&model, &catalog, Window::hours(at("2026-12-01T09:00:00+08:00"), 48, 72));
+    let (compiled, diagnostics) = compiler::compile(
+        &model,
+        &catalog,
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 48, 72),
+    );
     assert!(compiled.is_empty());
     let rendered: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
     insta::assert_snapshot!(rendered);
@@ -261,8 +328,16 @@ tags = ["bank-door"]
     clip.duration_ms = Some(30_000);
     let mut catalog = door_catalog().materials().to_vec();
     catalog.push(clip);
-    let (compiled, diagnostics) = compiler::compile(&model, &Catalog::new(catalog), Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4));
-    let slots: Vec<&str> = compiled[0].rotation.blocks[0].slots.iter().map(|s| s.material_id.as_str()).collect();
+    let (compiled, diagnostics) = compiler::compile(
+        &model,
+        &Catalog::new(catalog),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    let slots: Vec<&str> = compiled[0].rotation.blocks[0]
+        .slots
+        .iter()
+        .map(|s| s.material_id.as_str())
+        .collect();
     assert_eq!(slots, vec!["poster"]);
     let rendered: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
     insta::assert_snapshot!(rendered);
@@ -272,9 +347,16 @@ tags = ["bank-door"]
 fn scroll_duration_is_strip_plus_screen_width_over_speed() {
     // "warn" is a 288 px strip on a 352 px door at 32 px/s: (288 + 352) / 32 = 20 s.
     let (model, _) = compiler::parse(&[("base.toml", BASE)]);
-    let (compiled, _) = compiler::compile(&model, &door_catalog(), Window::hours(at("2026-12-01T09:00:00+08:00"), 1, 1));
+    let (compiled, _) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 1, 1),
+    );
     let fallback = &compiled[0].rotation.fallback;
     assert_eq!(fallback.len(), 1);
     assert_eq!(fallback[0].duration_ms, 20_000);
-    assert_eq!(fallback[0].kind, protocol::SlotKind::Scroll { px_per_second: 32 });
+    assert_eq!(
+        fallback[0].kind,
+        protocol::SlotKind::Scroll { px_per_second: 32 }
+    );
 }

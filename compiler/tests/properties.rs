@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 
 use common::at;
 use ledcast_compiler::calendar::{expand_calendar, CalendarSpec};
-use ledcast_compiler::{self as compiler, verify, Catalog, CatalogMaterial, Changes, MaterialKind, Model, Rendition, Window};
+use ledcast_compiler::{
+    self as compiler, verify, Catalog, CatalogMaterial, Changes, MaterialKind, Model, Rendition,
+    Window,
+};
 use ledcast_protocol::v1 as protocol;
 use proptest::prelude::*;
 
@@ -77,11 +80,35 @@ struct SiteSpec {
     alerts: Vec<AlertSpec>,
 }
 
-const BASES: [&str; 3] = ["2026-03-27T10:00:00Z", "2026-10-23T10:00:00Z", "2026-12-30T10:00:00Z"];
+const BASES: [&str; 3] = [
+    "2026-03-27T10:00:00Z",
+    "2026-10-23T10:00:00Z",
+    "2026-12-30T10:00:00Z",
+];
 
 fn material_spec() -> impl Strategy<Value = MaterialSpec> {
-    (0u8..3, prop::bool::weighted(0.7), prop::bool::weighted(0.9), prop::option::of(-30i64..40), prop::option::of(-10i64..60), 50u32..700, 5u32..40)
-        .prop_map(|(kind, warning, approved, valid_from_h, valid_until_h, strip_px, seconds)| MaterialSpec { kind, warning, approved, valid_from_h, valid_until_h, strip_px, seconds })
+    (
+        0u8..3,
+        prop::bool::weighted(0.7),
+        prop::bool::weighted(0.9),
+        prop::option::of(-30i64..40),
+        prop::option::of(-10i64..60),
+        50u32..700,
+        5u32..40,
+    )
+        .prop_map(
+            |(kind, warning, approved, valid_from_h, valid_until_h, strip_px, seconds)| {
+                MaterialSpec {
+                    kind,
+                    warning,
+                    approved,
+                    valid_from_h,
+                    valid_until_h,
+                    strip_px,
+                    seconds,
+                }
+            },
+        )
 }
 
 fn item_spec() -> impl Strategy<Value = ItemSpec> {
@@ -103,18 +130,76 @@ fn site_spec() -> impl Strategy<Value = SiteSpec> {
         prop::collection::vec(material_spec(), 8),
         prop::collection::vec(prop::collection::vec(item_spec(), 1..5), 4),
         prop::collection::vec(
-            (0usize..4, target(), 0u8..3, 1u8..128, 0u32..48, 30u32..900, -1i64..3, 0i32..4).prop_map(
-                |(playlist, target, kind, days, start_half_hours, length_minutes, day_offset, priority)| ScheduleSpec { playlist, target, kind, days, start_half_hours, length_minutes, day_offset, priority },
-            ),
+            (
+                0usize..4,
+                target(),
+                0u8..3,
+                1u8..128,
+                0u32..48,
+                30u32..900,
+                -1i64..3,
+                0i32..4,
+            )
+                .prop_map(
+                    |(
+                        playlist,
+                        target,
+                        kind,
+                        days,
+                        start_half_hours,
+                        length_minutes,
+                        day_offset,
+                        priority,
+                    )| ScheduleSpec {
+                        playlist,
+                        target,
+                        kind,
+                        days,
+                        start_half_hours,
+                        length_minutes,
+                        day_offset,
+                        priority,
+                    },
+                ),
             0..7,
         ),
         prop::collection::vec(
-            (target(), prop::option::of(prop::sample::select(vec![60u32, 120, 300])), prop::option::of(prop::sample::select(vec![0.2f64, 0.3, 0.5]))).prop_map(|(target, gap, share)| RuleSpec { target, gap: gap.or(if share.is_none() { Some(90) } else { None }), share }),
+            (
+                target(),
+                prop::option::of(prop::sample::select(vec![60u32, 120, 300])),
+                prop::option::of(prop::sample::select(vec![0.2f64, 0.3, 0.5])),
+            )
+                .prop_map(|(target, gap, share)| RuleSpec {
+                    target,
+                    gap: gap.or(if share.is_none() { Some(90) } else { None }),
+                    share,
+                }),
             0..3,
         ),
-        prop::collection::vec((0usize..4, 0usize..3, -5i64..40, 1i64..10).prop_map(|(playlist, tag, from_h, length_h)| AlertSpec { playlist, tag, from_h, length_h }), 0..2),
+        prop::collection::vec(
+            (0usize..4, 0usize..3, -5i64..40, 1i64..10).prop_map(
+                |(playlist, tag, from_h, length_h)| AlertSpec {
+                    playlist,
+                    tag,
+                    from_h,
+                    length_h,
+                },
+            ),
+            0..2,
+        ),
     )
-        .prop_map(|(base, now_steps, screens, materials, playlists, schedules, rules, alerts)| SiteSpec { base, now_minutes: now_steps * 7, screens, materials, playlists, schedules, rules, alerts })
+        .prop_map(
+            |(base, now_steps, screens, materials, playlists, schedules, rules, alerts)| SiteSpec {
+                base,
+                now_minutes: now_steps * 7,
+                screens,
+                materials,
+                playlists,
+                schedules,
+                rules,
+                alerts,
+            },
+        )
 }
 
 fn now_of(spec: &SiteSpec) -> protocol::Timestamp {
@@ -122,7 +207,10 @@ fn now_of(spec: &SiteSpec) -> protocol::Timestamp {
 }
 
 fn iso(t: protocol::Timestamp) -> String {
-    chrono::DateTime::from_timestamp_millis(t.0).expect("instant").format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    chrono::DateTime::from_timestamp_millis(t.0)
+        .expect("instant")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 fn targets(t: (u8, usize), spec: &SiteSpec) -> String {
@@ -134,42 +222,82 @@ fn targets(t: (u8, usize), spec: &SiteSpec) -> String {
 }
 
 fn toml_text(spec: &SiteSpec) -> String {
-    let mut out = String::from("[settings]\ndefault_playlist = \"p0\"\nwarning_playlist = \"warnings\"\n\n");
+    let mut out =
+        String::from("[settings]\ndefault_playlist = \"p0\"\nwarning_playlist = \"warnings\"\n\n");
     for (id, w, h, color, video, scroll, still) in PROFILES {
         out += &format!("[[profiles]]\nid = \"{id}\"\nwidth = {w}\nheight = {h}\ncolor = \"{color}\"\nvideo = {video}\nscroll = {scroll}\nstill = {still}\n\n");
     }
     out += "[[sites]]\nid = \"sh\"\nopening_hours = { \"mon-fri\" = \"08:30-17:00\", \"sat\" = \"09:00-12:00\" }\n\n";
     out += "[[sites]]\nid = \"be\"\ntimezone = \"Europe/Berlin\"\nopening_hours = { \"mon-sun\" = \"09:00-12:30, 13:00-18:00\" }\n\n";
     for (i, (profile, site, tags)) in spec.screens.iter().enumerate() {
-        let tags: Vec<String> = (0..3).filter(|b| tags & (1 << b) != 0).map(|b| format!("\"t{b}\"")).collect();
-        out += &format!("[[screens]]\nid = \"s{i}\"\nsite = \"{}\"\nprofile = \"{}\"\ntags = [{}]\n\n", ["sh", "be"][*site], PROFILES[*profile].0, tags.join(", "));
+        let tags: Vec<String> = (0..3)
+            .filter(|b| tags & (1 << b) != 0)
+            .map(|b| format!("\"t{b}\""))
+            .collect();
+        out += &format!(
+            "[[screens]]\nid = \"s{i}\"\nsite = \"{}\"\nprofile = \"{}\"\ntags = [{}]\n\n",
+            ["sh", "be"][*site],
+            PROFILES[*profile].0,
+            tags.join(", ")
+        );
     }
     out += "[[playlists]]\nid = \"warnings\"\nitems = [{ material = \"w0\" }, { material = \"w1\" }]\n\n";
     for (p, items) in spec.playlists.iter().enumerate() {
         let items: Vec<String> = items
             .iter()
             .map(|i| match i {
-                ItemSpec::Material(m, Some(s)) => format!("{{ material = \"m{m}\", seconds = {s} }}"),
+                ItemSpec::Material(m, Some(s)) => {
+                    format!("{{ material = \"m{m}\", seconds = {s} }}")
+                }
                 ItemSpec::Material(m, None) => format!("{{ material = \"m{m}\" }}"),
                 ItemSpec::Query(q, n) => format!("{{ tags = [\"q{q}\"], newest = {n} }}"),
             })
             .collect();
-        out += &format!("[[playlists]]\nid = \"p{p}\"\nitems = [{}]\n\n", items.join(", "));
+        out += &format!(
+            "[[playlists]]\nid = \"p{p}\"\nitems = [{}]\n\n",
+            items.join(", ")
+        );
     }
     let now = now_of(spec);
     for (k, s) in spec.schedules.iter().enumerate() {
-        out += &format!("[[schedules]]\nid = \"sched{k}\"\nplaylist = \"p{}\"\n{}\npriority = {}\n", s.playlist, targets(s.target, spec), s.priority);
+        out += &format!(
+            "[[schedules]]\nid = \"sched{k}\"\nplaylist = \"p{}\"\n{}\npriority = {}\n",
+            s.playlist,
+            targets(s.target, spec),
+            s.priority
+        );
         let start = s.start_half_hours * 30;
         let end = start + s.length_minutes;
         match s.kind {
-            2 => out += &format!("cron = \"0 {} {} * * * *\"\nduration_seconds = {}\n", start % 60, start / 60, s.length_minutes * 60),
+            2 => {
+                out += &format!(
+                    "cron = \"0 {} {} * * * *\"\nduration_seconds = {}\n",
+                    start % 60,
+                    start / 60,
+                    s.length_minutes * 60
+                )
+            }
             kind => {
-                let days: Vec<&str> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().enumerate().filter(|(b, _)| s.days & (1 << b) != 0).map(|(_, d)| *d).collect();
+                let days: Vec<&str> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| s.days & (1 << b) != 0)
+                    .map(|(_, d)| *d)
+                    .collect();
                 out += &format!("days = \"{}\"\n", days.join(","));
                 let overnight = end > 1440;
-                out += &format!("hours = \"{:02}:{:02}-{:02}:{:02}\"\novernight = {overnight}\n", start / 60, start % 60, (end % 1440) / 60, end % 60);
+                out += &format!(
+                    "hours = \"{:02}:{:02}-{:02}:{:02}\"\novernight = {overnight}\n",
+                    start / 60,
+                    start % 60,
+                    (end % 1440) / 60,
+                    end % 60
+                );
                 if kind == 1 {
-                    let day = chrono::DateTime::from_timestamp_millis(now.0 + s.day_offset * 86_400_000).expect("day").date_naive();
+                    let day =
+                        chrono::DateTime::from_timestamp_millis(now.0 + s.day_offset * 86_400_000)
+                            .expect("day")
+                            .date_naive();
                     out += &format!("dates = [\"{day}\"]\n");
                 }
             }
@@ -198,7 +326,16 @@ fn catalog(spec: &SiteSpec) -> Catalog {
     let now = now_of(spec).0;
     let hour = 3_600_000;
     let mut materials = Vec::new();
-    let mut make = |id: String, kind: MaterialKind, warning: bool, approved: bool, from: Option<i64>, until: Option<i64>, strip: u32, seconds: u32, tags: Vec<String>, n: usize| {
+    let mut make = |id: String,
+                    kind: MaterialKind,
+                    warning: bool,
+                    approved: bool,
+                    from: Option<i64>,
+                    until: Option<i64>,
+                    strip: u32,
+                    seconds: u32,
+                    tags: Vec<String>,
+                    n: usize| {
         let mut renditions = BTreeMap::new();
         for (pi, (pid, w, h, _, video, scroll, still)) in PROFILES.iter().enumerate() {
             let fits = match kind {
@@ -213,7 +350,13 @@ fn catalog(spec: &SiteSpec) -> Catalog {
                 renditions.insert(
                     (*pid).to_owned(),
                     Rendition {
-                        media: protocol::MediaRef { sha256: protocol::Sha256(digest), size_bytes: 100, mime: "image/png".into(), width: *w, height: *h },
+                        media: protocol::MediaRef {
+                            sha256: protocol::Sha256(digest),
+                            size_bytes: 100,
+                            mime: "image/png".into(),
+                            width: *w,
+                            height: *h,
+                        },
                         strip_width_px: (kind == MaterialKind::Text && *scroll).then_some(strip),
                     },
                 );
@@ -235,13 +378,53 @@ fn catalog(spec: &SiteSpec) -> Catalog {
             renditions,
         });
     };
-    make("w0".into(), MaterialKind::Text, true, true, None, None, 200, 0, vec![], 100);
-    make("w1".into(), MaterialKind::Poster, true, true, None, None, 0, 0, vec![], 101);
+    make(
+        "w0".into(),
+        MaterialKind::Text,
+        true,
+        true,
+        None,
+        None,
+        200,
+        0,
+        vec![],
+        100,
+    );
+    make(
+        "w1".into(),
+        MaterialKind::Poster,
+        true,
+        true,
+        None,
+        None,
+        0,
+        0,
+        vec![],
+        101,
+    );
     for (i, m) in spec.materials.iter().enumerate() {
-        let kind = [MaterialKind::Poster, MaterialKind::Video, MaterialKind::Text][m.kind as usize];
+        let kind = [
+            MaterialKind::Poster,
+            MaterialKind::Video,
+            MaterialKind::Text,
+        ][m.kind as usize];
         let from = m.valid_from_h.map(|h| now + h * hour + 17 * 60_000);
-        let until = m.valid_until_h.map(|h| now + h * hour + 5 * 60_000).filter(|u| from.is_none_or(|f| f < *u));
-        make(format!("m{i}"), kind, m.warning, m.approved, from, until, m.strip_px, m.seconds, vec![format!("q{}", i % 2)], i);
+        let until = m
+            .valid_until_h
+            .map(|h| now + h * hour + 5 * 60_000)
+            .filter(|u| from.is_none_or(|f| f < *u));
+        make(
+            format!("m{i}"),
+            kind,
+            m.warning,
+            m.approved,
+            from,
+            until,
+            m.strip_px,
+            m.seconds,
+            vec![format!("q{}", i % 2)],
+            i,
+        );
     }
     Catalog::new(materials)
 }
@@ -249,7 +432,10 @@ fn catalog(spec: &SiteSpec) -> Catalog {
 fn build(spec: &SiteSpec) -> (Model, Catalog) {
     let text = toml_text(spec);
     let (model, diagnostics) = compiler::parse(&[("site.toml", &text)]);
-    assert!(diagnostics.iter().all(|d| !d.is_error()), "{text}\n{diagnostics:#?}");
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{text}\n{diagnostics:#?}"
+    );
     (model, catalog(spec))
 }
 

@@ -5,13 +5,34 @@ use ledcast_compiler::{self as compiler, Catalog, Diagnostic, Model, Window};
 use ledcast_protocol::v1::Timestamp;
 
 pub const DEMO_FILES: [(&str, &str); 7] = [
-    ("playlists/alerts.toml", include_str!("../../../playlists/alerts.toml")),
-    ("playlists/playlists.toml", include_str!("../../../playlists/playlists.toml")),
-    ("playlists/profiles.toml", include_str!("../../../playlists/profiles.toml")),
-    ("playlists/rules.toml", include_str!("../../../playlists/rules.toml")),
-    ("playlists/schedules.toml", include_str!("../../../playlists/schedules.toml")),
-    ("playlists/settings.toml", include_str!("../../../playlists/settings.toml")),
-    ("playlists/sites.toml", include_str!("../../../playlists/sites.toml")),
+    (
+        "playlists/alerts.toml",
+        include_str!("../../../playlists/alerts.toml"),
+    ),
+    (
+        "playlists/playlists.toml",
+        include_str!("../../../playlists/playlists.toml"),
+    ),
+    (
+        "playlists/profiles.toml",
+        include_str!("../../../playlists/profiles.toml"),
+    ),
+    (
+        "playlists/rules.toml",
+        include_str!("../../../playlists/rules.toml"),
+    ),
+    (
+        "playlists/schedules.toml",
+        include_str!("../../../playlists/schedules.toml"),
+    ),
+    (
+        "playlists/settings.toml",
+        include_str!("../../../playlists/settings.toml"),
+    ),
+    (
+        "playlists/sites.toml",
+        include_str!("../../../playlists/sites.toml"),
+    ),
 ];
 
 pub const DEMO_MATERIALS: &str = include_str!("../../../playlists/materials.toml");
@@ -25,8 +46,11 @@ pub fn demo() -> (Model, Catalog, Vec<Diagnostic>) {
 pub fn demo_with(files: &[(&str, String)]) -> (Model, Catalog, Vec<Diagnostic>) {
     let inputs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
     let (model, mut diagnostics) = compiler::parse(&inputs);
-    let (entries, problems) =
-        compiler::parse_materials("playlists/materials.toml", DEMO_MATERIALS, model.settings.timezone);
+    let (entries, problems) = compiler::parse_materials(
+        "playlists/materials.toml",
+        DEMO_MATERIALS,
+        model.settings.timezone,
+    );
     diagnostics.extend(problems);
     let catalog = compiler::preview_catalog(&entries, &model);
     (model, catalog, diagnostics)
