@@ -215,7 +215,8 @@ impl Default for JournalConfig {
         JournalConfig {
             max_bytes: 256 * 1024 * 1024,
             alarm_percent: 80,
-            segment_records: 1024,
+            // ~120 KB per segment: what a batch read holds in memory.
+            segment_records: 256,
         }
     }
 }
@@ -335,6 +336,18 @@ mod tests {
         assert_eq!(AgentConfig::from_toml("").unwrap(), AgentConfig::default());
         let err = AgentConfig::from_toml("[mqtt]\nkeep_alive = 5\n").unwrap_err();
         assert!(err.to_string().contains("keep_alive"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let text = include_str!("../agent.example.toml");
+        let c = AgentConfig::from_toml(text).unwrap();
+        let expected = AgentConfig {
+            data_dir: PathBuf::from("/var/lib/ledcast-agent"),
+            cache_dir: Some(PathBuf::from("/var/cache/ledcast-agent")),
+            ..AgentConfig::default()
+        };
+        assert_eq!(c, expected);
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl Driver {
         let loaded = identity::load(&config.data_dir)
             .with_context(|| format!("loading enrollment from {}", config.data_dir.display()))?;
         let mut random = [0u8; 16];
-        getrandom::getrandom(&mut random).context("reading randomness for the boot id")?;
+        getrandom::getrandom(&mut random)
+            .map_err(|e| anyhow::anyhow!("reading randomness for the boot id: {e}"))?;
         let boot_id = BootId::from_random(random);
         let cache_dir = config.cache_dir();
         let cache = Cache::open(

@@ -43,10 +43,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_max_level(log_level(std::env::var("RUST_LOG").ok().as_deref()))
+        .with_ansi(false)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -82,6 +80,32 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The level named in `RUST_LOG` (`error`, `warn`, `info`, `debug`, `trace`;
+/// the last bare level wins, per-target directives are ignored); `info` by default.
+fn log_level(rust_log: Option<&str>) -> tracing::Level {
+    rust_log
+        .unwrap_or("")
+        .split(',')
+        .rev()
+        .find_map(|part| {
+            match part
+                .rsplit('=')
+                .next()?
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "error" => Some(tracing::Level::ERROR),
+                "warn" => Some(tracing::Level::WARN),
+                "info" => Some(tracing::Level::INFO),
+                "debug" => Some(tracing::Level::DEBUG),
+                "trace" => Some(tracing::Level::TRACE),
+                _ => None,
+            }
+        })
+        .unwrap_or(tracing::Level::INFO)
+}
+
 /// Completes on SIGTERM (systemd stop) or Ctrl-C.
 async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -94,5 +118,21 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_levels() {
+        assert_eq!(log_level(None), tracing::Level::INFO);
+        assert_eq!(log_level(Some("warn")), tracing::Level::WARN);
+        assert_eq!(
+            log_level(Some("ledcast_agent=debug")),
+            tracing::Level::DEBUG
+        );
+        assert_eq!(log_level(Some("nonsense")), tracing::Level::INFO);
     }
 }

@@ -641,3 +641,46 @@ fn needed_media_covers_current_and_pending() {
         [Sha256([1; 32]), Sha256([2; 32])].into_iter().collect()
     );
 }
+
+#[test]
+fn identify_shows_the_screen_id_for_its_seconds_without_a_play_record() {
+    let start = 60 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![slot(1, 60_000, true)])],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    let starts_before = log.starts.len();
+    let identify = Command {
+        screen_id: screen(),
+        command_id: "id-1".into(),
+        issued_at: Timestamp(start),
+        expires_at: Timestamp(start + 60_000),
+        action: CommandAction::Identify { seconds: 5 },
+    };
+    player.handle(
+        Timestamp(start + 1000),
+        Input::Command {
+            envelope: seal(&identify, &server_key()),
+        },
+    );
+    drain(&mut player, &mut log);
+    let shown = log.shows.last().unwrap();
+    assert_eq!(
+        shown.content,
+        Content::Identify {
+            text: "DOOR-1".into()
+        }
+    );
+    assert_eq!(shown.ends_at, Timestamp(start + 6000));
+    // The poster's record ended when identify took over; identify itself is not a play.
+    assert_eq!(log.starts.len(), starts_before);
+    run_until(&mut player, &mut log, start + 7000);
+    assert_eq!(media_of(log.shows.last().unwrap()), Some(1));
+    assert_eq!(log.starts.len(), starts_before + 1);
+}
