@@ -1,11 +1,20 @@
 //! The ledcast server library: HTTP API and web UI, store, MQTT publisher and
 //! ingest, compliance. The binary in `main.rs` is a thin CLI over it.
+//!
+//! Entry points: [`service::serve`] (config + shutdown future) and
+//! [`http::app`] (the router, for in-process tests).
 
+pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod compile_cmd;
 pub mod config;
+pub mod events;
+pub mod http;
 pub mod keys;
 pub mod media_store;
 pub mod push;
+pub mod service;
 pub mod store;
+
+pub use service::serve;

@@ -1,6 +1,15 @@
 //! `ledcast-server`: the command line over the server library.
 
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use ledcast_server::compile_cmd::CompileArgs;
+use ledcast_server::config::Config;
+use ledcast_server::store::{NewUser, PlaylistFile, Role};
+use ledcast_server::{auth, bench, compile_cmd, service};
 
 /// ledcast central server: compiles playlists into signed per-screen
 /// rotations, serves media and the web UI, and pushes rotations to LED agents
@@ -12,21 +21,319 @@ struct Cli {
     command: Command,
 }
 
+/// Where the configuration comes from, plus common overrides.
+#[derive(Debug, Clone, clap::Args)]
+struct ConfigArgs {
+    /// TOML configuration (see ledcast.example.toml); defaults apply without it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole demo: server, SQLite, embedded MQTT broker and one agent per demo screen.
     Demo,
     /// Serve the HTTP API, web UI and MQTT publisher with a TOML configuration.
-    Serve,
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Override `listen` (e.g. 127.0.0.1:0 for a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Validate, store and compile the playlists/ TOML files (like POST /api/v1/apply).
+    Apply {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Directory with the playlist *.toml files.
+        dir: PathBuf,
+        /// Show the diff and diagnostics without storing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the stored playlist files back out, verbatim.
+    Export {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compile playlists/ into per-screen rotations and explain the timeline.
-    Compile,
+    Compile(CompileArgs),
+    /// Benchmarks that print one figure line each.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user (default role admin). Prints a generated password, or
+    /// reads one from stdin with --password-stdin.
+    Create {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, editor, approver or branch.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Sites of a branch user (repeat).
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        /// Read the password from stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Full and incremental compile of a synthetic site.
+    Compile {
+        /// Number of screens.
+        #[arg(long, default_value_t = 1000)]
+        screens: usize,
+    },
+    /// Poster ingest and renditions.
+    Media,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
-        Command::Demo | Command::Serve | Command::Compile => {
-            anyhow::bail!("not built yet: this release only prints --help")
+        Command::Demo => {
+            bail!("the demo is not built yet; use `serve`, `admin create` and `apply`")
+        }
+        Command::Compile(args) => compile_cmd::run(&args),
+        Command::Bench {
+            command: BenchCommand::Compile { screens },
+        } => {
+            println!("{}", bench::compile::run(screens)?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Media,
+        } => {
+            println!("{}", bench::media::run()?);
+            Ok(())
+        }
+        Command::Serve { config, listen } => {
+            let mut config = config.load()?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            runtime()?.block_on(service::serve(config, async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down (Ctrl-C)");
+            }))
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    config,
+                    username,
+                    role,
+                    sites,
+                    password_stdin,
+                },
+        } => {
+            let config = config.load()?;
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}: use admin, editor, approver or branch")
+            })?;
+            if ledcast_server::http::validate_username(&username).is_err() {
+                bail!("user name {username:?} must be 1 to 64 letters, digits, '.', '_' or '-'");
+            }
+            let (password, generated) = if password_stdin {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password from stdin")?;
+                let password = text.trim_end_matches(['\r', '\n']).to_owned();
+                if let Some(problem) = auth::password_problem(&password) {
+                    bail!("{problem}");
+                }
+                (password, false)
+            } else {
+                (auth::generate_password(), true)
+            };
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let known: Vec<String> = state
+                    .store
+                    .list_sites()
+                    .await?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                if let Some(unknown) = sites.iter().find(|s| !known.contains(s)) {
+                    bail!("unknown site {unknown:?}; apply the playlists that define it first");
+                }
+                if (role == Role::Branch) != !sites.is_empty() {
+                    bail!("branch users need --site, other roles take none");
+                }
+                let now = ledcast_server::clock::now().as_millis();
+                state
+                    .store
+                    .create_user(NewUser {
+                        id: &auth::random_hex::<8>(),
+                        username: &username,
+                        password_hash: &auth::hash_password(&password),
+                        role,
+                        sites: &sites,
+                        now,
+                    })
+                    .await
+                    .with_context(|| format!("creating user {username:?}"))?;
+                state
+                    .store
+                    .audit(
+                        now,
+                        "cli",
+                        "user.create",
+                        &username,
+                        &serde_json::json!({"role": role}),
+                        None,
+                    )
+                    .await?;
+                state.store.close().await;
+                anyhow::Ok(())
+            })?;
+            if generated {
+                println!(
+                    "created {} {username}; password (shown once): {password}",
+                    role.as_str()
+                );
+            } else {
+                println!("created {} {username}", role.as_str());
+            }
+            Ok(())
+        }
+        Command::Apply {
+            config,
+            dir,
+            dry_run,
+        } => {
+            let config = config.load()?;
+            let files = read_playlist_dir(&dir)?;
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let outcome = service::apply_files(&state, &files, "cli", dry_run).await?;
+                for change in &outcome.diff {
+                    println!("{:>9}  {}", change.change, change.name);
+                }
+                for d in &outcome.diagnostics {
+                    println!("{d}");
+                }
+                for (screen, version) in &outcome.stored {
+                    println!("stored rotation {screen} v{version}");
+                }
+                if outcome.applied {
+                    state
+                        .store
+                        .audit(
+                            ledcast_server::clock::now().as_millis(),
+                            "cli",
+                            "playlists.apply",
+                            "playlists",
+                            &serde_json::json!({"diff": outcome.diff}),
+                            None,
+                        )
+                        .await?;
+                }
+                state.store.close().await;
+                let errors = outcome.diagnostics.iter().filter(|d| d.is_error()).count();
+                if errors > 0 {
+                    bail!("{errors} error(s); nothing applied");
+                }
+                println!(
+                    "{}",
+                    if outcome.applied {
+                        "applied"
+                    } else {
+                        "dry run: nothing stored"
+                    }
+                );
+                Ok(())
+            })
+        }
+        Command::Export { config, out } => {
+            let config = config.load()?;
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let files = state.store.playlist_files().await?;
+                state.store.close().await;
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("creating {}", out.display()))?;
+                for file in &files {
+                    let path = out.join(Path::new(&file.name).file_name().context("file name")?);
+                    std::fs::write(&path, &file.text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("{}", path.display());
+                }
+                Ok(())
+            })
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The `*.toml` files of a playlists directory, except `materials.toml`.
+fn read_playlist_dir(dir: &Path) -> anyhow::Result<Vec<PlaylistFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !name.ends_with(".toml") || name == compile_cmd::MATERIALS_FILE {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        files.push(PlaylistFile { name, text });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if files.is_empty() {
+        bail!("no playlist *.toml files in {}", dir.display());
+    }
+    Ok(files)
 }

@@ -1,0 +1,403 @@
+//! The HTTP layer: [`app`] builds the axum router from one route table
+//! ([`route_table`]) that also feeds the OpenAPI document and the
+//! route × role matrix test, so a route cannot exist without being listed.
+//!
+//! Handlers are thin: extract, check role and site, call the store or a
+//! service, map errors through [`ApiError`]. This module never reads the
+//! clock directly (it calls [`crate::clock`]) and never opens files by a
+//! user-supplied name.
+
+mod agent;
+mod apply;
+mod error;
+mod extract;
+mod media;
+mod openapi;
+mod session;
+mod system;
+mod views;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::events::ServerEvent;
+use crate::media_store::ContentStore;
+use crate::store::{Role, Store};
+
+pub use error::ApiError;
+pub use extract::{ClientAddr, Principal};
+pub use session::validate_username;
+
+/// Everything a handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Content-addressed media (`/media/{sha256}`).
+    pub media: ContentStore,
+    /// Content-addressed screenshots (served only to users of the screen's site).
+    pub screenshots: ContentStore,
+    /// The configuration in effect.
+    pub config: Arc<Config>,
+    /// The server signing key (rotations, commands).
+    pub signing_key: Arc<SigningKey>,
+    /// Events for the MQTT publisher.
+    pub events: broadcast::Sender<ServerEvent>,
+    /// Base URL handed to agents (media) and used in links.
+    pub public_url: Arc<str>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Serialises compiles (one at a time per process).
+    pub compile_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Prometheus counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Requests answered, by status class (index 1..=5).
+    pub responses: [AtomicU64; 6],
+    /// Rotation versions stored.
+    pub rotations_stored: AtomicU64,
+    /// Screenshots accepted.
+    pub screenshots_accepted: AtomicU64,
+    /// Device-signed uploads refused.
+    pub uploads_refused: AtomicU64,
+    /// Failed logins.
+    pub login_failures: AtomicU64,
+}
+
+impl Metrics {
+    fn count_response(&self, status: u16) {
+        let class = usize::from(status / 100).min(5);
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, media by digest, the agent's rotation fetch, enrollment by code, login).
+    Public,
+    /// An enrolled device, by signature headers.
+    Device,
+    /// Any signed-in user (own account, own tokens).
+    AnyUser,
+    /// Any signed-in user; branch users only for their own sites' data.
+    SiteScoped,
+    /// Only these roles (admin always included).
+    Roles(&'static [Role]),
+}
+
+/// One row of the route table.
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// axum path (`/api/v1/screens/{id}`).
+    pub path: &'static str,
+    /// One-line description (OpenAPI summary).
+    pub summary: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+const EDIT: &[Role] = &[Role::Admin, Role::Editor];
+const APPROVE: &[Role] = &[Role::Admin, Role::Approver];
+const STAFF: &[Role] = &[Role::Admin, Role::Editor, Role::Approver];
+const ADMIN: &[Role] = &[Role::Admin];
+
+fn route(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        access,
+        handler,
+    }
+}
+
+/// Every route the server answers. `app` is built from this table only.
+pub fn route_table(config: &Config) -> Vec<Route> {
+    use Access::*;
+    let json_max = config.limits.json_max_bytes;
+    let limited = |handler: MethodRouter<AppState>, max: u64| {
+        handler
+            .layer(DefaultBodyLimit::max(
+                usize::try_from(max).unwrap_or(usize::MAX),
+            ))
+            .layer(axum::middleware::from_fn(move |req, next| {
+                extract::refuse_oversized(max, req, next)
+            }))
+    };
+    vec![
+        route(
+            Method::GET,
+            "/healthz",
+            "liveness",
+            Public,
+            get(system::healthz),
+        ),
+        route(
+            Method::GET,
+            "/readyz",
+            "readiness (database reachable)",
+            Public,
+            get(system::readyz),
+        ),
+        route(
+            Method::GET,
+            "/metrics",
+            "Prometheus metrics",
+            Public,
+            get(system::metrics),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/openapi.json",
+            "this API as OpenAPI 3.1",
+            Public,
+            get(openapi::document),
+        ),
+        route(
+            Method::GET,
+            "/media/{sha256}",
+            "media by content address (GET and HEAD, Range, immutable)",
+            Public,
+            get(media::get_media),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/login",
+            "log in: session cookie + CSRF token",
+            Public,
+            limited(post(session::login), 16 * 1024),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/logout",
+            "end the session",
+            AnyUser,
+            limited(post(session::logout), json_max),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/me",
+            "who am I, with role and sites",
+            AnyUser,
+            get(session::me),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/tokens",
+            "my API tokens",
+            AnyUser,
+            get(session::list_tokens),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/tokens",
+            "create an API token for scripts (shown once)",
+            AnyUser,
+            limited(post(session::create_token), json_max),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/tokens/{id}",
+            "revoke one of my API tokens",
+            AnyUser,
+            axum::routing::delete(session::revoke_token),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/users",
+            "list users",
+            Roles(ADMIN),
+            get(session::list_users),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users",
+            "create a user (password generated and shown once)",
+            Roles(ADMIN),
+            limited(post(session::create_user), json_max),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/audit",
+            "the audit log, newest first",
+            Roles(ADMIN),
+            get(session::audit),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/sites",
+            "sites (branch users: their own)",
+            SiteScoped,
+            get(views::list_sites),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/profiles",
+            "screen profiles",
+            SiteScoped,
+            get(views::list_profiles),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens",
+            "screens with desired vs reported version (branch users: their own)",
+            SiteScoped,
+            get(views::list_screens),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens/{id}",
+            "one screen: state, versions, current rotation",
+            SiteScoped,
+            get(views::get_screen),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens/{id}/plays",
+            "raw play records of a screen (?from=&until= ms)",
+            SiteScoped,
+            get(views::screen_plays),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/play-days",
+            "per-screen-per-day play aggregates (?site=|?screen=, from=, until= YYYY-MM-DD)",
+            SiteScoped,
+            get(views::play_days),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens/{id}/screenshots",
+            "a screen's latest screenshots",
+            SiteScoped,
+            get(views::list_screenshots),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens/{id}/screenshots/{sha256}",
+            "one screenshot (PNG)",
+            SiteScoped,
+            get(views::get_screenshot),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/screens/{id}/enrollment",
+            "one-time enrollment code for a screen (10 min, single use)",
+            Roles(ADMIN),
+            limited(post(agent::create_enrollment), json_max),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/enroll",
+            "agent: exchange an enrollment code for identity and broker credentials",
+            Public,
+            limited(post(agent::enroll), 16 * 1024),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/screens/{id}/rotation",
+            "agent: the current signed rotation envelope",
+            Public,
+            get(agent::get_rotation),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/screens/{id}/screenshots",
+            "agent: upload a device-signed PNG screenshot",
+            Device,
+            limited(
+                post(agent::upload_screenshot),
+                config.limits.screenshot_max_bytes,
+            ),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/materials",
+            "materials (?state=&tag=&kind=)",
+            Roles(STAFF),
+            get(views::list_materials),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/materials/{id}",
+            "one material with its renditions",
+            Roles(STAFF),
+            get(views::get_material),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/materials/{id}/approve",
+            "approve a material (not your own upload)",
+            Roles(APPROVE),
+            limited(post(views::approve_material), json_max),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/materials/{id}/reject",
+            "reject a material (not your own upload)",
+            Roles(APPROVE),
+            limited(post(views::reject_material), json_max),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/materials/{id}/retire",
+            "retire a material from every future rotation",
+            Roles(EDIT),
+            limited(post(views::retire_material), json_max),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/apply",
+            "apply the playlists/ TOML files (dry_run shows diff and diagnostics)",
+            Roles(EDIT),
+            limited(post(apply::apply), config.limits.apply_max_bytes),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/export",
+            "the playlists/ TOML files, verbatim",
+            Roles(STAFF),
+            get(views::export),
+        ),
+    ]
+}
+
+/// The router for `state`, built from [`route_table`].
+pub fn app(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for route in route_table(&state.config) {
+        router = router.route(route.path, route.handler);
+    }
+    let metrics = state.metrics.clone();
+    router
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            let metrics = metrics.clone();
+            system::count_and_harden(metrics, req, next)
+        }))
+        .with_state(state)
+}

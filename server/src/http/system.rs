@@ -1,0 +1,121 @@
+//! Health, readiness, Prometheus metrics, the JSON 404/405, and the outer
+//! middleware that counts responses and adds hardening headers.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState, Metrics};
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        "ready\n".into_response()
+    } else {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database does not answer",
+            "check database_url and that the database server is running",
+        )
+        .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let mut out = String::new();
+    out.push_str("# HELP ledcast_http_responses_total HTTP responses by status class.\n");
+    out.push_str("# TYPE ledcast_http_responses_total counter\n");
+    for class in 1..=5 {
+        let _ = writeln!(
+            out,
+            "ledcast_http_responses_total{{class=\"{class}xx\"}} {}",
+            m.responses[class].load(Ordering::Relaxed)
+        );
+    }
+    for (name, help, value) in [
+        (
+            "ledcast_rotations_stored_total",
+            "Rotation versions stored.",
+            &m.rotations_stored,
+        ),
+        (
+            "ledcast_screenshots_accepted_total",
+            "Screenshots accepted.",
+            &m.screenshots_accepted,
+        ),
+        (
+            "ledcast_uploads_refused_total",
+            "Device-signed uploads refused.",
+            &m.uploads_refused,
+        ),
+        (
+            "ledcast_login_failures_total",
+            "Failed logins.",
+            &m.login_failures,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            value.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ledcast_event_subscribers Delivery subscribers.\n# TYPE ledcast_event_subscribers gauge\nledcast_event_subscribers {}",
+        state.events.receiver_count()
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// Unknown path.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found(
+        "no such route",
+        "see GET /api/v1/openapi.json for the routes this server answers",
+    )
+}
+
+/// Known path, wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+        "see GET /api/v1/openapi.json for the methods of each route",
+    )
+}
+
+/// Counts responses by status class and adds `X-Content-Type-Options: nosniff`
+/// and a restrictive frame policy to every response.
+pub async fn count_and_harden(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    metrics.count_response(response.status().as_u16());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}

@@ -1,0 +1,353 @@
+//! Read routes over sites, screens, evidence and materials (site-scoped for
+//! branch users), the material approval routes (two-person rule) and export.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ledcast_protocol::v1 as protocol;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::StrictQuery;
+use super::{ApiError, AppState, Principal};
+use crate::store::{MaterialFilter, Role};
+
+/// `GET /api/v1/sites`.
+pub async fn list_sites(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let sites = state.store.list_sites().await?;
+    let sites: Vec<_> = sites
+        .into_iter()
+        .filter(|s| principal.sees_site(&s.id))
+        .collect();
+    Ok(Json(sites).into_response())
+}
+
+/// `GET /api/v1/profiles`.
+pub async fn list_profiles(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.store.list_profiles().await?).into_response())
+}
+
+/// `GET /api/v1/screens`: screens with desired vs reported version.
+pub async fn list_screens(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let screens = state.store.list_screens(principal.site_filter()).await?;
+    let versions = state.store.screen_versions().await?;
+    let out: Vec<_> = screens
+        .into_iter()
+        .map(|screen| {
+            let v = versions.iter().find(|v| v.screen_id == screen.id);
+            json!({
+                "screen": screen,
+                "desired_version": v.and_then(|v| v.desired_version),
+                "reported_version": v.and_then(|v| v.reported_version),
+                "status": v.map(|v| v.status.as_str()).unwrap_or("never"),
+                "last_seen_at": v.and_then(|v| v.last_seen_at),
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/v1/screens/{id}`: the screen, its state and current rotation (decoded).
+pub async fn get_screen(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let screen = principal.screen(&state, &id).await?;
+    let screen_state = state.store.screen_state(&id).await?;
+    let rotation = state.store.latest_rotation(&id).await?;
+    let trusted = protocol::TrustedKey::new(state.signing_key.verifying_key());
+    let decoded = rotation
+        .as_ref()
+        .and_then(|r| protocol::open::<protocol::Rotation>(&r.envelope, &trusted).ok());
+    let enrolled = state.store.device_key(&id).await?;
+    Ok(Json(json!({
+        "screen": screen,
+        "state": screen_state,
+        "enrolled": enrolled.map(|k| json!({"key_id": k.key_id, "enrolled_at": k.enrolled_at})),
+        "rotation": rotation.as_ref().map(|r| json!({
+            "version": r.version,
+            "issued_at": r.issued_at,
+            "expires_at": r.expires_at,
+            "envelope_sha256": r.envelope_sha256,
+            "content": decoded,
+        })),
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/screens/{id}/plays` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaysQuery {
+    from: Option<i64>,
+    until: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/screens/{id}/plays`.
+pub async fn screen_plays(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    StrictQuery(query): StrictQuery<PlaysQuery>,
+) -> Result<Response, ApiError> {
+    principal.screen(&state, &id).await?;
+    let records = state
+        .store
+        .play_records(
+            &id,
+            query.from.unwrap_or(0),
+            query.until.unwrap_or(i64::MAX),
+            query.limit.unwrap_or(1000).clamp(1, 10_000),
+        )
+        .await?;
+    Ok(Json(records).into_response())
+}
+
+/// `GET /api/v1/play-days` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlayDaysQuery {
+    site: Option<String>,
+    screen: Option<String>,
+    from: String,
+    until: String,
+}
+
+/// `GET /api/v1/play-days`: aggregates for one screen or one site's screens.
+pub async fn play_days(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<PlayDaysQuery>,
+) -> Result<Response, ApiError> {
+    let screens: Vec<String> = match (&query.screen, &query.site) {
+        (Some(screen), None) => vec![principal.screen(&state, screen).await?.id],
+        (None, Some(site)) => {
+            if !principal.sees_site(site) {
+                return Err(ApiError::forbidden(
+                    format!("site {site:?} is not one of your sites"),
+                    "ask an admin to assign you to that site",
+                ));
+            }
+            state
+                .store
+                .list_screens(Some(std::slice::from_ref(site)))
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of screen= or site=",
+                "e.g. /api/v1/play-days?site=icbc-gaogang&from=2026-12-01&until=2026-12-07",
+            ))
+        }
+    };
+    for day in [&query.from, &query.until] {
+        if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err() {
+            return Err(ApiError::bad_request(
+                format!("{day:?} is not a date"),
+                "write dates as YYYY-MM-DD",
+            ));
+        }
+    }
+    Ok(Json(
+        state
+            .store
+            .play_days(&screens, &query.from, &query.until)
+            .await?,
+    )
+    .into_response())
+}
+
+/// `GET /api/v1/screens/{id}/screenshots`.
+pub async fn list_screenshots(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.screen(&state, &id).await?;
+    Ok(Json(state.store.screenshots(&id).await?).into_response())
+}
+
+/// `GET /api/v1/screens/{id}/screenshots/{sha256}`.
+pub async fn get_screenshot(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    principal.screen(&state, &id).await?;
+    let digest = protocol::Sha256::from_hex(&sha).map_err(|e| {
+        ApiError::bad_request(e.to_string(), "use a sha256 from the screenshot list")
+    })?;
+    let listed = state
+        .store
+        .screenshots(&id)
+        .await?
+        .into_iter()
+        .any(|s| s.sha256 == sha);
+    if !listed {
+        return Err(ApiError::not_found(
+            format!("no screenshot {sha} for screen {id:?}"),
+            "list them with GET /api/v1/screens/{id}/screenshots",
+        ));
+    }
+    let bytes = tokio::fs::read(state.screenshots.path_of(&digest))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/materials` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialsQuery {
+    state: Option<String>,
+    tag: Option<String>,
+    kind: Option<String>,
+}
+
+/// `GET /api/v1/materials`.
+pub async fn list_materials(
+    State(state): State<AppState>,
+    principal: Principal,
+    StrictQuery(query): StrictQuery<MaterialsQuery>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    let filter = MaterialFilter {
+        state: query.state,
+        tag: query.tag,
+        kind: query.kind,
+    };
+    Ok(Json(state.store.list_materials(&filter).await?).into_response())
+}
+
+/// `GET /api/v1/materials/{id}`.
+pub async fn get_material(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    let material = state
+        .store
+        .material(&id)
+        .await?
+        .ok_or_else(|| unknown_material(&id))?;
+    let renditions: Vec<_> = state
+        .store
+        .list_renditions()
+        .await?
+        .into_iter()
+        .filter(|r| r.material_id == id)
+        .collect();
+    Ok(Json(json!({"material": material, "renditions": renditions})).into_response())
+}
+
+fn unknown_material(id: &str) -> ApiError {
+    ApiError::not_found(
+        format!("no material {id:?}"),
+        "list materials with GET /api/v1/materials",
+    )
+}
+
+async fn decide(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    to_state: &str,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Approver])?;
+    let material = state
+        .store
+        .material(id)
+        .await?
+        .ok_or_else(|| unknown_material(id))?;
+    if material.uploaded_by == principal.user.id {
+        return Err(ApiError::forbidden(
+            "you uploaded this material, so you cannot approve or reject it",
+            "ask another approver (two-person rule)",
+        ));
+    }
+    let now = crate::clock::now().as_millis();
+    if !state
+        .store
+        .decide_material(id, "pending", to_state, &principal.user.id, now)
+        .await?
+    {
+        return Err(ApiError::conflict(
+            format!("material {id:?} is {}, not pending", material.state),
+            "only pending materials can be approved or rejected",
+        ));
+    }
+    principal
+        .audit(state, &format!("material.{to_state}"), id, json!({}))
+        .await?;
+    crate::service::request_recompile(state, "material decision").await;
+    Ok(Json(json!({"id": id, "state": to_state})).into_response())
+}
+
+/// `POST /api/v1/materials/{id}/approve`.
+pub async fn approve_material(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &principal, &id, "approved").await
+}
+
+/// `POST /api/v1/materials/{id}/reject`.
+pub async fn reject_material(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide(&state, &principal, &id, "rejected").await
+}
+
+/// `POST /api/v1/materials/{id}/retire`.
+pub async fn retire_material(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor])?;
+    let now = crate::clock::now().as_millis();
+    if !state.store.retire_material(&id, now).await? {
+        return Err(unknown_material(&id)
+            .with_detail(format!("no material {id:?} that is not already retired")));
+    }
+    principal
+        .audit(&state, "material.retire", &id, json!({}))
+        .await?;
+    crate::service::request_recompile(&state, "material retired").await;
+    Ok((StatusCode::OK, Json(json!({"id": id, "state": "retired"}))).into_response())
+}
+
+/// `GET /api/v1/export`: the stored playlist files, verbatim.
+pub async fn export(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    Ok(Json(json!({"files": state.store.playlist_files().await?})).into_response())
+}

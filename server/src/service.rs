@@ -1,0 +1,405 @@
+//! Server services between the HTTP layer and the store: building the
+//! shared state, compiling the stored playlists into signed per-screen
+//! rotations (version bumped only when content changes), the periodic
+//! refresh, and `serve` itself.
+//!
+//! The compiler stays pure: this module gathers its inputs (files, catalog,
+//! `now` from [`crate::clock`]) and does the I/O around it.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ledcast_compiler as compiler;
+use ledcast_protocol::v1 as protocol;
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::events::{ServerEvent, EVENT_CHANNEL_CAPACITY};
+use crate::http::AppState;
+use crate::media_store::{sha256_hex, ContentStore};
+use crate::store::Store;
+
+/// Opens the database, media store and key for `config` and builds the
+/// state handlers share. `public_url` is what agents are told to use.
+pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<AppState> {
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
+    let store = Store::connect(&config.effective_database_url(), None)
+        .await
+        .context("opening the database (database_url)")?;
+    let media = ContentStore::open(config.data_dir.join("media"))
+        .await
+        .context("opening the media store under data_dir")?;
+    let screenshots = ContentStore::open(config.data_dir.join("screenshots"))
+        .await
+        .context("opening the screenshot store under data_dir")?;
+    let data_dir = config.data_dir.clone();
+    let signing_key = tokio::task::spawn_blocking(move || crate::keys::load_or_generate(&data_dir))
+        .await
+        .context("loading the server key")??;
+    let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
+    Ok(AppState {
+        store,
+        media,
+        screenshots,
+        config: Arc::new(config),
+        signing_key: Arc::new(signing_key),
+        events,
+        public_url: public_url.trim_end_matches('/').into(),
+        metrics: Default::default(),
+        compile_lock: Default::default(),
+    })
+}
+
+/// Runs the HTTP server until `shutdown` resolves, then drains requests and
+/// closes the database. The listen address may be port 0; the bound
+/// address is logged and used as the public URL unless one is configured.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "listening on {} (set `listen` in the config or pass --listen 127.0.0.1:0 for a free port)",
+                config.listen
+            )
+        })?;
+    let bound = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let state = build_state(config, public_url).await?;
+    tracing::info!(address = %bound, public_url = %state.public_url, "ledcast server listening");
+    // The lead starts the MQTT side here: crate::push::start(…) with
+    // state.events.subscribe() and state.store.
+    let refresher = tokio::spawn(refresh_loop(state.clone()));
+    let app = crate::http::app(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
+    refresher.abort();
+    let _guard = state.compile_lock.lock().await;
+    state.store.close().await;
+    tracing::info!("ledcast server stopped");
+    Ok(())
+}
+
+/// Keeps every screen's rotation ahead of its expiry: recompiles when any
+/// stored rotation expires within `refresh_when_expiring_within_hours`.
+async fn refresh_loop(state: AppState) {
+    let every =
+        std::time::Duration::from_secs(state.config.rotations.check_interval_seconds.max(1));
+    loop {
+        let now = crate::clock::now();
+        let within = state.config.rotations.refresh_when_expiring_within_hours * 3_600_000;
+        match state.store.latest_rotations().await {
+            Ok(rotations) => {
+                if rotations
+                    .iter()
+                    .any(|r| r.expires_at - now.as_millis() < within)
+                {
+                    request_recompile(&state, "rotations nearing expiry").await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not check rotation expiry"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Recompiles after a change that affects rotations; failures are logged
+/// (the change itself is already stored).
+pub async fn request_recompile(state: &AppState, reason: &str) {
+    match recompile(state, crate::clock::now()).await {
+        Ok(report) => tracing::info!(
+            reason,
+            stored = report.stored.len(),
+            screens = report.screens,
+            "recompiled"
+        ),
+        Err(error) => tracing::error!(reason, %error, "recompile failed"),
+    }
+}
+
+/// What a compile produced.
+#[derive(Debug, Default)]
+pub struct CompileReport {
+    /// Screens compiled.
+    pub screens: usize,
+    /// `(screen, version)` of every newly stored rotation.
+    pub stored: Vec<(String, u64)>,
+    /// The compiler's diagnostics.
+    pub diagnostics: Vec<compiler::Diagnostic>,
+}
+
+/// Builds the compiler's material catalog from the store: non-retired
+/// materials, approved ones marked approved, with their renditions.
+pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
+    let materials = state.store.list_materials(&Default::default()).await?;
+    let renditions = state.store.list_renditions().await?;
+    let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
+    for r in renditions {
+        let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
+            continue;
+        };
+        by_material
+            .entry(r.material_id.clone())
+            .or_default()
+            .insert(
+                r.profile_id.clone(),
+                compiler::Rendition {
+                    media: protocol::MediaRef {
+                        sha256: sha,
+                        size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
+                        mime: r.mime.clone(),
+                        width: u32::try_from(r.width).unwrap_or(0),
+                        height: u32::try_from(r.height).unwrap_or(0),
+                    },
+                    strip_width_px: None,
+                },
+            );
+    }
+    let out = materials
+        .into_iter()
+        .filter(|m| m.state != "retired" && m.state != "rejected")
+        .map(|m| compiler::CatalogMaterial {
+            kind: match m.kind.as_str() {
+                "video" => compiler::MaterialKind::Video,
+                "text" => compiler::MaterialKind::Text,
+                _ => compiler::MaterialKind::Poster,
+            },
+            renditions: by_material.remove(&m.id).unwrap_or_default(),
+            approved: m.state == "approved",
+            is_warning: true,
+            added_at: m.uploaded_at,
+            duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
+            category: m.tags.first().cloned(),
+            source: Some(m.source.clone()),
+            valid_from: m.valid_from,
+            valid_until: m.valid_until,
+            title: m.title.clone(),
+            tags: m.tags.clone(),
+            id: m.id,
+        })
+        .collect();
+    Ok(compiler::Catalog::new(out))
+}
+
+/// SHA-256 of a rotation's content, ignoring its version and issue time
+/// (which change on every compile).
+pub fn content_sha256(rotation: &protocol::Rotation) -> String {
+    let mut normalised = rotation.clone();
+    normalised.version = 0;
+    normalised.issued_at = protocol::Timestamp(0);
+    sha256_hex(&serde_json::to_vec(&normalised).unwrap_or_default())
+}
+
+/// Parses the stored playlist files, compiles every screen at `now`, and
+/// stores (and announces) a new signed version for each screen whose
+/// content changed.
+pub async fn recompile(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
+    let _guard = state.compile_lock.lock().await;
+    let files = state.store.playlist_files().await?;
+    if files.is_empty() {
+        return Ok(CompileReport::default());
+    }
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (model, mut diagnostics) = compiler::parse(&inputs);
+    let catalog = catalog(state).await?;
+    let rotations = &state.config.rotations;
+    let window =
+        compiler::Window::hours(now, rotations.horizon_hours, rotations.expires_after_hours);
+    let (compiled, compile_diagnostics) = compiler::compile(&model, &catalog, window);
+    diagnostics.extend(compile_diagnostics);
+    let mut report = CompileReport {
+        screens: compiled.len(),
+        ..Default::default()
+    };
+    for screen in &compiled {
+        let rotation = &screen.rotation;
+        let key = state.signing_key.clone();
+        let stored = state
+            .store
+            .store_rotation_if_changed(
+                rotation.screen_id.as_str(),
+                &content_sha256(rotation),
+                now.as_millis(),
+                rotation.expires_at.as_millis(),
+                |version| {
+                    let mut stamped = rotation.clone();
+                    stamped.version = version;
+                    stamped.issued_at = now;
+                    protocol::seal(&stamped, &key)
+                },
+            )
+            .await?;
+        if let Some(stored) = stored {
+            state
+                .metrics
+                .rotations_stored
+                .fetch_add(1, Ordering::Relaxed);
+            report
+                .stored
+                .push((stored.screen_id.clone(), stored.version));
+            let _ = state.events.send(ServerEvent::RotationStored {
+                screen_id: rotation.screen_id.clone(),
+                version: stored.version,
+                envelope: Arc::new(stored.envelope),
+            });
+        }
+    }
+    report.diagnostics = diagnostics;
+    Ok(report)
+}
+
+/// One file's change in an apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileChange {
+    /// File name.
+    pub name: String,
+    /// `added`, `removed`, `changed` or `unchanged`.
+    pub change: &'static str,
+}
+
+/// What an apply did (or would do, in a dry run).
+#[derive(Debug, serde::Serialize)]
+pub struct ApplyOutcome {
+    /// True when the files were stored (not a dry run, no errors).
+    pub applied: bool,
+    /// Per-file changes against the stored set.
+    pub diff: Vec<FileChange>,
+    /// Every diagnostic of parse and compile (file:line:column, hint).
+    pub diagnostics: Vec<compiler::Diagnostic>,
+    /// Rotation versions stored.
+    pub stored: Vec<(String, u64)>,
+}
+
+/// Validates playlist files with the compiler; unless `dry_run` or there
+/// are errors, stores them verbatim, mirrors sites/profiles/screens into
+/// the store and recompiles. Audit is the caller's.
+pub async fn apply_files(
+    state: &AppState,
+    files: &[crate::store::PlaylistFile],
+    actor: &str,
+    dry_run: bool,
+) -> anyhow::Result<ApplyOutcome> {
+    let stored_files = state.store.playlist_files().await?;
+    let mut diff: Vec<FileChange> = files
+        .iter()
+        .map(|f| FileChange {
+            name: f.name.clone(),
+            change: match stored_files.iter().find(|s| s.name == f.name) {
+                None => "added",
+                Some(s) if s.text == f.text => "unchanged",
+                Some(_) => "changed",
+            },
+        })
+        .collect();
+    for old in &stored_files {
+        if !files.iter().any(|f| f.name == old.name) {
+            diff.push(FileChange {
+                name: old.name.clone(),
+                change: "removed",
+            });
+        }
+    }
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (model, mut diagnostics) = compiler::parse(&inputs);
+    let now = crate::clock::now();
+    let catalog = catalog(state).await?;
+    let rotations = &state.config.rotations;
+    let window =
+        compiler::Window::hours(now, rotations.horizon_hours, rotations.expires_after_hours);
+    let (_, compile_diagnostics) = compiler::compile(&model, &catalog, window);
+    diagnostics.extend(compile_diagnostics);
+    let has_errors = diagnostics.iter().any(|d| d.is_error());
+    if dry_run || has_errors {
+        return Ok(ApplyOutcome {
+            applied: false,
+            diff,
+            diagnostics,
+            stored: Vec::new(),
+        });
+    }
+    let now_ms = now.as_millis();
+    state
+        .store
+        .replace_playlist_files(files, actor, now_ms)
+        .await?;
+    for site in &model.sites {
+        state
+            .store
+            .upsert_site(
+                &crate::store::SiteRow {
+                    id: site.id.clone(),
+                    organisation_id: site.organisation.clone(),
+                    name: site.name.clone(),
+                },
+                now_ms,
+            )
+            .await?;
+    }
+    for profile in &model.profiles {
+        state
+            .store
+            .upsert_profile(&crate::store::ProfileRow {
+                id: profile.id.clone(),
+                width: profile.width,
+                height: profile.height,
+                color_class: format!("{:?}", profile.color).to_lowercase(),
+                can_play_video: profile.video,
+                can_scroll: profile.scroll,
+            })
+            .await?;
+    }
+    for screen in &model.screens {
+        let (Some(site), Some(profile)) = (
+            model.sites.get(screen.site),
+            model.profiles.get(screen.profile),
+        ) else {
+            continue;
+        };
+        state
+            .store
+            .upsert_screen(
+                &crate::store::ScreenRow {
+                    id: screen.id.as_str().to_owned(),
+                    site_id: site.id.clone(),
+                    name: screen.name.clone(),
+                    profile_id: profile.id.clone(),
+                    tags: screen.tags.clone(),
+                    timezone: screen.timezone.name().to_owned(),
+                    opening_hours: format!("{:?}", site.opening_hours),
+                },
+                now_ms,
+            )
+            .await?;
+    }
+    let report = recompile(state, now).await?;
+    Ok(ApplyOutcome {
+        applied: true,
+        diff,
+        diagnostics,
+        stored: report.stored,
+    })
+}
