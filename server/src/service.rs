@@ -148,6 +148,19 @@ pub struct CompileReport {
 pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
     let materials = state.store.list_materials(&Default::default()).await?;
     let renditions = state.store.list_renditions().await?;
+    let scrolling: std::collections::BTreeSet<String> = state
+        .store
+        .list_profiles()
+        .await?
+        .into_iter()
+        .filter(|p| p.can_scroll)
+        .map(|p| p.id)
+        .collect();
+    let text_materials: std::collections::BTreeSet<String> = materials
+        .iter()
+        .filter(|m| m.kind == "text")
+        .map(|m| m.id.clone())
+        .collect();
     let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
     for r in renditions {
         let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
@@ -166,7 +179,9 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
                         width: u32::try_from(r.width).unwrap_or(0),
                         height: u32::try_from(r.height).unwrap_or(0),
                     },
-                    strip_width_px: None,
+                    strip_width_px: (text_materials.contains(&r.material_id)
+                        && scrolling.contains(&r.profile_id))
+                    .then(|| u32::try_from(r.width).unwrap_or(0)),
                 },
             );
     }
@@ -326,6 +341,13 @@ pub async fn apply_files(
         .collect();
     let (model, mut diagnostics) = compiler::parse(&inputs);
     let now = crate::clock::now();
+    if !dry_run {
+        // Profiles first, so materials get renditions for them before the catalog is built.
+        for profile in &model.profiles {
+            state.store.upsert_profile(&profile_row(profile)).await?;
+        }
+        ensure_renditions(state).await?;
+    }
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
     let window =
@@ -359,19 +381,6 @@ pub async fn apply_files(
             )
             .await?;
     }
-    for profile in &model.profiles {
-        state
-            .store
-            .upsert_profile(&crate::store::ProfileRow {
-                id: profile.id.clone(),
-                width: profile.width,
-                height: profile.height,
-                color_class: format!("{:?}", profile.color).to_lowercase(),
-                can_play_video: profile.video,
-                can_scroll: profile.scroll,
-            })
-            .await?;
-    }
     for screen in &model.screens {
         let (Some(site), Some(profile)) = (
             model.sites.get(screen.site),
@@ -402,4 +411,134 @@ pub async fn apply_files(
         diagnostics,
         stored: report.stored,
     })
+}
+
+/// A render target for the media pipeline from a stored profile.
+pub fn render_profile(profile: &crate::store::ProfileRow) -> ledcast_media::RenderProfile {
+    ledcast_media::RenderProfile {
+        width: profile.width,
+        height: profile.height,
+        color: match profile.color_class.as_str() {
+            "mono" => ledcast_media::ColorClass::Mono,
+            "dual" => ledcast_media::ColorClass::Dual,
+            _ => ledcast_media::ColorClass::Full,
+        },
+        video: profile.can_play_video,
+        scroll: profile.can_scroll,
+    }
+}
+
+/// Makes every missing (material, profile) rendition the profile can show,
+/// storing its bytes content-addressed. Returns how many were made; a
+/// material a profile cannot show (video on a still-only strip) is skipped.
+pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
+    let profiles = state.store.list_profiles().await?;
+    let materials = state.store.list_materials(&Default::default()).await?;
+    let existing: std::collections::BTreeSet<(String, String)> = state
+        .store
+        .list_renditions()
+        .await?
+        .into_iter()
+        .map(|r| (r.material_id, r.profile_id))
+        .collect();
+    let mut made = 0;
+    for material in materials.iter().filter(|m| m.state != "retired") {
+        let missing: Vec<&crate::store::ProfileRow> = profiles
+            .iter()
+            .filter(|p| !existing.contains(&(material.id.clone(), p.id.clone())))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let Ok(sha) = protocol::Sha256::from_hex(&material.sha256) else {
+            continue;
+        };
+        let bytes = tokio::fs::read(state.media.path_of(&sha))
+            .await
+            .with_context(|| format!("reading stored material {}", material.id))?;
+        let targets: Vec<(ledcast_media::RenderProfile, ledcast_media::Fit)> = missing
+            .iter()
+            .map(|p| {
+                (
+                    render_profile(p),
+                    ledcast_media::Fit::Fit {
+                        background: ledcast_media::Rgb(0, 0, 0),
+                    },
+                )
+            })
+            .collect();
+        let results = tokio::task::spawn_blocking(move || {
+            let limits = ledcast_media::Limits::default();
+            ledcast_media::load_stored(&bytes, &limits)
+                .map(|m| ledcast_media::render_many(&m, &targets))
+        })
+        .await?;
+        let results = match results {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::warn!(material = %material.id, %error, "stored material no longer loads");
+                continue;
+            }
+        };
+        for (profile, result) in missing.iter().zip(results) {
+            let rendition = match result {
+                Ok(r) => r,
+                Err(error) => {
+                    tracing::debug!(material = %material.id, profile = %profile.id, %error, "no rendition");
+                    continue;
+                }
+            };
+            store_rendition(state, &material.id, &profile.id, &rendition).await?;
+            made += 1;
+        }
+    }
+    Ok(made)
+}
+
+/// Stores one rendition's bytes and records it.
+pub async fn store_rendition(
+    state: &AppState,
+    material_id: &str,
+    profile_id: &str,
+    rendition: &ledcast_media::Rendition,
+) -> anyhow::Result<()> {
+    let digest = state.media.put(&rendition.bytes).await?;
+    anyhow::ensure!(
+        digest == rendition.media.sha256,
+        "rendition digest mismatch for {material_id}/{profile_id}"
+    );
+    let now = crate::clock::now().as_millis();
+    state
+        .store
+        .register_media(
+            &digest.to_hex(),
+            &rendition.media.mime,
+            rendition.bytes.len() as u64,
+            now,
+        )
+        .await?;
+    state
+        .store
+        .upsert_rendition(&crate::store::RenditionRow {
+            material_id: material_id.to_owned(),
+            profile_id: profile_id.to_owned(),
+            sha256: digest.to_hex(),
+            size_bytes: rendition.bytes.len() as i64,
+            mime: rendition.media.mime.clone(),
+            width: i64::from(rendition.media.width),
+            height: i64::from(rendition.media.height),
+        })
+        .await?;
+    Ok(())
+}
+
+fn profile_row(profile: &compiler::model::Profile) -> crate::store::ProfileRow {
+    crate::store::ProfileRow {
+        id: profile.id.clone(),
+        width: profile.width,
+        height: profile.height,
+        color_class: format!("{:?}", profile.color).to_lowercase(),
+        can_play_video: profile.video,
+        can_scroll: profile.scroll,
+    }
 }

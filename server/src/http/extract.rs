@@ -80,6 +80,9 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
         let remote_addr = ClientAddr::from_request_parts(parts, state)
             .await
             .unwrap_or(ClientAddr(None))
@@ -295,4 +298,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for StrictQuery<T>
             )),
         }
     }
+}
+
+/// Enforces a route's [`Access`](super::Access) before its handler (and
+/// before any body is read): authentication for user routes, the role list
+/// for role routes. The principal is kept in the request for the handler.
+/// Site checks stay in the handlers, which know the resource.
+pub async fn access_gate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    access: super::Access,
+    req: Request,
+    next: Next,
+) -> Response {
+    use super::Access;
+    let roles = match access {
+        Access::Public | Access::Device => return next.run(req).await,
+        Access::AnyUser | Access::SiteScoped => None,
+        Access::Roles(roles) => Some(roles),
+    };
+    let (mut parts, body) = req.into_parts();
+    let principal = match Principal::from_request_parts(&mut parts, &state).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    if let Some(roles) = roles {
+        if let Err(error) = principal.require(roles) {
+            return error.into_response();
+        }
+    }
+    parts.extensions.insert(principal);
+    next.run(Request::from_parts(parts, body)).await
 }

@@ -11,6 +11,7 @@ mod agent;
 mod apply;
 mod error;
 mod extract;
+mod materials;
 mod media;
 mod openapi;
 mod session;
@@ -334,6 +335,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             ),
         ),
         route(
+            Method::POST,
+            "/api/v1/materials",
+            "upload a material (multipart: file, id, title, tags, source, valid_from, valid_until)",
+            Roles(EDIT),
+            limited(post(materials::upload), config.limits.upload_max_bytes),
+        ),
+        route(
             Method::GET,
             "/api/v1/materials",
             "materials (?state=&tag=&kind=)",
@@ -389,7 +397,11 @@ pub fn route_table(config: &Config) -> Vec<Route> {
 pub fn app(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new();
     for route in route_table(&state.config) {
-        router = router.route(route.path, route.handler);
+        let access = route.access;
+        let gate = axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
+            extract::access_gate(s, access, req, next)
+        });
+        router = router.route(route.path, route.handler.route_layer(gate));
     }
     let metrics = state.metrics.clone();
     router

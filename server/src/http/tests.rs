@@ -1,1 +1,988 @@
+//! The router driven in-process with `oneshot`, on SQLite and (when
+//! `LEDCAST_TEST_DATABASE_URL` is set) PostgreSQL: the route × role ×
+//! other-site matrix, media serving, enrollment, signed screenshots,
+//! sessions with CSRF, login throttling, apply/export and rotations.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::response::Response;
+use ed25519_dalek::SigningKey;
+use ledcast_protocol::v1 as protocol;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::{app, route_table, Access, AppState};
+use crate::config::Config;
+use crate::media_store::ContentStore;
+use crate::store::testing::{backends, TestDb};
+use crate::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow};
+
+struct Harness {
+    state: AppState,
+    db: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn new(db: TestDb) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let (events, _) = tokio::sync::broadcast::channel(64);
+        let state = AppState {
+            store: db.store.clone(),
+            media: ContentStore::open(dir.path().join("media")).await.unwrap(),
+            screenshots: ContentStore::open(dir.path().join("screenshots"))
+                .await
+                .unwrap(),
+            config: Arc::new(config),
+            signing_key: Arc::new(SigningKey::from_bytes(&[9; 32])),
+            events,
+            public_url: "http://ledcast.test".into(),
+            metrics: Default::default(),
+            compile_lock: Default::default(),
+        };
+        Harness {
+            state,
+            db: Some(db),
+            _dir: dir,
+        }
+    }
+
+    async fn finish(mut self) {
+        if let Some(db) = self.db.take() {
+            db.finish().await;
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        self.db.as_ref().map(|d| d.name).unwrap_or("?")
+    }
+
+    async fn send(&self, request: Request<Body>) -> Response {
+        app(self.state.clone()).oneshot(request).await.unwrap()
+    }
+
+    /// Sites a and b, screens `screen-a` (site a) and `screen-b` (site b),
+    /// one user per role with a Bearer token `token-{name}`.
+    async fn seed(&self) {
+        let store = &self.state.store;
+        for site in ["site-a", "site-b"] {
+            store
+                .upsert_site(
+                    &SiteRow {
+                        id: site.into(),
+                        organisation_id: "bank".into(),
+                        name: site.into(),
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .upsert_profile(&ProfileRow {
+                id: "door".into(),
+                width: 352,
+                height: 80,
+                color_class: "mono".into(),
+                can_play_video: false,
+                can_scroll: true,
+            })
+            .await
+            .unwrap();
+        for (screen, site) in [("screen-a", "site-a"), ("screen-b", "site-b")] {
+            store
+                .upsert_screen(
+                    &ScreenRow {
+                        id: screen.into(),
+                        site_id: site.into(),
+                        name: screen.into(),
+                        profile_id: "door".into(),
+                        tags: vec![],
+                        timezone: "Asia/Shanghai".into(),
+                        opening_hours: String::new(),
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+        for (name, role, sites) in [
+            ("admin", Role::Admin, vec![]),
+            ("editor", Role::Editor, vec![]),
+            ("editor2", Role::Editor, vec![]),
+            ("approver", Role::Approver, vec![]),
+            ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
+            ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+        ] {
+            store
+                .create_user(NewUser {
+                    id: name,
+                    username: name,
+                    password_hash: "x",
+                    role,
+                    sites: &sites,
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            store
+                .create_api_token(
+                    name,
+                    &crate::auth::token_sha256(&format!("token-{name}")),
+                    name,
+                    "test",
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn request(method: Method, uri: &str, actor: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(actor) = actor {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer token-{actor}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+async fn body_bytes(response: Response) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+async fn body_json(response: Response) -> Value {
+    serde_json::from_slice(&body_bytes(response).await).unwrap_or(Value::Null)
+}
+
+/// What each actor may do on a route, as the matrix states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Anyone; never 401/403 for lack of a user.
+    Public,
+    /// Only an enrolled device (users get 401).
+    Device,
+    /// Any signed-in user.
+    AnyUser,
+    /// Signed-in; the resource is site-a's, so branch-b is refused (403).
+    SiteA,
+    /// Signed-in listing; branch-b gets 200 but must not see site-a's data.
+    SiteList,
+    /// Only these roles.
+    Roles(&'static [&'static str]),
+}
+
+const STAFF: &[&str] = &["admin", "editor", "editor2", "approver"];
+const EDIT: &[&str] = &["admin", "editor", "editor2"];
+const APPROVE: &[&str] = &["admin", "approver"];
+const ADMIN: &[&str] = &["admin"];
+
+/// Every route, with the request the matrix sends and the rule it checks.
+/// A route in the router but not here fails `matrix_lists_every_route`.
+fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
+    use Rule::*;
+    vec![
+        ("GET", "/healthz", "/healthz", Public),
+        ("GET", "/readyz", "/readyz", Public),
+        ("GET", "/metrics", "/metrics", Public),
+        (
+            "GET",
+            "/api/v1/openapi.json",
+            "/api/v1/openapi.json",
+            Public,
+        ),
+        ("GET", "/media/{sha256}", "/media/SHA", Public),
+        ("POST", "/api/v1/login", "/api/v1/login", Public),
+        ("POST", "/api/v1/logout", "/api/v1/logout", AnyUser),
+        ("GET", "/api/v1/me", "/api/v1/me", AnyUser),
+        ("GET", "/api/v1/tokens", "/api/v1/tokens", AnyUser),
+        ("POST", "/api/v1/tokens", "/api/v1/tokens", AnyUser),
+        (
+            "DELETE",
+            "/api/v1/tokens/{id}",
+            "/api/v1/tokens/none",
+            AnyUser,
+        ),
+        ("GET", "/api/v1/users", "/api/v1/users", Roles(ADMIN)),
+        ("POST", "/api/v1/users", "/api/v1/users", Roles(ADMIN)),
+        ("GET", "/api/v1/audit", "/api/v1/audit", Roles(ADMIN)),
+        ("GET", "/api/v1/sites", "/api/v1/sites", SiteList),
+        ("GET", "/api/v1/profiles", "/api/v1/profiles", AnyUser),
+        ("GET", "/api/v1/screens", "/api/v1/screens", SiteList),
+        (
+            "GET",
+            "/api/v1/screens/{id}",
+            "/api/v1/screens/screen-a",
+            SiteA,
+        ),
+        (
+            "GET",
+            "/api/v1/screens/{id}/plays",
+            "/api/v1/screens/screen-a/plays",
+            SiteA,
+        ),
+        (
+            "GET",
+            "/api/v1/play-days",
+            "/api/v1/play-days?site=site-a&from=2026-12-01&until=2026-12-02",
+            SiteA,
+        ),
+        (
+            "GET",
+            "/api/v1/screens/{id}/screenshots",
+            "/api/v1/screens/screen-a/screenshots",
+            SiteA,
+        ),
+        (
+            "GET",
+            "/api/v1/screens/{id}/screenshots/{sha256}",
+            "/api/v1/screens/screen-a/screenshots/SHA",
+            SiteA,
+        ),
+        (
+            "POST",
+            "/api/v1/screens/{id}/enrollment",
+            "/api/v1/screens/screen-a/enrollment",
+            Roles(ADMIN),
+        ),
+        ("POST", "/api/v1/enroll", "/api/v1/enroll", Public),
+        (
+            "GET",
+            "/api/v1/screens/{id}/rotation",
+            "/api/v1/screens/screen-a/rotation",
+            Public,
+        ),
+        (
+            "POST",
+            "/api/v1/screens/{id}/screenshots",
+            "/api/v1/screens/screen-a/screenshots",
+            Device,
+        ),
+        (
+            "POST",
+            "/api/v1/materials",
+            "/api/v1/materials",
+            Roles(EDIT),
+        ),
+        (
+            "GET",
+            "/api/v1/materials",
+            "/api/v1/materials",
+            Roles(STAFF),
+        ),
+        (
+            "GET",
+            "/api/v1/materials/{id}",
+            "/api/v1/materials/m1",
+            Roles(STAFF),
+        ),
+        (
+            "POST",
+            "/api/v1/materials/{id}/approve",
+            "/api/v1/materials/m1/approve",
+            Roles(APPROVE),
+        ),
+        (
+            "POST",
+            "/api/v1/materials/{id}/reject",
+            "/api/v1/materials/m1/reject",
+            Roles(APPROVE),
+        ),
+        (
+            "POST",
+            "/api/v1/materials/{id}/retire",
+            "/api/v1/materials/m1/retire",
+            Roles(EDIT),
+        ),
+        ("POST", "/api/v1/apply", "/api/v1/apply", Roles(EDIT)),
+        ("GET", "/api/v1/export", "/api/v1/export", Roles(STAFF)),
+    ]
+}
+
+#[test]
+fn matrix_lists_every_route_and_nothing_else() {
+    let routes: BTreeSet<(String, String)> = route_table(&Config::default())
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect();
+    let listed: BTreeSet<(String, String)> = matrix()
+        .iter()
+        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+        .collect();
+    let missing: Vec<_> = routes.difference(&listed).collect();
+    let stale: Vec<_> = listed.difference(&routes).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the matrix: {missing:?}"
+    );
+    assert!(stale.is_empty(), "matrix rows without a route: {stale:?}");
+}
+
+#[test]
+fn route_access_in_the_table_matches_the_matrix() {
+    for route in route_table(&Config::default()) {
+        let rule = matrix()
+            .into_iter()
+            .find(|(m, p, _, _)| *m == route.method.as_str() && *p == route.path)
+            .map(|row| row.3)
+            .unwrap();
+        let consistent = match (route.access, rule) {
+            (Access::Public, Rule::Public) | (Access::Device, Rule::Device) => true,
+            (
+                Access::AnyUser | Access::SiteScoped,
+                Rule::AnyUser | Rule::SiteA | Rule::SiteList,
+            ) => true,
+            (Access::Roles(roles), Rule::Roles(names)) => {
+                let mut a: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                let mut b: Vec<&str> = names.iter().filter(|n| **n != "editor2").copied().collect();
+                a.sort();
+                b.sort();
+                a == b
+            }
+            _ => false,
+        };
+        assert!(
+            consistent,
+            "{} {}: table says {:?}, matrix says {rule:?}",
+            route.method, route.path, route.access
+        );
+    }
+}
+
+const ACTORS: [Option<&str>; 7] = [
+    None,
+    Some("branch-b"),
+    Some("branch-a"),
+    Some("approver"),
+    Some("editor"),
+    Some("editor2"),
+    Some("admin"),
+];
+
+#[tokio::test]
+async fn route_role_site_matrix_allows_exactly_what_it_lists() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let media = h.state.media.put(b"poster bytes").await.unwrap().to_hex();
+        h.state
+            .store
+            .register_media(&media, "image/png", 12, 1)
+            .await
+            .unwrap();
+        h.state
+            .store
+            .add_screenshot("screen-a", &media, 12, 1, 1, 5)
+            .await
+            .unwrap();
+        let material = crate::store::MaterialRow {
+            id: "m1".into(),
+            sha256: media.clone(),
+            kind: "poster".into(),
+            title: "t".into(),
+            tags: vec![],
+            source: String::new(),
+            mime: "image/png".into(),
+            size_bytes: 12,
+            width: None,
+            height: None,
+            duration_ms: None,
+            valid_from: None,
+            valid_until: None,
+            state: "pending".into(),
+            uploaded_by: "editor2".into(),
+            uploaded_at: 1,
+            decided_by: None,
+            decided_at: None,
+        };
+        h.state.store.insert_material(&material).await.unwrap();
+        let mut cross_site_successes = Vec::new();
+        for (method, path, uri, rule) in matrix() {
+            let uri = uri.replace("SHA", &media);
+            for actor in ACTORS {
+                let method: Method = method.parse().unwrap();
+                let body = (method == Method::POST || method == Method::DELETE).then(|| json!({}));
+                let response = h.send(request(method.clone(), &uri, actor, body)).await;
+                let status = response.status();
+                let text = String::from_utf8_lossy(&body_bytes(response).await).into_owned();
+                let denied = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+                let expect_allowed = match (rule, actor) {
+                    (Rule::Public, _) => true,
+                    (Rule::Device, _) => false,
+                    (_, None) => false,
+                    (Rule::AnyUser | Rule::SiteList, Some(_)) => true,
+                    (Rule::SiteA, Some(a)) => a != "branch-b",
+                    (Rule::Roles(roles), Some(a)) => roles.contains(&a),
+                };
+                assert_eq!(
+                    !denied,
+                    expect_allowed,
+                    "{}: {method} {path} as {actor:?} answered {status}: {text}",
+                    h.name()
+                );
+                if denied {
+                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    assert!(
+                        body["error"].is_string()
+                            && body["detail"].is_string()
+                            && body["hint"].is_string(),
+                        "{method} {path} as {actor:?}: 4xx without {{error, detail, hint}}: {text}"
+                    );
+                }
+                if actor == Some("branch-b")
+                    && !denied
+                    && rule != Rule::Public
+                    && (text.contains("site-a") || text.contains("screen-a"))
+                {
+                    cross_site_successes.push(format!("{method} {path}"));
+                }
+            }
+        }
+        assert!(
+            cross_site_successes.is_empty(),
+            "branch-b read site-a data via {cross_site_successes:?}"
+        );
+        h.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let doc = super::openapi::build(&Config::default());
+    for route in route_table(&Config::default()) {
+        let entry = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
+        assert!(
+            entry["summary"].is_string(),
+            "{} {} missing from openapi.json",
+            route.method,
+            route.path
+        );
+    }
+}
+
+#[tokio::test]
+async fn media_is_served_immutable_with_ranges_and_etag() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let sha = h.state.media.put(&bytes).await.unwrap().to_hex();
+    let uri = format!("/media/{sha}");
+    // Present on disk but not registered: not served.
+    let response = h.send(request(Method::GET, &uri, None, None)).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    h.state
+        .store
+        .register_media(&sha, "image/png", 1000, 1)
+        .await
+        .unwrap();
+
+    let response = h.send(request(Method::GET, &uri, None, None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(headers[header::ETAG], format!("\"{sha}\"").as_str());
+    assert!(headers[header::CACHE_CONTROL]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert_eq!(headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::CONTENT_LENGTH], "1000");
+    assert_eq!(body_bytes(response).await, bytes);
+
+    let ranged = Request::builder()
+        .uri(&uri)
+        .header(header::RANGE, "bytes=900-")
+        .body(Body::empty())
+        .unwrap();
+    let response = h.send(ranged).await;
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        response.headers()[header::CONTENT_RANGE],
+        "bytes 900-999/1000"
+    );
+    assert_eq!(body_bytes(response).await, &bytes[900..]);
+
+    let beyond = Request::builder()
+        .uri(&uri)
+        .header(header::RANGE, "bytes=1000-")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        h.send(beyond).await.status(),
+        StatusCode::RANGE_NOT_SATISFIABLE
+    );
+
+    let cached = Request::builder()
+        .uri(&uri)
+        .header(header::IF_NONE_MATCH, format!("\"{sha}\""))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(cached).await.status(), StatusCode::NOT_MODIFIED);
+
+    let head = h.send(request(Method::HEAD, &uri, None, None)).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "1000");
+    assert!(body_bytes(head).await.is_empty());
+
+    let bad = h
+        .send(request(
+            Method::GET,
+            "/media/..%2Fkeys%2Fserver.key",
+            None,
+            None,
+        ))
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    h.finish().await;
+}
+
+fn device_headers(
+    builder: axum::http::request::Builder,
+    key: &SigningKey,
+    screen: &str,
+    at: i64,
+    body: &[u8],
+) -> axum::http::request::Builder {
+    let screen = protocol::ScreenId::new(screen).unwrap();
+    let digest = protocol::Sha256(
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(body)).into(),
+    );
+    let signature = protocol::sign_upload(key, &screen, protocol::Timestamp(at), &digest);
+    builder
+        .header(
+            protocol::HEADER_KEY_ID,
+            protocol::key_id_for(&key.verifying_key()),
+        )
+        .header(protocol::HEADER_TIMESTAMP, at.to_string())
+        .header(protocol::HEADER_SIGNATURE, signature)
+}
+
+async fn enroll(
+    h: &Harness,
+    screen: &str,
+    device: &SigningKey,
+) -> Result<protocol::EnrollResponse, (StatusCode, Value)> {
+    let response = h
+        .send(request(
+            Method::POST,
+            &format!("/api/v1/screens/{screen}/enrollment"),
+            Some("admin"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let code = body_json(response).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"code": code.to_lowercase(), "device_public_key_hex": hex::encode(device.verifying_key().as_bytes())});
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/enroll",
+            None,
+            Some(body.clone()),
+        ))
+        .await;
+    let status = response.status();
+    if status != StatusCode::OK {
+        return Err((status, body_json(response).await));
+    }
+    let enrolled: protocol::EnrollResponse =
+        serde_json::from_slice(&body_bytes(response).await).unwrap();
+    // The same code a second time is refused.
+    let again = h
+        .send(request(Method::POST, "/api/v1/enroll", None, Some(body)))
+        .await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    Ok(enrolled)
+}
+
+#[tokio::test]
+async fn enrollment_then_signed_screenshots_and_reenrollment_revokes() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let device = SigningKey::from_bytes(&[3; 32]);
+        let enrolled = enroll(&h, "screen-a", &device).await.unwrap();
+        assert_eq!(enrolled.screen_id.as_str(), "screen-a");
+        assert_eq!(enrolled.broker_url, "mqtt://127.0.0.1:1883");
+        assert_eq!(enrolled.media_base_url, "http://ledcast.test");
+        assert_eq!(
+            enrolled.server_public_key_hex,
+            hex::encode(h.state.signing_key.verifying_key().as_bytes())
+        );
+        assert_eq!(enrolled.broker_password.len(), 48);
+        let stored = h.state.store.device_key("screen-a").await.unwrap().unwrap();
+        assert_eq!(
+            stored.broker_password_sha256,
+            crate::auth::token_sha256(&enrolled.broker_password)
+        );
+        assert_eq!(
+            stored.public_key_hex,
+            hex::encode(device.verifying_key().as_bytes())
+        );
+
+        let png = b"\x89PNG\r\n\x1a\nfake frame".to_vec();
+        let now = crate::clock::now().as_millis();
+        let upload = |key: &SigningKey, at: i64, body: Vec<u8>| {
+            device_headers(
+                Request::builder()
+                    .method(Method::POST)
+                    .uri("/api/v1/screens/screen-a/screenshots"),
+                key,
+                "screen-a",
+                at,
+                &body,
+            )
+            .body(Body::from(body))
+            .unwrap()
+        };
+        let ok = h.send(upload(&device, now, png.clone())).await;
+        assert_eq!(ok.status(), StatusCode::CREATED, "{}", h.name());
+        let stale = h.send(upload(&device, now - 6 * 60_000, png.clone())).await;
+        assert_eq!(
+            stale.status(),
+            StatusCode::UNAUTHORIZED,
+            "a signature 6 minutes old is refused"
+        );
+        let stranger = SigningKey::from_bytes(&[4; 32]);
+        assert_eq!(
+            h.send(upload(&stranger, now, png.clone())).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        // A body swapped after signing is refused.
+        let mut tampered = upload(&device, now, png.clone());
+        *tampered.body_mut() = Body::from(b"\x89PNG\r\n\x1a\nother frame".to_vec());
+        assert_eq!(h.send(tampered).await.status(), StatusCode::UNAUTHORIZED);
+        let listed = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/screens/screen-a/screenshots",
+                Some("branch-a"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+
+        // Re-enrolling gives a new key; the old device's signatures stop working.
+        let replacement = SigningKey::from_bytes(&[5; 32]);
+        enroll(&h, "screen-a", &replacement).await.unwrap();
+        assert_eq!(
+            h.send(upload(&device, now, png.clone())).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            h.send(upload(&replacement, now, png.clone()))
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+        h.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_from_content_length_alone() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    // Declares 3 MiB but sends nothing: answered without waiting for the body.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/screens/screen-a/screenshots")
+        .header(header::CONTENT_LENGTH, (3 * 1024 * 1024).to_string())
+        .body(Body::empty())
+        .unwrap();
+    let response = h.send(request).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = body_json(response).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("2097152"),
+        "{body}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn unknown_json_fields_are_refused_with_their_name() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/tokens",
+            Some("editor"),
+            Some(json!({"name": "x", "nmae": "y"})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = body_json(response).await;
+    assert!(body["detail"].as_str().unwrap().contains("nmae"), "{body}");
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.state
+        .store
+        .create_user(NewUser {
+            id: "u1",
+            username: "li",
+            password_hash: &crate::auth::hash_password("a long enough password"),
+            role: Role::Editor,
+            sites: &[],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    let login = |password: &str| {
+        request(
+            Method::POST,
+            "/api/v1/login",
+            None,
+            Some(json!({"username": "li", "password": password})),
+        )
+    };
+    let response = h.send(login("a long enough password")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let csrf = body_json(response).await["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let with_cookie = |method: Method, uri: &str, csrf: Option<&str>| {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &session);
+        if let Some(csrf) = csrf {
+            b = b.header(super::extract::CSRF_HEADER, csrf);
+        }
+        b.header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"name": "script"}).to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        h.send(with_cookie(Method::GET, "/api/v1/me", None))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.send(with_cookie(Method::POST, "/api/v1/tokens", None))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.send(with_cookie(Method::POST, "/api/v1/tokens", Some("wrong")))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.send(with_cookie(Method::POST, "/api/v1/tokens", Some(&csrf)))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    for _ in 0..5 {
+        assert_eq!(
+            h.send(login("wrong password!")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let throttled = h.send(login("a long enough password")).await;
+    assert_eq!(
+        throttled.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let audit = h.state.store.audit_log(100, None).await.unwrap();
+    assert!(audit.iter().filter(|a| a.action == "login.failed").count() >= 5);
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "token.create" && a.actor == "li"));
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn the_uploader_cannot_approve_their_own_material() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let mut material = crate::store::MaterialRow {
+        id: "m1".into(),
+        sha256: "ab".repeat(32),
+        kind: "poster".into(),
+        title: "t".into(),
+        tags: vec![],
+        source: String::new(),
+        mime: "image/png".into(),
+        size_bytes: 1,
+        width: None,
+        height: None,
+        duration_ms: None,
+        valid_from: None,
+        valid_until: None,
+        state: "pending".into(),
+        uploaded_by: "approver".into(),
+        uploaded_at: 1,
+        decided_by: None,
+        decided_at: None,
+    };
+    h.state.store.insert_material(&material).await.unwrap();
+    material.id = "m2".into();
+    material.uploaded_by = "editor".into();
+    h.state.store.insert_material(&material).await.unwrap();
+    let own = h
+        .send(request(
+            Method::POST,
+            "/api/v1/materials/m1/approve",
+            Some("approver"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(own.status(), StatusCode::FORBIDDEN);
+    let other = h
+        .send(request(
+            Method::POST,
+            "/api/v1/materials/m2/approve",
+            Some("approver"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let again = h
+        .send(request(
+            Method::POST,
+            "/api/v1/materials/m2/approve",
+            Some("admin"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let audit = h.state.store.audit_log(10, None).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "material.approved" && a.actor == "approver" && a.target == "m2"));
+    h.finish().await;
+}
+
+fn playlist_files() -> Vec<Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../playlists");
+    let mut files: Vec<Value> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && !p.ends_with("materials.toml"))
+        .map(|p| json!({"name": p.file_name().unwrap().to_str().unwrap(), "text": std::fs::read_to_string(&p).unwrap()}))
+        .collect();
+    files.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    files
+}
+
+#[tokio::test]
+async fn invalid_toml_returns_diagnostics_with_line_and_column_and_stores_nothing() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let files =
+        json!([{"name": "schedules.toml", "text": "[[schedules]]\nid = \"x\"\nplaylist = \n"}]);
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/apply",
+            Some("editor"),
+            Some(json!({"files": files})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = body_json(response).await;
+    let first = body["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .unwrap()
+        .clone();
+    assert_eq!(first["location"]["file"], "schedules.toml", "{body}");
+    assert!(first["location"]["line"].as_u64().unwrap() >= 3, "{body}");
+    assert!(first["location"]["column"].as_u64().unwrap() >= 1, "{body}");
+    assert!(body["hint"].is_string());
+    assert!(h.state.store.playlist_files().await.unwrap().is_empty());
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn apply_dry_run_shows_the_diff_and_export_gives_back_what_was_applied() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let files = playlist_files();
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/apply",
+            Some("editor"),
+            Some(json!({"files": files, "dry_run": true})),
+        ))
+        .await;
+    let status = response.status();
+    let body = body_json(response).await;
+    // Without uploaded materials the demo playlists reference unknown
+    // materials: the compiler reports them and nothing is stored.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["message"].as_str().unwrap().contains("unknown material")));
+    assert!(body["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["change"] == "added"));
+    // Stored directly, exported verbatim.
+    let stored: Vec<crate::store::PlaylistFile> = serde_json::from_value(json!(files)).unwrap();
+    h.state
+        .store
+        .replace_playlist_files(&stored, "editor", 1)
+        .await
+        .unwrap();
+    let exported = body_json(
+        h.send(request(
+            Method::GET,
+            "/api/v1/export",
+            Some("approver"),
+            None,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(exported["files"], json!(files));
+    h.finish().await;
+}

@@ -1,0 +1,205 @@
+//! `POST /api/v1/materials`: a streamed multipart upload (per-route size
+//! limit) run through the media pipeline (sniff, validate, re-encode), stored
+//! under its SHA-256 with renditions for every known profile. The upload's
+//! file name is only metadata: it never reaches a path.
+
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::{ApiError, AppState, Principal};
+use crate::store::{MaterialRow, Role};
+
+/// Fields of the upload form besides `file`.
+#[derive(Debug, Default)]
+struct Form {
+    id: Option<String>,
+    title: Option<String>,
+    tags: Vec<String>,
+    source: String,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+}
+
+fn parse_instant(field: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = text.trim().parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            ApiError::bad_request(
+                format!("{field} {text:?} is not a time"),
+                "write times as RFC 3339 (2026-12-07T00:00:00+08:00) or milliseconds since the epoch",
+            )
+        })
+}
+
+fn valid_material_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `POST /api/v1/materials` (editor, admin).
+pub async fn upload(
+    State(state): State<AppState>,
+    principal: Principal,
+    mut multipart: Multipart,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor])?;
+    let limit = state.config.limits.upload_max_bytes;
+    let mut form = Form::default();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let multipart_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit, "the upload")
+        } else {
+            ApiError::bad_request(
+                e.body_text(),
+                "send multipart/form-data with a `file` field",
+            )
+        }
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let declared = field.file_name().unwrap_or("upload").to_owned();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(ApiError::too_large(limit, "the upload"));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some((declared, bytes));
+            continue;
+        }
+        let value = field.text().await.map_err(multipart_error)?;
+        match name.as_str() {
+            "id" => form.id = Some(value.trim().to_owned()),
+            "title" => form.title = Some(value.trim().to_owned()),
+            "tags" => {
+                form.tags = value
+                    .split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
+            "source" => form.source = value.trim().to_owned(),
+            "valid_from" => form.valid_from = Some(parse_instant("valid_from", &value)?),
+            "valid_until" => form.valid_until = Some(parse_instant("valid_until", &value)?),
+            other => {
+                return Err(ApiError::bad_request(
+                    format!("unknown form field {other:?}"),
+                    "use file, id, title, tags (comma-separated), source, valid_from, valid_until",
+                ))
+            }
+        }
+    }
+    let Some((declared_name, bytes)) = file else {
+        return Err(ApiError::bad_request(
+            "no `file` field in the upload",
+            "attach the material as the `file` field",
+        ));
+    };
+    let id = form
+        .id
+        .unwrap_or_else(|| format!("m-{}", crate::auth::random_hex::<6>()));
+    if !valid_material_id(&id) {
+        return Err(ApiError::bad_request(
+            format!("material id {id:?} is not 1 to 64 characters of a-z, 0-9, '-', '_', '.'"),
+            "choose an id like w48-investment (playlists refer to materials by id)",
+        ));
+    }
+    if let (Some(from), Some(until)) = (form.valid_from, form.valid_until) {
+        if until <= from {
+            return Err(ApiError::bad_request(
+                "valid_until is not after valid_from",
+                "swap or fix the dates",
+            ));
+        }
+    }
+    let name_for_pipeline = declared_name.clone();
+    let ingested = tokio::task::spawn_blocking(move || {
+        ledcast_media::ingest(
+            &bytes,
+            &name_for_pipeline,
+            &ledcast_media::Limits::default(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_media",
+            e.to_string(),
+            "upload a JPEG, PNG, WebP, GIF, MP4 (H.264/H.265) or UTF-8 text file within the limits",
+        )
+    })?;
+    let digest = state
+        .media
+        .put(&ingested.bytes)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let now = crate::clock::now().as_millis();
+    state
+        .store
+        .register_media(
+            &digest.to_hex(),
+            &ingested.mime,
+            ingested.bytes.len() as u64,
+            now,
+        )
+        .await?;
+    let kind = match ingested.kind {
+        ledcast_media::MaterialKind::Poster => "poster",
+        ledcast_media::MaterialKind::Video => "video",
+        ledcast_media::MaterialKind::Text => "text",
+    };
+    let material = MaterialRow {
+        id: id.clone(),
+        sha256: digest.to_hex(),
+        kind: kind.to_owned(),
+        title: form
+            .title
+            .filter(|t| !t.is_empty())
+            .unwrap_or(declared_name),
+        tags: form.tags,
+        source: form.source,
+        mime: ingested.mime.clone(),
+        size_bytes: ingested.bytes.len() as i64,
+        width: (ingested.width > 0).then_some(i64::from(ingested.width)),
+        height: (ingested.height > 0).then_some(i64::from(ingested.height)),
+        duration_ms: ingested.duration_ms.and_then(|d| i64::try_from(d).ok()),
+        valid_from: form.valid_from,
+        valid_until: form.valid_until,
+        state: "pending".to_owned(),
+        uploaded_by: principal.user.id.clone(),
+        uploaded_at: now,
+        decided_by: None,
+        decided_at: None,
+    };
+    state.store.insert_material(&material).await?;
+    let renditions = crate::service::ensure_renditions(&state)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    principal
+        .audit(
+            &state,
+            "material.upload",
+            &id,
+            json!({"sha256": material.sha256, "kind": kind}),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"material": material, "renditions_made": renditions, "notes": ingested.notes})),
+    )
+        .into_response())
+}
