@@ -147,12 +147,84 @@ pub fn compile(
     catalog: &Catalog,
     window: Window,
 ) -> (Vec<CompiledScreen>, Vec<Diagnostic>) {
+    let jobs: Vec<(usize, Option<CompiledScreen>)> =
+        (0..model.screens.len()).map(|i| (i, None)).collect();
+    let (screens, mut diagnostics) = compile_jobs(model, catalog, window, jobs);
     let mut compiler = Compiler::new(model, catalog, window);
     compiler.global_diagnostics();
-    let screens: Vec<CompiledScreen> = (0..model.screens.len())
-        .filter_map(|i| compiler.compile_screen(i, None))
-        .collect();
-    (screens, compiler.finish())
+    diagnostics.extend(compiler.finish());
+    (screens, sorted_unique(diagnostics))
+}
+
+/// Below this many screens one thread does all the work.
+const SCREENS_PER_THREAD: usize = 500;
+
+/// Compiles `jobs` (screen index, memory to recycle) in order, on up to as
+/// many threads as the machine offers; each thread has its own caches, so the
+/// result does not depend on the thread count.
+fn compile_jobs(
+    model: &Model,
+    catalog: &Catalog,
+    window: Window,
+    jobs: Vec<(usize, Option<CompiledScreen>)>,
+) -> (Vec<CompiledScreen>, Vec<Diagnostic>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len() / SCREENS_PER_THREAD)
+        .clamp(1, 8);
+    compile_jobs_on(model, catalog, window, jobs, threads)
+}
+
+fn compile_jobs_on(
+    model: &Model,
+    catalog: &Catalog,
+    window: Window,
+    jobs: Vec<(usize, Option<CompiledScreen>)>,
+    threads: usize,
+) -> (Vec<CompiledScreen>, Vec<Diagnostic>) {
+    let run = |jobs: Vec<(usize, Option<CompiledScreen>)>| {
+        let mut compiler = Compiler::new(model, catalog, window);
+        let screens: Vec<CompiledScreen> = jobs
+            .into_iter()
+            .filter_map(|(index, recycle)| compiler.compile_screen(index, recycle))
+            .collect();
+        (screens, compiler.finish())
+    };
+    if threads == 1 {
+        return run(jobs);
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    let mut parts: Vec<Vec<(usize, Option<CompiledScreen>)>> = Vec::new();
+    let mut rest = jobs.into_iter();
+    for _ in 0..threads {
+        parts.push(rest.by_ref().take(chunk).collect());
+    }
+    let results: Vec<(Vec<CompiledScreen>, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || run(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut screens = Vec::new();
+    let mut diagnostics = Vec::new();
+    for (s, d) in results {
+        screens.extend(s);
+        diagnostics.extend(d);
+    }
+    (screens, diagnostics)
+}
+
+fn sorted_unique(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.sort();
+    diagnostics.dedup();
+    diagnostics
 }
 
 /// Recompiles only the screens `changes` touch (judged in both the old and
@@ -170,7 +242,6 @@ pub fn recompile(
     let mut touched: BTreeSet<String> = BTreeSet::new();
     touched_screens(old, catalog, changes, &mut touched);
     touched_screens(new, catalog, changes, &mut touched);
-    let mut compiler = Compiler::new(new, catalog, window);
     // Take the touched screens' old results out (to recycle their memory).
     let mut old_results: HashMap<String, CompiledScreen> = HashMap::new();
     let mut kept: Vec<CompiledScreen> = Vec::with_capacity(previous.len());
@@ -181,18 +252,25 @@ pub fn recompile(
             kept.push(c);
         }
     }
-    for id in &touched {
-        if let Ok(index) = new.screens.binary_search_by(|s| s.id.as_str().cmp(id)) {
-            kept.extend(compiler.compile_screen(index, old_results.remove(id)));
-        }
-    }
+    let jobs: Vec<(usize, Option<CompiledScreen>)> = touched
+        .iter()
+        .filter_map(|id| {
+            let index = new
+                .screens
+                .binary_search_by(|s| s.id.as_str().cmp(id))
+                .ok()?;
+            Some((index, old_results.remove(id)))
+        })
+        .collect();
+    let (fresh, diagnostics) = compile_jobs(new, catalog, window, jobs);
+    kept.extend(fresh);
     kept.sort_by(|a, b| a.rotation.screen_id.cmp(&b.rotation.screen_id));
     *previous = kept;
     let ids = touched
         .iter()
         .filter_map(|id| protocol::ScreenId::new(id).ok())
         .collect();
-    (ids, compiler.finish())
+    (ids, sorted_unique(diagnostics))
 }
 
 fn touched_screens(
@@ -318,6 +396,31 @@ enum Candidate {
     Alert(usize),
 }
 
+/// FNV-1a: the compiler's internal maps have small, trusted keys; SipHash's
+/// flooding resistance is not needed here and costs a few % of a large compile.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 type LoopKey = (usize, usize, Option<(Option<i64>, Option<u64>)>, usize);
 
 struct Compiler<'a> {
@@ -325,26 +428,28 @@ struct Compiler<'a> {
     catalog: &'a Catalog,
     window: Window,
     /// (schedule, tz) → active intervals.
-    expansions: HashMap<(usize, Tz), Arc<Vec<Interval>>>,
+    expansions: FastMap<(usize, Tz), Arc<Vec<Interval>>>,
     /// (site, tz) → opening intervals.
-    openings: HashMap<(usize, Tz), Arc<Vec<Interval>>>,
+    openings: FastMap<(usize, Tz), Arc<Vec<Interval>>>,
     /// Schedules by the tag, site or screen that may target them.
-    by_tag: HashMap<&'a str, Vec<usize>>,
-    by_site: HashMap<&'a str, Vec<usize>>,
-    by_screen: HashMap<&'a str, Vec<usize>>,
+    by_tag: FastMap<&'a str, Vec<usize>>,
+    by_site: FastMap<&'a str, Vec<usize>>,
+    by_screen: FastMap<&'a str, Vec<usize>>,
     /// Validity breakpoints per playlist (and per playlist ∪ warning playlist).
-    breakpoints: HashMap<(usize, bool), Arc<Vec<Millis>>>,
-    loops: HashMap<LoopKey, Result<Arc<LoopPlan>, ()>>,
-    fallbacks: HashMap<usize, Arc<LoopPlan>>,
+    breakpoints: FastMap<(usize, bool), Arc<Vec<Millis>>>,
+    loops: FastMap<LoopKey, Result<Arc<LoopPlan>, ()>>,
+    fallbacks: FastMap<usize, Arc<LoopPlan>>,
+    /// `[now, now + horizon)` as one shared interval list.
+    whole_horizon: Option<Arc<Vec<Interval>>>,
     diagnostics: Vec<Diagnostic>,
     seen: HashSet<(Location, String)>,
 }
 
 impl<'a> Compiler<'a> {
     fn new(model: &'a Model, catalog: &'a Catalog, window: Window) -> Compiler<'a> {
-        let mut by_tag: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut by_site: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut by_screen: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_tag: FastMap<&str, Vec<usize>> = FastMap::default();
+        let mut by_site: FastMap<&str, Vec<usize>> = FastMap::default();
+        let mut by_screen: FastMap<&str, Vec<usize>> = FastMap::default();
         for (index, schedule) in model.schedules.iter().enumerate() {
             for s in &schedule.targets.screens {
                 by_screen.entry(s).or_default().push(index);
@@ -364,14 +469,15 @@ impl<'a> Compiler<'a> {
             model,
             catalog,
             window,
-            expansions: HashMap::new(),
-            openings: HashMap::new(),
+            expansions: FastMap::default(),
+            openings: FastMap::default(),
             by_tag,
             by_site,
             by_screen,
-            breakpoints: HashMap::new(),
-            loops: HashMap::new(),
-            fallbacks: HashMap::new(),
+            breakpoints: FastMap::default(),
+            loops: FastMap::default(),
+            fallbacks: FastMap::default(),
+            whole_horizon: None,
             diagnostics: Vec::new(),
             seen: HashSet::new(),
         }
@@ -521,11 +627,11 @@ impl<'a> Compiler<'a> {
         let site = &model.sites[screen.site].id;
         let mut out = Vec::new();
         if model.settings.default_playlist.is_some() {
-            out.push((
-                Candidate::Default,
-                Rank::Default,
-                Arc::new(vec![(now, end)]),
-            ));
+            let whole = self
+                .whole_horizon
+                .get_or_insert_with(|| Arc::new(vec![(now, end)]))
+                .clone();
+            out.push((Candidate::Default, Rank::Default, whole));
         }
         let mut ids: Vec<usize> = Vec::new();
         for tag in &screen.tags {
@@ -789,7 +895,9 @@ impl<'a> Compiler<'a> {
                     if let (Some(last), Some(last_origin)) = (blocks.last_mut(), origins.last()) {
                         if last.until.0 == s
                             && last.priority == priority
-                            && *last_origin == origin
+                            && Arc::ptr_eq(&last_origin.source, &origin.source)
+                            && Arc::ptr_eq(&last_origin.rules, &origin.rules)
+                            && last_origin.inserted == origin.inserted
                             && last.slots == plan.slots
                         {
                             last.until = Timestamp(e);
@@ -1211,4 +1319,32 @@ fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
             .as_ref()
             .is_none_or(|c| m.category.as_ref() == Some(c))
         && query.kind.is_none_or(|k| k == m.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_count_does_not_change_the_result() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).expect("date");
+        let model = crate::synthetic::model(300, today);
+        let now = Timestamp(crate::calendar::local_to_utc(
+            model.settings.timezone,
+            today,
+            600,
+        ));
+        let catalog = crate::synthetic::catalog(&model, now.0, 60);
+        let window = Window::hours(now, 48, 72);
+        let jobs = || {
+            (0..model.screens.len())
+                .map(|i| (i, None))
+                .collect::<Vec<_>>()
+        };
+        let (one, d1) = compile_jobs_on(&model, &catalog, window, jobs(), 1);
+        let (three, d3) = compile_jobs_on(&model, &catalog, window, jobs(), 3);
+        assert_eq!(one.len(), 300);
+        assert_eq!(one, three);
+        assert_eq!(sorted_unique(d1), sorted_unique(d3));
+    }
 }

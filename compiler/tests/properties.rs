@@ -504,7 +504,7 @@ proptest! {
     }
 
     #[test]
-    fn incremental_equals_full(spec in site_spec(), change in 0u8..4, pick in 0usize..8) {
+    fn incremental_equals_full(spec in site_spec(), change in 0u8..5, pick in 0usize..8) {
         let (old_model, catalog) = build(&spec);
         let w = window(&spec);
         let (mut previous, _) = compiler::compile(&old_model, &catalog, w);
@@ -528,15 +528,20 @@ proptest! {
                 edited.rules[k].gap = Some(45);
                 changes.rules.push(format!("rule{k}"));
             }
+            3 => {
+                edited.materials[pick].approved = !edited.materials[pick].approved;
+                edited.materials[pick].valid_until_h = Some(7);
+                changes.materials.push(format!("m{pick}"));
+            }
             _ => {
                 let k = pick % spec.screens.len();
                 edited.screens[k].2 ^= 0b101;
                 changes.screens.push(format!("s{k}"));
             }
         }
-        let (new_model, _) = build(&edited);
-        let (full, _) = compiler::compile(&new_model, &catalog, w);
-        compiler::recompile(&mut previous, &old_model, &new_model, &catalog, w, &changes);
+        let (new_model, new_catalog) = build(&edited);
+        let (full, _) = compiler::compile(&new_model, &new_catalog, w);
+        compiler::recompile(&mut previous, &old_model, &new_model, &new_catalog, w, &changes);
         prop_assert_eq!(previous, full);
     }
 }
