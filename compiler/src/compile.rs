@@ -1348,3 +1348,124 @@ mod tests {
         assert_eq!(sorted_unique(d1), sorted_unique(d3));
     }
 }
+
+impl Changes {
+    /// What differs between two parsed models, by id (source locations are
+    /// ignored, so moving text around a file changes nothing). Materials are
+    /// not compared: list changed catalog entries in `materials` yourself.
+    pub fn between(old: &Model, new: &Model) -> Changes {
+        fn diff<T>(
+            old: &[T],
+            new: &[T],
+            id: impl Fn(&T) -> &str,
+            same: impl Fn(&T, &T) -> bool,
+        ) -> Vec<String> {
+            let mut out = Vec::new();
+            for a in old {
+                match new.iter().find(|b| id(b) == id(a)) {
+                    Some(b) if same(a, b) => {}
+                    _ => out.push(id(a).to_owned()),
+                }
+            }
+            for b in new {
+                if !old.iter().any(|a| id(a) == id(b)) {
+                    out.push(id(b).to_owned());
+                }
+            }
+            out
+        }
+        let playlist_id = |m: &Model, i: Option<usize>| i.map(|i| m.playlists[i].id.clone());
+        let items_equal = |a: &Playlist, b: &Playlist| {
+            a.items.len() == b.items.len()
+                && a.items.iter().zip(&b.items).all(|(x, y)| {
+                    x.source == y.source
+                        && x.seconds == y.seconds
+                        && x.valid_from == y.valid_from
+                        && x.valid_until == y.valid_until
+                })
+        };
+        let (so, sn) = (&old.settings, &new.settings);
+        Changes {
+            settings: so.timezone != sn.timezone
+                || so.still_seconds != sn.still_seconds
+                || so.scroll_px_per_second != sn.scroll_px_per_second
+                || playlist_id(old, so.default_playlist) != playlist_id(new, sn.default_playlist)
+                || playlist_id(old, so.warning_playlist) != playlist_id(new, sn.warning_playlist),
+            profiles: diff(
+                &old.profiles,
+                &new.profiles,
+                |p| &p.id,
+                |a, b| {
+                    (
+                        a.width,
+                        a.height,
+                        a.color,
+                        a.video,
+                        a.scroll,
+                        a.still,
+                        a.scroll_px_per_second,
+                    ) == (
+                        b.width,
+                        b.height,
+                        b.color,
+                        b.video,
+                        b.scroll,
+                        b.still,
+                        b.scroll_px_per_second,
+                    )
+                },
+            ),
+            sites: diff(
+                &old.sites,
+                &new.sites,
+                |s| &s.id,
+                |a, b| a.timezone == b.timezone && a.opening_hours == b.opening_hours,
+            ),
+            screens: diff(
+                &old.screens,
+                &new.screens,
+                |s| s.id.as_str(),
+                |a, b| {
+                    old.sites[a.site].id == new.sites[b.site].id
+                        && old.profiles[a.profile].id == new.profiles[b.profile].id
+                        && a.tags == b.tags
+                        && a.timezone == b.timezone
+                },
+            ),
+            playlists: diff(&old.playlists, &new.playlists, |p| &p.id, items_equal),
+            schedules: diff(
+                &old.schedules,
+                &new.schedules,
+                |s| &s.id,
+                |a, b| {
+                    old.playlists[a.playlist].id == new.playlists[b.playlist].id
+                        && a.targets == b.targets
+                        && a.when == b.when
+                        && a.priority == b.priority
+                },
+            ),
+            rules: diff(
+                &old.rules,
+                &new.rules,
+                |r| &r.id,
+                |a, b| {
+                    a.targets == b.targets
+                        && a.max_gap_seconds == b.max_gap_seconds
+                        && a.min_warning_share == b.min_warning_share
+                },
+            ),
+            alerts: diff(
+                &old.alerts,
+                &new.alerts,
+                |a| &a.id,
+                |a, b| {
+                    old.playlists[a.playlist].id == new.playlists[b.playlist].id
+                        && a.targets == b.targets
+                        && a.from == b.from
+                        && a.until == b.until
+                },
+            ),
+            materials: Vec::new(),
+        }
+    }
+}

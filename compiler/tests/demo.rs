@@ -305,3 +305,33 @@ priority = 7
     assert_eq!(id_of(source_at("2026-12-01T10:45:00+08:00")), "a-first");
     assert_eq!(id_of(source_at("2026-12-01T11:30:00+08:00")), "a-first");
 }
+
+#[test]
+fn changes_between_models_drive_an_incremental_recompile_equal_to_full() {
+    let (old_model, catalog, _) = demo();
+    let window = demo_window();
+    let (mut previous, _) = compiler::compile(&old_model, &catalog, window);
+    // Counter warnings move to 09:00 and a comment shifts every line below it.
+    let schedules = DEMO_FILES[4].1.replacen(
+        "hours = \"08:30-17:00\"\npriority = 10",
+        "hours = \"09:00-17:00\"\npriority = 10",
+        1,
+    );
+    let schedules = format!("# moved\n{schedules}");
+    let (new_model, _, _) = demo_with(&files_with("playlists/schedules.toml", &schedules));
+    let changes = compiler::Changes::between(&old_model, &new_model);
+    assert_eq!(changes.schedules, vec!["counter-warnings-open".to_owned()]);
+    assert!(changes.playlists.is_empty() && changes.screens.is_empty() && !changes.settings);
+    let (touched, _) = compiler::recompile(
+        &mut previous,
+        &old_model,
+        &new_model,
+        &catalog,
+        window,
+        &changes,
+    );
+    let touched: Vec<&str> = touched.iter().map(|s| s.as_str()).collect();
+    assert_eq!(touched, vec!["abc-counter", "icbc-counter", "rcb-counter"]);
+    let (full, _) = compiler::compile(&new_model, &catalog, window);
+    assert_eq!(previous, full);
+}
