@@ -302,9 +302,12 @@ impl Screen {
             },
             Content::Media { kind, .. } => {
                 let bytes = media.ok_or_else(|| ShowError::Decode("no bytes".to_owned()))?;
+                // The previous frame goes before the next is decoded, so a
+                // full-HD wall holds one frame at a time, not two.
+                self.last_frame = None;
                 let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
                     .map_err(|e| ShowError::Decode(e.to_string()))?
-                    .to_rgb8();
+                    .into_rgb8();
                 match kind {
                     SlotKind::Scroll { px_per_second } => {
                         let strip = render::fit_height(image, self.height);
