@@ -1321,34 +1321,6 @@ fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
         && query.kind.is_none_or(|k| k == m.kind)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_thread_count_does_not_change_the_result() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).expect("date");
-        let model = crate::synthetic::model(300, today);
-        let now = Timestamp(crate::calendar::local_to_utc(
-            model.settings.timezone,
-            today,
-            600,
-        ));
-        let catalog = crate::synthetic::catalog(&model, now.0, 60);
-        let window = Window::hours(now, 48, 72);
-        let jobs = || {
-            (0..model.screens.len())
-                .map(|i| (i, None))
-                .collect::<Vec<_>>()
-        };
-        let (one, d1) = compile_jobs_on(&model, &catalog, window, jobs(), 1);
-        let (three, d3) = compile_jobs_on(&model, &catalog, window, jobs(), 3);
-        assert_eq!(one.len(), 300);
-        assert_eq!(one, three);
-        assert_eq!(sorted_unique(d1), sorted_unique(d3));
-    }
-}
-
 impl Changes {
     /// What differs between two parsed models, by id (source locations are
     /// ignored, so moving text around a file changes nothing). Materials are
@@ -1467,5 +1439,33 @@ impl Changes {
             ),
             materials: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_count_does_not_change_the_result() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).expect("date");
+        let model = crate::synthetic::model(300, today);
+        let now = Timestamp(crate::calendar::local_to_utc(
+            model.settings.timezone,
+            today,
+            600,
+        ));
+        let catalog = crate::synthetic::catalog(&model, now.0, 60);
+        let window = Window::hours(now, 48, 72);
+        let jobs = || {
+            (0..model.screens.len())
+                .map(|i| (i, None))
+                .collect::<Vec<_>>()
+        };
+        let (one, d1) = compile_jobs_on(&model, &catalog, window, jobs(), 1);
+        let (three, d3) = compile_jobs_on(&model, &catalog, window, jobs(), 3);
+        assert_eq!(one.len(), 300);
+        assert_eq!(one, three);
+        assert_eq!(sorted_unique(d1), sorted_unique(d3));
     }
 }
