@@ -339,13 +339,34 @@ fn touched_screens(
             targets.push(&r.targets);
         }
     }
+    // Only screens that carry a targeted tag, sit at a targeted site or are
+    // named can match: test those, not every screen.
+    let tags: HashSet<&str> = targets
+        .iter()
+        .flat_map(|t| t.tags.iter().map(String::as_str))
+        .collect();
+    let sites: HashSet<&str> = targets
+        .iter()
+        .filter(|t| t.tags.is_empty())
+        .flat_map(|t| t.sites.iter().map(String::as_str))
+        .chain(changes.sites.iter().map(String::as_str))
+        .collect();
+    let named: HashSet<&str> = targets
+        .iter()
+        .flat_map(|t| t.screens.iter().map(String::as_str))
+        .collect();
+    let profiles: HashSet<&str> = changes.profiles.iter().map(String::as_str).collect();
     for screen in &model.screens {
         let site = &model.sites[screen.site].id;
-        let hit = changes.screens.iter().any(|s| s == screen.id.as_str())
-            || changes.sites.contains(site)
-            || changes
-                .profiles
-                .contains(&model.profiles[screen.profile].id)
+        let candidate = screen.tags.iter().any(|t| tags.contains(t.as_str()))
+            || sites.contains(site.as_str())
+            || named.contains(screen.id.as_str())
+            || profiles.contains(model.profiles[screen.profile].id.as_str());
+        if !candidate {
+            continue;
+        }
+        let hit = changes.sites.contains(site)
+            || profiles.contains(model.profiles[screen.profile].id.as_str())
             || targets.iter().any(|t| t.matches(screen, site));
         if hit {
             out.insert(screen.id.as_str().to_owned());
