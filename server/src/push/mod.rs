@@ -1,10 +1,26 @@
 //! Delivery over MQTT: the embedded broker, the signed publisher, presence and
-//! play-record ingest (issue "Delivery over MQTT"; being built).
+//! play-record ingest (DESIGN.md §5, §6).
 //!
-//! This module owns everything that talks MQTT. HTTP routes for enrollment,
-//! rotation fetch and screenshots live in the HTTP layer.
+//! This module owns everything that talks MQTT. It does not own HTTP routes
+//! (enrollment, rotation fetch, screenshots live in the HTTP layer), nor the
+//! database: it reaches the store through the small [`DeliveryStore`] seam.
+//! The broker is untrusted transport: everything that comes in is opened with
+//! the device key the server recorded at enrollment, everything that goes out
+//! is signed with the server key.
 
+mod broker;
+mod link;
+pub mod mosquitto;
+pub mod presence;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use ledcast_protocol::v1 as protocol;
 use serde::{Deserialize, Serialize};
+
+pub use broker::{start_embedded_broker, BrokerAuth, BrokerError, EmbeddedBroker};
+pub use link::{mqtt_options, start, Delivery, DeliveryMetrics, DeliveryOptions};
 
 /// `[mqtt]` section of the server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,4 +51,39 @@ impl Default for MqttConfig {
             offline_alert_seconds: 600,
         }
     }
+}
+
+/// A boxed, sendable future (the store seam is object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What delivery needs from the store. Implemented by the server's store;
+/// tests may implement it in memory.
+pub trait DeliveryStore: Send + Sync + 'static {
+    /// The device key recorded at enrollment, or `None` for an unknown or
+    /// revoked screen.
+    fn device_key(
+        &self,
+        screen_id: &protocol::ScreenId,
+    ) -> BoxFuture<'_, anyhow::Result<Option<protocol::TrustedKey>>>;
+
+    /// Stores a verified batch idempotently on `(screen, boot_id, seq)` in one
+    /// transaction; returns how many records were new.
+    fn insert_play_batch(
+        &self,
+        screen_id: &protocol::ScreenId,
+        batch: &protocol::PlayBatch,
+    ) -> BoxFuture<'_, anyhow::Result<u64>>;
+
+    /// Records a verified state report (presence transitions, reported version).
+    fn record_agent_state(
+        &self,
+        screen_id: &protocol::ScreenId,
+        state: &protocol::AgentState,
+        received_at: protocol::Timestamp,
+    ) -> BoxFuture<'_, anyhow::Result<()>>;
+
+    /// The latest signed rotation envelope of every screen: `(screen, version, envelope)`.
+    fn latest_rotations(
+        &self,
+    ) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64, Vec<u8>)>>>;
 }

@@ -1,0 +1,164 @@
+//! The embedded MQTT broker (rumqttd), for one-command installs and the demo.
+//!
+//! Sized for a town: up to 20,000 connections, 256 KiB messages, and a
+//! per-topic log capped at two small segments so retained rotations do not
+//! grow memory without bound. Beyond one town, or for per-topic ACLs, use an
+//! external broker (Mosquitto; see `mosquitto.rs`): rumqttd authenticates
+//! clients but has no per-topic ACL, so here the signatures alone keep one
+//! screen from acting as another.
+
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+
+use super::BoxFuture;
+
+/// Why the embedded broker did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// `embedded_listen` does not parse as host:port.
+    #[error("mqtt.embedded_listen {listen:?} is not a host:port address")]
+    BadAddress { listen: String },
+    /// Someone else listens there already.
+    #[error(
+        "cannot start the embedded MQTT broker: {addr} is already in use; \
+         set [mqtt] embedded_listen to a free address (e.g. \"127.0.0.1:0\" for any free port) \
+         or point [mqtt] broker_url at the broker that runs there"
+    )]
+    AddressInUse { addr: SocketAddr },
+    /// Binding failed for another reason.
+    #[error("cannot bind the embedded MQTT broker to {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The broker thread did not come up.
+    #[error("the embedded MQTT broker did not start listening on {addr} within 5 s")]
+    NotListening { addr: SocketAddr },
+}
+
+/// Checks a broker login: `(client_id, username, password) -> allowed`.
+pub type BrokerAuth = Arc<dyn Fn(String, String, String) -> BoxFuture<'static, bool> + Send + Sync>;
+
+/// A running embedded broker. It runs on its own threads until the process exits.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBroker {
+    /// Where it listens (the real port when `:0` was asked for).
+    pub addr: SocketAddr,
+}
+
+impl EmbeddedBroker {
+    /// `mqtt://host:port` for clients.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+}
+
+/// Largest MQTT message the broker accepts: an envelope cap plus headroom.
+pub const MAX_PAYLOAD_BYTES: usize = 300 * 1024;
+
+/// Starts rumqttd on `listen` (`host:port`; port 0 picks a free port).
+/// With `auth`, every client must log in; without, anyone may connect.
+pub fn start_embedded_broker(
+    listen: &str,
+    auth: Option<BrokerAuth>,
+) -> Result<EmbeddedBroker, BrokerError> {
+    let requested = listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| BrokerError::BadAddress {
+            listen: listen.to_owned(),
+        })?;
+    // rumqttd binds inside its own thread and only logs a failure, so bind
+    // here first: a taken port becomes a clear error, and `:0` a real port.
+    let addr = match TcpListener::bind(requested) {
+        Ok(probe) => probe.local_addr().map_err(|source| BrokerError::Bind {
+            addr: requested,
+            source,
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(BrokerError::AddressInUse { addr: requested })
+        }
+        Err(source) => {
+            return Err(BrokerError::Bind {
+                addr: requested,
+                source,
+            })
+        }
+    };
+
+    let mut connections = ConnectionSettings {
+        connection_timeout_ms: 60_000,
+        max_payload_size: MAX_PAYLOAD_BYTES,
+        max_inflight_count: 100,
+        auth: None,
+        external_auth: None,
+        dynamic_filters: true,
+    };
+    if let Some(auth) = auth {
+        connections.set_auth_handler(move |client_id, user, pass| auth(client_id, user, pass));
+    }
+    let server = ServerSettings {
+        name: "ledcast-embedded".to_owned(),
+        listen: addr,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections,
+    };
+    let config = Config {
+        id: 0,
+        router: RouterConfig {
+            max_connections: 20_000,
+            max_outgoing_packet_count: 200,
+            max_segment_size: 512 * 1024,
+            max_segment_count: 2,
+            custom_segment: None,
+            initialized_filters: None,
+            shared_subscriptions_strategy: Default::default(),
+        },
+        v4: Some([("ledcast".to_owned(), server)].into_iter().collect()),
+        ..Config::default()
+    };
+    std::thread::Builder::new()
+        .name("mqtt-broker".to_owned())
+        .spawn(move || {
+            let mut broker = Broker::new(config);
+            if let Err(error) = broker.start() {
+                tracing::error!(%error, "embedded MQTT broker stopped");
+            }
+        })
+        .map_err(|source| BrokerError::Bind { addr, source })?;
+
+    for _ in 0..100 {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            tracing::info!(%addr, "embedded MQTT broker listening");
+            return Ok(EmbeddedBroker { addr });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(BrokerError::NotListening { addr })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_a_clear_error_naming_the_option() {
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let error = start_embedded_broker(&addr, None).unwrap_err();
+        assert!(matches!(error, BrokerError::AddressInUse { .. }), "{error}");
+        assert!(error.to_string().contains("embedded_listen"), "{error}");
+    }
+
+    #[test]
+    fn port_zero_gives_a_real_listening_port() {
+        let broker = start_embedded_broker("127.0.0.1:0", None).unwrap();
+        assert_ne!(broker.addr.port(), 0);
+        assert!(TcpStream::connect(broker.addr).is_ok());
+    }
+}

@@ -1,0 +1,499 @@
+//! The server's MQTT client: publishes signed rotations (retained) and
+//! commands, ingests signed state reports and play batches, and acks them.
+//!
+//! One task polls the rumqttc event loop (and re-subscribes on every
+//! connect); one worker task verifies and stores what arrives, so a slow
+//! database never stalls keep-alives. Publishing is idempotent: a rotation is
+//! retained under its screen's topic, so publishing the same version twice
+//! changes nothing for an agent (it refuses replays).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use ledcast_protocol::v1 as protocol;
+use protocol::{Topic, TopicKind};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use tokio::sync::{mpsc, Mutex};
+use tokio::task::JoinHandle;
+
+use super::DeliveryStore;
+
+/// How to reach the broker.
+#[derive(Clone)]
+pub struct DeliveryOptions {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub broker_url: String,
+    /// Broker user name, if the broker wants one.
+    pub username: Option<String>,
+    /// Broker password, if the broker wants one.
+    pub password: Option<String>,
+    /// MQTT client id of this server replica.
+    pub client_id: String,
+    /// The key every outgoing message is signed with.
+    pub server_key: SigningKey,
+    /// Use `$share/{group}/…` for play ingest so replicas split the load.
+    pub shared_subscription_group: Option<String>,
+    /// How long to collect retained rotations from the broker at start-up
+    /// before republishing what it lacks.
+    pub reconcile_window: Duration,
+}
+
+/// Counters for `/metrics` and tests.
+#[derive(Debug, Default)]
+pub struct DeliveryMetrics {
+    /// Rotations published.
+    pub rotations_published: AtomicU64,
+    /// Rotations republished at start-up because the broker lacked them.
+    pub rotations_republished: AtomicU64,
+    /// Play records stored (new ones only).
+    pub play_records_inserted: AtomicU64,
+    /// Play batches that were already stored (acked again, nothing inserted).
+    pub play_batches_duplicate: AtomicU64,
+    /// Acks published.
+    pub acks_published: AtomicU64,
+    /// State reports recorded.
+    pub states_recorded: AtomicU64,
+    /// Messages from unknown or revoked devices, dropped.
+    pub dropped_unknown_device: AtomicU64,
+    /// Messages that failed verification (forged, other screen, malformed), dropped.
+    pub dropped_rejected: AtomicU64,
+    /// Times the connection to the broker was (re)established.
+    pub connects: AtomicU64,
+}
+
+/// A handle to publish through the server's MQTT connection. Cheap to clone.
+#[derive(Clone)]
+pub struct Delivery {
+    client: AsyncClient,
+    connected: Arc<AtomicBool>,
+    metrics: Arc<DeliveryMetrics>,
+}
+
+impl Delivery {
+    /// Publishes a signed rotation envelope, retained, QoS 1.
+    pub async fn publish_rotation(
+        &self,
+        screen_id: &protocol::ScreenId,
+        envelope: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        self.client
+            .publish(
+                Topic::name(screen_id, TopicKind::Rotation),
+                QoS::AtLeastOnce,
+                true,
+                envelope,
+            )
+            .await
+            .context("queueing a rotation for the MQTT broker")?;
+        self.metrics
+            .rotations_published
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Publishes a signed command envelope, QoS 1, not retained.
+    pub async fn publish_command(
+        &self,
+        screen_id: &protocol::ScreenId,
+        envelope: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        self.client
+            .publish(
+                Topic::name(screen_id, TopicKind::Command),
+                QoS::AtLeastOnce,
+                false,
+                envelope,
+            )
+            .await
+            .context("queueing a command for the MQTT broker")
+    }
+
+    /// Whether the broker connection is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &DeliveryMetrics {
+        &self.metrics
+    }
+}
+
+/// Builds rumqttc options from `mqtt://host:port` / `mqtts://host:port`.
+pub fn mqtt_options(url: &str, client_id: &str) -> anyhow::Result<MqttOptions> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .with_context(|| format!("broker url {url:?} must look like mqtt://host:1883"))?;
+    let tls = match scheme {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" => true,
+        other => {
+            anyhow::bail!("broker url scheme {other:?} is not supported; use mqtt:// or mqtts://")
+        }
+    };
+    let authority = rest.trim_end_matches('/');
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .with_context(|| format!("bad port in broker url {url:?}"))?,
+        ),
+        None => (authority, if tls { 8883 } else { 1883 }),
+    };
+    anyhow::ensure!(!host.is_empty(), "broker url {url:?} has no host");
+    let mut options = MqttOptions::new(client_id, host.trim_matches(['[', ']']), port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(
+        super::broker::MAX_PAYLOAD_BYTES,
+        super::broker::MAX_PAYLOAD_BYTES,
+    );
+    options.set_clean_session(true);
+    if tls {
+        options.set_transport(Transport::tls_with_default_config());
+    }
+    Ok(options)
+}
+
+/// A message taken off the broker for the worker.
+struct Incoming {
+    topic: Topic,
+    payload: Vec<u8>,
+}
+
+/// Connects to the broker and starts the event-loop and worker tasks. They
+/// run until `shutdown` resolves; the returned handle completes after the
+/// worker has drained what it had received.
+pub async fn start(
+    options: DeliveryOptions,
+    store: Arc<dyn DeliveryStore>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Delivery, JoinHandle<()>)> {
+    let mut mqtt = mqtt_options(&options.broker_url, &options.client_id)?;
+    if let (Some(user), Some(pass)) = (&options.username, &options.password) {
+        mqtt.set_credentials(user, pass);
+    }
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 1024);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(10);
+    eventloop.set_network_options(network);
+
+    let metrics = Arc::new(DeliveryMetrics::default());
+    let connected = Arc::new(AtomicBool::new(false));
+    let delivery = Delivery {
+        client: client.clone(),
+        connected: connected.clone(),
+        metrics: metrics.clone(),
+    };
+    let (incoming_tx, incoming_rx) = mpsc::channel::<Incoming>(4096);
+    let broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>> = Arc::default();
+
+    let plays_filter = match &options.shared_subscription_group {
+        Some(group) => format!("$share/{group}/{}", Topic::filter_all(TopicKind::Plays)),
+        None => Topic::filter_all(TopicKind::Plays),
+    };
+    let server_key = options.server_key.clone();
+    let server_trusted = protocol::TrustedKey::new(server_key.verifying_key());
+
+    let worker = tokio::spawn(run_worker(
+        incoming_rx,
+        store.clone(),
+        delivery.clone(),
+        server_key,
+        server_trusted,
+        broker_versions.clone(),
+    ));
+
+    let event_task = {
+        let delivery = delivery.clone();
+        let reconcile_window = options.reconcile_window;
+        let broker_url = options.broker_url.clone();
+        tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut first_connect = true;
+            let mut was_up = false;
+            loop {
+                tokio::select! {
+                    event = eventloop.poll() => match event {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            connected.store(true, Ordering::Relaxed);
+                            metrics.connects.fetch_add(1, Ordering::Relaxed);
+                            if !was_up {
+                                tracing::info!(broker = %broker_url, "connected to MQTT broker");
+                            }
+                            was_up = true;
+                            // Re-subscribe on every connect (clean session).
+                            let filters = vec![
+                                rumqttc::SubscribeFilter::new(Topic::filter_all(TopicKind::State), QoS::AtLeastOnce),
+                                rumqttc::SubscribeFilter::new(plays_filter.clone(), QoS::AtLeastOnce),
+                            ];
+                            if let Err(error) = client.try_subscribe_many(filters) {
+                                tracing::error!(%error, "cannot subscribe to state and plays");
+                            }
+                            if first_connect {
+                                first_connect = false;
+                                tokio::spawn(reconcile(
+                                    delivery.clone(),
+                                    store.clone(),
+                                    broker_versions.clone(),
+                                    reconcile_window,
+                                ));
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(publish))) => {
+                            let Some(topic) = Topic::parse(&publish.topic) else { continue };
+                            let incoming = Incoming { topic, payload: publish.payload.to_vec() };
+                            if incoming_tx.send(incoming).await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            connected.store(false, Ordering::Relaxed);
+                            if was_up {
+                                tracing::warn!(broker = %broker_url, %error, "lost the MQTT broker; reconnecting");
+                            }
+                            was_up = false;
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    },
+                    () = &mut shutdown => {
+                        let _ = client.try_disconnect();
+                        // Let the disconnect and in-flight publishes go out.
+                        let drain = async { while eventloop.poll().await.is_ok() {} };
+                        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+                        break;
+                    }
+                }
+            }
+            // Dropping the sender ends the worker once it has drained.
+        })
+    };
+
+    let handle = tokio::spawn(async move {
+        let _ = event_task.await;
+        let _ = worker.await;
+    });
+    Ok((delivery, handle))
+}
+
+/// Subscribes to every retained rotation, waits `window`, then republishes
+/// the latest stored rotation of every screen whose retained copy is missing
+/// or older.
+async fn reconcile(
+    delivery: Delivery,
+    store: Arc<dyn DeliveryStore>,
+    broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>>,
+    window: Duration,
+) {
+    let filter = Topic::filter_all(TopicKind::Rotation);
+    if let Err(error) = delivery
+        .client
+        .subscribe(filter.clone(), QoS::AtLeastOnce)
+        .await
+    {
+        tracing::error!(%error, "cannot read retained rotations; republishing all");
+    }
+    tokio::time::sleep(window).await;
+    let _ = delivery.client.unsubscribe(filter).await;
+    let latest = match store.latest_rotations().await {
+        Ok(latest) => latest,
+        Err(error) => {
+            tracing::error!(%error, "cannot load rotations to republish");
+            return;
+        }
+    };
+    let seen = broker_versions.lock().await.clone();
+    let mut republished = 0u64;
+    for (screen_id, version, envelope) in latest {
+        if seen.get(&screen_id).is_some_and(|&v| v >= version) {
+            continue;
+        }
+        if let Err(error) = delivery.publish_rotation(&screen_id, envelope).await {
+            tracing::error!(screen = %screen_id, %error, "republish failed");
+            continue;
+        }
+        republished += 1;
+    }
+    delivery
+        .metrics
+        .rotations_republished
+        .fetch_add(republished, Ordering::Relaxed);
+    tracing::info!(
+        republished,
+        already_on_broker = seen.len(),
+        "rotations reconciled with the broker"
+    );
+}
+
+async fn run_worker(
+    mut incoming: mpsc::Receiver<Incoming>,
+    store: Arc<dyn DeliveryStore>,
+    delivery: Delivery,
+    server_key: SigningKey,
+    server_trusted: protocol::TrustedKey,
+    broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>>,
+) {
+    while let Some(message) = incoming.recv().await {
+        let screen_id = message.topic.screen_id.clone();
+        let outcome = match message.topic.kind {
+            TopicKind::Plays => {
+                ingest_plays(&store, &delivery, &server_key, &screen_id, &message.payload).await
+            }
+            TopicKind::State => ingest_state(&store, &delivery, &screen_id, &message.payload).await,
+            TopicKind::Rotation => {
+                // A retained rotation read back during reconciliation.
+                if let Ok(rotation) =
+                    protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
+                {
+                    if rotation.screen_id == screen_id {
+                        broker_versions
+                            .lock()
+                            .await
+                            .insert(screen_id.clone(), rotation.version);
+                    }
+                }
+                Ok(())
+            }
+            TopicKind::Command | TopicKind::Ack => Ok(()),
+        };
+        if let Err(error) = outcome {
+            tracing::error!(screen = %screen_id, %error, "ingest failed; the agent will resend");
+        }
+    }
+}
+
+/// Opens a device-signed message, counting and logging refusals.
+async fn open_from_device<T: protocol::Signed>(
+    store: &Arc<dyn DeliveryStore>,
+    delivery: &Delivery,
+    screen_id: &protocol::ScreenId,
+    payload: &[u8],
+) -> anyhow::Result<Option<T>> {
+    let Some(device_key) = store.device_key(screen_id).await? else {
+        delivery
+            .metrics
+            .dropped_unknown_device
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(screen = %screen_id, "message from an unknown or revoked device dropped");
+        return Ok(None);
+    };
+    match protocol::open::<T>(payload, &device_key) {
+        Ok(message) => Ok(Some(message)),
+        Err(rejected) => {
+            delivery
+                .metrics
+                .dropped_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(screen = %screen_id, %rejected, "device message refused");
+            Ok(None)
+        }
+    }
+}
+
+async fn ingest_plays(
+    store: &Arc<dyn DeliveryStore>,
+    delivery: &Delivery,
+    server_key: &SigningKey,
+    screen_id: &protocol::ScreenId,
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    let Some(batch) =
+        open_from_device::<protocol::PlayBatch>(store, delivery, screen_id, payload).await?
+    else {
+        return Ok(());
+    };
+    if &batch.screen_id != screen_id || !batch_is_consistent(&batch) {
+        delivery
+            .metrics
+            .dropped_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(screen = %screen_id, "play batch for another screen or with inconsistent seqs refused");
+        return Ok(());
+    }
+    let inserted = store.insert_play_batch(screen_id, &batch).await?;
+    if inserted == 0 {
+        delivery
+            .metrics
+            .play_batches_duplicate
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    delivery
+        .metrics
+        .play_records_inserted
+        .fetch_add(inserted, Ordering::Relaxed);
+    let ack = protocol::Ack {
+        screen_id: screen_id.clone(),
+        boot_id: batch.boot_id,
+        upto_seq: batch.last_seq,
+    };
+    delivery
+        .client
+        .publish(
+            Topic::name(screen_id, TopicKind::Ack),
+            QoS::AtLeastOnce,
+            false,
+            protocol::seal(&ack, server_key),
+        )
+        .await
+        .context("queueing an ack")?;
+    delivery
+        .metrics
+        .acks_published
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A batch whose first/last seq match its records, in increasing order.
+fn batch_is_consistent(batch: &protocol::PlayBatch) -> bool {
+    let seqs: Vec<u64> = batch.records.iter().map(|r| r.seq).collect();
+    !seqs.is_empty()
+        && seqs.first() == Some(&batch.first_seq)
+        && seqs.last() == Some(&batch.last_seq)
+        && seqs.windows(2).all(|w| w[0] < w[1])
+}
+
+async fn ingest_state(
+    store: &Arc<dyn DeliveryStore>,
+    delivery: &Delivery,
+    screen_id: &protocol::ScreenId,
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    if payload.is_empty() {
+        return Ok(()); // a cleared retained message
+    }
+    let Some(state) =
+        open_from_device::<protocol::AgentState>(store, delivery, screen_id, payload).await?
+    else {
+        return Ok(());
+    };
+    if &state.screen_id != screen_id {
+        delivery
+            .metrics
+            .dropped_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        return Ok(());
+    }
+    store
+        .record_agent_state(screen_id, &state, crate_clock_now())
+        .await?;
+    delivery
+        .metrics
+        .states_recorded
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The server's clock, read here only because ingest stamps arrival times.
+#[allow(clippy::disallowed_methods)]
+fn crate_clock_now() -> protocol::Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    protocol::Timestamp(since_epoch.as_millis() as i64)
+}

@@ -1,0 +1,595 @@
+//! Delivery over a real broker: the embedded one always, and Mosquitto when
+//! `LEDCAST_TEST_MQTT` is set (CI) — then an unreachable broker fails.
+//!
+//! The store side is an in-memory `DeliveryStore`; the database-backed store
+//! has its own suite. Screen ids carry a random suffix so runs sharing one
+//! Mosquitto never see each other's retained messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use ledcast_protocol::v1::{self as protocol, Topic, TopicKind};
+use ledcast_server::push::{self, BoxFuture, DeliveryOptions, DeliveryStore};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+
+#[derive(Default)]
+struct MemoryStore {
+    device_keys: Mutex<HashMap<protocol::ScreenId, protocol::TrustedKey>>,
+    plays: Mutex<BTreeMap<(String, String, u64), protocol::PlayRecord>>,
+    states: Mutex<Vec<protocol::AgentState>>,
+    rotations: Mutex<Vec<(protocol::ScreenId, u64, Vec<u8>)>>,
+}
+
+impl DeliveryStore for MemoryStore {
+    fn device_key(
+        &self,
+        screen_id: &protocol::ScreenId,
+    ) -> BoxFuture<'_, anyhow::Result<Option<protocol::TrustedKey>>> {
+        let key = self.device_keys.lock().unwrap().get(screen_id).cloned();
+        Box::pin(async move { Ok(key) })
+    }
+
+    fn insert_play_batch(
+        &self,
+        screen_id: &protocol::ScreenId,
+        batch: &protocol::PlayBatch,
+    ) -> BoxFuture<'_, anyhow::Result<u64>> {
+        let mut plays = self.plays.lock().unwrap();
+        let mut inserted = 0;
+        for record in &batch.records {
+            let key = (screen_id.to_string(), batch.boot_id.to_string(), record.seq);
+            if let std::collections::btree_map::Entry::Vacant(slot) = plays.entry(key) {
+                slot.insert(record.clone());
+                inserted += 1;
+            }
+        }
+        Box::pin(async move { Ok(inserted) })
+    }
+
+    fn record_agent_state(
+        &self,
+        _screen_id: &protocol::ScreenId,
+        state: &protocol::AgentState,
+        _received_at: protocol::Timestamp,
+    ) -> BoxFuture<'_, anyhow::Result<()>> {
+        self.states.lock().unwrap().push(state.clone());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn latest_rotations(
+        &self,
+    ) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64, Vec<u8>)>>> {
+        let rotations = self.rotations.lock().unwrap().clone();
+        Box::pin(async move { Ok(rotations) })
+    }
+}
+
+/// The brokers to run every scenario against.
+fn broker_urls() -> Vec<String> {
+    let embedded =
+        push::start_embedded_broker("127.0.0.1:0", None).expect("embedded broker starts");
+    let mut urls = vec![embedded.url()];
+    if let Ok(url) = std::env::var("LEDCAST_TEST_MQTT") {
+        urls.push(url);
+    }
+    urls
+}
+
+fn unique(prefix: &str) -> protocol::ScreenId {
+    let mut bytes = [0u8; 6];
+    getrandom::getrandom(&mut bytes).unwrap();
+    protocol::ScreenId::new(&format!("{prefix}-{}", hex::encode(bytes))).unwrap()
+}
+
+fn client(
+    url: &str,
+    id: &str,
+    will: Option<LastWill>,
+    keep_alive_s: u64,
+) -> (AsyncClient, EventLoop) {
+    let mut options = push::mqtt_options(url, id).unwrap();
+    options.set_keep_alive(Duration::from_secs(keep_alive_s));
+    if let Some(will) = will {
+        options.set_last_will(will);
+    }
+    let _: &MqttOptions = &options;
+    AsyncClient::new(options, 64)
+}
+
+async fn wait_connack(eventloop: &mut EventLoop) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => panic!("cannot connect to the broker: {error}"),
+            Err(_) => panic!("no CONNACK within 10 s"),
+        }
+    }
+}
+
+/// Publishes received on `eventloop` within `within`.
+async fn collect(eventloop: &mut EventLoop, within: Duration) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(event) = tokio::time::timeout_at(deadline, eventloop.poll()).await {
+        if let Ok(Event::Incoming(Packet::Publish(p))) = event {
+            out.push((p.topic.clone(), p.payload.to_vec()));
+        }
+    }
+    out
+}
+
+fn rotation(screen_id: &protocol::ScreenId, version: u64, now: i64) -> protocol::Rotation {
+    let media = protocol::Sha256([4; 32]);
+    protocol::Rotation {
+        screen_id: screen_id.clone(),
+        version,
+        issued_at: protocol::Timestamp(now),
+        expires_at: protocol::Timestamp(now + 72 * 3_600_000),
+        timezone: "Asia/Shanghai".into(),
+        blocks: vec![protocol::Block {
+            from: protocol::Timestamp(now),
+            until: protocol::Timestamp(now + 48 * 3_600_000),
+            priority: 0,
+            slots: vec![protocol::Slot {
+                media,
+                duration_ms: 10_000,
+                kind: protocol::SlotKind::Still,
+                material_id: "warn-1".into(),
+                is_warning: true,
+            }],
+        }],
+        fallback: vec![],
+        media: vec![protocol::MediaRef {
+            sha256: media,
+            size_bytes: 10,
+            mime: "image/png".into(),
+            width: 352,
+            height: 80,
+        }],
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn options(url: &str, server_key: &SigningKey) -> DeliveryOptions {
+    let mut id = [0u8; 4];
+    getrandom::getrandom(&mut id).unwrap();
+    DeliveryOptions {
+        broker_url: url.to_owned(),
+        username: None,
+        password: None,
+        client_id: format!("ledcast-server-test-{}", hex::encode(id)),
+        server_key: server_key.clone(),
+        // Unique per server: tests run side by side on one broker, and a
+        // shared group would split their messages between them.
+        shared_subscription_group: Some(format!("ledcast-test-{}", hex::encode(id))),
+        reconcile_window: Duration::from_millis(500),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_rotations_reach_agents_and_forgeries_do_not() {
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[11; 32]);
+        let trusted = protocol::TrustedKey::new(server_key.verifying_key());
+        let store = Arc::new(MemoryStore::default());
+        let (delivery, _task) =
+            push::start(options(&url, &server_key), store, std::future::pending())
+                .await
+                .unwrap();
+        let screen = unique("door");
+        let now = now_ms();
+        delivery
+            .publish_rotation(
+                &screen,
+                protocol::seal(&rotation(&screen, 5, now), &server_key),
+            )
+            .await
+            .unwrap();
+
+        // An attacker with broker access publishes a forged and a replayed rotation.
+        let (attacker, mut attacker_loop) = client(&url, &format!("attacker-{screen}"), None, 30);
+        wait_connack(&mut attacker_loop).await;
+        let forged = protocol::seal(
+            &rotation(&screen, 99, now),
+            &SigningKey::from_bytes(&[66; 32]),
+        );
+        let replayed = protocol::seal(&rotation(&screen, 4, now), &server_key);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // A late-joining agent gets the retained rotation.
+        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
+        wait_connack(&mut agent_loop).await;
+        agent
+            .subscribe(Topic::name(&screen, TopicKind::Rotation), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let first = collect(&mut agent_loop, Duration::from_secs(2)).await;
+        assert_eq!(
+            first.len(),
+            1,
+            "{url}: exactly the retained rotation arrives"
+        );
+        let received: protocol::Rotation = protocol::open(&first[0].1, &trusted).unwrap();
+        protocol::accept_rotation(&received, &screen, None, protocol::Timestamp(now_ms())).unwrap();
+        assert_eq!(received.version, 5);
+
+        for bad in [forged, replayed] {
+            attacker
+                .publish(
+                    Topic::name(&screen, TopicKind::Rotation),
+                    QoS::AtLeastOnce,
+                    true,
+                    bad,
+                )
+                .await
+                .unwrap();
+        }
+        let _ = collect(&mut attacker_loop, Duration::from_millis(300)).await;
+        let later = collect(&mut agent_loop, Duration::from_secs(2)).await;
+        assert_eq!(
+            later.len(),
+            2,
+            "{url}: the attacker's messages do reach the subscriber"
+        );
+        let verdicts: Vec<String> = later
+            .iter()
+            .map(
+                |(_, bytes)| match protocol::open::<protocol::Rotation>(bytes, &trusted) {
+                    Err(rejected) => format!("{rejected:?}"),
+                    Ok(r) => match protocol::accept_rotation(
+                        &r,
+                        &screen,
+                        Some(5),
+                        protocol::Timestamp(now_ms()),
+                    ) {
+                        Err(rejected) => format!("{rejected:?}"),
+                        Ok(()) => "ACCEPTED".into(),
+                    },
+                },
+            )
+            .collect();
+        assert!(
+            verdicts[0].starts_with("UnknownKey"),
+            "{url}: forged: {verdicts:?}"
+        );
+        assert!(
+            verdicts[1].starts_with("Rollback"),
+            "{url}: replayed: {verdicts:?}"
+        );
+        // Clean the retained message so shared brokers stay tidy.
+        attacker
+            .publish(
+                Topic::name(&screen, TopicKind::Rotation),
+                QoS::AtLeastOnce,
+                true,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let _ = collect(&mut attacker_loop, Duration::from_millis(200)).await;
+    }
+}
+
+fn batch(
+    screen: &protocol::ScreenId,
+    boot: &protocol::BootId,
+    seqs: std::ops::RangeInclusive<u64>,
+) -> protocol::PlayBatch {
+    let records: Vec<protocol::PlayRecord> = seqs
+        .clone()
+        .map(|seq| protocol::PlayRecord {
+            seq,
+            media: protocol::Sha256([4; 32]),
+            material_id: "warn-1".into(),
+            rotation_version: Some(5),
+            is_warning: true,
+            started_at: protocol::Timestamp(seq as i64 * 10_000),
+            ended_at: Some(protocol::Timestamp(seq as i64 * 10_000 + 10_000)),
+            outcome: protocol::PlayOutcome::Completed,
+            clock_suspect: false,
+        })
+        .collect();
+    protocol::PlayBatch {
+        screen_id: screen.clone(),
+        boot_id: boot.clone(),
+        first_seq: *seqs.start(),
+        last_seq: *seqs.end(),
+        records,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_ingest_is_idempotent_and_acked_and_strangers_are_dropped() {
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[12; 32]);
+        let trusted = protocol::TrustedKey::new(server_key.verifying_key());
+        let device_key = SigningKey::from_bytes(&[13; 32]);
+        let screen = unique("counter");
+        let stranger = unique("stranger");
+        let store = Arc::new(MemoryStore::default());
+        store.device_keys.lock().unwrap().insert(
+            screen.clone(),
+            protocol::TrustedKey::new(device_key.verifying_key()),
+        );
+        let (delivery, _task) = push::start(
+            options(&url, &server_key),
+            store.clone(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        for _ in 0..50 {
+            if delivery.is_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
+
+        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
+        wait_connack(&mut agent_loop).await;
+        agent
+            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let boot = protocol::BootId::from_random([1; 16]);
+        let sealed = protocol::seal(&batch(&screen, &boot, 1..=10), &device_key);
+        // The same batch twice (a lost ack makes the agent resend).
+        for _ in 0..2 {
+            agent
+                .publish(
+                    Topic::name(&screen, TopicKind::Plays),
+                    QoS::AtLeastOnce,
+                    false,
+                    sealed.clone(),
+                )
+                .await
+                .unwrap();
+        }
+        // A stranger (not enrolled) and a forgery for the enrolled screen.
+        let stranger_key = SigningKey::from_bytes(&[14; 32]);
+        agent
+            .publish(
+                Topic::name(&stranger, TopicKind::Plays),
+                QoS::AtLeastOnce,
+                false,
+                protocol::seal(&batch(&stranger, &boot, 1..=3), &stranger_key),
+            )
+            .await
+            .unwrap();
+        agent
+            .publish(
+                Topic::name(&screen, TopicKind::Plays),
+                QoS::AtLeastOnce,
+                false,
+                protocol::seal(&batch(&screen, &boot, 11..=12), &stranger_key),
+            )
+            .await
+            .unwrap();
+        let acks = collect(&mut agent_loop, Duration::from_secs(3)).await;
+
+        assert_eq!(acks.len(), 2, "{url}: each copy of the batch is acked");
+        for (_, bytes) in &acks {
+            let ack: protocol::Ack = protocol::open(bytes, &trusted).unwrap();
+            assert_eq!((ack.boot_id.clone(), ack.upto_seq), (boot.clone(), 10));
+        }
+        let plays = store.plays.lock().unwrap();
+        assert_eq!(
+            plays.len(),
+            10,
+            "{url}: 10 records, none twice, none forged"
+        );
+        assert!(plays.keys().all(|(s, _, _)| s == screen.as_str()));
+        let metrics = delivery.metrics();
+        use std::sync::atomic::Ordering::Relaxed;
+        assert_eq!(metrics.play_batches_duplicate.load(Relaxed), 1);
+        // At least: other tests share the broker, and their screens are
+        // strangers to this store too.
+        assert!(metrics.dropped_unknown_device.load(Relaxed) >= 1);
+        assert!(metrics.dropped_rejected.load(Relaxed) >= 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[15; 32]);
+        let device_key = SigningKey::from_bytes(&[16; 32]);
+        let screen = unique("atm");
+        let store = Arc::new(MemoryStore::default());
+        store.device_keys.lock().unwrap().insert(
+            screen.clone(),
+            protocol::TrustedKey::new(device_key.verifying_key()),
+        );
+        let (_delivery, _task) = push::start(
+            options(&url, &server_key),
+            store.clone(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+
+        let state = |status| protocol::AgentState {
+            screen_id: screen.clone(),
+            boot_id: protocol::BootId::from_random([2; 16]),
+            status,
+            reported_at: protocol::Timestamp(now_ms()),
+            rotation_version: Some(5),
+            pending_version: None,
+            now_playing: None,
+            stale: false,
+            cache: Default::default(),
+            journal_pending: 0,
+            journal_alarm: false,
+            last_error: None,
+            warnings: vec![],
+            agent_version: "test".into(),
+        };
+        let will = LastWill::new(
+            Topic::name(&screen, TopicKind::State),
+            protocol::seal(&state(protocol::Presence::Offline), &device_key),
+            QoS::AtLeastOnce,
+            true,
+        );
+        let keep_alive_s = 2;
+        // An observer sees when the broker itself delivers the Last Will.
+        let (observer, mut observer_loop) = client(&url, &format!("observer-{screen}"), None, 30);
+        wait_connack(&mut observer_loop).await;
+        observer
+            .subscribe(Topic::name(&screen, TopicKind::State), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let (agent, mut agent_loop) =
+            client(&url, &format!("agent-{screen}"), Some(will), keep_alive_s);
+        wait_connack(&mut agent_loop).await;
+        agent
+            .publish(
+                Topic::name(&screen, TopicKind::State),
+                QoS::AtLeastOnce,
+                true,
+                protocol::seal(&state(protocol::Presence::Online), &device_key),
+            )
+            .await
+            .unwrap();
+        let _ = collect(&mut agent_loop, Duration::from_millis(500)).await;
+        // "Kill" the agent: stop polling, so no pings and no DISCONNECT are sent.
+        let killed_at = tokio::time::Instant::now();
+        std::mem::forget(agent_loop);
+        let broker_will = tokio::spawn(async move {
+            let trusted_device =
+                protocol::TrustedKey::new(SigningKey::from_bytes(&[16; 32]).verifying_key());
+            loop {
+                if let Ok(Event::Incoming(Packet::Publish(p))) = observer_loop.poll().await {
+                    let state: Result<protocol::AgentState, _> =
+                        protocol::open(&p.payload, &trusted_device);
+                    if state.is_ok_and(|s| s.status == protocol::Presence::Offline) {
+                        return killed_at.elapsed();
+                    }
+                }
+            }
+        });
+        let mut offline_after = None;
+        while killed_at.elapsed() < Duration::from_secs(keep_alive_s * 4) {
+            let states = store.states.lock().unwrap().clone();
+            if states
+                .iter()
+                .any(|s| s.status == protocol::Presence::Offline)
+            {
+                offline_after = Some(killed_at.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let statuses: Vec<_> = store
+            .states
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.status)
+            .collect();
+        assert_eq!(
+            statuses.first(),
+            Some(&protocol::Presence::Online),
+            "{url}: {statuses:?}"
+        );
+        let offline_after =
+            offline_after.unwrap_or_else(|| panic!("{url}: never went offline: {statuses:?}"));
+        let will_after = tokio::time::timeout(Duration::from_secs(1), broker_will)
+            .await
+            .unwrap()
+            .unwrap();
+        // MQTT: the broker drops a client after 1.5 × keep-alive of silence;
+        // brokers check that on their own schedule (Mosquitto 2.0.11 was seen
+        // up to ~3.5 s late), so allow that, and hold the server to recording
+        // the transition promptly once the broker has delivered the will.
+        assert!(
+            will_after <= Duration::from_millis(keep_alive_s * 1500 + 5000),
+            "{url}: the broker delivered the will only after {will_after:?}"
+        );
+        assert!(
+            offline_after <= will_after + Duration::from_millis(500),
+            "{url}: broker delivered the will after {will_after:?}, server recorded offline after {offline_after:?}"
+        );
+        eprintln!(
+            "{url}: will delivered after {will_after:?}, recorded offline after {offline_after:?}"
+        );
+        drop((agent, observer));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_up_republishes_only_what_the_broker_lacks() {
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[17; 32]);
+        let on_broker = unique("hall");
+        let missing = unique("lobby");
+        let now = now_ms();
+        let store = Arc::new(MemoryStore::default());
+        let env_on_broker = protocol::seal(&rotation(&on_broker, 3, now), &server_key);
+        let env_missing = protocol::seal(&rotation(&missing, 7, now), &server_key);
+        store.rotations.lock().unwrap().extend([
+            (on_broker.clone(), 3, env_on_broker.clone()),
+            (missing.clone(), 7, env_missing),
+        ]);
+        // Put version 3 of the first screen on the broker beforehand.
+        let (seed, mut seed_loop) = client(&url, &format!("seed-{on_broker}"), None, 30);
+        wait_connack(&mut seed_loop).await;
+        seed.publish(
+            Topic::name(&on_broker, TopicKind::Rotation),
+            QoS::AtLeastOnce,
+            true,
+            env_on_broker,
+        )
+        .await
+        .unwrap();
+        let _ = collect(&mut seed_loop, Duration::from_millis(300)).await;
+
+        let (delivery, _task) = push::start(
+            options(&url, &server_key),
+            store.clone(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        let mut republished = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            republished = delivery
+                .metrics()
+                .rotations_republished
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if republished > 0 {
+                break;
+            }
+        }
+        // On a shared broker, other runs' retained rotations may be present
+        // too, but this store only knows these two screens.
+        assert_eq!(
+            republished, 1,
+            "{url}: only the missing rotation is republished"
+        );
+        for screen in [&on_broker, &missing] {
+            seed.publish(
+                Topic::name(screen, TopicKind::Rotation),
+                QoS::AtLeastOnce,
+                true,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        }
+        let _ = collect(&mut seed_loop, Duration::from_millis(300)).await;
+    }
+}
