@@ -1090,10 +1090,12 @@ impl<'a> Compiler<'a> {
                     }
                     protocol::SlotKind::Still => u64::from(model.settings.still_seconds) * 1000,
                 };
-                let duration_ms = item
-                    .seconds
-                    .map_or(natural_ms, |s| u64::from(s) * 1000)
-                    .max(1);
+                // `seconds` sets stills and scrolls; a video always plays whole.
+                let duration_ms = match kind {
+                    protocol::SlotKind::Video => natural_ms,
+                    _ => item.seconds.map_or(natural_ms, |s| u64::from(s) * 1000),
+                }
+                .max(1);
                 let valid_until = match (item.valid_until, m.valid_until) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),

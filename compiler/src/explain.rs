@@ -61,6 +61,36 @@ fn slot_line(out: &mut String, catalog: &Catalog, slot: &protocol::Slot, inserte
     );
 }
 
+fn opening_hours(site: &crate::model::Site) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    if site.opening_hours.is_empty() {
+        return "never open".to_owned();
+    }
+    site.opening_hours
+        .iter()
+        .map(|(days, ranges)| {
+            let days: Vec<&str> = (0..7)
+                .filter(|d| days.0 & (1 << d) != 0)
+                .map(|d| DAYS[d])
+                .collect();
+            let ranges: Vec<String> = ranges
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:02}:{:02}-{:02}:{:02}",
+                        r.start_minute / 60,
+                        r.start_minute % 60,
+                        (r.end_minute / 60) % 24,
+                        r.end_minute % 60
+                    )
+                })
+                .collect();
+            format!("{} {}", days.join(","), ranges.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The timeline of `compiled` as text.
 pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> String {
     let rotation = &compiled.rotation;
@@ -92,6 +122,31 @@ pub fn explain(model: &Model, catalog: &Catalog, compiled: &CompiledScreen) -> S
             if profile.scroll { "yes" } else { "no" },
             rotation.timezone
         );
+    }
+    if let Some(screen) = model.screen(rotation.screen_id.as_str()) {
+        let site = &model.sites[screen.site];
+        for rule in &model.rules {
+            if !rule.targets.matches(screen, &site.id) {
+                continue;
+            }
+            let mut asks = Vec::new();
+            if let Some(gap) = rule.max_gap_seconds {
+                asks.push(format!("a warning at least every {gap} s"));
+            }
+            if let Some(share) = rule.min_warning_share {
+                asks.push(format!(
+                    "at least {:.0} % of airtime warnings",
+                    share * 100.0
+                ));
+            }
+            let _ = writeln!(
+                out,
+                "rule {}: {} during opening hours ({})",
+                rule.id,
+                asks.join(", "),
+                opening_hours(site)
+            );
+        }
     }
     let _ = writeln!(
         out,

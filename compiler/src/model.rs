@@ -150,8 +150,8 @@ pub struct Playlist {
 pub struct Item {
     /// What to play.
     pub source: ItemSource,
-    /// Duration override in seconds (default: still_seconds, a video's
-    /// length, a scroll's strip width ÷ speed).
+    /// Duration of stills and scrolls in seconds (default: still_seconds,
+    /// a scroll's strip width ÷ speed); videos always play their own length.
     pub seconds: Option<u32>,
     /// Not before this instant (ms since epoch).
     pub valid_from: Option<i64>,
