@@ -240,8 +240,8 @@ pub fn recompile(
     changes: &Changes,
 ) -> (Vec<protocol::ScreenId>, Vec<Diagnostic>) {
     let mut touched: BTreeSet<String> = BTreeSet::new();
-    touched_screens(old, catalog, changes, &mut touched);
-    touched_screens(new, catalog, changes, &mut touched);
+    touched_screens(old, changes, &mut touched);
+    touched_screens(new, changes, &mut touched);
     // Take the touched screens' old results out (to recycle their memory).
     let mut old_results: HashMap<String, CompiledScreen> = HashMap::new();
     let mut kept: Vec<CompiledScreen> = Vec::with_capacity(previous.len());
@@ -273,12 +273,9 @@ pub fn recompile(
     (ids, sorted_unique(diagnostics))
 }
 
-fn touched_screens(
-    model: &Model,
-    catalog: &Catalog,
-    changes: &Changes,
-    out: &mut BTreeSet<String>,
-) {
+/// The screens of `model` that `changes` can affect (any playlist with a
+/// query counts as using every changed material).
+fn touched_screens(model: &Model, changes: &Changes, out: &mut BTreeSet<String>) {
     let all = changes.settings
         || model
             .settings
@@ -322,7 +319,6 @@ fn touched_screens(
             return;
         }
     }
-    let _ = catalog;
     let mut targets: Vec<&Targets> = Vec::new();
     for s in &model.schedules {
         if changes.schedules.contains(&s.id) || playlists.contains(&s.playlist) {

@@ -8,6 +8,7 @@
 //!   window → one `protocol::v1::Rotation` per screen with provenance.
 //! - [`explain::explain`]: a compiled screen as a readable timeline.
 //! - [`verify::airtime`]: what a rotation shows in a window (rule checks).
+//! - [`synthetic`]: a large deterministic site for the compile benchmark.
 //!
 //! Deliberately not here: reading files, the clock, signing, versions,
 //! storage. **Invariant: `compile` never reads the clock; time arrives as
