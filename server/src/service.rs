@@ -196,7 +196,7 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
             },
             renditions: by_material.remove(&m.id).unwrap_or_default(),
             approved: m.state == "approved",
-            is_warning: true,
+            is_warning: m.is_warning,
             added_at: m.uploaded_at,
             duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
             category: m.tags.first().cloned(),
@@ -209,6 +209,13 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
         })
         .collect();
     Ok(compiler::Catalog::new(out))
+}
+
+/// The instant compiles are made at: `now` floored to the hour, so that
+/// recompiling within the same hour with unchanged inputs yields the same
+/// content (and no new version); the periodic refresh moves it forward.
+pub fn compile_instant(now: protocol::Timestamp) -> protocol::Timestamp {
+    protocol::Timestamp(now.as_millis() - now.as_millis().rem_euclid(3_600_000))
 }
 
 /// SHA-256 of a rotation's content, ignoring its version and issue time
@@ -239,8 +246,11 @@ pub async fn recompile(
     let (model, mut diagnostics) = compiler::parse(&inputs);
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
-    let window =
-        compiler::Window::hours(now, rotations.horizon_hours, rotations.expires_after_hours);
+    let window = compiler::Window::hours(
+        compile_instant(now),
+        rotations.horizon_hours,
+        rotations.expires_after_hours,
+    );
     let (compiled, compile_diagnostics) = compiler::compile(&model, &catalog, window);
     diagnostics.extend(compile_diagnostics);
     let mut report = CompileReport {
@@ -350,8 +360,11 @@ pub async fn apply_files(
     }
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
-    let window =
-        compiler::Window::hours(now, rotations.horizon_hours, rotations.expires_after_hours);
+    let window = compiler::Window::hours(
+        compile_instant(now),
+        rotations.horizon_hours,
+        rotations.expires_after_hours,
+    );
     let (_, compile_diagnostics) = compiler::compile(&model, &catalog, window);
     diagnostics.extend(compile_diagnostics);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
@@ -541,4 +554,197 @@ fn profile_row(profile: &compiler::model::Profile) -> crate::store::ProfileRow {
         can_play_video: profile.video,
         can_scroll: profile.scroll,
     }
+}
+
+/// Metadata of a material to import.
+#[derive(Debug, Clone)]
+pub struct MaterialMeta {
+    /// Material id (playlists refer to it).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Category tags.
+    pub tags: Vec<String>,
+    /// Origin.
+    pub source: String,
+    /// Validity start (ms).
+    pub valid_from: Option<i64>,
+    /// Validity end (ms).
+    pub valid_until: Option<i64>,
+    /// Counts as an anti-fraud warning.
+    pub is_warning: bool,
+}
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The media pipeline refused the bytes (user-facing message).
+    #[error("{0}")]
+    Media(ledcast_media::IngestError),
+    /// The store refused (e.g. the id exists).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Anything else (I/O).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs bytes through the media pipeline, stores the re-encoded material
+/// under its SHA-256 (state `pending`, uploaded by `uploader_id`) and makes
+/// its renditions. Returns the row, renditions made and the pipeline's notes.
+pub async fn import_material(
+    state: &AppState,
+    declared_name: &str,
+    bytes: Vec<u8>,
+    meta: MaterialMeta,
+    uploader_id: &str,
+) -> Result<(crate::store::MaterialRow, usize, Vec<String>), ImportError> {
+    let name = declared_name.to_owned();
+    let ingested = tokio::task::spawn_blocking(move || {
+        ledcast_media::ingest(&bytes, &name, &ledcast_media::Limits::default())
+    })
+    .await
+    .map_err(|e| ImportError::Other(e.to_string()))?
+    .map_err(ImportError::Media)?;
+    let digest = state
+        .media
+        .put(&ingested.bytes)
+        .await
+        .map_err(|e| ImportError::Other(e.to_string()))?;
+    let now = crate::clock::now().as_millis();
+    state
+        .store
+        .register_media(
+            &digest.to_hex(),
+            &ingested.mime,
+            ingested.bytes.len() as u64,
+            now,
+        )
+        .await?;
+    let kind = match ingested.kind {
+        ledcast_media::MaterialKind::Poster => "poster",
+        ledcast_media::MaterialKind::Video => "video",
+        ledcast_media::MaterialKind::Text => "text",
+    };
+    let material = crate::store::MaterialRow {
+        id: meta.id,
+        sha256: digest.to_hex(),
+        kind: kind.to_owned(),
+        title: meta.title,
+        tags: meta.tags,
+        source: meta.source,
+        mime: ingested.mime.clone(),
+        size_bytes: ingested.bytes.len() as i64,
+        width: (ingested.width > 0).then_some(i64::from(ingested.width)),
+        height: (ingested.height > 0).then_some(i64::from(ingested.height)),
+        duration_ms: ingested.duration_ms.and_then(|d| i64::try_from(d).ok()),
+        valid_from: meta.valid_from,
+        valid_until: meta.valid_until,
+        state: "pending".to_owned(),
+        uploaded_by: uploader_id.to_owned(),
+        uploaded_at: now,
+        decided_by: None,
+        decided_at: None,
+        is_warning: meta.is_warning,
+    };
+    state.store.insert_material(&material).await?;
+    let made = ensure_renditions(state)
+        .await
+        .map_err(|e| ImportError::Other(e.to_string()))?;
+    Ok((material, made, ingested.notes))
+}
+
+/// Imports the materials a `materials.toml` lists (files relative to
+/// `media_dir`, texts inline), approving the approved ones as `approver_id`.
+/// Already-present ids are skipped. Returns `(imported, skipped, problems)`.
+pub async fn import_materials_file(
+    state: &AppState,
+    materials_toml: &str,
+    media_dir: &std::path::Path,
+    uploader_id: &str,
+    approver_id: &str,
+) -> anyhow::Result<(usize, usize, Vec<String>)> {
+    let (entries, diagnostics) = compiler::parse_materials(
+        compile_cmd_materials_name(),
+        materials_toml,
+        chrono_tz::Asia::Shanghai,
+    );
+    let mut problems: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    let (mut imported, mut skipped) = (0, 0);
+    for entry in entries {
+        if state.store.material(&entry.id).await?.is_some() {
+            skipped += 1;
+            continue;
+        }
+        let (name, bytes) = match (&entry.file, &entry.text) {
+            (Some(file), _) => {
+                let relative = std::path::Path::new(file);
+                if relative
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+                {
+                    problems.push(format!(
+                        "{}: file {file:?} must stay inside the media directory",
+                        entry.id
+                    ));
+                    continue;
+                }
+                let path = media_dir.join(relative);
+                match tokio::fs::read(&path).await {
+                    Ok(bytes) => (file.clone(), bytes),
+                    Err(e) => {
+                        problems.push(format!("{}: reading {}: {e}", entry.id, path.display()));
+                        continue;
+                    }
+                }
+            }
+            (None, Some(text)) => (format!("{}.txt", entry.id), text.clone().into_bytes()),
+            (None, None) => {
+                problems.push(format!("{}: neither file nor text", entry.id));
+                continue;
+            }
+        };
+        let meta = MaterialMeta {
+            id: entry.id.clone(),
+            title: entry.title.clone(),
+            tags: entry
+                .tags
+                .iter()
+                .cloned()
+                .chain(entry.category.clone())
+                .collect(),
+            source: entry.source.clone().unwrap_or_default(),
+            valid_from: entry.valid_from,
+            valid_until: entry.valid_until,
+            is_warning: entry.warning,
+        };
+        match import_material(state, &name, bytes, meta, uploader_id).await {
+            Ok(_) => imported += 1,
+            Err(e) => {
+                problems.push(format!("{}: {e}", entry.id));
+                continue;
+            }
+        }
+        if entry.approved {
+            state
+                .store
+                .decide_material(
+                    &entry.id,
+                    "pending",
+                    "approved",
+                    approver_id,
+                    crate::clock::now().as_millis(),
+                )
+                .await?;
+        }
+    }
+    Ok((imported, skipped, problems))
+}
+
+fn compile_cmd_materials_name() -> &'static str {
+    crate::compile_cmd::MATERIALS_FILE
 }

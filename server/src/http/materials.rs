@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::{ApiError, AppState, Principal};
-use crate::store::{MaterialRow, Role};
+use crate::store::Role;
 
 /// Fields of the upload form besides `file`.
 #[derive(Debug, Default)]
@@ -21,6 +21,7 @@ struct Form {
     source: String,
     valid_from: Option<i64>,
     valid_until: Option<i64>,
+    is_warning: Option<bool>,
 }
 
 fn parse_instant(field: &str, text: &str) -> Result<i64, ApiError> {
@@ -93,10 +94,22 @@ pub async fn upload(
             "source" => form.source = value.trim().to_owned(),
             "valid_from" => form.valid_from = Some(parse_instant("valid_from", &value)?),
             "valid_until" => form.valid_until = Some(parse_instant("valid_until", &value)?),
+            "warning" => {
+                form.is_warning = Some(match value.trim() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    other => {
+                        return Err(ApiError::bad_request(
+                            format!("warning {other:?} is not true or false"),
+                            "send warning=false for notices that are not anti-fraud warnings",
+                        ))
+                    }
+                })
+            }
             other => {
                 return Err(ApiError::bad_request(
                     format!("unknown form field {other:?}"),
-                    "use file, id, title, tags (comma-separated), source, valid_from, valid_until",
+                    "use file, id, title, tags (comma-separated), source, valid_from, valid_until, warning",
                 ))
             }
         }
@@ -124,71 +137,34 @@ pub async fn upload(
             ));
         }
     }
-    let name_for_pipeline = declared_name.clone();
-    let ingested = tokio::task::spawn_blocking(move || {
-        ledcast_media::ingest(
-            &bytes,
-            &name_for_pipeline,
-            &ledcast_media::Limits::default(),
-        )
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?
-    .map_err(|e| {
-        ApiError::new(
+    let meta = crate::service::MaterialMeta {
+        id: id.clone(),
+        title: form
+            .title
+            .filter(|t| !t.is_empty())
+            .unwrap_or(declared_name.clone()),
+        tags: form.tags,
+        source: form.source,
+        valid_from: form.valid_from,
+        valid_until: form.valid_until,
+        is_warning: form.is_warning.unwrap_or(true),
+    };
+    let (material, renditions, notes) =
+        crate::service::import_material(&state, &declared_name, bytes, meta, &principal.user.id)
+            .await
+            .map_err(|e| {
+                match e {
+        crate::service::ImportError::Media(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_media",
             e.to_string(),
             "upload a JPEG, PNG, WebP, GIF, MP4 (H.264/H.265) or UTF-8 text file within the limits",
-        )
-    })?;
-    let digest = state
-        .media
-        .put(&ingested.bytes)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    let now = crate::clock::now().as_millis();
-    state
-        .store
-        .register_media(
-            &digest.to_hex(),
-            &ingested.mime,
-            ingested.bytes.len() as u64,
-            now,
-        )
-        .await?;
-    let kind = match ingested.kind {
-        ledcast_media::MaterialKind::Poster => "poster",
-        ledcast_media::MaterialKind::Video => "video",
-        ledcast_media::MaterialKind::Text => "text",
-    };
-    let material = MaterialRow {
-        id: id.clone(),
-        sha256: digest.to_hex(),
-        kind: kind.to_owned(),
-        title: form
-            .title
-            .filter(|t| !t.is_empty())
-            .unwrap_or(declared_name),
-        tags: form.tags,
-        source: form.source,
-        mime: ingested.mime.clone(),
-        size_bytes: ingested.bytes.len() as i64,
-        width: (ingested.width > 0).then_some(i64::from(ingested.width)),
-        height: (ingested.height > 0).then_some(i64::from(ingested.height)),
-        duration_ms: ingested.duration_ms.and_then(|d| i64::try_from(d).ok()),
-        valid_from: form.valid_from,
-        valid_until: form.valid_until,
-        state: "pending".to_owned(),
-        uploaded_by: principal.user.id.clone(),
-        uploaded_at: now,
-        decided_by: None,
-        decided_at: None,
-    };
-    state.store.insert_material(&material).await?;
-    let renditions = crate::service::ensure_renditions(&state)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+        ),
+        crate::service::ImportError::Store(e) => ApiError::from(e),
+        crate::service::ImportError::Other(e) => ApiError::internal(&e),
+    }
+            })?;
+    let kind = material.kind.clone();
     principal
         .audit(
             &state,
@@ -199,7 +175,7 @@ pub async fn upload(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"material": material, "renditions_made": renditions, "notes": ingested.notes})),
+        Json(json!({"material": material, "renditions_made": renditions, "notes": notes})),
     )
         .into_response())
 }

@@ -410,6 +410,7 @@ async fn route_role_site_matrix_allows_exactly_what_it_lists() {
             uploaded_at: 1,
             decided_by: None,
             decided_at: None,
+            is_warning: true,
         };
         h.state.store.insert_material(&material).await.unwrap();
         let mut cross_site_successes = Vec::new();
@@ -856,6 +857,7 @@ async fn the_uploader_cannot_approve_their_own_material() {
         uploaded_at: 1,
         decided_by: None,
         decided_at: None,
+        is_warning: true,
     };
     h.state.store.insert_material(&material).await.unwrap();
     material.id = "m2".into();
@@ -984,5 +986,207 @@ async fn apply_dry_run_shows_the_diff_and_export_gives_back_what_was_applied() {
     )
     .await;
     assert_eq!(exported["files"], json!(files));
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let materials =
+            std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
+        let (imported, _, problems) = crate::service::import_materials_file(
+            &h.state,
+            &materials,
+            std::path::Path::new(&format!("{root}/media")),
+            "editor",
+            "approver",
+        )
+        .await
+        .unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(imported >= 5, "imported {imported}");
+        let mut events = h.state.events.subscribe();
+
+        let files = playlist_files();
+        let response = h
+            .send(request(
+                Method::POST,
+                "/api/v1/apply",
+                Some("editor"),
+                Some(json!({"files": files})),
+            ))
+            .await;
+        let status = response.status();
+        let body = body_json(response).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", h.name());
+        assert_eq!(body["applied"], true);
+        let stored = body["stored"].as_array().unwrap().clone();
+        assert!(!stored.is_empty(), "{body}");
+
+        let trusted = protocol::TrustedKey::new(h.state.signing_key.verifying_key());
+        let screens = h.state.store.list_screens(None).await.unwrap();
+        let demo: Vec<_> = screens
+            .iter()
+            .filter(|s| !s.id.starts_with("screen-"))
+            .collect();
+        assert!(demo.len() >= 3);
+        for screen in &demo {
+            let response = h
+                .send(request(
+                    Method::GET,
+                    &format!("/api/v1/screens/{}/rotation", screen.id),
+                    None,
+                    None,
+                ))
+                .await;
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{} has no rotation",
+                screen.id
+            );
+            let envelope = body_bytes(response).await;
+            let rotation: protocol::Rotation = protocol::open(&envelope, &trusted).unwrap();
+            assert_eq!(rotation.screen_id.as_str(), screen.id);
+            assert_eq!(rotation.version, 1);
+            // Every media item the rotation names is served.
+            for media in &rotation.media {
+                let response = h
+                    .send(request(
+                        Method::GET,
+                        &format!("/media/{}", media.sha256),
+                        None,
+                        None,
+                    ))
+                    .await;
+                assert_eq!(
+                    response.status(),
+                    StatusCode::OK,
+                    "{}: media {} missing",
+                    screen.id,
+                    media.sha256
+                );
+                assert_eq!(body_bytes(response).await.len() as u64, media.size_bytes);
+            }
+        }
+        // The publisher hears about every stored version.
+        let mut announced = 0;
+        while let Ok(crate::events::ServerEvent::RotationStored { version, .. }) = events.try_recv()
+        {
+            assert_eq!(version, 1);
+            announced += 1;
+        }
+        assert_eq!(announced, stored.len());
+
+        // Another hour: new versions; again within that hour: none.
+        let t = protocol::Timestamp(1_796_004_000_000); // 2026-11-30T10:00+08:00
+        let report = crate::service::recompile(&h.state, t).await.unwrap();
+        assert_eq!(report.stored.len(), stored.len(), "{:?}", report.stored);
+        let report = crate::service::recompile(&h.state, t.plus_ms(10 * 60_000))
+            .await
+            .unwrap();
+        assert!(
+            report.stored.is_empty(),
+            "same inputs, same hour: {:?}",
+            report.stored
+        );
+        // A retired material changes content now: new versions.
+        let retire = h
+            .send(request(
+                Method::POST,
+                "/api/v1/materials/w48-investment/retire",
+                Some("editor"),
+                Some(json!({})),
+            ))
+            .await;
+        assert_eq!(retire.status(), StatusCode::OK);
+        let versions = h.state.store.screen_versions().await.unwrap();
+        assert!(
+            versions.iter().any(|v| v.desired_version == Some(3)),
+            "{}: {versions:?}",
+            h.name()
+        );
+        assert!(versions.iter().all(|v| v.desired_version.unwrap_or(0) <= 3));
+        h.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn upload_route_ingests_and_refuses_what_the_pipeline_refuses() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let multipart = |fields: &[(&str, Option<&str>, &[u8])]| {
+        let mut body = Vec::new();
+        for (name, file_name, bytes) in fields {
+            body.extend_from_slice(b"--XyZ\r\n");
+            match file_name {
+                Some(f) => body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\r\n"
+                    )
+                    .as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--XyZ--\r\n");
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/materials")
+            .header(header::AUTHORIZATION, "Bearer token-editor")
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let poster = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../media/posters/w48-refund.png"
+    ))
+    .unwrap();
+    let response = h
+        .send(multipart(&[
+            ("id", None, b"w48-refund"),
+            ("title", None, "网购退款".as_bytes()),
+            ("file", Some("../../etc/passwd.png"), &poster),
+        ]))
+        .await;
+    let status = response.status();
+    let body = body_json(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sha = body["material"]["sha256"].as_str().unwrap();
+    assert!(h
+        .state
+        .media
+        .path_of(&protocol::Sha256::from_hex(sha).unwrap())
+        .exists());
+    assert_eq!(body["material"]["state"], "pending");
+    assert_eq!(
+        body["renditions_made"], 1,
+        "one rendition for the one stored profile"
+    );
+
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>";
+    let response = h.send(multipart(&[("file", Some("x.png"), svg)])).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = body_json(response).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("unsupported"),
+        "{body}"
+    );
+
+    let response = h
+        .send(multipart(&[
+            ("file", Some("a.png"), &poster),
+            ("colour", None, b"red"),
+        ]))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     h.finish().await;
 }

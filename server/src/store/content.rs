@@ -48,6 +48,8 @@ pub struct MaterialRow {
     pub decided_by: Option<String>,
     /// Decision instant.
     pub decided_at: Option<i64>,
+    /// Counts as an anti-fraud warning for compliance rules.
+    pub is_warning: bool,
 }
 
 /// A material to insert.
@@ -118,6 +120,7 @@ fn material_from_row(r: &sqlx::any::AnyRow) -> StoreResult<MaterialRow> {
         uploaded_at: r.try_get("uploaded_at")?,
         decided_by: r.try_get("decided_by")?,
         decided_at: r.try_get("decided_at")?,
+        is_warning: r.try_get::<i64, _>("is_warning")? != 0,
     })
 }
 
@@ -157,8 +160,8 @@ impl Store {
     pub async fn insert_material(&self, material: &MaterialRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO materials (id, sha256, kind, title, tags, source, mime, size_bytes, width, height, \
-             duration_ms, valid_from, valid_until, state, uploaded_by, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15)",
+             duration_ms, valid_from, valid_until, state, uploaded_by, uploaded_at, is_warning) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16)",
         )
         .bind(&material.id)
         .bind(&material.sha256)
@@ -175,6 +178,7 @@ impl Store {
         .bind(material.valid_until)
         .bind(&material.uploaded_by)
         .bind(material.uploaded_at)
+        .bind(super::bool_i64(material.is_warning))
         .execute(&self.pool)
         .await
         .map_err(|e| conflict_or(e, format!("material {:?}", material.id)))?;

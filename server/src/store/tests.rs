@@ -592,6 +592,7 @@ async fn materials_move_through_approval_states_once() {
             uploaded_at: 1,
             decided_by: None,
             decided_at: None,
+            is_warning: true,
         };
         store.insert_material(&material).await.unwrap();
         assert!(store
