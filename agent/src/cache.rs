@@ -363,6 +363,34 @@ impl Cache {
         Ok(bytes)
     }
 
+    /// Checks a cached file's hash without holding it in memory (videos).
+    /// A corrupt file is quarantined ([`CacheError::Corrupt`]).
+    pub fn verify_streaming(&mut self, media: &Sha256) -> Result<(), CacheError> {
+        if !self.entries.contains_key(media) {
+            return Err(CacheError::Missing { media: *media });
+        }
+        let path = self.paths.media_path(media);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.forget(media);
+                return Err(CacheError::Missing { media: *media });
+            }
+            Err(source) => return Err(CacheError::Io { path, source }),
+        };
+        let mut hasher = sha2::Sha256::new();
+        io::copy(&mut file, &mut HashWriter(&mut hasher)).map_err(io_err(&path))?;
+        if Sha256(hasher.finalize().into()) != *media {
+            self.quarantine(media);
+            return Err(CacheError::Corrupt { media: *media });
+        }
+        self.tick += 1;
+        if let Some(e) = self.entries.get_mut(media) {
+            e.last_used = self.tick;
+        }
+        Ok(())
+    }
+
     /// Moves a file found corrupt out of the cache.
     pub fn quarantine(&mut self, media: &Sha256) {
         let from = self.paths.media_path(media);

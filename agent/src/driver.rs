@@ -164,6 +164,8 @@ struct Driver {
     last_watchdog: Instant,
     /// Last reported journal alarm (to log transitions only).
     journal_alarm: bool,
+    /// Videos whose hash was checked in this run.
+    verified_videos: HashSet<Sha256>,
 }
 
 impl Driver {
@@ -254,6 +256,7 @@ impl Driver {
             watchdog,
             last_watchdog: now,
             journal_alarm: false,
+            verified_videos: HashSet::new(),
         };
         // Startup is an update: persisted rotations go through the same input.
         let now = clock::now();
@@ -398,6 +401,14 @@ impl Driver {
             Content::Media { media, kind } => {
                 let path = self.cache.paths().media_path(media);
                 if *kind == SlotKind::Video {
+                    // Checked once per run (streaming): videos are large.
+                    if !self.verified_videos.contains(media) {
+                        if let Err(e) = self.cache.verify_streaming(media) {
+                            warn!(error = %e, "cached video unusable at play time; fallback while refetching");
+                            return Some(Input::MediaGone { media: *media });
+                        }
+                        self.verified_videos.insert(*media);
+                    }
                     self.screen.show(showing, None, Some(&path), now)
                 } else {
                     match self.cache.read_verified(media) {

@@ -135,12 +135,13 @@ fn a_corrupt_file_at_play_time_is_quarantined() {
     let m = media_ref(&bytes);
     download(cache.paths(), &m, &Fake::new(bytes)).unwrap();
     cache.insert(m.sha256, m.size_bytes);
+    cache.verify_streaming(&m.sha256).unwrap();
     let path = cache.paths().media_path(&m.sha256);
     let mut raw = fs::read(&path).unwrap();
     raw[10] ^= 0xFF;
     fs::write(&path, raw).unwrap();
     assert!(matches!(
-        cache.read_verified(&m.sha256),
+        cache.verify_streaming(&m.sha256),
         Err(CacheError::Corrupt { .. })
     ));
     assert!(!cache.contains(&m.sha256));
@@ -198,4 +199,25 @@ fn reopening_indexes_verified_files_and_drops_stray_names() {
     assert_eq!(cache.usage(), (1, 500));
     assert!(!dir.path().join("media/not-a-hash").exists());
     assert!(free_disk_bytes(dir.path()).unwrap() > 0);
+}
+
+#[test]
+fn read_verified_quarantines_a_corrupt_still() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path(), 1 << 20, 0).unwrap();
+    let bytes = content(8, 1000);
+    let m = media_ref(&bytes);
+    download(cache.paths(), &m, &Fake::new(bytes.clone())).unwrap();
+    cache.insert(m.sha256, m.size_bytes);
+    assert_eq!(cache.read_verified(&m.sha256).unwrap(), bytes);
+    fs::write(cache.paths().media_path(&m.sha256), b"not the bytes").unwrap();
+    assert!(matches!(
+        cache.read_verified(&m.sha256),
+        Err(CacheError::Corrupt { .. })
+    ));
+    assert!(!cache.contains(&m.sha256));
+    assert!(matches!(
+        cache.read_verified(&m.sha256),
+        Err(CacheError::Missing { .. })
+    ));
 }
