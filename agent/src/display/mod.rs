@@ -489,6 +489,56 @@ mod tests {
         );
     }
 
+    /// Keeps every frame it is given.
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<RgbImage>>>);
+
+    impl Display for Capture {
+        fn show(&mut self, frame: &RgbImage) -> io::Result<()> {
+            self.0.lock().unwrap().push(frame.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_scroll_slot_moves_with_wall_time_at_its_speed() {
+        let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut screen = Screen::new(Box::new(Capture(frames.clone())), 64, 8, 10);
+        // A 200 px strip with one lit column at x = 0.
+        let mut strip = RgbImage::new(200, 8);
+        for y in 0..8 {
+            strip.put_pixel(0, y, image::Rgb([255, 255, 0]));
+        }
+        let png = encode_png(&strip).unwrap();
+        let showing = Showing {
+            content: Content::Media {
+                media: ledcast_protocol::v1::Sha256([3; 32]),
+                kind: SlotKind::Scroll { px_per_second: 16 },
+            },
+            seq: 1,
+            slot_started_at: Timestamp(1_000),
+            started_at: Timestamp(2_000),
+            ends_at: Timestamp(20_000),
+            fallback: false,
+            material_id: "strip".into(),
+            rotation_version: Some(1),
+            is_warning: true,
+        };
+        // Shown 1 s into its slot: the strip's first column is 16 px in from the right.
+        screen
+            .show(&showing, Some(&png), None, Timestamp(2_000))
+            .unwrap();
+        assert_eq!(
+            screen.next_frame_at(Timestamp(2_000)),
+            Some(Timestamp(2_100))
+        );
+        screen.tick(Timestamp(3_000)).unwrap();
+        let frames = frames.lock().unwrap();
+        let lit_column =
+            |f: &RgbImage| (0..f.width()).find(|&x| f.get_pixel(x, 4).0 == [255, 255, 0]);
+        assert_eq!(lit_column(&frames[0]), Some(64 - 16));
+        assert_eq!(lit_column(&frames[1]), Some(64 - 32));
+    }
+
     #[test]
     fn png_sink_writes_the_frame_and_screenshots_are_that_frame() {
         let dir = tempfile::tempdir().unwrap();
