@@ -80,6 +80,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Import the materials a materials.toml lists (files under --media), e.g. the demo's.
+    /// Entries marked approved are approved by the operator running this (audited as `cli`).
+    ImportMaterials {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The materials list.
+        #[arg(long, default_value = "playlists/materials.toml")]
+        materials: PathBuf,
+        /// Directory the entries' `file` paths are relative to.
+        #[arg(long, default_value = "media")]
+        media: PathBuf,
+    },
     /// Compile playlists/ into per-screen rotations and explain the timeline.
     Compile(CompileArgs),
     /// Benchmarks that print one figure line each.
@@ -201,7 +213,7 @@ fn main() -> anyhow::Result<()> {
                 if let Some(unknown) = sites.iter().find(|s| !known.contains(s)) {
                     bail!("unknown site {unknown:?}; apply the playlists that define it first");
                 }
-                if (role == Role::Branch) != !sites.is_empty() {
+                if (role == Role::Branch) == sites.is_empty() {
                     bail!("branch users need --site, other roles take none");
                 }
                 let now = ledcast_server::clock::now().as_millis();
@@ -287,6 +299,44 @@ fn main() -> anyhow::Result<()> {
                     }
                 );
                 Ok(())
+            })
+        }
+        Command::ImportMaterials {
+            config,
+            materials,
+            media,
+        } => {
+            let config = config.load()?;
+            let text = std::fs::read_to_string(&materials)
+                .with_context(|| format!("reading {}", materials.display()))?;
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let (imported, skipped, problems) =
+                    service::import_materials_file(&state, &text, &media, "cli", "cli").await?;
+                state
+                    .store
+                    .audit(
+                        ledcast_server::clock::now().as_millis(),
+                        "cli",
+                        "materials.import",
+                        &materials.display().to_string(),
+                        &serde_json::json!({"imported": imported, "skipped": skipped}),
+                        None,
+                    )
+                    .await?;
+                state.store.close().await;
+                for problem in &problems {
+                    println!("problem: {problem}");
+                }
+                println!(
+                    "{imported} imported, {skipped} already present, {} problem(s)",
+                    problems.len()
+                );
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    bail!("{} material(s) could not be imported", problems.len())
+                }
             })
         }
         Command::Export { config, out } => {
