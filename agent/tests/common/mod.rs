@@ -373,7 +373,7 @@ pub fn config(data_dir: &Path) -> AgentConfig {
     c.http.retry_initial_ms = 50;
     c.http.retry_max_ms = 200;
     c.plays.flush_interval_ms = 100;
-    c.plays.ack_timeout_seconds = 1;
+    c.plays.ack_timeout_seconds = 3;
     c.journal.segment_records = 5;
     c
 }
