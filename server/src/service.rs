@@ -52,6 +52,7 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
         public_url: public_url.trim_end_matches('/').into(),
         metrics: Default::default(),
         compile_lock: Default::default(),
+        announced: Default::default(),
     })
 }
 
@@ -79,7 +80,11 @@ pub async fn serve(
     tracing::info!(address = %bound, public_url = %state.public_url, "ledcast server listening");
     // The lead starts the MQTT side here: crate::push::start(…) with
     // state.events.subscribe() and state.store.
+    for (screen, version) in state.store.latest_versions().await? {
+        announce_once(&state, &screen, version);
+    }
     let refresher = tokio::spawn(refresh_loop(state.clone()));
+    let watcher = tokio::spawn(watch_stored_versions(state.clone()));
     let app = crate::http::app(state.clone());
     axum::serve(
         listener,
@@ -89,10 +94,53 @@ pub async fn serve(
     .await
     .context("serving HTTP")?;
     refresher.abort();
+    watcher.abort();
     let _guard = state.compile_lock.lock().await;
     state.store.close().await;
     tracing::info!("ledcast server stopped");
     Ok(())
+}
+
+/// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
+fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
+    let mut announced = state.announced.lock().unwrap_or_else(|e| e.into_inner());
+    let known = announced.entry(screen.to_owned()).or_insert(0);
+    if *known >= version {
+        return false;
+    }
+    *known = version;
+    true
+}
+
+/// Announces versions another process stored (CLI apply, another replica)
+/// on `events`, polling the newest versions every 2 seconds.
+pub(crate) async fn watch_stored_versions(state: AppState) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let versions = match state.store.latest_versions().await {
+            Ok(v) => v,
+            Err(error) => {
+                tracing::warn!(%error, "could not poll rotation versions");
+                continue;
+            }
+        };
+        for (screen, version) in versions {
+            if !announce_once(&state, &screen, version) {
+                continue;
+            }
+            let (Ok(screen_id), Ok(Some(stored))) = (
+                protocol::ScreenId::new(&screen),
+                state.store.latest_rotation(&screen).await,
+            ) else {
+                continue;
+            };
+            let _ = state.events.send(ServerEvent::RotationStored {
+                screen_id,
+                version: stored.version,
+                envelope: Arc::new(stored.envelope),
+            });
+        }
+    }
 }
 
 /// Keeps every screen's rotation ahead of its expiry: recompiles when any
@@ -283,6 +331,7 @@ pub async fn recompile(
             report
                 .stored
                 .push((stored.screen_id.clone(), stored.version));
+            announce_once(state, &stored.screen_id, stored.version);
             let _ = state.events.send(ServerEvent::RotationStored {
                 screen_id: rotation.screen_id.clone(),
                 version: stored.version,

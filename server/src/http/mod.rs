@@ -61,6 +61,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Serialises compiles (one at a time per process).
     pub compile_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Newest rotation version announced on `events`, per screen (so versions
+    /// stored by another process, e.g. `ledcast-server apply`, are announced once).
+    pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 /// Prometheus counters.

@@ -46,6 +46,7 @@ impl Harness {
             public_url: "http://ledcast.test".into(),
             metrics: Default::default(),
             compile_lock: Default::default(),
+            announced: Default::default(),
         };
         Harness {
             state,
@@ -1188,5 +1189,40 @@ async fn upload_route_ingests_and_refuses_what_the_pipeline_refuses() {
         ]))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn versions_stored_by_another_process_are_announced_once() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let mut events = h.state.events.subscribe();
+    let watcher = tokio::spawn(crate::service::watch_stored_versions(h.state.clone()));
+    // As if `ledcast-server apply` stored it from another process.
+    h.state
+        .store
+        .store_rotation_if_changed("screen-a", "c1", 1, 2, |v| format!("env-{v}").into_bytes())
+        .await
+        .unwrap()
+        .unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
+        .await
+        .expect("announced within the poll interval")
+        .unwrap();
+    match event {
+        crate::events::ServerEvent::RotationStored {
+            screen_id,
+            version,
+            envelope,
+        } => {
+            assert_eq!((screen_id.as_str(), version), ("screen-a", 1));
+            assert_eq!(envelope.as_slice(), b"env-1");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Nothing new: nothing announced again.
+    let again = tokio::time::timeout(std::time::Duration::from_secs(3), events.recv()).await;
+    assert!(again.is_err(), "announced twice: {again:?}");
+    watcher.abort();
     h.finish().await;
 }

@@ -119,6 +119,18 @@ impl Store {
         rows.iter().map(rotation_from_row).collect()
     }
 
+    /// The newest stored version of every screen: `(screen, version)`, by screen.
+    pub async fn latest_versions(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT screen_id, MAX(version) AS version FROM rotations GROUP BY screen_id ORDER BY screen_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("screen_id")?, to_u64(r.try_get("version")?))))
+            .collect()
+    }
+
     /// Stores the next version of a screen's rotation unless its content is
     /// unchanged. `make_envelope(version)` seals the rotation with that
     /// version. Returns the stored rotation, or `None` when the newest stored
