@@ -34,8 +34,9 @@ pub enum LinkError {
         /// `; hint: …` or empty.
         hint: String,
     },
-    /// The server could not be reached or the transfer broke.
-    #[error("cannot reach {url}: {message}")]
+    /// The server could not be reached or the transfer broke (`message`
+    /// names the URL).
+    #[error("cannot reach the server: {message}")]
     Transport {
         /// The request URL.
         url: String,
@@ -183,7 +184,7 @@ fn read_limited(url: &str, reader: impl Read, max: u64) -> Result<Vec<u8>, LinkE
         .read_to_end(&mut out)
         .map_err(|e| LinkError::Transport {
             url: url.to_owned(),
-            message: e.to_string(),
+            message: format!("{url}: {e}"),
         })?;
     if out.len() as u64 > max {
         return Err(LinkError::Body {
