@@ -210,3 +210,56 @@ pub fn store_pinned_key(data_dir: &Path, pinned: &PinnedKey) -> std::io::Result<
     let json = serde_json::to_vec(pinned).map_err(std::io::Error::other)?;
     fsutil::write_checked(&pinned_key_path(data_dir), &json, 0o600)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(server: &TrustedKey) -> Identity {
+        Identity {
+            server_url: "http://127.0.0.1:8080".into(),
+            enrollment: EnrollResponse {
+                screen_id: ScreenId::new("atm-3").unwrap(),
+                broker_url: "mqtt://127.0.0.1:1883".into(),
+                broker_username: "atm-3".into(),
+                broker_password: "pw".into(),
+                server_key_id: server.key_id.clone(),
+                server_public_key_hex: server.public_key_hex(),
+                media_base_url: "http://127.0.0.1:8080".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_rotated_server_key_survives_restarts_and_re_enrolling_resets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = TrustedKey::new(SigningKey::from_bytes(&[1; 32]).verifying_key());
+        let new = TrustedKey::new(SigningKey::from_bytes(&[2; 32]).verifying_key());
+        let device = SigningKey::from_bytes(&[3; 32]);
+        store(dir.path(), &identity(&old), &device).unwrap();
+        assert_eq!(load(dir.path()).unwrap().server_key, old);
+        store_pinned_key(
+            dir.path(),
+            &PinnedKey {
+                key_id: new.key_id.clone(),
+                public_key_hex: new.public_key_hex(),
+            },
+        )
+        .unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.server_key, new);
+        assert_eq!(loaded.device_key.to_bytes(), device.to_bytes());
+        // A pinned key whose id does not match its key is refused, not trusted.
+        store_pinned_key(
+            dir.path(),
+            &PinnedKey {
+                key_id: old.key_id.clone(),
+                public_key_hex: new.public_key_hex(),
+            },
+        )
+        .unwrap();
+        assert!(load(dir.path()).is_err());
+        store(dir.path(), &identity(&old), &device).unwrap();
+        assert_eq!(load(dir.path()).unwrap().server_key, old);
+    }
+}
