@@ -291,7 +291,16 @@ pub async fn recompile(
         .iter()
         .map(|f| (f.name.as_str(), f.text.as_str()))
         .collect();
-    let (model, mut diagnostics) = compiler::parse(&inputs);
+    let (mut model, mut diagnostics) = compiler::parse(&inputs);
+    let approved: Vec<String> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "approved")
+        .map(|s| s.id)
+        .collect();
+    model.schedules.retain(|s| approved.contains(&s.id));
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
     let window = compiler::Window::hours(
@@ -363,6 +372,9 @@ pub struct ApplyOutcome {
     pub diagnostics: Vec<compiler::Diagnostic>,
     /// Rotation versions stored.
     pub stored: Vec<(String, u64)>,
+    /// Schedules that are new or changed and wait for an approver (they
+    /// are left out of rotations until approved).
+    pub pending_schedules: Vec<String>,
 }
 
 /// Validates playlist files with the compiler; unless `dry_run` or there
@@ -423,12 +435,30 @@ pub async fn apply_files(
             diff,
             diagnostics,
             stored: Vec::new(),
+            pending_schedules: Vec::new(),
         });
     }
     let now_ms = now.as_millis();
     state
         .store
         .replace_playlist_files(files, actor, now_ms)
+        .await?;
+    let fingerprints: Vec<(String, String, String)> = model
+        .schedules
+        .iter()
+        .map(|s| {
+            let playlist = model
+                .playlists
+                .get(s.playlist)
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
+            let fingerprint = format!("{:?}", (&playlist, &s.targets, &s.when, s.priority));
+            (s.id.clone(), playlist, sha256_hex(fingerprint.as_bytes()))
+        })
+        .collect();
+    let pending_schedules = state
+        .store
+        .sync_schedules(&fingerprints, actor, now_ms)
         .await?;
     for site in &model.sites {
         state
@@ -472,6 +502,7 @@ pub async fn apply_files(
         diff,
         diagnostics,
         stored: report.stored,
+        pending_schedules,
     })
 }
 

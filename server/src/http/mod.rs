@@ -388,6 +388,27 @@ pub fn route_table(config: &Config) -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/schedules",
+            "schedules with their approval state (unapproved ones stay out of rotations)",
+            Roles(STAFF),
+            get(views::list_schedules),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/schedules/{id}/approve",
+            "approve a schedule (not one you applied)",
+            Roles(APPROVE),
+            limited(post(views::approve_schedule), json_max),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/schedules/{id}/reject",
+            "reject a schedule (not one you applied)",
+            Roles(APPROVE),
+            limited(post(views::reject_schedule), json_max),
+        ),
+        route(
+            Method::GET,
             "/api/v1/export",
             "the playlists/ TOML files, verbatim",
             Roles(STAFF),

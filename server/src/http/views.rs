@@ -351,3 +351,68 @@ pub async fn export(
     principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
     Ok(Json(json!({"files": state.store.playlist_files().await?})).into_response())
 }
+
+/// `GET /api/v1/schedules`: approval state of every schedule.
+pub async fn list_schedules(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    Ok(Json(state.store.list_schedules().await?).into_response())
+}
+
+async fn decide_schedule(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    to_state: &str,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Approver])?;
+    let schedules = state.store.list_schedules().await?;
+    let schedule = schedules.iter().find(|s| s.id == id).ok_or_else(|| {
+        ApiError::not_found(
+            format!("no schedule {id:?}"),
+            "list schedules with GET /api/v1/schedules",
+        )
+    })?;
+    if schedule.submitted_by == principal.user.id {
+        return Err(ApiError::forbidden(
+            "you applied this version of the schedule, so you cannot approve or reject it",
+            "ask another approver (two-person rule)",
+        ));
+    }
+    let now = crate::clock::now().as_millis();
+    if !state
+        .store
+        .decide_schedule(id, to_state, &principal.user.id, now)
+        .await?
+    {
+        return Err(ApiError::conflict(
+            format!("schedule {id:?} is {}, not pending", schedule.state),
+            "only pending schedules can be approved or rejected; apply a change to resubmit",
+        ));
+    }
+    principal
+        .audit(state, &format!("schedule.{to_state}"), id, json!({}))
+        .await?;
+    crate::service::request_recompile(state, "schedule decision").await;
+    Ok(Json(json!({"id": id, "state": to_state})).into_response())
+}
+
+/// `POST /api/v1/schedules/{id}/approve`.
+pub async fn approve_schedule(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide_schedule(&state, &principal, &id, "approved").await
+}
+
+/// `POST /api/v1/schedules/{id}/reject`.
+pub async fn reject_schedule(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    decide_schedule(&state, &principal, &id, "rejected").await
+}

@@ -334,3 +334,127 @@ impl Store {
             .collect()
     }
 }
+
+/// A schedule's approval record (the schedule itself lives in the playlist files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleRow {
+    /// Schedule id.
+    pub id: String,
+    /// Its playlist id.
+    pub playlist_id: String,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    /// Who applied the current version.
+    pub submitted_by: String,
+    /// Who approved or rejected it.
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<i64>,
+    /// When the current version was applied.
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Records the schedules of an apply: new ones, and ones whose
+    /// `fingerprint` changed, become `pending` (submitted by `submitted_by`);
+    /// unchanged ones keep their state; missing ones are dropped. Returns the
+    /// ids that became pending.
+    pub async fn sync_schedules(
+        &self,
+        schedules: &[(String, String, String)],
+        submitted_by: &str,
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id, body FROM schedules")
+            .fetch_all(&mut *tx)
+            .await?;
+        let existing: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("body")?)))
+            .collect::<StoreResult<_>>()?;
+        let mut pending = Vec::new();
+        for (id, playlist_id, fingerprint) in schedules {
+            match existing.iter().find(|(e, _)| e == id) {
+                Some((_, body)) if body == fingerprint => continue,
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE schedules SET playlist_id = $1, body = $2, state = 'pending', submitted_by = $3, \
+                         decided_by = NULL, decided_at = NULL, updated_at = $4 WHERE id = $5",
+                    )
+                    .bind(playlist_id)
+                    .bind(fingerprint)
+                    .bind(submitted_by)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO schedules (id, playlist_id, body, state, submitted_by, updated_at) \
+                         VALUES ($1, $2, $3, 'pending', $4, $5)",
+                    )
+                    .bind(id)
+                    .bind(playlist_id)
+                    .bind(fingerprint)
+                    .bind(submitted_by)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            pending.push(id.clone());
+        }
+        for (id, _) in &existing {
+            if !schedules.iter().any(|(s, _, _)| s == id) {
+                sqlx::query("DELETE FROM schedules WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(pending)
+    }
+
+    /// Every schedule's approval record, by id.
+    pub async fn list_schedules(&self) -> StoreResult<Vec<ScheduleRow>> {
+        let rows = sqlx::query("SELECT * FROM schedules ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScheduleRow {
+                    id: r.try_get("id")?,
+                    playlist_id: r.try_get("playlist_id")?,
+                    state: r.try_get("state")?,
+                    submitted_by: r.try_get("submitted_by")?,
+                    decided_by: r.try_get("decided_by")?,
+                    decided_at: r.try_get("decided_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a pending schedule to `to_state`; false when it was not pending.
+    pub async fn decide_schedule(
+        &self,
+        id: &str,
+        to_state: &str,
+        decided_by: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE schedules SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(to_state)
+        .bind(decided_by)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -17,7 +17,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
-pub use content::{MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow};
+pub use content::{
+    MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
+};
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
     DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
