@@ -427,19 +427,8 @@ fn check_structure(bytes: &[u8], format: ImageFormat) -> Result<(), IngestError>
                 pos = end;
             }
         }
-        ImageFormat::Gif => {
-            if bytes.last() != Some(&0x3B) {
-                // Many real GIFs end with trailing junk; only flag when the
-                // trailer is missing entirely.
-                if !bytes.contains(&0x3B) {
-                    return Err(IngestError::Truncated {
-                        format: "GIF",
-                        detail: "no trailer".into(),
-                    });
-                }
-            }
-            Ok(())
-        }
+        // GIF and WebP: the decoders report truncation themselves; a GIF cut
+        // after its first frame still shows that frame, which is all we keep.
         _ => Ok(()),
     }
 }
