@@ -253,3 +253,34 @@ fn metadata_is_stripped_and_the_id_is_the_hash_of_the_stored_bytes() {
     let again = ledcast_media::load_stored(&m.bytes, &Limits::default()).unwrap();
     assert_eq!(again.sha256, m.sha256);
 }
+
+#[test]
+fn webp_is_accepted_and_stored_as_png() {
+    let img = image::RgbImage::from_fn(48, 24, |x, _| image::Rgb([x as u8 * 5, 90, 200]));
+    let mut webp = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .encode(img.as_raw(), 48, 24, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let m = ingest(&webp, "poster.webp", &Limits::default()).unwrap();
+    assert_eq!(m.detected, "WebP");
+    assert_eq!(m.mime, "image/png");
+    assert_eq!((m.width, m.height), (48, 24));
+    assert!(m.bytes.starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn heic_and_non_utf8_text_are_refused_with_a_hint() {
+    let mut heic = vec![0, 0, 0, 24];
+    heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+    let e = refused(&heic, "photo.jpg");
+    assert!(
+        e.to_string().contains("HEIF/HEIC image (export as JPEG)"),
+        "{e}"
+    );
+    // "谨防诈骗" in GBK, as Windows Notepad in China may save it.
+    let e = refused(
+        &[0xbd, 0xf7, 0xb7, 0xc0, 0xd5, 0xa9, 0xc6, 0xad],
+        "warning.txt",
+    );
+    assert!(e.to_string().contains("save it as UTF-8"), "{e}");
+}
