@@ -58,9 +58,7 @@ impl DeliveryStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
-    fn latest_rotations(
-        &self,
-    ) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64, Vec<u8>)>>> {
+    fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<push::LatestRotation>>> {
         let rotations = self.rotations.lock().unwrap().clone();
         Box::pin(async move { Ok(rotations) })
     }

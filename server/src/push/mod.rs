@@ -82,8 +82,9 @@ pub trait DeliveryStore: Send + Sync + 'static {
         received_at: protocol::Timestamp,
     ) -> BoxFuture<'_, anyhow::Result<()>>;
 
-    /// The latest signed rotation envelope of every screen: `(screen, version, envelope)`.
-    fn latest_rotations(
-        &self,
-    ) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64, Vec<u8>)>>>;
+    /// The latest signed rotation envelope of every screen.
+    fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<LatestRotation>>>;
 }
+
+/// `(screen, version, signed envelope bytes)`.
+pub type LatestRotation = (protocol::ScreenId, u64, Vec<u8>);
