@@ -312,3 +312,73 @@ pub async fn upload_screenshot(
     )
         .into_response())
 }
+
+/// `POST /api/v1/screens/{id}/commands` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRequest {
+    /// `screenshot`, `resync` or `identify`.
+    action: String,
+    /// For `identify`: seconds to show the id (default 30, at most 600).
+    #[serde(default)]
+    seconds: Option<u32>,
+}
+
+/// `POST /api/v1/screens/{id}/commands`: signs a command for the screen and
+/// hands it to the MQTT publisher (expires after 5 minutes).
+pub async fn send_command(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(screen_id): Path<String>,
+    StrictJson(body): StrictJson<CommandRequest>,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor])?;
+    let screen = principal.screen(&state, &screen_id).await?;
+    let action = match body.action.as_str() {
+        "screenshot" => protocol::CommandAction::Screenshot,
+        "resync" => protocol::CommandAction::Resync,
+        "identify" => protocol::CommandAction::Identify {
+            seconds: body.seconds.unwrap_or(30).clamp(1, 600),
+        },
+        other => {
+            return Err(ApiError::bad_request(
+                format!("unknown command {other:?}"),
+                "use screenshot, resync or identify",
+            ))
+        }
+    };
+    let now = crate::clock::now();
+    let screen_id = protocol::ScreenId::new(&screen.id).map_err(|e| ApiError::internal(&e))?;
+    let command = protocol::Command {
+        screen_id: screen_id.clone(),
+        command_id: auth::random_hex::<12>(),
+        issued_at: now,
+        expires_at: now.plus_ms(5 * 60_000),
+        action,
+    };
+    let envelope = protocol::seal(&command, &state.signing_key);
+    let listeners = state
+        .events
+        .send(crate::events::ServerEvent::Command {
+            screen_id,
+            envelope: std::sync::Arc::new(envelope),
+        })
+        .unwrap_or(0);
+    principal
+        .audit(
+            &state,
+            "screen.command",
+            &screen.id,
+            json!({"action": body.action, "command_id": command.command_id}),
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "command_id": command.command_id,
+            "expires_at": command.expires_at,
+            "delivered_to_publisher": listeners > 0,
+        })),
+    )
+        .into_response())
+}

@@ -315,6 +315,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
         ),
         route(
             Method::POST,
+            "/api/v1/screens/{id}/commands",
+            "send a signed command (screenshot, resync, identify) to a screen",
+            Roles(EDIT),
+            limited(post(agent::send_command), json_max),
+        ),
+        route(
+            Method::POST,
             "/api/v1/enroll",
             "agent: exchange an enrollment code for identity and broker credentials",
             Public,

@@ -264,6 +264,12 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ),
         ("POST", "/api/v1/enroll", "/api/v1/enroll", Public),
         (
+            "POST",
+            "/api/v1/screens/{id}/commands",
+            "/api/v1/screens/screen-a/commands",
+            Roles(EDIT),
+        ),
+        (
             "GET",
             "/api/v1/screens/{id}/rotation",
             "/api/v1/screens/screen-a/rotation",
@@ -1318,5 +1324,45 @@ async fn versions_stored_by_another_process_are_announced_once() {
     let again = tokio::time::timeout(std::time::Duration::from_secs(3), events.recv()).await;
     assert!(again.is_err(), "announced twice: {again:?}");
     watcher.abort();
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn commands_are_signed_for_the_screen_and_handed_to_the_publisher() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let mut events = h.state.events.subscribe();
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/screens/screen-a/commands",
+            Some("editor"),
+            Some(json!({"action": "screenshot"})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let trusted = protocol::TrustedKey::new(h.state.signing_key.verifying_key());
+    match events.try_recv().unwrap() {
+        crate::events::ServerEvent::Command {
+            screen_id,
+            envelope,
+        } => {
+            assert_eq!(screen_id.as_str(), "screen-a");
+            let command: protocol::Command = protocol::open(&envelope, &trusted).unwrap();
+            assert_eq!(command.action, protocol::CommandAction::Screenshot);
+            assert_eq!(command.screen_id.as_str(), "screen-a");
+            assert!(command.expires_at > command.issued_at);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let bad = h
+        .send(request(
+            Method::POST,
+            "/api/v1/screens/screen-a/commands",
+            Some("editor"),
+            Some(json!({"action": "reboot"})),
+        ))
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     h.finish().await;
 }
