@@ -301,6 +301,7 @@ pub async fn recompile(
         .map(|s| s.id)
         .collect();
     model.schedules.retain(|s| approved.contains(&s.id));
+    add_api_alerts(state, &mut model, now).await?;
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
     let window = compiler::Window::hours(
@@ -827,4 +828,50 @@ pub async fn import_materials_file(
 
 fn compile_cmd_materials_name() -> &'static str {
     crate::compile_cmd::MATERIALS_FILE
+}
+
+/// Adds the live API alerts to the model: each gets a one-item playlist
+/// `api-alert:<id>` of its material, pre-empting everything on its targets.
+async fn add_api_alerts(
+    state: &AppState,
+    model: &mut compiler::Model,
+    now: protocol::Timestamp,
+) -> anyhow::Result<()> {
+    for alert in state.store.list_alerts(Some(now.as_millis())).await? {
+        let list = |key: &str| -> Vec<String> {
+            alert.targets[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        model.playlists.push(compiler::model::Playlist {
+            id: format!("api-alert:{}", alert.id),
+            name: format!("alert {}", alert.id),
+            items: vec![compiler::model::Item {
+                source: compiler::model::ItemSource::Material(alert.material_id.clone()),
+                seconds: None,
+                valid_from: None,
+                valid_until: None,
+                location: Default::default(),
+            }],
+            location: Default::default(),
+        });
+        model.alerts.push(compiler::model::Alert {
+            id: format!("api-{}", alert.id),
+            playlist: model.playlists.len() - 1,
+            targets: compiler::model::Targets {
+                screens: list("screens"),
+                tags: list("tags"),
+                sites: list("sites"),
+            },
+            from: Some(alert.starts_at),
+            until: alert.until,
+            location: Default::default(),
+        });
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 //! user-supplied name.
 
 mod agent;
+mod alerts;
 mod apply;
 mod error;
 mod extract;
@@ -392,6 +393,27 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "apply the playlists/ TOML files (dry_run shows diff and diagnostics)",
             Roles(EDIT),
             limited(post(apply::apply), config.limits.apply_max_bytes),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/alerts",
+            "start an urgent alert (material, targets, until) that pre-empts everything",
+            Roles(EDIT),
+            limited(post(alerts::create), json_max),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/alerts",
+            "the running alerts",
+            Roles(STAFF),
+            get(alerts::list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/alerts/{id}/end",
+            "end an alert early",
+            Roles(EDIT),
+            limited(post(alerts::end), json_max),
         ),
         route(
             Method::GET,

@@ -319,6 +319,14 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ),
         ("POST", "/api/v1/apply", "/api/v1/apply", Roles(EDIT)),
         ("GET", "/api/v1/export", "/api/v1/export", Roles(STAFF)),
+        ("POST", "/api/v1/alerts", "/api/v1/alerts", Roles(EDIT)),
+        ("GET", "/api/v1/alerts", "/api/v1/alerts", Roles(STAFF)),
+        (
+            "POST",
+            "/api/v1/alerts/{id}/end",
+            "/api/v1/alerts/none/end",
+            Roles(EDIT),
+        ),
         (
             "GET",
             "/api/v1/schedules",
@@ -1211,6 +1219,50 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
             .zip(&before_retire)
             .all(|(now, before)| now.desired_version.unwrap_or(0)
                 <= before.desired_version.unwrap_or(0) + 1));
+        // An urgent alert reaches its screen's rotation at once, and leaves when ended.
+        let until = crate::clock::now().as_millis() + 3_600_000;
+        let response = h
+            .send(request(
+                Method::POST,
+                "/api/v1/alerts",
+                Some("editor"),
+                Some(json!({"material_id": "std-text-96110", "targets": {"screens": ["hall-wall"]}, "until": until})),
+            ))
+            .await;
+        let status = response.status();
+        let alert = body_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{alert}");
+        let latest = h
+            .state
+            .store
+            .latest_rotation("hall-wall")
+            .await
+            .unwrap()
+            .unwrap();
+        let rotation: protocol::Rotation = protocol::open(&latest.envelope, &trusted).unwrap();
+        let top = rotation.blocks.iter().max_by_key(|b| b.priority).unwrap();
+        assert!(
+            top.slots.iter().all(|s| s.material_id == "std-text-96110"),
+            "{:?}",
+            top.slots
+        );
+        let ended = h
+            .send(request(
+                Method::POST,
+                &format!("/api/v1/alerts/{}/end", alert["id"].as_str().unwrap()),
+                Some("editor"),
+                Some(json!({})),
+            ))
+            .await;
+        assert_eq!(ended.status(), StatusCode::OK);
+        let after = h
+            .state
+            .store
+            .latest_rotation("hall-wall")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(after.version > latest.version);
         h.finish().await;
     }
 }

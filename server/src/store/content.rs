@@ -458,3 +458,84 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// An urgent alert created through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRow {
+    /// Alert id.
+    pub id: String,
+    /// The material shown.
+    pub material_id: String,
+    /// Targets as JSON `{screens, tags, sites}`.
+    pub targets: serde_json::Value,
+    /// Start (ms).
+    pub starts_at: i64,
+    /// End (ms, exclusive).
+    pub until: i64,
+    /// Creator's user id.
+    pub created_by: String,
+    /// Creation (ms).
+    pub created_at: i64,
+    /// Ended early at (ms).
+    pub ended_at: Option<i64>,
+}
+
+impl Store {
+    /// Stores a new alert.
+    pub async fn insert_alert(&self, alert: &AlertRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO alerts (id, material_id, targets, starts_at, until, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&alert.id)
+        .bind(&alert.material_id)
+        .bind(alert.targets.to_string())
+        .bind(alert.starts_at)
+        .bind(alert.until)
+        .bind(&alert.created_by)
+        .bind(alert.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, format!("alert {:?}", alert.id)))?;
+        Ok(())
+    }
+
+    /// Alerts not ended and not over at `now` (all when `now` is `None`), newest first.
+    pub async fn list_alerts(&self, now: Option<i64>) -> StoreResult<Vec<AlertRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM alerts WHERE ($1 IS NULL OR (ended_at IS NULL AND until > $1)) \
+             ORDER BY created_at DESC, id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let targets: String = r.try_get("targets")?;
+                Ok(AlertRow {
+                    id: r.try_get("id")?,
+                    material_id: r
+                        .try_get::<Option<String>, _>("material_id")?
+                        .unwrap_or_default(),
+                    targets: serde_json::from_str(&targets).unwrap_or_default(),
+                    starts_at: r.try_get("starts_at")?,
+                    until: r.try_get("until")?,
+                    created_by: r.try_get("created_by")?,
+                    created_at: r.try_get("created_at")?,
+                    ended_at: r.try_get("ended_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends an alert early; false when unknown or already ended.
+    pub async fn end_alert(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE alerts SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
 pub use content::{
-    MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
+    AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
