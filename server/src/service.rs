@@ -72,6 +72,13 @@ pub async fn serve(
             )
         })?;
     let bound = listener.local_addr()?;
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        tracing::warn!(
+            address = %bound,
+            "listening on all interfaces without public_url: agents would be told http://{bound}; \
+             set public_url to the address agents can reach"
+        );
+    }
     let public_url = config
         .public_url
         .clone()
