@@ -417,6 +417,20 @@ pub fn route_table(config: &Config) -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/api/v1/playlists",
+            "the applied playlists",
+            Roles(STAFF),
+            get(views::list_playlists),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/rules",
+            "the applied compliance rules",
+            Roles(STAFF),
+            get(views::list_rules),
+        ),
+        route(
+            Method::GET,
             "/api/v1/schedules",
             "schedules with their approval state (unapproved ones stay out of rotations)",
             Roles(STAFF),

@@ -319,6 +319,13 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ),
         ("POST", "/api/v1/apply", "/api/v1/apply", Roles(EDIT)),
         ("GET", "/api/v1/export", "/api/v1/export", Roles(STAFF)),
+        (
+            "GET",
+            "/api/v1/playlists",
+            "/api/v1/playlists",
+            Roles(STAFF),
+        ),
+        ("GET", "/api/v1/rules", "/api/v1/rules", Roles(STAFF)),
         ("POST", "/api/v1/alerts", "/api/v1/alerts", Roles(EDIT)),
         ("GET", "/api/v1/alerts", "/api/v1/alerts", Roles(STAFF)),
         (
@@ -1058,6 +1065,35 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
         assert_eq!(body["applied"], true);
         let stored = body["stored"].as_array().unwrap().clone();
         assert!(!stored.is_empty(), "{body}");
+        let playlists = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/playlists",
+                Some("approver"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert!(
+            playlists
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["id"] == "standard-warnings"),
+            "{playlists}"
+        );
+        let rules = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/rules",
+                Some("approver"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert!(!rules.as_array().unwrap().is_empty(), "{rules}");
         // Every schedule waits for a second person; the applier cannot approve.
         let pending: Vec<String> = body["pending_schedules"]
             .as_array()

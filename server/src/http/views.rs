@@ -416,3 +416,69 @@ pub async fn reject_schedule(
 ) -> Result<Response, ApiError> {
     decide_schedule(&state, &principal, &id, "rejected").await
 }
+
+async fn stored_model(state: &AppState) -> Result<ledcast_compiler::Model, ApiError> {
+    let files = state.store.playlist_files().await?;
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    Ok(ledcast_compiler::parse(&inputs).0)
+}
+
+fn targets_json(t: &ledcast_compiler::model::Targets) -> serde_json::Value {
+    json!({"screens": t.screens, "tags": t.tags, "sites": t.sites})
+}
+
+/// `GET /api/v1/playlists`: the applied playlists (read from the stored files).
+pub async fn list_playlists(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    let model = stored_model(&state).await?;
+    let out: Vec<_> = model
+        .playlists
+        .iter()
+        .map(|p| {
+            let items: Vec<_> = p
+                .items
+                .iter()
+                .map(|item| {
+                    let source = match &item.source {
+                        ledcast_compiler::model::ItemSource::Material(id) => json!({"material": id}),
+                        ledcast_compiler::model::ItemSource::Query(q) => json!({"query": {
+                            "tags": q.tags,
+                            "category": q.category,
+                            "kind": q.kind.map(|k| format!("{k:?}").to_lowercase()),
+                            "newest": q.newest,
+                        }}),
+                    };
+                    json!({"source": source, "seconds": item.seconds,
+                           "valid_from": item.valid_from, "valid_until": item.valid_until})
+                })
+                .collect();
+            json!({"id": p.id, "name": p.name, "items": items, "defined_at": p.location.to_string()})
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/v1/rules`: the applied compliance rules.
+pub async fn list_rules(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
+    let model = stored_model(&state).await?;
+    let out: Vec<_> = model
+        .rules
+        .iter()
+        .map(|r| {
+            json!({"id": r.id, "targets": targets_json(&r.targets),
+                   "max_gap_seconds": r.max_gap_seconds, "min_warning_share": r.min_warning_share,
+                   "defined_at": r.location.to_string()})
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
