@@ -85,8 +85,14 @@ pub async fn serve(
         .unwrap_or_else(|| format!("http://{bound}"));
     let state = build_state(config, public_url).await?;
     tracing::info!(address = %bound, public_url = %state.public_url, "ledcast server listening");
-    // The lead starts the MQTT side here: crate::push::start(…) with
-    // state.events.subscribe() and state.store.
+    // One shutdown signal for every component: clone `stopping` and await
+    // `until_stopped(stopping.clone())`. The MQTT side (crate::push) starts
+    // here with state.events.subscribe(), state.store and such a clone.
+    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     for (screen, version) in state.store.latest_versions().await? {
         announce_once(&state, &screen, version);
     }
@@ -97,7 +103,7 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(until_stopped(stopping.clone()))
     .await
     .context("serving HTTP")?;
     refresher.abort();
@@ -106,6 +112,11 @@ pub async fn serve(
     state.store.close().await;
     tracing::info!("ledcast server stopped");
     Ok(())
+}
+
+/// Resolves once the server is shutting down (or the signal is gone).
+pub async fn until_stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
 }
 
 /// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
