@@ -458,6 +458,12 @@ struct Compiler<'a> {
     fallbacks: FastMap<usize, Arc<LoopPlan>>,
     /// `[now, now + horizon)` as one shared interval list.
     whole_horizon: Option<Arc<Vec<Interval>>>,
+    /// Reused buffers (allocation is most of a large compile's cost).
+    scratch_ids: Vec<usize>,
+    scratch_points: Vec<Millis>,
+    scratch_cursors: Vec<usize>,
+    scratch_pieces: Vec<(Millis, Millis, bool)>,
+    scratch_cuts: Vec<Millis>,
     diagnostics: Vec<Diagnostic>,
     seen: HashSet<(Location, String)>,
 }
@@ -495,6 +501,11 @@ impl<'a> Compiler<'a> {
             loops: FastMap::default(),
             fallbacks: FastMap::default(),
             whole_horizon: None,
+            scratch_ids: Vec::new(),
+            scratch_points: Vec::new(),
+            scratch_cursors: Vec::new(),
+            scratch_pieces: Vec::new(),
+            scratch_cuts: Vec::new(),
             diagnostics: Vec::new(),
             seen: HashSet::new(),
         }
@@ -650,7 +661,8 @@ impl<'a> Compiler<'a> {
                 .clone();
             out.push((Candidate::Default, Rank::Default, whole));
         }
-        let mut ids: Vec<usize> = Vec::new();
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        ids.clear();
         for tag in &screen.tags {
             ids.extend(self.by_tag.get(tag.as_str()).into_iter().flatten());
         }
@@ -658,7 +670,7 @@ impl<'a> Compiler<'a> {
         ids.extend(self.by_screen.get(screen.id.as_str()).into_iter().flatten());
         ids.sort_unstable();
         ids.dedup();
-        for index in ids {
+        for &index in &ids {
             let schedule = &model.schedules[index];
             if !schedule.targets.matches(screen, site) {
                 continue;
@@ -672,6 +684,7 @@ impl<'a> Compiler<'a> {
                 out.push((Candidate::Schedule(index), rank, intervals));
             }
         }
+        self.scratch_ids = ids;
         for (index, alert) in model.alerts.iter().enumerate() {
             let from = alert.from.unwrap_or(now).max(now);
             let until = alert.until.min(end);
@@ -691,13 +704,18 @@ impl<'a> Compiler<'a> {
     /// The winning candidate per stretch of time, as `(from, until, candidate)`.
     fn timeline(&mut self, screen: &Screen) -> Vec<(Millis, Millis, Candidate)> {
         let candidates = self.candidates(screen);
-        let mut points: Vec<Millis> = candidates
-            .iter()
-            .flat_map(|(_, _, iv)| iv.iter().flat_map(|&(s, e)| [s, e]))
-            .collect();
+        let mut points = std::mem::take(&mut self.scratch_points);
+        points.clear();
+        points.extend(
+            candidates
+                .iter()
+                .flat_map(|(_, _, iv)| iv.iter().flat_map(|&(s, e)| [s, e])),
+        );
         points.sort_unstable();
         points.dedup();
-        let mut cursors = vec![0usize; candidates.len()];
+        let mut cursors = std::mem::take(&mut self.scratch_cursors);
+        cursors.clear();
+        cursors.resize(candidates.len(), 0);
         let mut out: Vec<(Millis, Millis, Candidate)> = Vec::new();
         for pair in points.windows(2) {
             let (a, b) = (pair[0], pair[1]);
@@ -719,6 +737,8 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        self.scratch_points = points;
+        self.scratch_cursors = cursors;
         out
     }
 
@@ -855,7 +875,8 @@ impl<'a> Compiler<'a> {
             let source = Arc::new(source);
             let priority = self.priority(candidate);
             // Split at opening-hour edges (rules apply inside only).
-            let mut pieces: Vec<(Millis, Millis, bool)> = Vec::new();
+            let mut pieces = std::mem::take(&mut self.scratch_pieces);
+            pieces.clear();
             let mut t = from;
             for &(os, oe) in opening.iter() {
                 if oe <= t || os >= until {
@@ -872,11 +893,13 @@ impl<'a> Compiler<'a> {
             if t < until {
                 pieces.push((t, until, false));
             }
-            for (a, b, open) in pieces {
+            let mut cuts = std::mem::take(&mut self.scratch_cuts);
+            for &(a, b, open) in &pieces {
                 let enforced = if open { constraint.as_ref() } else { None };
                 let points = self.breakpoints(playlist, enforced.is_some());
                 let first = points.partition_point(|&p| p <= a);
-                let mut cuts: Vec<Millis> = vec![a];
+                cuts.clear();
+                cuts.push(a);
                 cuts.extend(points[first..].iter().copied().take_while(|&p| p < b));
                 cuts.push(b);
                 for (k, pair) in cuts.windows(2).enumerate() {
@@ -940,6 +963,8 @@ impl<'a> Compiler<'a> {
                     origins.push(origin);
                 }
             }
+            self.scratch_pieces = pieces;
+            self.scratch_cuts = cuts;
         }
         let fallback = self.fallback(profile_index);
         if !failed && constraint.is_some() && fallback.slots.is_empty() {
