@@ -205,7 +205,8 @@ pub fn parse_manifest(source: &str) -> Result<Manifest, Vec<Diagnostic>> {
             }
         }
     }
-    let diagnostics = checker.diagnostics;
+    let mut diagnostics = checker.diagnostics;
+    diagnostics.sort_by_key(|d| (d.line, d.column));
     match (edition, publisher, issued) {
         (Some(edition), Some((publisher, _)), Some(issued)) if diagnostics.is_empty() => {
             Ok(Manifest {
