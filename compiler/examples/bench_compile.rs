@@ -14,6 +14,20 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// User + system CPU of the whole process (all threads), in ms (10 ms ticks).
+fn process_cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+    ticks * 10
+}
+
 fn main() {
     let screens: usize = std::env::args()
         .nth(1)
@@ -73,6 +87,27 @@ fn main() {
             let _ = recompile(&mut compiled, a, b, &catalog, window, &changes2);
         }
         eprintln!("20 recompiles cpu {} ms", (cpu_ns() - c0) / 1_000_000);
+        let p0 = process_cpu_ms();
+        for k in 0..20 {
+            let (a, b) = if k % 2 == 0 {
+                (&edited2, &edited)
+            } else {
+                (&edited, &edited2)
+            };
+            let _ = recompile(&mut compiled, a, b, &catalog, window, &changes2);
+        }
+        eprintln!(
+            "incremental: {} ms process CPU per run (mean of 20)",
+            (process_cpu_ms() - p0) / 20
+        );
+        let p0 = process_cpu_ms();
+        for _ in 0..5 {
+            let _ = compile(&edited, &catalog, window);
+        }
+        eprintln!(
+            "full: {} ms process CPU per run (mean of 5)",
+            (process_cpu_ms() - p0) / 5
+        );
     }
     let blocks: usize = compiled.iter().map(|c| c.rotation.blocks.len()).sum();
     eprintln!(
