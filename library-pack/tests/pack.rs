@@ -498,3 +498,26 @@ fn a_directory_pack_refuses_escaping_paths_and_reads_texts() {
         PackContent::Text("不听 不信 不转账".into())
     );
 }
+
+#[test]
+fn the_documented_example_is_the_sample_manifest() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pack-format.md"),
+    )
+    .unwrap();
+    let example = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let sample = std::fs::read_to_string(packs_dir().join("gaogang-2026-W48/pack.toml")).unwrap();
+    // The sample has two comment lines on top; lines aside, they are equal.
+    let without_lines = |text: &str| {
+        let mut manifest = ledcast_pack::parse_manifest(text).unwrap();
+        for material in &mut manifest.materials {
+            material.line = 0;
+        }
+        manifest
+    };
+    assert_eq!(without_lines(example), without_lines(&sample));
+}
