@@ -301,7 +301,14 @@ pub fn open_zip(bytes: &[u8], limits: &PackLimits) -> Result<Pack, PackError> {
                 reason: format!("local and central records of `{name}` disagree"),
             });
         }
-        let declared = entry.uncompressed_size.min(limit);
+        if entry.uncompressed_size > limit {
+            return Err(PackError::EntryTooLarge {
+                name: name.to_owned(),
+                size: entry.uncompressed_size,
+                limit,
+            });
+        }
+        let declared = entry.uncompressed_size;
         let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(1 << 24));
         (&mut file)
             .take(declared + 1)
@@ -314,13 +321,13 @@ pub fn open_zip(bytes: &[u8], limits: &PackLimits) -> Result<Pack, PackError> {
         if read > declared {
             return Err(PackError::SizeMismatch {
                 name: name.to_owned(),
-                declared: entry.uncompressed_size,
+                declared,
             });
         }
-        if read < entry.uncompressed_size {
+        if read < declared {
             return Err(PackError::CorruptEntry {
                 name: name.to_owned(),
-                reason: format!("{read} bytes, header declares {}", entry.uncompressed_size),
+                reason: format!("{read} bytes, header declares {declared}"),
             });
         }
         Ok(bytes)

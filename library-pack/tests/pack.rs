@@ -521,3 +521,51 @@ fn the_documented_example_is_the_sample_manifest() {
     };
     assert_eq!(without_lines(example), without_lines(&sample));
 }
+
+#[test]
+fn damaged_zips_are_refused_without_panicking() {
+    let good = pack_with(&[("notes/readme.txt", b"hello")]);
+    assert!(open_zip(&good, &PackLimits::default()).is_ok());
+    let mut refused = 0;
+    for at in 0..good.len() {
+        for flip in [0x01u8, 0x80, 0xFF] {
+            let mut bad = good.clone();
+            bad[at] ^= flip;
+            if open_zip(&bad, &PackLimits::default()).is_err() {
+                refused += 1;
+            }
+        }
+        // Every truncation too.
+        let _ = open_zip(&good[..at], &PackLimits::default());
+    }
+    // Most single-byte damage is caught (names, headers, CRCs); the rest
+    // falls in bytes nobody reads (timestamps, unused attributes).
+    assert!(
+        refused > good.len(),
+        "only {refused} of {} damaged copies refused",
+        good.len() * 3
+    );
+}
+
+#[test]
+fn an_oversized_manifest_is_refused_before_it_is_read() {
+    let limits = PackLimits {
+        max_manifest_bytes: 100,
+        ..PackLimits::default()
+    };
+    let zip = zip_of(&[("pack.toml", MINIMAL.as_bytes()), ("posters/a.png", b"png")]);
+    let error = open_zip(&zip, &limits).unwrap_err();
+    assert_eq!(
+        error,
+        PackError::EntryTooLarge {
+            name: "pack.toml".into(),
+            size: MINIMAL.len() as u64,
+            limit: 100
+        }
+    );
+    let files = vec![("pack.toml".to_owned(), MINIMAL.as_bytes().to_vec())];
+    assert!(matches!(
+        open_dir(files, &limits),
+        Err(PackError::EntryTooLarge { limit: 100, .. })
+    ));
+}
