@@ -21,8 +21,9 @@ use std::io::{Cursor, Read};
 use serde::Serialize;
 
 pub use manifest::{
-    did_you_mean, edition_id_is_valid, parse_manifest, Diagnostic, Manifest, MaterialEntry,
-    MaterialKind, MaterialSource, FRAUD_CATEGORIES, MANIFEST_FILE, MATERIAL_KINDS, SCREEN_KINDS,
+    category_slug, did_you_mean, edition_id_is_valid, parse_manifest, Diagnostic, Manifest,
+    MaterialEntry, MaterialKind, MaterialSource, CATEGORY_SLUGS, FRAUD_CATEGORIES, MANIFEST_FILE,
+    MATERIAL_KINDS, SCREEN_KINDS,
 };
 pub use report::{ImportOutcome, ImportReport, ImportRow};
 

@@ -36,6 +36,33 @@ pub const FRAUD_CATEGORIES: &[&str] = &[
     "通用提示",
 ];
 
+/// The category slug the playlists use (`category = "…"` in
+/// `playlists/materials.toml` and in playlist queries) for each of
+/// [`FRAUD_CATEGORIES`], so a pack's materials match the same queries.
+pub const CATEGORY_SLUGS: &[(&str, &str)] = &[
+    ("刷单返利", "part-time"),
+    ("冒充公检法", "impersonation"),
+    ("虚假投资理财", "investment"),
+    ("虚假贷款", "loan"),
+    ("冒充客服", "refund"),
+    ("网络游戏交易", "gaming"),
+    ("虚假购物", "shopping"),
+    ("冒充熟人", "acquaintance"),
+    ("冒充领导", "boss"),
+    ("虚假征信", "credit"),
+    ("网络婚恋交友", "romance"),
+    ("养老诈骗", "pension"),
+    ("通用提示", "general"),
+];
+
+/// The playlists' slug for a pack category (`刷单返利` → `part-time`), if it is one.
+pub fn category_slug(category: &str) -> Option<&'static str> {
+    CATEGORY_SLUGS
+        .iter()
+        .find(|(name, _)| *name == category)
+        .map(|(_, slug)| *slug)
+}
+
 /// The screen kinds a material may target (`screens = [...]`), matching the
 /// screen tags of the sites (`playlists/sites.toml`).
 pub const SCREEN_KINDS: &[&str] = &["bank-door", "bank-counter", "bank-lobby", "atm", "hall"];
@@ -698,6 +725,20 @@ fn parse_instant(text: &str, is_end: bool) -> Result<DateTime<FixedOffset>, &'st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_category_has_one_distinct_slug() {
+        assert_eq!(CATEGORY_SLUGS.len(), FRAUD_CATEGORIES.len());
+        for category in FRAUD_CATEGORIES {
+            assert!(category_slug(category).is_some(), "{category}");
+        }
+        let mut slugs: Vec<_> = CATEGORY_SLUGS.iter().map(|(_, s)| s).collect();
+        slugs.sort();
+        slugs.dedup();
+        assert_eq!(slugs.len(), FRAUD_CATEGORIES.len());
+        assert_eq!(category_slug("刷单返利"), Some("part-time"));
+        assert_eq!(category_slug("investment"), None);
+    }
 
     #[test]
     fn edition_ids() {
