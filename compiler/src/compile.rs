@@ -406,7 +406,7 @@ enum Rank {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Candidate {
     Default,
     Schedule(usize),
@@ -458,6 +458,8 @@ struct Compiler<'a> {
     fallbacks: FastMap<usize, Arc<LoopPlan>>,
     /// `[now, now + horizon)` as one shared interval list.
     whole_horizon: Option<Arc<Vec<Interval>>>,
+    /// Each candidate's playlist and provenance, shared by all its blocks.
+    sources: FastMap<Candidate, (usize, Arc<Source>)>,
     /// Reused buffers (allocation is most of a large compile's cost).
     scratch_ids: Vec<usize>,
     scratch_points: Vec<Millis>,
@@ -501,6 +503,7 @@ impl<'a> Compiler<'a> {
             loops: FastMap::default(),
             fallbacks: FastMap::default(),
             whole_horizon: None,
+            sources: FastMap::default(),
             scratch_ids: Vec::new(),
             scratch_points: Vec::new(),
             scratch_cursors: Vec::new(),
@@ -871,8 +874,15 @@ impl<'a> Compiler<'a> {
         let mut failed = false;
 
         for (from, until, candidate) in timeline {
-            let (playlist, source) = self.candidate_source(candidate);
-            let source = Arc::new(source);
+            let (playlist, source) = match self.sources.get(&candidate) {
+                Some(found) => found.clone(),
+                None => {
+                    let (playlist, source) = self.candidate_source(candidate);
+                    let made = (playlist, Arc::new(source));
+                    self.sources.insert(candidate, made.clone());
+                    made
+                }
+            };
             let priority = self.priority(candidate);
             // Split at opening-hour edges (rules apply inside only).
             let mut pieces = std::mem::take(&mut self.scratch_pieces);
