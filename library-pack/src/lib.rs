@@ -217,11 +217,14 @@ pub enum PackContent {
 
 impl PackEntry {
     /// The bytes and declared name to hand to the media pipeline (a text
-    /// material is its UTF-8 text, named `TITLE.txt`).
+    /// material is its UTF-8 text, named `TITLE.txt` with `/` and `\\` replaced).
     pub fn ingest_input(&self) -> (&[u8], String) {
         match &self.content {
             PackContent::File { name, bytes } => (bytes, name.clone()),
-            PackContent::Text(text) => (text.as_bytes(), format!("{}.txt", self.material.title)),
+            PackContent::Text(text) => (
+                text.as_bytes(),
+                format!("{}.txt", self.material.title.replace(['/', '\\'], "_")),
+            ),
         }
     }
 }
