@@ -217,7 +217,7 @@ pub enum PackContent {
 
 impl PackEntry {
     /// The bytes and declared name to hand to the media pipeline (a text
-    /// material is its UTF-8 text, named `TITLE.txt` with `/` and `\\` replaced).
+    /// material is its UTF-8 text, named `TITLE.txt`, slashes replaced by `_`).
     pub fn ingest_input(&self) -> (&[u8], String) {
         match &self.content {
             PackContent::File { name, bytes } => (bytes, name.clone()),
