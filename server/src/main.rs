@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use ledcast_server::compile_cmd::CompileArgs;
 use ledcast_server::config::Config;
-use ledcast_server::store::{NewUser, PlaylistFile, Role};
+use ledcast_server::store::{NewUser, Role};
 use ledcast_server::{auth, bench, compile_cmd, service};
 
 /// ledcast central server: compiles playlists into signed per-screen
@@ -48,7 +48,7 @@ impl ConfigArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole demo: server, SQLite, embedded MQTT broker and one agent per demo screen.
-    Demo,
+    Demo(ledcast_server::demo::DemoArgs),
     /// Serve the HTTP API, web UI and MQTT publisher with a TOML configuration.
     Serve {
         #[command(flatten)]
@@ -145,9 +145,10 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Demo => {
-            bail!("the demo is not built yet; use `serve`, `admin create` and `apply`")
-        }
+        Command::Demo(args) => runtime()?.block_on(ledcast_server::demo::run(args, async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down (Ctrl-C)");
+        })),
         Command::Compile(args) => compile_cmd::run(&args),
         Command::Bench {
             command: BenchCommand::Compile { screens },
@@ -259,7 +260,7 @@ fn main() -> anyhow::Result<()> {
             dry_run,
         } => {
             let config = config.load()?;
-            let files = read_playlist_dir(&dir)?;
+            let files = service::read_playlist_dir(&dir)?;
             runtime()?.block_on(async {
                 let state = service::build_state(config, String::new()).await?;
                 let outcome = service::apply_files(&state, &files, "cli", dry_run).await?;
@@ -364,26 +365,4 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-/// The `*.toml` files of a playlists directory, except `materials.toml`.
-fn read_playlist_dir(dir: &Path) -> anyhow::Result<Vec<PlaylistFile>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-            continue;
-        };
-        if !name.ends_with(".toml") || name == compile_cmd::MATERIALS_FILE {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        files.push(PlaylistFile { name, text });
-    }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    if files.is_empty() {
-        bail!("no playlist *.toml files in {}", dir.display());
-    }
-    Ok(files)
 }

@@ -56,12 +56,34 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
     })
 }
 
+/// What a running server exposes to whoever started it (the demo, tests).
+#[derive(Clone)]
+pub struct Running {
+    /// The shared state.
+    pub state: AppState,
+    /// Where HTTP listens (the real port when 0 was asked for).
+    pub http_addr: std::net::SocketAddr,
+    /// The MQTT broker URL in use (embedded or external).
+    pub broker_url: String,
+    /// The delivery handle (publishing, metrics).
+    pub delivery: crate::push::Delivery,
+}
+
 /// Runs the HTTP server until `shutdown` resolves, then drains requests and
 /// closes the database. The listen address may be port 0; the bound
 /// address is logged and used as the public URL unless one is configured.
 pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(config, shutdown, |_| {}).await
+}
+
+/// [`serve`], calling `on_ready` once HTTP, the broker and delivery are up.
+pub async fn serve_with(
+    mut config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(Running),
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -83,11 +105,13 @@ pub async fn serve(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
+    // The embedded broker starts before the state so enrollment hands out
+    // its real address (the configured port may be 0).
+    let prepared = crate::push::prepare(&mut config.mqtt)?;
     let state = build_state(config, public_url).await?;
     tracing::info!(address = %bound, public_url = %state.public_url, "ledcast server listening");
     // One shutdown signal for every component: clone `stopping` and await
-    // `until_stopped(stopping.clone())`. The MQTT side (crate::push) starts
-    // here with state.events.subscribe(), state.store and such a clone.
+    // `until_stopped(stopping.clone())`.
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -96,9 +120,21 @@ pub async fn serve(
     for (screen, version) in state.store.latest_versions().await? {
         announce_once(&state, &screen, version);
     }
+    let broker_url = match &prepared.embedded {
+        Some(embedded) => embedded.url(),
+        None => state.config.mqtt.broker_url.clone().unwrap_or_default(),
+    };
+    let (delivery, push_task) =
+        crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
     let refresher = tokio::spawn(refresh_loop(state.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone()));
     let app = crate::http::app(state.clone());
+    on_ready(Running {
+        state: state.clone(),
+        http_addr: bound,
+        broker_url,
+        delivery,
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -108,6 +144,8 @@ pub async fn serve(
     .context("serving HTTP")?;
     refresher.abort();
     watcher.abort();
+    // Let delivery flush (acks, the last publishes) before the store closes.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), push_task).await;
     let _guard = state.compile_lock.lock().await;
     state.store.close().await;
     tracing::info!("ledcast server stopped");
@@ -959,4 +997,26 @@ mod tests {
         let t = protocol::Timestamp(1_796_004_000_000 + 59 * 60_000 + 999);
         assert_eq!(compile_instant(t), protocol::Timestamp(1_796_004_000_000));
     }
+}
+
+/// The `*.toml` files of a playlists directory, except `materials.toml`.
+pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::store::PlaylistFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !name.ends_with(".toml") || name == crate::compile_cmd::MATERIALS_FILE {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        files.push(crate::store::PlaylistFile { name, text });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if files.is_empty() {
+        anyhow::bail!("no playlist *.toml files in {}", dir.display());
+    }
+    Ok(files)
 }

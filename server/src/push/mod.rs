@@ -12,6 +12,8 @@ mod broker;
 mod link;
 pub mod mosquitto;
 pub mod presence;
+mod server_glue;
+mod store_adapter;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use broker::{start_embedded_broker, BrokerAuth, BrokerError, EmbeddedBroker};
 pub use link::{mqtt_options, start, Delivery, DeliveryMetrics, DeliveryOptions};
+pub use server_glue::{prepare, run, Prepared, SERVER_BROKER_USERNAME};
 
 /// `[mqtt]` section of the server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

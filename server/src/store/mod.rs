@@ -97,7 +97,11 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?;
         let schema = schema.map(str::to_owned);
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            // SQLite has one writer; a deferred transaction that reads and
+            // then writes fails with "database is locked" (no busy wait) when
+            // another connection wrote in between. One connection serialises
+            // writers instead, which is what SQLite does anyway.
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 10 })
             .after_connect(move |conn, _meta| {
                 let schema = schema.clone();
                 Box::pin(async move {

@@ -1,0 +1,281 @@
+//! `ledcast-server demo`: the whole system in one command — the server with
+//! SQLite and the embedded broker in a fresh data directory, the demo site
+//! from `playlists/` with the sample materials from `media/`, and one agent
+//! per demo screen (PNG sinks under the data directory), until Ctrl-C.
+//!
+//! The agents run in-process, each on its own thread and runtime, through
+//! the same enrollment and `run` entry points as the `ledcast-agent` binary.
+//! The demo approves the demo schedules as a separate "demo-approver"
+//! account, so the two-person rule still holds. It does not serve TLS.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::auth;
+use crate::config::Config;
+use crate::service::{self, Running};
+use crate::store::{NewUser, Role};
+
+/// Arguments of `ledcast-server demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Data directory (created; default: a fresh directory under the system temp dir).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The demo site's playlist files.
+    #[arg(long, default_value = "playlists")]
+    pub playlists: PathBuf,
+    /// The sample materials (`playlists/materials.toml` names files in it).
+    #[arg(long, default_value = "media")]
+    pub media: PathBuf,
+    /// Start the server and content only, no agents.
+    #[arg(long)]
+    pub no_agents: bool,
+}
+
+/// Picks `preferred` when it is free, else any free port on the same host.
+fn free_or_any(preferred: &str) -> String {
+    match TcpListener::bind(preferred) {
+        Ok(_) => preferred.to_owned(),
+        Err(_) => {
+            let host = preferred.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            format!("{host}:0")
+        }
+    }
+}
+
+/// A running demo.
+pub struct Demo {
+    /// The server's handles (state, addresses, delivery).
+    pub running: Running,
+    /// The data directory in use.
+    pub data_dir: PathBuf,
+    /// The freshly generated admin password.
+    pub admin_password: String,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    stop_agents: watch::Sender<bool>,
+    agent_threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Demo {
+    /// Waits for the server to stop (its shutdown future resolved), then
+    /// stops the agents (each journals its last play as interrupted).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let outcome = self.server.await.context("the server task failed")?;
+        let _ = self.stop_agents.send(true);
+        let threads = self.agent_threads;
+        tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await?;
+        outcome
+    }
+}
+
+/// Runs the demo until `shutdown` resolves, printing how to log in.
+pub async fn run(
+    args: DemoArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let demo = start(args, shutdown).await?;
+    println!(
+        "ledcast demo: web http://{}/ user admin password {}",
+        demo.running.http_addr, demo.admin_password
+    );
+    println!(
+        "ledcast demo: data {} (agents' frames under agents/*/frame.png); broker {}; Ctrl-C stops",
+        demo.data_dir.display(),
+        demo.running.broker_url
+    );
+    demo.wait().await
+}
+
+/// Starts the server, loads the demo content and starts the agents.
+pub async fn start(
+    args: DemoArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Demo> {
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("ledcast-demo-{}", auth::random_hex::<4>())),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the demo data directory {}", data_dir.display()))?;
+    let playlists = service::read_playlist_dir(&args.playlists)
+        .with_context(|| "run the demo from the repository root, or pass --playlists".to_owned())?;
+    let materials_path = args.playlists.join(crate::compile_cmd::MATERIALS_FILE);
+    let materials_toml = std::fs::read_to_string(&materials_path)
+        .with_context(|| format!("reading {}", materials_path.display()))?;
+
+    let mut config = Config {
+        data_dir: data_dir.clone(),
+        ..Config::default()
+    };
+    config.listen = free_or_any("127.0.0.1:8080")
+        .parse::<SocketAddr>()
+        .context("demo listen address")?;
+    config.mqtt.embedded_listen = free_or_any("127.0.0.1:1883");
+
+    let (stop_agents, agents_stopping) = watch::channel(false);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Running>();
+    let server = tokio::spawn(service::serve_with(config, shutdown, move |running| {
+        let _ = ready_tx.send(running);
+    }));
+    let running = match ready_rx.await {
+        Ok(running) => running,
+        Err(_) => {
+            // The server failed before it was ready: surface its error.
+            server.await.context("the server task failed")??;
+            anyhow::bail!("the server stopped before it was ready");
+        }
+    };
+
+    let admin_password = set_up(&running, &playlists, &materials_toml, &args.media).await?;
+    let mut agent_threads = Vec::new();
+    if !args.no_agents {
+        agent_threads = start_agents(&running, &data_dir, agents_stopping).await?;
+    }
+    Ok(Demo {
+        running,
+        data_dir,
+        admin_password,
+        server,
+        stop_agents,
+        agent_threads,
+    })
+}
+
+/// Imports and approves the sample materials, applies the demo site,
+/// approves its schedules, and creates the admin. Returns the admin password.
+async fn set_up(
+    running: &Running,
+    playlists: &[crate::store::PlaylistFile],
+    materials_toml: &str,
+    media_dir: &Path,
+) -> anyhow::Result<String> {
+    let state = &running.state;
+    let now = crate::clock::now().as_millis();
+    let password = auth::generate_password();
+    for (username, role, secret) in [
+        ("admin", Role::Admin, password.clone()),
+        ("demo-editor", Role::Editor, auth::generate_password()),
+        ("demo-approver", Role::Approver, auth::generate_password()),
+    ] {
+        if state.store.user_by_name(username).await?.is_some() {
+            continue;
+        }
+        state
+            .store
+            .create_user(NewUser {
+                id: &auth::random_hex::<8>(),
+                username,
+                password_hash: &auth::hash_password(&secret),
+                role,
+                sites: &[],
+                now,
+            })
+            .await?;
+    }
+    let (imported, skipped, problems) = service::import_materials_file(
+        state,
+        materials_toml,
+        media_dir,
+        "demo-editor",
+        "demo-approver",
+    )
+    .await?;
+    for problem in &problems {
+        tracing::warn!(%problem, "demo material not imported");
+    }
+    tracing::info!(imported, skipped, "demo materials");
+    let outcome = service::apply_files(state, playlists, "demo-editor", false).await?;
+    for diagnostic in outcome.diagnostics.iter().filter(|d| d.is_error()) {
+        tracing::error!(%diagnostic, "demo playlists");
+    }
+    anyhow::ensure!(
+        outcome.applied,
+        "the demo playlists did not apply (see the errors above)"
+    );
+    for schedule in state.store.list_schedules().await? {
+        if schedule.state == "pending" {
+            state
+                .store
+                .decide_schedule(&schedule.id, "approved", "demo-approver", now)
+                .await?;
+        }
+    }
+    let report = service::recompile(state, crate::clock::now()).await?;
+    tracing::info!(rotations = report.stored.len(), "demo rotations compiled");
+    Ok(password)
+}
+
+/// Enrolls one agent per screen through the real API and starts each on
+/// its own thread. Returns the threads.
+async fn start_agents(
+    running: &Running,
+    data_dir: &Path,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
+    let state = &running.state;
+    let server_url = format!("http://{}", running.http_addr);
+    let profiles = state.store.list_profiles().await?;
+    let mut threads = Vec::new();
+    for screen in state.store.list_screens(None).await? {
+        let code = auth::generate_enrollment_code();
+        let now = crate::clock::now().as_millis();
+        state
+            .store
+            .create_enrollment_code(
+                &auth::token_sha256(&auth::normalise_enrollment_code(&code)),
+                &screen.id,
+                "demo",
+                now,
+                now + 600_000,
+            )
+            .await?;
+        let agent_dir = data_dir.join("agents").join(&screen.id);
+        std::fs::create_dir_all(&agent_dir)?;
+        let (url, dir) = (server_url.clone(), agent_dir.clone());
+        tokio::task::spawn_blocking(move || ledcast_agent::enroll(&url, &code, &dir))
+            .await?
+            .with_context(|| format!("enrolling the demo agent of {}", screen.id))?;
+        let mut config = ledcast_agent::AgentConfig::for_data_dir(&agent_dir);
+        if let Some(profile) = profiles.iter().find(|p| p.id == screen.profile_id) {
+            config.display.width_px = profile.width;
+            config.display.height_px = profile.height;
+        }
+        let mut stopping = stopping.clone();
+        let screen_id = screen.id.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("agent-{screen_id}"))
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            tracing::error!(screen = %screen_id, %error, "demo agent runtime");
+                            return;
+                        }
+                    };
+                    let shutdown = async move {
+                        let _ = stopping.wait_for(|stop| *stop).await;
+                    };
+                    if let Err(error) = runtime.block_on(ledcast_agent::run(config, shutdown)) {
+                        tracing::error!(screen = %screen_id, %error, "demo agent stopped");
+                    }
+                })?,
+        );
+        // Stagger start-ups a little so the log reads in order.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(threads)
+}

@@ -1,0 +1,58 @@
+//! The database store as delivery's [`DeliveryStore`] seam.
+
+use ledcast_protocol::v1 as protocol;
+
+use super::{BoxFuture, DeliveryStore};
+use crate::store::Store;
+
+impl DeliveryStore for Store {
+    fn device_key(
+        &self,
+        screen_id: &protocol::ScreenId,
+    ) -> BoxFuture<'_, anyhow::Result<Option<protocol::TrustedKey>>> {
+        let screen_id = screen_id.as_str().to_owned();
+        Box::pin(async move {
+            let hex = self.device_public_key_hex(&screen_id).await?;
+            Ok(hex.as_deref().and_then(protocol::TrustedKey::from_hex))
+        })
+    }
+
+    fn insert_play_batch(
+        &self,
+        screen_id: &protocol::ScreenId,
+        batch: &protocol::PlayBatch,
+    ) -> BoxFuture<'_, anyhow::Result<u64>> {
+        let screen_id = screen_id.as_str().to_owned();
+        let batch = batch.clone();
+        Box::pin(async move {
+            Ok(Store::insert_play_batch(self, &screen_id, &batch, crate::clock::now()).await?)
+        })
+    }
+
+    fn record_agent_state(
+        &self,
+        screen_id: &protocol::ScreenId,
+        state: &protocol::AgentState,
+        received_at: protocol::Timestamp,
+    ) -> BoxFuture<'_, anyhow::Result<()>> {
+        let screen_id = screen_id.as_str().to_owned();
+        let state = state.clone();
+        Box::pin(async move {
+            Store::record_agent_state(self, &screen_id, &state, received_at).await?;
+            Ok(())
+        })
+    }
+
+    fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<super::LatestRotation>>> {
+        Box::pin(async move {
+            let stored = Store::latest_rotations(self).await?;
+            Ok(stored
+                .into_iter()
+                .filter_map(|r| {
+                    let screen_id = protocol::ScreenId::new(&r.screen_id).ok()?;
+                    Some((screen_id, r.version, r.envelope))
+                })
+                .collect())
+        })
+    }
+}
