@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// Start the server and content only, no agents.
     #[arg(long)]
     pub no_agents: bool,
+    /// Use this external broker (e.g. mqtt://127.0.0.1:1883) instead of the embedded one.
+    #[arg(long)]
+    pub broker_url: Option<String>,
 }
 
 /// Picks `preferred` when it is free, else any free port on the same host.
@@ -121,6 +124,7 @@ pub async fn start(
         .parse::<SocketAddr>()
         .context("demo listen address")?;
     config.mqtt.embedded_listen = free_or_any("127.0.0.1:1883");
+    config.mqtt.broker_url = args.broker_url.clone();
 
     let (stop_agents, agents_stopping) = watch::channel(false);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Running>();

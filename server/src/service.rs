@@ -67,6 +67,8 @@ pub struct Running {
     pub broker_url: String,
     /// The delivery handle (publishing, metrics).
     pub delivery: crate::push::Delivery,
+    /// The server's own login on the embedded broker (for probes and tests).
+    pub embedded_broker_login: Option<(String, String)>,
 }
 
 /// Runs the HTTP server until `shutdown` resolves, then drains requests and
@@ -124,6 +126,7 @@ pub async fn serve_with(
         Some(embedded) => embedded.url(),
         None => state.config.mqtt.broker_url.clone().unwrap_or_default(),
     };
+    let embedded_broker_login = prepared.embedded_login();
     let (delivery, push_task) =
         crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
     let refresher = tokio::spawn(refresh_loop(state.clone()));
@@ -134,6 +137,7 @@ pub async fn serve_with(
         http_addr: bound,
         broker_url,
         delivery,
+        embedded_broker_login,
     });
     axum::serve(
         listener,

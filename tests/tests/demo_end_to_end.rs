@@ -10,7 +10,10 @@ use std::time::Duration;
 use ledcast_server::demo::{self, DemoArgs};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Width and height from a PNG's IHDR.
@@ -33,6 +36,7 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
             playlists: repo_root().join("playlists"),
             media: repo_root().join("media"),
             no_agents: false,
+            broker_url: None,
         },
         async {
             let _ = stopped.await;
@@ -43,7 +47,11 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
     let store = demo.running.state.store.clone();
     let profiles = store.list_profiles().await.unwrap();
     let screens = store.list_screens(None).await.unwrap();
-    assert!(screens.len() >= 10, "the demo site has its screens: {}", screens.len());
+    assert!(
+        screens.len() >= 10,
+        "the demo site has its screens: {}",
+        screens.len()
+    );
 
     // Within 90 s every screen reports the desired version, online.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -56,19 +64,31 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
                     || v.reported_version != v.desired_version
                     || v.status != "online"
             })
-            .map(|v| format!("{} {:?}/{:?} {}", v.screen_id, v.reported_version, v.desired_version, v.status))
+            .map(|v| {
+                format!(
+                    "{} {:?}/{:?} {}",
+                    v.screen_id, v.reported_version, v.desired_version, v.status
+                )
+            })
             .collect();
         if lagging.is_empty() || tokio::time::Instant::now() > deadline {
             break lagging;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    assert!(lagging.is_empty(), "screens not playing their desired rotation: {lagging:?}");
+    assert!(
+        lagging.is_empty(),
+        "screens not playing their desired rotation: {lagging:?}"
+    );
 
     // Each agent's frame is on disk at the profile's native size.
     for screen in &screens {
         let profile = profiles.iter().find(|p| p.id == screen.profile_id).unwrap();
-        let frame = demo.data_dir.join("agents").join(&screen.id).join("frame.png");
+        let frame = demo
+            .data_dir
+            .join("agents")
+            .join(&screen.id)
+            .join("frame.png");
         assert_eq!(
             png_size(&frame),
             Some((profile.width, profile.height)),
@@ -84,7 +104,10 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
     let missing = loop {
         let mut missing = Vec::new();
         for screen in &screens {
-            let records = store.play_records(&screen.id, 0, i64::MAX, 10).await.unwrap();
+            let records = store
+                .play_records(&screen.id, 0, i64::MAX, 10)
+                .await
+                .unwrap();
             if records.is_empty() {
                 missing.push(screen.id.clone());
             }

@@ -35,6 +35,18 @@ pub struct Prepared {
     server_password: String,
 }
 
+impl Prepared {
+    /// The server's own login on the embedded broker (`None` with an external broker).
+    pub fn embedded_login(&self) -> Option<(String, String)> {
+        self.embedded.as_ref().map(|_| {
+            (
+                SERVER_BROKER_USERNAME.to_owned(),
+                self.server_password.clone(),
+            )
+        })
+    }
+}
+
 /// Starts the embedded broker unless `mqtt.broker_url` names an external
 /// one, and rewrites `mqtt.embedded_listen` to the real bound address.
 pub fn prepare(mqtt: &mut MqttConfig) -> anyhow::Result<Prepared> {
