@@ -14,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod keys;
 pub mod media_store;
+pub mod packs;
 pub mod push;
 pub mod service;
 pub mod store;

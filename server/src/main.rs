@@ -92,6 +92,15 @@ enum Command {
         #[arg(long, default_value = "media")]
         media: PathBuf,
     },
+    /// Import a weekly library pack (a .zip or a directory with pack.toml):
+    /// every material goes through the media pipeline and waits for approval.
+    /// Works without a running server; importing the same pack twice changes nothing.
+    Import {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The pack: a .zip file or a directory.
+        pack: PathBuf,
+    },
     /// Compile playlists/ into per-screen rotations and explain the timeline.
     Compile(CompileArgs),
     /// Benchmarks that print one figure line each.
@@ -340,6 +349,50 @@ fn main() -> anyhow::Result<()> {
                 }
             })
         }
+        Command::Import { config, pack } => {
+            let config = config.load()?;
+            let pack = read_pack(&pack)?;
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let bar = indicatif::ProgressBar::new(pack.entries.len() as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                    )
+                    .context("progress bar template")?,
+                );
+                let report =
+                    ledcast_server::packs::import_pack(&state, &pack, "cli", |done, _, title| {
+                        bar.set_position(done as u64);
+                        bar.set_message(title.to_owned());
+                    })
+                    .await;
+                bar.finish_and_clear();
+                let report = report?;
+                state
+                    .store
+                    .audit(
+                        ledcast_server::clock::now().as_millis(),
+                        "cli",
+                        "pack.import",
+                        &report.edition,
+                        &serde_json::json!({
+                            "imported": report.imported(),
+                            "duplicates": report.duplicates(),
+                            "refused": report.refused(),
+                        }),
+                        None,
+                    )
+                    .await?;
+                state.store.close().await;
+                for name in &pack.unreferenced {
+                    println!("note: {name} is in the pack but no material names it (not imported)");
+                }
+                print!("{}", report.table());
+                println!("{report}");
+                Ok(())
+            })
+        }
         Command::Export { config, out } => {
             let config = config.load()?;
             runtime()?.block_on(async {
@@ -358,6 +411,59 @@ fn main() -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// Opens a pack from a `.zip` file or a directory (symbolic links refused).
+fn read_pack(path: &Path) -> anyhow::Result<ledcast_pack::Pack> {
+    let limits = ledcast_pack::PackLimits::default();
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let pack = if meta.is_dir() {
+        let mut files = Vec::new();
+        read_pack_dir(path, "", &mut files, limits.max_entries)?;
+        ledcast_pack::open_dir(files, &limits)
+    } else {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        ledcast_pack::open_zip(&bytes, &limits)
+    };
+    pack.with_context(|| format!("refusing pack {}", path.display()))
+}
+
+fn read_pack_dir(
+    dir: &Path,
+    prefix: &str,
+    files: &mut Vec<(String, Vec<u8>)>,
+    max_entries: usize,
+) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name
+            .to_str()
+            .with_context(|| format!("{} has a non-UTF-8 name", entry.path().display()))?;
+        let relative = format!("{prefix}{name}");
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            bail!(
+                "{} is a symbolic link; packs may only contain regular files",
+                entry.path().display()
+            );
+        } else if kind.is_dir() {
+            read_pack_dir(&entry.path(), &format!("{relative}/"), files, max_entries)?;
+        } else {
+            if files.len() >= max_entries {
+                bail!("pack has more than {max_entries} files");
+            }
+            let bytes = std::fs::read(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            files.push((relative, bytes));
+        }
+    }
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

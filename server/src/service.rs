@@ -740,13 +740,38 @@ pub async fn import_material(
     meta: MaterialMeta,
     uploader_id: &str,
 ) -> Result<(crate::store::MaterialRow, usize, Vec<String>), ImportError> {
+    let ingested = ingest_media(declared_name, bytes).await?;
+    let notes = ingested.notes.clone();
+    let material = store_ingested(state, &ingested, meta, uploader_id).await?;
+    let made = ensure_renditions(state)
+        .await
+        .map_err(|e| ImportError::Other(e.to_string()))?;
+    Ok((material, made, notes))
+}
+
+/// Runs bytes through the media pipeline (sniff, validate, re-encode) on a
+/// blocking thread; nothing is stored.
+pub async fn ingest_media(
+    declared_name: &str,
+    bytes: Vec<u8>,
+) -> Result<ledcast_media::Material, ImportError> {
     let name = declared_name.to_owned();
-    let ingested = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         ledcast_media::ingest(&bytes, &name, &ledcast_media::Limits::default())
     })
     .await
     .map_err(|e| ImportError::Other(e.to_string()))?
-    .map_err(ImportError::Media)?;
+    .map_err(ImportError::Media)
+}
+
+/// Stores already-ingested media under its SHA-256 and inserts the material
+/// (state `pending`). Makes no renditions (call [`ensure_renditions`]).
+pub async fn store_ingested(
+    state: &AppState,
+    ingested: &ledcast_media::Material,
+    meta: MaterialMeta,
+    uploader_id: &str,
+) -> Result<crate::store::MaterialRow, ImportError> {
     let digest = state
         .media
         .put(&ingested.bytes)
@@ -789,10 +814,7 @@ pub async fn import_material(
         is_warning: meta.is_warning,
     };
     state.store.insert_material(&material).await?;
-    let made = ensure_renditions(state)
-        .await
-        .map_err(|e| ImportError::Other(e.to_string()))?;
-    Ok((material, made, ingested.notes))
+    Ok(material)
 }
 
 /// Imports the materials a `materials.toml` lists (files relative to
@@ -967,6 +989,28 @@ pub fn opening_hours_text(
         .join("; ")
 }
 
+/// The `*.toml` files of a playlists directory, except `materials.toml`.
+pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::store::PlaylistFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !name.ends_with(".toml") || name == crate::compile_cmd::MATERIALS_FILE {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        files.push(crate::store::PlaylistFile { name, text });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    if files.is_empty() {
+        anyhow::bail!("no playlist *.toml files in {}", dir.display());
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1001,26 +1045,4 @@ mod tests {
         let t = protocol::Timestamp(1_796_004_000_000 + 59 * 60_000 + 999);
         assert_eq!(compile_instant(t), protocol::Timestamp(1_796_004_000_000));
     }
-}
-
-/// The `*.toml` files of a playlists directory, except `materials.toml`.
-pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::store::PlaylistFile>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-            continue;
-        };
-        if !name.ends_with(".toml") || name == crate::compile_cmd::MATERIALS_FILE {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        files.push(crate::store::PlaylistFile { name, text });
-    }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
-    if files.is_empty() {
-        anyhow::bail!("no playlist *.toml files in {}", dir.display());
-    }
-    Ok(files)
 }

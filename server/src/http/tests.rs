@@ -1454,3 +1454,75 @@ async fn commands_are_signed_for_the_screen_and_handed_to_the_publisher() {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     h.finish().await;
 }
+
+fn sample_pack_zip() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../media/packs/gaogang-2026-W48.zip"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sample_pack_imports_pending_with_its_metadata_and_twice_changes_nothing() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let pack = ledcast_pack::open_zip(&sample_pack_zip(), &ledcast_pack::PackLimits::default())
+            .unwrap();
+        let mut seen = Vec::new();
+        let report = crate::packs::import_pack(&h.state, &pack, "editor", |done, total, _| {
+            seen.push((done, total))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            report.to_string(),
+            "import edition=gaogang-2026-W48 imported=6 duplicates=0 refused=0"
+        );
+        assert_eq!(seen.last(), Some(&(6, 6)), "progress reaches the end");
+        let first = &pack.entries[0].material;
+        let row = h
+            .state
+            .store
+            .material("gaogang-2026-W48-001")
+            .await
+            .unwrap()
+            .expect("stable id {edition}-001");
+        assert_eq!(row.state, "pending", "packs wait for approval");
+        assert_eq!(row.source, "gaogang-2026-W48");
+        assert_eq!(row.title, first.title);
+        assert!(row.tags.contains(&first.category), "{:?}", row.tags);
+        assert!(row.tags.contains(&"edition:gaogang-2026-W48".to_owned()));
+        for screen in &first.screens {
+            assert!(
+                row.tags.contains(&format!("screen:{screen}")),
+                "{:?}",
+                row.tags
+            );
+        }
+        assert_eq!(row.valid_from, Some(first.valid_from.timestamp_millis()));
+        assert_eq!(row.valid_until, Some(first.valid_until.timestamp_millis()));
+        let before = h
+            .state
+            .store
+            .list_materials(&Default::default())
+            .await
+            .unwrap();
+        let again = crate::packs::import_pack(&h.state, &pack, "editor", |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            again.to_string(),
+            "import edition=gaogang-2026-W48 imported=0 duplicates=6 refused=0"
+        );
+        let after = h
+            .state
+            .store
+            .list_materials(&Default::default())
+            .await
+            .unwrap();
+        assert_eq!(before, after, "a second import changes nothing");
+        h.finish().await;
+    }
+}

@@ -194,6 +194,31 @@ impl Store {
         row.as_ref().map(material_from_row).transpose()
     }
 
+    /// The oldest material whose stored bytes have this SHA-256 (duplicate detection).
+    pub async fn material_by_sha256(&self, sha256: &str) -> StoreResult<Option<MaterialRow>> {
+        let row = sqlx::query(
+            "SELECT * FROM materials WHERE sha256 = $1 ORDER BY uploaded_at, id LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(material_from_row).transpose()
+    }
+
+    /// Approved materials whose `valid_until` is in `[from, until)` (ms),
+    /// soonest first: the daily expiry report.
+    pub async fn materials_expiring(&self, from: i64, until: i64) -> StoreResult<Vec<MaterialRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM materials WHERE state = 'approved' AND valid_until IS NOT NULL \
+             AND valid_until >= $1 AND valid_until < $2 ORDER BY valid_until, id",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(material_from_row).collect()
+    }
+
     /// Materials matching `filter`, newest first.
     pub async fn list_materials(&self, filter: &MaterialFilter) -> StoreResult<Vec<MaterialRow>> {
         let rows = sqlx::query(

@@ -1,0 +1,109 @@
+//! Importing a weekly library pack (issue 10): every entry of a vetted
+//! [`ledcast_pack::Pack`] goes through the media pipeline and is stored as a
+//! *pending* material with a stable id (`{edition}-{nnn}`, the 1-based
+//! manifest position), so importing the same pack twice changes nothing.
+//! An entry is a duplicate when its id already exists or when a material
+//! with the same stored SHA-256 does; it is refused with the pipeline's (or
+//! the store's) reason otherwise.
+//!
+//! It does not read files, unpack zips (that is `ledcast_pack`), approve
+//! anything, or draw progress (the caller gets a callback per entry).
+
+use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry};
+
+use crate::http::AppState;
+use crate::service::{self, ImportError, MaterialMeta};
+
+/// The stable material id of the `index`-th (0-based) entry of `edition`.
+pub fn material_id(edition: &str, index: usize) -> String {
+    format!("{edition}-{:03}", index + 1)
+}
+
+/// The tags recorded for an entry: its fraud category, the playlists' slug
+/// for it (when known), `edition:{id}` and `screen:{kind}` per target kind.
+pub fn material_tags(edition: &str, entry: &PackEntry) -> Vec<String> {
+    let m = &entry.material;
+    let mut tags = vec![m.category.clone()];
+    if let Some(slug) = ledcast_pack::category_slug(&m.category) {
+        tags.push(slug.to_owned());
+    }
+    tags.push(format!("edition:{edition}"));
+    tags.extend(m.screens.iter().map(|s| format!("screen:{s}")));
+    tags
+}
+
+fn source_label(entry: &PackEntry) -> String {
+    match &entry.material.source {
+        MaterialSource::File(name) => name.clone(),
+        MaterialSource::Text(_) => "text".to_owned(),
+    }
+}
+
+/// Imports every entry of `pack` as a pending material uploaded by
+/// `uploader_id`, calling `progress(done, total, title)` after each entry,
+/// then makes the renditions of what was stored. Store failures other than
+/// an entry's own insert abort with an error.
+pub async fn import_pack(
+    state: &AppState,
+    pack: &Pack,
+    uploader_id: &str,
+    mut progress: impl FnMut(usize, usize, &str),
+) -> anyhow::Result<ImportReport> {
+    let edition = &pack.manifest.edition;
+    let mut report = ImportReport::new(edition.clone());
+    let total = pack.entries.len();
+    for (index, entry) in pack.entries.iter().enumerate() {
+        let outcome = import_entry(state, edition, index, entry, uploader_id).await?;
+        report.push(entry.material.title.clone(), source_label(entry), outcome);
+        progress(index + 1, total, &entry.material.title);
+    }
+    if report.imported() > 0 {
+        service::ensure_renditions(state).await?;
+    }
+    Ok(report)
+}
+
+async fn import_entry(
+    state: &AppState,
+    edition: &str,
+    index: usize,
+    entry: &PackEntry,
+    uploader_id: &str,
+) -> anyhow::Result<ImportOutcome> {
+    let id = material_id(edition, index);
+    if let Some(existing) = state.store.material(&id).await? {
+        return Ok(ImportOutcome::Duplicate {
+            sha256: existing.sha256,
+        });
+    }
+    let (bytes, declared_name) = entry.ingest_input();
+    let ingested = match service::ingest_media(&declared_name, bytes.to_vec()).await {
+        Ok(ingested) => ingested,
+        Err(error) => {
+            return Ok(ImportOutcome::Refused {
+                reason: error.to_string(),
+            })
+        }
+    };
+    let sha256 = crate::media_store::sha256_hex(&ingested.bytes);
+    if state.store.material_by_sha256(&sha256).await?.is_some() {
+        return Ok(ImportOutcome::Duplicate { sha256 });
+    }
+    let m = &entry.material;
+    let meta = MaterialMeta {
+        id,
+        title: m.title.clone(),
+        tags: material_tags(edition, entry),
+        source: edition.to_owned(),
+        valid_from: Some(m.valid_from.timestamp_millis()),
+        valid_until: Some(m.valid_until.timestamp_millis()),
+        is_warning: true,
+    };
+    match service::store_ingested(state, &ingested, meta, uploader_id).await {
+        Ok(row) => Ok(ImportOutcome::Imported { sha256: row.sha256 }),
+        Err(ImportError::Other(reason)) => Err(anyhow::anyhow!(reason)),
+        Err(error) => Ok(ImportOutcome::Refused {
+            reason: error.to_string(),
+        }),
+    }
+}
