@@ -480,20 +480,11 @@ async fn ingest_state(
         return Ok(());
     }
     store
-        .record_agent_state(screen_id, &state, crate_clock_now())
+        .record_agent_state(screen_id, &state, crate::clock::now())
         .await?;
     delivery
         .metrics
         .states_recorded
         .fetch_add(1, Ordering::Relaxed);
     Ok(())
-}
-
-/// The server's clock, read here only because ingest stamps arrival times.
-#[allow(clippy::disallowed_methods)]
-fn crate_clock_now() -> protocol::Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    protocol::Timestamp(since_epoch.as_millis() as i64)
 }
