@@ -15,6 +15,7 @@ mod extract;
 mod materials;
 mod media;
 mod openapi;
+mod packs;
 mod session;
 mod system;
 mod views;
@@ -351,6 +352,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "upload a material (multipart: file, id, title, tags, source, valid_from, valid_until)",
             Roles(EDIT),
             limited(post(materials::upload), config.limits.upload_max_bytes),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/packs",
+            "import a weekly library pack (body: the .zip, application/zip); answers the import report",
+            Roles(EDIT),
+            limited(post(packs::upload), config.limits.upload_max_bytes),
         ),
         route(
             Method::GET,

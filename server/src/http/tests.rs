@@ -327,6 +327,7 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ),
         ("GET", "/api/v1/rules", "/api/v1/rules", Roles(STAFF)),
         ("POST", "/api/v1/alerts", "/api/v1/alerts", Roles(EDIT)),
+        ("POST", "/api/v1/packs", "/api/v1/packs", Roles(EDIT)),
         ("GET", "/api/v1/alerts", "/api/v1/alerts", Roles(STAFF)),
         (
             "POST",
@@ -1523,6 +1524,91 @@ async fn sample_pack_imports_pending_with_its_metadata_and_twice_changes_nothing
             .await
             .unwrap();
         assert_eq!(before, after, "a second import changes nothing");
+        h.finish().await;
+    }
+}
+
+fn zip_request(actor: &str, bytes: Vec<u8>) -> Request<Body> {
+    Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/packs")
+        .header(header::AUTHORIZATION, format!("Bearer token-{actor}"))
+        .header(header::CONTENT_TYPE, "application/zip")
+        .body(Body::from(bytes))
+        .unwrap()
+}
+
+fn zip_slip_pack() -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    out.start_file("pack.toml", options).unwrap();
+    out.write_all(b"edition = \"evil-2026-W48\"\n").unwrap();
+    out.start_file("../../evil.txt", options).unwrap();
+    out.write_all(b"escaped").unwrap();
+    out.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn pack_upload_imports_for_editors_only_and_refuses_a_zip_slip_writing_nothing() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let refused = h.send(zip_request("branch-a", sample_pack_zip())).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let slip = h.send(zip_request("editor", zip_slip_pack())).await;
+        let status = slip.status();
+        let body = body_json(slip).await;
+        assert!(status.is_client_error(), "{status}: {body}");
+        assert!(
+            body["error"].is_string() && body["hint"].is_string(),
+            "{body}"
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("../../evil.txt"),
+            "the detail names the escaping entry: {body}"
+        );
+        assert!(
+            h.state
+                .store
+                .list_materials(&Default::default())
+                .await
+                .unwrap()
+                .is_empty(),
+            "a refused pack stores nothing"
+        );
+        let data_dir = &h.state.config.data_dir;
+        for escaped in [
+            data_dir.join("evil.txt"),
+            data_dir.parent().unwrap().join("evil.txt"),
+        ] {
+            assert!(!escaped.exists(), "{} was written", escaped.display());
+        }
+        let ok = h.send(zip_request("editor", sample_pack_zip())).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let report = body_json(ok).await;
+        assert_eq!(
+            report["summary"],
+            "import edition=gaogang-2026-W48 imported=6 duplicates=0 refused=0"
+        );
+        assert_eq!(report["rows"].as_array().unwrap().len(), 6);
+        let again = body_json(h.send(zip_request("admin", sample_pack_zip())).await).await;
+        assert_eq!(
+            again["summary"],
+            "import edition=gaogang-2026-W48 imported=0 duplicates=6 refused=0"
+        );
+        let pending = h
+            .state
+            .store
+            .list_materials(&crate::store::MaterialFilter {
+                state: Some("pending".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 6);
+        assert!(pending.iter().all(|m| m.uploaded_by == "editor"));
         h.finish().await;
     }
 }
