@@ -35,6 +35,18 @@ pub struct Config {
     pub auth: AuthConfig,
     /// MQTT broker (owned by the push module).
     pub mqtt: MqttConfig,
+    /// The public warning feed and embed page for online-transfer pages.
+    pub feed: FeedConfig,
+}
+
+/// `[feed]`: who may read the warning feed from a browser on another site.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedConfig {
+    /// Origins (`https://ebank.example.com`, scheme + host + optional port)
+    /// that get `Access-Control-Allow-Origin` on the feed and may frame
+    /// `/embed/warning`. Empty: no other site may.
+    pub allowed_origins: Vec<String>,
 }
 
 /// `[limits]`: body size caps, per route family.
@@ -99,6 +111,7 @@ impl Default for Config {
             rotations: RotationConfig::default(),
             auth: AuthConfig::default(),
             mqtt: MqttConfig::default(),
+            feed: FeedConfig::default(),
         }
     }
 }
@@ -175,6 +188,16 @@ mod tests {
         let config = Config::parse(text).expect("ledcast.example.toml must parse");
         assert_eq!(config.rotations, RotationConfig::default());
         assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(config.feed, FeedConfig::default());
+    }
+
+    #[test]
+    fn feed_origins_parse_and_unknown_feed_keys_are_refused() {
+        let config =
+            Config::parse("[feed]\nallowed_origins = [\"https://ebank.example.com\"]\n").unwrap();
+        assert_eq!(config.feed.allowed_origins, ["https://ebank.example.com"]);
+        let error = Config::parse("[feed]\nallowed_origin = []\n").unwrap_err();
+        assert!(error.to_string().contains("allowed_origin"), "{error}");
     }
 
     #[test]

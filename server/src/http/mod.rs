@@ -12,6 +12,7 @@ mod alerts;
 mod apply;
 mod error;
 mod extract;
+mod feed;
 mod materials;
 mod media;
 mod openapi;
@@ -188,6 +189,20 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "media by content address (GET and HEAD, Range, immutable)",
             Public,
             get(media::get_media),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/feed/warnings",
+            "current approved warning texts for online-transfer pages (?channel=online-transfer&lang=zh-CN; ETag, max-age=300, CORS for [feed] allowed_origins)",
+            Public,
+            get(feed::warnings),
+        ),
+        route(
+            Method::GET,
+            "/embed/warning",
+            "the current warnings as a small HTML page to frame (no script; framed only by [feed] allowed_origins)",
+            Public,
+            get(feed::embed),
         ),
         route(
             Method::POST,

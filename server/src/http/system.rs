@@ -107,7 +107,7 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// Counts responses by status class and adds `X-Content-Type-Options: nosniff`
-/// and a restrictive frame policy to every response.
+/// and `X-Frame-Options: DENY` to every response that sets no `frame-ancestors`.
 pub async fn count_and_harden(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     metrics.count_response(response.status().as_u16());
@@ -116,6 +116,14 @@ pub async fn count_and_harden(metrics: Arc<Metrics>, req: Request, next: Next) -
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page that states its own `frame-ancestors` (the warning embed) keeps
+    // it; every other response may not be framed at all.
+    let own_frame_policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|csp| csp.contains("frame-ancestors"));
+    if !own_frame_policy {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     response
 }

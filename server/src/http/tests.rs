@@ -328,6 +328,13 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ("GET", "/api/v1/rules", "/api/v1/rules", Roles(STAFF)),
         ("POST", "/api/v1/alerts", "/api/v1/alerts", Roles(EDIT)),
         ("POST", "/api/v1/packs", "/api/v1/packs", Roles(EDIT)),
+        (
+            "GET",
+            "/api/v1/feed/warnings",
+            "/api/v1/feed/warnings?channel=online-transfer&lang=zh-CN",
+            Public,
+        ),
+        ("GET", "/embed/warning", "/embed/warning", Public),
         ("GET", "/api/v1/alerts", "/api/v1/alerts", Roles(STAFF)),
         (
             "POST",
@@ -1609,6 +1616,175 @@ async fn pack_upload_imports_for_editors_only_and_refuses_a_zip_slip_writing_not
             .unwrap();
         assert_eq!(pending.len(), 6);
         assert!(pending.iter().all(|m| m.uploaded_by == "editor"));
+        h.finish().await;
+    }
+}
+
+async fn text_material(h: &Harness, id: &str, text: &str, from: i64, until: i64, warning: bool) {
+    let meta = crate::service::MaterialMeta {
+        id: id.into(),
+        title: format!("title {id}"),
+        tags: vec!["冒充客服".into()],
+        source: "test".into(),
+        valid_from: Some(from),
+        valid_until: Some(until),
+        is_warning: warning,
+    };
+    crate::service::import_material(&h.state, "w.txt", text.as_bytes().to_vec(), meta, "editor")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_embed_page() {
+    for db in backends().await {
+        let mut h = Harness::new(db).await;
+        h.seed().await;
+        let mut config = (*h.state.config).clone();
+        config.feed.allowed_origins = vec!["https://ebank.example.com".into()];
+        h.state.config = Arc::new(config);
+        let now = crate::clock::now().as_millis();
+        let (from, until) = (now - 3_600_000, now + 3_600_000);
+        text_material(
+            &h,
+            "current",
+            "客服说退款<b>先挂电话</b> & 核实",
+            from,
+            until,
+            true,
+        )
+        .await;
+        text_material(&h, "pending", "待审核的提醒不能出现", from, until, true).await;
+        text_material(&h, "expired", "过期的提醒不能出现", from, now - 1, true).await;
+        text_material(
+            &h,
+            "future",
+            "未生效的提醒不能出现",
+            now + 60_000,
+            until,
+            true,
+        )
+        .await;
+        text_material(&h, "notice", "营业时间九点到五点", from, until, false).await;
+        for id in ["current", "expired", "future", "notice"] {
+            assert!(h
+                .state
+                .store
+                .decide_material(id, "pending", "approved", "approver", now)
+                .await
+                .unwrap());
+        }
+
+        let ids = |ws: Vec<super::feed::Warning>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
+        let at = |t: i64| super::feed::current_warnings(&h.state, t);
+        let shows_current = |ws: Vec<super::feed::Warning>| ws.iter().any(|w| w.id == "current");
+        assert_eq!(
+            ids(at(now).await.unwrap()),
+            ["current"],
+            "only approved, current warning texts"
+        );
+        assert!(
+            shows_current(at(from).await.unwrap()),
+            "shown from valid_from"
+        );
+        assert!(
+            !shows_current(at(from - 1).await.unwrap()),
+            "not a millisecond early"
+        );
+        assert!(shows_current(at(until - 1).await.unwrap()));
+        assert!(
+            !shows_current(at(until).await.unwrap()),
+            "gone at the exact valid_until instant"
+        );
+
+        let uri = "/api/v1/feed/warnings?channel=online-transfer&lang=zh-CN";
+        let get = |origin: Option<&str>, etag: Option<&str>| {
+            let mut b = Request::builder().uri(uri);
+            if let Some(origin) = origin {
+                b = b.header(header::ORIGIN, origin);
+            }
+            if let Some(etag) = etag {
+                b = b.header(header::IF_NONE_MATCH, etag);
+            }
+            b.body(Body::empty()).unwrap()
+        };
+        let response = h.send(get(Some("https://ebank.example.com"), None)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://ebank.example.com"
+        );
+        assert!(headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("max-age=300"));
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        let feed = body_json(response).await;
+        assert_eq!(feed["channel"], "online-transfer");
+        let warnings = feed["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1, "{feed}");
+        assert_eq!(warnings[0]["id"], "current");
+        assert_eq!(warnings[0]["text"], "客服说退款<b>先挂电话</b> & 核实");
+
+        let other = h.send(get(Some("https://evil.example"), None)).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        assert!(
+            other
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none(),
+            "no CORS for an unlisted origin"
+        );
+        let cached = h.send(get(None, Some(&etag))).await;
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(cached.headers()[header::ETAG], etag.as_str());
+        assert!(body_bytes(cached).await.is_empty());
+
+        let bad = h
+            .send(request(
+                Method::GET,
+                "/api/v1/feed/warnings?lang=en",
+                None,
+                None,
+            ))
+            .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        assert!(body_json(bad).await["hint"].is_string());
+
+        let embed = h
+            .send(request(Method::GET, "/embed/warning", None, None))
+            .await;
+        assert_eq!(embed.status(), StatusCode::OK);
+        let csp = embed.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            csp.contains("frame-ancestors https://ebank.example.com"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(
+            embed.headers().get(header::X_FRAME_OPTIONS).is_none(),
+            "the embed may be framed by the listed origins"
+        );
+        assert!(embed.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = String::from_utf8(body_bytes(embed).await).unwrap();
+        assert!(
+            html.contains("客服说退款&lt;b&gt;先挂电话&lt;/b&gt; &amp; 核实"),
+            "text is escaped: {html}"
+        );
+        assert!(!html.contains("<script"), "{html}");
+        for hidden in ["待审核", "过期", "未生效", "营业时间"] {
+            assert!(!html.contains(hidden), "{hidden} leaked: {html}");
+        }
+        let other_page = h.send(request(Method::GET, "/healthz", None, None)).await;
+        assert_eq!(other_page.headers()[header::X_FRAME_OPTIONS], "DENY");
         h.finish().await;
     }
 }
