@@ -154,9 +154,26 @@ pub fn mqtt_options(url: &str, client_id: &str) -> anyhow::Result<MqttOptions> {
     );
     options.set_clean_session(true);
     if tls {
-        options.set_transport(Transport::tls_with_default_config());
+        options.set_transport(tls_transport()?);
     }
     Ok(options)
+}
+
+/// rustls with the ring provider and the web PKI roots compiled in (the
+/// aws-lc provider would need cmake and minutes of C compilation).
+fn tls_transport() -> anyhow::Result<Transport> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("configuring TLS for the broker")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
+    ))
 }
 
 /// A message taken off the broker for the worker.
