@@ -11,6 +11,7 @@ mod agent;
 mod alerts;
 mod apply;
 mod error;
+mod expiry;
 mod extract;
 mod feed;
 mod materials;
@@ -381,6 +382,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "materials (?state=&tag=&kind=)",
             Roles(STAFF),
             get(views::list_materials),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/materials/expiring",
+            "daily report: approved materials whose valid_until is within the next ?days= (default 7)",
+            Roles(STAFF),
+            get(expiry::expiring),
         ),
         route(
             Method::GET,

@@ -330,6 +330,12 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
         ("POST", "/api/v1/packs", "/api/v1/packs", Roles(EDIT)),
         (
             "GET",
+            "/api/v1/materials/expiring",
+            "/api/v1/materials/expiring?days=7",
+            Roles(STAFF),
+        ),
+        (
+            "GET",
             "/api/v1/feed/warnings",
             "/api/v1/feed/warnings?channel=online-transfer&lang=zh-CN",
             Public,
@@ -1785,6 +1791,106 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
         }
         let other_page = h.send(request(Method::GET, "/healthz", None, None)).await;
         assert_eq!(other_page.headers()[header::X_FRAME_OPTIONS], "DENY");
+        h.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn expiring_report_lists_approved_materials_ending_within_the_window() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let now = crate::clock::now().as_millis();
+        let day = 86_400_000;
+        let from = now - day;
+        text_material(&h, "soon", "三天后到期的提醒", from, now + 3 * day, true).await;
+        text_material(&h, "later", "十天后到期的提醒", from, now + 10 * day, true).await;
+        text_material(&h, "gone", "昨天已经到期", from - day, now - 1, true).await;
+        text_material(&h, "pending-soon", "待审核也快到期", from, now + day, true).await;
+        for id in ["soon", "later", "gone"] {
+            assert!(h
+                .state
+                .store
+                .decide_material(id, "pending", "approved", "approver", now)
+                .await
+                .unwrap());
+        }
+        let ids = |v: &Value| -> Vec<String> {
+            v["materials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let week = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/materials/expiring?days=7",
+                Some("approver"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(ids(&week), ["soon"], "{week}");
+        let default = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/materials/expiring",
+                Some("editor"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(default["days"], 7);
+        let fortnight = body_json(
+            h.send(request(
+                Method::GET,
+                "/api/v1/materials/expiring?days=14",
+                Some("admin"),
+                None,
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(ids(&fortnight), ["soon", "later"], "soonest first");
+        let bad = h
+            .send(request(
+                Method::GET,
+                "/api/v1/materials/expiring?days=0",
+                Some("admin"),
+                None,
+            ))
+            .await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let (start, end) = super::expiry::window(now, 7);
+        let edge = h.state.store.materials_expiring(start, end).await.unwrap();
+        assert_eq!(
+            edge.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["soon"]
+        );
+        let at_end = h
+            .state
+            .store
+            .materials_expiring(now + 3 * day, now + 3 * day + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            at_end.len(),
+            1,
+            "valid_until at the window start is included"
+        );
+        assert!(
+            h.state
+                .store
+                .materials_expiring(now, now + 3 * day)
+                .await
+                .unwrap()
+                .is_empty(),
+            "the window end is exclusive"
+        );
         h.finish().await;
     }
 }
