@@ -142,6 +142,12 @@ enum BenchCommand {
     },
     /// Poster ingest and renditions.
     Media,
+    /// Library-pack import throughput (generated pack, fresh temp data dir).
+    Import {
+        /// Materials in the generated pack.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -163,6 +169,12 @@ fn main() -> anyhow::Result<()> {
             command: BenchCommand::Compile { screens },
         } => {
             println!("{}", bench::compile::run(screens)?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Import { count },
+        } => {
+            println!("{}", runtime()?.block_on(bench::import::run(count))?);
             Ok(())
         }
         Command::Bench {

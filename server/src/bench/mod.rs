@@ -2,4 +2,5 @@
 //! Each benchmark lives in its own file, owned with the crate it measures.
 
 pub mod compile;
+pub mod import;
 pub mod media;
