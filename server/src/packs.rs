@@ -3,7 +3,7 @@
 //! *pending* material with a stable id (`{edition}-{nnn}`, the 1-based
 //! manifest position), so importing the same pack twice changes nothing.
 //! An entry is a duplicate when its id already exists or when a material
-//! with the same stored SHA-256 does; it is refused with the pipeline's (or
+//! with the same stored SHA-256 does (tags: see [`material_tags`]); it is refused with the pipeline's (or
 //! the store's) reason otherwise.
 //!
 //! It does not read files, unpack zips (that is `ledcast_pack`), approve
@@ -19,14 +19,17 @@ pub fn material_id(edition: &str, index: usize) -> String {
     format!("{edition}-{:03}", index + 1)
 }
 
-/// The tags recorded for an entry: its fraud category, the playlists' slug
-/// for it (when known), `edition:{id}` and `screen:{kind}` per target kind.
+/// The tags recorded for an entry: first the playlists' slug for its fraud
+/// category (the compiler reads the first tag as the category, so a playlist
+/// query `category = "loan"` picks up `虚假贷款`), then the category itself,
+/// `edition:{id}` and `screen:{kind}` per target kind.
 pub fn material_tags(edition: &str, entry: &PackEntry) -> Vec<String> {
     let m = &entry.material;
-    let mut tags = vec![m.category.clone()];
+    let mut tags = Vec::new();
     if let Some(slug) = ledcast_pack::category_slug(&m.category) {
         tags.push(slug.to_owned());
     }
+    tags.push(m.category.clone());
     tags.push(format!("edition:{edition}"));
     tags.extend(m.screens.iter().map(|s| format!("screen:{s}")));
     tags

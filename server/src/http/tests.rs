@@ -1506,6 +1506,11 @@ async fn sample_pack_imports_pending_with_its_metadata_and_twice_changes_nothing
         assert_eq!(row.state, "pending", "packs wait for approval");
         assert_eq!(row.source, "gaogang-2026-W48");
         assert_eq!(row.title, first.title);
+        assert_eq!(
+            row.tags.first().map(String::as_str),
+            ledcast_pack::category_slug(&first.category),
+            "the playlists' category slug comes first (the compiler's category)"
+        );
         assert!(row.tags.contains(&first.category), "{:?}", row.tags);
         assert!(row.tags.contains(&"edition:gaogang-2026-W48".to_owned()));
         for screen in &first.screens {
