@@ -14,6 +14,10 @@ use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry}
 use crate::http::AppState;
 use crate::service::{self, ImportError, MaterialMeta};
 
+/// The tag every pack material carries (the demo playlists' queries select
+/// `tags = ["county-pack"]`, like the county materials in `materials.toml`).
+pub const PACK_TAG: &str = "county-pack";
+
 /// The stable material id of the `index`-th (0-based) entry of `edition`.
 pub fn material_id(edition: &str, index: usize) -> String {
     format!("{edition}-{:03}", index + 1)
@@ -22,7 +26,7 @@ pub fn material_id(edition: &str, index: usize) -> String {
 /// The tags recorded for an entry: first the playlists' slug for its fraud
 /// category (the compiler reads the first tag as the category, so a playlist
 /// query `category = "loan"` picks up `虚假贷款`), then the category itself,
-/// `edition:{id}` and `screen:{kind}` per target kind.
+/// [`PACK_TAG`], `edition:{id}` and `screen:{kind}` per target kind.
 pub fn material_tags(edition: &str, entry: &PackEntry) -> Vec<String> {
     let m = &entry.material;
     let mut tags = Vec::new();
@@ -30,6 +34,7 @@ pub fn material_tags(edition: &str, entry: &PackEntry) -> Vec<String> {
         tags.push(slug.to_owned());
     }
     tags.push(m.category.clone());
+    tags.push(PACK_TAG.to_owned());
     tags.push(format!("edition:{edition}"));
     tags.extend(m.screens.iter().map(|s| format!("screen:{s}")));
     tags

@@ -1513,6 +1513,10 @@ async fn sample_pack_imports_pending_with_its_metadata_and_twice_changes_nothing
         );
         assert!(row.tags.contains(&first.category), "{:?}", row.tags);
         assert!(row.tags.contains(&"edition:gaogang-2026-W48".to_owned()));
+        assert!(
+            row.tags.contains(&"county-pack".to_owned()),
+            "the demo playlists select county-pack materials"
+        );
         for screen in &first.screens {
             assert!(
                 row.tags.contains(&format!("screen:{screen}")),
