@@ -155,7 +155,8 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                // rumqttd logs every connection and subscription at info.
+                .unwrap_or_else(|_| "info,sqlx=warn,rumqttd=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

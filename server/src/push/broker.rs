@@ -132,14 +132,50 @@ pub fn start_embedded_broker(
         })
         .map_err(|source| BrokerError::Bind { addr, source })?;
 
+    // Wait until the broker listens. Probing with a TCP connect would make
+    // rumqttd log an error for a connection without CONNECT, so read the
+    // kernel's socket table instead where there is one.
     for _ in 0..100 {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            tracing::info!(%addr, "embedded MQTT broker listening");
-            return Ok(EmbeddedBroker { addr });
+        match is_listening(addr) {
+            Some(true) => {
+                tracing::info!(%addr, "embedded MQTT broker listening");
+                return Ok(EmbeddedBroker { addr });
+            }
+            Some(false) => std::thread::sleep(Duration::from_millis(50)),
+            None => {
+                // No /proc: fall back to a connect probe.
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                    return Ok(EmbeddedBroker { addr });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
     Err(BrokerError::NotListening { addr })
+}
+
+/// Whether a socket listens on `addr`'s port, from `/proc/net/tcp{,6}`;
+/// `None` where those files do not exist.
+fn is_listening(addr: SocketAddr) -> Option<bool> {
+    let port = format!(":{:04X}", addr.port());
+    let mut any_table = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        any_table = true;
+        // Columns: sl local_address rem_address st …; st 0A = LISTEN.
+        let listening = text.lines().skip(1).any(|line| {
+            let mut columns = line.split_whitespace().skip(1);
+            let local = columns.next().unwrap_or("");
+            let state = columns.nth(1).unwrap_or("");
+            local.ends_with(&port) && state == "0A"
+        });
+        if listening {
+            return Some(true);
+        }
+    }
+    any_table.then_some(false)
 }
 
 #[cfg(test)]
