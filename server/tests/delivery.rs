@@ -510,10 +510,10 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             .unwrap();
         // MQTT: the broker drops a client after 1.5 × keep-alive of silence;
         // brokers check that on their own schedule (Mosquitto 2.0.11 was seen
-        // up to ~3.5 s late), so allow that, and hold the server to recording
+        // 1.0 to 3.6 s late, apparently on a ~5 s check period), so allow that, and hold the server to recording
         // the transition promptly once the broker has delivered the will.
         assert!(
-            will_after <= Duration::from_millis(keep_alive_s * 1500 + 5000),
+            will_after <= Duration::from_millis(keep_alive_s * 1500 + 8000),
             "{url}: the broker delivered the will only after {will_after:?}"
         );
         assert!(
