@@ -296,34 +296,20 @@ fn resolve_targets(
     owner_location: &Location,
 ) -> Option<Targets> {
     let mut ok = true;
-    for screen in screens {
-        if !names.screens.contains(screen.get_ref().as_str()) {
-            let location = ctx.loc(file, screen);
-            ctx.error(
-                &location,
-                format!("{owner}: unknown screen `{}`", screen.get_ref()),
-                Some(did_you_mean(
-                    "screen",
-                    screen.get_ref(),
-                    names.screens.iter().copied(),
-                )),
-            );
-            ok = false;
-        }
-    }
-    for site in sites {
-        if !names.sites.contains(site.get_ref().as_str()) {
-            let location = ctx.loc(file, site);
-            ctx.error(
-                &location,
-                format!("{owner}: unknown site `{}`", site.get_ref()),
-                Some(did_you_mean(
-                    "site",
-                    site.get_ref(),
-                    names.sites.iter().copied(),
-                )),
-            );
-            ok = false;
+    for (kind, ids, known) in [
+        ("screen", screens, &names.screens),
+        ("site", sites, &names.sites),
+    ] {
+        for id in ids {
+            if !known.contains(id.get_ref().as_str()) {
+                let location = ctx.loc(file, id);
+                ctx.error(
+                    &location,
+                    format!("{owner}: unknown {kind} `{}`", id.get_ref()),
+                    Some(did_you_mean(kind, id.get_ref(), known.iter().copied())),
+                );
+                ok = false;
+            }
         }
     }
     for tag in tags {
