@@ -18,5 +18,6 @@ pub mod packs;
 pub mod push;
 pub mod service;
 pub mod store;
+pub mod web;
 
 pub use service::serve;

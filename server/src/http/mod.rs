@@ -10,6 +10,8 @@
 mod agent;
 mod alerts;
 mod apply;
+mod compliance;
+mod editions;
 mod error;
 mod expiry;
 mod extract;
@@ -18,12 +20,13 @@ mod materials;
 mod media;
 mod openapi;
 mod packs;
+mod presence;
 mod session;
 mod system;
 mod views;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -121,12 +124,24 @@ pub struct Route {
     pub handler: MethodRouter<AppState>,
 }
 
-const EDIT: &[Role] = &[Role::Admin, Role::Editor];
-const APPROVE: &[Role] = &[Role::Admin, Role::Approver];
-const STAFF: &[Role] = &[Role::Admin, Role::Editor, Role::Approver];
-const ADMIN: &[Role] = &[Role::Admin];
+pub(crate) const EDIT: &[Role] = &[Role::Admin, Role::Editor];
+pub(crate) const APPROVE: &[Role] = &[Role::Admin, Role::Approver];
+pub(crate) const STAFF: &[Role] = &[Role::Admin, Role::Editor, Role::Approver];
+pub(crate) const ADMIN: &[Role] = &[Role::Admin];
 
-fn route(
+/// `handler` with a body limit of `max` bytes, refused early from `Content-Length`.
+pub(crate) fn limited(handler: MethodRouter<AppState>, max: u64) -> MethodRouter<AppState> {
+    handler
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(max).unwrap_or(usize::MAX),
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            extract::refuse_oversized(max, req, next)
+        }))
+}
+
+/// One route-table row.
+pub(crate) fn route(
     method: Method,
     path: &'static str,
     summary: &'static str,
@@ -146,16 +161,7 @@ fn route(
 pub fn route_table(config: &Config) -> Vec<Route> {
     use Access::*;
     let json_max = config.limits.json_max_bytes;
-    let limited = |handler: MethodRouter<AppState>, max: u64| {
-        handler
-            .layer(DefaultBodyLimit::max(
-                usize::try_from(max).unwrap_or(usize::MAX),
-            ))
-            .layer(axum::middleware::from_fn(move |req, next| {
-                extract::refuse_oversized(max, req, next)
-            }))
-    };
-    vec![
+    let mut table = vec![
         route(
             Method::GET,
             "/healthz",
@@ -488,7 +494,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             Roles(STAFF),
             get(views::export),
         ),
-    ]
+    ];
+    // Each area lists its own routes (kept apart so the areas grow independently).
+    table.extend(presence::routes(config));
+    table.extend(compliance::routes(config));
+    table.extend(editions::routes(config));
+    table.extend(crate::web::routes(config));
+    table
 }
 
 /// The router for `state`, built from [`route_table`].

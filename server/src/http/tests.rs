@@ -174,7 +174,7 @@ async fn body_json(response: Response) -> Value {
 
 /// What each actor may do on a route, as the matrix states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rule {
+pub(crate) enum Rule {
     /// Anyone; never 401/403 for lack of a user.
     Public,
     /// Only an enrolled device (users get 401).
@@ -189,16 +189,19 @@ enum Rule {
     Roles(&'static [&'static str]),
 }
 
-const STAFF: &[&str] = &["admin", "editor", "editor2", "approver"];
-const EDIT: &[&str] = &["admin", "editor", "editor2"];
-const APPROVE: &[&str] = &["admin", "approver"];
-const ADMIN: &[&str] = &["admin"];
+pub(crate) const STAFF: &[&str] = &["admin", "editor", "editor2", "approver"];
+pub(crate) const EDIT: &[&str] = &["admin", "editor", "editor2"];
+pub(crate) const APPROVE: &[&str] = &["admin", "approver"];
+pub(crate) const ADMIN: &[&str] = &["admin"];
+
+/// One matrix row: method, route path, the path the matrix requests, rule.
+pub(crate) type MatrixRow = (&'static str, &'static str, &'static str, Rule);
 
 /// Every route, with the request the matrix sends and the rule it checks.
 /// A route in the router but not here fails `matrix_lists_every_route`.
-fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
+fn matrix() -> Vec<MatrixRow> {
     use Rule::*;
-    vec![
+    let mut rows = vec![
         ("GET", "/healthz", "/healthz", Public),
         ("GET", "/readyz", "/readyz", Public),
         ("GET", "/metrics", "/metrics", Public),
@@ -366,7 +369,12 @@ fn matrix() -> Vec<(&'static str, &'static str, &'static str, Rule)> {
             "/api/v1/schedules/none/reject",
             Roles(APPROVE),
         ),
-    ]
+    ];
+    rows.extend(super::presence::matrix_rows());
+    rows.extend(super::compliance::matrix_rows());
+    rows.extend(super::editions::matrix_rows());
+    rows.extend(crate::web::matrix_rows());
+    rows
 }
 
 #[test]
