@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod compile_cmd;
+pub mod compliance;
 pub mod config;
 pub mod demo;
 pub mod events;
