@@ -460,6 +460,20 @@ pub fn evaluate_day(
     }
 }
 
+/// One screen's compliance on one local day (the `/api/v1/compliance` entry).
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplianceEntry {
+    /// The screen.
+    pub screen_id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Local date (site time zone), `YYYY-MM-DD`.
+    pub date: String,
+    /// Figures and verdict.
+    #[serde(flatten)]
+    pub day: DayCompliance,
+}
+
 /// The Monday and Sunday of ISO week `2026-W48`.
 pub fn iso_week_days(week: &str) -> Option<(NaiveDate, NaiveDate)> {
     let (year, w) = week.split_once("-W")?;
