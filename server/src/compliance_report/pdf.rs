@@ -208,6 +208,7 @@ impl Layout {
     }
 
     fn text(&mut self, x: f32, size: f32, text: &str) {
+        self.page();
         if self.y - size * 1.4 < MARGIN {
             self.new_page();
         }
@@ -294,18 +295,18 @@ pub(crate) fn render(report: &Report) -> Result<Vec<u8>, String> {
 
     let t = |k: &str| report.t(k);
     let day_columns = vec![
-        col(t("col_site"), 90.0, false),
-        col(t("col_screen"), 100.0, false),
+        col(t("col_site"), 84.0, false),
+        col(t("col_screen"), 96.0, false),
         col(t("col_date"), 56.0, false),
         col(t("col_status"), 54.0, false),
         col(t("col_opening"), 42.0, true),
         col(t("col_online"), 42.0, true),
         col(t("col_missing"), 42.0, true),
-        col(t("col_gap"), 48.0, true),
+        col(t("col_gap"), 52.0, true),
         col(t("col_share"), 40.0, true),
-        col(t("col_records"), 40.0, true),
-        col(t("col_evidence_until"), 80.0, false),
-        col(t("col_reasons"), 136.0, false),
+        col(t("col_records"), 44.0, true),
+        col(t("col_evidence_until"), 86.0, false),
+        col(t("col_reasons"), 132.0, false),
     ];
     let days = report.days_table();
     // days_table columns: 0 site id, 1 site, 2 screen id, 3 screen, 4 date,
