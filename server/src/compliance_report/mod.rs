@@ -427,4 +427,4 @@ pub fn csv_cell(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -813,3 +813,615 @@ pub async fn report_pdf(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The API against hand-made play records, on SQLite and (with
+    //! `LEDCAST_TEST_DATABASE_URL`) PostgreSQL.
+
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{header, Method, Request, StatusCode};
+    use ed25519_dalek::SigningKey;
+    use ledcast_protocol::v1 as protocol;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use crate::config::Config;
+    use crate::http::AppState;
+    use crate::media_store::ContentStore;
+    use crate::store::testing::{backends, TestDb};
+    use crate::store::{NewUser, PlaylistFile, ProfileRow, Role, ScreenRow, SiteRow};
+
+    const MIN: i64 = 60_000;
+
+    struct H {
+        state: AppState,
+        db: Option<TestDb>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl H {
+        async fn new(db: TestDb) -> H {
+            let dir = tempfile::tempdir().unwrap();
+            let config = Config {
+                data_dir: dir.path().to_owned(),
+                ..Config::default()
+            };
+            let (events, _) = tokio::sync::broadcast::channel(16);
+            let state = AppState {
+                store: db.store.clone(),
+                media: ContentStore::open(dir.path().join("media")).await.unwrap(),
+                screenshots: ContentStore::open(dir.path().join("screenshots"))
+                    .await
+                    .unwrap(),
+                config: Arc::new(config),
+                signing_key: Arc::new(SigningKey::from_bytes(&[7; 32])),
+                events,
+                public_url: "http://ledcast.test".into(),
+                metrics: Default::default(),
+                compile_lock: Default::default(),
+                announced: Default::default(),
+            };
+            let h = H {
+                state,
+                db: Some(db),
+                _dir: dir,
+            };
+            h.seed().await;
+            h
+        }
+
+        fn name(&self) -> &'static str {
+            self.db.as_ref().map_or("?", |d| d.name)
+        }
+
+        async fn finish(mut self) {
+            if let Some(db) = self.db.take() {
+                db.finish().await;
+            }
+        }
+
+        /// Sites a and b (organisation `bank`), screens `screen-a` and
+        /// `screen-b` tagged `door`, open 09:00-10:00 every day (Shanghai);
+        /// rule `r-door`: gap ≤ 300 s, warnings ≥ 15 %.
+        async fn seed(&self) {
+            let store = &self.state.store;
+            for (site, name) in [("site-a", "工商银行高港支行"), ("site-b", "农业银行")] {
+                store
+                    .upsert_site(
+                        &SiteRow {
+                            id: site.into(),
+                            organisation_id: "bank".into(),
+                            name: name.into(),
+                        },
+                        1,
+                    )
+                    .await
+                    .unwrap();
+            }
+            store
+                .upsert_profile(&ProfileRow {
+                    id: "door".into(),
+                    width: 352,
+                    height: 80,
+                    color_class: "mono".into(),
+                    can_play_video: false,
+                    can_scroll: true,
+                })
+                .await
+                .unwrap();
+            for (screen, site) in [("screen-a", "site-a"), ("screen-b", "site-b")] {
+                store
+                    .upsert_screen(
+                        &ScreenRow {
+                            id: screen.into(),
+                            site_id: site.into(),
+                            name: format!("门口屏 {screen}"),
+                            profile_id: "door".into(),
+                            tags: vec!["door".into()],
+                            timezone: "Asia/Shanghai".into(),
+                            opening_hours: "mon,tue,wed,thu,fri,sat,sun 09:00-10:00".into(),
+                        },
+                        1,
+                    )
+                    .await
+                    .unwrap();
+            }
+            store
+                .replace_playlist_files(
+                    &[PlaylistFile {
+                        name: "rules.toml".into(),
+                        text: "[[rules]]\nid = \"r-door\"\ntags = [\"door\"]\n\
+                               max_gap_seconds = 300\nmin_warning_share = 0.15\n"
+                            .into(),
+                    }],
+                    "admin",
+                    1,
+                )
+                .await
+                .unwrap();
+            for (name, role, sites) in [
+                ("admin", Role::Admin, vec![]),
+                ("editor", Role::Editor, vec![]),
+                ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
+                ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+            ] {
+                store
+                    .create_user(NewUser {
+                        id: name,
+                        username: name,
+                        password_hash: "x",
+                        role,
+                        sites: &sites,
+                        now: 1,
+                    })
+                    .await
+                    .unwrap();
+                store
+                    .create_api_token(
+                        name,
+                        &crate::auth::token_sha256(&format!("token-{name}")),
+                        name,
+                        "test",
+                        1,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+
+        async fn send(&self, method: Method, uri: &str, actor: &str, body: Option<Value>) -> (StatusCode, Vec<u8>) {
+            let builder = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::AUTHORIZATION, format!("Bearer token-{actor}"));
+            let request = match body {
+                Some(b) => builder
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(b.to_string()))
+                    .unwrap(),
+                None => builder.body(Body::empty()).unwrap(),
+            };
+            let response = crate::http::app(self.state.clone())
+                .oneshot(request)
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec();
+            (status, bytes)
+        }
+
+        async fn json(&self, method: Method, uri: &str, actor: &str, body: Option<Value>) -> (StatusCode, Value) {
+            let (status, bytes) = self.send(method, uri, actor, body).await;
+            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        }
+
+        async fn plays(&self, screen: &str, boot: &str, records: Vec<(i64, i64, bool)>) {
+            let records: Vec<protocol::PlayRecord> = records
+                .into_iter()
+                .enumerate()
+                .map(|(i, (from, until, warning))| protocol::PlayRecord {
+                    seq: i as u64 + 1,
+                    media: protocol::Sha256::from_hex(&"ab".repeat(32)).unwrap(),
+                    material_id: if warning { "warn" } else { "ad" }.into(),
+                    rotation_version: Some(1),
+                    is_warning: warning,
+                    started_at: protocol::Timestamp(from),
+                    ended_at: Some(protocol::Timestamp(until)),
+                    outcome: protocol::PlayOutcome::Completed,
+                    clock_suspect: false,
+                })
+                .collect();
+            let batch = protocol::PlayBatch {
+                screen_id: protocol::ScreenId::new(screen).unwrap(),
+                boot_id: protocol::BootId::new(boot).unwrap(),
+                first_seq: 1,
+                last_seq: records.len() as u64,
+                records,
+            };
+            let received = batch.records.last().map_or(0, |r| r.started_at.0) + 5_000;
+            self.state
+                .store
+                .insert_play_batch(screen, &batch, protocol::Timestamp(received))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// 2025-12-01 + `day` days, `hour`:`minute` in Shanghai (UTC+8).
+    fn at(day: i64, hour: i64, minute: i64) -> i64 {
+        let midnight = chrono::NaiveDate::from_ymd_opt(2025, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis()
+            - 8 * 60 * MIN;
+        midnight + day * 24 * 60 * MIN + (hour * 60 + minute) * MIN
+    }
+
+    /// `ad` minutes of advert then `warn` minutes of warning, repeated.
+    fn timeline(from: i64, until: i64, ad: f64, warn: f64) -> Vec<(i64, i64, bool)> {
+        let mut out = Vec::new();
+        let mut t = from;
+        let mut warning = false;
+        while t < until {
+            let len = ((if warning { warn } else { ad }) * MIN as f64) as i64;
+            let e = (t + len).min(until);
+            out.push((t, e, warning));
+            t = e;
+            warning = !warning;
+        }
+        out
+    }
+
+    /// Five days of screen-a: compliant, gap too long, share too low, no
+    /// records, records stopping at 09:30. Screen-b: day 0 compliant.
+    async fn five_days(h: &H) {
+        h.plays("screen-a", "boot-0", timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0))
+            .await;
+        h.plays("screen-a", "boot-1", timeline(at(1, 8, 51), at(1, 10, 10), 9.0, 1.0))
+            .await;
+        h.plays("screen-a", "boot-2", timeline(at(2, 8, 55), at(2, 10, 10), 4.5, 0.5))
+            .await;
+        h.plays("screen-a", "boot-4", timeline(at(4, 8, 50), at(4, 9, 30), 4.0, 1.0))
+            .await;
+        h.plays("screen-b", "boot-b", timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn compliance_comes_from_play_records_and_is_site_scoped() {
+        for db in backends().await {
+            let h = H::new(db).await;
+            five_days(&h).await;
+            let uri = "/api/v1/compliance?site=site-a&from=2025-12-01&to=2025-12-05";
+            let (status, body) = h.json(Method::GET, uri, "admin", None).await;
+            assert_eq!(status, StatusCode::OK, "{}: {body}", h.name());
+            let days = body.as_array().unwrap();
+            assert_eq!(days.len(), 5, "{body}");
+            let statuses: Vec<&str> = days.iter().map(|d| d["status"].as_str().unwrap()).collect();
+            assert_eq!(
+                statuses,
+                ["compliant", "non_compliant", "non_compliant", "unknown", "unknown"],
+                "{}: {body:#}",
+                h.name()
+            );
+            let d0 = &days[0];
+            assert_eq!(d0["screen_id"], "screen-a");
+            assert_eq!(d0["site_id"], "site-a");
+            assert_eq!(d0["date"], "2025-12-01");
+            assert_eq!(d0["opening_seconds"], 3600);
+            assert_eq!(d0["online_seconds"], 3600);
+            assert_eq!(d0["longest_gap_seconds"], 240);
+            assert!((d0["warning_share"].as_f64().unwrap() - 0.2).abs() < 1e-6);
+            assert_eq!(d0["records"], 24);
+            assert_eq!(d0["evidence_until"], at(0, 10, 10));
+            assert_eq!(
+                d0["rules"],
+                json!([{"rule_id": "r-door", "max_gap_seconds": 300,
+                        "min_warning_share": 0.15, "holds": true}])
+            );
+            let codes = |d: &Value| -> Vec<String> {
+                d["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["code"].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            assert_eq!(codes(&days[1]), ["gap_too_long", "share_too_low"]);
+            assert_eq!(days[1]["longest_gap_seconds"], 540);
+            assert_eq!(codes(&days[2]), ["share_too_low"]);
+            assert_eq!(codes(&days[3]), ["no_records"]);
+            assert_eq!(days[3]["rules"][0]["holds"], Value::Null);
+            assert_eq!(codes(&days[4]), ["missing_evidence", "evidence_behind"]);
+
+            // Branch users: only their own sites.
+            let (status, _) = h.json(Method::GET, uri, "branch-b", None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let all = "/api/v1/compliance?from=2025-12-01&to=2025-12-01";
+            for (actor, screens) in [
+                ("branch-a", vec!["screen-a"]),
+                ("branch-b", vec!["screen-b"]),
+                ("editor", vec!["screen-a", "screen-b"]),
+            ] {
+                let (status, body) = h.json(Method::GET, all, actor, None).await;
+                assert_eq!(status, StatusCode::OK);
+                let seen: Vec<&str> = body
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["screen_id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(seen, screens, "{actor}");
+            }
+            let (status, _) = h
+                .json(
+                    Method::GET,
+                    "/api/v1/compliance?screen=screen-a&from=2025-12-01&to=2025-12-01",
+                    "branch-b",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let (status, _) = h
+                .json(
+                    Method::GET,
+                    "/api/v1/compliance?from=2025-12-01&to=2026-12-01",
+                    "admin",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "a year at once is refused");
+            h.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn confirmations_are_site_scoped_append_only_and_keep_their_evidence() {
+        for db in backends().await {
+            let h = H::new(db).await;
+            five_days(&h).await;
+            let shot = h.state.screenshots.put(b"png bytes").await.unwrap().to_hex();
+            h.state
+                .store
+                .add_screenshot("screen-a", &shot, 9, at(0, 9, 0), at(0, 9, 1), 5)
+                .await
+                .unwrap();
+            let body = |verdict: &str, note: &str| {
+                json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": verdict, "note": note})
+            };
+            // Another site's branch user cannot confirm.
+            let (status, refused) = h
+                .json(Method::POST, "/api/v1/confirmations", "branch-b", Some(body("ok", "")))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+            // The own branch can.
+            let (status, first) = h
+                .json(Method::POST, "/api/v1/confirmations", "branch-a", Some(body("ok", "")))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{}: {first}", h.name());
+            assert_eq!(first["confirmed_by"], "branch-a");
+            assert_eq!(first["verdict"], "ok");
+            assert_eq!(first["site_id"], "site-a");
+            let evidence_days = first["evidence"]["compliance"].as_array().unwrap();
+            assert_eq!(evidence_days.len(), 7, "one entry per day of the week");
+            assert_eq!(evidence_days[0]["date"], "2025-12-01");
+            assert_eq!(evidence_days[0]["status"], "compliant");
+            assert_eq!(evidence_days[1]["status"], "non_compliant");
+            assert_eq!(first["evidence"]["screenshots"][0]["sha256"], shot);
+            // A problem needs a note; verdicts are ok|problem; weeks must have begun.
+            for (bad, why) in [
+                (body("problem", " "), "problem without a note"),
+                (body("maybe", "x"), "unknown verdict"),
+                (
+                    json!({"screen_id": "screen-a", "week": "2099-W01", "verdict": "ok", "note": ""}),
+                    "future week",
+                ),
+                (
+                    json!({"screen_id": "screen-a", "week": "2025-49", "verdict": "ok", "note": ""}),
+                    "not a week",
+                ),
+            ] {
+                let (status, _) = h
+                    .json(Method::POST, "/api/v1/confirmations", "branch-a", Some(bad))
+                    .await;
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{why}");
+            }
+            // A correction is a new entry naming the earlier one.
+            let (status, second) = h
+                .json(
+                    Method::POST,
+                    "/api/v1/confirmations",
+                    "admin",
+                    Some(body("problem", "周二黑屏 <script>")),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{second}");
+            assert_eq!(second["corrects"], first["id"]);
+            // Correcting the already corrected entry is refused.
+            let mut again = body("ok", "");
+            again["corrects"] = first["id"].clone();
+            let (status, _) = h
+                .json(Method::POST, "/api/v1/confirmations", "branch-a", Some(again))
+                .await;
+            assert_eq!(status, StatusCode::CONFLICT);
+            // Nothing edits or deletes an entry.
+            for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+                let uri = format!("/api/v1/confirmations/{}", first["id"].as_str().unwrap());
+                let (status, _) = h.send(method.clone(), &uri, "admin", Some(json!({}))).await;
+                assert!(
+                    status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} answered {status}"
+                );
+                let (status, _) = h
+                    .send(method.clone(), "/api/v1/confirmations", "admin", Some(json!({})))
+                    .await;
+                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+            }
+            let (status, listed) = h
+                .json(
+                    Method::GET,
+                    "/api/v1/confirmations?site=site-a&week=2025-W49",
+                    "branch-a",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let listed = listed.as_array().unwrap();
+            assert_eq!(listed.len(), 2);
+            assert_eq!(listed[0]["id"], first["id"]);
+            assert_eq!(listed[0]["note"], "", "the first entry is unchanged");
+            assert_eq!(listed[0]["verdict"], "ok");
+            assert_eq!(listed[0]["corrected_by"], second["id"]);
+            assert_eq!(listed[1]["corrected_by"], Value::Null);
+            // The other branch sees none of it.
+            let (status, _) = h
+                .json(Method::GET, "/api/v1/confirmations?site=site-a", "branch-b", None)
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let (status, theirs) = h
+                .json(Method::GET, "/api/v1/confirmations", "branch-b", None)
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(theirs, json!([]));
+            h.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reports_are_csv_with_bom_and_pdf_with_the_font() {
+        for db in backends().await {
+            let h = H::new(db).await;
+            five_days(&h).await;
+            let (status, _) = h
+                .json(
+                    Method::POST,
+                    "/api/v1/confirmations",
+                    "branch-a",
+                    Some(json!({"screen_id": "screen-a", "week": "2025-W49",
+                                "verdict": "problem", "note": "周二提示间隔太长"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+            let csv_uri = "/api/v1/reports/compliance.csv?site=site-a&from=2025-12-01&to=2025-12-05";
+            let (status, csv) = h.send(Method::GET, csv_uri, "branch-a", None).await;
+            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&csv));
+            assert!(csv.starts_with(crate::compliance_report::BOM));
+            let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+            let rows: Vec<&str> = text
+                .split("\r\n")
+                .filter(|l| l.starts_with("site-a,"))
+                .collect();
+            assert_eq!(rows.len(), 5, "{text}");
+            assert!(rows[0].starts_with(
+                "site-a,工商银行高港支行,screen-a,门口屏 screen-a,2025-12-01,合规,3600,3600,0,240,20.0%,24,"
+            ), "{}", rows[0]);
+            assert!(rows[1].contains(",2025-12-02,不合规,"), "{}", rows[1]);
+            assert!(rows[3].contains(",2025-12-04,无法判定,3600,0,3600,"), "{}", rows[3]);
+            assert!(
+                text.contains("\r\n2025-W49,工商银行高港支行,screen-a,门口屏 screen-a,有问题,周二提示间隔太长,branch-a,"),
+                "{text}"
+            );
+            assert!(!text.contains("screen-b"));
+            let (status, _) = h.send(Method::GET, csv_uri, "branch-b", None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            // Per organisation: both sites, for staff.
+            let (status, csv) = h
+                .send(
+                    Method::GET,
+                    "/api/v1/reports/compliance.csv?org=bank&from=2025-12-01&to=2025-12-01&lang=en",
+                    "editor",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+            assert!(text.contains("site-a,") && text.contains("site-b,"), "{text}");
+            assert!(text.contains(",2025-12-01,compliant,"), "{text}");
+            // A branch user's organisation report covers only their sites.
+            let (status, csv) = h
+                .send(
+                    Method::GET,
+                    "/api/v1/reports/compliance.csv?org=bank&from=2025-12-01&to=2025-12-01",
+                    "branch-b",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+            assert!(!text.contains("site-a") && text.contains("site-b,"), "{text}");
+
+            let (status, pdf) = h
+                .send(
+                    Method::GET,
+                    "/api/v1/reports/compliance.pdf?site=site-a&from=2025-12-01&to=2025-12-05",
+                    "branch-a",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            crate::compliance_report::tests::check_pdf_structure(&pdf);
+            let fonts = crate::compliance_report::tests::embedded_fonts(&pdf);
+            assert_eq!(fonts.len(), 2, "Latin and Chinese fonts embedded");
+            for font in &fonts {
+                ttf_parser::Face::parse(font, 0).expect("embedded font parses");
+            }
+            let (status, _) = h
+                .send(
+                    Method::GET,
+                    "/api/v1/reports/compliance.pdf?site=site-a&from=2025-12-01&to=2025-12-05",
+                    "branch-b",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            h.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn photos_go_through_the_media_pipeline_and_stay_private() {
+        let h = H::new(crate::store::testing::sqlite().await).await;
+        let upload = |bytes: &[u8], actor: &str| {
+            let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.png\"\r\n\r\n".to_vec();
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n--XyZ--\r\n");
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/confirmations/photos")
+                .header(header::AUTHORIZATION, format!("Bearer token-{actor}"))
+                .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let send = |req: Request<Body>| {
+            let app = crate::http::app(h.state.clone());
+            async move {
+                let r = app.oneshot(req).await.unwrap();
+                let s = r.status();
+                let b = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+                (s, serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null))
+            }
+        };
+        let photo = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../media/posters/w48-refund.png"
+        ))
+        .unwrap();
+        let (status, body) = send(upload(&photo, "branch-a")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let sha = body["sha256"].as_str().unwrap().to_owned();
+        let (status, body) = send(upload(b"<svg onload=alert(1)>", "branch-a")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        // Not on the public media route, and not to users without a confirmation using it.
+        let (status, _) = h.send(Method::GET, &format!("/media/{sha}"), "admin", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let photo_uri = format!("/api/v1/confirmations/photos/{sha}");
+        let (status, _) = h.send(Method::GET, &photo_uri, "branch-a", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = h
+            .json(
+                Method::POST,
+                "/api/v1/confirmations",
+                "branch-a",
+                Some(json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": "problem",
+                            "note": "见照片", "photo_sha256": sha})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["photo_sha256"], sha);
+        let (status, bytes) = h.send(Method::GET, &photo_uri, "branch-a", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!bytes.is_empty());
+        let (status, _) = h.send(Method::GET, &photo_uri, "branch-b", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        h.finish().await;
+    }
+}
