@@ -45,7 +45,9 @@ impl Lang {
     /// `en` (or `en-*`) is English; anything else is zh-CN.
     pub fn parse(text: Option<&str>) -> Lang {
         match text {
-            Some(t) if t.eq_ignore_ascii_case("en") || t.to_ascii_lowercase().starts_with("en-") => {
+            Some(t)
+                if t.eq_ignore_ascii_case("en") || t.to_ascii_lowercase().starts_with("en-") =>
+            {
                 Lang::En
             }
             _ => Lang::ZhCn,
@@ -395,7 +397,7 @@ impl Report {
         line(&self.summary_cells());
         for table in [self.days_table(), self.confirmations_table()] {
             line(&[]);
-            line(&[table.heading.clone()]);
+            line(std::slice::from_ref(&table.heading));
             line(&table.columns);
             for row in &table.rows {
                 line(row);

@@ -116,7 +116,10 @@ impl Fonts {
 
     /// `text` cut with "…" to fit `max` points.
     fn fit(&self, text: &str, size: f32, max: f32) -> String {
-        let text: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         if self.width(&text, size) <= max {
             return text;
         }
@@ -192,8 +195,13 @@ impl Layout {
         let label = self.page_label.replace("{n}", &n.to_string());
         let w = self.fonts.width(&label, TEXT_SIZE);
         content.set_fill_gray(0.3);
-        self.fonts
-            .draw(&mut content, PAGE_W - MARGIN - w, MARGIN / 2.0, TEXT_SIZE, &label);
+        self.fonts.draw(
+            &mut content,
+            PAGE_W - MARGIN - w,
+            MARGIN / 2.0,
+            TEXT_SIZE,
+            &label,
+        );
         content.set_fill_gray(0.0);
         self.pages.push(content);
         self.y = PAGE_H - MARGIN;

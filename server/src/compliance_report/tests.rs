@@ -124,7 +124,10 @@ fn csv_starts_with_the_bom_and_has_a_row_per_screen_day_and_confirmation() {
         "{conf}"
     );
     let summary = lines.iter().find(|l| l.starts_with("合计,")).unwrap();
-    assert!(summary.contains("合规 1") && summary.contains("无法判定 1"), "{summary}");
+    assert!(
+        summary.contains("合规 1") && summary.contains("无法判定 1"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -159,7 +162,10 @@ pub(crate) fn check_pdf_structure(pdf: &[u8]) {
     let tail = pdf.len() - 64;
     let at = find(pdf, b"startxref", tail).expect("startxref") + "startxref".len();
     let xref = number_at(pdf, at);
-    assert!(pdf[xref..].starts_with(b"xref\n0 "), "no xref table at {xref}");
+    assert!(
+        pdf[xref..].starts_with(b"xref\n0 "),
+        "no xref table at {xref}"
+    );
     let count = number_at(pdf, xref + "xref\n0 ".len());
     assert!(count > 10);
     let first = find(pdf, b"\n", xref + 5).unwrap() + 1;
@@ -207,7 +213,11 @@ fn pdf_parses_and_embeds_the_chinese_font_subset() {
     for font in &fonts {
         ttf_parser::Face::parse(font, 0).expect("embedded font parses");
     }
-    assert!(fonts[1].len() < pdf::CJK_FONT.len() / 10, "{}", fonts[1].len());
+    assert!(
+        fonts[1].len() < pdf::CJK_FONT.len() / 10,
+        "{}",
+        fonts[1].len()
+    );
     assert!(pdf.len() < 200_000, "{}", pdf.len());
     // ToUnicode maps glyphs back to the title's characters (合 = U+5408).
     assert!(text.contains("<5408>"), "no ToUnicode entry for 合");
@@ -220,8 +230,12 @@ fn long_reports_break_into_pages() {
     long.entries = (0..200).map(|_| first.clone()).collect();
     let pdf = Report::new(long).pdf().unwrap();
     check_pdf_structure(&pdf);
-    let pages = String::from_utf8_lossy(&pdf).matches("/Type /Page\n").count()
-        + String::from_utf8_lossy(&pdf).matches("/Type /Page ").count();
+    let pages = String::from_utf8_lossy(&pdf)
+        .matches("/Type /Page\n")
+        .count()
+        + String::from_utf8_lossy(&pdf)
+            .matches("/Type /Page ")
+            .count();
     assert!(pages >= 5, "{pages} pages");
 }
 

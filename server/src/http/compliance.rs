@@ -111,7 +111,12 @@ pub(crate) fn matrix_rows() -> Vec<super::tests::MatrixRow> {
             SiteA,
         ),
         // The matrix posts `{}`: refused as malformed before any site is known.
-        ("POST", "/api/v1/confirmations", "/api/v1/confirmations", AnyUser),
+        (
+            "POST",
+            "/api/v1/confirmations",
+            "/api/v1/confirmations",
+            AnyUser,
+        ),
         (
             "POST",
             "/api/v1/confirmations/photos",
@@ -209,7 +214,7 @@ async fn screens_for(
 }
 
 fn targets_match(targets: &ledcast_compiler::model::Targets, screen: &ScreenRow) -> bool {
-    if targets.screens.iter().any(|s| *s == screen.id) {
+    if targets.screens.contains(&screen.id) {
         return true;
     }
     if targets.tags.is_empty() && targets.sites.is_empty() {
@@ -220,9 +225,7 @@ fn targets_match(targets: &ledcast_compiler::model::Targets, screen: &ScreenRow)
 }
 
 /// The rules of the applied playlist files, with their targets.
-async fn stored_rules(
-    state: &AppState,
-) -> Result<Vec<ledcast_compiler::model::Rule>, ApiError> {
+async fn stored_rules(state: &AppState) -> Result<Vec<ledcast_compiler::model::Rule>, ApiError> {
     let files = state.store.playlist_files().await?;
     let inputs: Vec<(&str, &str)> = files
         .iter()
@@ -455,7 +458,10 @@ pub async fn create_confirmation(
     }
     if !matches!(body.verdict.as_str(), "ok" | "problem") {
         return Err(ApiError::bad_request(
-            format!("verdict {:?} is neither \"ok\" nor \"problem\"", body.verdict),
+            format!(
+                "verdict {:?} is neither \"ok\" nor \"problem\"",
+                body.verdict
+            ),
             "send verdict \"ok\" (shown as required) or \"problem\" with a note",
         ));
     }
@@ -494,7 +500,9 @@ pub async fn create_confirmation(
         .await?
         .into_iter()
         .take(EVIDENCE_SCREENSHOTS)
-        .map(|s| json!({"sha256": s.sha256, "signed_at": s.signed_at, "received_at": s.received_at}))
+        .map(
+            |s| json!({"sha256": s.sha256, "signed_at": s.signed_at, "received_at": s.received_at}),
+        )
         .collect();
     let evidence = json!({
         "computed_at": now,
@@ -693,12 +701,10 @@ async fn build_report(
     let (scope_kind, scope_id) = match (&query.site, &query.org) {
         (Some(site), None) => ("site", site.clone()),
         (None, Some(org)) => ("org", org.clone()),
-        _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of site= or org=",
-                "e.g. /api/v1/reports/compliance.csv?site=icbc-gaogang&from=2026-11-23&to=2026-11-29",
-            ))
-        }
+        _ => return Err(ApiError::bad_request(
+            "give exactly one of site= or org=",
+            "e.g. /api/v1/reports/compliance.csv?site=icbc-gaogang&from=2026-11-23&to=2026-11-29",
+        )),
     };
     let sites = state.store.list_sites().await?;
     if scope_kind == "org" && !sites.iter().any(|s| s.organisation_id == scope_id) {
@@ -763,8 +769,12 @@ fn attachment(name: &str, ext: &str, query: &ReportQuery) -> String {
         .collect();
     format!(
         "attachment; filename=\"{name}-{safe}-{}-{}.{ext}\"",
-        query.from.replace(|c: char| !c.is_ascii_digit() && c != '-', ""),
-        query.to.replace(|c: char| !c.is_ascii_digit() && c != '-', "")
+        query
+            .from
+            .replace(|c: char| !c.is_ascii_digit() && c != '-', ""),
+        query
+            .to
+            .replace(|c: char| !c.is_ascii_digit() && c != '-', "")
     )
 }
 
@@ -888,7 +898,8 @@ mod tests {
         /// rule `r-door`: gap ≤ 300 s, warnings ≥ 15 %.
         async fn seed(&self) {
             let store = &self.state.store;
-            for (site, name) in [("site-a", "工商银行高港支行"), ("site-b", "农业银行")] {
+            for (site, name) in [("site-a", "工商银行高港支行"), ("site-b", "农业银行")]
+            {
                 store
                     .upsert_site(
                         &SiteRow {
@@ -972,7 +983,13 @@ mod tests {
             }
         }
 
-        async fn send(&self, method: Method, uri: &str, actor: &str, body: Option<Value>) -> (StatusCode, Vec<u8>) {
+        async fn send(
+            &self,
+            method: Method,
+            uri: &str,
+            actor: &str,
+            body: Option<Value>,
+        ) -> (StatusCode, Vec<u8>) {
             let builder = Request::builder()
                 .method(method)
                 .uri(uri)
@@ -996,9 +1013,18 @@ mod tests {
             (status, bytes)
         }
 
-        async fn json(&self, method: Method, uri: &str, actor: &str, body: Option<Value>) -> (StatusCode, Value) {
+        async fn json(
+            &self,
+            method: Method,
+            uri: &str,
+            actor: &str,
+            body: Option<Value>,
+        ) -> (StatusCode, Value) {
             let (status, bytes) = self.send(method, uri, actor, body).await;
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         }
 
         async fn plays(&self, screen: &str, boot: &str, records: Vec<(i64, i64, bool)>) {
@@ -1063,16 +1089,36 @@ mod tests {
     /// Five days of screen-a: compliant, gap too long, share too low, no
     /// records, records stopping at 09:30. Screen-b: day 0 compliant.
     async fn five_days(h: &H) {
-        h.plays("screen-a", "boot-0", timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0))
-            .await;
-        h.plays("screen-a", "boot-1", timeline(at(1, 8, 51), at(1, 10, 10), 9.0, 1.0))
-            .await;
-        h.plays("screen-a", "boot-2", timeline(at(2, 8, 55), at(2, 10, 10), 4.5, 0.5))
-            .await;
-        h.plays("screen-a", "boot-4", timeline(at(4, 8, 50), at(4, 9, 30), 4.0, 1.0))
-            .await;
-        h.plays("screen-b", "boot-b", timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0))
-            .await;
+        h.plays(
+            "screen-a",
+            "boot-0",
+            timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0),
+        )
+        .await;
+        h.plays(
+            "screen-a",
+            "boot-1",
+            timeline(at(1, 8, 51), at(1, 10, 10), 9.0, 1.0),
+        )
+        .await;
+        h.plays(
+            "screen-a",
+            "boot-2",
+            timeline(at(2, 8, 55), at(2, 10, 10), 4.5, 0.5),
+        )
+        .await;
+        h.plays(
+            "screen-a",
+            "boot-4",
+            timeline(at(4, 8, 50), at(4, 9, 30), 4.0, 1.0),
+        )
+        .await;
+        h.plays(
+            "screen-b",
+            "boot-b",
+            timeline(at(0, 8, 50), at(0, 10, 10), 4.0, 1.0),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -1088,7 +1134,13 @@ mod tests {
             let statuses: Vec<&str> = days.iter().map(|d| d["status"].as_str().unwrap()).collect();
             assert_eq!(
                 statuses,
-                ["compliant", "non_compliant", "non_compliant", "unknown", "unknown"],
+                [
+                    "compliant",
+                    "non_compliant",
+                    "non_compliant",
+                    "unknown",
+                    "unknown"
+                ],
                 "{}: {body:#}",
                 h.name()
             );
@@ -1168,23 +1220,37 @@ mod tests {
         for db in backends().await {
             let h = H::new(db).await;
             five_days(&h).await;
-            let shot = h.state.screenshots.put(b"png bytes").await.unwrap().to_hex();
+            let shot = h
+                .state
+                .screenshots
+                .put(b"png bytes")
+                .await
+                .unwrap()
+                .to_hex();
             h.state
                 .store
                 .add_screenshot("screen-a", &shot, 9, at(0, 9, 0), at(0, 9, 1), 5)
                 .await
                 .unwrap();
-            let body = |verdict: &str, note: &str| {
-                json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": verdict, "note": note})
-            };
+            let body = |verdict: &str, note: &str| json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": verdict, "note": note});
             // Another site's branch user cannot confirm.
             let (status, refused) = h
-                .json(Method::POST, "/api/v1/confirmations", "branch-b", Some(body("ok", "")))
+                .json(
+                    Method::POST,
+                    "/api/v1/confirmations",
+                    "branch-b",
+                    Some(body("ok", "")),
+                )
                 .await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
             // The own branch can.
             let (status, first) = h
-                .json(Method::POST, "/api/v1/confirmations", "branch-a", Some(body("ok", "")))
+                .json(
+                    Method::POST,
+                    "/api/v1/confirmations",
+                    "branch-a",
+                    Some(body("ok", "")),
+                )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{}: {first}", h.name());
             assert_eq!(first["confirmed_by"], "branch-a");
@@ -1229,7 +1295,12 @@ mod tests {
             let mut again = body("ok", "");
             again["corrects"] = first["id"].clone();
             let (status, _) = h
-                .json(Method::POST, "/api/v1/confirmations", "branch-a", Some(again))
+                .json(
+                    Method::POST,
+                    "/api/v1/confirmations",
+                    "branch-a",
+                    Some(again),
+                )
                 .await;
             assert_eq!(status, StatusCode::CONFLICT);
             // Nothing edits or deletes an entry.
@@ -1241,7 +1312,12 @@ mod tests {
                     "{method} answered {status}"
                 );
                 let (status, _) = h
-                    .send(method.clone(), "/api/v1/confirmations", "admin", Some(json!({})))
+                    .send(
+                        method.clone(),
+                        "/api/v1/confirmations",
+                        "admin",
+                        Some(json!({})),
+                    )
                     .await;
                 assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
             }
@@ -1263,7 +1339,12 @@ mod tests {
             assert_eq!(listed[1]["corrected_by"], Value::Null);
             // The other branch sees none of it.
             let (status, _) = h
-                .json(Method::GET, "/api/v1/confirmations?site=site-a", "branch-b", None)
+                .json(
+                    Method::GET,
+                    "/api/v1/confirmations?site=site-a",
+                    "branch-b",
+                    None,
+                )
                 .await;
             assert_eq!(status, StatusCode::FORBIDDEN);
             let (status, theirs) = h
@@ -1290,7 +1371,8 @@ mod tests {
                 )
                 .await;
             assert_eq!(status, StatusCode::CREATED);
-            let csv_uri = "/api/v1/reports/compliance.csv?site=site-a&from=2025-12-01&to=2025-12-05";
+            let csv_uri =
+                "/api/v1/reports/compliance.csv?site=site-a&from=2025-12-01&to=2025-12-05";
             let (status, csv) = h.send(Method::GET, csv_uri, "branch-a", None).await;
             assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&csv));
             assert!(csv.starts_with(crate::compliance_report::BOM));
@@ -1304,7 +1386,11 @@ mod tests {
                 "site-a,工商银行高港支行,screen-a,门口屏 screen-a,2025-12-01,合规,3600,3600,0,240,20.0%,24,"
             ), "{}", rows[0]);
             assert!(rows[1].contains(",2025-12-02,不合规,"), "{}", rows[1]);
-            assert!(rows[3].contains(",2025-12-04,无法判定,3600,0,3600,"), "{}", rows[3]);
+            assert!(
+                rows[3].contains(",2025-12-04,无法判定,3600,0,3600,"),
+                "{}",
+                rows[3]
+            );
             assert!(
                 text.contains("\r\n2025-W49,工商银行高港支行,screen-a,门口屏 screen-a,有问题,周二提示间隔太长,branch-a,"),
                 "{text}"
@@ -1323,7 +1409,10 @@ mod tests {
                 .await;
             assert_eq!(status, StatusCode::OK);
             let text = String::from_utf8(csv[3..].to_vec()).unwrap();
-            assert!(text.contains("site-a,") && text.contains("site-b,"), "{text}");
+            assert!(
+                text.contains("site-a,") && text.contains("site-b,"),
+                "{text}"
+            );
             assert!(text.contains(",2025-12-01,compliant,"), "{text}");
             // A branch user's organisation report covers only their sites.
             let (status, csv) = h
@@ -1336,7 +1425,10 @@ mod tests {
                 .await;
             assert_eq!(status, StatusCode::OK);
             let text = String::from_utf8(csv[3..].to_vec()).unwrap();
-            assert!(!text.contains("site-a") && text.contains("site-b,"), "{text}");
+            assert!(
+                !text.contains("site-a") && text.contains("site-b,"),
+                "{text}"
+            );
 
             let (status, pdf) = h
                 .send(
@@ -1386,8 +1478,13 @@ mod tests {
             async move {
                 let r = app.oneshot(req).await.unwrap();
                 let s = r.status();
-                let b = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
-                (s, serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null))
+                let b = axum::body::to_bytes(r.into_body(), usize::MAX)
+                    .await
+                    .unwrap();
+                (
+                    s,
+                    serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+                )
             }
         };
         let photo = std::fs::read(concat!(
@@ -1401,7 +1498,9 @@ mod tests {
         let (status, body) = send(upload(b"<svg onload=alert(1)>", "branch-a")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         // Not on the public media route, and not to users without a confirmation using it.
-        let (status, _) = h.send(Method::GET, &format!("/media/{sha}"), "admin", None).await;
+        let (status, _) = h
+            .send(Method::GET, &format!("/media/{sha}"), "admin", None)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let photo_uri = format!("/api/v1/confirmations/photos/{sha}");
         let (status, _) = h.send(Method::GET, &photo_uri, "branch-a", None).await;
@@ -1411,8 +1510,10 @@ mod tests {
                 Method::POST,
                 "/api/v1/confirmations",
                 "branch-a",
-                Some(json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": "problem",
-                            "note": "见照片", "photo_sha256": sha})),
+                Some(
+                    json!({"screen_id": "screen-a", "week": "2025-W49", "verdict": "problem",
+                            "note": "见照片", "photo_sha256": sha}),
+                ),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");

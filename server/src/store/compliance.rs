@@ -81,7 +81,9 @@ pub enum ConfirmError {
     #[error("there is no confirmation {0:?} of this screen and week to correct")]
     UnknownCorrected(String),
     /// `corrects` names an entry that a later one already corrected.
-    #[error("confirmation {corrected:?} was already corrected by {by:?}; correct the latest entry")]
+    #[error(
+        "confirmation {corrected:?} was already corrected by {by:?}; correct the latest entry"
+    )]
     AlreadyCorrected {
         /// The named entry.
         corrected: String,
@@ -299,7 +301,11 @@ mod tests {
     use super::*;
     use crate::store::testing::backends;
 
-    fn new<'a>(id: &'a str, corrects: Option<&'a str>, evidence: &'a serde_json::Value) -> NewConfirmation<'a> {
+    fn new<'a>(
+        id: &'a str,
+        corrects: Option<&'a str>,
+        evidence: &'a serde_json::Value,
+    ) -> NewConfirmation<'a> {
         NewConfirmation {
             id,
             screen_id: "s1",
@@ -322,17 +328,26 @@ mod tests {
         for db in backends().await {
             let store = &db.store;
             let ev = serde_json::json!({"days": [1, 2]});
-            let first = store.add_confirmation(&new("cf-1", None, &ev)).await.unwrap();
+            let first = store
+                .add_confirmation(&new("cf-1", None, &ev))
+                .await
+                .unwrap();
             assert_eq!(first.corrects, None);
             // A second entry without `corrects` corrects the latest.
-            let second = store.add_confirmation(&new("cf-2", None, &ev)).await.unwrap();
+            let second = store
+                .add_confirmation(&new("cf-2", None, &ev))
+                .await
+                .unwrap();
             assert_eq!(second.corrects.as_deref(), Some("cf-1"), "{}", db.name);
             // Correcting an already corrected entry is refused.
             let err = store
                 .add_confirmation(&new("cf-3", Some("cf-1"), &ev))
                 .await
                 .unwrap_err();
-            assert!(matches!(err, ConfirmError::AlreadyCorrected { .. }), "{err}");
+            assert!(
+                matches!(err, ConfirmError::AlreadyCorrected { .. }),
+                "{err}"
+            );
             let err = store
                 .add_confirmation(&new("cf-3", Some("cf-none"), &ev))
                 .await
@@ -346,7 +361,10 @@ mod tests {
                 let result = sqlx::query(sql).execute(store.pool()).await;
                 assert!(result.is_err(), "{}: {sql} succeeded", db.name);
             }
-            let listed = store.confirmations(None, Some("2026-W48"), None).await.unwrap();
+            let listed = store
+                .confirmations(None, Some("2026-W48"), None)
+                .await
+                .unwrap();
             assert_eq!(listed.len(), 2);
             assert_eq!(listed[0].note, "fine");
             assert_eq!(listed[0].evidence, ev);
