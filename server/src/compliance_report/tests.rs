@@ -198,9 +198,6 @@ pub(crate) fn embedded_fonts(pdf: &[u8]) -> Vec<Vec<u8>> {
 #[test]
 fn pdf_parses_and_embeds_the_chinese_font_subset() {
     let pdf = Report::new(input(Lang::ZhCn)).pdf().unwrap();
-    if let Ok(path) = std::env::var("LEDCAST_REPORT_PDF_OUT") {
-        std::fs::write(path, &pdf).unwrap();
-    }
     check_pdf_structure(&pdf);
     let text = String::from_utf8_lossy(&pdf);
     assert!(text.contains("/BaseFont /LCCJKF+DroidSansFallback"));
