@@ -182,6 +182,27 @@ fn intersect(a: &[(Millis, Millis)], b: &[(Millis, Millis)]) -> Vec<(Millis, Mil
     out
 }
 
+/// Widens covered pieces that start (end) within `slack` after (before) an
+/// opening edge to that edge: a player that logs its first item a few
+/// milliseconds after opening time has not left the opening uncovered.
+fn snap_to_edges(
+    mut covered: Vec<(Millis, Millis)>,
+    windows: &[(Millis, Millis)],
+    slack: Millis,
+) -> Vec<(Millis, Millis)> {
+    for piece in covered.iter_mut() {
+        for &(start, end) in windows {
+            if piece.0 > start && piece.0 - start <= slack && piece.0 < end {
+                piece.0 = start;
+            }
+            if piece.1 < end && end - piece.1 <= slack && piece.1 > start {
+                piece.1 = end;
+            }
+        }
+    }
+    covered
+}
+
 /// `window` minus the sorted, disjoint `holes`.
 fn subtract(window: (Millis, Millis), holes: &[(Millis, Millis)]) -> Vec<(Millis, Millis)> {
     let mut out = Vec::new();
@@ -311,7 +332,7 @@ pub fn evaluate_day(
         trusted.iter().map(|p| (p.started_at, end_of(p))).collect(),
         SLACK_MS,
     );
-    let covered = intersect(&covered, &windows);
+    let covered = snap_to_edges(intersect(&covered, &windows), &windows, SLACK_MS);
     let online_ms = total(&covered);
     let missing_ms = opening_ms - online_ms;
     let warnings = merge_with_slack(
@@ -698,6 +719,20 @@ mod tests {
         let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
         assert_eq!(d.status, Status::Unknown, "{d:?}");
         assert!(d.reasons.iter().any(|r| r.code == "suspect_clock"));
+    }
+
+    #[test]
+    fn a_first_record_logged_just_after_opening_still_covers_it() {
+        let mut plays = timeline(at(9, 0), at(10, 0), 4, 1);
+        plays[0].started_at += 40;
+        let last = plays.len() - 1;
+        plays[last].ended_at = plays[last].ended_at.map(|e| e - 300);
+        let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
+        assert_eq!(d.status, Status::Compliant, "{d:?}");
+        // But three seconds late is missing evidence.
+        plays[0].started_at += 3_000;
+        let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
+        assert_eq!(d.status, Status::Unknown, "{d:?}");
     }
 
     #[test]

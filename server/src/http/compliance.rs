@@ -250,7 +250,7 @@ fn screen_tz(screen: &ScreenRow) -> Tz {
     screen.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
 }
 
-/// Records that started this long before local midnight still count for the day.
+/// Records from this long before opening to this long after closing are read.
 const LOOKBACK_MS: i64 = 60 * 60 * 1000;
 
 /// Compliance of `screens` for every local day in `[from, to]`, at `now`.
@@ -269,17 +269,22 @@ pub async fn compute(
         let hours = calc::parse_opening_hours(&screen.opening_hours);
         let mut date = from;
         while date <= to {
-            let (start, end) = calc::day_bounds(tz, date);
             let day = match &hours {
                 Ok(hours) => {
                     let windows = calc::opening_windows(hours, tz, date);
-                    let plays = if windows.is_empty() {
-                        Vec::new()
-                    } else {
-                        state
-                            .store
-                            .compliance_plays(&screen.id, start - LOOKBACK_MS, end)
-                            .await?
+                    // Only records around the opening hours matter.
+                    let plays = match (windows.first(), windows.last()) {
+                        (Some(first), Some(last)) => {
+                            state
+                                .store
+                                .compliance_plays(
+                                    &screen.id,
+                                    first.0 - LOOKBACK_MS,
+                                    last.1 + LOOKBACK_MS,
+                                )
+                                .await?
+                        }
+                        _ => Vec::new(),
                     };
                     calc::evaluate_day(&windows, &plays, &applicable, now)
                 }
@@ -1456,6 +1461,47 @@ mod tests {
             assert_eq!(status, StatusCode::FORBIDDEN);
             h.finish().await;
         }
+    }
+
+    /// `LEDCAST_COMPLIANCE_BENCH_DAYS=31 cargo test -p ledcast-server --lib
+    /// compliance_bench -- --nocapture`: one screen, 10-second items from
+    /// 08:00 to 18:00 (3,600 records a day), open 09:00-10:00; times the
+    /// JSON, CSV and PDF answers for the whole range. Skipped without the variable.
+    #[tokio::test]
+    async fn compliance_bench() {
+        let Some(days) = std::env::var("LEDCAST_COMPLIANCE_BENCH_DAYS")
+            .ok()
+            .and_then(|d| d.parse::<i64>().ok())
+        else {
+            return;
+        };
+        let h = H::new(crate::store::testing::sqlite().await).await;
+        for day in 0..days {
+            let all = timeline(at(day, 8, 0), at(day, 18, 0), 1.0 / 6.0, 1.0 / 6.0);
+            for (i, chunk) in all.chunks(500).enumerate() {
+                h.plays("screen-a", &format!("boot-{day}-{i}"), chunk.to_vec())
+                    .await;
+            }
+        }
+        let to = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap()
+            + chrono::Duration::days(days - 1);
+        for what in [
+            "compliance?site=site-a&",
+            "reports/compliance.csv?site=site-a&",
+            "reports/compliance.pdf?site=site-a&",
+        ] {
+            let uri = format!("/api/v1/{what}from=2025-12-01&to={to}");
+            #[allow(clippy::disallowed_methods)]
+            let started = std::time::Instant::now();
+            let (status, body) = h.send(Method::GET, &uri, "admin", None).await;
+            assert_eq!(status, StatusCode::OK);
+            eprintln!(
+                "compliance bench: {days} days x 3600 records: GET {uri} -> {} bytes in {:?}",
+                body.len(),
+                started.elapsed()
+            );
+        }
+        h.finish().await;
     }
 
     #[tokio::test]
