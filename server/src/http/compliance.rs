@@ -712,6 +712,15 @@ async fn build_report(
         )),
     };
     let sites = state.store.list_sites().await?;
+    if scope_kind == "site"
+        && principal.sees_site(&scope_id)
+        && !sites.iter().any(|s| s.id == scope_id)
+    {
+        return Err(ApiError::not_found(
+            format!("no site {scope_id:?}"),
+            "list sites with GET /api/v1/sites",
+        ));
+    }
     if scope_kind == "org" && !sites.iter().any(|s| s.organisation_id == scope_id) {
         return Err(ApiError::not_found(
             format!("no organisation {scope_id:?}"),
@@ -1403,6 +1412,15 @@ mod tests {
             assert!(!text.contains("screen-b"));
             let (status, _) = h.send(Method::GET, csv_uri, "branch-b", None).await;
             assert_eq!(status, StatusCode::FORBIDDEN);
+            let (status, _) = h
+                .send(
+                    Method::GET,
+                    "/api/v1/reports/compliance.csv?site=nowhere&from=2025-12-01&to=2025-12-01",
+                    "admin",
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
             // Per organisation: both sites, for staff.
             let (status, csv) = h
                 .send(
