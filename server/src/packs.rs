@@ -40,6 +40,13 @@ pub fn material_tags(edition: &str, entry: &PackEntry) -> Vec<String> {
     tags
 }
 
+/// The edition a material came in, from its `edition:{id}` tag.
+pub fn edition_of(tags: &[String]) -> Option<String> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix("edition:"))
+        .map(str::to_owned)
+}
+
 fn source_label(entry: &PackEntry) -> String {
     match &entry.material.source {
         MaterialSource::File(name) => name.clone(),

@@ -309,6 +309,7 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
             duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
             category: m.tags.first().cloned(),
             source: Some(m.source.clone()),
+            edition: crate::packs::edition_of(&m.tags),
             valid_from: m.valid_from,
             valid_until: m.valid_until,
             title: m.title.clone(),
