@@ -252,8 +252,19 @@ pub struct CompileReport {
 }
 
 /// Builds the compiler's material catalog from the store: non-retired
-/// materials, approved ones marked approved, with their renditions.
+/// materials, approved ones marked approved, with their renditions, and the
+/// library editions as stored (see [`crate::packs::EditionView`]).
 pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
+    let editions = crate::packs::EditionView::stored(state).await?;
+    catalog_with(state, &editions).await
+}
+
+/// [`catalog`] with `editions` in place of the stored ones (the rotation
+/// diff before an edition's approval compiles with it as current).
+pub async fn catalog_with(
+    state: &AppState,
+    editions: &crate::packs::EditionView,
+) -> anyhow::Result<compiler::Catalog> {
     let materials = state.store.list_materials(&Default::default()).await?;
     let renditions = state.store.list_renditions().await?;
     let scrolling: std::collections::BTreeSet<String> = state
@@ -303,7 +314,7 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
                 _ => compiler::MaterialKind::Poster,
             },
             renditions: by_material.remove(&m.id).unwrap_or_default(),
-            approved: m.state == "approved",
+            approved: editions.approved(&m),
             is_warning: m.is_warning,
             added_at: m.uploaded_at,
             duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
@@ -311,13 +322,13 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
             source: Some(m.source.clone()),
             edition: crate::packs::edition_of(&m.tags),
             valid_from: m.valid_from,
-            valid_until: m.valid_until,
+            valid_until: editions.valid_until(&m),
             title: m.title.clone(),
             tags: m.tags.clone(),
             id: m.id,
         })
         .collect();
-    Ok(compiler::Catalog::new(out))
+    Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
 }
 
 /// The instant compiles are made at: `now` floored to the hour, so that

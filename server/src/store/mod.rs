@@ -8,6 +8,7 @@
 
 mod accounts;
 mod content;
+mod editions;
 mod evidence;
 mod fleet;
 
@@ -20,6 +21,7 @@ pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
+pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
     DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
