@@ -131,6 +131,7 @@ pub async fn serve_with(
         crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
     let refresher = tokio::spawn(refresh_loop(state.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone()));
+    let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(state.clone()));
     let app = crate::http::app(state.clone());
     on_ready(Running {
         state: state.clone(),
@@ -148,6 +149,7 @@ pub async fn serve_with(
     .context("serving HTTP")?;
     refresher.abort();
     watcher.abort();
+    expiry_reports.abort();
     // Let delivery flush (acks, the last publishes) before the store closes.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), push_task).await;
     let _guard = state.compile_lock.lock().await;
@@ -355,25 +357,9 @@ pub async fn recompile(
     now: protocol::Timestamp,
 ) -> anyhow::Result<CompileReport> {
     let _guard = state.compile_lock.lock().await;
-    let files = state.store.playlist_files().await?;
-    if files.is_empty() {
+    let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
         return Ok(CompileReport::default());
-    }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (mut model, mut diagnostics) = compiler::parse(&inputs);
-    let approved: Vec<String> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .filter(|s| s.state == "approved")
-        .map(|s| s.id)
-        .collect();
-    model.schedules.retain(|s| approved.contains(&s.id));
-    add_api_alerts(state, &mut model, now).await?;
+    };
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
     let window = compiler::Window::hours(
@@ -423,6 +409,34 @@ pub async fn recompile(
     }
     report.diagnostics = diagnostics;
     Ok(report)
+}
+
+/// The stored playlist files parsed, with only approved schedules and the
+/// API's alerts active at `now`; `None` when no files are stored.
+pub async fn stored_model(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
+    let files = state.store.playlist_files().await?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (mut model, diagnostics) = compiler::parse(&inputs);
+    let approved: Vec<String> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "approved")
+        .map(|s| s.id)
+        .collect();
+    model.schedules.retain(|s| approved.contains(&s.id));
+    add_api_alerts(state, &mut model, now).await?;
+    Ok(Some((model, diagnostics)))
 }
 
 /// One file's change in an apply.
