@@ -13,7 +13,7 @@ mod apply;
 mod compliance;
 mod editions;
 mod error;
-mod expiry;
+pub(crate) mod expiry;
 mod extract;
 mod feed;
 mod materials;
