@@ -285,22 +285,36 @@
       const result = await api("GET", "/api/v1/editions");
       editions.replaceChildren();
       if (!result.ok) { editions.append(el("p", { class: "muted", text: result.status === 404 ? msg("editions_unavailable") : errorText(result) })); return; }
-      const rows = Array.isArray(result.data) ? result.data : (result.data.editions || []);
+      const rows = result.data.editions || [];
       if (!rows.length) { editions.append(el("p", { class: "muted", text: msg("editions_none") })); return; }
+      const lang = document.documentElement.lang;
       for (const ed of rows) {
-        const box = el("article", { class: "edition" }, el("h3", { text: (ed.id || "") + " " + (ed.title || ed.name || "") }), el("p", { class: "small", text: msg("state") + ": " + (ed.state || "") }));
-        const diff = await api("GET", "/api/v1/editions/" + encodeURIComponent(ed.id) + "/diff");
-        if (diff.ok && diff.data) {
-          const summary = diff.data.summary || diff.data.text || "";
-          if (summary) box.append(el("p", { class: "diff-summary", text: summary }));
-          const lists = [["added", "+"], ["removed", "−"], ["in", "+"], ["out", "−"]];
-          lists.forEach(([k, sign]) => { if (Array.isArray(diff.data[k])) diff.data[k].forEach((x) => box.append(el("div", { class: "small mono", text: sign + " " + (typeof x === "string" ? x : (x.id || "") + " " + (x.title || "")) }))); });
+        const counts = ed.counts || {};
+        const box = el("article", { class: "edition", "data-id": ed.id },
+          el("h3", { text: ed.id + " · " + (ed.publisher || "") + " · " + (ed.issued || "") }),
+          el("p", { class: "small", text: msg("state") + ": " + (messages["js_edition_" + ed.state] || ed.state) + " · " + msg("edition_materials", { n: counts.total || 0 }) }));
+        if (ed.state === "pending") {
+          const diff = await api("GET", "/api/v1/editions/" + encodeURIComponent(ed.id) + "/diff");
+          if (diff.ok && diff.data) {
+            const summary = (diff.data.summary || {})[lang] || (diff.data.summary || {})["en"] || "";
+            box.append(el("p", { class: "diff-summary", text: summary }));
+            const changes = el("ul", { class: "plain small" });
+            (diff.data.screens || []).forEach((c) => {
+              const names = (a) => a.map((m) => m.title || m.id).join("、");
+              const line = el("li", {}, el("b", { text: c.screen }));
+              if (c.out.length) line.append(" −" + c.out.length + " (" + names(c.out) + ")");
+              if (c.in.length) line.append(" +" + c.in.length + " (" + names(c.in) + ")");
+              changes.append(line);
+            });
+            box.append(changes);
+          } else if (!diff.ok) box.append(el("p", { class: "error", text: errorText(diff) }));
         }
-        if (editions.dataset.canApprove === "yes" && ed.state !== "approved") {
+        if (editions.dataset.canApprove === "yes" && ed.state === "pending") {
           const button = el("button", { type: "button", text: msg("approve") });
           button.addEventListener("click", async () => {
+            button.disabled = true;
             const r = await api("POST", "/api/v1/editions/" + encodeURIComponent(ed.id) + "/approve", {});
-            if (r.ok) location.reload(); else flash(errorText(r), "error");
+            if (r.ok) location.reload(); else { button.disabled = false; flash(errorText(r), "error"); }
           });
           box.append(button);
         }
@@ -355,7 +369,9 @@
       const photo = form.elements.photo.files[0];
       if (photo) {
         status.textContent = msg("photo_uploading");
-        const up = await api("POST", "/api/v1/confirmations/photos", photo, { "Content-Type": photo.type || "application/octet-stream" });
+        const form = new FormData();
+        form.append("file", photo, photo.name);
+        const up = await api("POST", "/api/v1/confirmations/photos", form);
         if (!up.ok) { status.textContent = errorText(up); return; }
         body.photo_sha256 = up.data.sha256;
       }
@@ -364,6 +380,20 @@
       if (result.ok) { form.reset(); loadConfirmations($('.confirmations[data-screen="' + CSS.escape(screen) + '"]')); }
     });
   });
+
+  // --- users (admins): the password is shown once -------------------------
+  const createUser = $("#create-user");
+  if (createUser) {
+    createUser.addEventListener("click", async () => {
+      const role = $("#new-role").value;
+      const sites = role === "branch" ? $$(".new-site:checked").map((b) => b.value) : [];
+      const result = await api("POST", "/api/v1/users", { username: $("#new-username").value.trim(), role, sites });
+      if (!result.ok) { flash(errorText(result), "error"); return; }
+      const box = $("#new-password");
+      box.textContent = msg("user_created", { user: result.data.username, password: result.data.password });
+      box.hidden = false;
+    });
+  }
 
   // --- reports: the date range goes into every link --------------------------
   const reportFrom = $("#report-from");

@@ -144,6 +144,13 @@ pub fn routes(_config: &Config) -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/ui/users",
+            "web UI: users (create editors, approvers, branch users)",
+            Roles(ADMIN),
+            get(pages::users),
+        ),
+        route(
+            Method::GET,
             "/ui/audit",
             "web UI: audit log",
             Roles(ADMIN),
@@ -174,6 +181,7 @@ pub(crate) fn matrix_rows() -> Vec<crate::http::tests::MatrixRow> {
         ("GET", "/ui/editions", "/ui/editions", Roles(STAFF)),
         ("GET", "/ui/branch", "/ui/branch", SiteList),
         ("GET", "/ui/reports", "/ui/reports", SiteList),
+        ("GET", "/ui/users", "/ui/users", Roles(ADMIN)),
         ("GET", "/ui/audit", "/ui/audit", Roles(ADMIN)),
     ]
 }

@@ -653,6 +653,18 @@ pub async fn reports(
     ))
 }
 
+/// `GET /ui/users` (admins): the accounts and a form to create one.
+pub async fn users(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/users").await?;
+    let users = state.store.list_users().await?;
+    let sites = state.store.list_sites().await?;
+    Ok(frame.render("users.html", json!({"users": users, "sites": sites})))
+}
+
 /// `GET /ui/audit` query.
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {

@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("branch.html", include_str!("../../templates/branch.html")),
     ("reports.html", include_str!("../../templates/reports.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("users.html", include_str!("../../templates/users.html")),
 ];
 
 /// The template names (for the tests).
@@ -194,6 +195,7 @@ fn navigation(role: Role) -> Vec<NavItem> {
             item("nav_alerts", "/ui/alerts"),
             item("nav_editions", "/ui/editions"),
             item("nav_reports", "/ui/reports"),
+            item("nav_users", "/ui/users"),
             item("nav_audit", "/ui/audit"),
         ],
         Role::Editor | Role::Approver => vec![

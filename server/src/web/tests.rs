@@ -94,6 +94,7 @@ fn every_key_the_templates_and_script_use_exists() {
             &["compliant", "non_compliant", "unknown"],
         ),
         ("js_confirmed_", &["ok", "problem"]),
+        ("js_edition_", &["pending", "current", "superseded", "rejected"]),
         ("js_severity_", &["error", "warning", "info"]),
         (
             "js_err_",
@@ -322,6 +323,7 @@ async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
         "/ui/branch",
         "/ui/reports",
         "/ui/audit",
+        "/ui/users",
     ] {
         let response = ui.get(page, Some("admin"), true).await;
         assert_eq!(response.status(), StatusCode::OK, "{page}");
