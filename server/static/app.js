@@ -333,16 +333,41 @@
     if (!result.ok) { box.append(el("p", { class: "muted", text: result.status === 404 ? msg("compliance_unavailable") : errorText(result) })); return; }
     const rows = Array.isArray(result.data) ? result.data : (result.data.days || result.data.rows || []);
     if (!rows.length) { box.append(el("p", { class: "muted", text: msg("compliance_none") })); return; }
-    const head = el("tr", {}, ...["c_screen", "c_day", "c_status", "c_gap", "c_share", "c_online", "c_records"].map((k) => el("th", { text: msg(k) })));
+    // One row per screen, one cell per day: the verdict, with its figures.
+    const days = Array.from(new Set(rows.map((r) => r.date || r.day))).sort();
+    const screens = Array.from(new Set(rows.map((r) => r.screen_id)));
+    const names = {};
+    $$(".branch-screen", section).forEach((a) => { names[a.dataset.screen] = $(".screen-name", a).textContent; });
+    const head = el("tr", {}, el("th", { text: msg("c_screen") }), ...days.map((d) => el("th", { text: d.slice(5) })));
     const body = el("tbody");
-    rows.forEach((r) => {
-      const share = typeof r.warning_share === "number" ? Math.round(r.warning_share * 100) + "%" : "—";
-      const gap = typeof r.longest_gap_seconds === "number" ? Math.round(r.longest_gap_seconds) + " s" : "—";
-      const online = typeof r.online_seconds === "number" ? (r.online_seconds / 3600).toFixed(1) + " h" : "—";
-      body.append(el("tr", { class: "c-" + r.status }, el("td", { text: r.screen_name || r.screen_id || "" }), el("td", { text: r.day || r.date || "" }),
-        el("td", {}, el("span", { class: "pill " + r.status, text: msg("c_" + r.status) })), el("td", { text: gap }), el("td", { text: share }), el("td", { text: online }), el("td", { text: String(r.records ?? "—") })));
+    const symbol = { compliant: "✓", non_compliant: "✗", unknown: "?" };
+    const detail = el("p", { class: "small c-detail" });
+    screens.forEach((screen) => {
+      const tr = el("tr", { "data-screen": screen }, el("td", { text: names[screen] || screen }));
+      days.forEach((d) => {
+        const r = rows.find((x) => x.screen_id === screen && (x.date || x.day) === d);
+        if (!r) { tr.append(el("td", { text: "" })); return; }
+        const facts = [
+          msg("c_" + r.status),
+          msg("c_gap") + " " + duration(r.longest_gap_seconds),
+          msg("c_share") + " " + (typeof r.warning_share === "number" ? Math.round(r.warning_share * 100) + "%" : "—"),
+          msg("c_online") + " " + duration(r.online_seconds),
+          msg("c_records") + " " + (r.records ?? "—"),
+        ].join("\n");
+        const cell = el("td", { class: "c-cell", title: facts }, el("span", { class: "pill " + r.status, text: symbol[r.status] || "?" }));
+        cell.addEventListener("click", () => { detail.textContent = (names[screen] || screen) + " " + d + "\n" + facts; });
+        tr.append(cell);
+      });
+      body.append(tr);
     });
-    box.append(el("table", { class: "compliance-table" }, el("thead", {}, head), body));
+    const legend = el("p", { class: "small muted" }, ["compliant", "non_compliant", "unknown"].map((k) => symbol[k] + " " + msg("c_" + k)).join(" · ") + " · " + msg("c_hover"));
+    box.append(el("table", { class: "compliance-table" }, el("thead", {}, head), body), legend, detail);
+  }
+  function duration(seconds) {
+    if (typeof seconds !== "number") return "—";
+    if (seconds >= 3600) return (seconds / 3600).toFixed(1) + " h";
+    if (seconds >= 60) return Math.round(seconds / 60) + " min";
+    return Math.round(seconds) + " s";
   }
   async function loadConfirmations(list) {
     const form = $('.confirm-form[data-screen="' + CSS.escape(list.dataset.screen) + '"]');

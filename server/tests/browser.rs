@@ -438,8 +438,11 @@ async fn office_approver_branch_journey_in_chromium() {
         client.goto(&door_page).await.ok()?;
         let desired: u64 = text_of(&client, "#desired-version").await?.trim().parse().ok()?;
         let reported: u64 = text_of(&client, "#reported-version").await?.trim().parse().ok()?;
-        let rotation = text_of(&client, "#loop").await?;
-        let has_ours = material_ids.iter().any(|id| rotation.contains(id.as_str()));
+        let mut has_ours = false;
+        for id in &material_ids {
+            let item = format!("#loop li[data-id=\"{id}\"]");
+            has_ours |= client.find(Locator::Css(&item)).await.is_ok();
+        }
         (desired > desired_before && reported == desired && has_ours).then_some(())
     })
     .await;
@@ -506,6 +509,11 @@ async fn office_approver_branch_journey_in_chromium() {
         .set_window_size(390, 844)
         .await
         .expect("phone-sized window");
+    client.goto(&format!("{base}/ui/branch")).await.unwrap();
+    until(20, "the compliance table on a phone", || async {
+        client.find(Locator::Css(".compliance-table")).await.ok().map(|_| ())
+    })
+    .await;
     shot(&client, "09-branch-phone").await;
     client.set_window_size(1366, 768).await.unwrap();
 

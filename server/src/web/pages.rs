@@ -89,8 +89,23 @@ fn decode_rotation(state: &AppState, envelope: &[u8]) -> Option<protocol::Rotati
     protocol::open::<protocol::Rotation>(envelope, &trusted).ok()
 }
 
+/// Material titles by id (what people recognise; ids stay in links).
+async fn material_titles(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+    Ok(state
+        .store
+        .list_materials(&MaterialFilter::default())
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.title))
+        .collect())
+}
+
 /// What a rotation shows at `now`: material, media and when it ends.
-fn now_playing(rotation: &protocol::Rotation, now: protocol::Timestamp) -> Value {
+fn now_playing(
+    rotation: &protocol::Rotation,
+    now: protocol::Timestamp,
+    titles: &HashMap<String, String>,
+) -> Value {
     let Some(position) = rotation.position_at(now) else {
         return Value::Null;
     };
@@ -100,6 +115,7 @@ fn now_playing(rotation: &protocol::Rotation, now: protocol::Timestamp) -> Value
     let media = rotation.media.iter().find(|m| m.sha256 == slot.media);
     json!({
         "material_id": slot.material_id,
+        "title": titles.get(&slot.material_id),
         "sha256": slot.media.to_hex(),
         "is_image": media.is_some_and(|m| m.mime.starts_with("image/")),
         "is_warning": slot.is_warning,
@@ -113,13 +129,14 @@ async fn screen_summary(
     state: &AppState,
     screen: &ScreenRow,
     now: protocol::Timestamp,
+    titles: &HashMap<String, String>,
 ) -> Result<Value, ApiError> {
     let screen_state = state.store.screen_state(&screen.id).await?;
     let rotation = state.store.latest_rotation(&screen.id).await?;
     let playing = rotation
         .as_ref()
         .and_then(|r| decode_rotation(state, &r.envelope))
-        .map(|r| now_playing(&r, now))
+        .map(|r| now_playing(&r, now, titles))
         .unwrap_or(Value::Null);
     let screenshot = state.store.screenshots(&screen.id).await?.into_iter().next();
     let desired = rotation.as_ref().map(|r| r.version);
@@ -145,6 +162,7 @@ async fn site_groups(
     let now = crate::clock::now();
     let sites = state.store.list_sites().await?;
     let screens = state.store.list_screens(principal.site_filter()).await?;
+    let titles = material_titles(state).await?;
     let mut groups = Vec::new();
     for site in sites
         .iter()
@@ -153,7 +171,7 @@ async fn site_groups(
     {
         let mut rows = Vec::new();
         for screen in screens.iter().filter(|s| s.site_id == site.id) {
-            rows.push(screen_summary(state, screen, now).await?);
+            rows.push(screen_summary(state, screen, now, &titles).await?);
         }
         let online = rows.iter().filter(|r| r["status"] == "online").count();
         groups.push(json!({"site": site, "screens": rows, "online": online}));
@@ -250,7 +268,8 @@ pub async fn screen(
     let screen = principal.screen(&state, &id).await?;
     let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
     let now = crate::clock::now();
-    let summary = screen_summary(&state, &screen, now).await?;
+    let titles = material_titles(&state).await?;
+    let summary = screen_summary(&state, &screen, now, &titles).await?;
     let rotation = state
         .store
         .latest_rotation(&id)
@@ -268,6 +287,7 @@ pub async fn screen(
                 .map(|s| {
                     json!({
                         "material_id": s.material_id,
+                        "title": titles.get(&s.material_id),
                         "seconds": s.duration_ms / 1000,
                         "is_warning": s.is_warning,
                         "sha256": s.media.to_hex(),
