@@ -49,7 +49,9 @@ fn chromedriver() -> Option<PathBuf> {
             .find(|candidate| candidate.is_file())
     });
     if found.is_none() {
-        println!("browser test skipped: no chromedriver (set LEDCAST_TEST_CHROMEDRIVER to require it)");
+        println!(
+            "browser test skipped: no chromedriver (set LEDCAST_TEST_CHROMEDRIVER to require it)"
+        );
     }
     found
 }
@@ -192,7 +194,12 @@ fn poster(path: &Path, seed: u8) {
     image.save(path).unwrap();
 }
 
-async fn create_user(store: &ledcast_server::store::Store, name: &str, role: Role, sites: &[String]) -> String {
+async fn create_user(
+    store: &ledcast_server::store::Store,
+    name: &str,
+    role: Role,
+    sites: &[String],
+) -> String {
     let password = format!("pw-{name}-1234567");
     store
         .create_user(NewUser {
@@ -248,8 +255,13 @@ async fn office_approver_branch_journey_in_chromium() {
     let store = demo.running.state.store.clone();
     let editor_pw = create_user(&store, "li.editor", Role::Editor, &[]).await;
     let approver_pw = create_user(&store, "wang.approver", Role::Approver, &[]).await;
-    let branch_pw =
-        create_user(&store, "zhao.branch", Role::Branch, &[BRANCH_SITE.to_owned()]).await;
+    let branch_pw = create_user(
+        &store,
+        "zhao.branch",
+        Role::Branch,
+        &[BRANCH_SITE.to_owned()],
+    )
+    .await;
     let (_driver, client) = start_browser(&chromedriver).await;
     let zh = Lang::ZhCn;
 
@@ -268,7 +280,10 @@ async fn office_approver_branch_journey_in_chromium() {
     log_in(&client, &base, "li.editor", &editor_pw).await;
     client.goto(&format!("{base}/ui/materials")).await.unwrap();
     let files = tempfile::tempdir().unwrap();
-    let posters = [files.path().join("反诈海报A.png"), files.path().join("反诈海报B.png")];
+    let posters = [
+        files.path().join("反诈海报A.png"),
+        files.path().join("反诈海报B.png"),
+    ];
     poster(&posters[0], 11);
     poster(&posters[1], 151);
     client
@@ -294,10 +309,19 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     until(60, "both posters uploaded", || async {
-        let done = client.find_all(Locator::Css("#uploads li.done")).await.ok()?;
-        let failed = client.find_all(Locator::Css("#uploads li.failed")).await.ok()?;
+        let done = client
+            .find_all(Locator::Css("#uploads li.done"))
+            .await
+            .ok()?;
+        let failed = client
+            .find_all(Locator::Css("#uploads li.failed"))
+            .await
+            .ok()?;
         if let Some(failure) = failed.first() {
-            panic!("an upload failed: {}", failure.text().await.unwrap_or_default());
+            panic!(
+                "an upload failed: {}",
+                failure.text().await.unwrap_or_default()
+            );
         }
         (done.len() == 2).then_some(())
     })
@@ -386,7 +410,10 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     until(20, "the dry run's answer", || async {
-        let flash = client.find(Locator::Css("#flash.ok, #flash.error")).await.ok()?;
+        let flash = client
+            .find(Locator::Css("#flash.ok, #flash.error"))
+            .await
+            .ok()?;
         let class = flash.attr("class").await.ok()??;
         assert!(
             class.contains("ok"),
@@ -406,13 +433,21 @@ async fn office_approver_branch_journey_in_chromium() {
         .unwrap();
     let schedule_row = format!(".schedule-row[data-id=\"{PLAYLIST_ID}-schedule\"]");
     until(30, "the applied schedule listed", || async {
-        client.find(Locator::Css(&schedule_row)).await.ok().map(|_| ())
+        client
+            .find(Locator::Css(&schedule_row))
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await;
     let door_page = format!("{base}/ui/screens/{DOOR_SCREEN}");
     client.goto(&door_page).await.unwrap();
     let desired_before: u64 = until(60, "the door screen's first rotation", || async {
-        text_of(&client, "#desired-version").await?.trim().parse().ok()
+        text_of(&client, "#desired-version")
+            .await?
+            .trim()
+            .parse()
+            .ok()
     })
     .await;
     log_out(&client).await;
@@ -436,8 +471,16 @@ async fn office_approver_branch_journey_in_chromium() {
     // The demo agent on the branch's door picks the new rotation up.
     until(90, "the door agent playing the approved loop", || async {
         client.goto(&door_page).await.ok()?;
-        let desired: u64 = text_of(&client, "#desired-version").await?.trim().parse().ok()?;
-        let reported: u64 = text_of(&client, "#reported-version").await?.trim().parse().ok()?;
+        let desired: u64 = text_of(&client, "#desired-version")
+            .await?
+            .trim()
+            .parse()
+            .ok()?;
+        let reported: u64 = text_of(&client, "#reported-version")
+            .await?
+            .trim()
+            .parse()
+            .ok()?;
         let mut has_ours = false;
         for id in &material_ids {
             let item = format!("#loop li[data-id=\"{id}\"]");
@@ -459,10 +502,7 @@ async fn office_approver_branch_journey_in_chromium() {
     // --- the branch user: only their branch; confirm; the CSV ---------------
     log_in(&client, &base, "zhao.branch", &branch_pw).await;
     assert_eq!(client.current_url().await.unwrap().path(), "/ui/branch");
-    let sites = client
-        .find_all(Locator::Css(".branch-site"))
-        .await
-        .unwrap();
+    let sites = client.find_all(Locator::Css(".branch-site")).await.unwrap();
     assert_eq!(sites.len(), 1, "a branch user sees one site");
     assert_eq!(
         sites[0].attr("data-site").await.unwrap().as_deref(),
@@ -511,7 +551,11 @@ async fn office_approver_branch_journey_in_chromium() {
         .expect("phone-sized window");
     client.goto(&format!("{base}/ui/branch")).await.unwrap();
     until(20, "the compliance table on a phone", || async {
-        client.find(Locator::Css(".compliance-table")).await.ok().map(|_| ())
+        client
+            .find(Locator::Css(".compliance-table"))
+            .await
+            .ok()
+            .map(|_| ())
     })
     .await;
     shot(&client, "09-branch-phone").await;
@@ -536,7 +580,10 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     let bytes: Vec<u8> = serde_json::from_value(bytes).unwrap();
-    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "the CSV starts with a BOM");
+    assert!(
+        bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "the CSV starts with a BOM"
+    );
     let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let branch_screens = store
         .list_screens(Some(&[BRANCH_SITE.to_owned()]))
@@ -553,12 +600,17 @@ async fn office_approver_branch_journey_in_chromium() {
     );
     for screen in &branch_screens {
         assert!(
-            day_rows.iter().any(|r| r.contains(&format!(",{},", screen.id))),
+            day_rows
+                .iter()
+                .any(|r| r.contains(&format!(",{},", screen.id))),
             "{} missing from {csv}",
             screen.id
         );
     }
-    assert!(!csv.contains("abc-gaogang") && !csv.contains("hall-wall"), "{csv}");
+    assert!(
+        !csv.contains("abc-gaogang") && !csv.contains("hall-wall"),
+        "{csv}"
+    );
     assert!(
         csv.split("\r\n")
             .any(|l| l.contains(DOOR_SCREEN) && l.contains("zhao.branch")),

@@ -72,9 +72,6 @@ fn parse(text: &str) -> Catalogue {
 impl Lang {
     /// The message for `key` (the key itself when missing, so a gap shows).
     pub fn text(self, key: &str) -> &str {
-        self.catalogue()
-            .get(key)
-            .map(String::as_str)
-            .unwrap_or(key)
+        self.catalogue().get(key).map(String::as_str).unwrap_or(key)
     }
 }

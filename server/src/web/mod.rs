@@ -174,7 +174,12 @@ pub(crate) fn matrix_rows() -> Vec<crate::http::tests::MatrixRow> {
         ("GET", "/ui/sites/{id}", "/ui/sites/site-a", SiteA),
         ("GET", "/ui/screens/{id}", "/ui/screens/screen-a", SiteA),
         ("GET", "/ui/materials", "/ui/materials", Roles(STAFF)),
-        ("GET", "/ui/materials/{id}", "/ui/materials/m1", Roles(STAFF)),
+        (
+            "GET",
+            "/ui/materials/{id}",
+            "/ui/materials/m1",
+            Roles(STAFF),
+        ),
         ("GET", "/ui/playlists", "/ui/playlists", Roles(STAFF)),
         ("GET", "/ui/approvals", "/ui/approvals", Roles(STAFF)),
         ("GET", "/ui/alerts", "/ui/alerts", Roles(STAFF)),

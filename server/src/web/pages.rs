@@ -138,7 +138,12 @@ async fn screen_summary(
         .and_then(|r| decode_rotation(state, &r.envelope))
         .map(|r| now_playing(&r, now, titles))
         .unwrap_or(Value::Null);
-    let screenshot = state.store.screenshots(&screen.id).await?.into_iter().next();
+    let screenshot = state
+        .store
+        .screenshots(&screen.id)
+        .await?
+        .into_iter()
+        .next();
     let desired = rotation.as_ref().map(|r| r.version);
     let reported = screen_state.as_ref().and_then(|s| s.rotation_version);
     Ok(json!({

@@ -27,12 +27,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../../templates/error.html")),
     ("screens.html", include_str!("../../templates/screens.html")),
     ("screen.html", include_str!("../../templates/screen.html")),
-    ("materials.html", include_str!("../../templates/materials.html")),
-    ("material.html", include_str!("../../templates/material.html")),
-    ("playlists.html", include_str!("../../templates/playlists.html")),
-    ("approvals.html", include_str!("../../templates/approvals.html")),
+    (
+        "materials.html",
+        include_str!("../../templates/materials.html"),
+    ),
+    (
+        "material.html",
+        include_str!("../../templates/material.html"),
+    ),
+    (
+        "playlists.html",
+        include_str!("../../templates/playlists.html"),
+    ),
+    (
+        "approvals.html",
+        include_str!("../../templates/approvals.html"),
+    ),
     ("alerts.html", include_str!("../../templates/alerts.html")),
-    ("editions.html", include_str!("../../templates/editions.html")),
+    (
+        "editions.html",
+        include_str!("../../templates/editions.html"),
+    ),
     ("branch.html", include_str!("../../templates/branch.html")),
     ("reports.html", include_str!("../../templates/reports.html")),
     ("audit.html", include_str!("../../templates/audit.html")),

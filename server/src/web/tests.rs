@@ -84,17 +84,14 @@ fn every_key_the_templates_and_script_use_exists() {
         ("state_", &["pending", "approved", "rejected", "retired"]),
         ("kind_", &["poster", "video", "text"]),
         ("role_", &["admin", "editor", "approver", "branch"]),
-        (
-            "weekday_",
-            &["0", "1", "2", "3", "4", "5", "6"],
-        ),
+        ("weekday_", &["0", "1", "2", "3", "4", "5", "6"]),
         ("days_", &["mon_sun", "mon_fri", "mon_sat", "sat_sun"]),
-        (
-            "js_c_",
-            &["compliant", "non_compliant", "unknown"],
-        ),
+        ("js_c_", &["compliant", "non_compliant", "unknown"]),
         ("js_confirmed_", &["ok", "problem"]),
-        ("js_edition_", &["pending", "current", "superseded", "rejected"]),
+        (
+            "js_edition_",
+            &["pending", "current", "superseded", "rejected"],
+        ),
         ("js_severity_", &["error", "warning", "info"]),
         (
             "js_err_",
@@ -122,7 +119,10 @@ fn every_key_the_templates_and_script_use_exists() {
             }
         }
     }
-    assert!(missing.is_empty(), "keys missing from the catalogues: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from the catalogues: {missing:?}"
+    );
 }
 
 fn has_cjk(text: &str) -> bool {
@@ -146,7 +146,10 @@ fn no_chinese_outside_the_catalogues() {
         .filter(|(_, text)| has_cjk(text))
         .map(|(name, _)| *name)
         .collect();
-    assert!(offenders.is_empty(), "Chinese text outside server/locales: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "Chinese text outside server/locales: {offenders:?}"
+    );
 }
 
 struct Ui {
@@ -204,7 +207,10 @@ impl Ui {
             })
             .await
             .unwrap();
-        for (id, site, name) in [("screen-a", "site-a", HOSTILE), ("screen-b", "site-b", "door b")] {
+        for (id, site, name) in [
+            ("screen-a", "site-a", HOSTILE),
+            ("screen-b", "site-b", "door b"),
+        ] {
             store
                 .upsert_screen(
                     &ScreenRow {
@@ -336,7 +342,10 @@ async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
             "{page}: {csp}"
         );
         let body = text(response).await;
-        assert!(body.contains("<html lang=\"zh-CN\">"), "{page} is not zh-CN by default");
+        assert!(
+            body.contains("<html lang=\"zh-CN\">"),
+            "{page} is not zh-CN by default"
+        );
         assert!(
             !body.contains("<script>alert"),
             "{page} shows a user's <script> unescaped"
@@ -345,9 +354,15 @@ async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
         assert_eq!(body.matches("<script").count(), 2, "{page}");
     }
     let screens = text(ui.get("/ui/screens", Some("admin"), true).await).await;
-    assert!(screens.contains("&lt;script&gt;alert("), "screen name not shown escaped");
+    assert!(
+        screens.contains("&lt;script&gt;alert("),
+        "screen name not shown escaped"
+    );
     let material = text(ui.get("/ui/materials/m1", Some("admin"), true).await).await;
-    assert!(material.contains("&lt;script&gt;alert("), "material title not shown escaped");
+    assert!(
+        material.contains("&lt;script&gt;alert("),
+        "material title not shown escaped"
+    );
     ui.db.finish().await;
 }
 
@@ -368,10 +383,16 @@ async fn browsers_are_sent_to_login_and_shown_html_errors() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = text(response).await;
     assert!(body.contains(Lang::ZhCn.text("error_forbidden")), "{body}");
-    assert!(!body.contains("alert("), "another site's screen name leaked: {body}");
+    assert!(
+        !body.contains("alert("),
+        "another site's screen name leaked: {body}"
+    );
     // A branch user's screen list shows their site only.
     let body = text(ui.get("/ui/screens", Some("branch-b"), true).await).await;
-    assert!(body.contains("door b") && !body.contains("screen-a"), "{body}");
+    assert!(
+        body.contains("door b") && !body.contains("screen-a"),
+        "{body}"
+    );
     // Editors may not see the audit log.
     let response = ui.get("/ui/audit", Some("editor"), true).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -386,9 +407,17 @@ async fn the_language_switch_keeps_a_cookie_and_goes_back_only_locally() {
     assert_eq!(response.headers()[header::LOCATION], "/ui/materials");
     let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.starts_with("ledcast_lang=en;") && cookie.contains("SameSite=Strict"));
-    for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let response = ui
-            .get(&format!("/lang/en?next={}", super::render::url_encode(evil)), None, true)
+            .get(
+                &format!("/lang/en?next={}", super::render::url_encode(evil)),
+                None,
+                true,
+            )
             .await;
         assert_eq!(response.headers()[header::LOCATION], "/ui", "{evil}");
     }
