@@ -300,7 +300,7 @@
             box.append(el("p", { class: "diff-summary", text: summary }));
             const changes = el("ul", { class: "plain small" });
             (diff.data.screens || []).forEach((c) => {
-              const names = (a) => a.map((m) => m.title || m.id).join("、");
+              const names = (a) => a.map((m) => m.title || m.id).join(", ");
               const line = el("li", {}, el("b", { text: c.screen }));
               if (c.out.length) line.append(" −" + c.out.length + " (" + names(c.out) + ")");
               if (c.in.length) line.append(" +" + c.in.length + " (" + names(c.in) + ")");
