@@ -323,6 +323,21 @@
     })();
   }
 
+  const packUpload = $("#pack-upload");
+  if (packUpload) {
+    packUpload.addEventListener("click", async () => {
+      const file = $("#pack-file").files[0];
+      if (!file) { flash(msg("pack_choose"), "error"); return; }
+      packUpload.disabled = true;
+      flash(msg("pack_uploading"), "info");
+      const result = await api("POST", "/api/v1/packs", file, { "Content-Type": "application/zip" });
+      packUpload.disabled = false;
+      if (!result.ok) { flash(errorText(result), "error"); return; }
+      flash(msg("pack_imported"), "ok");
+      setTimeout(() => location.reload(), 800);
+    });
+  }
+
   // --- branch: compliance table, confirmations ------------------------------
   async function loadCompliance(box) {
     const site = box.dataset.site;

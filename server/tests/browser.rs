@@ -440,6 +440,82 @@ async fn office_approver_branch_journey_in_chromium() {
             .map(|_| ())
     })
     .await;
+    // An urgent alert on another branch: the banner shows while it runs; end it early.
+    client.goto(&format!("{base}/ui/alerts")).await.unwrap();
+    client
+        .find(Locator::Css("input[name=alert-kind][value=material]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(".al-site[value=\"abc-gaogang\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("alert-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(15, "the alert banner", || async {
+        client
+            .find(Locator::Id("alert-banner"))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    shot(&client, "11-alert-banner").await;
+    client
+        .find(Locator::Css("#running-alerts button.js-decide"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .accept_alert()
+        .await
+        .expect("the end-early confirmation");
+    until(15, "the banner gone after ending the alert", || async {
+        client
+            .find(Locator::Id("alert-banner"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    // A county library pack: imported here, approved by the approver after seeing its diff.
+    client.goto(&format!("{base}/ui/editions")).await.unwrap();
+    let pack = repo_root().join("media/packs/gaogang-2026-W48.zip");
+    client
+        .find(Locator::Id("pack-file"))
+        .await
+        .unwrap()
+        .send_keys(&pack.display().to_string())
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("pack-upload"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(30, "the imported edition listed", || async {
+        client
+            .find(Locator::Css("article.edition"))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
     let door_page = format!("{base}/ui/screens/{DOOR_SCREEN}");
     client.goto(&door_page).await.unwrap();
     let desired_before: u64 = until(60, "the door screen's first rotation", || async {
@@ -492,6 +568,26 @@ async fn office_approver_branch_journey_in_chromium() {
     shot(&client, "05-screen-now-playing").await;
     client.goto(&format!("{base}/ui/screens")).await.unwrap();
     shot(&client, "06-screens").await;
+    client.goto(&format!("{base}/ui/editions")).await.unwrap();
+    let summary = until(30, "the edition's diff", || async {
+        let text = text_of(&client, "article.edition .diff-summary").await?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(summary.contains('屏'), "a Chinese diff summary: {summary}");
+    shot(&client, "12-editions").await;
+    client
+        .find(Locator::Css("article.edition button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(30, "the edition approved", || async {
+        let state = text_of(&client, "article.edition p.small").await?;
+        state.contains(zh.text("js_edition_current")).then_some(())
+    })
+    .await;
     client
         .goto(&format!("{base}/ui/materials/{}", material_ids[0]))
         .await

@@ -316,7 +316,7 @@ async fn active_alerts_for(
             })
             .unwrap_or_default()
     };
-    Ok(alerts
+    let visible: Vec<_> = alerts
         .into_iter()
         .filter(|a| match &screens {
             None => true,
@@ -333,8 +333,22 @@ async fn active_alerts_for(
                 })
             }
         })
-        .map(|a| json!({"id": a.id, "material_id": a.material_id, "until": a.until}))
-        .collect())
+        .collect();
+    let mut shown = Vec::new();
+    for alert in visible {
+        let title = state
+            .store
+            .material(&alert.material_id)
+            .await?
+            .map(|m| m.title);
+        shown.push(json!({
+            "id": alert.id,
+            "material_id": alert.material_id,
+            "title": title,
+            "until": alert.until,
+        }));
+    }
+    Ok(shown)
 }
 
 /// `GET /static/{file}`: the embedded stylesheet and script.
