@@ -293,7 +293,11 @@ async fn office_approver_branch_journey_in_chromium() {
         .send_keys("e2e, investment")
         .await
         .unwrap();
-    let paths: Vec<String> = posters.iter().map(|p| p.display().to_string()).collect();
+    // A third file that is no image: refused on its own, in plain words.
+    let broken = files.path().join("坏文件.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n but the rest is not a picture").unwrap();
+    let mut paths: Vec<String> = posters.iter().map(|p| p.display().to_string()).collect();
+    paths.push(broken.display().to_string());
     client
         .find(Locator::Id("file-input"))
         .await
@@ -308,24 +312,30 @@ async fn office_approver_branch_journey_in_chromium() {
         .click()
         .await
         .unwrap();
-    until(60, "both posters uploaded", || async {
-        let done = client
-            .find_all(Locator::Css("#uploads li.done"))
-            .await
-            .ok()?;
-        let failed = client
-            .find_all(Locator::Css("#uploads li.failed"))
-            .await
-            .ok()?;
-        if let Some(failure) = failed.first() {
-            panic!(
-                "an upload failed: {}",
-                failure.text().await.unwrap_or_default()
-            );
-        }
-        (done.len() == 2).then_some(())
-    })
+    let refusal = until(
+        60,
+        "both posters uploaded and the broken file refused",
+        || async {
+            let done = client
+                .find_all(Locator::Css("#uploads li.done"))
+                .await
+                .ok()?;
+            let failed = client
+                .find_all(Locator::Css("#uploads li.failed"))
+                .await
+                .ok()?;
+            if done.len() < 2 || failed.is_empty() {
+                return None;
+            }
+            assert_eq!(failed.len(), 1, "only the broken file fails");
+            failed[0].text().await.ok()
+        },
+    )
     .await;
+    assert!(
+        refusal.contains("坏文件.png") && refusal.contains(zh.text("js_err_invalid_media")),
+        "the refusal names the file and says why in plain words: {refusal}"
+    );
     client
         .find(Locator::Id("text-title"))
         .await
@@ -363,6 +373,13 @@ async fn office_approver_branch_journey_in_chromium() {
         Some(ids)
     })
     .await;
+    client
+        .execute(
+            "document.getElementById('dropzone').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
     shot(&client, "02-materials-upload").await;
 
     client.goto(&format!("{base}/ui/playlists")).await.unwrap();
@@ -656,6 +673,32 @@ async fn office_approver_branch_journey_in_chromium() {
     .await;
     shot(&client, "09-branch-phone").await;
     client.set_window_size(1366, 768).await.unwrap();
+
+    // The English switch, and back.
+    client
+        .find(Locator::Css("a.lang"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(10, "the page in English", || async {
+        let h1 = text_of(&client, "h1").await?;
+        h1.starts_with(Lang::En.text("branch_title")).then_some(())
+    })
+    .await;
+    client
+        .find(Locator::Css("a.lang"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(10, "the page in Chinese again", || async {
+        let h1 = text_of(&client, "h1").await?;
+        h1.starts_with(zh.text("branch_title")).then_some(())
+    })
+    .await;
 
     client.goto(&format!("{base}/ui/reports")).await.unwrap();
     shot(&client, "10-reports").await;
