@@ -583,6 +583,11 @@ async fn office_approver_branch_journey_in_chromium() {
     })
     .await;
     shot(&client, "05-screen-now-playing").await;
+    client
+        .execute("document.querySelector('.week').scrollIntoView();", vec![])
+        .await
+        .unwrap();
+    shot(&client, "05-screen-week").await;
     client.goto(&format!("{base}/ui/screens")).await.unwrap();
     shot(&client, "06-screens").await;
     client.goto(&format!("{base}/ui/editions")).await.unwrap();

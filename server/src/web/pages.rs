@@ -220,7 +220,12 @@ pub async fn site(
 }
 
 /// The rotation's blocks over the next seven days, by local day.
-fn week_calendar(rotation: &protocol::Rotation, now: protocol::Timestamp, tz: &str) -> Vec<Value> {
+fn week_calendar(
+    rotation: &protocol::Rotation,
+    now: protocol::Timestamp,
+    tz: &str,
+    titles: &HashMap<String, String>,
+) -> Vec<Value> {
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     let Some(start) = chrono::DateTime::from_timestamp_millis(now.as_millis()) else {
         return Vec::new();
@@ -241,8 +246,15 @@ fn week_calendar(rotation: &protocol::Rotation, now: protocol::Timestamp, tz: &s
                 .iter()
                 .filter(|b| b.from.as_millis() < until && b.until.as_millis() > from)
                 .map(|b| {
-                    let mut materials: Vec<&str> =
-                        b.slots.iter().map(|s| s.material_id.as_str()).collect();
+                    let mut materials: Vec<&str> = b
+                        .slots
+                        .iter()
+                        .map(|s| {
+                            titles
+                                .get(&s.material_id)
+                                .map_or(s.material_id.as_str(), String::as_str)
+                        })
+                        .collect();
                     materials.dedup();
                     json!({
                         "from": b.from.as_millis().max(from),
@@ -301,7 +313,7 @@ pub async fn screen(
                 })
                 .collect();
             (
-                week_calendar(r, now, &screen.timezone),
+                week_calendar(r, now, &screen.timezone, &titles),
                 items,
                 Some(r.expires_at.as_millis()),
             )

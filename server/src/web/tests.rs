@@ -435,3 +435,49 @@ async fn the_language_switch_keeps_a_cookie_and_goes_back_only_locally() {
     assert!(body.contains("<html lang=\"en\">") && body.contains(Lang::En.text("login_title")));
     ui.db.finish().await;
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_httponly_strict_and_secure_under_tls() {
+    let ui = Ui::new().await;
+    let password = "correct horse battery";
+    ui.state
+        .store
+        .create_user(NewUser {
+            id: "cookie",
+            username: "cookie",
+            password_hash: &crate::auth::hash_password(password),
+            role: Role::Editor,
+            sites: &[],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    for behind_tls in [false, true] {
+        let mut state = ui.state.clone();
+        state.config = Arc::new(Config {
+            behind_tls,
+            ..(*ui.state.config).clone()
+        });
+        let response = app(state)
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/login")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        serde_json::json!({"username": "cookie", "password": password}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("Secure"), behind_tls, "{cookie}");
+    }
+    ui.db.finish().await;
+}
