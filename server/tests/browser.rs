@@ -235,6 +235,8 @@ async fn office_approver_branch_journey_in_chromium() {
     let Some(chromedriver) = chromedriver() else {
         return;
     };
+    // The browser first: a missing or broken chromedriver fails at once.
+    let (_driver, client) = start_browser(&chromedriver).await;
     let data = tempfile::tempdir().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let demo = demo::start(
@@ -262,7 +264,6 @@ async fn office_approver_branch_journey_in_chromium() {
         &[BRANCH_SITE.to_owned()],
     )
     .await;
-    let (_driver, client) = start_browser(&chromedriver).await;
     let zh = Lang::ZhCn;
 
     // An unauthenticated browser lands on the login page, in Chinese.
