@@ -431,6 +431,7 @@
       if (!result.ok) { flash(errorText(result), "error"); return; }
       const box = $("#new-password");
       box.textContent = msg("user_created", { user: result.data.username, password: result.data.password });
+      box.dataset.password = result.data.password;
       box.hidden = false;
     });
   }

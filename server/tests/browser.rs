@@ -257,13 +257,6 @@ async fn office_approver_branch_journey_in_chromium() {
     let store = demo.running.state.store.clone();
     let editor_pw = create_user(&store, "li.editor", Role::Editor, &[]).await;
     let approver_pw = create_user(&store, "wang.approver", Role::Approver, &[]).await;
-    let branch_pw = create_user(
-        &store,
-        "zhao.branch",
-        Role::Branch,
-        &[BRANCH_SITE.to_owned()],
-    )
-    .await;
     let zh = Lang::ZhCn;
 
     // An unauthenticated browser lands on the login page, in Chinese.
@@ -276,6 +269,44 @@ async fn office_approver_branch_journey_in_chromium() {
         Some(zh.text("login_title"))
     );
     shot(&client, "01-login").await;
+
+    // --- the admin creates the branch user on the users page -----------------
+    log_in(&client, &base, "admin", &demo.admin_password).await;
+    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    client
+        .find(Locator::Id("new-username"))
+        .await
+        .unwrap()
+        .send_keys("zhao.branch")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#new-role option[value=branch]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&format!(".new-site[value=\"{BRANCH_SITE}\"]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("create-user"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let branch_pw = until(15, "the new user's password", || async {
+        let shown = client.find(Locator::Id("new-password")).await.ok()?;
+        shown.attr("data-password").await.ok()?
+    })
+    .await;
+    log_out(&client).await;
 
     // --- the editor: two posters and a warning text, a playlist, a schedule ---
     log_in(&client, &base, "li.editor", &editor_pw).await;
