@@ -9,6 +9,7 @@
 mod accounts;
 mod compliance;
 mod content;
+mod editions;
 mod evidence;
 mod fleet;
 
@@ -22,6 +23,7 @@ pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
+pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
     DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
