@@ -820,6 +820,84 @@ valid_until = 2026-12-20
         }
     }
 
+    #[tokio::test]
+    async fn the_daily_expiry_report_is_made_once_per_day_stored_and_audited() {
+        for db in backends().await {
+            let dir = tempfile::tempdir().unwrap();
+            let state = state_for(&db, dir.path()).await;
+            users(&state).await;
+            let (status, _) = call(&state, Method::GET, "/api/v1/reports/expiry", "editor").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "no report yet");
+            // 2026-11-28 08:00 CST, after the default 07:00 report hour
+            let now = 1_795_824_000_000;
+            let day = 86_400_000;
+            for (id, until) in [("soon", now + 3 * day), ("later", now + 8 * day)] {
+                let meta = crate::service::MaterialMeta {
+                    id: id.into(),
+                    title: format!("title {id}"),
+                    tags: vec!["冒充客服".into()],
+                    source: "test".into(),
+                    valid_from: Some(now - day),
+                    valid_until: Some(until),
+                    is_warning: true,
+                };
+                crate::service::import_material(
+                    &state,
+                    "w.txt",
+                    format!("提醒 {id}").into_bytes(),
+                    meta,
+                    "editor",
+                )
+                .await
+                .unwrap();
+                assert!(state
+                    .store
+                    .decide_material(id, "pending", "approved", "approver", now)
+                    .await
+                    .unwrap());
+            }
+            assert!(
+                crate::http::expiry::produce_if_due(&state, now - 2 * 3_600_000)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "06:00: not due yet"
+            );
+            let report = crate::http::expiry::produce_if_due(&state, now)
+                .await
+                .unwrap()
+                .expect("due at 08:00");
+            assert_eq!(report["day"], "2026-11-28");
+            assert_eq!(report["count"], 1);
+            assert_eq!(report["materials"][0]["id"], "soon");
+            assert!(
+                crate::http::expiry::produce_if_due(&state, now + 3_600_000)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "once a day"
+            );
+            let (status, latest) =
+                call(&state, Method::GET, "/api/v1/reports/expiry", "approver").await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(latest["day"], "2026-11-28");
+            assert_eq!(latest["report"]["materials"][0]["id"], "soon");
+            let audit = state.store.audit_log(10, None).await.unwrap();
+            assert!(
+                audit
+                    .iter()
+                    .any(|a| a.action == "report.expiry" && a.target == "2026-11-28"),
+                "{audit:?}"
+            );
+            let tomorrow = crate::http::expiry::produce_if_due(&state, now + day)
+                .await
+                .unwrap()
+                .expect("the next day's report");
+            assert_eq!(tomorrow["day"], "2026-11-29");
+            db.finish().await;
+        }
+    }
+
     #[test]
     fn the_summary_speaks_both_languages() {
         let totals = BTreeMap::from([
