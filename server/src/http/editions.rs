@@ -265,15 +265,16 @@ pub fn summary(
     totals: &BTreeMap<&'static str, InOut>,
 ) -> BTreeMap<&'static str, String> {
     let order = [
-        ("poster", "posters", "海报"),
-        ("video", "videos", "视频"),
-        ("text", "texts", "文字提示"),
+        ("poster", "poster", "海报"),
+        ("video", "video", "视频"),
+        ("text", "text", "文字提示"),
     ];
     let mut en = Vec::new();
     let mut zh = Vec::new();
-    for (kind, plural, zh_name) in order {
+    for (kind, singular, zh_name) in order {
         if let Some(c) = totals.get(kind).filter(|c| c.out + c.in_ > 0) {
-            en.push(format!("{} {plural} out, {} in", c.out, c.in_));
+            let s = if c.out == 1 { "" } else { "s" };
+            en.push(format!("{} {singular}{s} out, {} in", c.out, c.in_));
             zh.push(format!("{zh_name}下线 {} 个、上线 {} 个", c.out, c.in_));
         }
     }
@@ -907,6 +908,8 @@ valid_until = 2026-12-20
         let s = summary(37, &totals);
         assert_eq!(s["en"], "37 screens change: 12 posters out, 14 in");
         assert_eq!(s["zh-CN"], "37 块屏幕将变化：海报下线 12 个、上线 14 个");
+        let one = summary(1, &BTreeMap::from([("video", InOut { out: 1, in_: 0 })]));
+        assert_eq!(one["en"], "1 screen changes: 1 video out, 0 in");
         let none = summary(0, &BTreeMap::new());
         assert_eq!(none["en"], "no screen changes");
     }
