@@ -899,6 +899,65 @@ valid_until = 2026-12-20
         }
     }
 
+    #[tokio::test]
+    async fn the_daily_expiry_report_is_posted_to_the_configured_webhook() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let db = crate::store::testing::sqlite().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state_for(&db, dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = (*state.config).clone();
+        config.reports.expiry_webhook_url = Some(format!("http://{addr}/hook"));
+        state.config = Arc::new(config);
+        let received = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length || n == 0 {
+                        break;
+                    }
+                }
+            }
+            socket
+                .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let now = 1_795_824_000_000; // 2026-11-28 08:00 CST
+        let report = crate::http::expiry::produce_if_due(&state, now)
+            .await
+            .unwrap()
+            .expect("due");
+        let request = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+            .await
+            .expect("the webhook was called")
+            .unwrap();
+        assert!(request.starts_with("POST /hook HTTP/1.1"), "{request}");
+        assert!(request
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"));
+        let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+        let posted: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(posted, report);
+        assert_eq!(posted["day"], "2026-11-28");
+        db.finish().await;
+    }
+
     #[test]
     fn the_summary_speaks_both_languages() {
         let totals = BTreeMap::from([
