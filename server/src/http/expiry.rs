@@ -146,6 +146,7 @@ pub async fn produce_if_due(state: &AppState, now: i64) -> anyhow::Result<Option
                 .set("Content-Type", "application/json")
                 .send_string(&body)
                 .map(|r| r.status())
+                .map_err(|e| e.to_string())
         })
         .await?;
         match posted {
