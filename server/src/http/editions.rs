@@ -508,6 +508,18 @@ items = [
   { edition = "current", kind = "poster", tags = ["screen:bank-door"] },
   { edition = "current", kind = "text" },
 ]
+
+[[playlists]]
+id = "transfer"
+items = [
+  { edition = "current", kind = "text" },
+  { material = "gaogang-2026-W48-005" },
+]
+
+[[schedules]]
+id = "transfer-always"
+playlist = "transfer"
+tags = ["online-transfer"]
 "#;
 
     /// A second edition: two new warning texts (new content, new hashes).
@@ -634,6 +646,11 @@ valid_until = 2026-12-20
                 .await
                 .unwrap();
             assert!(applied.applied, "{:?}", applied.diagnostics);
+            assert!(state
+                .store
+                .decide_schedule("transfer-always", "approved", "approver", 1)
+                .await
+                .unwrap());
             crate::packs::import_pack(&state, &sample_w48(), "editor", |_, _, _| {})
                 .await
                 .unwrap();
@@ -795,6 +812,34 @@ valid_until = 2026-12-20
             assert_eq!(old.valid_until, w48.superseded_at);
             assert!(old.is_live_at(w48.superseded_at.unwrap() - 1));
             assert!(!old.is_live_at(w48.superseded_at.unwrap()));
+            // The warning feed follows: W49's texts, and W48-005 (named
+            // directly) until the instant W48 was superseded, not after.
+            let cut = w48.superseded_at.unwrap();
+            let feed = |t: i64| {
+                let state = state.clone();
+                async move {
+                    crate::http::feed::current_warnings(&state, t)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|w| w.id)
+                        .collect::<BTreeSet<_>>()
+                }
+            };
+            let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+            assert_eq!(
+                feed(cut - 1).await,
+                ids(&[
+                    "gaogang-2026-W49-001",
+                    "gaogang-2026-W49-002",
+                    "gaogang-2026-W48-005"
+                ])
+            );
+            assert_eq!(
+                feed(cut).await,
+                ids(&["gaogang-2026-W49-001", "gaogang-2026-W49-002"]),
+                "a superseded edition's text leaves the feed at that instant"
+            );
             let (_, listed) = call(&state, Method::GET, "/api/v1/editions", "editor").await;
             let states: Vec<(&str, &str)> = listed["editions"]
                 .as_array()
