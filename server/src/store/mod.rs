@@ -7,6 +7,7 @@
 //! know about HTTP.
 
 mod accounts;
+mod compliance;
 mod content;
 mod editions;
 mod evidence;
@@ -18,6 +19,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
+pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
