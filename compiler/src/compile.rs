@@ -982,7 +982,7 @@ impl<'a> Compiler<'a> {
             let profile = &model.profiles[profile_index];
             let location = model.settings.location.clone();
             self.report(
-                Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning valid until the rotation expires that profile `{}` can show; no rotation", screen.id, profile.id))
+                Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning without an expiry that profile `{}` can show; no rotation", screen.id, profile.id))
                     .with_hint("add a standard warning (text or poster) without an expiry that this profile can show"),
             );
             failed = true;
@@ -1014,7 +1014,6 @@ impl<'a> Compiler<'a> {
         if let Some(found) = self.fallbacks.get(&profile) {
             return found.clone();
         }
-        let expires = self.window.now.0 + self.window.expires_after_ms;
         let now = self.window.now.0;
         let mut plan = LoopPlan {
             slots: Vec::new(),
@@ -1024,7 +1023,10 @@ impl<'a> Compiler<'a> {
         if let Some(w) = self.model.settings.warning_playlist {
             let resolved = self.resolve(w, profile, now);
             for (slot, m, valid_until) in resolved {
-                if slot.is_warning && valid_until.is_none_or(|u| u >= expires) {
+                // The agent keeps playing the fallback after the rotation
+                // expires (offline, for as long as it takes), and a slot
+                // carries no validity: only warnings that never expire.
+                if slot.is_warning && valid_until.is_none() {
                     plan.slots.push(slot);
                     plan.media.push(m);
                 }

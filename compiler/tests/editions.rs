@@ -1,6 +1,6 @@
 //! Library editions in the playlist language (`edition = "current"`), the
 //! exact-millisecond expiry cut (inside a block, across a block boundary,
-//! and in the fallback), and what a channel (the online-transfer feed)
+//! and in the fallback, which holds only warnings that never expire), and what a channel (the online-transfer feed)
 //! carries at one instant.
 
 mod common;
@@ -250,7 +250,7 @@ hours = "18:00-23:00"
 fn the_fallback_never_carries_a_warning_that_expires_before_the_rotation() {
     let site = SITE.replace(
         r#"items = [{ material = "warn" }]"#,
-        r#"items = [{ material = "warn" }, { material = "short-warn" }]"#,
+        r#"items = [{ material = "warn" }, { material = "short-warn" }, { material = "long-warn" }]"#,
     );
     let files = [
         ("site.toml", site.as_str()),
@@ -267,11 +267,22 @@ items = [{ material = "warn" }]
     // valid past the 48 h horizon but not until the rotation expires (72 h)
     let short_cut = at("2026-12-03T21:00:00.500+08:00").0;
     short.valid_until = Some(short_cut);
-    let catalog = Catalog::new(vec![material("warn", MaterialKind::Text, None), short]);
+    // valid a month past the rotation's expiry: an agent offline for longer
+    // keeps playing the fallback, and a slot carries no validity
+    let mut long = material("long-warn", MaterialKind::Text, None);
+    long.valid_until = Some(at("2027-01-01T00:00:00+08:00").0);
+    let catalog = Catalog::new(vec![
+        material("warn", MaterialKind::Text, None),
+        short,
+        long,
+    ]);
     let rotation = compile_one(&files, &catalog);
     assert!(
-        rotation.fallback.iter().all(|s| s.material_id != "short-warn"),
-        "the fallback plays after the horizon and offline: it keeps only warnings valid until the rotation expires"
+        rotation
+            .fallback
+            .iter()
+            .all(|s| s.material_id != "short-warn" && s.material_id != "long-warn"),
+        "the fallback plays after the horizon and, offline, after the rotation expires: only warnings that never expire"
     );
     assert!(rotation.fallback.iter().any(|s| s.material_id == "warn"));
     let horizon_end = rotation.blocks.last().expect("blocks").until.0;

@@ -116,7 +116,10 @@ pub struct EditionListing {
     kinds: BTreeMap<String, usize>,
 }
 
-async fn with_counts(state: &AppState, rows: Vec<EditionRow>) -> Result<Vec<EditionListing>, ApiError> {
+async fn with_counts(
+    state: &AppState,
+    rows: Vec<EditionRow>,
+) -> Result<Vec<EditionListing>, ApiError> {
     let materials = state.store.list_materials(&Default::default()).await?;
     Ok(rows
         .into_iter()
@@ -235,7 +238,10 @@ fn kind_name(kind: compiler::MaterialKind) -> &'static str {
 
 /// Material ids each screen shows from `from` on (blocks still running at
 /// `from`, and the fallback).
-fn shown_from(compiled: &[compiler::CompiledScreen], from: i64) -> BTreeMap<String, BTreeSet<String>> {
+fn shown_from(
+    compiled: &[compiler::CompiledScreen],
+    from: i64,
+) -> BTreeMap<String, BTreeSet<String>> {
     compiled
         .iter()
         .map(|c| {
@@ -254,22 +260,31 @@ fn shown_from(compiled: &[compiler::CompiledScreen], from: i64) -> BTreeMap<Stri
 }
 
 /// The summary sentences for `screens_changed` and `totals` (pure).
-pub fn summary(screens_changed: usize, totals: &BTreeMap<&'static str, InOut>) -> BTreeMap<&'static str, String> {
-    let order = [("poster", "posters", "海报"), ("video", "videos", "视频"), ("text", "texts", "文字提示")];
+pub fn summary(
+    screens_changed: usize,
+    totals: &BTreeMap<&'static str, InOut>,
+) -> BTreeMap<&'static str, String> {
+    let order = [
+        ("poster", "poster", "海报"),
+        ("video", "video", "视频"),
+        ("text", "text", "文字提示"),
+    ];
     let mut en = Vec::new();
     let mut zh = Vec::new();
-    for (kind, plural, zh_name) in order {
+    for (kind, singular, zh_name) in order {
         if let Some(c) = totals.get(kind).filter(|c| c.out + c.in_ > 0) {
-            en.push(format!("{} {plural} out, {} in", c.out, c.in_));
+            let s = if c.out == 1 { "" } else { "s" };
+            en.push(format!("{} {singular}{s} out, {} in", c.out, c.in_));
             zh.push(format!("{zh_name}下线 {} 个、上线 {} 个", c.out, c.in_));
         }
     }
-    let screens_en = if screens_changed == 1 { "screen changes" } else { "screens change" };
+    let screens_en = if screens_changed == 1 {
+        "screen changes"
+    } else {
+        "screens change"
+    };
     let (en, zh) = if screens_changed == 0 {
-        (
-            "no screen changes".to_owned(),
-            "没有屏幕会变化".to_owned(),
-        )
+        ("no screen changes".to_owned(), "没有屏幕会变化".to_owned())
     } else {
         (
             format!("{screens_changed} {screens_en}: {}", en.join("; ")),
@@ -442,4 +457,564 @@ pub async fn approve(
             "screens_changed": diff.screens_changed,
         })),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{header, Method, Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::media_store::ContentStore;
+    use crate::store::testing::{backends, TestDb};
+    use crate::store::{NewUser, Role};
+
+    /// A door screen (full colour, stills and scroll) whose default loop is
+    /// the current edition's posters and texts for bank doors.
+    const SITE: &str = r#"
+[settings]
+timezone = "Asia/Shanghai"
+default_playlist = "loop"
+
+[[profiles]]
+id = "door"
+width = 352
+height = 80
+color = "full"
+scroll = true
+
+[[sites]]
+id = "branch"
+
+[[screens]]
+id = "door-1"
+site = "branch"
+profile = "door"
+tags = ["bank-door"]
+
+[[screens]]
+id = "door-2"
+site = "branch"
+profile = "door"
+tags = ["bank-door"]
+
+[[playlists]]
+id = "loop"
+items = [
+  { edition = "current", kind = "poster", tags = ["screen:bank-door"] },
+  { edition = "current", kind = "text" },
+]
+
+[[playlists]]
+id = "transfer"
+items = [
+  { edition = "current", kind = "text" },
+  { material = "gaogang-2026-W48-005" },
+]
+
+[[schedules]]
+id = "transfer-always"
+playlist = "transfer"
+tags = ["online-transfer"]
+"#;
+
+    /// A second edition: two new warning texts (new content, new hashes).
+    const W49: &str = r#"
+edition = "gaogang-2026-W49"
+publisher = "泰州市高港区反诈中心"
+issued = 2026-11-30
+
+[[material]]
+kind = "text"
+title = "陌生链接不要点"
+category = "刷单返利"
+text = "陌生人发来的链接、二维码不要点，不要下载陌生APP！"
+screens = ["bank-door"]
+valid_from = 2026-11-23
+valid_until = 2026-12-20
+
+[[material]]
+kind = "text"
+title = "安全账户是骗局"
+category = "冒充公检法"
+text = "公检法没有“安全账户”，要求转账的都是诈骗！"
+screens = ["bank-door"]
+valid_from = 2026-11-23
+valid_until = 2026-12-20
+"#;
+
+    async fn state_for(db: &TestDb, dir: &std::path::Path) -> AppState {
+        let (events, _) = tokio::sync::broadcast::channel(64);
+        AppState {
+            store: db.store.clone(),
+            media: ContentStore::open(dir.join("media")).await.unwrap(),
+            screenshots: ContentStore::open(dir.join("screenshots")).await.unwrap(),
+            config: Arc::new(Config {
+                data_dir: dir.to_owned(),
+                ..Config::default()
+            }),
+            signing_key: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[9; 32])),
+            events,
+            public_url: "http://ledcast.test".into(),
+            metrics: Default::default(),
+            compile_lock: Default::default(),
+            announced: Default::default(),
+        }
+    }
+
+    async fn users(state: &AppState) {
+        for (name, role) in [
+            ("editor", Role::Editor),
+            ("approver", Role::Approver),
+            ("approver2", Role::Approver),
+        ] {
+            state
+                .store
+                .create_user(NewUser {
+                    id: name,
+                    username: name,
+                    password_hash: "x",
+                    role,
+                    sites: &[],
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            state
+                .store
+                .create_api_token(
+                    name,
+                    &crate::auth::token_sha256(&format!("token-{name}")),
+                    name,
+                    "test",
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn call(state: &AppState, method: Method, uri: &str, actor: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer token-{actor}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = crate::http::app(state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn sample_w48() -> ledcast_pack::Pack {
+        let zip = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../media/packs/gaogang-2026-W48.zip"
+        ))
+        .unwrap();
+        ledcast_pack::open_zip(&zip, &ledcast_pack::PackLimits::default()).unwrap()
+    }
+
+    fn ids(moved: &[Moved]) -> Vec<&str> {
+        moved.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn approving_an_edition_shows_its_diff_first_then_supersedes_the_current_one() {
+        for db in backends().await {
+            let dir = tempfile::tempdir().unwrap();
+            let state = state_for(&db, dir.path()).await;
+            users(&state).await;
+            let files = [crate::store::PlaylistFile {
+                name: "site.toml".into(),
+                text: SITE.into(),
+            }];
+            let applied = crate::service::apply_files(&state, &files, "editor", false)
+                .await
+                .unwrap();
+            assert!(applied.applied, "{:?}", applied.diagnostics);
+            assert!(state
+                .store
+                .decide_schedule("transfer-always", "approved", "approver", 1)
+                .await
+                .unwrap());
+            crate::packs::import_pack(&state, &sample_w48(), "editor", |_, _, _| {})
+                .await
+                .unwrap();
+
+            let (status, listed) = call(&state, Method::GET, "/api/v1/editions", "approver").await;
+            assert_eq!(status, StatusCode::OK);
+            let w48 = &listed["editions"][0];
+            assert_eq!(w48["id"], "gaogang-2026-W48");
+            assert_eq!(w48["state"], "pending");
+            assert_eq!(w48["publisher"], "泰州市高港区反诈中心");
+            assert_eq!(w48["issued"], "2026-11-23");
+            assert_eq!(w48["counts"]["pending"], 6, "{listed}");
+            assert_eq!(w48["kinds"]["text"], 2, "{listed}");
+
+            // Inside the sample pack's validity (Monday 2026-11-30 10:00 CST).
+            let monday = protocol::Timestamp(1_796_004_000_000);
+            let diff = rotation_diff(&state, "gaogang-2026-W48", monday)
+                .await
+                .unwrap();
+            assert_eq!(diff.screens_compiled, 2);
+            assert_eq!(diff.screens_changed, 2, "{diff:?}");
+            let door = &diff.screens[0];
+            assert_eq!(door.screen, "door-1");
+            assert!(door.out.is_empty());
+            // bank-door posters: refund-task (001) and fake-police (003); texts 005, 006
+            assert_eq!(
+                ids(&door.in_),
+                [
+                    "gaogang-2026-W48-001",
+                    "gaogang-2026-W48-003",
+                    "gaogang-2026-W48-005",
+                    "gaogang-2026-W48-006"
+                ]
+            );
+            assert_eq!(
+                diff.summary["en"],
+                "2 screens change: 0 posters out, 2 in; 0 texts out, 2 in"
+            );
+            assert_eq!(
+                diff.summary["zh-CN"],
+                "2 块屏幕将变化：海报下线 0 个、上线 2 个；文字提示下线 0 个、上线 2 个"
+            );
+            assert_eq!(
+                state
+                    .store
+                    .edition("gaogang-2026-W48")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .state,
+                "pending",
+                "the diff stores nothing"
+            );
+            let (status, body) = call(
+                &state,
+                Method::GET,
+                "/api/v1/editions/gaogang-2026-W48/diff",
+                "editor",
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(body["summary"]["zh-CN"].is_string() && body["summary"]["en"].is_string());
+
+            // Two-person rule: the importer may not approve.
+            let (status, body) = call(
+                &state,
+                Method::POST,
+                "/api/v1/editions/gaogang-2026-W48/approve",
+                "editor",
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+            let mut w49 = ledcast_pack::open_dir(
+                vec![("pack.toml".into(), W49.as_bytes().to_vec())],
+                &ledcast_pack::PackLimits::default(),
+            )
+            .unwrap();
+            w49.manifest.edition = "gaogang-2026-W49".into();
+            // approver imports W49, so approver may not approve it (approver2 may)
+            crate::packs::import_pack(&state, &w49, "approver", |_, _, _| {})
+                .await
+                .unwrap();
+            let (status, body) = call(
+                &state,
+                Method::POST,
+                "/api/v1/editions/gaogang-2026-W48/approve",
+                "approver",
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["materials_approved"], 6);
+            let (status, _) = call(
+                &state,
+                Method::POST,
+                "/api/v1/editions/gaogang-2026-W48/approve",
+                "approver2",
+            )
+            .await;
+            assert_eq!(status, StatusCode::CONFLICT, "approving twice");
+            assert_eq!(
+                state.store.current_edition().await.unwrap().unwrap().id,
+                "gaogang-2026-W48"
+            );
+
+            // Before W49's approval: W48's posters and texts leave, W49's texts come.
+            let diff = rotation_diff(&state, "gaogang-2026-W49", monday)
+                .await
+                .unwrap();
+            assert_eq!(diff.supersedes.as_deref(), Some("gaogang-2026-W48"));
+            let door = &diff.screens[0];
+            assert_eq!(
+                ids(&door.out),
+                [
+                    "gaogang-2026-W48-001",
+                    "gaogang-2026-W48-003",
+                    "gaogang-2026-W48-005",
+                    "gaogang-2026-W48-006"
+                ]
+            );
+            assert_eq!(
+                ids(&door.in_),
+                ["gaogang-2026-W49-001", "gaogang-2026-W49-002"]
+            );
+            assert_eq!(
+                diff.summary["en"],
+                "2 screens change: 2 posters out, 0 in; 2 texts out, 2 in"
+            );
+            let (status, body) = call(
+                &state,
+                Method::POST,
+                "/api/v1/editions/gaogang-2026-W49/approve",
+                "approver",
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "W49's importer: {body}");
+            let (status, body) = call(
+                &state,
+                Method::POST,
+                "/api/v1/editions/gaogang-2026-W49/approve",
+                "approver2",
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["superseded"], "gaogang-2026-W48");
+            let w48 = state
+                .store
+                .edition("gaogang-2026-W48")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(w48.state, "superseded");
+            assert_eq!(w48.superseded_by.as_deref(), Some("gaogang-2026-W49"));
+
+            // Superseded materials retire everywhere: even a playlist naming
+            // one directly no longer gets it, from the instant of supersession.
+            let catalog = crate::service::catalog(&state).await.unwrap();
+            assert_eq!(catalog.current_edition(), Some("gaogang-2026-W49"));
+            let old = catalog.get("gaogang-2026-W48-001").unwrap();
+            assert_eq!(old.valid_until, w48.superseded_at);
+            assert!(old.is_live_at(w48.superseded_at.unwrap() - 1));
+            assert!(!old.is_live_at(w48.superseded_at.unwrap()));
+            // The warning feed follows: W49's texts, and W48-005 (named
+            // directly) until the instant W48 was superseded, not after.
+            let cut = w48.superseded_at.unwrap();
+            let feed = |t: i64| {
+                let state = state.clone();
+                async move {
+                    crate::http::feed::current_warnings(&state, t)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|w| w.id)
+                        .collect::<BTreeSet<_>>()
+                }
+            };
+            let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+            assert_eq!(
+                feed(cut - 1).await,
+                ids(&[
+                    "gaogang-2026-W49-001",
+                    "gaogang-2026-W49-002",
+                    "gaogang-2026-W48-005"
+                ])
+            );
+            assert_eq!(
+                feed(cut).await,
+                ids(&["gaogang-2026-W49-001", "gaogang-2026-W49-002"]),
+                "a superseded edition's text leaves the feed at that instant"
+            );
+            let (_, listed) = call(&state, Method::GET, "/api/v1/editions", "editor").await;
+            let states: Vec<(&str, &str)> = listed["editions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["id"].as_str().unwrap(), e["state"].as_str().unwrap()))
+                .collect();
+            assert_eq!(
+                states,
+                [
+                    ("gaogang-2026-W49", "current"),
+                    ("gaogang-2026-W48", "superseded")
+                ]
+            );
+            let (status, _) = call(
+                &state,
+                Method::GET,
+                "/api/v1/editions/gaogang-2026-W48/diff",
+                "editor",
+            )
+            .await;
+            assert_eq!(status, StatusCode::CONFLICT);
+            db.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_daily_expiry_report_is_made_once_per_day_stored_and_audited() {
+        for db in backends().await {
+            let dir = tempfile::tempdir().unwrap();
+            let state = state_for(&db, dir.path()).await;
+            users(&state).await;
+            let (status, _) = call(&state, Method::GET, "/api/v1/reports/expiry", "editor").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "no report yet");
+            // 2026-11-28 08:00 CST, after the default 07:00 report hour
+            let now = 1_795_824_000_000;
+            let day = 86_400_000;
+            for (id, until) in [("soon", now + 3 * day), ("later", now + 8 * day)] {
+                let meta = crate::service::MaterialMeta {
+                    id: id.into(),
+                    title: format!("title {id}"),
+                    tags: vec!["冒充客服".into()],
+                    source: "test".into(),
+                    valid_from: Some(now - day),
+                    valid_until: Some(until),
+                    is_warning: true,
+                };
+                crate::service::import_material(
+                    &state,
+                    "w.txt",
+                    format!("提醒 {id}").into_bytes(),
+                    meta,
+                    "editor",
+                )
+                .await
+                .unwrap();
+                assert!(state
+                    .store
+                    .decide_material(id, "pending", "approved", "approver", now)
+                    .await
+                    .unwrap());
+            }
+            assert!(
+                crate::http::expiry::produce_if_due(&state, now - 2 * 3_600_000)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "06:00: not due yet"
+            );
+            let report = crate::http::expiry::produce_if_due(&state, now)
+                .await
+                .unwrap()
+                .expect("due at 08:00");
+            assert_eq!(report["day"], "2026-11-28");
+            assert_eq!(report["count"], 1);
+            assert_eq!(report["materials"][0]["id"], "soon");
+            assert!(
+                crate::http::expiry::produce_if_due(&state, now + 3_600_000)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "once a day"
+            );
+            let (status, latest) =
+                call(&state, Method::GET, "/api/v1/reports/expiry", "approver").await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(latest["day"], "2026-11-28");
+            assert_eq!(latest["report"]["materials"][0]["id"], "soon");
+            let audit = state.store.audit_log(10, None).await.unwrap();
+            assert!(
+                audit
+                    .iter()
+                    .any(|a| a.action == "report.expiry" && a.target == "2026-11-28"),
+                "{audit:?}"
+            );
+            let tomorrow = crate::http::expiry::produce_if_due(&state, now + day)
+                .await
+                .unwrap()
+                .expect("the next day's report");
+            assert_eq!(tomorrow["day"], "2026-11-29");
+            db.finish().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_daily_expiry_report_is_posted_to_the_configured_webhook() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let db = crate::store::testing::sqlite().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state_for(&db, dir.path()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = (*state.config).clone();
+        config.reports.expiry_webhook_url = Some(format!("http://{addr}/hook"));
+        state.config = Arc::new(config);
+        let received = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length || n == 0 {
+                        break;
+                    }
+                }
+            }
+            socket
+                .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let now = 1_795_824_000_000; // 2026-11-28 08:00 CST
+        let report = crate::http::expiry::produce_if_due(&state, now)
+            .await
+            .unwrap()
+            .expect("due");
+        let request = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+            .await
+            .expect("the webhook was called")
+            .unwrap();
+        assert!(request.starts_with("POST /hook HTTP/1.1"), "{request}");
+        assert!(request
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"));
+        let body = &request[request.find("\r\n\r\n").unwrap() + 4..];
+        let posted: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(posted, report);
+        assert_eq!(posted["day"], "2026-11-28");
+        db.finish().await;
+    }
+
+    #[test]
+    fn the_summary_speaks_both_languages() {
+        let totals = BTreeMap::from([
+            ("poster", InOut { out: 12, in_: 14 }),
+            ("text", InOut { out: 0, in_: 0 }),
+        ]);
+        let s = summary(37, &totals);
+        assert_eq!(s["en"], "37 screens change: 12 posters out, 14 in");
+        assert_eq!(s["zh-CN"], "37 块屏幕将变化：海报下线 12 个、上线 14 个");
+        let one = summary(1, &BTreeMap::from([("video", InOut { out: 1, in_: 0 })]));
+        assert_eq!(one["en"], "1 screen changes: 1 video out, 0 in");
+        let none = summary(0, &BTreeMap::new());
+        assert_eq!(none["en"], "no screen changes");
+    }
 }

@@ -56,7 +56,9 @@ fn report_instant(date: chrono::NaiveDate, tz: Tz, hour: u32) -> i64 {
         }
         local += chrono::Duration::minutes(30);
     }
-    date.and_time(NaiveTime::default()).and_utc().timestamp_millis()
+    date.and_time(NaiveTime::default())
+        .and_utc()
+        .timestamp_millis()
 }
 
 /// The local day (`YYYY-MM-DD` in `tz`) whose report is due at `now`, if
@@ -104,7 +106,10 @@ pub fn daily_report(day: &str, now: i64, materials: &[MaterialRow]) -> Value {
 /// unless that day already has one. Returns the report when it made one.
 pub async fn produce_if_due(state: &AppState, now: i64) -> anyhow::Result<Option<Value>> {
     let reports = &state.config.reports;
-    let tz: Tz = reports.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: Tz = reports
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
     let Some(day) = due_day(now, tz, reports.expiry_hour) else {
         return Ok(None);
     };
@@ -141,6 +146,7 @@ pub async fn produce_if_due(state: &AppState, now: i64) -> anyhow::Result<Option
                 .set("Content-Type", "application/json")
                 .send_string(&body)
                 .map(|r| r.status())
+                .map_err(|e| e.to_string())
         })
         .await?;
         match posted {
@@ -224,5 +230,103 @@ pub async fn latest_report(State(state): State<AppState>) -> Result<Json<Value>,
             "no daily expiry report yet",
             "the running server produces one each day shortly after midnight (server time zone); GET /api/v1/materials/expiring?days=7 answers now",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn the_daily_report_is_due_at_the_local_hour_once_a_day() {
+        let shanghai = chrono_tz::Asia::Shanghai;
+        assert_eq!(
+            next_report_at(ms("2026-11-28T06:59:59.999+08:00"), shanghai, 7),
+            ms("2026-11-28T07:00:00+08:00"),
+            "later today"
+        );
+        assert_eq!(
+            next_report_at(ms("2026-11-28T07:00:00+08:00"), shanghai, 7),
+            ms("2026-11-29T07:00:00+08:00"),
+            "at the instant itself: the next one is tomorrow"
+        );
+        assert_eq!(
+            next_report_at(ms("2026-12-31T23:30:00+08:00"), shanghai, 7),
+            ms("2027-01-01T07:00:00+08:00"),
+            "across the year end"
+        );
+        // A DST zone: 02:00 does not exist on 2026-03-08 in New York.
+        let ny = chrono_tz::America::New_York;
+        assert_eq!(
+            next_report_at(ms("2026-03-08T00:00:00-05:00"), ny, 2),
+            ms("2026-03-08T03:00:00-04:00"),
+            "the first instant after the gap"
+        );
+        assert_eq!(
+            next_report_at(ms("2026-11-01T00:30:00-04:00"), ny, 1),
+            ms("2026-11-01T01:00:00-04:00"),
+            "the first of a repeated hour"
+        );
+        assert_eq!(due_day(ms("2026-11-28T06:59:59+08:00"), shanghai, 7), None);
+        assert_eq!(
+            due_day(ms("2026-11-28T07:00:00+08:00"), shanghai, 7).as_deref(),
+            Some("2026-11-28")
+        );
+        assert_eq!(
+            due_day(ms("2026-11-28T23:59:59+08:00"), shanghai, 7).as_deref(),
+            Some("2026-11-28"),
+            "still today's report (the day, in the report's zone)"
+        );
+    }
+
+    #[test]
+    fn the_daily_report_lists_what_it_is_given_with_days_left() {
+        let now = ms("2026-11-28T07:00:00+08:00");
+        let row = |id: &str, until: i64| MaterialRow {
+            id: id.into(),
+            sha256: String::new(),
+            kind: "poster".into(),
+            title: format!("title {id}"),
+            tags: vec!["edition:gaogang-2026-W48".into()],
+            source: "gaogang-2026-W48".into(),
+            mime: "image/png".into(),
+            size_bytes: 1,
+            width: None,
+            height: None,
+            duration_ms: None,
+            valid_from: None,
+            valid_until: Some(until),
+            state: "approved".into(),
+            uploaded_by: "editor".into(),
+            uploaded_at: 0,
+            decided_by: None,
+            decided_at: None,
+            is_warning: true,
+        };
+        let report = daily_report(
+            "2026-11-28",
+            now,
+            &[
+                row("a", now + 3_600_000),
+                row("b", now + 6 * 86_400_000 + 1),
+            ],
+        );
+        assert_eq!(report["day"], "2026-11-28");
+        assert_eq!(report["days"], 7);
+        assert_eq!(report["until"], now + 7 * 86_400_000);
+        assert_eq!(report["count"], 2);
+        assert_eq!(report["materials"][0]["days_left"], 0);
+        assert_eq!(report["materials"][1]["days_left"], 6);
+        assert_eq!(report["materials"][0]["edition"], "gaogang-2026-W48");
+        assert_eq!(
+            report["summary"]["en"],
+            "2 approved material(s) expire within 7 days"
+        );
     }
 }

@@ -15,7 +15,7 @@ mod editions;
 mod error;
 pub(crate) mod expiry;
 mod extract;
-mod feed;
+pub(crate) mod feed;
 mod materials;
 mod media;
 mod openapi;

@@ -106,9 +106,11 @@ impl Store {
 
     /// The current edition, if one was approved.
     pub async fn current_edition(&self) -> StoreResult<Option<EditionRow>> {
-        let row = sqlx::query("SELECT * FROM editions WHERE state = 'current' ORDER BY approved_at DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT * FROM editions WHERE state = 'current' ORDER BY approved_at DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(edition_from_row).transpose()
     }
 
