@@ -87,7 +87,9 @@ fn write_site(root: &Path, (width, height): (u32, u32), slot_seconds: u64) -> an
     for n in 0..10u32 {
         let mut img = RgbImage::new(width, height);
         for (x, y, p) in img.enumerate_pixels_mut() {
-            let on = ((x / 8 + y / 8 + n) % 3) == 0;
+            // A different stripe period per item, so that even a 1-bit
+            // rendition of each item is distinct.
+            let on = ((x / (3 + n) + y / 8) % 2) == 0;
             *p = if on {
                 image::Rgb([255, (n * 25) as u8, 0])
             } else {

@@ -349,7 +349,7 @@ impl Agent {
             format!(
                 r#"data_dir = "{}"
 [mqtt]
-keep_alive_seconds = 2
+keep_alive_seconds = 5
 backoff_initial_ms = 100
 backoff_max_ms = 500
 [http]
@@ -1228,4 +1228,176 @@ async fn publish_rotation(server: &Server, envelope: &[u8]) {
         }
     }
     let _ = client.disconnect().await;
+}
+
+// ------------------------------------------------------------- last will ---
+
+/// Publishes `payload` retained on the screen's state topic through the
+/// broker the server uses (as the server's login on the embedded broker).
+async fn publish_state(server: &Server, payload: Vec<u8>) {
+    let url = server.demo.running.broker_url.clone();
+    let mut options = ledcast_server::push::mqtt_options(&url, "fault-test-late-will").unwrap();
+    if let Some((user, password)) = &server.demo.running.embedded_broker_login {
+        options.set_credentials(user.clone(), password.clone());
+    }
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 10);
+    let topic = Topic::name(&ScreenId::new(SCREEN).unwrap(), TopicKind::State);
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, true, payload)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+            Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)))) => break,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("publishing the late will: {e}"),
+            Err(_) => panic!("no PUBACK for the late will"),
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+async fn wait_status(server: &Server, want: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if server.desired_and_reported().await.2 == want {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Last Will of an earlier connection delivered after the agent is back
+/// online (the race of a quick reconnect): the screen must not stay offline.
+/// Once with a late will injected deterministically, once with a real quick
+/// reconnect (the old TCP connection left half-open at the broker).
+async fn late_will_scenario(server: Server, mut agent: Agent, relay: Option<watch::Sender<bool>>, what: &str) {
+    agent.start();
+    server
+        .wait_playing_desired(Duration::from_secs(60), what)
+        .await;
+    let loaded = ledcast_agent::identity::load(agent.dir.path()).unwrap();
+    for cycle in 0..cycles() {
+        // The broker hands out the old connection's will now.
+        let will = v1::AgentState {
+            screen_id: loaded.screen_id.clone(),
+            boot_id: v1::BootId::new("0123456789abcdef0123456789abcdef").unwrap(),
+            status: v1::Presence::Offline,
+            reported_at: Timestamp(wall_ms() - 60_000),
+            rotation_version: None,
+            pending_version: None,
+            now_playing: None,
+            stale: false,
+            cache: Default::default(),
+            journal_pending: 0,
+            journal_alarm: false,
+            last_error: Some("connection lost".to_owned()),
+            warnings: Vec::new(),
+            agent_version: "test".to_owned(),
+        };
+        let published_at = wall_ms();
+        publish_state(&server, v1::seal(&will, &loaded.device_key)).await;
+        // The server took the will (status changed after it was published)
+        // and the agent put the screen back online.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+        loop {
+            let row = server.store().screen_state(SCREEN).await.unwrap().unwrap();
+            if row.status == "online" && row.status_since >= published_at {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} cycle {cycle}: after a late Last Will the screen is {} since {} (will at {published_at})",
+                row.status,
+                row.status_since
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(
+            server.desired_and_reported().await.2,
+            "online",
+            "{what}: stays online"
+        );
+    }
+    if let Some(up) = relay {
+        // A real quick reconnect: the agent's side drops, the broker's side
+        // of the old connection stays open until its keep-alive check.
+        for _ in 0..cycles() {
+            up.send_replace(false);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            up.send_replace(true);
+            // keep-alive 5 s: the broker gives up on the old connection within 7.5 s.
+            tokio::time::sleep(Duration::from_secs(9)).await;
+            assert!(
+                wait_status(&server, "online", Duration::from_secs(5)).await,
+                "{what}: online after a quick reconnect"
+            );
+        }
+    }
+    agent.stop();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_last_will_never_leaves_an_online_screen_offline() {
+    // Embedded broker, through a relay that can drop the agent's side only.
+    let server = Server::start(None).await;
+    let agent = Agent::enroll(&server).await;
+    let broker = server.demo.running.broker_url.clone();
+    let addr: SocketAddr = broker.trim_start_matches("mqtt://").parse().unwrap();
+    let (port, up) = half_open_relay(addr).await;
+    agent.set_enrollment("broker_url", &format!("mqtt://127.0.0.1:{port}"));
+    late_will_scenario(server, agent, Some(up), "embedded broker").await;
+
+    if let Some(binary) = Mosquitto::find() {
+        let mut mosquitto = Mosquitto::new();
+        mosquitto.start(&binary).await;
+        let server = Server::start(Some(mosquitto.url())).await;
+        let agent = Agent::enroll(&server).await;
+        late_will_scenario(server, agent, None, "mosquitto").await;
+        mosquitto.stop();
+    }
+}
+
+/// Like [`relay`], but a cut closes only the agent's side: the upstream
+/// sockets stay open (a half-open connection the broker has not noticed).
+async fn half_open_relay(upstream: SocketAddr) -> (u16, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (up_tx, up_rx) = watch::channel(true);
+    tokio::spawn(async move {
+        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let mut up = up_rx.clone();
+            let held = held.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let cut = {
+                    let (mut ri, mut wi) = inbound.split();
+                    let (mut ro, mut wo) = outbound.split();
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut ri, &mut wo) => false,
+                        _ = tokio::io::copy(&mut ro, &mut wi) => false,
+                        _ = up.wait_for(|up| !*up) => true,
+                    }
+                };
+                drop(inbound);
+                if cut {
+                    // Keep the broker's side open, silent.
+                    held.lock().unwrap().push(outbound);
+                }
+            });
+        }
+    });
+    (port, up_tx)
 }
