@@ -87,9 +87,9 @@ fn write_site(root: &Path, (width, height): (u32, u32), slot_seconds: u64) -> an
     for n in 0..10u32 {
         let mut img = RgbImage::new(width, height);
         for (x, y, p) in img.enumerate_pixels_mut() {
-            // A different stripe period per item, so that even a 1-bit
-            // rendition of each item is distinct.
-            let on = ((x / (3 + n) + y / 8) % 2) == 0;
+            // A lit block in a different tenth of the width per item, so
+            // that even a 1-bit rendition of each item is distinct.
+            let on = x * 10 / width == n || ((x / 8 + y / 8) % 5 == 0);
             *p = if on {
                 image::Rgb([255, (n * 25) as u8, 0])
             } else {
@@ -199,6 +199,18 @@ fn cpu_ticks(pid: u32) -> u64 {
     field(11) + field(12)
 }
 
+/// The media (hex) of the rotation the agent persisted as playing, verified
+/// with its pinned server key.
+fn playing_media(agent_dir: &Path) -> Option<Vec<String>> {
+    let loaded = ledcast_agent::identity::load(agent_dir).ok()?;
+    let envelope =
+        ledcast_agent::fsutil::read_checked(&agent_dir.join("state").join("rotation-current.env"))
+            .ok()??;
+    let rotation: ledcast_protocol::v1::Rotation =
+        ledcast_protocol::v1::open(&envelope, &loaded.server_key).ok()?;
+    Some(rotation.media.iter().map(|m| m.sha256.to_hex()).collect())
+}
+
 /// Waits for the agent's first frame.
 fn wait_playing(frame: &Path, within: Duration) -> anyhow::Result<()> {
     let started = clock::monotonic();
@@ -293,11 +305,16 @@ fn run_footprint(
     let pid = agent.0.id();
     // Playing the rotation: the first bench item is in the cache and drawn.
     wait_playing(&agent_dir.join("frame.png"), Duration::from_secs(60))?;
+    // Every medium of the rotation it plays is cached.
     let cached = agent_dir.join("cache").join("media");
     let started = clock::monotonic();
-    while std::fs::read_dir(&cached).map_or(0, |d| d.count()) < 10 {
+    loop {
+        let media = playing_media(&agent_dir).unwrap_or_default();
+        if !media.is_empty() && media.iter().all(|m| cached.join(m).exists()) {
+            break;
+        }
         if started.elapsed() > Duration::from_secs(60) {
-            bail!("the agent did not cache the 10 items within 60 s");
+            bail!("the agent did not play and cache its rotation within 60 s");
         }
         std::thread::sleep(Duration::from_millis(200));
     }

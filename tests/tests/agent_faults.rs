@@ -277,12 +277,9 @@ impl Server {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let (desired, reported, status) = self.desired_and_reported().await;
-            if desired.is_some() && desired == reported && status == "online" {
-                step(&format!(
-                    "{what}: playing rotation {}",
-                    desired.unwrap_or(0)
-                ));
-                return desired.unwrap();
+            if let Some(version) = desired.filter(|_| desired == reported && status == "online") {
+                step(&format!("{what}: playing rotation {}", version));
+                return version;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -414,12 +411,12 @@ max_fps = 5
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status();
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let deadline = wall_ms() + 10_000;
             loop {
                 if child.try_wait().unwrap().is_some() {
                     break;
                 }
-                if deadline < std::time::Instant::now() {
+                if deadline < wall_ms() {
                     let _ = child.kill();
                     let _ = child.wait();
                     panic!("the agent did not stop on SIGTERM within 10 s");
@@ -448,8 +445,11 @@ impl Drop for Agent {
 }
 
 /// Samples the PNG sink's frame every 100 ms: (test time, sha256 of the file).
-fn watch_frames(path: PathBuf) -> (Arc<Mutex<Vec<(i64, [u8; 32])>>>, watch::Sender<bool>) {
-    let seen: Arc<Mutex<Vec<(i64, [u8; 32])>>> = Arc::default();
+/// Frame changes seen: (test time, sha256 of the PNG).
+type Frames = Arc<Mutex<Vec<(i64, [u8; 32])>>>;
+
+fn watch_frames(path: PathBuf) -> (Frames, watch::Sender<bool>) {
+    let seen: Frames = Arc::default();
     let (stop, mut stopped) = watch::channel(false);
     let out = seen.clone();
     tokio::spawn(async move {
@@ -1275,7 +1275,12 @@ async fn wait_status(server: &Server, want: &str, within: Duration) -> bool {
 /// online (the race of a quick reconnect): the screen must not stay offline.
 /// Once with a late will injected deterministically, once with a real quick
 /// reconnect (the old TCP connection left half-open at the broker).
-async fn late_will_scenario(server: Server, mut agent: Agent, relay: Option<watch::Sender<bool>>, what: &str) {
+async fn late_will_scenario(
+    server: Server,
+    mut agent: Agent,
+    relay: Option<watch::Sender<bool>>,
+    what: &str,
+) {
     agent.start();
     server
         .wait_playing_desired(Duration::from_secs(60), what)
