@@ -32,8 +32,8 @@ use crate::calendar::{expand_calendar, expand_cron, CalendarSpec, Interval, Mill
 use crate::catalog::{unknown_material_hint, Catalog, CatalogMaterial, MaterialKind};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{
-    ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When, ALERT_PRIORITY,
-    DEFAULT_PRIORITY,
+    EditionSelector, ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When,
+    ALERT_PRIORITY, DEFAULT_PRIORITY,
 };
 
 /// The time a compilation covers.
@@ -813,8 +813,9 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     ItemSource::Query(query) => {
+                        let current = self.catalog.current_edition();
                         for m in self.catalog.materials() {
-                            if query_matches_statically(query, m) {
+                            if query_matches_statically(query, m, current) {
                                 add(m);
                             }
                         }
@@ -1082,7 +1083,11 @@ impl<'a> Compiler<'a> {
                         .iter()
                         .filter(|m| {
                             m.is_live_at(t)
-                                && query_matches_statically(query, m)
+                                && query_matches_statically(
+                                    query,
+                                    m,
+                                    self.catalog.current_edition(),
+                                )
                                 && self.showable(m, profile).is_ok()
                         })
                         .collect();
@@ -1091,7 +1096,12 @@ impl<'a> Compiler<'a> {
                         found.truncate(n as usize);
                     }
                     if found.is_empty() {
-                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint("check the query's tags/category, and the materials' approval and validity"));
+                        let hint = match (query.edition, self.catalog.current_edition()) {
+                            (Some(_), None) => "no library edition is current yet: import one and approve it (POST /api/v1/editions/{id}/approve)".to_owned(),
+                            (Some(_), Some(current)) => format!("the current edition is `{current}`: check the query's category/kind/tags against its materials, their validity and the screens' profiles"),
+                            (None, _) => "check the query's tags/category, and the materials' approval and validity".to_owned(),
+                        };
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint(hint));
                     }
                     found
                 }
@@ -1365,14 +1375,24 @@ fn reuse_media(spare: &mut Vec<protocol::MediaRef>, m: &protocol::MediaRef) -> p
     }
 }
 
-/// The query filters that do not depend on time or profile.
-fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
+/// The query filters that do not depend on time or profile. A `category`
+/// matches the material's category or one of its tags (library materials
+/// carry their category's slug first and its name, e.g. `冒充公检法`, as a
+/// tag); `edition = "current"` matches materials of `current` only.
+pub(crate) fn query_matches_statically(
+    query: &Query,
+    m: &CatalogMaterial,
+    current: Option<&str>,
+) -> bool {
     query.tags.iter().all(|t| m.tags.contains(t))
         && query
             .category
             .as_ref()
-            .is_none_or(|c| m.category.as_ref() == Some(c))
+            .is_none_or(|c| m.category.as_ref() == Some(c) || m.tags.contains(c))
         && query.kind.is_none_or(|k| k == m.kind)
+        && query.edition.is_none_or(|EditionSelector::Current| {
+            current.is_some() && m.edition.as_deref() == current
+        })
 }
 
 impl Changes {

@@ -2,16 +2,181 @@
 //! approved materials whose `valid_until` falls within the next N days,
 //! soonest first, so editors can line up replacements.
 //!
+//! The running server also produces this report **once a day** for the
+//! next 7 days ([`daily_task`], at `[reports] expiry_hour` local time in
+//! `[reports] timezone`): stored (`GET /api/v1/reports/expiry` answers the
+//! latest), written to the audit log (`report.expiry`), and POSTed as JSON
+//! to `[reports] expiry_webhook_url` when set. One report per local day,
+//! even with several replicas (the store keeps the first).
+//!
 //! It does not retire anything (the compiler already cuts a material at its
-//! `valid_until`) and does not send notifications.
+//! `valid_until`).
 
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use chrono::{NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
 use super::extract::StrictQuery;
 use super::{ApiError, AppState};
+use crate::store::MaterialRow;
+
+/// How far ahead the daily report looks.
+pub const DAILY_DAYS: u32 = 7;
+
+/// The first instant after `now` (ms) at which the daily report is due:
+/// `hour`:00 local time in `tz`, today if still ahead, else tomorrow. On a
+/// day where that local time does not exist (a DST gap) it is the first
+/// instant after the gap; where it exists twice, the first.
+pub fn next_report_at(now: i64, tz: Tz, hour: u32) -> i64 {
+    let hour = hour.min(23);
+    let Some(utc) = chrono::DateTime::from_timestamp_millis(now) else {
+        return now + 86_400_000;
+    };
+    let today = utc.with_timezone(&tz).date_naive();
+    for offset in 0..3 {
+        let date = today + chrono::Duration::days(offset);
+        let at = report_instant(date, tz, hour);
+        if at > now {
+            return at;
+        }
+    }
+    now + 86_400_000
+}
+
+/// `hour`:00 on local `date` in `tz` (ms), past a DST gap if need be.
+fn report_instant(date: chrono::NaiveDate, tz: Tz, hour: u32) -> i64 {
+    let mut local = date.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or_default());
+    for _ in 0..4 {
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return t.timestamp_millis();
+        }
+        local += chrono::Duration::minutes(30);
+    }
+    date.and_time(NaiveTime::default()).and_utc().timestamp_millis()
+}
+
+/// The local day (`YYYY-MM-DD` in `tz`) whose report is due at `now`, if
+/// its hour has come (pure).
+pub fn due_day(now: i64, tz: Tz, hour: u32) -> Option<String> {
+    let local = chrono::DateTime::from_timestamp_millis(now)?.with_timezone(&tz);
+    let date = local.date_naive();
+    (report_instant(date, tz, hour.min(23)) <= now).then(|| date.format("%Y-%m-%d").to_string())
+}
+
+/// The daily report's JSON for `materials` (those expiring in the window,
+/// soonest first) produced at `now` for local day `day` (pure).
+pub fn daily_report(day: &str, now: i64, materials: &[MaterialRow]) -> Value {
+    let (from, until) = window(now, DAILY_DAYS);
+    let rows: Vec<Value> = materials
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "title": m.title,
+                "kind": m.kind,
+                "edition": crate::packs::edition_of(&m.tags),
+                "valid_until": m.valid_until,
+                "days_left": m.valid_until.map(|u| (u - now).div_euclid(86_400_000)),
+            })
+        })
+        .collect();
+    json!({
+        "kind": "expiry",
+        "day": day,
+        "produced_at": now,
+        "days": DAILY_DAYS,
+        "from": from,
+        "until": until,
+        "count": rows.len(),
+        "summary": {
+            "en": format!("{} approved material(s) expire within {DAILY_DAYS} days", rows.len()),
+            "zh-CN": format!("{DAILY_DAYS} 天内到期的已审核素材：{} 个", rows.len()),
+        },
+        "materials": rows,
+    })
+}
+
+/// Produces, stores, audits and posts the report of the day due at `now`,
+/// unless that day already has one. Returns the report when it made one.
+pub async fn produce_if_due(state: &AppState, now: i64) -> anyhow::Result<Option<Value>> {
+    let reports = &state.config.reports;
+    let tz: Tz = reports.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let Some(day) = due_day(now, tz, reports.expiry_hour) else {
+        return Ok(None);
+    };
+    if state
+        .store
+        .latest_expiry_report()
+        .await?
+        .is_some_and(|r| r.day >= day)
+    {
+        return Ok(None);
+    }
+    let (from, until) = window(now, DAILY_DAYS);
+    let materials = state.store.materials_expiring(from, until).await?;
+    let report = daily_report(&day, now, &materials);
+    if !state.store.store_expiry_report(&day, now, &report).await? {
+        return Ok(None);
+    }
+    state
+        .store
+        .audit(
+            now,
+            "system",
+            "report.expiry",
+            &day,
+            &json!({"count": report["count"], "summary": report["summary"]}),
+            None,
+        )
+        .await?;
+    if let Some(url) = reports.expiry_webhook_url.clone() {
+        let body = report.to_string();
+        let posted = tokio::task::spawn_blocking(move || {
+            ureq::post(&url)
+                .timeout(std::time::Duration::from_secs(10))
+                .set("Content-Type", "application/json")
+                .send_string(&body)
+                .map(|r| r.status())
+        })
+        .await?;
+        match posted {
+            Ok(status) => tracing::info!(day, status, "expiry report posted to the webhook"),
+            Err(error) => tracing::warn!(day, %error, "expiry report webhook failed"),
+        }
+    }
+    tracing::info!(day, count = %report["count"], "daily expiry report produced");
+    Ok(Some(report))
+}
+
+/// The server's background task: produces the daily report when due
+/// (also right after start if today's is due and missing), then sleeps
+/// until [`next_report_at`] (at most an hour at a time, so a changed
+/// clock is noticed).
+pub async fn daily_task(state: AppState) {
+    let tz: Tz = state
+        .config
+        .reports
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    loop {
+        let now = crate::clock::now().as_millis();
+        if let Err(error) = produce_if_due(&state, now).await {
+            tracing::warn!(%error, "could not produce the daily expiry report");
+        }
+        let now = crate::clock::now().as_millis();
+        let wait = (next_report_at(now, tz, state.config.reports.expiry_hour) - now)
+            .clamp(1_000, 3_600_000);
+        tokio::time::sleep(std::time::Duration::from_millis(
+            u64::try_from(wait).unwrap_or(1_000),
+        ))
+        .await;
+    }
+}
 
 /// Most days the report looks ahead.
 pub const MAX_DAYS: u32 = 366;
@@ -49,4 +214,15 @@ pub async fn expiring(
         "until": until,
         "materials": materials,
     })))
+}
+
+/// `GET /api/v1/reports/expiry` (staff): the latest stored daily report.
+pub async fn latest_report(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match state.store.latest_expiry_report().await? {
+        Some(row) => Ok(Json(json!(row))),
+        None => Err(ApiError::not_found(
+            "no daily expiry report yet",
+            "the running server produces one each day shortly after midnight (server time zone); GET /api/v1/materials/expiring?days=7 answers now",
+        )),
+    }
 }
