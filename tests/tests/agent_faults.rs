@@ -1012,6 +1012,10 @@ async fn broken_downloads_never_reach_the_screen_and_the_screen_keeps_playing() 
         .map(|(_, n)| *n)
         .max()
         .unwrap();
+    step(&format!(
+        "broken downloads served: {:?}",
+        front.lock().unwrap().served
+    ));
     assert!(
         endless_bytes < 64 * 1024 * 1024,
         "the agent kept reading an endless body ({endless_bytes} bytes)"
