@@ -113,6 +113,24 @@ impl Delivery {
             .context("queueing a command for the MQTT broker")
     }
 
+    /// Publishes a signed command envelope, QoS 1, retained (a server key
+    /// transfer must reach agents that are offline now).
+    pub async fn publish_command_retained(
+        &self,
+        screen_id: &protocol::ScreenId,
+        envelope: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        self.client
+            .publish(
+                Topic::name(screen_id, TopicKind::Command),
+                QoS::AtLeastOnce,
+                true,
+                envelope,
+            )
+            .await
+            .context("queueing a retained command for the MQTT broker")
+    }
+
     /// Whether the broker connection is up right now.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)

@@ -9,6 +9,7 @@
 //! is signed with the server key.
 
 mod broker;
+pub mod key_transfer;
 mod link;
 pub mod mosquitto;
 pub mod presence;

@@ -145,6 +145,52 @@ impl Store {
         expires_at: i64,
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
+        self.store_rotation(
+            screen_id,
+            content_sha256,
+            issued_at,
+            expires_at,
+            false,
+            make_envelope,
+        )
+        .await
+    }
+
+    /// Stores the next version of a screen's rotation even when its content
+    /// is unchanged (re-signing after a server key rotation).
+    pub async fn store_rotation_resigned(
+        &self,
+        screen_id: &str,
+        content_sha256: &str,
+        issued_at: i64,
+        expires_at: i64,
+        make_envelope: impl FnOnce(u64) -> Vec<u8>,
+    ) -> StoreResult<StoredRotation> {
+        let stored = self
+            .store_rotation(
+                screen_id,
+                content_sha256,
+                issued_at,
+                expires_at,
+                true,
+                make_envelope,
+            )
+            .await?;
+        stored.ok_or_else(|| super::StoreError::Corrupt {
+            table: "rotations",
+            detail: "a forced store returned nothing".to_owned(),
+        })
+    }
+
+    async fn store_rotation(
+        &self,
+        screen_id: &str,
+        content_sha256: &str,
+        issued_at: i64,
+        expires_at: i64,
+        force: bool,
+        make_envelope: impl FnOnce(u64) -> Vec<u8>,
+    ) -> StoreResult<Option<StoredRotation>> {
         let mut tx = self.pool.begin().await?;
         let latest = sqlx::query(
             "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
@@ -156,7 +202,7 @@ impl Store {
         let next_version = match &latest {
             Some(row) => {
                 let stored_content: String = row.try_get("content_sha256")?;
-                if stored_content == content_sha256 {
+                if stored_content == content_sha256 && !force {
                     tx.rollback().await?;
                     return Ok(None);
                 }

@@ -22,7 +22,7 @@ pub use content::{
 };
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
-    DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
+    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
 };
 
 /// Which database the store talks to.
