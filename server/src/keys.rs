@@ -195,8 +195,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{}", path.display());
         }
         let again = rotate(dir.path()).unwrap();
-        let retired = again.retired.expect("the first key is retired, not deleted");
-        assert_eq!(read_key(&retired).unwrap().unwrap().to_bytes(), first.to_bytes());
+        let retired = again
+            .retired
+            .expect("the first key is retired, not deleted");
+        assert_eq!(
+            read_key(&retired).unwrap().unwrap().to_bytes(),
+            first.to_bytes()
+        );
         let previous = load_previous(dir.path()).unwrap().unwrap();
         assert_eq!(previous.to_bytes(), second.to_bytes());
     }

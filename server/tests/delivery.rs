@@ -813,7 +813,12 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
     if external_broker.is_some() {
         for kind in [TopicKind::Rotation, TopicKind::Command] {
             let _ = agent
-                .publish(Topic::name(&screen, kind), QoS::AtLeastOnce, true, Vec::new())
+                .publish(
+                    Topic::name(&screen, kind),
+                    QoS::AtLeastOnce,
+                    true,
+                    Vec::new(),
+                )
                 .await;
         }
         let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;

@@ -285,7 +285,15 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
         .await,
         "the login from before re-enrollment must be revoked"
     );
-    assert!(login_accepted(port, "b", &b_login.broker_username, &b_login.broker_password).await);
+    assert!(
+        login_accepted(
+            port,
+            "b",
+            &b_login.broker_username,
+            &b_login.broker_password
+        )
+        .await
+    );
 
     let (server_client, mut server_loop) = client(port, "server", "ledcast-server", "server-pw");
     let (device_a, mut a_loop) = client(
@@ -308,7 +316,10 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
         .subscribe_many([
             rumqttc::SubscribeFilter::new(Topic::filter_all(TopicKind::State), QoS::AtLeastOnce),
             rumqttc::SubscribeFilter::new(
-                format!("$share/ledcast-ingest/{}", Topic::filter_all(TopicKind::Plays)),
+                format!(
+                    "$share/ledcast-ingest/{}",
+                    Topic::filter_all(TopicKind::Plays)
+                ),
                 QoS::AtLeastOnce,
             ),
         ])

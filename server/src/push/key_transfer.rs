@@ -80,8 +80,10 @@ pub async fn transfer(
         if signed_by == current_id {
             continue;
         }
-        let rotation = match protocol::open::<protocol::Rotation>(&stored.envelope, &previous_trusted)
-        {
+        let rotation = match protocol::open::<protocol::Rotation>(
+            &stored.envelope,
+            &previous_trusted,
+        ) {
             Ok(rotation) => rotation,
             Err(error) => {
                 tracing::warn!(screen = %stored.screen_id, %error, "stored rotation not signed by the previous key; left for the next compile");

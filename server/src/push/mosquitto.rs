@@ -213,7 +213,8 @@ pub async fn write_from_store(
         ));
     }
     let files = render(&server, &devices, out, listener);
-    let written = write_files(out, &files).with_context(|| format!("writing into {}", out.display()))?;
+    let written =
+        write_files(out, &files).with_context(|| format!("writing into {}", out.display()))?;
     Ok(BrokerConfigReport {
         written,
         devices: devices.len(),
@@ -258,12 +259,7 @@ mod tests {
             username: "screen-b1-door".into(),
             password_hash: "$6$c$d".into(),
         };
-        let files = render(
-            &server,
-            &[(a, account)],
-            Path::new("/etc/ledcast"),
-            "1883",
-        );
+        let files = render(&server, &[(a, account)], Path::new("/etc/ledcast"), "1883");
         assert!(files.password_file.contains("\nscreen-b1-door:$6$c$d\n"));
         let device_rules: Vec<&str> = files
             .acl_file

@@ -112,14 +112,17 @@ pub async fn run(
         Ok(Some(previous)) => {
             let (state, delivery) = (state.clone(), delivery.clone());
             tokio::spawn(async move {
-                if let Err(error) = super::key_transfer::transfer(&state, &delivery, &previous).await
+                if let Err(error) =
+                    super::key_transfer::transfer(&state, &delivery, &previous).await
                 {
                     tracing::error!(%error, "telling agents the new server key failed; it is retried at the next start");
                 }
             });
         }
         Ok(None) => {}
-        Err(error) => tracing::error!(%error, "cannot read the previous server key; agents are not told the new key"),
+        Err(error) => {
+            tracing::error!(%error, "cannot read the previous server key; agents are not told the new key")
+        }
     }
     let resender = tokio::spawn(resend_loop(
         state.clone(),

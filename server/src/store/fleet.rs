@@ -139,6 +139,19 @@ pub struct ScreenStateRow {
     pub agent_version: String,
 }
 
+/// A screen whose last presence is `offline` (alerts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfflineScreen {
+    /// The screen.
+    pub screen_id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Its display name.
+    pub name: String,
+    /// When it went offline (server clock, ms).
+    pub offline_since: i64,
+}
+
 /// Desired versus reported rotation version of a screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScreenVersions {
@@ -620,6 +633,38 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Screens offline since `at_or_before` (ms) or earlier, longest offline
+    /// first; only those of `sites` when given.
+    pub async fn offline_screens(
+        &self,
+        at_or_before: i64,
+        sites: Option<&[String]>,
+    ) -> StoreResult<Vec<OfflineScreen>> {
+        let rows = sqlx::query(
+            "SELECT st.screen_id AS screen_id, s.site_id AS site_id, s.name AS name, \
+             st.status_since AS status_since FROM screen_state st \
+             JOIN screens s ON s.id = st.screen_id \
+             WHERE st.status = 'offline' AND st.status_since <= $1 \
+             ORDER BY st.status_since, st.screen_id",
+        )
+        .bind(at_or_before)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let screen = OfflineScreen {
+                screen_id: r.try_get("screen_id")?,
+                site_id: r.try_get("site_id")?,
+                name: r.try_get("name")?,
+                offline_since: r.try_get("status_since")?,
+            };
+            if sites.is_none_or(|sites| sites.contains(&screen.site_id)) {
+                out.push(screen);
+            }
+        }
+        Ok(out)
     }
 
     /// Presence transitions of a screen, oldest first: `(status, at)`.

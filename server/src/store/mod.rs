@@ -22,7 +22,8 @@ pub use content::{
 };
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
-    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
+    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, OfflineScreen, ProfileRow, ScreenRow,
+    ScreenStateRow, ScreenVersions, SiteRow,
 };
 
 /// Which database the store talks to.
