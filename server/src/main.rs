@@ -179,6 +179,21 @@ enum BenchCommand {
     },
     /// Poster ingest and renditions.
     Media,
+    /// Play-record ingest through the embedded broker and the real ingest path.
+    Ingest {
+        /// Play records in total.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+        /// Records per batch (agents send up to 200).
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// Screens, each with its own device key.
+        #[arg(long, default_value_t = 200)]
+        screens: usize,
+        /// `postgres://…` (a fresh schema, dropped afterwards); default SQLite in a temp dir.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Library-pack import throughput (generated pack, fresh temp data dir).
     Import {
         /// Materials in the generated pack.
@@ -213,6 +228,24 @@ fn main() -> anyhow::Result<()> {
             command: BenchCommand::Import { count },
         } => {
             println!("{}", runtime()?.block_on(bench::import::run(count))?);
+            Ok(())
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Ingest {
+                    records,
+                    batch,
+                    screens,
+                    database_url,
+                },
+        } => {
+            let args = bench::ingest::IngestArgs {
+                records,
+                batch,
+                screens,
+                database_url,
+            };
+            println!("{}", runtime()?.block_on(bench::ingest::run(args))?);
             Ok(())
         }
         Command::Bench {

@@ -510,6 +510,32 @@ impl Store {
         Ok(logins)
     }
 
+    /// The current device public keys (hex) of several screens in one
+    /// query: `screen id -> key`; screens without a live key are missing.
+    pub async fn device_public_keys_hex(
+        &self,
+        screen_ids: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in screen_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT screen_id, public_key_hex FROM device_keys WHERE revoked_at IS NULL \
+                 AND screen_id IN ({}) ORDER BY enrolled_at",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            // Newest last, so it wins should two live keys exist.
+            for row in query.fetch_all(&self.pool).await? {
+                out.insert(row.try_get("screen_id")?, row.try_get("public_key_hex")?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The live device key holding broker user name `username` (broker auth).
     pub async fn device_by_broker_username(
         &self,
