@@ -361,8 +361,21 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
             .await
             .unwrap();
     }
-    // Let the subscriptions land, then the server sends a command and an ack to each.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the broker answered all six subscriptions (retained
+    // rotations may arrive meanwhile), then the server sends a command and
+    // an ack to each screen.
+    let mut codes = Vec::new();
+    let mut a_received = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while codes.len() < 6 {
+        match tokio::time::timeout_at(deadline, a_loop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::SubAck(s)))) => codes.extend(s.return_codes),
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => a_received.push(p.topic.clone()),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => panic!("device a lost its connection: {error}"),
+            Err(_) => panic!("subscriptions not answered within 5 s: {codes:?}"),
+        }
+    }
     for screen in [&a, &b] {
         for kind in [TopicKind::Command, TopicKind::Ack] {
             server_client
@@ -395,18 +408,14 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
     }
 
     let a_events = tokio::spawn(async move {
-        let mut received = Vec::new();
-        let mut suback_codes = Vec::new();
         let _ = poll_for(&mut a_loop, Duration::from_secs(3), |e| {
-            match e {
-                Event::Incoming(Packet::Publish(p)) => received.push(p.topic.clone()),
-                Event::Incoming(Packet::SubAck(s)) => suback_codes.extend(s.return_codes.clone()),
-                _ => {}
+            if let Event::Incoming(Packet::Publish(p)) = e {
+                a_received.push(p.topic.clone());
             }
             None::<()>
         })
         .await;
-        (received, suback_codes)
+        (a_received, codes)
     });
     let mut server_received = Vec::new();
     let _ = poll_for(&mut server_loop, Duration::from_secs(3), |e| {

@@ -376,7 +376,7 @@ async fn measure(store: &Store, backend: &str, args: &IngestArgs) -> anyhow::Res
         .fetch_one(store.pool())
         .await?;
     let stored = crate::store::to_u64(row.try_get("n")?);
-    let row = sqlx::query("SELECT COALESCE(SUM(plays), 0) AS n FROM play_daily")
+    let row = sqlx::query("SELECT CAST(COALESCE(SUM(plays), 0) AS BIGINT) AS n FROM play_daily")
         .fetch_one(store.pool())
         .await?;
     let counted = crate::store::to_u64(row.try_get("n")?);
