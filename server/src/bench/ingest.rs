@@ -167,7 +167,7 @@ async fn seed(store: &Store, args: &IngestArgs) -> anyhow::Result<Vec<ScreenLoad
                         media,
                         material_id: format!("warn-{}", (first + i) % 7),
                         rotation_version: Some(1),
-                        is_warning: (first + i) % 3 != 0,
+                        is_warning: !(first + i).is_multiple_of(3),
                         started_at: protocol::Timestamp(started),
                         ended_at: Some(protocol::Timestamp(started + 10_000)),
                         outcome: protocol::PlayOutcome::Completed,
@@ -285,7 +285,7 @@ async fn measure(store: &Store, backend: &str, args: &IngestArgs) -> anyhow::Res
                 let topic = Topic::name(&load.screen_id, TopicKind::Plays);
                 let envelope = load.envelopes[i].1.clone();
                 *sent += 1;
-                if *sent % 20 == 0 {
+                if (*sent).is_multiple_of(20) {
                     *resent += 1;
                     client.try_publish(topic.clone(), QoS::AtLeastOnce, false, envelope.clone())?;
                 }
