@@ -1,7 +1,11 @@
 //! The server's ed25519 signing key: generated on first start at
 //! `{data_dir}/keys/server.key` (0600, written atomically), loaded after.
 //!
-//! It does not rotate keys (the push side owns `keys rotate`).
+//! `ledcast-server keys rotate` ([`rotate`]) makes a new key current and keeps
+//! the old one at `{data_dir}/keys/server.previous.key`; on start the push
+//! side tells every agent the new key in a command signed by the previous
+//! one and re-signs the current rotations (`crate::push`). Older keys are
+//! kept as `server.retired-{n}.key` and never used again.
 
 use std::path::{Path, PathBuf};
 
@@ -43,11 +47,96 @@ pub fn load_or_generate(data_dir: &Path) -> anyhow::Result<SigningKey> {
     }
 }
 
+/// Where the key before the last rotation lives.
+pub fn previous_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join("server.previous.key")
+}
+
+fn read_key(path: &Path) -> anyhow::Result<Option<SigningKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+            Ok(Some(SigningKey::from_bytes(&bytes)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// The key before the last `keys rotate`, if any (and if it differs from
+/// the current one).
+pub fn load_previous(data_dir: &Path) -> anyhow::Result<Option<SigningKey>> {
+    let previous = read_key(&previous_key_path(data_dir))?;
+    let current = read_key(&key_path(data_dir))?;
+    Ok(match (previous, current) {
+        (Some(p), Some(c)) if p.to_bytes() == c.to_bytes() => None,
+        (previous, _) => previous,
+    })
+}
+
+/// What [`rotate`] did.
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// Key id of the key that signed until now (kept as the previous key).
+    pub old_key_id: String,
+    /// Key id of the new current key.
+    pub new_key_id: String,
+    /// Where an older previous key was moved, if there was one.
+    pub retired: Option<PathBuf>,
+}
+
+/// Generates a new current key (0600) and keeps the current one as the
+/// previous key. The old key file is written first, so a crash in between
+/// leaves previous == current, which start-up ignores.
+pub fn rotate(data_dir: &Path) -> anyhow::Result<Rotated> {
+    let path = key_path(data_dir);
+    let Some(old) = read_key(&path)? else {
+        bail!(
+            "no server key at {} yet: start the server once (it generates one), then rotate",
+            path.display()
+        );
+    };
+    let previous_path = previous_key_path(data_dir);
+    let mut retired = None;
+    if let Some(older) = read_key(&previous_path)? {
+        if older.to_bytes() != old.to_bytes() {
+            let keys_dir = path.parent().context("key path has a parent")?;
+            let mut n = 1;
+            let target = loop {
+                let candidate = keys_dir.join(format!("server.retired-{n}.key"));
+                if !candidate.exists() {
+                    break candidate;
+                }
+                n += 1;
+            };
+            std::fs::rename(&previous_path, &target)
+                .with_context(|| format!("moving {} aside", previous_path.display()))?;
+            retired = Some(target);
+        }
+    }
+    write_secret(&previous_path, &hex::encode(old.to_bytes()))?;
+    let mut secret = [0u8; 32];
+    getrandom::getrandom(&mut secret).context("reading the system random source")?;
+    let new = SigningKey::from_bytes(&secret);
+    write_secret(&path, &hex::encode(secret))?;
+    Ok(Rotated {
+        old_key_id: ledcast_protocol::v1::key_id_for(&old.verifying_key()),
+        new_key_id: ledcast_protocol::v1::key_id_for(&new.verifying_key()),
+        retired,
+    })
+}
+
 fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let dir = path.parent().context("key path has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let temp = dir.join(".server.key.tmp");
+    let temp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("key")
+    ));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -82,6 +171,39 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn rotate_keeps_the_old_key_as_previous_and_retires_an_older_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(rotate(dir.path()).is_err(), "nothing to rotate yet");
+        let first = load_or_generate(dir.path()).unwrap();
+        assert!(load_previous(dir.path()).unwrap().is_none());
+        let rotated = rotate(dir.path()).unwrap();
+        let second = load_or_generate(dir.path()).unwrap();
+        assert_ne!(first.to_bytes(), second.to_bytes());
+        let previous = load_previous(dir.path()).unwrap().unwrap();
+        assert_eq!(previous.to_bytes(), first.to_bytes());
+        assert_eq!(
+            rotated.new_key_id,
+            ledcast_protocol::v1::key_id_for(&second.verifying_key())
+        );
+        #[cfg(unix)]
+        for path in [key_path(dir.path()), previous_key_path(dir.path())] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        let again = rotate(dir.path()).unwrap();
+        let retired = again
+            .retired
+            .expect("the first key is retired, not deleted");
+        assert_eq!(
+            read_key(&retired).unwrap().unwrap().to_bytes(),
+            first.to_bytes()
+        );
+        let previous = load_previous(dir.path()).unwrap().unwrap();
+        assert_eq!(previous.to_bytes(), second.to_bytes());
     }
 
     #[test]

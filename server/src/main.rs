@@ -103,6 +103,16 @@ enum Command {
     },
     /// Compile playlists/ into per-screen rotations and explain the timeline.
     Compile(CompileArgs),
+    /// Write broker configuration from the store (after enrolling screens).
+    BrokerConfig {
+        #[command(subcommand)]
+        command: BrokerConfigCommand,
+    },
+    /// The server signing key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Benchmarks that print one figure line each.
     Bench {
         #[command(subcommand)]
@@ -133,6 +143,33 @@ enum AdminCommand {
 }
 
 #[derive(Subcommand)]
+enum BrokerConfigCommand {
+    /// Mosquitto password file, ACL and config snippet: each enrolled device
+    /// may read only its own rotation/command/ack and write only its own
+    /// state/plays; the server account gets the rest.
+    Mosquitto {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Directory to write `passwords`, `acl` and `ledcast.conf` into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Mosquitto `listener` line argument (port, optionally address).
+        #[arg(long, default_value = "1883")]
+        listener: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// New server signing key; the old one is kept to sign the message that
+    /// tells agents the new key (sent when the server next starts).
+    Rotate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// Full and incremental compile of a synthetic site.
     Compile {
@@ -142,6 +179,21 @@ enum BenchCommand {
     },
     /// Poster ingest and renditions.
     Media,
+    /// Play-record ingest through the embedded broker and the real ingest path.
+    Ingest {
+        /// Play records in total.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+        /// Records per batch (agents send up to 200).
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// Screens, each with its own device key.
+        #[arg(long, default_value_t = 200)]
+        screens: usize,
+        /// `postgres://…` (a fresh schema, dropped afterwards); default SQLite in a temp dir.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Library-pack import throughput (generated pack, fresh temp data dir).
     Import {
         /// Materials in the generated pack.
@@ -179,9 +231,83 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench {
+            command:
+                BenchCommand::Ingest {
+                    records,
+                    batch,
+                    screens,
+                    database_url,
+                },
+        } => {
+            let args = bench::ingest::IngestArgs {
+                records,
+                batch,
+                screens,
+                database_url,
+            };
+            println!("{}", runtime()?.block_on(bench::ingest::run(args))?);
+            Ok(())
+        }
+        Command::Bench {
             command: BenchCommand::Media,
         } => {
             println!("{}", bench::media::run()?);
+            Ok(())
+        }
+        Command::BrokerConfig {
+            command:
+                BrokerConfigCommand::Mosquitto {
+                    config,
+                    out,
+                    listener,
+                },
+        } => {
+            let config = config.load()?;
+            runtime()?.block_on(async {
+                let state = service::build_state(config, String::new()).await?;
+                let report = ledcast_server::push::mosquitto::write_from_store(
+                    &state.store,
+                    &state.config.mqtt,
+                    &out,
+                    &listener,
+                )
+                .await;
+                state.store.close().await;
+                let report = report?;
+                for path in &report.written {
+                    println!("{}", path.display());
+                }
+                println!("{} device account(s) and the server account", report.devices);
+                for screen in &report.without_hash {
+                    println!("note: screen {screen} was enrolled before Mosquitto hashes were kept; re-enroll it to give it a login");
+                }
+                if let Some(path) = &report.server_password_file {
+                    println!(
+                        "the server account's password is in {}: set [mqtt] password to it (and broker_url to the Mosquitto listener)",
+                        path.display()
+                    );
+                }
+                Ok(())
+            })
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { config },
+        } => {
+            let config = config.load()?;
+            let rotated = ledcast_server::keys::rotate(&config.data_dir)?;
+            if let Some(retired) = &rotated.retired {
+                println!(
+                    "note: the key before {} was moved to {}; agents that never took {} must be re-enrolled",
+                    rotated.old_key_id,
+                    retired.display(),
+                    rotated.old_key_id
+                );
+            }
+            println!(
+                "new server key {} (previous {} kept to sign the hand-over)",
+                rotated.new_key_id, rotated.old_key_id
+            );
+            println!("restart the server: on start it tells every agent the new key and re-signs the current rotations");
             Ok(())
         }
         Command::Serve { config, listen } => {

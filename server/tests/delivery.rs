@@ -591,3 +591,238 @@ async fn start_up_republishes_only_what_the_broker_lacks() {
         let _ = collect(&mut seed_loop, Duration::from_millis(300)).await;
     }
 }
+
+/// `keys rotate`, then a server start: the agent (emulated with the
+/// protocol's `open`/`accept_rotation`, trusting only the old key) is told
+/// the new key by a command signed with the old one, then accepts rotations
+/// signed by the new key; a rotation signed by any other key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_server_key_reaches_agents_signed_by_the_old_key() {
+    let mut urls = vec![None];
+    if let Ok(url) = std::env::var("LEDCAST_TEST_MQTT") {
+        urls.push(Some(url));
+    }
+    for url in urls {
+        key_rotation_scenario(url).await;
+    }
+}
+
+async fn key_rotation_scenario(external_broker: Option<String>) {
+    use ledcast_server::store::{ProfileRow, ScreenRow, SiteRow};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ledcast_server::config::Config {
+        data_dir: dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    };
+    config.mqtt.embedded_listen = "127.0.0.1:0".into();
+    config.mqtt.broker_url = external_broker.clone();
+    let screen = unique("keyrot");
+    let now = now_ms();
+
+    // Before the rotation: the old key signed version 1.
+    let old_key = ledcast_server::keys::load_or_generate(dir.path()).unwrap();
+    {
+        let state = ledcast_server::service::build_state(config.clone(), String::new())
+            .await
+            .unwrap();
+        let store = &state.store;
+        store
+            .upsert_site(
+                &SiteRow {
+                    id: "site".into(),
+                    organisation_id: "bank".into(),
+                    name: "site".into(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        store
+            .upsert_profile(&ProfileRow {
+                id: "door".into(),
+                width: 352,
+                height: 80,
+                color_class: "mono".into(),
+                can_play_video: false,
+                can_scroll: true,
+            })
+            .await
+            .unwrap();
+        store
+            .upsert_screen(
+                &ScreenRow {
+                    id: screen.to_string(),
+                    site_id: "site".into(),
+                    name: "door".into(),
+                    profile_id: "door".into(),
+                    tags: vec![],
+                    timezone: "Asia/Shanghai".into(),
+                    opening_hours: String::new(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        store
+            .store_rotation_if_changed(
+                screen.as_str(),
+                "content-1",
+                now,
+                now + 72 * 3_600_000,
+                |v| protocol::seal(&rotation(&screen, v, now), &old_key),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        store.close().await;
+    }
+    let rotated = ledcast_server::keys::rotate(dir.path()).unwrap();
+
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ledcast_server::service::serve_with(
+        config,
+        async move {
+            let _ = stop_rx.await;
+        },
+        move |running| {
+            let _ = ready_tx.send(running);
+        },
+    ));
+    let running: ledcast_server::service::Running = ready_rx.await.expect("server starts");
+    let new_key = running.state.signing_key.clone();
+    assert_eq!(
+        protocol::key_id_for(&new_key.verifying_key()),
+        rotated.new_key_id,
+        "the server signs with the new key after a restart"
+    );
+
+    // The "agent": subscribes like one, trusts only the old key.
+    let mut options = push::mqtt_options(&running.broker_url, "keyrot-agent").unwrap();
+    if let Some((user, pass)) = &running.embedded_broker_login {
+        options.set_credentials(user, pass);
+    }
+    let (agent, mut agent_loop) = AsyncClient::new(options, 64);
+    wait_connack(&mut agent_loop).await;
+    agent
+        .subscribe(Topic::name(&screen, TopicKind::Command), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    agent
+        .subscribe(Topic::name(&screen, TopicKind::Rotation), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut trusted = protocol::TrustedKey::new(old_key.verifying_key());
+    let mut highest: Option<u64> = Some(1);
+    let mut switched = false;
+    let mut accepted_new_key = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut late_rotation_sent = false;
+    while accepted_new_key.len() < 2 {
+        let event = tokio::time::timeout_at(deadline, agent_loop.poll())
+            .await
+            .expect("the agent takes the new key and two new-key rotations within 15 s")
+            .unwrap();
+        let Event::Incoming(Packet::Publish(p)) = event else {
+            continue;
+        };
+        if p.topic.ends_with("/command") {
+            let command: protocol::Command = protocol::open(&p.payload, &trusted)
+                .expect("the key hand-over is signed by the key the agent trusts");
+            assert_eq!(command.screen_id, screen);
+            let protocol::CommandAction::TrustServerKey {
+                key_id,
+                public_key_hex,
+            } = command.action
+            else {
+                panic!("unexpected command {:?}", command.action);
+            };
+            let key = protocol::TrustedKey::from_hex(&public_key_hex).unwrap();
+            assert_eq!(key.key_id, key_id);
+            assert_eq!(key_id, rotated.new_key_id);
+            trusted = key;
+            switched = true;
+            // A schedule change after the hand-over, signed by the running server.
+            if !late_rotation_sent {
+                late_rotation_sent = true;
+                let state = running.state.clone();
+                let (screen, key) = (screen.clone(), new_key.clone());
+                let stored = state
+                    .store
+                    .store_rotation_if_changed(
+                        screen.as_str(),
+                        "content-2",
+                        now,
+                        now + 72 * 3_600_000,
+                        |v| protocol::seal(&rotation(&screen, v, now), &key),
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let _ = state
+                    .events
+                    .send(ledcast_server::events::ServerEvent::RotationStored {
+                        screen_id: screen.clone(),
+                        version: stored.version,
+                        envelope: Arc::new(stored.envelope),
+                    });
+            }
+        } else if switched {
+            let rotation: protocol::Rotation = match protocol::open(&p.payload, &trusted) {
+                Ok(r) => r,
+                Err(_) => continue, // the old-key v1 retained copy
+            };
+            protocol::accept_rotation(&rotation, &screen, highest, protocol::Timestamp(now_ms()))
+                .expect("a new-key rotation with a higher version is accepted");
+            highest = Some(rotation.version);
+            accepted_new_key.push(rotation.version);
+        }
+    }
+    assert_eq!(
+        accepted_new_key,
+        vec![2, 3],
+        "v2 is v1 re-signed with the new key, v3 the later schedule change"
+    );
+
+    // An attacker with broker access and a key of its own is still refused.
+    let mut forged = rotation(&screen, 100, now_ms());
+    forged.issued_at = protocol::Timestamp(now_ms());
+    let stranger = SigningKey::from_bytes(&[7; 32]);
+    let forged = protocol::seal(&forged, &stranger);
+    assert!(matches!(
+        protocol::open::<protocol::Rotation>(&forged, &trusted),
+        Err(protocol::Rejected::UnknownKey { .. })
+    ));
+    agent
+        .publish(
+            Topic::name(&screen, TopicKind::Rotation),
+            QoS::AtLeastOnce,
+            true,
+            forged,
+        )
+        .await
+        .unwrap();
+    for (_, payload) in collect(&mut agent_loop, Duration::from_millis(500)).await {
+        assert!(
+            protocol::open::<protocol::Rotation>(&payload, &trusted).is_err(),
+            "only the forged rotation was published since"
+        );
+    }
+    // Clean the retained topics on a shared broker.
+    if external_broker.is_some() {
+        for kind in [TopicKind::Rotation, TopicKind::Command] {
+            let _ = agent
+                .publish(
+                    Topic::name(&screen, kind),
+                    QoS::AtLeastOnce,
+                    true,
+                    Vec::new(),
+                )
+                .await;
+        }
+        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+    }
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}

@@ -1,5 +1,8 @@
-//! The Mosquitto configuration `broker-config mosquitto` writes really keeps
-//! device A off device B's topics, against a real Mosquitto on a free port.
+//! `ledcast-server broker-config mosquitto` end to end: two screens enroll
+//! through the real API (one twice), the broker-config code path writes the
+//! files from the store, and a real Mosquitto on a free port with that
+//! configuration keeps device A off device B's topics while A uses its own
+//! and the server account reads and writes everything.
 //!
 //! Needs the `mosquitto` binary. When `LEDCAST_TEST_MQTT` is set (CI), a
 //! missing binary fails the test; otherwise the test says so and passes.
@@ -8,9 +11,14 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ledcast_protocol::v1::{ScreenId, Topic, TopicKind};
-use ledcast_server::push::mosquitto::{hash_password, render, write_files, BrokerAccount};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use ledcast_protocol::v1::{EnrollResponse, ScreenId, Topic, TopicKind};
+use ledcast_server::config::Config;
+use ledcast_server::push::mosquitto::write_from_store;
+use ledcast_server::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeReasonCode};
+use tower::ServiceExt;
 
 struct KillOnDrop(Child);
 impl Drop for KillOnDrop {
@@ -58,8 +66,152 @@ async fn poll_for<T>(
     }
 }
 
-#[tokio::test]
-async fn device_a_cannot_touch_device_b_topics() {
+async fn call(
+    app: &axum::Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// Creates an enrollment code as admin and redeems it with a fresh device key.
+async fn enroll(app: &axum::Router, screen: &str) -> EnrollResponse {
+    let (status, code) = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/screens/{screen}/enrollment"),
+        Some("admin-token"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{code}");
+    let device = ed25519_dalek::SigningKey::from_bytes(&rand_bytes());
+    let (status, body) = call(
+        app,
+        Method::POST,
+        "/api/v1/enroll",
+        None,
+        serde_json::json!({
+            "code": code["code"],
+            "device_public_key_hex": hex::encode(device.verifying_key().as_bytes()),
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).unwrap();
+    bytes
+}
+
+/// A server state with sites, two screens and an admin token.
+async fn seeded_app(dir: &std::path::Path) -> (ledcast_server::http::AppState, axum::Router) {
+    let config = Config {
+        data_dir: dir.join("data"),
+        ..Config::default()
+    };
+    let state = ledcast_server::service::build_state(config, "http://ledcast.test".into())
+        .await
+        .unwrap();
+    let store = &state.store;
+    store
+        .upsert_profile(&ProfileRow {
+            id: "door".into(),
+            width: 352,
+            height: 80,
+            color_class: "mono".into(),
+            can_play_video: false,
+            can_scroll: true,
+        })
+        .await
+        .unwrap();
+    for (screen, site) in [("branch1-door", "branch1"), ("branch2-door", "branch2")] {
+        store
+            .upsert_site(
+                &SiteRow {
+                    id: site.into(),
+                    organisation_id: "bank".into(),
+                    name: site.into(),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        store
+            .upsert_screen(
+                &ScreenRow {
+                    id: screen.into(),
+                    site_id: site.into(),
+                    name: screen.into(),
+                    profile_id: "door".into(),
+                    tags: vec![],
+                    timezone: "Asia/Shanghai".into(),
+                    opening_hours: String::new(),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .create_user(NewUser {
+            id: "admin",
+            username: "admin",
+            password_hash: "x",
+            role: Role::Admin,
+            sites: &[],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    store
+        .create_api_token(
+            "admin",
+            &ledcast_server::auth::token_sha256("admin-token"),
+            "admin",
+            "test",
+            1,
+        )
+        .await
+        .unwrap();
+    let app = ledcast_server::http::app(state.clone());
+    (state, app)
+}
+
+/// Whether Mosquitto accepts this login.
+async fn login_accepted(port: u16, id: &str, user: &str, pass: &str) -> bool {
+    let (_client, mut eventloop) = client(port, id, user, pass);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(5), eventloop.poll())
+            .await
+            .expect("mosquitto answers a CONNECT"),
+        Ok(Event::Incoming(Packet::ConnAck(_)))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
     let Some(binary) = mosquitto_binary() else {
         assert!(
             std::env::var_os("LEDCAST_TEST_MQTT").is_none(),
@@ -68,28 +220,43 @@ async fn device_a_cannot_touch_device_b_topics() {
         eprintln!("mosquitto not installed; skipping the ACL test (CI installs it)");
         return;
     };
+    let dir = tempfile::tempdir().unwrap();
+    let (state, app) = seeded_app(dir.path()).await;
+    let a = ScreenId::new("branch1-door").unwrap();
+    let b = ScreenId::new("branch2-door").unwrap();
+    let a_first = enroll(&app, a.as_str()).await;
+    let a_login = enroll(&app, a.as_str()).await; // re-enrollment revokes a_first
+    let b_login = enroll(&app, b.as_str()).await;
+    assert_eq!(a_login.broker_username, "screen-branch1-door");
+    assert_eq!(b_login.broker_username, "screen-branch2-door");
+
+    // The broker-config code path, as `ledcast-server broker-config mosquitto` runs it.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = tempfile::tempdir().unwrap();
-    let a = ScreenId::new("branch1-door").unwrap();
-    let b = ScreenId::new("branch2-door").unwrap();
-    let server = BrokerAccount {
-        username: "ledcast-server".into(),
-        password_hash: hash_password("server-pw", &[1; 12]),
-    };
-    let devices = vec![
-        (a.clone(), hash_password("a-pw", &[2; 12])),
-        (b.clone(), hash_password("b-pw", &[3; 12])),
-    ];
-    let files = render(&server, &devices, dir.path(), &format!("{port} 127.0.0.1"));
-    write_files(dir.path(), &files).unwrap();
+    let out = dir.path().join("mosquitto");
+    let mut mqtt = state.config.mqtt.clone();
+    mqtt.password = Some("server-pw".into());
+    let report = write_from_store(&state.store, &mqtt, &out, &format!("{port} 127.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(report.devices, 2);
+    assert!(report.without_hash.is_empty());
+    let passwords = std::fs::read_to_string(out.join("passwords")).unwrap();
+    assert_eq!(
+        passwords.lines().count(),
+        3,
+        "server + one line per live device (the revoked login is gone): {passwords}"
+    );
+    state.store.close().await;
+
     // Running as root, Mosquitto would drop to the `mosquitto` user and could
     // not read 0600 files in our temp dir: keep it as the current user.
+    let snippet = std::fs::read_to_string(out.join("ledcast.conf")).unwrap();
     let config = dir.path().join("test.conf");
-    std::fs::write(&config, format!("user root\n{}", files.config_snippet)).unwrap();
+    std::fs::write(&config, format!("user root\n{snippet}")).unwrap();
     let _broker = KillOnDrop(
         Command::new(binary)
             .arg("-c")
@@ -106,18 +273,35 @@ async fn device_a_cannot_touch_device_b_topics() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    // A wrong password is refused.
-    let (_bad, mut bad_loop) = client(port, "bad", a.as_str(), "wrong");
-    let refused = tokio::time::timeout(Duration::from_secs(5), bad_loop.poll())
-        .await
-        .unwrap();
+    // Wrong and revoked passwords are refused; current logins work.
+    assert!(!login_accepted(port, "bad", &a_login.broker_username, "wrong").await);
     assert!(
-        refused.is_err(),
-        "a wrong password must be refused, got {refused:?}"
+        !login_accepted(
+            port,
+            "old-a",
+            &a_first.broker_username,
+            &a_first.broker_password
+        )
+        .await,
+        "the login from before re-enrollment must be revoked"
+    );
+    assert!(
+        login_accepted(
+            port,
+            "b",
+            &b_login.broker_username,
+            &b_login.broker_password
+        )
+        .await
     );
 
     let (server_client, mut server_loop) = client(port, "server", "ledcast-server", "server-pw");
-    let (device_a, mut a_loop) = client(port, "device-a", a.as_str(), "a-pw");
+    let (device_a, mut a_loop) = client(
+        port,
+        "device-a",
+        &a_login.broker_username,
+        &a_login.broker_password,
+    );
     let connack = |e: &Event| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(());
     poll_for(&mut server_loop, Duration::from_secs(5), connack)
         .await
@@ -126,105 +310,147 @@ async fn device_a_cannot_touch_device_b_topics() {
         .await
         .expect("device a connects");
 
-    // The server retains a rotation for B; A tries to read it.
+    // The server retains rotations and sends commands and acks for both;
+    // A tries to read B's.
     server_client
-        .publish(
-            Topic::name(&b, TopicKind::Rotation),
-            QoS::AtLeastOnce,
-            true,
-            b"for b only".to_vec(),
-        )
+        .subscribe_many([
+            rumqttc::SubscribeFilter::new(Topic::filter_all(TopicKind::State), QoS::AtLeastOnce),
+            rumqttc::SubscribeFilter::new(
+                format!(
+                    "$share/ledcast-ingest/{}",
+                    Topic::filter_all(TopicKind::Plays)
+                ),
+                QoS::AtLeastOnce,
+            ),
+        ])
         .await
         .unwrap();
-    server_client
-        .publish(
-            Topic::name(&a, TopicKind::Rotation),
-            QoS::AtLeastOnce,
-            true,
-            b"for a".to_vec(),
-        )
-        .await
-        .unwrap();
-    server_client
-        .subscribe(Topic::filter_all(TopicKind::State), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    poll_for(&mut server_loop, Duration::from_secs(5), |e| {
-        matches!(e, Event::Incoming(Packet::SubAck(_))).then_some(())
+    let codes = poll_for(&mut server_loop, Duration::from_secs(5), |e| match e {
+        Event::Incoming(Packet::SubAck(s)) => Some(s.return_codes.clone()),
+        _ => None,
     })
     .await
     .expect("server subscribed");
-    device_a
-        .subscribe(Topic::name(&b, TopicKind::Rotation), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    device_a
-        .subscribe(Topic::name(&a, TopicKind::Rotation), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-
-    // A writes to B's state (must be dropped) and its own (must arrive).
-    device_a
-        .publish(
-            Topic::name(&b, TopicKind::State),
-            QoS::AtLeastOnce,
-            true,
-            b"forged".to_vec(),
-        )
-        .await
-        .unwrap();
-    device_a
-        .publish(
-            Topic::name(&a, TopicKind::State),
-            QoS::AtLeastOnce,
-            true,
-            b"mine".to_vec(),
-        )
-        .await
-        .unwrap();
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, SubscribeReasonCode::Success(_))),
+        "the server account may read every state and (shared) plays topic: {codes:?}"
+    );
+    for screen in [&a, &b] {
+        server_client
+            .publish(
+                Topic::name(screen, TopicKind::Rotation),
+                QoS::AtLeastOnce,
+                true,
+                format!("rotation for {screen}").into_bytes(),
+            )
+            .await
+            .unwrap();
+    }
+    let b_read = [TopicKind::Rotation, TopicKind::Command, TopicKind::Ack];
+    for kind in b_read {
+        device_a
+            .subscribe(Topic::name(&b, kind), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    for kind in b_read {
+        device_a
+            .subscribe(Topic::name(&a, kind), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    // Wait until the broker answered all six subscriptions (retained
+    // rotations may arrive meanwhile), then the server sends a command and
+    // an ack to each screen.
+    let mut codes = Vec::new();
+    let mut a_received = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while codes.len() < 6 {
+        match tokio::time::timeout_at(deadline, a_loop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::SubAck(s)))) => codes.extend(s.return_codes),
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => a_received.push(p.topic.clone()),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => panic!("device a lost its connection: {error}"),
+            Err(_) => panic!("subscriptions not answered within 5 s: {codes:?}"),
+        }
+    }
+    for screen in [&a, &b] {
+        for kind in [TopicKind::Command, TopicKind::Ack] {
+            server_client
+                .publish(
+                    Topic::name(screen, kind),
+                    QoS::AtLeastOnce,
+                    false,
+                    b"signed by the server".to_vec(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    // A writes to B's state and plays (must be dropped) and its own (must arrive).
+    for (screen, kind, body) in [
+        (&b, TopicKind::State, "forged"),
+        (&b, TopicKind::Plays, "forged"),
+        (&a, TopicKind::State, "mine"),
+        (&a, TopicKind::Plays, "mine"),
+    ] {
+        device_a
+            .publish(
+                Topic::name(screen, kind),
+                QoS::AtLeastOnce,
+                kind == TopicKind::State,
+                body.as_bytes().to_vec(),
+            )
+            .await
+            .unwrap();
+    }
 
     let a_events = tokio::spawn(async move {
-        let mut received = Vec::new();
-        let mut suback_codes = Vec::new();
         let _ = poll_for(&mut a_loop, Duration::from_secs(3), |e| {
-            match e {
-                Event::Incoming(Packet::Publish(p)) => received.push(p.topic.clone()),
-                Event::Incoming(Packet::SubAck(s)) => suback_codes.extend(s.return_codes.clone()),
-                _ => {}
+            if let Event::Incoming(Packet::Publish(p)) = e {
+                a_received.push(p.topic.clone());
             }
             None::<()>
         })
         .await;
-        (received, suback_codes)
+        (a_received, codes)
     });
-    let mut state_topics = Vec::new();
+    let mut server_received = Vec::new();
     let _ = poll_for(&mut server_loop, Duration::from_secs(3), |e| {
         if let Event::Incoming(Packet::Publish(p)) = e {
-            state_topics.push(p.topic.clone());
+            server_received.push(p.topic.clone());
         }
         None::<()>
     })
     .await;
-    let (a_received, codes) = a_events.await.unwrap();
+    let (mut a_received, codes) = a_events.await.unwrap();
 
+    server_received.sort();
+    let mut expected = vec![
+        Topic::name(&a, TopicKind::State),
+        Topic::name(&a, TopicKind::Plays),
+    ];
+    expected.sort();
     assert_eq!(
-        state_topics,
-        vec![Topic::name(&a, TopicKind::State)],
-        "only A's own state may arrive"
+        server_received, expected,
+        "the server gets A's own state and plays, never A's writes to B's topics"
     );
-    assert!(
-        !a_received.contains(&Topic::name(&b, TopicKind::Rotation)),
-        "device A read device B's rotation: {a_received:?}"
+    a_received.sort();
+    let mut own: Vec<String> = b_read.iter().map(|k| Topic::name(&a, *k)).collect();
+    own.sort();
+    assert_eq!(
+        a_received, own,
+        "device A reads its own rotation, command and ack and nothing of B's"
     );
+    // Mosquitto 2.0 may grant B's subscriptions and filter at delivery, or
+    // refuse them; either way nothing of B's reached A (asserted above).
+    assert_eq!(codes.len(), 6, "every subscription answered: {codes:?}");
     assert!(
-        a_received.contains(&Topic::name(&a, TopicKind::Rotation)),
-        "device A must still read its own rotation: {a_received:?}"
-    );
-    // Mosquitto 2.0 may grant the subscription and filter at delivery, or
-    // refuse it; either way nothing of B's reached A (asserted above).
-    assert_eq!(codes.len(), 2, "both subscriptions answered: {codes:?}");
-    assert!(
-        matches!(codes[1], SubscribeReasonCode::Success(_)),
-        "subscribing to its own rotation must be granted: {codes:?}"
+        codes[3..]
+            .iter()
+            .all(|c| matches!(c, SubscribeReasonCode::Success(_))),
+        "subscribing to its own topics must be granted: {codes:?}"
     );
 }

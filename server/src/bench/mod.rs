@@ -3,4 +3,5 @@
 
 pub mod compile;
 pub mod import;
+pub mod ingest;
 pub mod media;

@@ -118,17 +118,21 @@ pub async fn enroll(
         })?;
     let broker_password = auth::random_hex::<24>();
     let broker_password_sha256 = auth::token_sha256(&broker_password);
+    // Kept so `broker-config mosquitto` can write the password file later.
+    let broker_password_mosquitto =
+        crate::push::mosquitto::hash_password(&broker_password, &auth::random_bytes::<12>());
     let code_key = auth::token_sha256(&auth::normalise_enrollment_code(&request.code));
     let key_id = device_key.key_id.clone();
     let public_key_hex = device_key.public_key_hex();
     let redeemed = state
         .store
-        .redeem_enrollment_code(&code_key, now, |screen_id| {
+        .redeem_enrollment(&code_key, now, |screen_id| {
             (
                 key_id,
                 public_key_hex,
                 broker_username(screen_id),
                 broker_password_sha256,
+                Some(broker_password_mosquitto),
             )
         })
         .await?;

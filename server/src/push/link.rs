@@ -113,6 +113,24 @@ impl Delivery {
             .context("queueing a command for the MQTT broker")
     }
 
+    /// Publishes a signed command envelope, QoS 1, retained (a server key
+    /// transfer must reach agents that are offline now).
+    pub async fn publish_command_retained(
+        &self,
+        screen_id: &protocol::ScreenId,
+        envelope: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        self.client
+            .publish(
+                Topic::name(screen_id, TopicKind::Command),
+                QoS::AtLeastOnce,
+                true,
+                envelope,
+            )
+            .await
+            .context("queueing a retained command for the MQTT broker")
+    }
+
     /// Whether the broker connection is up right now.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
@@ -348,6 +366,11 @@ async fn reconcile(
     );
 }
 
+/// Most play batches stored in one transaction. Whatever has queued up
+/// while the previous transaction ran is taken together (up to this many),
+/// so one commit (one fsync on SQLite) covers a burst of batches.
+const MAX_BATCHES_PER_TRANSACTION: usize = 256;
+
 async fn run_worker(
     mut incoming: mpsc::Receiver<Incoming>,
     store: Arc<dyn DeliveryStore>,
@@ -356,31 +379,46 @@ async fn run_worker(
     server_trusted: protocol::TrustedKey,
     broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>>,
 ) {
-    while let Some(message) = incoming.recv().await {
-        let screen_id = message.topic.screen_id.clone();
-        let outcome = match message.topic.kind {
-            TopicKind::Plays => {
-                ingest_plays(&store, &delivery, &server_key, &screen_id, &message.payload).await
-            }
-            TopicKind::State => ingest_state(&store, &delivery, &screen_id, &message.payload).await,
-            TopicKind::Rotation => {
-                // A retained rotation read back during reconciliation.
-                if let Ok(rotation) =
-                    protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
-                {
-                    if rotation.screen_id == screen_id {
-                        broker_versions
-                            .lock()
-                            .await
-                            .insert(screen_id.clone(), rotation.version);
-                    }
+    while let Some(first) = incoming.recv().await {
+        let mut plays = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            let screen_id = message.topic.screen_id.clone();
+            let outcome = match message.topic.kind {
+                TopicKind::Plays => {
+                    plays.push(message);
+                    Ok(())
                 }
-                Ok(())
+                TopicKind::State => {
+                    ingest_state(&store, &delivery, &screen_id, &message.payload).await
+                }
+                TopicKind::Rotation => {
+                    // A retained rotation read back during reconciliation.
+                    if let Ok(rotation) =
+                        protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
+                    {
+                        if rotation.screen_id == screen_id {
+                            broker_versions
+                                .lock()
+                                .await
+                                .insert(screen_id.clone(), rotation.version);
+                        }
+                    }
+                    Ok(())
+                }
+                TopicKind::Command | TopicKind::Ack => Ok(()),
+            };
+            if let Err(error) = outcome {
+                tracing::error!(screen = %screen_id, %error, "ingest failed; the agent will resend");
             }
-            TopicKind::Command | TopicKind::Ack => Ok(()),
-        };
-        if let Err(error) = outcome {
-            tracing::error!(screen = %screen_id, %error, "ingest failed; the agent will resend");
+            if plays.len() < MAX_BATCHES_PER_TRANSACTION {
+                next = incoming.try_recv().ok();
+            }
+        }
+        if !plays.is_empty() {
+            if let Err(error) = ingest_plays(&store, &delivery, &server_key, plays).await {
+                tracing::error!(%error, "play ingest failed; nothing acked, the agents will resend");
+            }
         }
     }
 }
@@ -413,56 +451,99 @@ async fn open_from_device<T: protocol::Signed>(
     }
 }
 
+/// Verifies each batch with its screen's device key, stores every valid one
+/// in one transaction, and acks each only after that commit.
 async fn ingest_plays(
     store: &Arc<dyn DeliveryStore>,
     delivery: &Delivery,
     server_key: &SigningKey,
-    screen_id: &protocol::ScreenId,
-    payload: &[u8],
+    messages: Vec<Incoming>,
 ) -> anyhow::Result<()> {
-    let Some(batch) =
-        open_from_device::<protocol::PlayBatch>(store, delivery, screen_id, payload).await?
-    else {
-        return Ok(());
-    };
-    if &batch.screen_id != screen_id || !batch_is_consistent(&batch) {
-        delivery
-            .metrics
-            .dropped_rejected
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(screen = %screen_id, "play batch for another screen or with inconsistent seqs refused");
+    let mut screens: Vec<protocol::ScreenId> =
+        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
+    screens.sort();
+    screens.dedup();
+    let keys = store.device_keys(&screens).await?;
+    let metrics = &delivery.metrics;
+    let mut verified = Vec::with_capacity(messages.len());
+    for message in messages {
+        let screen_id = message.topic.screen_id;
+        let Some(device_key) = keys.get(&screen_id) else {
+            metrics
+                .dropped_unknown_device
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(screen = %screen_id, "play batch from an unknown or revoked device dropped");
+            continue;
+        };
+        let batch = match protocol::open::<protocol::PlayBatch>(&message.payload, device_key) {
+            Ok(batch) => batch,
+            Err(rejected) => {
+                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
+                continue;
+            }
+        };
+        if batch.screen_id != screen_id || !batch_is_consistent(&batch) {
+            metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(screen = %screen_id, "play batch for another screen or with inconsistent seqs refused");
+            continue;
+        }
+        verified.push((screen_id, batch));
+    }
+    if verified.is_empty() {
         return Ok(());
     }
-    let inserted = store.insert_play_batch(screen_id, &batch).await?;
-    if inserted == 0 {
-        delivery
-            .metrics
-            .play_batches_duplicate
-            .fetch_add(1, Ordering::Relaxed);
-    }
-    delivery
-        .metrics
-        .play_records_inserted
-        .fetch_add(inserted, Ordering::Relaxed);
-    let ack = protocol::Ack {
-        screen_id: screen_id.clone(),
-        boot_id: batch.boot_id,
-        upto_seq: batch.last_seq,
+    let inserted = match store.insert_play_batches(&verified).await {
+        Ok(inserted) => inserted,
+        Err(error) if verified.len() > 1 => {
+            // One bad batch must not hold back the rest: store them one by
+            // one and ack those that committed.
+            tracing::warn!(%error, batches = verified.len(), "grouped play insert failed; storing batch by batch");
+            let mut stored = Vec::with_capacity(verified.len());
+            let mut kept = Vec::with_capacity(verified.len());
+            for (screen_id, batch) in verified {
+                match store.insert_play_batch(&screen_id, &batch).await {
+                    Ok(n) => {
+                        stored.push(n);
+                        kept.push((screen_id, batch));
+                    }
+                    Err(error) => {
+                        tracing::error!(screen = %screen_id, %error, "play batch not stored; not acked, the agent will resend");
+                    }
+                }
+            }
+            verified = kept;
+            stored
+        }
+        Err(error) => return Err(error),
     };
-    delivery
-        .client
-        .publish(
-            Topic::name(screen_id, TopicKind::Ack),
-            QoS::AtLeastOnce,
-            false,
-            protocol::seal(&ack, server_key),
-        )
-        .await
-        .context("queueing an ack")?;
-    delivery
-        .metrics
-        .acks_published
-        .fetch_add(1, Ordering::Relaxed);
+    // Committed: now, and only now, ack.
+    for ((screen_id, batch), inserted) in verified.into_iter().zip(inserted) {
+        if inserted == 0 {
+            metrics
+                .play_batches_duplicate
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        metrics
+            .play_records_inserted
+            .fetch_add(inserted, Ordering::Relaxed);
+        let ack = protocol::Ack {
+            screen_id: screen_id.clone(),
+            boot_id: batch.boot_id,
+            upto_seq: batch.last_seq,
+        };
+        delivery
+            .client
+            .publish(
+                Topic::name(&screen_id, TopicKind::Ack),
+                QoS::AtLeastOnce,
+                false,
+                protocol::seal(&ack, server_key),
+            )
+            .await
+            .context("queueing an ack")?;
+        metrics.acks_published.fetch_add(1, Ordering::Relaxed);
+    }
     Ok(())
 }
 

@@ -9,12 +9,14 @@
 //! is signed with the server key.
 
 mod broker;
+pub mod key_transfer;
 mod link;
 pub mod mosquitto;
 pub mod presence;
 mod server_glue;
 mod store_adapter;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -76,6 +78,41 @@ pub trait DeliveryStore: Send + Sync + 'static {
         screen_id: &protocol::ScreenId,
         batch: &protocol::PlayBatch,
     ) -> BoxFuture<'_, anyhow::Result<u64>>;
+
+    /// The device keys of several screens at once (screens without a live
+    /// key are left out). The default asks [`DeliveryStore::device_key`]
+    /// for each.
+    fn device_keys<'a>(
+        &'a self,
+        screen_ids: &'a [protocol::ScreenId],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<protocol::ScreenId, protocol::TrustedKey>>> {
+        Box::pin(async move {
+            let mut keys = HashMap::new();
+            for screen_id in screen_ids {
+                if let Some(key) = self.device_key(screen_id).await? {
+                    keys.insert(screen_id.clone(), key);
+                }
+            }
+            Ok(keys)
+        })
+    }
+
+    /// Stores several verified batches idempotently, all in ONE transaction
+    /// (nothing is stored if it fails); returns each batch's new-record
+    /// count. The default stores them one by one (each atomic), which keeps
+    /// the same ack-after-commit guarantee per batch.
+    fn insert_play_batches<'a>(
+        &'a self,
+        batches: &'a [(protocol::ScreenId, protocol::PlayBatch)],
+    ) -> BoxFuture<'a, anyhow::Result<Vec<u64>>> {
+        Box::pin(async move {
+            let mut inserted = Vec::with_capacity(batches.len());
+            for (screen_id, batch) in batches {
+                inserted.push(self.insert_play_batch(screen_id, batch).await?);
+            }
+            Ok(inserted)
+        })
+    }
 
     /// Records a verified state report (presence transitions, reported version).
     fn record_agent_state(

@@ -6,7 +6,8 @@
 //! Device broker passwords are random tokens, stored by the server as
 //! Mosquitto `$6$` hashes (salted SHA-512) so the password file can be
 //! regenerated at any time without knowing them. This module formats and
-//! checks those hashes and renders the files; it does not read the store.
+//! checks those hashes, renders the files, and ([`write_from_store`]) reads
+//! the live device logins from the store to write them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,7 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 /// One broker account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerAccount {
-    /// MQTT user name (a device's is its screen id).
+    /// MQTT user name (a device's is `screen-{id}`).
     pub username: String,
     /// `$6$…` hash.
     pub password_hash: String,
@@ -71,11 +72,11 @@ pub struct MosquittoFiles {
 }
 
 /// Renders the password file, ACL and a config snippet for the server
-/// account and one account per device (user name = screen id).
+/// account and one account per device (the screen and its login).
 /// `listener` is Mosquitto's listener argument, e.g. `1883` or `1883 127.0.0.1`.
 pub fn render(
     server: &BrokerAccount,
-    devices: &[(ScreenId, String)],
+    devices: &[(ScreenId, BrokerAccount)],
     files_dir: &Path,
     listener: &str,
 ) -> MosquittoFiles {
@@ -85,9 +86,13 @@ pub fn render(
          user {}\ntopic readwrite {TOPIC_PREFIX}/#\n",
         server.username
     );
-    for (screen_id, password_hash) in devices {
-        let _ = writeln!(password_file, "{}:{}", screen_id.as_str(), password_hash);
-        let _ = writeln!(acl_file, "\nuser {}", screen_id.as_str());
+    for (screen_id, account) in devices {
+        let _ = writeln!(
+            password_file,
+            "{}:{}",
+            account.username, account.password_hash
+        );
+        let _ = writeln!(acl_file, "\nuser {}", account.username);
         for kind in TopicKind::ALL {
             let access = if kind.from_agent() { "write" } else { "read" };
             let _ = writeln!(acl_file, "topic {access} {}", Topic::name(screen_id, kind));
@@ -138,6 +143,97 @@ pub fn write_files(dir: &Path, files: &MosquittoFiles) -> std::io::Result<Vec<Pa
     Ok(written)
 }
 
+/// What [`write_from_store`] did.
+#[derive(Clone, Debug)]
+pub struct BrokerConfigReport {
+    /// Files written.
+    pub written: Vec<PathBuf>,
+    /// Device accounts written.
+    pub devices: usize,
+    /// Screens whose live key has no Mosquitto hash (enrolled before it was
+    /// kept): no login until re-enrolled.
+    pub without_hash: Vec<String>,
+    /// Set when `mqtt.password` is unset: the server account's password,
+    /// generated once and kept in `{out}/server-password` (0600).
+    pub server_password_file: Option<PathBuf>,
+}
+
+/// `ledcast-server broker-config mosquitto`: writes `passwords`, `acl` and
+/// `ledcast.conf` into `out` for the server account (`mqtt.username`,
+/// default `ledcast-server`; `mqtt.password`, or one generated and kept in
+/// `{out}/server-password`) and every live device. Revoked device keys get no
+/// line, so re-enrollment drops the old credentials.
+pub async fn write_from_store(
+    store: &crate::store::Store,
+    mqtt: &super::MqttConfig,
+    out: &Path,
+    listener: &str,
+) -> anyhow::Result<BrokerConfigReport> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let (server_password, server_password_file) = match &mqtt.password {
+        Some(password) => (password.clone(), None),
+        None => {
+            let path = out.join("server-password");
+            let password = match std::fs::read_to_string(&path) {
+                Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
+                _ => {
+                    let password = crate::auth::random_hex::<24>();
+                    write_private(&path, &format!("{password}\n"))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    password
+                }
+            };
+            (password, Some(path))
+        }
+    };
+    let server = BrokerAccount {
+        username: mqtt
+            .username
+            .clone()
+            .unwrap_or_else(|| super::SERVER_BROKER_USERNAME.to_owned()),
+        password_hash: hash_password(&server_password, &crate::auth::random_bytes::<12>()),
+    };
+    let mut devices = Vec::new();
+    let mut without_hash = Vec::new();
+    for login in store.live_broker_logins().await? {
+        let (Ok(screen_id), Some(hash)) = (
+            ScreenId::new(&login.screen_id),
+            login.password_mosquitto.clone(),
+        ) else {
+            without_hash.push(login.screen_id);
+            continue;
+        };
+        devices.push((
+            screen_id,
+            BrokerAccount {
+                username: login.broker_username,
+                password_hash: hash,
+            },
+        ));
+    }
+    let files = render(&server, &devices, out, listener);
+    let written =
+        write_files(out, &files).with_context(|| format!("writing into {}", out.display()))?;
+    Ok(BrokerConfigReport {
+        written,
+        devices: devices.len(),
+        without_hash,
+        server_password_file,
+    })
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,16 +255,15 @@ mod tests {
             password_hash: "$6$a$b".into(),
         };
         let a = ScreenId::new("b1-door").unwrap();
-        let files = render(
-            &server,
-            &[(a, "$6$c$d".into())],
-            Path::new("/etc/ledcast"),
-            "1883",
-        );
-        assert!(files.password_file.contains("b1-door:$6$c$d\n"));
+        let account = BrokerAccount {
+            username: "screen-b1-door".into(),
+            password_hash: "$6$c$d".into(),
+        };
+        let files = render(&server, &[(a, account)], Path::new("/etc/ledcast"), "1883");
+        assert!(files.password_file.contains("\nscreen-b1-door:$6$c$d\n"));
         let device_rules: Vec<&str> = files
             .acl_file
-            .split("user b1-door\n")
+            .split("user screen-b1-door\n")
             .nth(1)
             .unwrap()
             .lines()

@@ -101,7 +101,29 @@ pub async fn run(
     let (delivery, delivery_task) = link::start(options, Arc::new(state.store.clone()), shutdown)
         .await
         .context("starting MQTT delivery")?;
-    let forwarder = tokio::spawn(forward_events(state.clone(), delivery.clone()));
+    // Subscribe before anything below can announce a rotation.
+    let forwarder = tokio::spawn(forward_events(
+        state.clone(),
+        state.events.subscribe(),
+        delivery.clone(),
+    ));
+    let data_dir = state.config.data_dir.clone();
+    match tokio::task::spawn_blocking(move || crate::keys::load_previous(&data_dir)).await? {
+        Ok(Some(previous)) => {
+            let (state, delivery) = (state.clone(), delivery.clone());
+            tokio::spawn(async move {
+                if let Err(error) =
+                    super::key_transfer::transfer(&state, &delivery, &previous).await
+                {
+                    tracing::error!(%error, "telling agents the new server key failed; it is retried at the next start");
+                }
+            });
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot read the previous server key; agents are not told the new key")
+        }
+    }
     let resender = tokio::spawn(resend_loop(
         state.clone(),
         delivery.clone(),
@@ -116,8 +138,11 @@ pub async fn run(
 }
 
 /// Publishes what the core announces; after a lag, republishes every latest rotation.
-async fn forward_events(state: AppState, delivery: Delivery) {
-    let mut events = state.events.subscribe();
+async fn forward_events(
+    state: AppState,
+    mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
+    delivery: Delivery,
+) {
     loop {
         match events.recv().await {
             Ok(ServerEvent::RotationStored {
@@ -172,8 +197,13 @@ async fn resend_loop(state: AppState, delivery: Delivery, offline_alert_seconds:
     };
     let mut last_sent: HashMap<String, protocol::Timestamp> = HashMap::new();
     let mut alerted: HashMap<String, i64> = HashMap::new();
+    let mut warned_key_changed = false;
     loop {
         tokio::time::sleep(Duration::from_secs(10)).await;
+        if !warned_key_changed && key_changed_on_disk(&state) {
+            warned_key_changed = true;
+            tracing::warn!("the server key on disk changed (keys rotate): restart the server to tell agents and sign with the new key");
+        }
         let Ok(screens) = state.store.screen_versions().await else {
             continue;
         };
@@ -220,6 +250,15 @@ async fn resend_loop(state: AppState, delivery: Delivery, offline_alert_seconds:
                 }
             }
         }
+    }
+}
+
+/// Whether `keys/server.key` no longer holds the key this process signs with.
+fn key_changed_on_disk(state: &AppState) -> bool {
+    let path = crate::keys::key_path(&state.config.data_dir);
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.trim() != hex::encode(state.signing_key.to_bytes()),
+        Err(_) => false,
     }
 }
 

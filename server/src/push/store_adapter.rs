@@ -1,5 +1,7 @@
 //! The database store as delivery's [`DeliveryStore`] seam.
 
+use std::collections::HashMap;
+
 use ledcast_protocol::v1 as protocol;
 
 use super::{BoxFuture, DeliveryStore};
@@ -26,6 +28,34 @@ impl DeliveryStore for Store {
         let batch = batch.clone();
         Box::pin(async move {
             Ok(Store::insert_play_batch(self, &screen_id, &batch, crate::clock::now()).await?)
+        })
+    }
+
+    fn device_keys<'a>(
+        &'a self,
+        screen_ids: &'a [protocol::ScreenId],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<protocol::ScreenId, protocol::TrustedKey>>> {
+        Box::pin(async move {
+            let ids: Vec<&str> = screen_ids.iter().map(|s| s.as_str()).collect();
+            let found = self.device_public_keys_hex(&ids).await?;
+            Ok(screen_ids
+                .iter()
+                .filter_map(|s| {
+                    let key = protocol::TrustedKey::from_hex(found.get(s.as_str())?)?;
+                    Some((s.clone(), key))
+                })
+                .collect())
+        })
+    }
+
+    fn insert_play_batches<'a>(
+        &'a self,
+        batches: &'a [(protocol::ScreenId, protocol::PlayBatch)],
+    ) -> BoxFuture<'a, anyhow::Result<Vec<u64>>> {
+        Box::pin(async move {
+            let batches: Vec<(&str, &protocol::PlayBatch)> =
+                batches.iter().map(|(s, b)| (s.as_str(), b)).collect();
+            Ok(Store::insert_play_batches(self, &batches, crate::clock::now()).await?)
         })
     }
 

@@ -5,6 +5,9 @@
 //! It stores what it is given: signing, verifying envelopes and computing
 //! compliance from the aggregates happen elsewhere.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
 use chrono::TimeZone;
 use ledcast_protocol::v1 as protocol;
 use serde::Serialize;
@@ -95,6 +98,42 @@ pub fn local_day(at_ms: i64, timezone: &str) -> String {
     }
 }
 
+/// New records' contribution to one screen-day of `play_daily`.
+#[derive(Default)]
+struct DailyDelta {
+    plays: i64,
+    warning_plays: i64,
+    interrupted_plays: i64,
+    played_ms: i64,
+    warning_ms: i64,
+    first_started_at: i64,
+    last_ended_at: Option<i64>,
+}
+
+impl DailyDelta {
+    fn add(&mut self, record: &protocol::PlayRecord) {
+        let started = record.started_at.as_millis();
+        let ended = record.ended_at.map(|t| t.as_millis());
+        let played = ended.map(|e| (e - started).max(0)).unwrap_or(0);
+        self.first_started_at = if self.plays == 0 {
+            started
+        } else {
+            self.first_started_at.min(started)
+        };
+        self.plays += 1;
+        self.warning_plays += i64::from(record.is_warning);
+        self.interrupted_plays += i64::from(record.outcome == protocol::PlayOutcome::Interrupted);
+        self.played_ms += played;
+        if record.is_warning {
+            self.warning_ms += played;
+        }
+        self.last_ended_at = match (self.last_ended_at, ended) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 impl Store {
     /// The newest stored rotation of a screen.
     pub async fn latest_rotation(&self, screen_id: &str) -> StoreResult<Option<StoredRotation>> {
@@ -145,6 +184,52 @@ impl Store {
         expires_at: i64,
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
+        self.store_rotation(
+            screen_id,
+            content_sha256,
+            issued_at,
+            expires_at,
+            false,
+            make_envelope,
+        )
+        .await
+    }
+
+    /// Stores the next version of a screen's rotation even when its content
+    /// is unchanged (re-signing after a server key rotation).
+    pub async fn store_rotation_resigned(
+        &self,
+        screen_id: &str,
+        content_sha256: &str,
+        issued_at: i64,
+        expires_at: i64,
+        make_envelope: impl FnOnce(u64) -> Vec<u8>,
+    ) -> StoreResult<StoredRotation> {
+        let stored = self
+            .store_rotation(
+                screen_id,
+                content_sha256,
+                issued_at,
+                expires_at,
+                true,
+                make_envelope,
+            )
+            .await?;
+        stored.ok_or_else(|| super::StoreError::Corrupt {
+            table: "rotations",
+            detail: "a forced store returned nothing".to_owned(),
+        })
+    }
+
+    async fn store_rotation(
+        &self,
+        screen_id: &str,
+        content_sha256: &str,
+        issued_at: i64,
+        expires_at: i64,
+        force: bool,
+        make_envelope: impl FnOnce(u64) -> Vec<u8>,
+    ) -> StoreResult<Option<StoredRotation>> {
         let mut tx = self.pool.begin().await?;
         let latest = sqlx::query(
             "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
@@ -156,7 +241,7 @@ impl Store {
         let next_version = match &latest {
             Some(row) => {
                 let stored_content: String = row.try_get("content_sha256")?;
-                if stored_content == content_sha256 {
+                if stored_content == content_sha256 && !force {
                     tx.rollback().await?;
                     return Ok(None);
                 }
@@ -201,53 +286,138 @@ impl Store {
         batch: &protocol::PlayBatch,
         received_at: protocol::Timestamp,
     ) -> StoreResult<u64> {
-        let timezone = self
-            .screen(screen_id)
-            .await?
-            .map(|s| s.timezone)
-            .unwrap_or_else(|| "Asia/Shanghai".to_owned());
-        let received = received_at.as_millis();
-        let mut tx = self.pool.begin().await?;
-        let mut inserted = 0u64;
-        for record in &batch.records {
-            let outcome = match record.outcome {
-                protocol::PlayOutcome::Completed => "completed",
-                protocol::PlayOutcome::Interrupted => "interrupted",
-            };
-            let started = record.started_at.as_millis();
-            let ended = record.ended_at.map(|t| t.as_millis());
-            let done = sqlx::query(
-                "INSERT INTO play_records (screen_id, boot_id, seq, media, material_id, rotation_version, \
-                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (screen_id, boot_id, seq) DO NOTHING",
-            )
-            .bind(screen_id)
-            .bind(batch.boot_id.as_str())
-            .bind(to_i64(record.seq))
-            .bind(record.media.to_hex())
-            .bind(&record.material_id)
-            .bind(record.rotation_version.map(to_i64))
-            .bind(bool_i64(record.is_warning))
-            .bind(started)
-            .bind(ended)
-            .bind(outcome)
-            .bind(bool_i64(record.clock_suspect))
-            .bind(received)
-            .execute(&mut *tx)
+        let inserted = self
+            .insert_play_batches(&[(screen_id, batch)], received_at)
             .await?;
-            if done.rows_affected() == 0 {
-                continue;
+        Ok(inserted.first().copied().unwrap_or(0))
+    }
+
+    /// Inserts several verified batches in ONE transaction, idempotently on
+    /// `(screen, boot_id, seq)`: multi-row `INSERT … ON CONFLICT DO NOTHING
+    /// RETURNING` names the records that were new, and only those are added
+    /// to the per-day aggregate (one upsert per screen and day). A record
+    /// repeated within the call counts once, for its first batch. Returns
+    /// each batch's new-record count.
+    pub async fn insert_play_batches(
+        &self,
+        batches: &[(&str, &protocol::PlayBatch)],
+        received_at: protocol::Timestamp,
+    ) -> StoreResult<Vec<u64>> {
+        /// Rows per INSERT statement (12 binds each; far below both backends' bind limits).
+        const ROWS_PER_INSERT: usize = 400;
+        struct Pending<'a> {
+            batch: usize,
+            screen: &'a str,
+            boot: &'a str,
+            record: &'a protocol::PlayRecord,
+        }
+        let received = received_at.as_millis();
+        let mut screens: Vec<&str> = batches.iter().map(|(s, _)| *s).collect();
+        screens.sort_unstable();
+        screens.dedup();
+        let timezones = self.screen_timezones(&screens).await?;
+        let mut seen = HashSet::new();
+        let mut rows = Vec::new();
+        for (i, (screen, batch)) in batches.iter().enumerate() {
+            for record in &batch.records {
+                if seen.insert((*screen, batch.boot_id.as_str(), record.seq)) {
+                    rows.push(Pending {
+                        batch: i,
+                        screen,
+                        boot: batch.boot_id.as_str(),
+                        record,
+                    });
+                }
             }
-            inserted += 1;
-            let played = ended.map(|e| (e - started).max(0)).unwrap_or(0);
-            let warning_ms = if record.is_warning { played } else { 0 };
+        }
+        let index: HashMap<(&str, &str, u64), usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| ((r.screen, r.boot, r.record.seq), n))
+            .collect();
+        let mut inserted = vec![0u64; batches.len()];
+        let mut daily: BTreeMap<(&str, String), DailyDelta> = BTreeMap::new();
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO play_records (screen_id, boot_id, seq, media, material_id, rotation_version, \
+                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) VALUES ",
+            );
+            for n in 0..chunk.len() {
+                let b = n * 12;
+                let _ = write!(
+                    sql,
+                    "{}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    if n == 0 { "" } else { ", " },
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12
+                );
+            }
+            sql.push_str(
+                " ON CONFLICT (screen_id, boot_id, seq) DO NOTHING RETURNING screen_id, boot_id, seq",
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                let record = row.record;
+                query = query
+                    .bind(row.screen)
+                    .bind(row.boot)
+                    .bind(to_i64(record.seq))
+                    .bind(record.media.to_hex())
+                    .bind(&record.material_id)
+                    .bind(record.rotation_version.map(to_i64))
+                    .bind(bool_i64(record.is_warning))
+                    .bind(record.started_at.as_millis())
+                    .bind(record.ended_at.map(|t| t.as_millis()))
+                    .bind(match record.outcome {
+                        protocol::PlayOutcome::Completed => "completed",
+                        protocol::PlayOutcome::Interrupted => "interrupted",
+                    })
+                    .bind(bool_i64(record.clock_suspect))
+                    .bind(received);
+            }
+            for returned in query.fetch_all(&mut *tx).await? {
+                let screen: String = returned.try_get("screen_id")?;
+                let boot: String = returned.try_get("boot_id")?;
+                let seq = to_u64(returned.try_get("seq")?);
+                let Some(&n) = index.get(&(screen.as_str(), boot.as_str(), seq)) else {
+                    return Err(super::StoreError::Corrupt {
+                        table: "play_records",
+                        detail: format!(
+                            "insert returned a record it was not given: {screen}/{boot}/{seq}"
+                        ),
+                    });
+                };
+                let row = &rows[n];
+                inserted[row.batch] += 1;
+                let timezone = timezones
+                    .get(row.screen)
+                    .map(String::as_str)
+                    .unwrap_or("Asia/Shanghai");
+                let started = row.record.started_at.as_millis();
+                daily
+                    .entry((row.screen, local_day(started, timezone)))
+                    .or_default()
+                    .add(row.record);
+            }
+        }
+        for ((screen, day), d) in daily {
             sqlx::query(
                 "INSERT INTO play_daily (screen_id, day, plays, warning_plays, interrupted_plays, \
                  played_ms, warning_ms, first_started_at, last_ended_at, last_received_at) \
-                 VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (screen_id, day) DO UPDATE SET \
-                 plays = play_daily.plays + 1, \
+                 plays = play_daily.plays + excluded.plays, \
                  warning_plays = play_daily.warning_plays + excluded.warning_plays, \
                  interrupted_plays = play_daily.interrupted_plays + excluded.interrupted_plays, \
                  played_ms = play_daily.played_ms + excluded.played_ms, \
@@ -260,20 +430,41 @@ impl Store {
                    ELSE play_daily.last_ended_at END, \
                  last_received_at = excluded.last_received_at",
             )
-            .bind(screen_id)
-            .bind(local_day(started, &timezone))
-            .bind(bool_i64(record.is_warning))
-            .bind(bool_i64(record.outcome == protocol::PlayOutcome::Interrupted))
-            .bind(played)
-            .bind(warning_ms)
-            .bind(started)
-            .bind(ended)
+            .bind(screen)
+            .bind(day)
+            .bind(d.plays)
+            .bind(d.warning_plays)
+            .bind(d.interrupted_plays)
+            .bind(d.played_ms)
+            .bind(d.warning_ms)
+            .bind(d.first_started_at)
+            .bind(d.last_ended_at)
             .bind(received)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         Ok(inserted)
+    }
+
+    /// `screen id -> IANA time zone` for the given screens (unknown ones missing).
+    async fn screen_timezones(&self, screen_ids: &[&str]) -> StoreResult<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in screen_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, timezone FROM screens WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.insert(row.try_get("id")?, row.try_get("timezone")?);
+            }
+        }
+        Ok(out)
     }
 
     /// Raw play records of a screen that started in `[from, until)` (ms), oldest first.

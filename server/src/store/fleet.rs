@@ -91,6 +91,19 @@ pub struct NewDeviceKey<'a> {
     pub broker_username: &'a str,
     /// SHA-256 hex of the broker password.
     pub broker_password_sha256: &'a str,
+    /// The same password as a Mosquitto `$6$` hash (password file).
+    pub broker_password_mosquitto: Option<&'a str>,
+}
+
+/// A live device's Mosquitto login (`broker-config mosquitto`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerLoginRow {
+    /// The screen.
+    pub screen_id: String,
+    /// Broker user name (`screen-{id}`).
+    pub broker_username: String,
+    /// Mosquitto `$6$` hash; `None` for devices enrolled before it was kept.
+    pub password_mosquitto: Option<String>,
 }
 
 /// The last state a screen reported.
@@ -124,6 +137,19 @@ pub struct ScreenStateRow {
     pub last_error: Option<String>,
     /// Agent build.
     pub agent_version: String,
+}
+
+/// A screen whose last presence is `offline` (alerts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfflineScreen {
+    /// The screen.
+    pub screen_id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Its display name.
+    pub name: String,
+    /// When it went offline (server clock, ms).
+    pub offline_since: i64,
 }
 
 /// Desired versus reported rotation version of a screen.
@@ -340,6 +366,28 @@ impl Store {
         now: i64,
         key: impl FnOnce(&str) -> (String, String, String, String),
     ) -> StoreResult<Option<String>> {
+        self.redeem_enrollment(code_sha256, now, |screen_id| {
+            let (key_id, public_key_hex, broker_username, broker_password_sha256) = key(screen_id);
+            (
+                key_id,
+                public_key_hex,
+                broker_username,
+                broker_password_sha256,
+                None,
+            )
+        })
+        .await
+    }
+
+    /// [`Store::redeem_enrollment_code`], also recording the broker
+    /// password's Mosquitto hash (the fifth element).
+    #[allow(clippy::type_complexity)]
+    pub async fn redeem_enrollment(
+        &self,
+        code_sha256: &str,
+        now: i64,
+        key: impl FnOnce(&str) -> (String, String, String, String, Option<String>),
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE enrollment_codes SET used_at = $1 \
@@ -354,7 +402,8 @@ impl Store {
             return Ok(None);
         };
         let screen_id: String = row.try_get("screen_id")?;
-        let (key_id, public_key_hex, broker_username, broker_password_sha256) = key(&screen_id);
+        let (key_id, public_key_hex, broker_username, broker_password_sha256, mosquitto) =
+            key(&screen_id);
         sqlx::query(
             "UPDATE device_keys SET revoked_at = $1 WHERE screen_id = $2 AND revoked_at IS NULL",
         )
@@ -364,13 +413,15 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO device_keys (key_id, screen_id, public_key_hex, broker_username, \
-             broker_password_sha256, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             broker_password_sha256, broker_password_mosquitto, enrolled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&key_id)
         .bind(&screen_id)
         .bind(&public_key_hex)
         .bind(&broker_username)
         .bind(&broker_password_sha256)
+        .bind(mosquitto)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -390,13 +441,15 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO device_keys (key_id, screen_id, public_key_hex, broker_username, \
-             broker_password_sha256, enrolled_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             broker_password_sha256, broker_password_mosquitto, enrolled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(key.key_id)
         .bind(key.screen_id)
         .bind(key.public_key_hex)
         .bind(key.broker_username)
         .bind(key.broker_password_sha256)
+        .bind(key.broker_password_mosquitto)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -430,6 +483,57 @@ impl Store {
     /// The current device public key (64 hex digits) of a screen, or `None`.
     pub async fn device_public_key_hex(&self, screen_id: &str) -> StoreResult<Option<String>> {
         Ok(self.device_key(screen_id).await?.map(|k| k.public_key_hex))
+    }
+
+    /// Every live (unrevoked) device's broker login, by screen id. Revoked
+    /// keys are left out, so re-enrollment drops the old password.
+    pub async fn live_broker_logins(&self) -> StoreResult<Vec<BrokerLoginRow>> {
+        let rows = sqlx::query(
+            "SELECT screen_id, broker_username, broker_password_mosquitto FROM device_keys \
+             WHERE revoked_at IS NULL ORDER BY screen_id, enrolled_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut logins: Vec<BrokerLoginRow> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let login = BrokerLoginRow {
+                screen_id: r.try_get("screen_id")?,
+                broker_username: r.try_get("broker_username")?,
+                password_mosquitto: r.try_get("broker_password_mosquitto")?,
+            };
+            // One live key per screen; should two exist, the newest wins.
+            match logins.last_mut() {
+                Some(last) if last.screen_id == login.screen_id => *last = login,
+                _ => logins.push(login),
+            }
+        }
+        Ok(logins)
+    }
+
+    /// The current device public keys (hex) of several screens in one
+    /// query: `screen id -> key`; screens without a live key are missing.
+    pub async fn device_public_keys_hex(
+        &self,
+        screen_ids: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in screen_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT screen_id, public_key_hex FROM device_keys WHERE revoked_at IS NULL \
+                 AND screen_id IN ({}) ORDER BY enrolled_at",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            // Newest last, so it wins should two live keys exist.
+            for row in query.fetch_all(&self.pool).await? {
+                out.insert(row.try_get("screen_id")?, row.try_get("public_key_hex")?);
+            }
+        }
+        Ok(out)
     }
 
     /// The live device key holding broker user name `username` (broker auth).
@@ -555,6 +659,38 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Screens offline since `at_or_before` (ms) or earlier, longest offline
+    /// first; only those of `sites` when given.
+    pub async fn offline_screens(
+        &self,
+        at_or_before: i64,
+        sites: Option<&[String]>,
+    ) -> StoreResult<Vec<OfflineScreen>> {
+        let rows = sqlx::query(
+            "SELECT st.screen_id AS screen_id, s.site_id AS site_id, s.name AS name, \
+             st.status_since AS status_since FROM screen_state st \
+             JOIN screens s ON s.id = st.screen_id \
+             WHERE st.status = 'offline' AND st.status_since <= $1 \
+             ORDER BY st.status_since, st.screen_id",
+        )
+        .bind(at_or_before)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let screen = OfflineScreen {
+                screen_id: r.try_get("screen_id")?,
+                site_id: r.try_get("site_id")?,
+                name: r.try_get("name")?,
+                offline_since: r.try_get("status_since")?,
+            };
+            if sites.is_none_or(|sites| sites.contains(&screen.site_id)) {
+                out.push(screen);
+            }
+        }
+        Ok(out)
     }
 
     /// Presence transitions of a screen, oldest first: `(status, at)`.

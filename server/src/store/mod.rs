@@ -26,7 +26,8 @@ pub use content::{
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
-    DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
+    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, OfflineScreen, ProfileRow, ScreenRow,
+    ScreenStateRow, ScreenVersions, SiteRow,
 };
 
 /// Which database the store talks to.
