@@ -226,7 +226,7 @@ pub async fn start(
         metrics: metrics.clone(),
     };
     let (incoming_tx, incoming_rx) = mpsc::channel::<Incoming>(4096);
-    let broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>> = Arc::default();
+    let broker_versions: Arc<RetainedRotations> = Arc::default();
 
     let plays_filter = match &options.shared_subscription_group {
         Some(group) => format!("$share/{group}/{}", Topic::filter_all(TopicKind::Plays)),
@@ -240,6 +240,12 @@ pub async fn start(
         store.clone(),
         delivery.clone(),
         server_key,
+    ));
+    // Retained rotations read back at start-up are checked on their own task,
+    // so thousands of them never queue up state and play ingest.
+    let (read_back_tx, read_back_rx) = mpsc::channel::<Incoming>(4096);
+    tokio::spawn(read_back(
+        read_back_rx,
         server_trusted,
         broker_versions.clone(),
     ));
@@ -283,6 +289,13 @@ pub async fn start(
                         Ok(Event::Incoming(Packet::Publish(publish))) => {
                             let Some(topic) = Topic::parse(&publish.topic) else { continue };
                             let incoming = Incoming { topic, payload: publish.payload.to_vec() };
+                            if incoming.topic.kind == TopicKind::Rotation {
+                                // Never stall the connection (acks, publishes) on the
+                                // read-back: a rotation it misses is republished, which
+                                // is harmless (same version, same bytes).
+                                let _ = read_back_tx.try_send(incoming);
+                                continue;
+                            }
                             if incoming_tx.send(incoming).await.is_err() {
                                 break;
                             }
@@ -317,24 +330,73 @@ pub async fn start(
     Ok((delivery, handle))
 }
 
-/// Subscribes to every retained rotation, waits `window`, then republishes
-/// the latest stored rotation of every screen whose retained copy is missing
-/// or older.
+/// Retained rotations read back from the broker at start-up.
+#[derive(Default)]
+struct RetainedRotations {
+    /// Newest version seen per screen (signature checked).
+    versions: Mutex<HashMap<protocol::ScreenId, u64>>,
+    /// Retained rotation messages processed so far (valid or not).
+    read: AtomicU64,
+}
+
+/// Records the version of every retained rotation read back from the broker
+/// that carries the server's signature for its own screen.
+async fn read_back(
+    mut incoming: mpsc::Receiver<Incoming>,
+    server_trusted: protocol::TrustedKey,
+    retained: Arc<RetainedRotations>,
+) {
+    while let Some(message) = incoming.recv().await {
+        retained.read.fetch_add(1, Ordering::Relaxed);
+        let Ok(rotation) = protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
+        else {
+            continue;
+        };
+        if rotation.screen_id == message.topic.screen_id {
+            retained
+                .versions
+                .lock()
+                .await
+                .insert(message.topic.screen_id, rotation.version);
+        }
+    }
+}
+
+/// Longest the start-up reconciliation keeps reading retained rotations.
+const RECONCILE_MAX: Duration = Duration::from_secs(30);
+
+/// Subscribes to every retained rotation, waits `window` and then until no
+/// retained rotation has arrived for another `window` (a broker holding
+/// thousands takes a while to hand them over), then republishes the latest
+/// stored rotation of every screen whose retained copy is missing or older.
 async fn reconcile(
     delivery: Delivery,
     store: Arc<dyn DeliveryStore>,
-    broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>>,
+    broker_versions: Arc<RetainedRotations>,
     window: Duration,
 ) {
     let filter = Topic::filter_all(TopicKind::Rotation);
+    // QoS 0: Mosquitto queues at most `max_queued_messages` (1,000) QoS 1
+    // messages per client and drops the rest, so with more retained
+    // rotations than that a QoS 1 read-back lost some and republished them
+    // needlessly; QoS 0 retained messages are written out as the socket takes them.
     if let Err(error) = delivery
         .client
-        .subscribe(filter.clone(), QoS::AtLeastOnce)
+        .subscribe(filter.clone(), QoS::AtMostOnce)
         .await
     {
         tracing::error!(%error, "cannot read retained rotations; republishing all");
     }
     tokio::time::sleep(window).await;
+    let mut waited = window;
+    loop {
+        let before = broker_versions.read.load(Ordering::Relaxed);
+        tokio::time::sleep(window).await;
+        waited += window;
+        if broker_versions.read.load(Ordering::Relaxed) == before || waited >= RECONCILE_MAX {
+            break;
+        }
+    }
     let _ = delivery.client.unsubscribe(filter).await;
     let latest = match store.latest_rotations().await {
         Ok(latest) => latest,
@@ -343,7 +405,7 @@ async fn reconcile(
             return;
         }
     };
-    let seen = broker_versions.lock().await.clone();
+    let seen = broker_versions.versions.lock().await.clone();
     let mut republished = 0u64;
     for (screen_id, version, envelope) in latest {
         if seen.get(&screen_id).is_some_and(|&v| v >= version) {
@@ -376,8 +438,6 @@ async fn run_worker(
     store: Arc<dyn DeliveryStore>,
     delivery: Delivery,
     server_key: SigningKey,
-    server_trusted: protocol::TrustedKey,
-    broker_versions: Arc<Mutex<HashMap<protocol::ScreenId, u64>>>,
 ) {
     while let Some(first) = incoming.recv().await {
         let mut plays = Vec::new();
@@ -392,21 +452,7 @@ async fn run_worker(
                 TopicKind::State => {
                     ingest_state(&store, &delivery, &screen_id, &message.payload).await
                 }
-                TopicKind::Rotation => {
-                    // A retained rotation read back during reconciliation.
-                    if let Ok(rotation) =
-                        protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
-                    {
-                        if rotation.screen_id == screen_id {
-                            broker_versions
-                                .lock()
-                                .await
-                                .insert(screen_id.clone(), rotation.version);
-                        }
-                    }
-                    Ok(())
-                }
-                TopicKind::Command | TopicKind::Ack => Ok(()),
+                TopicKind::Rotation | TopicKind::Command | TopicKind::Ack => Ok(()),
             };
             if let Err(error) = outcome {
                 tracing::error!(screen = %screen_id, %error, "ingest failed; the agent will resend");

@@ -94,7 +94,13 @@ pub fn render(
         );
         let _ = writeln!(acl_file, "\nuser {}", account.username);
         for kind in TopicKind::ALL {
-            let access = if kind.from_agent() { "write" } else { "read" };
+            // A device reads its own retained state too: it republishes
+            // `online` when a late Last Will of an earlier connection lands.
+            let access = match kind {
+                TopicKind::State => "readwrite",
+                kind if kind.from_agent() => "write",
+                _ => "read",
+            };
             let _ = writeln!(acl_file, "topic {access} {}", Topic::name(screen_id, kind));
         }
     }
@@ -273,7 +279,7 @@ mod tests {
             vec![
                 "topic read ledcast/v1/screens/b1-door/rotation",
                 "topic read ledcast/v1/screens/b1-door/command",
-                "topic write ledcast/v1/screens/b1-door/state",
+                "topic readwrite ledcast/v1/screens/b1-door/state",
                 "topic write ledcast/v1/screens/b1-door/plays",
                 "topic read ledcast/v1/screens/b1-door/ack",
             ]
