@@ -30,7 +30,7 @@ use ledcast_protocol::v1::{
 };
 use rumqttc::QoS;
 use sha2::Digest;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OnceCell};
 
 use crate::clock;
 use crate::config::{AgentConfig, HttpConfig};
@@ -71,13 +71,12 @@ pub fn enroll_in_memory(
     })
 }
 
-/// Media bytes shared by the simulated fleet: fetched over HTTP once per item.
+/// Media bytes shared by the simulated fleet: fetched over HTTP once per
+/// item; screens asking while the download runs wait for it (asynchronously).
 #[derive(Debug)]
 pub struct MediaPool {
     link: Link,
-    items: Mutex<HashMap<Sha256, Arc<Vec<u8>>>>,
-    /// Serialises first fetches so one item is downloaded once.
-    fetching: Mutex<()>,
+    items: Mutex<HashMap<Sha256, Arc<OnceCell<Arc<Vec<u8>>>>>>,
 }
 
 impl MediaPool {
@@ -86,13 +85,15 @@ impl MediaPool {
         MediaPool {
             link,
             items: Mutex::new(HashMap::new()),
-            fetching: Mutex::new(()),
         }
     }
 
     /// How many items were downloaded.
     pub fn len(&self) -> usize {
-        self.items.lock().map(|i| i.len()).unwrap_or(0)
+        self.items
+            .lock()
+            .map(|i| i.values().filter(|c| c.initialized()).count())
+            .unwrap_or(0)
     }
 
     /// True when nothing was downloaded yet.
@@ -100,34 +101,31 @@ impl MediaPool {
         self.len() == 0
     }
 
-    fn get(&self, media: &Sha256) -> Option<Arc<Vec<u8>>> {
-        self.items.lock().ok()?.get(media).cloned()
-    }
-
-    /// The bytes of `media` (blocking: call on the blocking pool), at most
-    /// the signed size. Not verified here: each screen verifies its copy.
-    fn fetch(&self, base_url: &str, media: &MediaRef) -> Result<Arc<Vec<u8>>, String> {
-        if let Some(bytes) = self.get(&media.sha256) {
-            return Ok(bytes);
-        }
-        let _one = self.fetching.lock().map_err(|e| e.to_string())?;
-        if let Some(bytes) = self.get(&media.sha256) {
-            return Ok(bytes);
-        }
-        let (reader, _) = self
-            .link
-            .open_media(base_url, &media.sha256, 0)
-            .map_err(|e| e.to_string())?;
-        let mut bytes = Vec::with_capacity(media.size_bytes as usize);
-        reader
-            .take(media.size_bytes)
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-        let bytes = Arc::new(bytes);
-        if let Ok(mut items) = self.items.lock() {
-            items.insert(media.sha256, bytes.clone());
-        }
-        Ok(bytes)
+    /// The bytes of `media`, at most the signed size. Not verified here:
+    /// each screen verifies its copy. A failed download is not remembered.
+    async fn fetch(&self, base_url: &str, media: &MediaRef) -> Result<Arc<Vec<u8>>, String> {
+        let cell = {
+            let mut items = self.items.lock().map_err(|e| e.to_string())?;
+            items.entry(media.sha256).or_default().clone()
+        };
+        let (link, base, media) = (self.link.clone(), base_url.to_owned(), media.clone());
+        cell.get_or_try_init(|| async move {
+            tokio::task::spawn_blocking(move || {
+                let (reader, _) = link
+                    .open_media(&base, &media.sha256, 0)
+                    .map_err(|e| e.to_string())?;
+                let mut bytes = Vec::with_capacity(media.size_bytes as usize);
+                reader
+                    .take(media.size_bytes)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| e.to_string())?;
+                Ok(Arc::new(bytes))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+        .await
+        .cloned()
     }
 }
 
@@ -309,10 +307,9 @@ impl Sim {
             Action::Show(showing) => {
                 if let Content::Media { media, .. } = &showing.content {
                     // Verified again at play time, as the driver does.
-                    let ok = self
-                        .cache
-                        .get(media)
-                        .is_some_and(|bytes| Sha256(sha2::Sha256::digest(&bytes[..]).into()) == *media);
+                    let ok = self.cache.get(media).is_some_and(|bytes| {
+                        Sha256(sha2::Sha256::digest(&bytes[..]).into()) == *media
+                    });
                     if !ok {
                         self.cache.remove(media);
                         self.report(SimEvent::Refused {
@@ -329,7 +326,11 @@ impl Sim {
             Action::PublishState => self.state_dirty = true,
             Action::Acked { boot_id, upto_seq } => {
                 if boot_id == self.boot_id {
-                    while self.plays_pending.front().is_some_and(|r| r.seq <= upto_seq) {
+                    while self
+                        .plays_pending
+                        .front()
+                        .is_some_and(|r| r.seq <= upto_seq)
+                    {
                         self.plays_pending.pop_front();
                     }
                     if self.in_flight.is_some_and(|(upto, _)| upto_seq >= upto) {
@@ -367,15 +368,8 @@ impl Sim {
         let pool = self.pool.clone();
         let base = self.loaded.identity.enrollment.media_base_url.clone();
         let tx = self.fetched_tx.clone();
-        if let Some(bytes) = pool.get(&media.sha256) {
-            let _ = tx.send(Fetched {
-                media,
-                result: Ok(bytes),
-            });
-            return;
-        }
-        tokio::task::spawn_blocking(move || {
-            let result = pool.fetch(&base, &media);
+        tokio::spawn(async move {
+            let result = pool.fetch(&base, &media).await;
             let _ = tx.send(Fetched { media, result });
         });
     }
@@ -522,7 +516,9 @@ impl Sim {
     fn next_wake(&self, now: Timestamp) -> Duration {
         let mut wake = Duration::from_secs(5);
         if let Some(t) = self.player.poll_timeout() {
-            wake = wake.min(Duration::from_millis(t.millis_since(now).clamp(0, i64::MAX) as u64));
+            wake = wake.min(Duration::from_millis(
+                t.millis_since(now).clamp(0, i64::MAX) as u64,
+            ));
         }
         if let Some((_, sent)) = self.in_flight {
             let due = sent + Duration::from_secs(self.config.plays.ack_timeout_seconds);

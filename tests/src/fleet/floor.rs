@@ -60,7 +60,8 @@ pub async fn measure(
                         let _ = ready.send(());
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() == 5 => {
-                        let index = u32::from_le_bytes(p.payload[1..5].try_into().unwrap_or([0; 4]));
+                        let index =
+                            u32::from_le_bytes(p.payload[1..5].try_into().unwrap_or([0; 4]));
                         let _ = acks_tx.send((p.payload[0], index, clock()));
                     }
                     Ok(_) => {}
@@ -100,7 +101,9 @@ pub async fn measure(
     for got in 0..=n {
         tokio::time::timeout(Duration::from_secs(120), sub_ready_rx.recv())
             .await
-            .with_context(|| format!("floor: only {got} of {} subscriptions acknowledged", n + 1))?;
+            .with_context(|| {
+                format!("floor: only {got} of {} subscriptions acknowledged", n + 1)
+            })?;
     }
 
     let (publisher, mut publisher_loop) =

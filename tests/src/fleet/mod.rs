@@ -117,7 +117,7 @@ pub fn raise_fd_limit() -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let limit = getrlimit(Resource::Nofile);
     if let Some(max) = limit.maximum {
-        let mut raised = limit.clone();
+        let mut raised = limit;
         raised.current = Some(max);
         let _ = setrlimit(Resource::Nofile, raised);
     }
@@ -593,9 +593,7 @@ async fn wait_in_sync(
                 .zip(&desired)
                 .enumerate()
                 .filter(|(_, (v, d))| d.is_none() || !v.connected || v.state_version < **d)
-                .map(|(i, (v, d))| {
-                    format!("{} {:?}/{:?}", site::screen_id(i), v.state_version, d)
-                })
+                .map(|(i, (v, d))| format!("{} {:?}/{:?}", site::screen_id(i), v.state_version, d))
                 .take(10)
                 .collect());
         }
@@ -632,7 +630,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
             (Some(url), None)
         }
         (Scenario::Storm, None) => {
-            let relay = proxy::Relay::start(SocketAddr::from(([127, 0, 0, 1], embedded_port))).await?;
+            let relay =
+                proxy::Relay::start(SocketAddr::from(([127, 0, 0, 1], embedded_port))).await?;
             let url = format!("mqtt://{}", relay.addr);
             storm = Some(StormBroker::Relay(relay));
             (None, Some(url))
@@ -686,7 +685,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
 
     let enrolling = clock();
     let mut fleet = start_fleet(&server, n, rate).await?;
-    let lagging = wait_in_sync(&server, &mut fleet, Duration::from_secs(120 + n as u64 / 50)).await?;
+    let lagging = wait_in_sync(
+        &server,
+        &mut fleet,
+        Duration::from_secs(120 + n as u64 / 50),
+    )
+    .await?;
     out.details.push(format!(
         "setup agents={n} site_ms={site_ms:.0} enroll_connect_sync_ms={:.0} rotation_bytes={rotation_bytes} fd_limit={fds} lagging={}",
         ms(clock().duration_since(enrolling)),
@@ -820,25 +824,32 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
         Scenario::Storm => {
             let mut storm = storm.context("storm broker")?;
             let killed = clock();
-            let connects_before: Vec<usize> = fleet.views.iter().map(|v| v.connects.len()).collect();
+            let connects_before: Vec<usize> =
+                fleet.views.iter().map(|v| v.connects.len()).collect();
             let disconnects_before: Vec<u64> = fleet.views.iter().map(|v| v.disconnects).collect();
             match &mut storm {
                 StormBroker::Relay(relay) => relay.kill(),
                 StormBroker::Mosquitto(m) => m.kill(),
             }
             let all_down = fleet
-                .wait(Duration::from_secs(30), |views| views.iter().all(|v| !v.connected))
+                .wait(Duration::from_secs(30), |views| {
+                    views.iter().all(|v| !v.connected)
+                })
                 .await;
-            let down_left = Duration::from_millis(args.down_ms)
-                .saturating_sub(clock().duration_since(killed));
+            let down_left =
+                Duration::from_millis(args.down_ms).saturating_sub(clock().duration_since(killed));
             fleet.wait(down_left, |_| false).await;
             match &mut storm {
                 StormBroker::Relay(relay) => relay.restart().await?,
                 StormBroker::Mosquitto(m) => m.spawn()?,
             }
             let restarted = clock();
-            let lagging = wait_in_sync(&server, &mut fleet, Duration::from_secs(180 + n as u64 / 20))
-                .await?;
+            let lagging = wait_in_sync(
+                &server,
+                &mut fleet,
+                Duration::from_secs(180 + n as u64 / 20),
+            )
+            .await?;
             // Everyone must have reconnected after the kill.
             let reconnected = fleet
                 .views
