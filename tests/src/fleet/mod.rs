@@ -243,6 +243,8 @@ enum StormBroker {
 
 /// The server under test and its API tokens.
 struct Server {
+    /// Random, in every screen id.
+    run: String,
     running: Running,
     base: String,
     editor: String,
@@ -338,6 +340,7 @@ async fn start_server(
     let approver = tokens.pop().unwrap_or_default();
     let editor = tokens.pop().unwrap_or_default();
     Ok(Server {
+        run: ledcast_server::auth::random_hex::<3>(),
         base: format!("http://{}", running.http_addr),
         running,
         editor,
@@ -353,7 +356,7 @@ impl Server {
     /// Applies the site for `agents` screens playing `playlist`, approves the
     /// pending schedule as the second person.
     async fn apply(&self, agents: usize, playlist: &str) -> anyhow::Result<()> {
-        let files: Vec<serde_json::Value> = site::files(agents, playlist)
+        let files: Vec<serde_json::Value> = site::files(&self.run, agents, playlist)
             .into_iter()
             .map(|f| serde_json::json!({"name": f.name, "text": f.text}))
             .collect();
@@ -493,7 +496,7 @@ async fn start_fleet(server: &Server, agents: usize, rate: u32) -> anyhow::Resul
                 &ledcast_server::auth::token_sha256(
                     &ledcast_server::auth::normalise_enrollment_code(&code),
                 ),
-                &site::screen_id(i),
+                &site::screen_id(&server.run, i),
                 "fleet",
                 now,
                 now + 3_600_000,
@@ -519,7 +522,8 @@ async fn start_fleet(server: &Server, agents: usize, rate: u32) -> anyhow::Resul
     let pause = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let dir = std::env::temp_dir();
     for (i, loaded) in enrolled {
-        let loaded = loaded.with_context(|| format!("enrolling {}", site::screen_id(i)))?;
+        let loaded =
+            loaded.with_context(|| format!("enrolling {}", site::screen_id(&server.run, i)))?;
         let mut config = ledcast_agent::AgentConfig::for_data_dir(&dir);
         // Keep-alive long enough that 5,000 idle connections are quiet.
         config.mqtt.keep_alive_seconds = 60;
@@ -559,7 +563,7 @@ async fn desired_versions(server: &Server, agents: usize) -> anyhow::Result<Vec<
         .into_iter()
         .collect();
     Ok((0..agents)
-        .map(|i| latest.get(&site::screen_id(i)).copied())
+        .map(|i| latest.get(&site::screen_id(&server.run, i)).copied())
         .collect())
 }
 
@@ -593,7 +597,14 @@ async fn wait_in_sync(
                 .zip(&desired)
                 .enumerate()
                 .filter(|(_, (v, d))| d.is_none() || !v.connected || v.state_version < **d)
-                .map(|(i, (v, d))| format!("{} {:?}/{:?}", site::screen_id(i), v.state_version, d))
+                .map(|(i, (v, d))| {
+                    format!(
+                        "{} {:?}/{:?}",
+                        site::screen_id(&server.run, i),
+                        v.state_version,
+                        d
+                    )
+                })
                 .take(10)
                 .collect());
         }
@@ -657,7 +668,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
     let site_ms = ms(clock().duration_since(started));
     let rotation_bytes = state
         .store
-        .latest_rotation(&site::screen_id(0))
+        .latest_rotation(&site::screen_id(&server.run, 0))
         .await?
         .map(|r| r.envelope.len())
         .context("no rotation for the first screen after apply")?;
@@ -752,7 +763,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .zip(&before)
                 .enumerate()
                 .filter(|(_, (v, b))| !reached(v, **b))
-                .map(|(i, _)| site::screen_id(i))
+                .map(|(i, _)| site::screen_id(&server.run, i))
                 .take(10)
                 .collect();
             let total = latencies.last().copied().unwrap_or(f64::NAN);
@@ -799,7 +810,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .iter()
                 .enumerate()
                 .filter(|(_, v)| v.acked < k)
-                .map(|(i, v)| format!("{} acked {}", site::screen_id(i), v.acked))
+                .map(|(i, v)| format!("{} acked {}", site::screen_id(&server.run, i), v.acked))
                 .take(10)
                 .collect();
             let db = if args.database_url.is_some() {
@@ -903,8 +914,61 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
             .push(format!("refused count={} first={reason}", fleet.refused));
     }
     fleet.stop().await;
+    if args.broker.is_some() && args.scenario != Scenario::Storm {
+        clear_retained(&server, n).await?;
+    }
     server.finish().await?;
     Ok(out)
+}
+
+/// Removes the run's retained rotations and states from a shared broker
+/// (the system Mosquitto persists them).
+async fn clear_retained(server: &Server, agents: usize) -> anyhow::Result<()> {
+    use ledcast_protocol::v1::{ScreenId, Topic, TopicKind};
+    let mut options = ledcast_server::push::mqtt_options(
+        &server.running.broker_url,
+        &format!("fleet-clean-{}", server.run),
+    )?;
+    if let Some((user, pass)) = &server.running.embedded_broker_login {
+        options.set_credentials(user, pass);
+    }
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1024);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+    let poller = tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) = event {
+                let _ = done_tx.send(());
+            }
+        }
+    });
+    let mut sent = 0;
+    for i in 0..agents {
+        let screen = ScreenId::new(&site::screen_id(&server.run, i))?;
+        for kind in [TopicKind::Rotation, TopicKind::State] {
+            client
+                .publish(
+                    Topic::name(&screen, kind),
+                    rumqttc::QoS::AtLeastOnce,
+                    true,
+                    Vec::<u8>::new(),
+                )
+                .await?;
+            sent += 1;
+        }
+    }
+    for _ in 0..sent {
+        if tokio::time::timeout(Duration::from_secs(10), done_rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            break;
+        }
+    }
+    let _ = client.disconnect().await;
+    poller.abort();
+    Ok(())
 }
 
 /// Peak and mean reconnects per second over the reconnect window, with the

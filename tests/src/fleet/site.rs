@@ -13,9 +13,10 @@ pub const ALERT_MATERIAL: &str = "std-text-96110";
 /// The schedule the fan-out scenario changes.
 pub const SCHEDULE: &str = "fleet-main";
 
-/// The screen id of simulated screen `i`.
-pub fn screen_id(i: usize) -> String {
-    format!("fleet-{i:05}")
+/// The screen id of simulated screen `i` in run `run` (runs sharing a
+/// broker must not share topics: each refuses the other's signatures).
+pub fn screen_id(run: &str, i: usize) -> String {
+    format!("fleet-{run}-{i:05}")
 }
 
 /// `materials.toml` for the sample files under the repository's `media/`.
@@ -52,14 +53,14 @@ added = 2026-01-05T09:00:00+08:00
 
 /// The playlist files for `agents` screens; `playlist` is what the
 /// schedule plays (`fleet-a` at set-up, `fleet-b` after the change).
-pub fn files(agents: usize, playlist: &str) -> Vec<PlaylistFile> {
+pub fn files(run: &str, agents: usize, playlist: &str) -> Vec<PlaylistFile> {
     let mut sites = String::from(
         "[[sites]]\nid = \"fleet-site\"\nname = \"Fleet bench\"\norganisation = \"bench\"\n\n",
     );
     for i in 0..agents {
         sites.push_str(&format!(
             "[[screens]]\nid = \"{}\"\nname = \"sim {i}\"\nsite = \"fleet-site\"\nprofile = \"fleet-128x64\"\ntags = [\"{TAG}\"]\n\n",
-            screen_id(i)
+            screen_id(run, i)
         ));
     }
     let file = |name: &str, text: String| PlaylistFile {
