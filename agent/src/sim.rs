@@ -71,12 +71,15 @@ pub fn enroll_in_memory(
     })
 }
 
+/// One pooled media item, filled by the first download that succeeds.
+type Slot = OnceCell<Arc<Vec<u8>>>;
+
 /// Media bytes shared by the simulated fleet: fetched over HTTP once per
 /// item; screens asking while the download runs wait for it (asynchronously).
 #[derive(Debug)]
 pub struct MediaPool {
     link: Link,
-    items: Mutex<HashMap<Sha256, Arc<OnceCell<Arc<Vec<u8>>>>>>,
+    items: Mutex<HashMap<Sha256, Arc<Slot>>>,
 }
 
 impl MediaPool {
