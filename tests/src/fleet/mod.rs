@@ -112,14 +112,23 @@ pub struct Outcome {
     pub refused: u64,
 }
 
-/// Raises the open-file limit to the hard limit (each screen holds a socket).
+/// Raises the open-file limit: to 65,536 where allowed (root), else to the
+/// hard limit. Each screen holds a socket; the storm relay holds two more
+/// per screen and the embedded broker one, all in this process.
 pub fn raise_fd_limit() -> u64 {
-    use rustix::process::{getrlimit, setrlimit, Resource};
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let limit = getrlimit(Resource::Nofile);
-    if let Some(max) = limit.maximum {
-        let mut raised = limit;
-        raised.current = Some(max);
-        let _ = setrlimit(Resource::Nofile, raised);
+    let wanted = limit.maximum.map_or(65_536, |max| max.max(65_536));
+    let raised = Rlimit {
+        current: Some(wanted),
+        maximum: Some(wanted),
+    };
+    if setrlimit(Resource::Nofile, raised).is_err() {
+        if let Some(max) = limit.maximum {
+            let mut raised = limit;
+            raised.current = Some(max);
+            let _ = setrlimit(Resource::Nofile, raised);
+        }
     }
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
 }
