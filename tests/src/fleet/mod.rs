@@ -708,7 +708,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
     let lagging = wait_in_sync(
         &server,
         &mut fleet,
-        Duration::from_secs(120 + n as u64 / 50),
+        Duration::from_secs(120 + n as u64 / 20),
     )
     .await?;
     out.details.push(format!(
