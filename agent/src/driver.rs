@@ -50,6 +50,12 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> any
     result
 }
 
+/// After each CONNACK, `online` is published again this long later: a Last
+/// Will of the previous connection that the broker delivers late (after a
+/// quick reconnect, the old session's takeover races the new `online`)
+/// must not leave the screen shown offline.
+const WILL_SETTLE: Duration = Duration::from_secs(2);
+
 /// Files under `{data_dir}/state/`.
 fn state_path(config: &AgentConfig, name: &str) -> PathBuf {
     config.data_dir.join("state").join(name)
@@ -166,6 +172,8 @@ struct Driver {
     journal_alarm: bool,
     /// Videos whose hash was checked in this run.
     verified_videos: HashSet<Sha256>,
+    /// When to publish `online` again after a connect (see [`WILL_SETTLE`]).
+    republish_at: Vec<Instant>,
 }
 
 impl Driver {
@@ -257,6 +265,7 @@ impl Driver {
             last_watchdog: now,
             journal_alarm: false,
             verified_videos: HashSet::new(),
+            republish_at: Vec::new(),
         };
         // Startup is an update: persisted rotations go through the same input.
         let now = clock::now();
@@ -519,6 +528,11 @@ impl Driver {
         {
             self.state_dirty = true;
         }
+        let before = self.republish_at.len();
+        self.republish_at.retain(|at| *at > instant);
+        if self.republish_at.len() != before && self.connected {
+            self.state_dirty = true;
+        }
         self.maybe_publish_state(now);
         if let Some(interval) = self.watchdog {
             if instant.duration_since(self.last_watchdog) >= interval {
@@ -552,6 +566,7 @@ impl Driver {
         if let Some(interval) = self.watchdog {
             candidates.push(self.last_watchdog + interval);
         }
+        candidates.extend(self.republish_at.iter().copied());
         for c in candidates {
             wake = wake.min(c);
         }
@@ -566,7 +581,15 @@ impl Driver {
                     info!(screen = %self.loaded.screen_id, "broker connected");
                 }
                 self.connected = true;
-                for kind in [TopicKind::Rotation, TopicKind::Command, TopicKind::Ack] {
+                // Our own retained state too, to see a late Last Will of an
+                // earlier connection (a broker whose ACL forbids it simply
+                // delivers nothing; the timed republish below covers that).
+                for kind in [
+                    TopicKind::Rotation,
+                    TopicKind::Command,
+                    TopicKind::Ack,
+                    TopicKind::State,
+                ] {
                     let topic = Topic::name(&self.loaded.screen_id, kind);
                     if let Err(e) = self.mqtt.try_subscribe(topic, QoS::AtLeastOnce) {
                         warn!(error = %e, "cannot queue subscription");
@@ -577,6 +600,14 @@ impl Driver {
                 self.batch_now = true;
                 self.state_dirty = true;
                 self.maybe_publish_state(now);
+                // Once soon, and once after the broker's keep-alive check of
+                // the old connection (1.5 x keep-alive) could have fired its will.
+                let instant = Instant::now();
+                let keep_alive = Duration::from_secs(self.config.mqtt.keep_alive_seconds.max(5));
+                self.republish_at = vec![
+                    instant + WILL_SETTLE,
+                    instant + keep_alive * 3 / 2 + WILL_SETTLE,
+                ];
             }
             MqttEvent::Disconnected { error, retry_in } => {
                 if self.connected {
@@ -606,10 +637,32 @@ impl Driver {
                     },
                     TopicKind::Command => Input::Command { envelope: payload },
                     TopicKind::Ack => Input::Ack { envelope: payload },
-                    TopicKind::State | TopicKind::Plays => return,
+                    TopicKind::State => return self.on_own_state(now, &payload),
+                    TopicKind::Plays => return,
                 };
                 self.input(now, input);
             }
+        }
+    }
+
+    /// Our retained state as the broker holds it: an `offline` there while
+    /// this process is connected is a previous connection's late Last Will.
+    fn on_own_state(&mut self, now: Timestamp, payload: &[u8]) {
+        if !self.connected {
+            return;
+        }
+        let own_key = v1::TrustedKey::new(self.loaded.device_key.verifying_key());
+        match v1::open::<AgentState>(payload, &own_key) {
+            Ok(state) if state.status == Presence::Offline => {
+                info!(
+                    screen = %self.loaded.screen_id,
+                    "a late Last Will marked this screen offline while connected; publishing online"
+                );
+                self.state_dirty = true;
+                self.maybe_publish_state(now);
+            }
+            Ok(_) => {}
+            Err(e) => debug!(error = %e, "unverifiable message on our state topic"),
         }
     }
 

@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ledcast_agent::{config::AgentConfig, identity};
 
+mod bench;
+
 /// ledcast agent: runs on an LED controller, verifies signed rotations from
 /// the server, caches media, plays the rotation offline and reports what it
 /// played. It listens on no port.
@@ -38,6 +40,29 @@ enum Command {
         /// Run with default settings on this enrolled data directory.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Measurements (see README, Benchmarks).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Peak RSS, binary size and CPU of this binary playing a 10-item
+    /// rotation, against a `ledcast-server demo` (embedded broker) it starts.
+    Footprint {
+        /// Canvas size of the screen profile.
+        #[arg(long, default_value = "352x80", value_parser = bench::parse_profile)]
+        profile: (u32, u32),
+        /// Seconds measured once the rotation plays.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seconds each item plays.
+        #[arg(long, default_value_t = 6)]
+        slot_seconds: u64,
+        /// The ledcast-server binary (default: next to this one, then target/{release,debug}).
+        #[arg(long)]
+        server: Option<PathBuf>,
     },
 }
 
@@ -88,6 +113,17 @@ fn run_cli() -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(ledcast_agent::run(config, shutdown_signal()))
         }
+        Command::Bench(BenchCommand::Footprint {
+            profile,
+            seconds,
+            slot_seconds,
+            server,
+        }) => bench::footprint(&bench::FootprintArgs {
+            profile,
+            seconds,
+            slot_seconds: slot_seconds.max(1),
+            server,
+        }),
     }
 }
 

@@ -52,6 +52,9 @@ pub struct CatalogMaterial {
     pub category: Option<String>,
     /// Edition / source, e.g. `county pack 2026-W48`.
     pub source: Option<String>,
+    /// The library edition the material came in (`gaogang-2026-W48`), for
+    /// `edition = "current"` queries; `None` for materials uploaded one by one.
+    pub edition: Option<String>,
     /// Not shown before this instant (ms since epoch).
     pub valid_from: Option<i64>,
     /// Not shown from this instant on (ms since epoch).
@@ -77,10 +80,12 @@ impl CatalogMaterial {
     }
 }
 
-/// Every material the compiler may use, sorted by id.
+/// Every material the compiler may use, sorted by id, and which library
+/// edition is current (what `edition = "current"` queries select).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
     materials: Vec<CatalogMaterial>,
+    current_edition: Option<String>,
 }
 
 impl Catalog {
@@ -88,7 +93,21 @@ impl Catalog {
     pub fn new(mut materials: Vec<CatalogMaterial>) -> Catalog {
         materials.sort_by(|a, b| a.id.cmp(&b.id));
         materials.dedup_by(|b, a| a.id == b.id);
-        Catalog { materials }
+        Catalog {
+            materials,
+            current_edition: None,
+        }
+    }
+
+    /// The same catalog with `edition` as the current library edition.
+    pub fn with_current_edition(mut self, edition: Option<String>) -> Catalog {
+        self.current_edition = edition;
+        self
+    }
+
+    /// The current library edition, if one was approved.
+    pub fn current_edition(&self) -> Option<&str> {
+        self.current_edition.as_deref()
     }
 
     /// All materials, sorted by id.
@@ -343,6 +362,7 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                 tags: entry.tags.clone(),
                 category: entry.category.clone(),
                 source: entry.source.clone(),
+                edition: None,
                 valid_from: entry.valid_from,
                 valid_until: entry.valid_until,
                 approved: entry.approved,

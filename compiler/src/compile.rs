@@ -32,8 +32,8 @@ use crate::calendar::{expand_calendar, expand_cron, CalendarSpec, Interval, Mill
 use crate::catalog::{unknown_material_hint, Catalog, CatalogMaterial, MaterialKind};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{
-    ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When, ALERT_PRIORITY,
-    DEFAULT_PRIORITY,
+    EditionSelector, ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When,
+    ALERT_PRIORITY, DEFAULT_PRIORITY,
 };
 
 /// The time a compilation covers.
@@ -813,8 +813,9 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     ItemSource::Query(query) => {
+                        let current = self.catalog.current_edition();
                         for m in self.catalog.materials() {
-                            if query_matches_statically(query, m) {
+                            if query_matches_statically(query, m, current) {
                                 add(m);
                             }
                         }
@@ -981,7 +982,7 @@ impl<'a> Compiler<'a> {
             let profile = &model.profiles[profile_index];
             let location = model.settings.location.clone();
             self.report(
-                Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning valid until the rotation expires that profile `{}` can show; no rotation", screen.id, profile.id))
+                Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning without an expiry that profile `{}` can show; no rotation", screen.id, profile.id))
                     .with_hint("add a standard warning (text or poster) without an expiry that this profile can show"),
             );
             failed = true;
@@ -1013,7 +1014,6 @@ impl<'a> Compiler<'a> {
         if let Some(found) = self.fallbacks.get(&profile) {
             return found.clone();
         }
-        let expires = self.window.now.0 + self.window.expires_after_ms;
         let now = self.window.now.0;
         let mut plan = LoopPlan {
             slots: Vec::new(),
@@ -1023,7 +1023,10 @@ impl<'a> Compiler<'a> {
         if let Some(w) = self.model.settings.warning_playlist {
             let resolved = self.resolve(w, profile, now);
             for (slot, m, valid_until) in resolved {
-                if slot.is_warning && valid_until.is_none_or(|u| u >= expires) {
+                // The agent keeps playing the fallback after the rotation
+                // expires (offline, for as long as it takes), and a slot
+                // carries no validity: only warnings that never expire.
+                if slot.is_warning && valid_until.is_none() {
                     plan.slots.push(slot);
                     plan.media.push(m);
                 }
@@ -1082,7 +1085,11 @@ impl<'a> Compiler<'a> {
                         .iter()
                         .filter(|m| {
                             m.is_live_at(t)
-                                && query_matches_statically(query, m)
+                                && query_matches_statically(
+                                    query,
+                                    m,
+                                    self.catalog.current_edition(),
+                                )
                                 && self.showable(m, profile).is_ok()
                         })
                         .collect();
@@ -1091,7 +1098,12 @@ impl<'a> Compiler<'a> {
                         found.truncate(n as usize);
                     }
                     if found.is_empty() {
-                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint("check the query's tags/category, and the materials' approval and validity"));
+                        let hint = match (query.edition, self.catalog.current_edition()) {
+                            (Some(_), None) => "no library edition is current yet: import one and approve it (POST /api/v1/editions/{id}/approve)".to_owned(),
+                            (Some(_), Some(current)) => format!("the current edition is `{current}`: check the query's category/kind/tags against its materials, their validity and the screens' profiles"),
+                            (None, _) => "check the query's tags/category, and the materials' approval and validity".to_owned(),
+                        };
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint(hint));
                     }
                     found
                 }
@@ -1365,14 +1377,24 @@ fn reuse_media(spare: &mut Vec<protocol::MediaRef>, m: &protocol::MediaRef) -> p
     }
 }
 
-/// The query filters that do not depend on time or profile.
-fn query_matches_statically(query: &Query, m: &CatalogMaterial) -> bool {
+/// The query filters that do not depend on time or profile. A `category`
+/// matches the material's category or one of its tags (library materials
+/// carry their category's slug first and its name, e.g. `冒充公检法`, as a
+/// tag); `edition = "current"` matches materials of `current` only.
+pub(crate) fn query_matches_statically(
+    query: &Query,
+    m: &CatalogMaterial,
+    current: Option<&str>,
+) -> bool {
     query.tags.iter().all(|t| m.tags.contains(t))
         && query
             .category
             .as_ref()
-            .is_none_or(|c| m.category.as_ref() == Some(c))
+            .is_none_or(|c| m.category.as_ref() == Some(c) || m.tags.contains(c))
         && query.kind.is_none_or(|k| k == m.kind)
+        && query.edition.is_none_or(|EditionSelector::Current| {
+            current.is_some() && m.edition.as_deref() == current
+        })
 }
 
 impl Changes {

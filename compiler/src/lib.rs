@@ -8,6 +8,8 @@
 //!   window → one `protocol::v1::Rotation` per screen with provenance.
 //! - [`explain::explain`]: a compiled screen as a readable timeline.
 //! - [`verify::airtime`]: what a rotation shows in a window (rule checks).
+//! - [`channel::channel_at`]: what a channel (the online-transfer warning
+//!   feed) carries at one instant, from the schedules tagged with its name.
 //! - [`synthetic`]: a large deterministic site for the compile benchmark.
 //!
 //! Deliberately not here: reading files, the clock, signing, versions,
@@ -16,6 +18,7 @@
 
 pub mod calendar;
 pub mod catalog;
+pub mod channel;
 pub mod compile;
 pub mod diagnostic;
 pub mod explain;
@@ -28,6 +31,7 @@ pub use catalog::{
     parse_materials, preview_catalog, Catalog, CatalogMaterial, MaterialEntry, MaterialKind,
     Rendition,
 };
+pub use channel::{channel_at, ChannelNow};
 pub use compile::{compile, recompile, BlockOrigin, Changes, CompiledScreen, Source, Window};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use explain::explain;

@@ -181,6 +181,16 @@ pub struct Query {
     pub kind: Option<MaterialKind>,
     /// Keep only the N most recently added (after the profile filter).
     pub newest: Option<u32>,
+    /// Only materials of this library edition (`edition = "current"`).
+    pub edition: Option<EditionSelector>,
+}
+
+/// Which library edition an `edition = "…"` query selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditionSelector {
+    /// The edition approved most recently (the catalog's current edition):
+    /// when a new edition is approved, the next compile moves to it.
+    Current,
 }
 
 /// Which screens something applies to: listed screens, plus screens that

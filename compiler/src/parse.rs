@@ -25,8 +25,8 @@ use crate::calendar::{parse_date_range, parse_days, parse_hours, HoursError};
 use crate::catalog::MaterialKind;
 use crate::diagnostic::{closest, did_you_mean, Diagnostic, LineIndex, Location};
 use crate::model::{
-    Alert, ColorClass, Item, ItemSource, Model, Playlist, Profile, Query, Rule, Schedule, Screen,
-    Settings, Site, Targets, When, MAX_SCHEDULE_PRIORITY,
+    Alert, ColorClass, EditionSelector, Item, ItemSource, Model, Playlist, Profile, Query, Rule,
+    Schedule, Screen, Settings, Site, Targets, When, MAX_SCHEDULE_PRIORITY,
 };
 
 /// Default time zone when `[settings]` names none.
@@ -116,6 +116,7 @@ struct RawItem {
     category: Option<String>,
     kind: Option<MaterialKind>,
     newest: Option<u32>,
+    edition: Option<String>,
     seconds: Option<u32>,
     valid_from: Option<Datetime>,
     valid_until: Option<Datetime>,
@@ -313,7 +314,8 @@ fn resolve_targets(
         }
     }
     for tag in tags {
-        if !names.tags.contains(tag.get_ref().as_str()) {
+        let channel = crate::channel::CHANNELS.contains(&tag.get_ref().as_str());
+        if !channel && !names.tags.contains(tag.get_ref().as_str()) {
             let location = ctx.loc(file, tag);
             ctx.warning(
                 &location,
@@ -681,7 +683,32 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 let is_query = item.tags.is_some()
                     || item.category.is_some()
                     || item.kind.is_some()
-                    || item.newest.is_some();
+                    || item.newest.is_some()
+                    || item.edition.is_some();
+                let edition = match item.edition.as_deref() {
+                    None => None,
+                    Some("current") => Some(EditionSelector::Current),
+                    Some(other) => {
+                        ctx.error(
+                            &item_location,
+                            format!("playlist `{id}`: edition = {other:?}: only \"current\" is supported"),
+                            Some(format!(
+                                "write edition = \"current\" (the edition approved most recently; screens move to a new one when it is approved); to keep one edition's materials use tags = [\"edition:{other}\"]"
+                            )),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                };
+                if edition.is_some() && item.material.is_some() {
+                    ctx.error(
+                        &item_location,
+                        format!("playlist `{id}`: an item names a material and an edition"),
+                        Some("edition = \"current\" is a query: drop material = \"…\", or drop edition and name the material alone".into()),
+                    );
+                    ok = false;
+                    continue;
+                }
                 let source = match (&item.material, is_query) {
                     (Some(m), false) => ItemSource::Material(m.clone()),
                     (None, true) => ItemSource::Query(Query {
@@ -689,12 +716,16 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         category: item.category.clone(),
                         kind: item.kind,
                         newest: item.newest,
+                        edition,
                     }),
                     (Some(_), true) => {
                         ctx.error(
                             &item_location,
                             format!("playlist `{id}`: an item names a material and a query"),
-                            Some("use either material = \"…\" or tags/category/kind/newest".into()),
+                            Some(
+                                "use either material = \"…\" or tags/category/kind/newest/edition"
+                                    .into(),
+                            ),
                         );
                         ok = false;
                         continue;

@@ -157,6 +157,7 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
             },
             category: Some(format!("topic-{}", i % 8)),
             source: Some("synthetic".into()),
+            edition: None,
             valid_from,
             valid_until,
             approved: i % 23 != 5,

@@ -134,6 +134,7 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
         tags: vec![],
         category: None,
         source: None,
+        edition: None,
         valid_from: None,
         valid_until: None,
         approved: true,

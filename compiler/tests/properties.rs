@@ -369,6 +369,7 @@ fn catalog(spec: &SiteSpec) -> Catalog {
             tags,
             category: None,
             source: None,
+            edition: None,
             valid_from: from,
             valid_until: until,
             approved,

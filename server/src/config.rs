@@ -37,6 +37,30 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// The public warning feed and embed page for online-transfer pages.
     pub feed: FeedConfig,
+    /// The daily expiry report (issue 10).
+    pub reports: ReportsConfig,
+}
+
+/// `[reports]`: the daily expiry report the running server produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Time zone of the report's day (default `Asia/Shanghai`).
+    pub timezone: String,
+    /// Local hour (0-23) at which the day's report is produced (default 7).
+    pub expiry_hour: u32,
+    /// If set, each new report is POSTed there as JSON (`http://` or `https://`).
+    pub expiry_webhook_url: Option<String>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            timezone: "Asia/Shanghai".into(),
+            expiry_hour: 7,
+            expiry_webhook_url: None,
+        }
+    }
 }
 
 /// `[feed]`: who may read the warning feed from a browser on another site.
@@ -112,6 +136,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mqtt: MqttConfig::default(),
             feed: FeedConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }

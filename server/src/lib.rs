@@ -8,6 +8,8 @@ pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod compile_cmd;
+pub mod compliance;
+pub mod compliance_report;
 pub mod config;
 pub mod demo;
 pub mod events;

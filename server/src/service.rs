@@ -131,6 +131,7 @@ pub async fn serve_with(
         crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
     let refresher = tokio::spawn(refresh_loop(state.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone()));
+    let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(state.clone()));
     let app = crate::http::app(state.clone());
     on_ready(Running {
         state: state.clone(),
@@ -148,6 +149,7 @@ pub async fn serve_with(
     .context("serving HTTP")?;
     refresher.abort();
     watcher.abort();
+    expiry_reports.abort();
     // Let delivery flush (acks, the last publishes) before the store closes.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), push_task).await;
     let _guard = state.compile_lock.lock().await;
@@ -252,8 +254,19 @@ pub struct CompileReport {
 }
 
 /// Builds the compiler's material catalog from the store: non-retired
-/// materials, approved ones marked approved, with their renditions.
+/// materials, approved ones marked approved, with their renditions, and the
+/// library editions as stored (see [`crate::packs::EditionView`]).
 pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
+    let editions = crate::packs::EditionView::stored(state).await?;
+    catalog_with(state, &editions).await
+}
+
+/// [`catalog`] with `editions` in place of the stored ones (the rotation
+/// diff before an edition's approval compiles with it as current).
+pub async fn catalog_with(
+    state: &AppState,
+    editions: &crate::packs::EditionView,
+) -> anyhow::Result<compiler::Catalog> {
     let materials = state.store.list_materials(&Default::default()).await?;
     let renditions = state.store.list_renditions().await?;
     let scrolling: std::collections::BTreeSet<String> = state
@@ -303,20 +316,21 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
                 _ => compiler::MaterialKind::Poster,
             },
             renditions: by_material.remove(&m.id).unwrap_or_default(),
-            approved: m.state == "approved",
+            approved: editions.approved(&m),
             is_warning: m.is_warning,
             added_at: m.uploaded_at,
             duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
             category: m.tags.first().cloned(),
             source: Some(m.source.clone()),
+            edition: crate::packs::edition_of(&m.tags),
             valid_from: m.valid_from,
-            valid_until: m.valid_until,
+            valid_until: editions.valid_until(&m),
             title: m.title.clone(),
             tags: m.tags.clone(),
             id: m.id,
         })
         .collect();
-    Ok(compiler::Catalog::new(out))
+    Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
 }
 
 /// The instant compiles are made at: `now` floored to the hour, so that
@@ -343,25 +357,9 @@ pub async fn recompile(
     now: protocol::Timestamp,
 ) -> anyhow::Result<CompileReport> {
     let _guard = state.compile_lock.lock().await;
-    let files = state.store.playlist_files().await?;
-    if files.is_empty() {
+    let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
         return Ok(CompileReport::default());
-    }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (mut model, mut diagnostics) = compiler::parse(&inputs);
-    let approved: Vec<String> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .filter(|s| s.state == "approved")
-        .map(|s| s.id)
-        .collect();
-    model.schedules.retain(|s| approved.contains(&s.id));
-    add_api_alerts(state, &mut model, now).await?;
+    };
     let catalog = catalog(state).await?;
     let rotations = &state.config.rotations;
     let window = compiler::Window::hours(
@@ -411,6 +409,34 @@ pub async fn recompile(
     }
     report.diagnostics = diagnostics;
     Ok(report)
+}
+
+/// The stored playlist files parsed, with only approved schedules and the
+/// API's alerts active at `now`; `None` when no files are stored.
+pub async fn stored_model(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
+    let files = state.store.playlist_files().await?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (mut model, diagnostics) = compiler::parse(&inputs);
+    let approved: Vec<String> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "approved")
+        .map(|s| s.id)
+        .collect();
+    model.schedules.retain(|s| approved.contains(&s.id));
+    add_api_alerts(state, &mut model, now).await?;
+    Ok(Some((model, diagnostics)))
 }
 
 /// One file's change in an apply.

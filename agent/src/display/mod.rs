@@ -173,15 +173,6 @@ enum Prepared {
         /// Phase origin.
         slot_started_at: Timestamp,
     },
-    /// Text that scrolls because it does not fit.
-    ScrollingText {
-        /// The text.
-        text: String,
-        /// Its colour.
-        color: image::Rgb<u8>,
-        /// Phase origin.
-        slot_started_at: Timestamp,
-    },
     /// An mpv subprocess plays it.
     Video,
 }
@@ -349,15 +340,25 @@ impl Screen {
         slot_started_at: Timestamp,
         elapsed: u64,
     ) -> Result<(), ShowError> {
-        self.prepared = Some(if render::text_scrolls(text, self.width, self.height) {
-            Prepared::ScrollingText {
-                text: text.to_owned(),
-                color,
+        // Text that does not fit becomes a strip drawn once and scrolled
+        // like a scroll slot (no glyph work per frame).
+        if render::text_scrolls(text, self.width, self.height) {
+            let strip = render::text_strip(text, self.height, color);
+            let frame = render::scroll_window(
+                &strip,
+                self.width,
+                self.height,
+                render::BUILTIN_SCROLL_PX_PER_SECOND,
+                elapsed,
+            );
+            self.prepared = Some(Prepared::Scroll {
+                strip,
+                px_per_second: render::BUILTIN_SCROLL_PX_PER_SECOND,
                 slot_started_at,
-            }
-        } else {
-            Prepared::Still
-        });
+            });
+            return self.put(frame);
+        }
+        self.prepared = Some(Prepared::Still);
         let frame = render::text_frame(text, self.width, self.height, color, elapsed);
         self.put(frame)
     }
@@ -371,9 +372,7 @@ impl Screen {
     /// When the next frame of a scroll is due.
     pub fn next_frame_at(&self, now: Timestamp) -> Option<Timestamp> {
         match self.prepared {
-            Some(Prepared::Scroll { .. }) | Some(Prepared::ScrollingText { .. }) => {
-                Some(now.plus_ms(self.min_frame_ms as i64))
-            }
+            Some(Prepared::Scroll { .. }) => Some(now.plus_ms(self.min_frame_ms as i64)),
             _ => None,
         }
     }
@@ -388,14 +387,6 @@ impl Screen {
             }) => {
                 let elapsed = now.millis_since(*slot_started_at).max(0) as u64;
                 render::scroll_window(strip, self.width, self.height, *px_per_second, elapsed)
-            }
-            Some(Prepared::ScrollingText {
-                text,
-                color,
-                slot_started_at,
-            }) => {
-                let elapsed = now.millis_since(*slot_started_at).max(0) as u64;
-                render::text_frame(text, self.width, self.height, *color, elapsed)
             }
             _ => return Ok(()),
         };

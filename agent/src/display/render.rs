@@ -6,7 +6,7 @@
 
 use image::{imageops, Rgb, RgbImage};
 
-use super::font::{glyph, CELL_HEIGHT, CELL_WIDTH};
+use super::font::{glyph, unifont_glyph, CELL_HEIGHT, CELL_WIDTH, UNIFONT_ROW_PX};
 
 /// LED red for warnings.
 pub const RED: Rgb<u8> = Rgb([255, 0, 0]);
@@ -72,19 +72,84 @@ pub fn scroll_window(
     frame
 }
 
-fn draw_text(frame: &mut RgbImage, text: &str, x0: i64, y0: i64, scale: u32, color: Rgb<u8>) {
-    for (i, c) in text.chars().enumerate() {
-        let rows = glyph(c);
-        let cx = x0 + i as i64 * i64::from(CELL_WIDTH * scale);
-        for (row, bits) in rows.iter().enumerate() {
-            for col in 0..5u32 {
-                if bits & (0x10 >> col) == 0 {
+/// Which bitmap face draws a text: ASCII uses the 5×7 font, anything else
+/// the compiled-in Unifont glyphs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Face {
+    Small,
+    Unifont,
+}
+
+impl Face {
+    fn of(text: &str) -> Face {
+        if text.is_ascii() {
+            Face::Small
+        } else {
+            Face::Unifont
+        }
+    }
+
+    /// Line pitch at scale 1.
+    fn line_height(self) -> u32 {
+        match self {
+            Face::Small => CELL_HEIGHT,
+            Face::Unifont => UNIFONT_ROW_PX,
+        }
+    }
+
+    /// Inked rows at scale 1 (for vertical centring).
+    fn ink_height(self) -> u32 {
+        match self {
+            Face::Small => 7,
+            Face::Unifont => UNIFONT_ROW_PX,
+        }
+    }
+
+    /// Advance of `c` at scale 1 (a missing Unifont glyph keeps a full-width gap).
+    fn advance(self, c: char) -> u32 {
+        match self {
+            Face::Small => CELL_WIDTH,
+            Face::Unifont => unifont_glyph(c).map_or(16, |g| g.width),
+        }
+    }
+
+    fn width(self, text: &str) -> u32 {
+        text.chars().map(|c| self.advance(c)).sum()
+    }
+
+    /// Whether the pixel (x, y) of `c`'s cell is lit.
+    fn lit(self, c: char, x: u32, y: u32) -> bool {
+        match self {
+            Face::Small => x < 5 && y < 7 && glyph(c)[y as usize] & (0x10 >> x) != 0,
+            Face::Unifont => unifont_glyph(c).is_some_and(|g| {
+                x < g.width && y < UNIFONT_ROW_PX && g.rows[y as usize] & (0x8000 >> x) != 0
+            }),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_text(
+    frame: &mut RgbImage,
+    face: Face,
+    text: &str,
+    x0: i64,
+    y0: i64,
+    scale: u32,
+    color: Rgb<u8>,
+) {
+    let mut cx = x0;
+    for c in text.chars() {
+        let advance = face.advance(c);
+        for row in 0..face.ink_height() {
+            for col in 0..advance {
+                if !face.lit(c, col, row) {
                     continue;
                 }
                 for dy in 0..scale {
                     for dx in 0..scale {
                         let x = cx + i64::from(col * scale + dx);
-                        let y = y0 + i64::from(row as u32 * scale + dy);
+                        let y = y0 + i64::from(row * scale + dy);
                         if x >= 0
                             && y >= 0
                             && (x as u32) < frame.width()
@@ -96,6 +161,7 @@ fn draw_text(frame: &mut RgbImage, text: &str, x0: i64, y0: i64, scale: u32, col
                 }
             }
         }
+        cx += i64::from(advance * scale);
     }
 }
 
@@ -123,16 +189,62 @@ fn wrap(text: &str, columns: usize) -> Vec<String> {
     lines
 }
 
+/// Chinese text broken between any two characters into lines at most
+/// `max_width` pixels wide (scale 1); a punctuation mark never starts a line.
+fn wrap_chars(text: &str, max_width: u32) -> Vec<String> {
+    let face = Face::Unifont;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut width = 0;
+    for c in text.chars() {
+        let advance = face.advance(c);
+        if advance > max_width {
+            return Vec::new();
+        }
+        if width + advance > max_width {
+            let mut next = String::new();
+            if "，、。！？：；”）".contains(c) {
+                // Carry the previous character down with the punctuation.
+                if let Some(last) = line.pop() {
+                    next.push(last);
+                }
+            }
+            lines.push(std::mem::take(&mut line));
+            width = face.width(&next);
+            line = next;
+        }
+        if line.is_empty() && c == ' ' {
+            continue;
+        }
+        line.push(c);
+        width += advance;
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    if lines
+        .iter()
+        .any(|l| l.is_empty() || face.width(l) > max_width)
+    {
+        return Vec::new();
+    }
+    lines
+}
+
 /// The text's layout on a canvas: wrapped lines at the largest scale that
 /// fits, or `None` when it must scroll.
 fn layout(text: &str, width: u32, height: u32) -> Option<(u32, Vec<String>)> {
+    let face = Face::of(text);
     (1..=16u32).rev().find_map(|scale| {
-        let columns = (width / (CELL_WIDTH * scale)) as usize;
-        let rows = (height / (CELL_HEIGHT * scale)) as usize;
-        if columns == 0 || rows == 0 {
+        let max_width = width / scale;
+        let rows = (height / (face.line_height() * scale)) as usize;
+        if max_width == 0 || rows == 0 {
             return None;
         }
-        let lines = wrap(text, columns);
+        let lines = match face {
+            Face::Small => wrap(text, (max_width / CELL_WIDTH) as usize),
+            Face::Unifont => wrap_chars(text, max_width),
+        };
         (!lines.is_empty() && lines.len() <= rows).then_some((scale, lines))
     })
 }
@@ -140,6 +252,17 @@ fn layout(text: &str, width: u32, height: u32) -> Option<(u32, Vec<String>)> {
 /// Whether `text` needs scrolling on this canvas.
 pub fn text_scrolls(text: &str, width: u32, height: u32) -> bool {
     layout(text, width, height).is_none()
+}
+
+/// `text` as one line on a strip of the canvas height (what scrolls).
+pub fn text_strip(text: &str, height: u32, color: Rgb<u8>) -> RgbImage {
+    let face = Face::of(text);
+    let scale = (height / face.line_height()).max(1);
+    let strip_width = face.width(text) * scale;
+    let mut strip = RgbImage::new(strip_width.max(1), height);
+    let y = i64::from(height.saturating_sub(face.ink_height() * scale) / 2);
+    draw_text(&mut strip, face, text, 0, y, scale, color);
+    strip
 }
 
 /// Draws `text` on a black canvas: centred and wrapped if it fits, else a
@@ -151,24 +274,25 @@ pub fn text_frame(
     color: Rgb<u8>,
     elapsed_ms: u64,
 ) -> RgbImage {
+    let face = Face::of(text);
     let mut frame = RgbImage::new(width, height);
     match layout(text, width, height) {
         Some((scale, lines)) => {
-            let block_height = lines.len() as u32 * CELL_HEIGHT * scale;
-            let top = i64::from(height.saturating_sub(block_height) / 2) + i64::from(scale / 2);
+            let pitch = face.line_height() * scale;
+            let block_height = lines.len() as u32 * pitch;
+            let mut top = i64::from(height.saturating_sub(block_height) / 2);
+            if face == Face::Small {
+                top += i64::from(scale / 2);
+            }
             for (i, line) in lines.iter().enumerate() {
-                let line_width = line.chars().count() as u32 * CELL_WIDTH * scale;
+                let line_width = face.width(line) * scale;
                 let left = i64::from(width.saturating_sub(line_width) / 2);
-                let y = top + i64::from(i as u32 * CELL_HEIGHT * scale);
-                draw_text(&mut frame, line, left, y, scale, color);
+                let y = top + i64::from(i as u32 * pitch);
+                draw_text(&mut frame, face, line, left, y, scale, color);
             }
         }
         None => {
-            let scale = (height / CELL_HEIGHT).max(1);
-            let strip_width = text.chars().count() as u32 * CELL_WIDTH * scale;
-            let mut strip = RgbImage::new(strip_width.max(1), height);
-            let y = i64::from(height.saturating_sub(7 * scale) / 2);
-            draw_text(&mut strip, text, 0, y, scale, color);
+            let strip = text_strip(text, height, color);
             return scroll_window(
                 &strip,
                 width,
@@ -191,21 +315,72 @@ mod tests {
 
     #[test]
     fn builtin_text_is_visible_on_every_screen_profile() {
-        let text = crate::player::builtin::MESSAGES[0];
-        for (w, h) in [
-            (352, 80),
-            (192, 32),
-            (128, 16),
-            (1920, 360),
-            (1080, 1920),
-            (64, 8),
-        ] {
-            let frame = text_frame(text, w, h, RED, 3_000);
-            assert_eq!((frame.width(), frame.height()), (w, h));
-            assert!(lit(&frame) > 20, "{w}x{h} shows text");
+        for text in crate::player::builtin::MESSAGES {
+            for (w, h) in [
+                (352, 80),
+                (192, 32),
+                (128, 16),
+                (96, 16),
+                (64, 16),
+                (1920, 360),
+                (1080, 1920),
+                (64, 8),
+            ] {
+                let frame = text_frame(text, w, h, RED, 3_000);
+                assert_eq!((frame.width(), frame.height()), (w, h));
+                assert!(lit(&frame) > 20, "{w}x{h} shows {text}");
+            }
+            assert!(!text_scrolls(text, 352, 80), "{text} fits 352x80");
+            assert!(text_scrolls(text, 128, 16), "{text} scrolls on 128x16");
         }
-        assert!(!text_scrolls(text, 352, 80));
-        assert!(text_scrolls(text, 128, 16));
+    }
+
+    /// Each Chinese message drawn glyph by glyph: every character's cell
+    /// has ink (no missing glyph drawn as a gap), on the 352×80 strip and
+    /// scrolled through a 64×16 and a 96×16 mono profile.
+    #[test]
+    fn chinese_builtin_messages_render_every_glyph() {
+        let chinese: Vec<&str> = crate::player::builtin::MESSAGES
+            .into_iter()
+            .filter(|m| !m.is_ascii())
+            .collect();
+        assert!(chinese.len() >= 4);
+        for text in chinese {
+            // Wrapped on 352x80: two lines at double size, all ink present.
+            let (scale, lines) = layout(text, 352, 80).unwrap();
+            assert_eq!(lines.concat(), text.replace(' ', ""));
+            assert!(scale >= 2, "{text}: drawn large on 352x80");
+            for height in [16, 80] {
+                let strip = text_strip(text, height, RED);
+                let scale = (height / 16).max(1);
+                let mut x = 0;
+                for c in text.chars() {
+                    let glyph = unifont_glyph(c).unwrap_or_else(|| panic!("{c:?} missing"));
+                    let cell_width = glyph.width * scale;
+                    let inked = (x..x + cell_width)
+                        .any(|cx| (0..height).any(|y| strip.get_pixel(cx, y).0 != [0, 0, 0]));
+                    assert!(inked || c == ' ', "{c:?} of {text} drew nothing");
+                    x += cell_width;
+                }
+                assert_eq!(strip.width(), x);
+            }
+            for width in [64, 96] {
+                assert!(text_scrolls(text, width, 16));
+                // Over the scroll the whole strip passes: frames change and show ink.
+                let strip = text_strip(text, 16, RED);
+                let travel_ms = u64::from(strip.width() + width) * 1000
+                    / u64::from(BUILTIN_SCROLL_PX_PER_SECOND);
+                let mut shown = 0;
+                let mut t = 0;
+                while t < travel_ms {
+                    if lit(&text_frame(text, width, 16, RED, t)) > 0 {
+                        shown += 1;
+                    }
+                    t += 500;
+                }
+                assert!(shown as u64 >= travel_ms / 500 - 2, "{text} on {width}x16");
+            }
+        }
     }
 
     #[test]

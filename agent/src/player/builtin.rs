@@ -9,12 +9,19 @@
 use ledcast_protocol::v1::{Sha256, Timestamp};
 use sha2::Digest;
 
-/// The built-in warnings, in play order. Plain ASCII so the bitmap font in
-/// the binary covers every glyph.
-pub const MESSAGES: [&str; 4] = [
+/// The built-in warnings, in play order: standard Chinese warnings, each
+/// followed by an English one. The display draws ASCII text with its 5×7
+/// font and any other text with the GNU Unifont glyphs compiled in for
+/// exactly these messages (`display/builtin_glyphs.hex`; a test keeps it in
+/// step with this list).
+pub const MESSAGES: [&str; 8] = [
+    "不要轻信陌生来电，公检法不会电话办案",
     "BEWARE OF FRAUD: POLICE NEVER ASK YOU TO TRANSFER MONEY",
+    "凡是让你转账到“安全账户”的都是诈骗",
     "NEVER SHARE SMS CODES OR PASSWORDS WITH ANYONE",
+    "验证码、密码不告诉任何人，谨防诈骗",
     "NO 'SAFE ACCOUNT' EXISTS: HANG UP AND CALL 110",
+    "高收益无风险就是诈骗，接到96110请接听",
     "HIGH RETURNS, NO RISK = FRAUD. ASK BANK STAFF FIRST",
 ];
 
@@ -50,10 +57,10 @@ mod tests {
         assert_eq!((i0, s0, e0), (2, Timestamp(20_000), Timestamp(30_000)));
         let (i1, _, _) = position_at(Timestamp(30_000), 10_000);
         assert_eq!(i1, 3);
-        let (i2, _, _) = position_at(Timestamp(40_000), 10_000);
+        let (i2, _, _) = position_at(Timestamp(80_000), 10_000);
         assert_eq!(i2, 0);
         let (i3, s3, _) = position_at(Timestamp(-1), 10_000);
-        assert_eq!((i3, s3), (3, Timestamp(-10_000)));
+        assert_eq!((i3, s3), (MESSAGES.len() - 1, Timestamp(-10_000)));
     }
 
     #[test]

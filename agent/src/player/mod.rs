@@ -332,6 +332,19 @@ pub struct Player {
     actions: VecDeque<Action>,
     /// Set once shut down; nothing more is shown.
     stopped: bool,
+    /// A signed rotation refused only because it was issued ahead of the
+    /// clock: retried once the clock reaches it (e.g. NTP after a boot with
+    /// the clock far back), so the screen does not wait for the next version.
+    deferred: Option<Deferred>,
+}
+
+/// A rotation waiting for the wall clock to catch up with its `issued_at`.
+#[derive(Clone, Debug)]
+struct Deferred {
+    envelope: Vec<u8>,
+    source: RotationSource,
+    version: u64,
+    issued_at: Timestamp,
 }
 
 impl Player {
@@ -356,6 +369,7 @@ impl Player {
             recent_commands: VecDeque::new(),
             actions: VecDeque::new(),
             stopped: false,
+            deferred: None,
         }
     }
 
@@ -365,6 +379,11 @@ impl Player {
             return;
         }
         self.observe_clock(now);
+        if let Some(deferred) = self.deferred.take_if(|d| {
+            d.issued_at.millis_since(now) <= v1::AcceptLimits::default().max_issued_ahead_ms
+        }) {
+            self.on_rotation(now, deferred.envelope, deferred.source);
+        }
         match input {
             Input::Rotation { envelope, source } => self.on_rotation(now, envelope, source),
             Input::Command { envelope } => self.on_command(now, &envelope),
@@ -523,6 +542,15 @@ impl Player {
             Ok(r) => r,
             Err(e) => return self.reject(MessageKind::Rotation, Refusal::Protocol(e)),
         };
+        // A rotation the server signed is a lower bound on the real time: one
+        // issued well after `now` proves the wall clock is behind (a device
+        // booted with its clock a year back has no earlier `now` to compare).
+        if rotation.issued_at.millis_since(now) > v1::AcceptLimits::default().max_issued_ahead_ms
+            && !self.clock_suspect
+        {
+            self.clock_suspect = true;
+            self.actions.push_back(Action::PublishState);
+        }
         // The rotation we accepted before a restart arrives again (from disk
         // or the retained topic) with the highest version seen: take it back
         // unless we already hold it.
@@ -539,9 +567,24 @@ impl Player {
             if matches!(e, Rejected::Replay { .. }) && source != RotationSource::Disk {
                 return;
             }
+            if let Rejected::IssuedInFuture { issued_at, .. } = e {
+                if self
+                    .deferred
+                    .as_ref()
+                    .is_none_or(|d| d.version <= rotation.version)
+                {
+                    self.deferred = Some(Deferred {
+                        envelope: envelope.clone(),
+                        source,
+                        version: rotation.version,
+                        issued_at,
+                    });
+                }
+            }
             return self.reject(MessageKind::Rotation, Refusal::Protocol(e));
         }
         let version = rotation.version;
+        self.deferred.take_if(|d| d.version <= version);
         if self.highest_version_seen.is_none_or(|h| version > h) {
             self.highest_version_seen = Some(version);
             self.actions

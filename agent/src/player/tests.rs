@@ -525,6 +525,64 @@ fn shutdown_ends_the_current_record_as_interrupted_and_clock_steps_are_flagged()
 }
 
 #[test]
+fn a_boot_with_the_clock_a_year_back_flags_records_and_plays_once_the_clock_is_set() {
+    let real = 30 * DAY;
+    let r = rotation(
+        3,
+        real,
+        vec![all_day(real, vec![slot(1, 10_000, true)])],
+        vec![],
+    );
+    let mut config = config(&[1]);
+    config.highest_version_seen = Some(3);
+    let mut player = Player::new(config);
+    let mut log = Log::default();
+    // The rotation on disk was signed a year after the clock's idea of now.
+    let booted = real + 60_000 - 365 * DAY;
+    player.handle(
+        Timestamp(booted),
+        Input::Rotation {
+            envelope: seal(&r, &server_key()),
+            source: RotationSource::Disk,
+        },
+    );
+    drain(&mut player, &mut log);
+    assert!(matches!(
+        log.rejected.last(),
+        Some(Refusal::Protocol(Rejected::IssuedInFuture { .. }))
+    ));
+    // An older rotation that would cover the wrong instant is refused too.
+    let mut old = rotation(
+        2,
+        booted - 60_000,
+        vec![all_day(booted - 60_000, vec![slot(2, 10_000, true)])],
+        vec![],
+    );
+    old.expires_at = Timestamp(booted + DAY);
+    player.handle(Timestamp(booted + 1), envelope(&old));
+    drain(&mut player, &mut log);
+    assert!(matches!(
+        log.rejected.last(),
+        Some(Refusal::Protocol(Rejected::Rollback { .. }))
+    ));
+    run_until(&mut player, &mut log, booted + 30_000);
+    assert!(!log.starts.is_empty());
+    assert!(log
+        .starts
+        .iter()
+        .all(|s| s.clock_suspect && s.rotation_version.is_none()));
+    assert!(player.status().warnings.iter().any(|w| w.contains("clock")));
+
+    // NTP sets the clock: the deferred signed rotation plays without waiting
+    // for the next version.
+    player.handle(Timestamp(real + 120_000), Input::Timer);
+    drain(&mut player, &mut log);
+    let last = log.starts.last().unwrap();
+    assert_eq!(last.rotation_version, Some(3));
+    assert_eq!(media_of(log.shows.last().unwrap()), Some(1));
+}
+
+#[test]
 fn commands_and_acks_are_verified() {
     let now = 40 * DAY;
     let mut player = Player::new(config(&[]));

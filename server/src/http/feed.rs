@@ -4,9 +4,11 @@
 //! `[feed] allowed_origins`) and `GET /embed/warning` (a small HTML page a
 //! bank's page can frame; no script, its one `<style>` allowed by hash).
 //!
-//! Only approved, anti-fraud, text materials inside their validity at the
-//! request instant are shown (`valid_from <= now < valid_until`). It does not
-//! apply playlists' schedules (the feed is not a screen) and it does not
+//! The feed is a *channel*: it shows what the schedules targeting tag
+//! `online-transfer` play at the request instant (see `docs/warning-feed.md`),
+//! keeping only approved, anti-fraud, text materials inside their validity
+//! (`valid_from <= now < valid_until`, a superseded edition's materials
+//! ending when it was superseded), in playlist order. It does not
 //! translate: `zh-CN` is the only language the library carries.
 
 use axum::extract::State;
@@ -18,7 +20,6 @@ use sha2::Digest as _;
 
 use super::extract::StrictQuery;
 use super::{ApiError, AppState};
-use crate::store::MaterialFilter;
 
 /// The only channel: warnings shown next to an online transfer.
 pub const CHANNEL: &str = "online-transfer";
@@ -61,7 +62,7 @@ pub struct Feed {
     pub channel: &'static str,
     /// The language of the texts.
     pub lang: &'static str,
-    /// Current warnings, by id.
+    /// Current warnings, in the playlist's order.
     pub warnings: Vec<Warning>,
 }
 
@@ -81,22 +82,34 @@ fn check_query(query: &FeedQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The warnings current at `now` (ms): approved, anti-fraud, text, with
-/// `valid_from <= now < valid_until` (an open bound always holds).
+/// The warnings the `online-transfer` channel carries at `now` (ms): the
+/// materials of the playlist its active schedule plays (schedules whose
+/// `tags` list `online-transfer`, highest priority wins, as on a screen;
+/// see [`ledcast_compiler::channel_at`]) that are approved, anti-fraud
+/// warnings, text, and valid at `now` (`valid_from <= now < valid_until`,
+/// and not of a superseded library edition). No active schedule: none.
 pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<Warning>> {
-    let materials = state
-        .store
-        .list_materials(&MaterialFilter {
-            state: Some("approved".into()),
-            kind: Some("text".into()),
-            tag: None,
-        })
-        .await?;
+    let at = ledcast_protocol::v1::Timestamp(now);
+    let Some((model, _)) = crate::service::stored_model(state, at).await? else {
+        return Ok(Vec::new());
+    };
+    let catalog = crate::service::catalog(state).await?;
+    let on = ledcast_compiler::channel_at(&model, &catalog, CHANNEL, now);
     let mut warnings = Vec::new();
-    for m in materials {
+    for id in on.materials {
+        let Some(m) = state.store.material(&id).await? else {
+            continue;
+        };
+        let live = catalog.get(&id).is_some_and(|c| c.is_live_at(now));
         let started = m.valid_from.is_none_or(|from| from <= now);
         let not_ended = m.valid_until.is_none_or(|until| now < until);
-        if !(m.is_warning && m.state == "approved" && started && not_ended) {
+        if !(live
+            && m.is_warning
+            && m.kind == "text"
+            && m.state == "approved"
+            && started
+            && not_ended)
+        {
             continue;
         }
         let Ok(sha) = ledcast_protocol::v1::Sha256::from_hex(&m.sha256) else {
@@ -110,10 +123,9 @@ pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<
             text,
             tags: m.tags,
             valid_from: m.valid_from,
-            valid_until: m.valid_until,
+            valid_until: catalog.get(&id).and_then(|c| c.valid_until),
         });
     }
-    warnings.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(warnings)
 }
 
@@ -298,4 +310,50 @@ pub async fn embed(
         embed_html(&warnings).into_bytes(),
         vec![(header::CONTENT_SECURITY_POLICY, csp)],
     ))
+}
+
+/// Test support: applies a tiny site whose `online-transfer` channel plays
+/// the `冒充客服` texts all day, and the `刷单返利` texts (higher priority)
+/// on 2030-01-01 only; approves both schedules.
+#[cfg(test)]
+pub(crate) async fn apply_test_channel(state: &AppState) {
+    let text = r#"
+[settings]
+timezone = "Asia/Shanghai"
+
+[[playlists]]
+id = "transfer"
+items = [{ tags = ["冒充客服"], kind = "text" }]
+
+[[playlists]]
+id = "transfer-2030"
+items = [{ tags = ["刷单返利"], kind = "text" }]
+
+[[schedules]]
+id = "transfer-always"
+playlist = "transfer"
+tags = ["online-transfer"]
+
+[[schedules]]
+id = "transfer-new-year-2030"
+playlist = "transfer-2030"
+tags = ["online-transfer"]
+dates = ["2030-01-01"]
+priority = 50
+"#;
+    let files = [crate::store::PlaylistFile {
+        name: "transfer.toml".into(),
+        text: text.into(),
+    }];
+    let outcome = crate::service::apply_files(state, &files, "editor", false)
+        .await
+        .unwrap();
+    assert!(outcome.applied, "{:?}", outcome.diagnostics);
+    for id in ["transfer-always", "transfer-new-year-2030"] {
+        assert!(state
+            .store
+            .decide_schedule(id, "approved", "approver", 1)
+            .await
+            .unwrap());
+    }
 }

@@ -13,9 +13,9 @@ mod apply;
 mod compliance;
 mod editions;
 mod error;
-mod expiry;
+pub(crate) mod expiry;
 mod extract;
-mod feed;
+pub(crate) mod feed;
 mod materials;
 mod media;
 mod openapi;
@@ -517,6 +517,8 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
+        // Browsers on UI pages get the login page or an HTML error instead of JSON.
+        .layer(axum::middleware::from_fn(crate::web::html_errors))
         .layer(axum::middleware::from_fn(move |req, next| {
             let metrics = metrics.clone();
             system::count_and_harden(metrics, req, next)

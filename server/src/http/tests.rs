@@ -1689,7 +1689,26 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
         )
         .await;
         text_material(&h, "notice", "营业时间九点到五点", from, until, false).await;
-        for id in ["current", "expired", "future", "notice"] {
+        // approved and current, but its playlist is scheduled on 2030-01-01 only
+        let meta = crate::service::MaterialMeta {
+            id: "not-scheduled".into(),
+            title: "title not-scheduled".into(),
+            tags: vec!["刷单返利".into()],
+            source: "test".into(),
+            valid_from: Some(from),
+            valid_until: None,
+            is_warning: true,
+        };
+        crate::service::import_material(
+            &h.state,
+            "w.txt",
+            "刷单都是诈骗，现在不该出现".as_bytes().to_vec(),
+            meta,
+            "editor",
+        )
+        .await
+        .unwrap();
+        for id in ["current", "expired", "future", "notice", "not-scheduled"] {
             assert!(h
                 .state
                 .store
@@ -1697,6 +1716,25 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
                 .await
                 .unwrap());
         }
+        assert!(
+            super::feed::current_warnings(&h.state, now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing is scheduled for the channel yet"
+        );
+        super::feed::apply_test_channel(&h.state).await;
+        let new_year_2030 = 1_893_470_400_000; // 2030-01-01T12:00:00+08:00
+        assert_eq!(
+            super::feed::current_warnings(&h.state, new_year_2030)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|w| w.id)
+                .collect::<Vec<_>>(),
+            ["not-scheduled"],
+            "on 2030-01-01 the higher-priority schedule's texts, only"
+        );
 
         let ids = |ws: Vec<super::feed::Warning>| ws.into_iter().map(|w| w.id).collect::<Vec<_>>();
         let at = |t: i64| super::feed::current_warnings(&h.state, t);
@@ -1803,7 +1841,7 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
             "text is escaped: {html}"
         );
         assert!(!html.contains("<script"), "{html}");
-        for hidden in ["待审核", "过期", "未生效", "营业时间"] {
+        for hidden in ["待审核", "过期", "未生效", "营业时间", "刷单"] {
             assert!(!html.contains(hidden), "{hidden} leaked: {html}");
         }
         let other_page = h.send(request(Method::GET, "/healthz", None, None)).await;

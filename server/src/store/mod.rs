@@ -7,7 +7,9 @@
 //! know about HTTP.
 
 mod accounts;
+mod compliance;
 mod content;
+mod editions;
 mod evidence;
 mod fleet;
 
@@ -17,9 +19,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
+pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
+pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
 pub use fleet::{
     DeviceKeyRow, NewDeviceKey, ProfileRow, ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,

@@ -1,16 +1,195 @@
 //! The web UI for office staff, approvers and bank branches: server-rendered
-//! pages in zh-CN (default) and English, all strings from message catalogues.
+//! pages in zh-CN (default) and English, all strings from message catalogues
+//! (`server/locales/`), templates (`server/templates/`) and static files
+//! (`server/static/`) embedded in the binary.
+//!
+//! Pages only read: every state change is a `fetch` from `static/app.js` to
+//! the JSON API with the session's CSRF token in `X-CSRF-Token`, so the API's
+//! role, site, two-person and CSRF checks are the only ones there are. Pages
+//! sit behind the same [`Access`] gates as the API; a browser (one that
+//! accepts `text/html`) is redirected to the login page instead of a JSON 401
+//! and shown an HTML page for other errors ([`html_errors`]).
+//!
+//! It does not build anything at run time from the internet and sends no
+//! inline script: the Content-Security-Policy allows scripts from 'self' only.
+
+mod i18n;
+mod pages;
+mod render;
+
+use axum::http::Method;
+use axum::routing::get;
 
 use crate::config::Config;
-use crate::http::Route;
+use crate::http::{route, Access, Route, ADMIN, STAFF};
+
+pub use i18n::Lang;
+pub use render::html_errors;
 
 /// The UI's routes (merged into [`crate::http::route_table`]).
 pub fn routes(_config: &Config) -> Vec<Route> {
-    Vec::new()
+    use Access::*;
+    vec![
+        route(
+            Method::GET,
+            "/",
+            "the web UI's front door (redirects to /ui)",
+            Public,
+            get(pages::front_door),
+        ),
+        route(
+            Method::GET,
+            "/login",
+            "web UI: login page",
+            Public,
+            get(pages::login),
+        ),
+        route(
+            Method::GET,
+            "/lang/{lang}",
+            "web UI: choose the language (zh-CN or en; ?next=/ui/...)",
+            Public,
+            get(pages::choose_language),
+        ),
+        route(
+            Method::GET,
+            "/static/{file}",
+            "web UI: stylesheet and script (embedded)",
+            Public,
+            get(render::static_file),
+        ),
+        route(
+            Method::GET,
+            "/ui",
+            "web UI: home (by role)",
+            AnyUser,
+            get(pages::home),
+        ),
+        route(
+            Method::GET,
+            "/ui/screens",
+            "web UI: screens, grouped by site (branch users: their own)",
+            SiteScoped,
+            get(pages::screens),
+        ),
+        route(
+            Method::GET,
+            "/ui/sites/{id}",
+            "web UI: one site's screens",
+            SiteScoped,
+            get(pages::site),
+        ),
+        route(
+            Method::GET,
+            "/ui/screens/{id}",
+            "web UI: one screen (state, now playing, screenshots, week calendar)",
+            SiteScoped,
+            get(pages::screen),
+        ),
+        route(
+            Method::GET,
+            "/ui/materials",
+            "web UI: material library and upload",
+            Roles(STAFF),
+            get(pages::materials),
+        ),
+        route(
+            Method::GET,
+            "/ui/materials/{id}",
+            "web UI: one material with its LED previews",
+            Roles(STAFF),
+            get(pages::material),
+        ),
+        route(
+            Method::GET,
+            "/ui/playlists",
+            "web UI: playlists and schedules (build, schedule, diagnostics)",
+            Roles(STAFF),
+            get(pages::playlists),
+        ),
+        route(
+            Method::GET,
+            "/ui/approvals",
+            "web UI: approval queue",
+            Roles(STAFF),
+            get(pages::approvals),
+        ),
+        route(
+            Method::GET,
+            "/ui/alerts",
+            "web UI: urgent alerts",
+            Roles(STAFF),
+            get(pages::alerts),
+        ),
+        route(
+            Method::GET,
+            "/ui/editions",
+            "web UI: library editions with their diff",
+            Roles(STAFF),
+            get(pages::editions),
+        ),
+        route(
+            Method::GET,
+            "/ui/branch",
+            "web UI: weekly branch confirmation",
+            SiteScoped,
+            get(pages::branch),
+        ),
+        route(
+            Method::GET,
+            "/ui/reports",
+            "web UI: compliance report downloads",
+            SiteScoped,
+            get(pages::reports),
+        ),
+        route(
+            Method::GET,
+            "/ui/users",
+            "web UI: users (create editors, approvers, branch users)",
+            Roles(ADMIN),
+            get(pages::users),
+        ),
+        route(
+            Method::GET,
+            "/ui/audit",
+            "web UI: audit log",
+            Roles(ADMIN),
+            get(pages::audit),
+        ),
+    ]
 }
 
 /// The UI's rows of the route × role matrix test.
 #[cfg(test)]
 pub(crate) fn matrix_rows() -> Vec<crate::http::tests::MatrixRow> {
-    Vec::new()
+    use crate::http::tests::Rule::*;
+    use crate::http::tests::{ADMIN, STAFF};
+    vec![
+        ("GET", "/", "/", Public),
+        ("GET", "/login", "/login", Public),
+        ("GET", "/lang/{lang}", "/lang/en", Public),
+        ("GET", "/static/{file}", "/static/app.js", Public),
+        ("GET", "/ui", "/ui", AnyUser),
+        ("GET", "/ui/screens", "/ui/screens", SiteList),
+        ("GET", "/ui/sites/{id}", "/ui/sites/site-a", SiteA),
+        ("GET", "/ui/screens/{id}", "/ui/screens/screen-a", SiteA),
+        ("GET", "/ui/materials", "/ui/materials", Roles(STAFF)),
+        (
+            "GET",
+            "/ui/materials/{id}",
+            "/ui/materials/m1",
+            Roles(STAFF),
+        ),
+        ("GET", "/ui/playlists", "/ui/playlists", Roles(STAFF)),
+        ("GET", "/ui/approvals", "/ui/approvals", Roles(STAFF)),
+        ("GET", "/ui/alerts", "/ui/alerts", Roles(STAFF)),
+        ("GET", "/ui/editions", "/ui/editions", Roles(STAFF)),
+        ("GET", "/ui/branch", "/ui/branch", SiteList),
+        ("GET", "/ui/reports", "/ui/reports", SiteList),
+        ("GET", "/ui/users", "/ui/users", Roles(ADMIN)),
+        ("GET", "/ui/audit", "/ui/audit", Roles(ADMIN)),
+    ]
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+//! Compliance inputs and branch confirmations: the play records compliance
+//! is computed from (with their arrival time), and the append-only
+//! confirmation log (`confirmations`, made immutable by triggers in
+//! migration 0005: a correction is a new row naming the earlier one).
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError, StoreResult};
+use crate::compliance::Play;
+
+/// One stored confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfirmationRow {
+    /// Id (`cf-` + 16 hex digits).
+    pub id: String,
+    /// Order of insertion (1, 2, …).
+    pub seq: i64,
+    /// The screen confirmed.
+    pub screen_id: String,
+    /// Its site at the time.
+    pub site_id: String,
+    /// ISO week, `2026-W48`.
+    pub week: String,
+    /// First instant of the week (ms, site time).
+    pub period_from: i64,
+    /// End of the week (ms, exclusive).
+    pub period_until: i64,
+    /// `ok` or `problem`.
+    pub verdict: String,
+    /// What the confirmer wrote.
+    pub note: String,
+    /// An uploaded photo (SHA-256), if any.
+    pub photo_sha256: Option<String>,
+    /// The earlier entry this one corrects, if any.
+    pub corrects: Option<String>,
+    /// What the confirmation was based on (compliance figures, screenshot hashes).
+    pub evidence: serde_json::Value,
+    /// Who (user id).
+    pub confirmed_by: String,
+    /// When (server clock, ms).
+    pub confirmed_at: i64,
+}
+
+/// A confirmation to store.
+#[derive(Debug, Clone)]
+pub struct NewConfirmation<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Screen.
+    pub screen_id: &'a str,
+    /// Site.
+    pub site_id: &'a str,
+    /// ISO week.
+    pub week: &'a str,
+    /// Week start (ms).
+    pub period_from: i64,
+    /// Week end (ms).
+    pub period_until: i64,
+    /// `ok` or `problem`.
+    pub verdict: &'a str,
+    /// Note.
+    pub note: &'a str,
+    /// Photo.
+    pub photo_sha256: Option<&'a str>,
+    /// The entry it corrects: `None` lets the store pick the latest entry of
+    /// the same screen and week (if there is one).
+    pub corrects: Option<&'a str>,
+    /// Evidence JSON.
+    pub evidence: &'a serde_json::Value,
+    /// User id.
+    pub confirmed_by: &'a str,
+    /// Now (ms).
+    pub confirmed_at: i64,
+}
+
+/// Why a confirmation was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    /// `corrects` names no entry of this screen and week.
+    #[error("there is no confirmation {0:?} of this screen and week to correct")]
+    UnknownCorrected(String),
+    /// `corrects` names an entry that a later one already corrected.
+    #[error(
+        "confirmation {corrected:?} was already corrected by {by:?}; correct the latest entry"
+    )]
+    AlreadyCorrected {
+        /// The named entry.
+        corrected: String,
+        /// Its correction.
+        by: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ConfirmError {
+    fn from(e: sqlx::Error) -> Self {
+        ConfirmError::Store(StoreError::Database(e))
+    }
+}
+
+fn confirmation_from_row(r: &sqlx::any::AnyRow) -> StoreResult<ConfirmationRow> {
+    let evidence: String = r.try_get("evidence")?;
+    Ok(ConfirmationRow {
+        id: r.try_get("id")?,
+        seq: r.try_get("seq")?,
+        screen_id: r.try_get("screen_id")?,
+        site_id: r.try_get("site_id")?,
+        week: r.try_get("week")?,
+        period_from: r.try_get("period_from")?,
+        period_until: r.try_get("period_until")?,
+        verdict: r.try_get("status")?,
+        note: r.try_get("note")?,
+        photo_sha256: r.try_get("photo_sha256")?,
+        corrects: r.try_get("corrects")?,
+        evidence: serde_json::from_str(&evidence).map_err(|e| StoreError::Corrupt {
+            table: "confirmations",
+            detail: e.to_string(),
+        })?,
+        confirmed_by: r.try_get("confirmed_by")?,
+        confirmed_at: r.try_get("confirmed_at")?,
+    })
+}
+
+impl Store {
+    /// Play records of a screen that started in `[from, until)` (ms), with
+    /// their arrival time, oldest first, for compliance.
+    pub async fn compliance_plays(
+        &self,
+        screen_id: &str,
+        from: i64,
+        until: i64,
+    ) -> StoreResult<Vec<Play>> {
+        let rows = sqlx::query(
+            "SELECT started_at, ended_at, is_warning, clock_suspect, received_at FROM play_records \
+             WHERE screen_id = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at",
+        )
+        .bind(screen_id)
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Play {
+                    started_at: r.try_get("started_at")?,
+                    ended_at: r.try_get("ended_at")?,
+                    is_warning: r.try_get::<i64, _>("is_warning")? != 0,
+                    clock_suspect: r.try_get::<i64, _>("clock_suspect")? != 0,
+                    received_at: r.try_get("received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends a confirmation. When `corrects` is `None` and the screen
+    /// already has entries for the week, the new one corrects the latest.
+    pub async fn add_confirmation(
+        &self,
+        new: &NewConfirmation<'_>,
+    ) -> Result<ConfirmationRow, ConfirmError> {
+        let mut tx = self.pool.begin().await?;
+        let latest = sqlx::query(
+            "SELECT id FROM confirmations c WHERE screen_id = $1 AND week = $2 \
+             AND NOT EXISTS (SELECT 1 FROM confirmations d WHERE d.corrects = c.id) \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(new.screen_id)
+        .bind(new.week)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get::<String, _>("id"))
+        .transpose()?;
+        let corrects = match new.corrects {
+            None => latest,
+            Some(named) => {
+                let found = sqlx::query(
+                    "SELECT id FROM confirmations WHERE id = $1 AND screen_id = $2 AND week = $3",
+                )
+                .bind(named)
+                .bind(new.screen_id)
+                .bind(new.week)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if found.is_none() {
+                    return Err(ConfirmError::UnknownCorrected(named.to_owned()));
+                }
+                let by = sqlx::query("SELECT id FROM confirmations WHERE corrects = $1")
+                    .bind(named)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(by) = by {
+                    return Err(ConfirmError::AlreadyCorrected {
+                        corrected: named.to_owned(),
+                        by: by.try_get("id")?,
+                    });
+                }
+                Some(named.to_owned())
+            }
+        };
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM confirmations")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
+        sqlx::query(
+            "INSERT INTO confirmations (id, screen_id, period_from, period_until, status, note, \
+             evidence, confirmed_by, confirmed_at, site_id, week, photo_sha256, corrects, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(new.id)
+        .bind(new.screen_id)
+        .bind(new.period_from)
+        .bind(new.period_until)
+        .bind(new.verdict)
+        .bind(new.note)
+        .bind(new.evidence.to_string())
+        .bind(new.confirmed_by)
+        .bind(new.confirmed_at)
+        .bind(new.site_id)
+        .bind(new.week)
+        .bind(new.photo_sha256)
+        .bind(corrects.as_deref())
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| super::conflict_or(e, "a correction of that confirmation"))?;
+        tx.commit().await?;
+        Ok(ConfirmationRow {
+            id: new.id.to_owned(),
+            seq,
+            screen_id: new.screen_id.to_owned(),
+            site_id: new.site_id.to_owned(),
+            week: new.week.to_owned(),
+            period_from: new.period_from,
+            period_until: new.period_until,
+            verdict: new.verdict.to_owned(),
+            note: new.note.to_owned(),
+            photo_sha256: new.photo_sha256.map(str::to_owned),
+            corrects,
+            evidence: new.evidence.clone(),
+            confirmed_by: new.confirmed_by.to_owned(),
+            confirmed_at: new.confirmed_at,
+        })
+    }
+
+    /// Confirmations, oldest first, filtered by sites (`None` = all), week
+    /// and screen.
+    pub async fn confirmations(
+        &self,
+        sites: Option<&[String]>,
+        week: Option<&str>,
+        screen_id: Option<&str>,
+    ) -> StoreResult<Vec<ConfirmationRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM confirmations WHERE ($1 = '' OR week = $1) AND ($2 = '' OR screen_id = $2) \
+             ORDER BY seq",
+        )
+        .bind(week.unwrap_or(""))
+        .bind(screen_id.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let row = confirmation_from_row(r)?;
+            if sites.is_none_or(|s| s.contains(&row.site_id)) {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Confirmations whose week overlaps `[from, until)` (ms), oldest first.
+    pub async fn confirmations_between(
+        &self,
+        screens: &[String],
+        from: i64,
+        until: i64,
+    ) -> StoreResult<Vec<ConfirmationRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM confirmations WHERE period_until > $1 AND period_from < $2 ORDER BY seq",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let row = confirmation_from_row(r)?;
+            if screens.contains(&row.screen_id) {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::backends;
+
+    fn new<'a>(
+        id: &'a str,
+        corrects: Option<&'a str>,
+        evidence: &'a serde_json::Value,
+    ) -> NewConfirmation<'a> {
+        NewConfirmation {
+            id,
+            screen_id: "s1",
+            site_id: "site-a",
+            week: "2026-W48",
+            period_from: 1,
+            period_until: 2,
+            verdict: "ok",
+            note: "fine",
+            photo_sha256: None,
+            corrects,
+            evidence,
+            confirmed_by: "u1",
+            confirmed_at: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn confirmations_are_append_only_and_corrections_chain() {
+        for db in backends().await {
+            let store = &db.store;
+            let ev = serde_json::json!({"days": [1, 2]});
+            let first = store
+                .add_confirmation(&new("cf-1", None, &ev))
+                .await
+                .unwrap();
+            assert_eq!(first.corrects, None);
+            // A second entry without `corrects` corrects the latest.
+            let second = store
+                .add_confirmation(&new("cf-2", None, &ev))
+                .await
+                .unwrap();
+            assert_eq!(second.corrects.as_deref(), Some("cf-1"), "{}", db.name);
+            // Correcting an already corrected entry is refused.
+            let err = store
+                .add_confirmation(&new("cf-3", Some("cf-1"), &ev))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ConfirmError::AlreadyCorrected { .. }),
+                "{err}"
+            );
+            let err = store
+                .add_confirmation(&new("cf-3", Some("cf-none"), &ev))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ConfirmError::UnknownCorrected(_)), "{err}");
+            // The database itself refuses edits and deletes.
+            for sql in [
+                "UPDATE confirmations SET note = 'changed' WHERE id = 'cf-1'",
+                "DELETE FROM confirmations WHERE id = 'cf-1'",
+            ] {
+                let result = sqlx::query(sql).execute(store.pool()).await;
+                assert!(result.is_err(), "{}: {sql} succeeded", db.name);
+            }
+            let listed = store
+                .confirmations(None, Some("2026-W48"), None)
+                .await
+                .unwrap();
+            assert_eq!(listed.len(), 2);
+            assert_eq!(listed[0].note, "fine");
+            assert_eq!(listed[0].evidence, ev);
+            assert!(store
+                .confirmations(Some(&["site-b".to_owned()]), None, None)
+                .await
+                .unwrap()
+                .is_empty());
+            db.finish().await;
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! The page handlers: each loads what its page shows (site-scoped through
+//! [`Principal`]), and renders one template. None of them changes state.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use chrono::Datelike;
+use ledcast_protocol::v1 as protocol;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::i18n::{Lang, LANG_COOKIE};
+use super::render::{language, render, see_other, Frame};
+use crate::http::{ApiError, AppState, Principal};
+use crate::store::{MaterialFilter, Role, ScreenRow};
+
+/// `?next=` of the login and language routes.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// A local path to go back to, or `/ui` (never another origin).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains(['\\', '\r', '\n'])
+                && n.len() <= 500 =>
+        {
+            n.to_owned()
+        }
+        _ => "/ui".to_owned(),
+    }
+}
+
+/// `GET /`.
+pub async fn front_door() -> Response {
+    see_other("/ui")
+}
+
+/// `GET /login`.
+pub async fn login(headers: HeaderMap, Query(query): Query<NextQuery>) -> Response {
+    let lang = language(&headers);
+    render(
+        lang,
+        "login.html",
+        json!({"next": safe_next(query.next.as_deref()), "base": Value::Null}),
+    )
+}
+
+/// `GET /lang/{lang}`: keeps the choice in a cookie and goes back.
+pub async fn choose_language(
+    State(state): State<AppState>,
+    Path(tag): Path<String>,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let lang = Lang::from_tag(&tag).unwrap_or(Lang::ZhCn);
+    let mut response = see_other(&safe_next(query.next.as_deref()));
+    let secure = if state.config.behind_tls {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000{secure}",
+        lang.tag()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `GET /ui`: branch users go to their confirmation page, others to screens.
+pub async fn home(principal: Principal) -> Response {
+    if principal.role() == Role::Branch {
+        see_other("/ui/branch")
+    } else {
+        see_other("/ui/screens")
+    }
+}
+
+fn decode_rotation(state: &AppState, envelope: &[u8]) -> Option<protocol::Rotation> {
+    let trusted = protocol::TrustedKey::new(state.signing_key.verifying_key());
+    protocol::open::<protocol::Rotation>(envelope, &trusted).ok()
+}
+
+/// Material titles by id (what people recognise; ids stay in links).
+async fn material_titles(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+    Ok(state
+        .store
+        .list_materials(&MaterialFilter::default())
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.title))
+        .collect())
+}
+
+/// What a rotation shows at `now`: material, media and when it ends.
+fn now_playing(
+    rotation: &protocol::Rotation,
+    now: protocol::Timestamp,
+    titles: &HashMap<String, String>,
+) -> Value {
+    let Some(position) = rotation.position_at(now) else {
+        return Value::Null;
+    };
+    let Some(slot) = rotation.slot(&position) else {
+        return Value::Null;
+    };
+    let media = rotation.media.iter().find(|m| m.sha256 == slot.media);
+    json!({
+        "material_id": slot.material_id,
+        "title": titles.get(&slot.material_id),
+        "sha256": slot.media.to_hex(),
+        "is_image": media.is_some_and(|m| m.mime.starts_with("image/")),
+        "is_warning": slot.is_warning,
+        "ends_at": position.slot_ends_at.as_millis(),
+        "fallback": position.block.is_none(),
+    })
+}
+
+/// Everything the screen list shows about one screen.
+async fn screen_summary(
+    state: &AppState,
+    screen: &ScreenRow,
+    now: protocol::Timestamp,
+    titles: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
+    let screen_state = state.store.screen_state(&screen.id).await?;
+    let rotation = state.store.latest_rotation(&screen.id).await?;
+    let playing = rotation
+        .as_ref()
+        .and_then(|r| decode_rotation(state, &r.envelope))
+        .map(|r| now_playing(&r, now, titles))
+        .unwrap_or(Value::Null);
+    let screenshot = state
+        .store
+        .screenshots(&screen.id)
+        .await?
+        .into_iter()
+        .next();
+    let desired = rotation.as_ref().map(|r| r.version);
+    let reported = screen_state.as_ref().and_then(|s| s.rotation_version);
+    Ok(json!({
+        "screen": screen,
+        "status": screen_state.as_ref().map(|s| s.status.as_str()).unwrap_or("never"),
+        "last_seen_at": screen_state.as_ref().map(|s| s.last_seen_at),
+        "desired_version": desired,
+        "reported_version": reported,
+        "in_step": desired.is_some() && desired.map(|d| d as i64) == reported,
+        "state": screen_state,
+        "now_playing": playing,
+        "screenshot": screenshot,
+    }))
+}
+
+async fn site_groups(
+    state: &AppState,
+    principal: &Principal,
+    only_site: Option<&str>,
+) -> Result<Vec<Value>, ApiError> {
+    let now = crate::clock::now();
+    let sites = state.store.list_sites().await?;
+    let screens = state.store.list_screens(principal.site_filter()).await?;
+    let titles = material_titles(state).await?;
+    let mut groups = Vec::new();
+    for site in sites
+        .iter()
+        .filter(|s| principal.sees_site(&s.id))
+        .filter(|s| only_site.is_none_or(|only| only == s.id))
+    {
+        let mut rows = Vec::new();
+        for screen in screens.iter().filter(|s| s.site_id == site.id) {
+            rows.push(screen_summary(state, screen, now, &titles).await?);
+        }
+        let online = rows.iter().filter(|r| r["status"] == "online").count();
+        groups.push(json!({"site": site, "screens": rows, "online": online}));
+    }
+    Ok(groups)
+}
+
+/// `GET /ui/screens`.
+pub async fn screens(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
+    let groups = site_groups(&state, &principal, None).await?;
+    Ok(frame.render("screens.html", json!({"groups": groups, "one_site": false})))
+}
+
+/// `GET /ui/sites/{id}`.
+pub async fn site(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !state.store.list_sites().await?.iter().any(|s| s.id == id) {
+        return Err(ApiError::not_found(
+            format!("no site {id:?}"),
+            "pick a site from the screens page",
+        ));
+    }
+    if !principal.sees_site(&id) {
+        return Err(ApiError::forbidden(
+            format!("site {id:?} is not one of your sites"),
+            "ask an admin to assign you to that site",
+        ));
+    }
+    let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
+    let groups = site_groups(&state, &principal, Some(&id)).await?;
+    Ok(frame.render("screens.html", json!({"groups": groups, "one_site": true})))
+}
+
+/// The rotation's blocks over the next seven days, by local day.
+fn week_calendar(
+    rotation: &protocol::Rotation,
+    now: protocol::Timestamp,
+    tz: &str,
+    titles: &HashMap<String, String>,
+) -> Vec<Value> {
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let Some(start) = chrono::DateTime::from_timestamp_millis(now.as_millis()) else {
+        return Vec::new();
+    };
+    let today = start.with_timezone(&tz).date_naive();
+    (0..7)
+        .map(|offset| {
+            let day = today + chrono::Days::new(offset);
+            let bounds = |d: chrono::NaiveDate| {
+                d.and_hms_opt(0, 0, 0)
+                    .and_then(|t| t.and_local_timezone(tz).earliest())
+                    .map(|t| t.timestamp_millis())
+                    .unwrap_or(0)
+            };
+            let (from, until) = (bounds(day), bounds(day + chrono::Days::new(1)));
+            let mut entries: Vec<Value> = rotation
+                .blocks
+                .iter()
+                .filter(|b| b.from.as_millis() < until && b.until.as_millis() > from)
+                .map(|b| {
+                    let mut materials: Vec<&str> = b
+                        .slots
+                        .iter()
+                        .map(|s| {
+                            titles
+                                .get(&s.material_id)
+                                .map_or(s.material_id.as_str(), String::as_str)
+                        })
+                        .collect();
+                    materials.dedup();
+                    json!({
+                        "from": b.from.as_millis().max(from),
+                        "until": b.until.as_millis().min(until),
+                        "priority": b.priority,
+                        "materials": materials,
+                    })
+                })
+                .collect();
+            entries.sort_by_key(|e| e["from"].as_i64());
+            json!({
+                "date": day.format("%m-%d").to_string(),
+                "weekday": day.weekday().num_days_from_monday(),
+                "entries": entries,
+                "beyond_rotation": from >= rotation.expires_at.as_millis(),
+            })
+        })
+        .collect()
+}
+
+/// `GET /ui/screens/{id}`.
+pub async fn screen(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let screen = principal.screen(&state, &id).await?;
+    let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
+    let now = crate::clock::now();
+    let titles = material_titles(&state).await?;
+    let summary = screen_summary(&state, &screen, now, &titles).await?;
+    let rotation = state
+        .store
+        .latest_rotation(&id)
+        .await?
+        .and_then(|r| decode_rotation(&state, &r.envelope));
+    let (calendar, loop_items, expires_at) = match &rotation {
+        Some(r) => {
+            let position = r.position_at(now);
+            let slots: Vec<&protocol::Slot> = match position.as_ref().and_then(|p| p.block) {
+                Some(b) => r.blocks[b].slots.iter().collect(),
+                None => r.fallback.iter().collect(),
+            };
+            let items: Vec<Value> = slots
+                .iter()
+                .map(|s| {
+                    json!({
+                        "material_id": s.material_id,
+                        "title": titles.get(&s.material_id),
+                        "seconds": s.duration_ms / 1000,
+                        "is_warning": s.is_warning,
+                        "sha256": s.media.to_hex(),
+                        "is_image": r.media.iter().any(|m| m.sha256 == s.media && m.mime.starts_with("image/")),
+                    })
+                })
+                .collect();
+            (
+                week_calendar(r, now, &screen.timezone, &titles),
+                items,
+                Some(r.expires_at.as_millis()),
+            )
+        }
+        None => (Vec::new(), Vec::new(), None),
+    };
+    let screenshots: Vec<_> = state
+        .store
+        .screenshots(&id)
+        .await?
+        .into_iter()
+        .take(6)
+        .collect();
+    let site = state
+        .store
+        .list_sites()
+        .await?
+        .into_iter()
+        .find(|s| s.id == screen.site_id);
+    Ok(frame.render(
+        "screen.html",
+        json!({
+            "s": summary,
+            "site": site,
+            "calendar": calendar,
+            "loop_items": loop_items,
+            "expires_at": expires_at,
+            "screenshots": screenshots,
+        }),
+    ))
+}
+
+async fn usernames(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+    Ok(state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect())
+}
+
+/// Material rows with thumbnail, uploader name and whether the viewer uploaded it.
+async fn material_rows(
+    state: &AppState,
+    principal: &Principal,
+    filter: &MaterialFilter,
+) -> Result<Vec<Value>, ApiError> {
+    let materials = state.store.list_materials(filter).await?;
+    let renditions = state.store.list_renditions().await?;
+    let names = usernames(state).await?;
+    Ok(materials
+        .into_iter()
+        .map(|m| {
+            let thumb = renditions
+                .iter()
+                .filter(|r| r.material_id == m.id && r.mime.starts_with("image/"))
+                .max_by_key(|r| r.width * r.height)
+                .map(|r| r.sha256.clone());
+            let uploader = names
+                .get(&m.uploaded_by)
+                .cloned()
+                .unwrap_or_else(|| m.uploaded_by.clone());
+            let own = m.uploaded_by == principal.user.id;
+            json!({"m": m, "thumb": thumb, "uploader": uploader, "own": own})
+        })
+        .collect())
+}
+
+/// `GET /ui/materials`.
+pub async fn materials(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/materials").await?;
+    let rows = material_rows(&state, &principal, &MaterialFilter::default()).await?;
+    let max_mib = state.config.limits.upload_max_bytes / 1_048_576;
+    Ok(frame.render(
+        "materials.html",
+        json!({"materials": rows, "upload_max_mib": max_mib}),
+    ))
+}
+
+/// `GET /ui/materials/{id}`: the material and its rendition on every profile.
+pub async fn material(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let material = state.store.material(&id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            format!("no material {id:?}"),
+            "pick one from the material library",
+        )
+    })?;
+    let frame = Frame::new(&state, &principal, &headers, "/ui/materials").await?;
+    let profiles = state.store.list_profiles().await?;
+    let screens = state.store.list_screens(None).await?;
+    let previews: Vec<Value> = state
+        .store
+        .list_renditions()
+        .await?
+        .into_iter()
+        .filter(|r| r.material_id == id)
+        .map(|r| {
+            let profile = profiles.iter().find(|p| p.id == r.profile_id);
+            let on: Vec<&str> = screens
+                .iter()
+                .filter(|s| s.profile_id == r.profile_id)
+                .map(|s| s.name.as_str())
+                .collect();
+            // Scale small LED bitmaps up so their pixels can be seen.
+            let scale = (640 / r.width.max(1)).clamp(1, 8);
+            json!({
+                "r": r,
+                "profile": profile,
+                "is_image": r.mime.starts_with("image/"),
+                "scale": scale,
+                "screens": on,
+            })
+        })
+        .collect();
+    let names = usernames(&state).await?;
+    let uploader = names.get(&material.uploaded_by).cloned();
+    let decider = material
+        .decided_by
+        .as_ref()
+        .and_then(|d| names.get(d).cloned());
+    let own = material.uploaded_by == principal.user.id;
+    Ok(frame.render(
+        "material.html",
+        json!({"m": material, "previews": previews, "uploader": uploader, "decider": decider, "own": own}),
+    ))
+}
+
+fn toml_strings(value: &toml::Value, key: &str) -> Vec<String> {
+    value
+        .get(key)
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `GET /ui/playlists`: playlists and schedules as written, plus the builder.
+pub async fn playlists(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/playlists").await?;
+    let files = state.store.playlist_files().await?;
+    let approvals = state.store.list_schedules().await?;
+    let names = usernames(&state).await?;
+    let mut playlists = Vec::new();
+    let mut schedules = Vec::new();
+    for file in &files {
+        let Ok(doc) = toml::from_str::<toml::Value>(&file.text) else {
+            continue;
+        };
+        for p in doc
+            .get("playlists")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let items: Vec<String> = p
+                .get("items")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .map(|item| match item.get("material").and_then(|m| m.as_str()) {
+                    Some(m) => m.to_owned(),
+                    None => item.to_string(),
+                })
+                .collect();
+            playlists.push(json!({
+                "id": p.get("id").and_then(|v| v.as_str()),
+                "name": p.get("name").and_then(|v| v.as_str()),
+                "items": items,
+                "file": file.name,
+            }));
+        }
+        for s in doc
+            .get("schedules")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let id = s.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+            let approval = approvals.iter().find(|a| a.id == id);
+            let when = [
+                s.get("days").and_then(|v| v.as_str()).map(str::to_owned),
+                s.get("hours").and_then(|v| v.as_str()).map(str::to_owned),
+                Some(toml_strings(s, "dates").join(", ")).filter(|d| !d.is_empty()),
+                s.get("cron")
+                    .and_then(|v| v.as_str())
+                    .map(|c| format!("cron {c}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ");
+            schedules.push(json!({
+                "id": id,
+                "playlist": s.get("playlist").and_then(|v| v.as_str()),
+                "when": when,
+                "priority": s.get("priority").and_then(|v| v.as_integer()).unwrap_or(0),
+                "screens": toml_strings(s, "screens"),
+                "tags": toml_strings(s, "tags"),
+                "sites": toml_strings(s, "sites"),
+                "state": approval.map(|a| a.state.as_str()).unwrap_or("pending"),
+                "submitted_by": approval.and_then(|a| names.get(&a.submitted_by)),
+                "file": file.name,
+            }));
+        }
+    }
+    let materials: Vec<Value> = state
+        .store
+        .list_materials(&MaterialFilter::default())
+        .await?
+        .into_iter()
+        .filter(|m| m.state == "approved" || m.state == "pending")
+        .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind, "state": m.state}))
+        .collect();
+    let screens = state.store.list_screens(None).await?;
+    let mut tags: Vec<String> = screens.iter().flat_map(|s| s.tags.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let sites = state.store.list_sites().await?;
+    Ok(frame.render(
+        "playlists.html",
+        json!({
+            "playlists": playlists,
+            "schedules": schedules,
+            "materials": materials,
+            "tags": tags,
+            "sites": sites,
+            "screens": screens,
+        }),
+    ))
+}
+
+/// `GET /ui/approvals`: pending materials and schedules.
+pub async fn approvals(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/approvals").await?;
+    let filter = MaterialFilter {
+        state: Some("pending".into()),
+        ..MaterialFilter::default()
+    };
+    let materials = material_rows(&state, &principal, &filter).await?;
+    let names = usernames(&state).await?;
+    let schedules: Vec<Value> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "pending")
+        .map(|s| {
+            let own = s.submitted_by == principal.user.id;
+            let by = names.get(&s.submitted_by).cloned();
+            json!({"s": s, "own": own, "submitted_by": by})
+        })
+        .collect();
+    Ok(frame.render(
+        "approvals.html",
+        json!({"materials": materials, "schedules": schedules}),
+    ))
+}
+
+/// `GET /ui/alerts`.
+pub async fn alerts(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/alerts").await?;
+    let now = crate::clock::now().as_millis();
+    let running = state.store.list_alerts(Some(now)).await?;
+    let materials: Vec<Value> = state
+        .store
+        .list_materials(&MaterialFilter::default())
+        .await?
+        .into_iter()
+        .filter(|m| m.state == "approved")
+        .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind}))
+        .collect();
+    let screens = state.store.list_screens(None).await?;
+    let mut tags: Vec<String> = screens.iter().flat_map(|s| s.tags.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    let sites = state.store.list_sites().await?;
+    Ok(frame.render(
+        "alerts.html",
+        json!({"running": running, "materials": materials, "tags": tags, "sites": sites, "screens": screens}),
+    ))
+}
+
+/// `GET /ui/editions`: the page; the list and diffs come from the editions API.
+pub async fn editions(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/editions").await?;
+    Ok(frame.render("editions.html", json!({})))
+}
+
+/// The ISO week of `now` in China (`2026-W48`) and its Monday..Sunday.
+fn this_week(now: protocol::Timestamp) -> (String, String, String) {
+    let today = chrono::DateTime::from_timestamp_millis(now.as_millis())
+        .unwrap_or_default()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let iso = today.iso_week();
+    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
+    let sunday = monday + chrono::Days::new(6);
+    (
+        format!("{}-W{:02}", iso.year(), iso.week()),
+        monday.format("%Y-%m-%d").to_string(),
+        sunday.format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// `GET /ui/branch`: a branch user's weekly confirmation page.
+pub async fn branch(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/branch").await?;
+    let groups = site_groups(&state, &principal, None).await?;
+    let (week, from, to) = this_week(crate::clock::now());
+    Ok(frame.render(
+        "branch.html",
+        json!({"groups": groups, "week": week, "from": from, "to": to}),
+    ))
+}
+
+/// `GET /ui/reports`: download links per site (and per organisation for staff).
+pub async fn reports(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/reports").await?;
+    let sites: Vec<_> = state
+        .store
+        .list_sites()
+        .await?
+        .into_iter()
+        .filter(|s| principal.sees_site(&s.id))
+        .collect();
+    let mut organisations: Vec<String> = if principal.role() == Role::Branch {
+        Vec::new()
+    } else {
+        sites.iter().map(|s| s.organisation_id.clone()).collect()
+    };
+    organisations.sort();
+    organisations.dedup();
+    let (week, from, to) = this_week(crate::clock::now());
+    Ok(frame.render(
+        "reports.html",
+        json!({"sites": sites, "organisations": organisations, "week": week, "from": from, "to": to}),
+    ))
+}
+
+/// `GET /ui/users` (admins): the accounts and a form to create one.
+pub async fn users(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/users").await?;
+    let users = state.store.list_users().await?;
+    let sites = state.store.list_sites().await?;
+    Ok(frame.render("users.html", json!({"users": users, "sites": sites})))
+}
+
+/// `GET /ui/audit` query.
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+}
+
+/// `GET /ui/audit` (admins).
+pub async fn audit(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let frame = Frame::new(&state, &principal, &headers, "/ui/audit").await?;
+    let entries = state.store.audit_log(200, query.before).await?;
+    let older = (entries.len() == 200)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(frame.render("audit.html", json!({"entries": entries, "older": older})))
+}

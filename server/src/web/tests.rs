@@ -1,0 +1,483 @@
+//! The UI in-process: catalogues complete and in step, no Chinese outside
+//! the catalogues, every page renders for its roles, browsers are sent to
+//! the login page, page headers (CSP, cookies) and escaping of what users
+//! and agents typed.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::response::Response;
+use ed25519_dalek::SigningKey;
+use tower::ServiceExt;
+
+use super::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
+use crate::config::Config;
+use crate::http::{app, AppState};
+use crate::media_store::ContentStore;
+use crate::store::testing::sqlite;
+use crate::store::{MaterialRow, NewUser, ProfileRow, Role, ScreenRow, SiteRow};
+
+const HOSTILE: &str = "<script>alert('x')</script>";
+
+fn keys(text: &str) -> BTreeSet<String> {
+    toml::from_str::<std::collections::BTreeMap<String, String>>(text)
+        .expect("catalogue parses")
+        .into_keys()
+        .collect()
+}
+
+#[test]
+fn catalogues_have_the_same_keys() {
+    let zh = keys(ZH_CN_TEXT);
+    let en = keys(EN_TEXT);
+    let only_zh: Vec<_> = zh.difference(&en).collect();
+    let only_en: Vec<_> = en.difference(&zh).collect();
+    assert!(
+        only_zh.is_empty() && only_en.is_empty(),
+        "only in zh-CN: {only_zh:?}; only in en: {only_en:?}"
+    );
+}
+
+#[test]
+fn every_key_the_templates_and_script_use_exists() {
+    let zh = keys(ZH_CN_TEXT);
+    let mut missing = Vec::new();
+    let mut used = BTreeSet::new();
+    for (name, source) in super::render::template_sources() {
+        // `t.key` (not `shot.sha256`): preceded by a non-identifier character.
+        let bytes = source.as_bytes();
+        for (i, _) in source.match_indices("t.") {
+            let before = i.checked_sub(1).map(|j| bytes[j]);
+            if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+                continue;
+            }
+            let key: String = source[i + 2..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !key.is_empty() {
+                used.insert((name.to_string(), key));
+            }
+        }
+    }
+    let script = include_str!("../../static/app.js");
+    for (i, _) in script.match_indices("msg(\"") {
+        let key: String = script[i + 5..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        // `msg("c_" + r.status)`-style prefixes are checked below.
+        if !key.ends_with('_') {
+            used.insert(("app.js".into(), format!("js_{key}")));
+        }
+    }
+    for (file, key) in &used {
+        if !zh.contains(key) {
+            missing.push(format!("{file}: {key}"));
+        }
+    }
+    // Keys built at run time from a fixed set of values.
+    let dynamic = [
+        ("status_", &["online", "offline", "never"][..]),
+        ("state_", &["pending", "approved", "rejected", "retired"]),
+        ("kind_", &["poster", "video", "text"]),
+        ("role_", &["admin", "editor", "approver", "branch"]),
+        ("weekday_", &["0", "1", "2", "3", "4", "5", "6"]),
+        ("days_", &["mon_sun", "mon_fri", "mon_sat", "sat_sun"]),
+        ("js_c_", &["compliant", "non_compliant", "unknown"]),
+        ("js_confirmed_", &["ok", "problem"]),
+        (
+            "js_edition_",
+            &["pending", "current", "superseded", "rejected"],
+        ),
+        ("js_severity_", &["error", "warning", "info"]),
+        (
+            "js_err_",
+            &[
+                "bad_request",
+                "unauthenticated",
+                "forbidden",
+                "not_found",
+                "conflict",
+                "payload_too_large",
+                "too_many_requests",
+                "internal",
+                "invalid",
+                "invalid_media",
+                "network",
+                "unknown",
+            ],
+        ),
+    ];
+    for (prefix, values) in dynamic {
+        for value in values {
+            let key = format!("{prefix}{value}");
+            if !zh.contains(&key) {
+                missing.push(key);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "keys missing from the catalogues: {missing:?}"
+    );
+}
+
+fn has_cjk(text: &str) -> bool {
+    text.chars()
+        .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3000}'..='\u{303f}').contains(&c))
+}
+
+#[test]
+fn no_chinese_outside_the_catalogues() {
+    let mut sources: Vec<(&str, &str)> = vec![
+        ("web/mod.rs", include_str!("mod.rs")),
+        ("web/pages.rs", include_str!("pages.rs")),
+        ("web/render.rs", include_str!("render.rs")),
+        ("web/i18n.rs", include_str!("i18n.rs")),
+        ("static/app.js", include_str!("../../static/app.js")),
+        ("static/app.css", include_str!("../../static/app.css")),
+    ];
+    sources.extend(super::render::template_sources().iter().copied());
+    let offenders: Vec<&str> = sources
+        .iter()
+        .filter(|(_, text)| has_cjk(text))
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "Chinese text outside server/locales: {offenders:?}"
+    );
+}
+
+struct Ui {
+    state: AppState,
+    db: crate::store::testing::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl Ui {
+    /// Site a with a screen and a material whose name and title are hostile,
+    /// site b with its own screen, and a user per role (Bearer `token-{name}`).
+    async fn new() -> Ui {
+        let db = sqlite().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (events, _) = tokio::sync::broadcast::channel(64);
+        let state = AppState {
+            store: db.store.clone(),
+            media: ContentStore::open(dir.path().join("media")).await.unwrap(),
+            screenshots: ContentStore::open(dir.path().join("screenshots"))
+                .await
+                .unwrap(),
+            config: Arc::new(Config {
+                data_dir: dir.path().to_owned(),
+                ..Config::default()
+            }),
+            signing_key: Arc::new(SigningKey::from_bytes(&[7; 32])),
+            events,
+            public_url: "http://ledcast.test".into(),
+            metrics: Default::default(),
+            compile_lock: Default::default(),
+            announced: Default::default(),
+        };
+        let store = &state.store;
+        for (site, name) in [("site-a", HOSTILE), ("site-b", "Branch B")] {
+            store
+                .upsert_site(
+                    &SiteRow {
+                        id: site.into(),
+                        organisation_id: "bank".into(),
+                        name: name.into(),
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .upsert_profile(&ProfileRow {
+                id: "door".into(),
+                width: 352,
+                height: 80,
+                color_class: "mono".into(),
+                can_play_video: false,
+                can_scroll: true,
+            })
+            .await
+            .unwrap();
+        for (id, site, name) in [
+            ("screen-a", "site-a", HOSTILE),
+            ("screen-b", "site-b", "door b"),
+        ] {
+            store
+                .upsert_screen(
+                    &ScreenRow {
+                        id: id.into(),
+                        site_id: site.into(),
+                        name: name.into(),
+                        profile_id: "door".into(),
+                        tags: vec!["bank-door".into()],
+                        timezone: "Asia/Shanghai".into(),
+                        opening_hours: String::new(),
+                    },
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+        for (name, role, sites) in [
+            ("admin", Role::Admin, vec![]),
+            ("editor", Role::Editor, vec![]),
+            ("approver", Role::Approver, vec![]),
+            ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+        ] {
+            store
+                .create_user(NewUser {
+                    id: name,
+                    username: name,
+                    password_hash: "x",
+                    role,
+                    sites: &sites,
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            store
+                .create_api_token(
+                    name,
+                    &crate::auth::token_sha256(&format!("token-{name}")),
+                    name,
+                    "test",
+                    1,
+                )
+                .await
+                .unwrap();
+        }
+        let media = state.media.put(b"poster").await.unwrap().to_hex();
+        store
+            .register_media(&media, "image/png", 6, 1)
+            .await
+            .unwrap();
+        store
+            .insert_material(&MaterialRow {
+                id: "m1".into(),
+                sha256: media,
+                kind: "poster".into(),
+                title: HOSTILE.into(),
+                tags: vec![HOSTILE.into()],
+                source: HOSTILE.into(),
+                mime: "image/png".into(),
+                size_bytes: 6,
+                width: None,
+                height: None,
+                duration_ms: None,
+                valid_from: None,
+                valid_until: None,
+                state: "pending".into(),
+                uploaded_by: "editor".into(),
+                uploaded_at: 1,
+                decided_by: None,
+                decided_at: None,
+                is_warning: true,
+            })
+            .await
+            .unwrap();
+        Ui {
+            state,
+            db,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, uri: &str, actor: Option<&str>, html: bool) -> Response {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(actor) = actor {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer token-{actor}"));
+        }
+        if html {
+            builder = builder.header(header::ACCEPT, "text/html,application/xhtml+xml");
+        }
+        app(self.state.clone())
+            .oneshot(builder.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+async fn text(response: Response) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
+    let ui = Ui::new().await;
+    for page in [
+        "/ui/screens",
+        "/ui/sites/site-a",
+        "/ui/screens/screen-a",
+        "/ui/materials",
+        "/ui/materials/m1",
+        "/ui/playlists",
+        "/ui/approvals",
+        "/ui/alerts",
+        "/ui/editions",
+        "/ui/branch",
+        "/ui/reports",
+        "/ui/audit",
+        "/ui/users",
+    ] {
+        let response = ui.get(page, Some("admin"), true).await;
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{page}: {csp}"
+        );
+        let body = text(response).await;
+        assert!(
+            body.contains("<html lang=\"zh-CN\">"),
+            "{page} is not zh-CN by default"
+        );
+        assert!(
+            !body.contains("<script>alert"),
+            "{page} shows a user's <script> unescaped"
+        );
+        // The only script elements are the app's file and its JSON messages.
+        assert_eq!(body.matches("<script").count(), 2, "{page}");
+    }
+    let screens = text(ui.get("/ui/screens", Some("admin"), true).await).await;
+    assert!(
+        screens.contains("&lt;script&gt;alert("),
+        "screen name not shown escaped"
+    );
+    let material = text(ui.get("/ui/materials/m1", Some("admin"), true).await).await;
+    assert!(
+        material.contains("&lt;script&gt;alert("),
+        "material title not shown escaped"
+    );
+    ui.db.finish().await;
+}
+
+#[tokio::test]
+async fn browsers_are_sent_to_login_and_shown_html_errors() {
+    let ui = Ui::new().await;
+    let response = ui.get("/ui/screens", None, true).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/login?next=/ui/screens"
+    );
+    // API clients keep the JSON 401.
+    let response = ui.get("/ui/screens", None, false).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A branch user asking for another site's screen: an HTML 403 page.
+    let response = ui.get("/ui/screens/screen-a", Some("branch-b"), true).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = text(response).await;
+    assert!(body.contains(Lang::ZhCn.text("error_forbidden")), "{body}");
+    assert!(
+        !body.contains("alert("),
+        "another site's screen name leaked: {body}"
+    );
+    // A branch user's screen list shows their site only.
+    let body = text(ui.get("/ui/screens", Some("branch-b"), true).await).await;
+    assert!(
+        body.contains("door b") && !body.contains("screen-a"),
+        "{body}"
+    );
+    // Editors may not see the audit log.
+    let response = ui.get("/ui/audit", Some("editor"), true).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    ui.db.finish().await;
+}
+
+#[tokio::test]
+async fn the_language_switch_keeps_a_cookie_and_goes_back_only_locally() {
+    let ui = Ui::new().await;
+    let response = ui.get("/lang/en?next=/ui/materials", None, true).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/ui/materials");
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("ledcast_lang=en;") && cookie.contains("SameSite=Strict"));
+    for evil in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
+        let response = ui
+            .get(
+                &format!("/lang/en?next={}", super::render::url_encode(evil)),
+                None,
+                true,
+            )
+            .await;
+        assert_eq!(response.headers()[header::LOCATION], "/ui", "{evil}");
+    }
+    let response = app(ui.state.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/login")
+                .header(header::COOKIE, "ledcast_lang=en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = text(response).await;
+    assert!(body.contains("<html lang=\"en\">") && body.contains(Lang::En.text("login_title")));
+    ui.db.finish().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_httponly_strict_and_secure_under_tls() {
+    let ui = Ui::new().await;
+    let password = "correct horse battery";
+    ui.state
+        .store
+        .create_user(NewUser {
+            id: "cookie",
+            username: "cookie",
+            password_hash: &crate::auth::hash_password(password),
+            role: Role::Editor,
+            sites: &[],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    for behind_tls in [false, true] {
+        let mut state = ui.state.clone();
+        state.config = Arc::new(Config {
+            behind_tls,
+            ..(*ui.state.config).clone()
+        });
+        let response = app(state)
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/login")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(
+                        serde_json::json!({"username": "cookie", "password": password}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert_eq!(cookie.contains("Secure"), behind_tls, "{cookie}");
+    }
+    ui.db.finish().await;
+}
