@@ -61,9 +61,9 @@ fn state_path(config: &AgentConfig, name: &str) -> PathBuf {
     config.data_dir.join("state").join(name)
 }
 
-/// What the MQTT task reports.
+/// What the MQTT task reports (also used by [`crate::sim`]).
 #[derive(Debug)]
-enum MqttEvent {
+pub(crate) enum MqttEvent {
     /// Connected (ConnAck).
     Connected,
     /// A message arrived.
@@ -973,8 +973,9 @@ fn tls_transport() -> anyhow::Result<rumqttc::Transport> {
 }
 
 /// Configures rumqttc (TCP_NODELAY, keep-alive, credentials, signed Last
-/// Will) and spawns the task that polls it, reconnecting with backoff.
-fn start_mqtt(
+/// Will) and spawns the task that polls it, reconnecting with backoff
+/// (also used by [`crate::sim`]).
+pub(crate) fn start_mqtt(
     config: &AgentConfig,
     loaded: &Loaded,
     boot_id: &BootId,

@@ -10,6 +10,8 @@
 //! - [`link`]: blocking HTTP (media, rotation, screenshots, enrollment).
 //! - [`driver`]: the one `select!` loop; [`run`] is its entry point.
 //! - [`clock`]: the only place that reads the wall clock.
+//! - [`sim`]: a simulated screen for the fleet bench (real player and MQTT task,
+//!   in-memory cache, no display).
 
 pub mod backoff;
 pub mod cache;
@@ -22,6 +24,7 @@ pub mod identity;
 pub mod journal;
 pub mod link;
 pub mod player;
+pub mod sim;
 
 pub use config::AgentConfig;
 pub use driver::run;
