@@ -42,13 +42,17 @@ pub struct DemoArgs {
 
 /// Picks `preferred` when it is free, else any free port on the same host.
 fn free_or_any(preferred: &str) -> String {
-    match TcpListener::bind(preferred) {
-        Ok(_) => preferred.to_owned(),
-        Err(_) => {
-            let host = preferred.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
-            format!("{host}:0")
-        }
+    // Several demos in one process (tests run them in parallel) would each
+    // find the preferred port free before any of them binds it: hand it out
+    // once per process, and a free port (`:0`) after that.
+    static HANDED_OUT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    if !handed_out.iter().any(|a| a == preferred) && TcpListener::bind(preferred).is_ok() {
+        handed_out.push(preferred.to_owned());
+        return preferred.to_owned();
     }
+    let host = preferred.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+    format!("{host}:0")
 }
 
 /// A running demo.

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::events::{ServerEvent, EVENT_CHANNEL_CAPACITY};
 use crate::http::AppState;
 use crate::media_store::{sha256_hex, ContentStore};
-use crate::store::Store;
+use crate::store::{RotationCandidate, Store};
 
 /// Opens the database, media store and key for `config` and builds the
 /// state handlers share. `public_url` is what agents are told to use.
@@ -333,6 +333,9 @@ pub async fn catalog_with(
     Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
 }
 
+/// Rotations stored per transaction by [`recompile`].
+const ROTATIONS_PER_TRANSACTION: usize = 250;
+
 /// The instant compiles are made at: `now` floored to the hour, so that
 /// recompiling within the same hour with unchanged inputs yields the same
 /// content (and no new version); the periodic refresh moves it forward.
@@ -373,25 +376,33 @@ pub async fn recompile(
         screens: compiled.len(),
         ..Default::default()
     };
-    for screen in &compiled {
-        let rotation = &screen.rotation;
-        let key = state.signing_key.clone();
+    // Changed rotations are stored in chunks, one transaction each (one
+    // fsync per chunk on SQLite, not one per screen), and each chunk is
+    // announced as soon as it is committed, so screens start receiving while
+    // later chunks are stored.
+    let key = state.signing_key.clone();
+    for chunk in compiled.chunks(ROTATIONS_PER_TRANSACTION) {
+        let hashes: Vec<String> = chunk.iter().map(|s| content_sha256(&s.rotation)).collect();
+        let candidates: Vec<RotationCandidate<'_>> = chunk
+            .iter()
+            .zip(&hashes)
+            .map(|(screen, hash)| RotationCandidate {
+                screen_id: screen.rotation.screen_id.as_str(),
+                content_sha256: hash,
+                issued_at: now.as_millis(),
+                expires_at: screen.rotation.expires_at.as_millis(),
+            })
+            .collect();
         let stored = state
             .store
-            .store_rotation_if_changed(
-                rotation.screen_id.as_str(),
-                &content_sha256(rotation),
-                now.as_millis(),
-                rotation.expires_at.as_millis(),
-                |version| {
-                    let mut stamped = rotation.clone();
-                    stamped.version = version;
-                    stamped.issued_at = now;
-                    protocol::seal(&stamped, &key)
-                },
-            )
+            .store_rotations_if_changed(&candidates, |i, version| {
+                let mut stamped = chunk[i].rotation.clone();
+                stamped.version = version;
+                stamped.issued_at = now;
+                protocol::seal(&stamped, &key)
+            })
             .await?;
-        if let Some(stored) = stored {
+        for stored in stored {
             state
                 .metrics
                 .rotations_stored
@@ -400,8 +411,11 @@ pub async fn recompile(
                 .stored
                 .push((stored.screen_id.clone(), stored.version));
             announce_once(state, &stored.screen_id, stored.version);
+            let Ok(screen_id) = protocol::ScreenId::new(&stored.screen_id) else {
+                continue;
+            };
             let _ = state.events.send(ServerEvent::RotationStored {
-                screen_id: rotation.screen_id.clone(),
+                screen_id,
                 version: stored.version,
                 envelope: Arc::new(stored.envelope),
             });

@@ -231,50 +231,38 @@ impl Store {
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
         let mut tx = self.pool.begin().await?;
-        let latest = sqlx::query(
-            "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
-             ORDER BY version DESC LIMIT 1",
-        )
-        .bind(screen_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let next_version = match &latest {
-            Some(row) => {
-                let stored_content: String = row.try_get("content_sha256")?;
-                if stored_content == content_sha256 && !force {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
-                to_u64(row.try_get("version")?) + 1
-            }
-            None => 1,
-        };
-        let envelope = make_envelope(next_version);
-        let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
-        sqlx::query(
-            "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
-             issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(screen_id)
-        .bind(to_i64(next_version))
-        .bind(content_sha256)
-        .bind(envelope.clone())
-        .bind(&envelope_sha256)
-        .bind(issued_at)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| super::conflict_or(e, format!("rotation {screen_id} v{next_version}")))?;
-        tx.commit().await?;
-        Ok(Some(StoredRotation {
-            screen_id: screen_id.to_owned(),
-            version: next_version,
-            envelope,
-            envelope_sha256,
-            content_sha256: content_sha256.to_owned(),
+        let candidate = RotationCandidate {
+            screen_id,
+            content_sha256,
             issued_at,
             expires_at,
-        }))
+        };
+        let stored = store_rotation_in(&mut tx, &candidate, force, make_envelope).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// [`Store::store_rotation_if_changed`] for many screens in ONE
+    /// transaction (one commit, so one fsync on SQLite, for the lot).
+    /// `make_envelope(i, version)` seals `candidates[i]` with that version.
+    /// Returns the rotations stored, in candidate order; a collision on
+    /// `(screen, version)` fails the whole call and stores nothing.
+    pub async fn store_rotations_if_changed(
+        &self,
+        candidates: &[RotationCandidate<'_>],
+        mut make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
+    ) -> StoreResult<Vec<StoredRotation>> {
+        let mut tx = self.pool.begin().await?;
+        let mut stored = Vec::new();
+        for (i, candidate) in candidates.iter().enumerate() {
+            let made = store_rotation_in(&mut tx, candidate, false, |version| {
+                make_envelope(i, version)
+            })
+            .await?;
+            stored.extend(made);
+        }
+        tx.commit().await?;
+        Ok(stored)
     }
 
     /// Inserts a verified play batch idempotently on `(screen, boot_id, seq)`
@@ -618,4 +606,69 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// One screen's rotation for [`Store::store_rotations_if_changed`].
+#[derive(Debug, Clone, Copy)]
+pub struct RotationCandidate<'a> {
+    /// The screen.
+    pub screen_id: &'a str,
+    /// Hash of the rotation's content (unchanged content stores nothing).
+    pub content_sha256: &'a str,
+    /// Issue instant, ms.
+    pub issued_at: i64,
+    /// Expiry instant, ms.
+    pub expires_at: i64,
+}
+
+/// Stores the next version of `c` inside `tx` unless its content is
+/// unchanged (or `force`).
+async fn store_rotation_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    c: &RotationCandidate<'_>,
+    force: bool,
+    make_envelope: impl FnOnce(u64) -> Vec<u8>,
+) -> StoreResult<Option<StoredRotation>> {
+    let latest = sqlx::query(
+        "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(c.screen_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let next_version = match &latest {
+        Some(row) => {
+            let stored_content: String = row.try_get("content_sha256")?;
+            if stored_content == c.content_sha256 && !force {
+                return Ok(None);
+            }
+            to_u64(row.try_get("version")?) + 1
+        }
+        None => 1,
+    };
+    let envelope = make_envelope(next_version);
+    let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
+    sqlx::query(
+        "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
+         issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.screen_id)
+    .bind(to_i64(next_version))
+    .bind(c.content_sha256)
+    .bind(envelope.clone())
+    .bind(&envelope_sha256)
+    .bind(c.issued_at)
+    .bind(c.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| super::conflict_or(e, format!("rotation {} v{next_version}", c.screen_id)))?;
+    Ok(Some(StoredRotation {
+        screen_id: c.screen_id.to_owned(),
+        version: next_version,
+        envelope,
+        envelope_sha256,
+        content_sha256: c.content_sha256.to_owned(),
+        issued_at: c.issued_at,
+        expires_at: c.expires_at,
+    }))
 }

@@ -24,7 +24,7 @@ pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
-pub use evidence::{PlayDay, ScreenshotRow, StoredRotation};
+pub use evidence::{PlayDay, RotationCandidate, ScreenshotRow, StoredRotation};
 pub use fleet::{
     BrokerLoginRow, DeviceKeyRow, NewDeviceKey, OfflineScreen, ProfileRow, ScreenRow,
     ScreenStateRow, ScreenVersions, SiteRow,
