@@ -194,6 +194,53 @@ async fn play_batches_are_idempotent_and_aggregate_per_local_day() {
 }
 
 #[tokio::test]
+async fn many_rotations_in_one_call_store_only_the_changed_ones() {
+    for db in backends().await {
+        let store = &db.store;
+        for id in ["m1", "m2", "m3"] {
+            seed_screen(store, id, "a").await;
+        }
+        store
+            .store_rotation_if_changed("m2", "same", 1, 2, |v| vec![v as u8])
+            .await
+            .unwrap();
+        let candidate = |screen_id, content_sha256| super::RotationCandidate {
+            screen_id,
+            content_sha256,
+            issued_at: 5,
+            expires_at: 6,
+        };
+        let stored = store
+            .store_rotations_if_changed(
+                &[
+                    candidate("m1", "new"),
+                    candidate("m2", "same"),
+                    candidate("m3", "new"),
+                ],
+                |i, version| format!("{i}-v{version}").into_bytes(),
+            )
+            .await
+            .unwrap();
+        let got: Vec<_> = stored
+            .iter()
+            .map(|r| (r.screen_id.as_str(), r.version, r.envelope.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("m1", 1, b"0-v1".as_slice()), ("m3", 1, b"2-v1".as_slice())],
+            "{}: unchanged m2 is skipped, each envelope sealed for its own screen",
+            db.name
+        );
+        assert_eq!(
+            store.latest_rotation("m2").await.unwrap().unwrap().version,
+            1,
+            "{}",
+            db.name
+        );
+    }
+}
+
+#[tokio::test]
 async fn rotation_versions_increase_only_when_content_changes() {
     for db in backends().await {
         let store = &db.store;
