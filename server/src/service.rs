@@ -402,7 +402,7 @@ pub async fn recompile(
                 protocol::seal(&stamped, &key)
             })
             .await?;
-        for stored in stored {
+        for (i, stored) in stored {
             state
                 .metrics
                 .rotations_stored
@@ -411,11 +411,8 @@ pub async fn recompile(
                 .stored
                 .push((stored.screen_id.clone(), stored.version));
             announce_once(state, &stored.screen_id, stored.version);
-            let Ok(screen_id) = protocol::ScreenId::new(&stored.screen_id) else {
-                continue;
-            };
             let _ = state.events.send(ServerEvent::RotationStored {
-                screen_id,
+                screen_id: chunk[i].rotation.screen_id.clone(),
                 version: stored.version,
                 envelope: Arc::new(stored.envelope),
             });

@@ -245,13 +245,14 @@ impl Store {
     /// [`Store::store_rotation_if_changed`] for many screens in ONE
     /// transaction (one commit, so one fsync on SQLite, for the lot).
     /// `make_envelope(i, version)` seals `candidates[i]` with that version.
-    /// Returns the rotations stored, in candidate order; a collision on
-    /// `(screen, version)` fails the whole call and stores nothing.
+    /// Returns the rotations stored with their candidate index, in candidate
+    /// order; a collision on `(screen, version)` fails the whole call and
+    /// stores nothing.
     pub async fn store_rotations_if_changed(
         &self,
         candidates: &[RotationCandidate<'_>],
         mut make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
-    ) -> StoreResult<Vec<StoredRotation>> {
+    ) -> StoreResult<Vec<(usize, StoredRotation)>> {
         let mut tx = self.pool.begin().await?;
         let mut stored = Vec::new();
         for (i, candidate) in candidates.iter().enumerate() {
@@ -259,7 +260,7 @@ impl Store {
                 make_envelope(i, version)
             })
             .await?;
-            stored.extend(made);
+            stored.extend(made.map(|rotation| (i, rotation)));
         }
         tx.commit().await?;
         Ok(stored)

@@ -223,11 +223,14 @@ async fn many_rotations_in_one_call_store_only_the_changed_ones() {
             .unwrap();
         let got: Vec<_> = stored
             .iter()
-            .map(|r| (r.screen_id.as_str(), r.version, r.envelope.as_slice()))
+            .map(|(i, r)| (*i, r.screen_id.as_str(), r.version, r.envelope.as_slice()))
             .collect();
         assert_eq!(
             got,
-            [("m1", 1, b"0-v1".as_slice()), ("m3", 1, b"2-v1".as_slice())],
+            [
+                (0, "m1", 1, b"0-v1".as_slice()),
+                (2, "m3", 1, b"2-v1".as_slice())
+            ],
             "{}: unchanged m2 is skipped, each envelope sealed for its own screen",
             db.name
         );
