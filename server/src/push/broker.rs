@@ -1,8 +1,15 @@
 //! The embedded MQTT broker (rumqttd), for one-command installs and the demo.
 //!
 //! Sized for a town: up to 20,000 connections, 256 KiB messages, and a
-//! per-topic log capped at two small segments so retained rotations do not
-//! grow memory without bound. Beyond one town, or for per-topic ACLs, use an
+//! per-filter log capped at two small segments so retained rotations do not
+//! grow memory without bound. rumqttd keeps one log per subscription
+//! filter, and a subscriber that falls further behind than the log holds
+//! loses the overwritten messages; the server's two wildcard filters
+//! (every screen's `plays` and `state`) therefore get logs large enough for
+//! a whole fleet reporting at once (see [`PLAYS_LOG`], [`STATE_LOG`]): with
+//! the small default, 200 screens sending one play batch each overflowed it
+//! and the lost batches came back only with the agents' 30 s resend.
+//! Beyond one town, or for per-topic ACLs, use an
 //! external broker (Mosquitto; see `mosquitto.rs`): rumqttd authenticates
 //! clients but has no per-topic ACL, so here the signatures alone keep one
 //! screen from acting as another.
@@ -11,7 +18,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
+use ledcast_protocol::v1::{Topic, TopicKind};
+use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings};
 
 use super::BoxFuture;
 
@@ -58,6 +66,15 @@ impl EmbeddedBroker {
 
 /// Largest MQTT message the broker accepts: an envelope cap plus headroom.
 pub const MAX_PAYLOAD_BYTES: usize = 300 * 1024;
+
+/// Log of the `plays` wildcard filter: up to 4 × 32 MiB, one signed batch
+/// (≈ 20–45 KiB) in flight from each of several thousand screens at once.
+/// Memory is taken as messages arrive, up to this ceiling.
+pub const PLAYS_LOG: (usize, usize) = (32 * 1024 * 1024, 4);
+
+/// Log of the `state` wildcard filter: up to 2 × 8 MiB, a state report
+/// (≈ 0.6 KiB) from 20,000 screens at once, e.g. after a fan-out.
+pub const STATE_LOG: (usize, usize) = (8 * 1024 * 1024, 2);
 
 /// Starts rumqttd on `listen` (`host:port`; port 0 picks a free port).
 /// With `auth`, every client must log in; without, anyone may connect.
@@ -115,7 +132,20 @@ pub fn start_embedded_broker(
             max_outgoing_packet_count: 200,
             max_segment_size: 512 * 1024,
             max_segment_count: 2,
-            custom_segment: None,
+            custom_segment: Some(
+                [(TopicKind::Plays, PLAYS_LOG), (TopicKind::State, STATE_LOG)]
+                    .into_iter()
+                    .map(|(kind, (max_segment_size, max_segment_count))| {
+                        (
+                            Topic::filter_all(kind),
+                            SegmentConfig {
+                                max_segment_size,
+                                max_segment_count,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
             initialized_filters: None,
             shared_subscriptions_strategy: Default::default(),
         },

@@ -433,6 +433,10 @@ async fn reconcile(
 /// so one commit (one fsync on SQLite) covers a burst of batches.
 const MAX_BATCHES_PER_TRANSACTION: usize = 256;
 
+/// Most state reports recorded in one transaction (the same idea: a
+/// fan-out makes every screen report at once).
+const MAX_STATES_PER_TRANSACTION: usize = 1024;
+
 async fn run_worker(
     mut incoming: mpsc::Receiver<Incoming>,
     store: Arc<dyn DeliveryStore>,
@@ -441,58 +445,29 @@ async fn run_worker(
 ) {
     while let Some(first) = incoming.recv().await {
         let mut plays = Vec::new();
+        let mut states = Vec::new();
         let mut next = Some(first);
         while let Some(message) = next.take() {
-            let screen_id = message.topic.screen_id.clone();
-            let outcome = match message.topic.kind {
-                TopicKind::Plays => {
-                    plays.push(message);
-                    Ok(())
-                }
-                TopicKind::State => {
-                    ingest_state(&store, &delivery, &screen_id, &message.payload).await
-                }
-                TopicKind::Rotation | TopicKind::Command | TopicKind::Ack => Ok(()),
-            };
-            if let Err(error) = outcome {
-                tracing::error!(screen = %screen_id, %error, "ingest failed; the agent will resend");
+            match message.topic.kind {
+                TopicKind::Plays => plays.push(message),
+                TopicKind::State => states.push(message),
+                TopicKind::Rotation | TopicKind::Command | TopicKind::Ack => {}
             }
-            if plays.len() < MAX_BATCHES_PER_TRANSACTION {
+            if plays.len() < MAX_BATCHES_PER_TRANSACTION
+                && states.len() < MAX_STATES_PER_TRANSACTION
+            {
                 next = incoming.try_recv().ok();
+            }
+        }
+        if !states.is_empty() {
+            if let Err(error) = ingest_states(&store, &delivery, states).await {
+                tracing::error!(%error, "state ingest failed; the agents report again");
             }
         }
         if !plays.is_empty() {
             if let Err(error) = ingest_plays(&store, &delivery, &server_key, plays).await {
                 tracing::error!(%error, "play ingest failed; nothing acked, the agents will resend");
             }
-        }
-    }
-}
-
-/// Opens a device-signed message, counting and logging refusals.
-async fn open_from_device<T: protocol::Signed>(
-    store: &Arc<dyn DeliveryStore>,
-    delivery: &Delivery,
-    screen_id: &protocol::ScreenId,
-    payload: &[u8],
-) -> anyhow::Result<Option<T>> {
-    let Some(device_key) = store.device_key(screen_id).await? else {
-        delivery
-            .metrics
-            .dropped_unknown_device
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(screen = %screen_id, "message from an unknown or revoked device dropped");
-        return Ok(None);
-    };
-    match protocol::open::<T>(payload, &device_key) {
-        Ok(message) => Ok(Some(message)),
-        Err(rejected) => {
-            delivery
-                .metrics
-                .dropped_rejected
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(screen = %screen_id, %rejected, "device message refused");
-            Ok(None)
         }
     }
 }
@@ -602,33 +577,70 @@ fn batch_is_consistent(batch: &protocol::PlayBatch) -> bool {
         && seqs.windows(2).all(|w| w[0] < w[1])
 }
 
-async fn ingest_state(
+/// Verifies each state report with its screen's device key and records all
+/// valid ones in arrival order, in one transaction; if that fails, one by
+/// one, so one bad report does not hold back the rest.
+async fn ingest_states(
     store: &Arc<dyn DeliveryStore>,
     delivery: &Delivery,
-    screen_id: &protocol::ScreenId,
-    payload: &[u8],
+    messages: Vec<Incoming>,
 ) -> anyhow::Result<()> {
-    if payload.is_empty() {
-        return Ok(()); // a cleared retained message
+    let mut screens: Vec<protocol::ScreenId> =
+        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
+    screens.sort();
+    screens.dedup();
+    let keys = store.device_keys(&screens).await?;
+    let metrics = &delivery.metrics;
+    let mut verified = Vec::with_capacity(messages.len());
+    for message in messages {
+        let screen_id = message.topic.screen_id;
+        if message.payload.is_empty() {
+            continue; // a cleared retained message
+        }
+        let Some(device_key) = keys.get(&screen_id) else {
+            metrics
+                .dropped_unknown_device
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(screen = %screen_id, "state from an unknown or revoked device dropped");
+            continue;
+        };
+        let state = match protocol::open::<protocol::AgentState>(&message.payload, device_key) {
+            Ok(state) => state,
+            Err(rejected) => {
+                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
+                continue;
+            }
+        };
+        if state.screen_id != screen_id {
+            metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        verified.push((screen_id, state));
     }
-    let Some(state) =
-        open_from_device::<protocol::AgentState>(store, delivery, screen_id, payload).await?
-    else {
+    if verified.is_empty() {
         return Ok(());
+    }
+    let now = crate::clock::now();
+    let recorded = match store.record_agent_states(&verified, now).await {
+        Ok(()) => verified.len(),
+        Err(error) if verified.len() > 1 => {
+            tracing::warn!(%error, states = verified.len(), "grouped state write failed; recording one by one");
+            let mut recorded = 0;
+            for (screen_id, state) in &verified {
+                match store.record_agent_state(screen_id, state, now).await {
+                    Ok(()) => recorded += 1,
+                    Err(error) => {
+                        tracing::error!(screen = %screen_id, %error, "state not recorded; the agent reports again");
+                    }
+                }
+            }
+            recorded
+        }
+        Err(error) => return Err(error),
     };
-    if &state.screen_id != screen_id {
-        delivery
-            .metrics
-            .dropped_rejected
-            .fetch_add(1, Ordering::Relaxed);
-        return Ok(());
-    }
-    store
-        .record_agent_state(screen_id, &state, crate::clock::now())
-        .await?;
-    delivery
-        .metrics
+    metrics
         .states_recorded
-        .fetch_add(1, Ordering::Relaxed);
+        .fetch_add(recorded as u64, Ordering::Relaxed);
     Ok(())
 }

@@ -122,6 +122,22 @@ pub trait DeliveryStore: Send + Sync + 'static {
         received_at: protocol::Timestamp,
     ) -> BoxFuture<'_, anyhow::Result<()>>;
 
+    /// Records several verified state reports in arrival order, in ONE
+    /// transaction where the store can. The default records them one by one.
+    fn record_agent_states<'a>(
+        &'a self,
+        states: &'a [(protocol::ScreenId, protocol::AgentState)],
+        received_at: protocol::Timestamp,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            for (screen_id, state) in states {
+                self.record_agent_state(screen_id, state, received_at)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
     /// The latest signed rotation envelope of every screen.
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<LatestRotation>>>;
 }

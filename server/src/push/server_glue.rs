@@ -95,7 +95,13 @@ pub async fn run(
         password,
         client_id: format!("ledcast-server-{}", crate::auth::random_hex::<4>()),
         server_key: (*state.signing_key).clone(),
-        shared_subscription_group: Some("ledcast-ingest".to_owned()),
+        // Several servers may share an external broker's play stream. The
+        // embedded broker serves this one process only, and rumqttd 0.20
+        // forwards a round-robin shared subscription one message per sweep.
+        shared_subscription_group: prepared
+            .embedded
+            .is_none()
+            .then(|| "ledcast-ingest".to_owned()),
         reconcile_window: Duration::from_secs(2),
     };
     let (delivery, delivery_task) = link::start(options, Arc::new(state.store.clone()), shutdown)

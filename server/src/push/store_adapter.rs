@@ -73,6 +73,19 @@ impl DeliveryStore for Store {
         })
     }
 
+    fn record_agent_states<'a>(
+        &'a self,
+        states: &'a [(protocol::ScreenId, protocol::AgentState)],
+        received_at: protocol::Timestamp,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let states: Vec<(&str, &protocol::AgentState)> =
+                states.iter().map(|(s, st)| (s.as_str(), st)).collect();
+            Store::record_agent_states(self, &states, received_at).await?;
+            Ok(())
+        })
+    }
+
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<super::LatestRotation>>> {
         Box::pin(async move {
             let stored = Store::latest_rotations(self).await?;

@@ -449,7 +449,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(*id);
             }
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(self.reader()).await? {
                 out.insert(row.try_get("id")?, row.try_get("timezone")?);
             }
         }

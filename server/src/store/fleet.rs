@@ -465,7 +465,7 @@ impl Store {
              ORDER BY enrolled_at DESC LIMIT 1",
         )
         .bind(screen_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         row.map(|r| {
             Ok(DeviceKeyRow {
@@ -529,7 +529,7 @@ impl Store {
                 query = query.bind(*id);
             }
             // Newest last, so it wins should two live keys exist.
-            for row in query.fetch_all(&self.pool).await? {
+            for row in query.fetch_all(self.reader()).await? {
                 out.insert(row.try_get("screen_id")?, row.try_get("public_key_hex")?);
             }
         }
@@ -546,7 +546,7 @@ impl Store {
              ORDER BY enrolled_at DESC LIMIT 1",
         )
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         match row {
             Some(r) => self.device_key(&r.try_get::<String, _>("screen_id")?).await,
@@ -563,75 +563,95 @@ impl Store {
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
     ) -> StoreResult<Option<String>> {
-        let status = match state.status {
-            protocol::Presence::Online => "online",
-            protocol::Presence::Offline => "offline",
-        };
+        let mut changed = self
+            .record_agent_states(&[(screen_id, state)], received_at)
+            .await?;
+        Ok(changed.pop().flatten())
+    }
+
+    /// Records several verified state reports, in arrival order, in ONE
+    /// transaction (one commit, one fsync on SQLite, for a burst of reports):
+    /// the same effect as [`Store::record_agent_state`] for each in turn,
+    /// including every presence transition between them. Returns each
+    /// report's previous status when it changed.
+    pub async fn record_agent_states(
+        &self,
+        states: &[(&str, &protocol::AgentState)],
+        received_at: protocol::Timestamp,
+    ) -> StoreResult<Vec<Option<String>>> {
         let now = received_at.as_millis();
+        let mut out = Vec::with_capacity(states.len());
         let mut tx = self.pool.begin().await?;
-        let previous =
-            sqlx::query("SELECT status, status_since FROM screen_state WHERE screen_id = $1")
-                .bind(screen_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (previous_status, since) = match &previous {
-            Some(row) => {
-                let previous_status: String = row.try_get("status")?;
-                let since: i64 = row.try_get("status_since")?;
-                if previous_status == status {
-                    (None, since)
-                } else {
-                    (Some(previous_status), now)
+        for (screen_id, state) in states {
+            let status = match state.status {
+                protocol::Presence::Online => "online",
+                protocol::Presence::Offline => "offline",
+            };
+            let previous =
+                sqlx::query("SELECT status, status_since FROM screen_state WHERE screen_id = $1")
+                    .bind(*screen_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (previous_status, since) = match &previous {
+                Some(row) => {
+                    let previous_status: String = row.try_get("status")?;
+                    let since: i64 = row.try_get("status_since")?;
+                    if previous_status == status {
+                        (None, since)
+                    } else {
+                        (Some(previous_status), now)
+                    }
                 }
-            }
-            None => (Some("never".to_owned()), now),
-        };
-        let json = serde_json::to_string(state).unwrap_or_default();
-        sqlx::query(
-            "INSERT INTO screen_state (screen_id, status, status_since, last_seen_at, reported_at, boot_id, \
-             rotation_version, pending_version, stale, cache_items, cache_bytes, cache_missing, \
-             journal_pending, last_error, agent_version, state_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (screen_id) DO UPDATE SET status = excluded.status, \
-             status_since = excluded.status_since, last_seen_at = excluded.last_seen_at, \
-             reported_at = excluded.reported_at, boot_id = excluded.boot_id, \
-             rotation_version = excluded.rotation_version, pending_version = excluded.pending_version, \
-             stale = excluded.stale, cache_items = excluded.cache_items, cache_bytes = excluded.cache_bytes, \
-             cache_missing = excluded.cache_missing, journal_pending = excluded.journal_pending, \
-             last_error = excluded.last_error, agent_version = excluded.agent_version, \
-             state_json = excluded.state_json",
-        )
-        .bind(screen_id)
-        .bind(status)
-        .bind(since)
-        .bind(now)
-        .bind(state.reported_at.as_millis())
-        .bind(state.boot_id.as_str())
-        .bind(state.rotation_version.map(to_i64))
-        .bind(state.pending_version.map(to_i64))
-        .bind(bool_i64(state.stale))
-        .bind(to_i64(state.cache.items))
-        .bind(to_i64(state.cache.bytes))
-        .bind(to_i64(state.cache.missing))
-        .bind(to_i64(state.journal_pending))
-        .bind(state.last_error.as_deref())
-        .bind(&state.agent_version)
-        .bind(json)
-        .execute(&mut *tx)
-        .await?;
-        if previous_status.is_some() {
+                None => (Some("never".to_owned()), now),
+            };
+            let json = serde_json::to_string(state).unwrap_or_default();
             sqlx::query(
-                "INSERT INTO presence_events (screen_id, status, at, boot_id) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO screen_state (screen_id, status, status_since, last_seen_at, reported_at, boot_id, \
+                 rotation_version, pending_version, stale, cache_items, cache_bytes, cache_missing, \
+                 journal_pending, last_error, agent_version, state_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (screen_id) DO UPDATE SET status = excluded.status, \
+                 status_since = excluded.status_since, last_seen_at = excluded.last_seen_at, \
+                 reported_at = excluded.reported_at, boot_id = excluded.boot_id, \
+                 rotation_version = excluded.rotation_version, pending_version = excluded.pending_version, \
+                 stale = excluded.stale, cache_items = excluded.cache_items, cache_bytes = excluded.cache_bytes, \
+                 cache_missing = excluded.cache_missing, journal_pending = excluded.journal_pending, \
+                 last_error = excluded.last_error, agent_version = excluded.agent_version, \
+                 state_json = excluded.state_json",
             )
-            .bind(screen_id)
+            .bind(*screen_id)
             .bind(status)
+            .bind(since)
             .bind(now)
+            .bind(state.reported_at.as_millis())
             .bind(state.boot_id.as_str())
+            .bind(state.rotation_version.map(to_i64))
+            .bind(state.pending_version.map(to_i64))
+            .bind(bool_i64(state.stale))
+            .bind(to_i64(state.cache.items))
+            .bind(to_i64(state.cache.bytes))
+            .bind(to_i64(state.cache.missing))
+            .bind(to_i64(state.journal_pending))
+            .bind(state.last_error.as_deref())
+            .bind(&state.agent_version)
+            .bind(json)
             .execute(&mut *tx)
             .await?;
+            if previous_status.is_some() {
+                sqlx::query(
+                    "INSERT INTO presence_events (screen_id, status, at, boot_id) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(*screen_id)
+                .bind(status)
+                .bind(now)
+                .bind(state.boot_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(previous_status);
         }
         tx.commit().await?;
-        Ok(previous_status)
+        Ok(out)
     }
 
     /// The last state of a screen.

@@ -78,8 +78,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Read-only connections for hot lookups (broker logins, device keys)
+    /// on SQLite, so they do not queue behind the one writer's commits
+    /// (WAL lets readers run beside it). The same pool as `pool` on
+    /// PostgreSQL and for in-memory SQLite.
+    read_pool: AnyPool,
     backend: Backend,
 }
+
+/// Read-only SQLite connections beside the writer.
+const SQLITE_READERS: u32 = 4;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -130,9 +138,31 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store { pool, backend };
+        let mut store = Store {
+            read_pool: pool.clone(),
+            pool,
+            backend,
+        };
         store.migrate().await?;
+        if backend == Backend::Sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
+            store.read_pool = AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA query_only=ON; PRAGMA busy_timeout=10000;")
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(AnyConnectOptions::from_str(url)?)
+                .await?;
+        }
         Ok(store)
+    }
+
+    /// The pool for read-only lookups that must not wait for writers.
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read_pool
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -161,6 +191,7 @@ impl Store {
     /// Waits for in-flight queries and closes every connection (SQLite
     /// checkpoints its WAL on the last close).
     pub async fn close(&self) {
+        self.read_pool.close().await;
         self.pool.close().await;
     }
 }
