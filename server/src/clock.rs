@@ -11,3 +11,9 @@ pub fn now() -> protocol::Timestamp {
         .unwrap_or_default();
     protocol::Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// A monotonic instant, for measuring how long work took (logs, benches).
+#[allow(clippy::disallowed_methods)]
+pub fn monotonic() -> std::time::Instant {
+    std::time::Instant::now()
+}

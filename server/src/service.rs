@@ -360,10 +360,12 @@ pub async fn recompile(
     now: protocol::Timestamp,
 ) -> anyhow::Result<CompileReport> {
     let _guard = state.compile_lock.lock().await;
+    let started = crate::clock::monotonic();
     let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
         return Ok(CompileReport::default());
     };
     let catalog = catalog(state).await?;
+    let loaded_ms = started.elapsed().as_millis();
     let rotations = &state.config.rotations;
     let window = compiler::Window::hours(
         compile_instant(now),
@@ -372,6 +374,7 @@ pub async fn recompile(
     );
     let (compiled, compile_diagnostics) = compiler::compile(&model, &catalog, window);
     diagnostics.extend(compile_diagnostics);
+    let compiled_ms = started.elapsed().as_millis();
     let mut report = CompileReport {
         screens: compiled.len(),
         ..Default::default()
@@ -419,6 +422,14 @@ pub async fn recompile(
         }
     }
     report.diagnostics = diagnostics;
+    tracing::debug!(
+        screens = report.screens,
+        stored = report.stored.len(),
+        loaded_ms,
+        compiled_ms,
+        total_ms = started.elapsed().as_millis(),
+        "recompile timings (cumulative)"
+    );
     Ok(report)
 }
 
@@ -484,6 +495,7 @@ pub async fn apply_files(
     actor: &str,
     dry_run: bool,
 ) -> anyhow::Result<ApplyOutcome> {
+    let started = crate::clock::monotonic();
     let stored_files = state.store.playlist_files().await?;
     let mut diff: Vec<FileChange> = files
         .iter()
@@ -524,7 +536,13 @@ pub async fn apply_files(
         rotations.horizon_hours,
         rotations.expires_after_hours,
     );
+    let checked_ms = started.elapsed().as_millis();
     let (_, compile_diagnostics) = compiler::compile(&model, &catalog, window);
+    tracing::debug!(
+        checked_ms,
+        compiled_ms = started.elapsed().as_millis(),
+        "apply check timings (cumulative)"
+    );
     diagnostics.extend(compile_diagnostics);
     let has_errors = diagnostics.iter().any(|d| d.is_error());
     if dry_run || has_errors {
@@ -571,30 +589,32 @@ pub async fn apply_files(
             )
             .await?;
     }
-    for screen in &model.screens {
-        let (Some(site), Some(profile)) = (
-            model.sites.get(screen.site),
-            model.profiles.get(screen.profile),
-        ) else {
-            continue;
-        };
-        state
-            .store
-            .upsert_screen(
-                &crate::store::ScreenRow {
-                    id: screen.id.as_str().to_owned(),
-                    site_id: site.id.clone(),
-                    name: screen.name.clone(),
-                    profile_id: profile.id.clone(),
-                    tags: screen.tags.clone(),
-                    timezone: screen.timezone.name().to_owned(),
-                    opening_hours: opening_hours_text(&site.opening_hours),
-                },
-                now_ms,
-            )
-            .await?;
-    }
+    let screens: Vec<crate::store::ScreenRow> = model
+        .screens
+        .iter()
+        .filter_map(|screen| {
+            let site = model.sites.get(screen.site)?;
+            let profile = model.profiles.get(screen.profile)?;
+            Some(crate::store::ScreenRow {
+                id: screen.id.as_str().to_owned(),
+                site_id: site.id.clone(),
+                name: screen.name.clone(),
+                profile_id: profile.id.clone(),
+                tags: screen.tags.clone(),
+                timezone: screen.timezone.name().to_owned(),
+                opening_hours: opening_hours_text(&site.opening_hours),
+            })
+        })
+        .collect();
+    state.store.upsert_screens(&screens, now_ms).await?;
+    let stored_ms = started.elapsed().as_millis();
     let report = recompile(state, now).await?;
+    tracing::debug!(
+        screens = model.screens.len(),
+        stored_ms,
+        total_ms = started.elapsed().as_millis(),
+        "apply timings (cumulative)"
+    );
     Ok(ApplyOutcome {
         applied: true,
         diff,

@@ -253,14 +253,90 @@ impl Store {
         candidates: &[RotationCandidate<'_>],
         mut make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
     ) -> StoreResult<Vec<(usize, StoredRotation)>> {
+        // Two statements per call, not two per screen: each statement is a
+        // round trip to the database (for SQLite, to its worker thread).
         let mut tx = self.pool.begin().await?;
+        let mut latest: HashMap<&str, (u64, String)> = HashMap::with_capacity(candidates.len());
+        for chunk in candidates.chunks(ROTATIONS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT r.screen_id AS screen_id, r.version AS version, r.content_sha256 AS content_sha256 \
+                 FROM rotations r JOIN (SELECT screen_id, MAX(version) AS version FROM rotations \
+                 WHERE screen_id IN ({}) GROUP BY screen_id) m \
+                 ON r.screen_id = m.screen_id AND r.version = m.version",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for c in chunk {
+                query = query.bind(c.screen_id);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let screen: String = row.try_get("screen_id")?;
+                let version = to_u64(row.try_get("version")?);
+                let content: String = row.try_get("content_sha256")?;
+                if let Some(c) = chunk.iter().find(|c| c.screen_id == screen) {
+                    latest.insert(c.screen_id, (version, content));
+                }
+            }
+        }
         let mut stored = Vec::new();
-        for (i, candidate) in candidates.iter().enumerate() {
-            let made = store_rotation_in(&mut tx, candidate, false, |version| {
-                make_envelope(i, version)
-            })
-            .await?;
-            stored.extend(made.map(|rotation| (i, rotation)));
+        for (i, c) in candidates.iter().enumerate() {
+            let next_version = match latest.get(c.screen_id) {
+                Some((_, content)) if content == c.content_sha256 => continue,
+                Some((version, _)) => version + 1,
+                None => 1,
+            };
+            let envelope = make_envelope(i, next_version);
+            let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
+            stored.push((
+                i,
+                StoredRotation {
+                    screen_id: c.screen_id.to_owned(),
+                    version: next_version,
+                    envelope,
+                    envelope_sha256,
+                    content_sha256: c.content_sha256.to_owned(),
+                    issued_at: c.issued_at,
+                    expires_at: c.expires_at,
+                },
+            ));
+        }
+        for chunk in stored.chunks(ROTATIONS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
+                 issued_at, expires_at) VALUES ",
+            );
+            for n in 0..chunk.len() {
+                let b = n * 7;
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                ));
+            }
+            let mut query = sqlx::query(&sql);
+            for (_, r) in chunk {
+                query = query
+                    .bind(r.screen_id.as_str())
+                    .bind(to_i64(r.version))
+                    .bind(r.content_sha256.as_str())
+                    .bind(r.envelope.clone())
+                    .bind(r.envelope_sha256.as_str())
+                    .bind(r.issued_at)
+                    .bind(r.expires_at);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| super::conflict_or(e, "rotations of a recompile"))?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -624,6 +700,10 @@ pub struct RotationCandidate<'a> {
 
 /// Stores the next version of `c` inside `tx` unless its content is
 /// unchanged (or `force`).
+/// Screens per statement in [`Store::store_rotations_if_changed`] (7 binds
+/// per row; far below both backends' bind limits).
+const ROTATIONS_PER_STATEMENT: usize = 250;
+
 async fn store_rotation_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     c: &RotationCandidate<'_>,

@@ -294,6 +294,57 @@ impl Store {
         Ok(())
     }
 
+    /// Creates or updates several screens in ONE transaction, a few
+    /// multi-row statements (an apply of a whole town's screens).
+    pub async fn upsert_screens(&self, screens: &[ScreenRow], now: i64) -> StoreResult<()> {
+        /// Rows per statement (8 binds each).
+        const ROWS: usize = 200;
+        let mut tx = self.pool.begin().await?;
+        for chunk in screens.chunks(ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|n| {
+                    let b = n * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO screens (id, site_id, name, profile_id, tags, timezone, opening_hours, created_at) \
+                 VALUES {} ON CONFLICT (id) DO UPDATE SET \
+                 site_id = excluded.site_id, name = excluded.name, profile_id = excluded.profile_id, \
+                 tags = excluded.tags, timezone = excluded.timezone, opening_hours = excluded.opening_hours",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for screen in chunk {
+                query = query
+                    .bind(screen.id.as_str())
+                    .bind(screen.site_id.as_str())
+                    .bind(screen.name.as_str())
+                    .bind(screen.profile_id.as_str())
+                    .bind(serde_json::to_string(&screen.tags).unwrap_or_else(|_| "[]".to_owned()))
+                    .bind(screen.timezone.as_str())
+                    .bind(screen.opening_hours.as_str())
+                    .bind(now);
+            }
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, "screens of an apply"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One screen.
     pub async fn screen(&self, id: &str) -> StoreResult<Option<ScreenRow>> {
         let row = sqlx::query("SELECT * FROM screens WHERE id = $1")

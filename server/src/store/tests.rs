@@ -395,6 +395,56 @@ async fn agent_state_records_transitions_and_desired_versus_reported() {
 }
 
 #[tokio::test]
+async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        seed_screen(store, "s2", "a").await;
+        let (online, offline, back) = (
+            state("s1", Online, Some(1)),
+            state("s1", Offline, Some(1)),
+            state("s1", Online, Some(2)),
+        );
+        let other = state("s2", Online, Some(7));
+        let previous = store
+            .record_agent_states(
+                &[
+                    ("s1", &online),
+                    ("s2", &other),
+                    ("s1", &offline),
+                    ("s1", &back),
+                ],
+                protocol::Timestamp(500),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            previous,
+            [
+                Some("never".to_owned()),
+                Some("never".to_owned()),
+                Some("online".to_owned()),
+                Some("offline".to_owned())
+            ],
+            "{}",
+            db.name
+        );
+        let history = store.presence_history("s1").await.unwrap();
+        let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(statuses, ["online", "offline", "online"], "{}", db.name);
+        let s1 = store.screen_state("s1").await.unwrap().unwrap();
+        assert_eq!(
+            (s1.status.as_str(), s1.rotation_version),
+            ("online", Some(2))
+        );
+        let s2 = store.screen_state("s2").await.unwrap().unwrap();
+        assert_eq!(s2.rotation_version, Some(7));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn enrollment_codes_are_single_use_expire_and_revoke_old_keys() {
     for db in backends().await {
         let store = &db.store;

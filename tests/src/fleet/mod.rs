@@ -75,6 +75,12 @@ pub struct Args {
     /// Skip the floor measurement (fanout, alert).
     #[arg(long)]
     pub no_floor: bool,
+    /// Repeat the change this many times on the same fleet (fanout: the
+    /// schedule switches playlist back and forth; alert: each alert is ended
+    /// and the fleet back in sync before the next). Each round prints a
+    /// `round` line; the summary gives the median round.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
 }
 
 impl Args {
@@ -89,6 +95,7 @@ impl Args {
             connect_rate: None,
             down_ms: 3000,
             no_floor: false,
+            rounds: 1,
         }
     }
 }
@@ -416,6 +423,8 @@ struct View {
     acked: u64,
     disconnects: u64,
     connects: Vec<Instant>,
+    /// Fanout/alert: reached the change of the current round.
+    reached: bool,
 }
 
 /// The running simulated fleet.
@@ -723,71 +732,58 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
     let label = broker_label(args);
     match args.scenario {
         Scenario::Fanout | Scenario::Alert => {
-            let before: Vec<Option<u64>> = fleet.views.iter().map(|v| v.state_version).collect();
-            let t0 = clock();
-            if args.scenario == Scenario::Fanout {
-                server.apply(n, "fleet-b").await?;
-            } else {
-                let until = ledcast_server::clock::now().as_millis() + 3_600_000;
-                api(
-                    &server.base,
-                    &server.editor,
-                    "/api/v1/alerts",
-                    serde_json::json!({
-                        "material_id": site::ALERT_MATERIAL,
-                        "targets": {"tags": [site::TAG]},
-                        "until": until,
-                    }),
-                )
-                .await?;
-            }
-            let api_ms = ms(clock().duration_since(t0));
             let scenario = args.scenario;
-            let reached = move |v: &View, before: Option<u64>| match scenario {
-                Scenario::Fanout => v.state_version > before && v.state_at.is_some_and(|t| t >= t0),
-                _ => v.alert_at.is_some_and(|t| t >= t0),
-            };
-            let done = {
-                let before = before.clone();
-                move |views: &[View]| views.iter().zip(&before).all(|(v, b)| reached(v, *b))
-            };
-            out.all_synced = fleet
-                .wait(Duration::from_secs(60 + n as u64 / 20), done)
-                .await;
-            let mut latencies: Vec<f64> = fleet
-                .views
-                .iter()
-                .zip(&before)
-                .filter(|(v, b)| reached(v, **b))
-                .filter_map(|(v, _)| match scenario {
-                    Scenario::Fanout => v.state_at,
-                    _ => v.alert_at,
-                })
-                .map(|t| ms(t.duration_since(t0)))
-                .collect();
-            latencies.sort_by(|a, b| a.total_cmp(b));
-            out.lagging = fleet
-                .views
-                .iter()
-                .zip(&before)
-                .enumerate()
-                .filter(|(_, (v, b))| !reached(v, **b))
-                .map(|(i, _)| site::screen_id(&server.run, i))
-                .take(10)
-                .collect();
-            let total = latencies.last().copied().unwrap_or(f64::NAN);
-            let floor_ms = floor.map(|f| f.floor_ms).unwrap_or(f64::NAN);
             let name = if scenario == Scenario::Fanout {
                 "fanout"
             } else {
                 "alert"
             };
+            let floor_ms = floor.map(|f| f.floor_ms).unwrap_or(f64::NAN);
+            let mut rounds: Vec<Round> = Vec::new();
+            out.all_synced = true;
+            for round in 0..args.rounds.max(1) {
+                let r = change_round(&server, &mut fleet, scenario, n, round).await?;
+                out.details.push(format!(
+                    "round {name} i={round} total_ms={:.0} p50_ms={:.0} p99_ms={:.0} api_ms={:.0} reached={}",
+                    r.total_ms, r.p50_ms, r.p99_ms, r.api_ms, r.reached
+                ));
+                let synced = r.reached == n;
+                rounds.push(r);
+                if !synced {
+                    out.all_synced = false;
+                    out.lagging = fleet
+                        .views
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| !v.reached)
+                        .map(|(i, _)| site::screen_id(&server.run, i))
+                        .take(10)
+                        .collect();
+                    break;
+                }
+            }
+            // The median round by total time (the only round when 1).
+            rounds.sort_by(|a, b| a.total_ms.total_cmp(&b.total_ms));
+            let median = &rounds[(rounds.len() - 1) / 2];
+            let rounds_note = if rounds.len() > 1 {
+                format!(
+                    " rounds={} min_total_ms={:.0} max_total_ms={:.0}",
+                    rounds.len(),
+                    rounds[0].total_ms,
+                    rounds[rounds.len() - 1].total_ms
+                )
+            } else {
+                String::new()
+            };
             out.line = format!(
-                "{name} agents={n} broker={label} total_ms={total:.0} p99_ms={:.0} floor_ms={floor_ms:.0} ratio={:.2} p50_ms={:.0} max_ms={total:.0} api_ms={api_ms:.0} reached={}",
-                percentile(&latencies, 99.0),
-                total / floor_ms,
-                percentile(&latencies, 50.0),
-                latencies.len()
+                "{name} agents={n} broker={label} total_ms={:.0} p99_ms={:.0} floor_ms={floor_ms:.0} ratio={:.2} p50_ms={:.0} max_ms={:.0} api_ms={:.0} reached={}{rounds_note}",
+                median.total_ms,
+                median.p99_ms,
+                median.total_ms / floor_ms,
+                median.p50_ms,
+                median.total_ms,
+                median.api_ms,
+                median.reached,
             );
         }
         Scenario::Ingest => {
@@ -928,6 +924,104 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
     }
     server.finish().await?;
     Ok(out)
+}
+
+/// One timed change (fanout or alert) on a running fleet.
+struct Round {
+    total_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    api_ms: f64,
+    reached: usize,
+}
+
+/// Makes one change through the API and times every screen reaching it:
+/// fanout, the schedule switches playlist (round 0: to `fleet-b`, then
+/// back and forth), reached = the screen's next `state` names a newer
+/// version; alert, an alert for every screen, reached = its player shows
+/// the alert (then the alert is ended and the fleet waited back in sync).
+async fn change_round(
+    server: &Server,
+    fleet: &mut Fleet,
+    scenario: Scenario,
+    n: usize,
+    round: usize,
+) -> anyhow::Result<Round> {
+    for view in &mut fleet.views {
+        view.reached = false;
+        view.alert_at = None;
+    }
+    let before: Vec<Option<u64>> = fleet.views.iter().map(|v| v.state_version).collect();
+    let t0 = clock();
+    let mut alert_id = None;
+    if scenario == Scenario::Fanout {
+        let playlist = if round % 2 == 0 { "fleet-b" } else { "fleet-a" };
+        server.apply(n, playlist).await?;
+    } else {
+        let until = ledcast_server::clock::now().as_millis() + 3_600_000;
+        let created = api(
+            &server.base,
+            &server.editor,
+            "/api/v1/alerts",
+            serde_json::json!({
+                "material_id": site::ALERT_MATERIAL,
+                "targets": {"tags": [site::TAG]},
+                "until": until,
+            }),
+        )
+        .await?;
+        alert_id = created["id"].as_str().map(str::to_owned);
+    }
+    let api_ms = ms(clock().duration_since(t0));
+    let reached = move |v: &View, before: Option<u64>| match scenario {
+        Scenario::Fanout => v.state_version > before && v.state_at.is_some_and(|t| t >= t0),
+        _ => v.alert_at.is_some_and(|t| t >= t0),
+    };
+    let done = {
+        let before = before.clone();
+        move |views: &[View]| views.iter().zip(&before).all(|(v, b)| reached(v, *b))
+    };
+    fleet
+        .wait(Duration::from_secs(60 + n as u64 / 20), done)
+        .await;
+    let mut latencies = Vec::with_capacity(n);
+    for (view, b) in fleet.views.iter_mut().zip(&before) {
+        if reached(view, *b) {
+            view.reached = true;
+            let at = match scenario {
+                Scenario::Fanout => view.state_at,
+                _ => view.alert_at,
+            };
+            if let Some(at) = at {
+                latencies.push(ms(at.duration_since(t0)));
+            }
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let result = Round {
+        total_ms: latencies.last().copied().unwrap_or(f64::NAN),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
+        api_ms,
+        reached: latencies.len(),
+    };
+    if let Some(id) = alert_id {
+        // End the alert and wait until every screen reports the rotation
+        // without it, so the next round starts from a fleet in sync.
+        api(
+            &server.base,
+            &server.editor,
+            &format!("/api/v1/alerts/{id}/end"),
+            serde_json::json!({}),
+        )
+        .await?;
+        let lagging = wait_in_sync(server, fleet, Duration::from_secs(60 + n as u64 / 20)).await?;
+        anyhow::ensure!(
+            lagging.is_empty(),
+            "the fleet did not get back in sync after the alert ended: {lagging:?}"
+        );
+    }
+    Ok(result)
 }
 
 /// Removes the run's retained rotations and states from a shared broker
