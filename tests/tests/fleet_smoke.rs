@@ -15,6 +15,10 @@ async fn run(scenario: Scenario) -> Outcome {
     args.database_url = std::env::var("LEDCAST_TEST_DATABASE_URL").ok();
     args.records = 40;
     args.down_ms = 1000;
+    args.relay_exe = Some(env!("CARGO_BIN_EXE_fleet").into());
+    if scenario == Scenario::Fanout {
+        args.rounds = 2; // back and forth: the second change must arrive too
+    }
     let outcome = fleet::run(&args)
         .await
         .unwrap_or_else(|e| panic!("{scenario:?} failed: {e:#}"));

@@ -81,6 +81,10 @@ pub struct Args {
     /// `round` line; the summary gives the median round.
     #[arg(long, default_value_t = 1)]
     pub rounds: usize,
+    /// The fleet binary, run as the storm relay's child process (storm on
+    /// the embedded broker); the running executable when `None`.
+    #[arg(skip)]
+    pub relay_exe: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -96,6 +100,7 @@ impl Args {
             down_ms: 3000,
             no_floor: false,
             rounds: 1,
+            relay_exe: None,
         }
     }
 }
@@ -659,8 +664,12 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
             (Some(url), None)
         }
         (Scenario::Storm, None) => {
+            let exe = match &args.relay_exe {
+                Some(exe) => exe.clone(),
+                None => std::env::current_exe()?,
+            };
             let relay =
-                proxy::Relay::start(SocketAddr::from(([127, 0, 0, 1], embedded_port))).await?;
+                proxy::Relay::start(exe, SocketAddr::from(([127, 0, 0, 1], embedded_port)))?;
             let url = format!("mqtt://{}", relay.addr);
             storm = Some(StormBroker::Relay(relay));
             (None, Some(url))
