@@ -6,7 +6,6 @@
 //! compliance from the aggregates happen elsewhere.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 
 use chrono::TimeZone;
 use ledcast_protocol::v1 as protocol;
@@ -258,13 +257,12 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut latest: HashMap<&str, (u64, String)> = HashMap::with_capacity(candidates.len());
         for chunk in candidates.chunks(ROTATIONS_PER_STATEMENT) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
             let sql = format!(
                 "SELECT r.screen_id AS screen_id, r.version AS version, r.content_sha256 AS content_sha256 \
                  FROM rotations r JOIN (SELECT screen_id, MAX(version) AS version FROM rotations \
                  WHERE screen_id IN ({}) GROUP BY screen_id) m \
                  ON r.screen_id = m.screen_id AND r.version = m.version",
-                placeholders.join(", ")
+                self.placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for c in chunk {
@@ -302,26 +300,11 @@ impl Store {
             ));
         }
         for chunk in stored.chunks(ROTATIONS_PER_STATEMENT) {
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
-                 issued_at, expires_at) VALUES ",
+                 issued_at, expires_at) VALUES {}",
+                self.values_rows(chunk.len(), 7)
             );
-            for n in 0..chunk.len() {
-                let b = n * 7;
-                if n > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                ));
-            }
             let mut query = sqlx::query(&sql);
             for (_, r) in chunk {
                 query = query
@@ -404,30 +387,11 @@ impl Store {
         let mut daily: BTreeMap<(&str, String), DailyDelta> = BTreeMap::new();
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut sql = String::from(
+            let mut sql = format!(
                 "INSERT INTO play_records (screen_id, boot_id, seq, media, material_id, rotation_version, \
-                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) VALUES ",
+                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) VALUES {}",
+                self.values_rows(chunk.len(), 12)
             );
-            for n in 0..chunk.len() {
-                let b = n * 12;
-                let _ = write!(
-                    sql,
-                    "{}(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    if n == 0 { "" } else { ", " },
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11,
-                    b + 12
-                );
-            }
             sql.push_str(
                 " ON CONFLICT (screen_id, boot_id, seq) DO NOTHING RETURNING screen_id, boot_id, seq",
             );
@@ -516,10 +480,9 @@ impl Store {
     async fn screen_timezones(&self, screen_ids: &[&str]) -> StoreResult<HashMap<String, String>> {
         let mut out = HashMap::new();
         for chunk in screen_ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id, timezone FROM screens WHERE id IN ({})",
-                placeholders.join(", ")
+                self.placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {

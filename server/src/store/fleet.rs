@@ -301,28 +301,12 @@ impl Store {
         const ROWS: usize = 200;
         let mut tx = self.pool.begin().await?;
         for chunk in screens.chunks(ROWS) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|n| {
-                    let b = n * 8;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO screens (id, site_id, name, profile_id, tags, timezone, opening_hours, created_at) \
                  VALUES {} ON CONFLICT (id) DO UPDATE SET \
                  site_id = excluded.site_id, name = excluded.name, profile_id = excluded.profile_id, \
                  tags = excluded.tags, timezone = excluded.timezone, opening_hours = excluded.opening_hours",
-                rows.join(", ")
+                self.values_rows(chunk.len(), 8)
             );
             let mut query = sqlx::query(&sql);
             for screen in chunk {
@@ -569,11 +553,10 @@ impl Store {
     ) -> StoreResult<std::collections::HashMap<String, String>> {
         let mut out = std::collections::HashMap::new();
         for chunk in screen_ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT screen_id, public_key_hex FROM device_keys WHERE revoked_at IS NULL \
                  AND screen_id IN ({}) ORDER BY enrolled_at",
-                placeholders.join(", ")
+                self.placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
