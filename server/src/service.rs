@@ -457,6 +457,33 @@ pub async fn stored_model(
         .map(|s| s.id)
         .collect();
     model.schedules.retain(|s| approved.contains(&s.id));
+    // A schedule whose change waits for approval (or was rejected) keeps
+    // its last approved version on air, playing today's version of the
+    // playlist it named then.
+    for (id, files) in state.store.previously_approved_schedules().await? {
+        let inputs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.text.as_str()))
+            .collect();
+        let (old, _) = compiler::parse(&inputs);
+        let Some(schedule) = old.schedules.iter().find(|s| s.id == id) else {
+            continue;
+        };
+        let Some(playlist_id) = old.playlists.get(schedule.playlist).map(|p| &p.id) else {
+            continue;
+        };
+        match model.playlists.iter().position(|p| &p.id == playlist_id) {
+            Some(playlist) => model.schedules.push(compiler::model::Schedule {
+                playlist,
+                ..schedule.clone()
+            }),
+            None => tracing::warn!(
+                schedule = %id,
+                playlist = %playlist_id,
+                "the approved version of a schedule names a playlist that no longer exists; it is off air until the change is approved"
+            ),
+        }
+    }
     add_api_alerts(state, &mut model, now).await?;
     Ok(Some((model, diagnostics)))
 }

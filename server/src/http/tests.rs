@@ -1949,3 +1949,113 @@ async fn expiring_report_lists_approved_materials_ending_within_the_window() {
         h.finish().await;
     }
 }
+
+#[tokio::test]
+async fn a_changed_schedule_keeps_its_approved_version_on_air_until_the_change_is_approved() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let materials =
+            std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
+        crate::service::import_materials_file(
+            &h.state,
+            &materials,
+            std::path::Path::new(&format!("{root}/media")),
+            "editor",
+            "approver",
+        )
+        .await
+        .unwrap();
+        let apply = |files: Vec<Value>| {
+            h.send(request(
+                Method::POST,
+                "/api/v1/apply",
+                Some("editor"),
+                Some(json!({"files": files})),
+            ))
+        };
+        let decide = |id: String, how: &'static str| {
+            h.send(request(
+                Method::POST,
+                &format!("/api/v1/schedules/{id}/{how}"),
+                Some("approver"),
+                Some(json!({})),
+            ))
+        };
+        let desired = || async {
+            let versions = h.state.store.screen_versions().await.unwrap();
+            versions
+                .into_iter()
+                .map(|v| (v.screen_id, v.desired_version))
+                .collect::<Vec<_>>()
+        };
+        let files = playlist_files();
+        let body = body_json(apply(files.clone()).await).await;
+        for id in body["pending_schedules"].as_array().unwrap() {
+            let id = id.as_str().unwrap().to_owned();
+            assert_eq!(decide(id, "approve").await.status(), StatusCode::OK);
+        }
+        let approved = desired().await;
+        assert!(approved.iter().any(|(_, v)| v.is_some()), "{approved:?}");
+
+        // The daytime schedule now plays another playlist: pending.
+        let changed = |playlist: &str| -> Vec<Value> {
+            files
+                .iter()
+                .map(|f| {
+                    let mut f = f.clone();
+                    if f["name"] == "schedules.toml" {
+                        let text = f["text"].as_str().unwrap().replacen(
+                            "playlist = \"county-pack\"",
+                            &format!("playlist = \"{playlist}\""),
+                            1,
+                        );
+                        f["text"] = json!(text);
+                    }
+                    f
+                })
+                .collect()
+        };
+        let body = body_json(apply(changed("counter-warnings")).await).await;
+        assert_eq!(
+            body["pending_schedules"],
+            json!(["county-pack-daytime"]),
+            "{} {body}",
+            h.name()
+        );
+        assert_eq!(
+            desired().await,
+            approved,
+            "{}: a change waiting for approval must not reach (or take anything off) a screen",
+            h.name()
+        );
+        // Rejected: the approved version still plays.
+        assert_eq!(
+            decide("county-pack-daytime".to_owned(), "reject")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(desired().await, approved, "{}", h.name());
+        // Another change, approved: now the screens move.
+        body_json(apply(changed("bank-notices")).await).await;
+        assert_eq!(desired().await, approved, "{}", h.name());
+        assert_eq!(
+            decide("county-pack-daytime".to_owned(), "approve")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        let after = desired().await;
+        assert!(
+            after
+                .iter()
+                .zip(&approved)
+                .any(|((_, now), (_, before))| now > before),
+            "{}: approving the change moves the screens it targets: {after:?}",
+            h.name()
+        );
+        h.finish().await;
+    }
+}

@@ -471,6 +471,7 @@ impl Store {
         decided_by: &str,
         now: i64,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE schedules SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'pending'",
         )
@@ -478,9 +479,57 @@ impl Store {
         .bind(decided_by)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 && to_state == "approved" {
+            // What was approved: the files as they are now, so this version
+            // stays on air while a later change to it waits for approval.
+            let rows = sqlx::query("SELECT name, text FROM playlist_files ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+            let files = rows
+                .iter()
+                .map(|r| {
+                    Ok(PlaylistFile {
+                        name: r.try_get("name")?,
+                        text: r.try_get("text")?,
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            sqlx::query("UPDATE schedules SET approved_files = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&files).unwrap_or_else(|_| "[]".to_owned()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Schedules not approved in their current version (pending or
+    /// rejected) that were approved before, with the playlist files as they
+    /// were at that approval.
+    pub async fn previously_approved_schedules(
+        &self,
+    ) -> StoreResult<Vec<(String, Vec<PlaylistFile>)>> {
+        let rows = sqlx::query(
+            "SELECT id, approved_files FROM schedules \
+             WHERE state <> 'approved' AND approved_files IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let json: String = r.try_get("approved_files")?;
+                let files =
+                    serde_json::from_str(&json).map_err(|e| super::StoreError::Corrupt {
+                        table: "schedules",
+                        detail: format!("approved_files of {id}: {e}"),
+                    })?;
+                Ok((id, files))
+            })
+            .collect()
     }
 }
 

@@ -20,6 +20,9 @@ pub struct Floor {
     pub first_ms: f64,
     /// Second publish to the same topics → last ack (the floor).
     pub floor_ms: f64,
+    /// CPU time this process used in the floor round (all threads: broker,
+    /// publisher, subscribers), in ms.
+    pub cpu_ms: f64,
 }
 
 fn options(url: &str, id: &str, login: &Option<(String, String)>) -> anyhow::Result<MqttOptions> {
@@ -116,7 +119,9 @@ pub async fn measure(
         }
     }));
     let mut rounds = [0.0f64; 2];
+    let mut cpu_ms = 0.0;
     for (round, out) in rounds.iter_mut().enumerate() {
+        let cpu_before = super::process_cpu_ms();
         let mut payload = vec![b'x'; size.max(1)];
         payload[0] = round as u8 + 1;
         let started = clock();
@@ -141,6 +146,7 @@ pub async fn measure(
             }
         }
         *out = last.duration_since(started).as_secs_f64() * 1000.0;
+        cpu_ms = super::process_cpu_ms() - cpu_before;
     }
     // Leave no retained messages behind (the system broker persists them).
     for client in &clients {
@@ -159,5 +165,6 @@ pub async fn measure(
     Ok(Floor {
         first_ms: rounds[0],
         floor_ms: rounds[1],
+        cpu_ms,
     })
 }

@@ -156,6 +156,27 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// CPU time (user + system, all threads) this process has used, in ms,
+/// from `/proc/self/stat` (clock-tick resolution); 0 where there is none.
+pub fn process_cpu_ms() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name: state is field 3, utime 14, stime 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let per_second = rustix::param::clock_ticks_per_second() as f64;
+    (ticks(11) + ticks(12)) * 1000.0 / per_second.max(1.0)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -711,10 +732,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
         )
         .await?;
         out.details.push(format!(
-            "floor agents={n} broker={} bytes={rotation_bytes} new_topics_ms={:.0} floor_ms={:.0}",
+            "floor agents={n} broker={} bytes={rotation_bytes} new_topics_ms={:.0} floor_ms={:.0} floor_cpu_ms={:.0}",
             broker_label(args),
             f.first_ms,
-            f.floor_ms
+            f.floor_ms,
+            f.cpu_ms
         ));
         Some(f)
     } else {
@@ -753,8 +775,8 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
             for round in 0..args.rounds.max(1) {
                 let r = change_round(&server, &mut fleet, scenario, n, round).await?;
                 out.details.push(format!(
-                    "round {name} i={round} total_ms={:.0} p50_ms={:.0} p99_ms={:.0} api_ms={:.0} reached={}",
-                    r.total_ms, r.p50_ms, r.p99_ms, r.api_ms, r.reached
+                    "round {name} i={round} total_ms={:.0} p50_ms={:.0} p99_ms={:.0} api_ms={:.0} cpu_ms={:.0} reached={}",
+                    r.total_ms, r.p50_ms, r.p99_ms, r.api_ms, r.cpu_ms, r.reached
                 ));
                 let synced = r.reached == n;
                 rounds.push(r);
@@ -785,13 +807,14 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
                 String::new()
             };
             out.line = format!(
-                "{name} agents={n} broker={label} total_ms={:.0} p99_ms={:.0} floor_ms={floor_ms:.0} ratio={:.2} p50_ms={:.0} max_ms={:.0} api_ms={:.0} reached={}{rounds_note}",
+                "{name} agents={n} broker={label} total_ms={:.0} p99_ms={:.0} floor_ms={floor_ms:.0} ratio={:.2} p50_ms={:.0} max_ms={:.0} api_ms={:.0} cpu_ms={:.0} reached={}{rounds_note}",
                 median.total_ms,
                 median.p99_ms,
                 median.total_ms / floor_ms,
                 median.p50_ms,
                 median.total_ms,
                 median.api_ms,
+                median.cpu_ms,
                 median.reached,
             );
         }
@@ -941,6 +964,9 @@ struct Round {
     p50_ms: f64,
     p99_ms: f64,
     api_ms: f64,
+    /// CPU time of the whole process (server, broker, every simulated
+    /// screen) from the API call until the last screen got there.
+    cpu_ms: f64,
     reached: usize,
 }
 
@@ -961,6 +987,7 @@ async fn change_round(
         view.alert_at = None;
     }
     let before: Vec<Option<u64>> = fleet.views.iter().map(|v| v.state_version).collect();
+    let cpu_before = process_cpu_ms();
     let t0 = clock();
     let mut alert_id = None;
     if scenario == Scenario::Fanout {
@@ -993,6 +1020,7 @@ async fn change_round(
     fleet
         .wait(Duration::from_secs(60 + n as u64 / 20), done)
         .await;
+    let cpu_ms = process_cpu_ms() - cpu_before;
     let mut latencies = Vec::with_capacity(n);
     for (view, b) in fleet.views.iter_mut().zip(&before) {
         if reached(view, *b) {
@@ -1012,6 +1040,7 @@ async fn change_round(
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         api_ms,
+        cpu_ms,
         reached: latencies.len(),
     };
     if let Some(id) = alert_id {
