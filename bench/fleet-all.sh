@@ -20,11 +20,12 @@ LOG=${LOG:-target/fleet-all.log}
 status=0
 run() {
     echo "### fleet $*" >> "$LOG"
-    if "$BIN" "$@" >> "$LOG" 2>/dev/null; then
+    if "$BIN" "$@" >> "$LOG" 2> "$LOG.stderr"; then
         tail -n 1 "$LOG"
     else
         status=1
-        echo "FAILED: fleet $* (see $LOG)"
+        echo "FAILED: fleet $*: $(grep -v 'rumqttd' "$LOG.stderr" | tail -n 3)"
+        tail -n 20 "$LOG.stderr" >> "$LOG"
     fi
 }
 for n in $SIZES; do

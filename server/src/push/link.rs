@@ -225,7 +225,13 @@ pub async fn start(
         connected: connected.clone(),
         metrics: metrics.clone(),
     };
-    let (incoming_tx, incoming_rx) = mpsc::channel::<Incoming>(4096);
+    // The event loop must keep reading: while it waits for room here the
+    // broker queues for us, and Mosquitto drops QoS 1 messages past its
+    // per-client queue (1000 by default; 5,000 screens sending one play
+    // batch each lost batches until the agents resent them 30 s later). The
+    // protocol bounds what can pile up: one play batch in flight per screen,
+    // plus its state reports.
+    let (incoming_tx, incoming_rx) = mpsc::channel::<Incoming>(INCOMING_QUEUE);
     let broker_versions: Arc<RetainedRotations> = Arc::default();
 
     let plays_filter = match &options.shared_subscription_group {
@@ -234,6 +240,23 @@ pub async fn start(
     };
     let server_key = options.server_key.clone();
     let server_trusted = protocol::TrustedKey::new(server_key.verifying_key());
+    // On an external broker, play batches come in over several connections
+    // sharing one subscription: a broker queues only so much for one client
+    // (Mosquitto: 1000 messages, then it drops them), and a whole fleet
+    // sends at once. State reports stay on the main connection, in order.
+    let (stop_plays, plays_stopped) = tokio::sync::watch::channel(false);
+    let plays_on_main = options.shared_subscription_group.is_none();
+    if !plays_on_main {
+        for k in 0..PLAYS_CLIENTS {
+            spawn_plays_client(
+                &options,
+                k,
+                &plays_filter,
+                incoming_tx.clone(),
+                plays_stopped.clone(),
+            )?;
+        }
+    }
 
     let worker = tokio::spawn(run_worker(
         incoming_rx,
@@ -269,10 +292,13 @@ pub async fn start(
                             }
                             was_up = true;
                             // Re-subscribe on every connect (clean session).
-                            let filters = vec![
-                                rumqttc::SubscribeFilter::new(Topic::filter_all(TopicKind::State), QoS::AtLeastOnce),
-                                rumqttc::SubscribeFilter::new(plays_filter.clone(), QoS::AtLeastOnce),
-                            ];
+                            let mut filters = vec![rumqttc::SubscribeFilter::new(
+                                Topic::filter_all(TopicKind::State),
+                                QoS::AtLeastOnce,
+                            )];
+                            if plays_on_main {
+                                filters.push(rumqttc::SubscribeFilter::new(plays_filter.clone(), QoS::AtLeastOnce));
+                            }
                             if let Err(error) = client.try_subscribe_many(filters) {
                                 tracing::error!(%error, "cannot subscribe to state and plays");
                             }
@@ -311,6 +337,7 @@ pub async fn start(
                         }
                     },
                     () = &mut shutdown => {
+                        let _ = stop_plays.send(true);
                         let _ = client.try_disconnect();
                         // Let the disconnect and in-flight publishes go out.
                         let drain = async { while eventloop.poll().await.is_ok() {} };
@@ -328,6 +355,64 @@ pub async fn start(
         let _ = worker.await;
     });
     Ok((delivery, handle))
+}
+
+/// Connections that share the play subscription on an external broker.
+const PLAYS_CLIENTS: usize = 8;
+
+/// Starts one of the connections that take play batches off a shared
+/// subscription and hand them to the worker; it ends when `stop` changes
+/// (shutdown) or the worker is gone.
+fn spawn_plays_client(
+    options: &DeliveryOptions,
+    k: usize,
+    filter: &str,
+    incoming: mpsc::Sender<Incoming>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut mqtt = mqtt_options(
+        &options.broker_url,
+        &format!("{}-plays-{k}", options.client_id),
+    )?;
+    if let (Some(user), Some(pass)) = (&options.username, &options.password) {
+        mqtt.set_credentials(user, pass);
+    }
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(10);
+    eventloop.set_network_options(network);
+    let filter = filter.to_owned();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = eventloop.poll() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if let Err(error) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                            tracing::error!(%error, "cannot subscribe to plays");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let Some(topic) = Topic::parse(&publish.topic) else { continue };
+                        if topic.kind != TopicKind::Plays {
+                            continue;
+                        }
+                        let incoming_message = Incoming { topic, payload: publish.payload.to_vec() };
+                        if incoming.send(incoming_message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                },
+                _ = stop.changed() => {
+                    let _ = client.try_disconnect();
+                    break;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Retained rotations read back from the broker at start-up.
@@ -427,6 +512,9 @@ async fn reconcile(
         "rotations reconciled with the broker"
     );
 }
+
+/// Messages from agents (state, plays) waiting for the ingest worker.
+const INCOMING_QUEUE: usize = 32_768;
 
 /// Most play batches stored in one transaction. Whatever has queued up
 /// while the previous transaction ran is taken together (up to this many),

@@ -111,6 +111,10 @@ pub fn render(
          password_file {}\n\
          acl_file {}\n\
          max_packet_size {}\n\
+         # The server takes every screen's state and play batches on one\n\
+         # connection; Mosquitto drops QoS 1 messages past a client's queue\n\
+         # (default 1000), which a fleet reporting at once passes.\n\
+         max_queued_messages 100000\n\
          listener {listener}\n",
         files_dir.join("passwords").display(),
         files_dir.join("acl").display(),

@@ -604,46 +604,79 @@ impl Store {
     }
 
     /// Records several verified state reports, in arrival order, in ONE
-    /// transaction (one commit, one fsync on SQLite, for a burst of reports):
-    /// the same effect as [`Store::record_agent_state`] for each in turn,
-    /// including every presence transition between them. Returns each
-    /// report's previous status when it changed.
+    /// transaction (one commit, one fsync on SQLite, for a burst of reports)
+    /// and a few multi-row statements: the same effect as
+    /// [`Store::record_agent_state`] for each in turn, including every
+    /// presence transition between them. Returns each report's previous
+    /// status when it changed.
     pub async fn record_agent_states(
         &self,
         states: &[(&str, &protocol::AgentState)],
         received_at: protocol::Timestamp,
     ) -> StoreResult<Vec<Option<String>>> {
+        /// Screens per `IN` list / state rows per upsert (16 binds each) /
+        /// transitions per insert (4 binds each).
+        const LOOKUP: usize = 500;
+        const UPSERT: usize = 100;
+        const EVENTS: usize = 250;
         let now = received_at.as_millis();
-        let mut out = Vec::with_capacity(states.len());
+        let mut screens: Vec<&str> = states.iter().map(|(s, _)| *s).collect();
+        screens.sort_unstable();
+        screens.dedup();
         let mut tx = self.pool.begin().await?;
+        // (status, since) of each screen as the reports are applied in turn.
+        let mut running: std::collections::HashMap<&str, (String, i64)> =
+            std::collections::HashMap::with_capacity(screens.len());
+        for chunk in screens.chunks(LOOKUP) {
+            let sql = format!(
+                "SELECT screen_id, status, status_since FROM screen_state WHERE screen_id IN ({})",
+                self.placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for screen in chunk {
+                query = query.bind(*screen);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                let screen: String = row.try_get("screen_id")?;
+                if let Some(key) = chunk.iter().find(|s| **s == screen) {
+                    running.insert(key, (row.try_get("status")?, row.try_get("status_since")?));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(states.len());
+        // The last report of each screen, with its `status_since`.
+        let mut last: Vec<(&str, &protocol::AgentState, i64)> = Vec::new();
+        let mut last_index: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::new();
+        let mut events: Vec<(&str, &'static str, &str)> = Vec::new();
         for (screen_id, state) in states {
             let status = match state.status {
                 protocol::Presence::Online => "online",
                 protocol::Presence::Offline => "offline",
             };
-            let previous =
-                sqlx::query("SELECT status, status_since FROM screen_state WHERE screen_id = $1")
-                    .bind(*screen_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (previous_status, since) = match &previous {
-                Some(row) => {
-                    let previous_status: String = row.try_get("status")?;
-                    let since: i64 = row.try_get("status_since")?;
-                    if previous_status == status {
-                        (None, since)
-                    } else {
-                        (Some(previous_status), now)
-                    }
-                }
+            let (previous_status, since) = match running.get(screen_id) {
+                Some((previous, since)) if previous == status => (None, *since),
+                Some((previous, _)) => (Some(previous.clone()), now),
                 None => (Some("never".to_owned()), now),
             };
-            let json = serde_json::to_string(state).unwrap_or_default();
-            sqlx::query(
+            running.insert(screen_id, (status.to_owned(), since));
+            if previous_status.is_some() {
+                events.push((screen_id, status, state.boot_id.as_str()));
+            }
+            match last_index.get(screen_id) {
+                Some(&i) => last[i] = (screen_id, state, since),
+                None => {
+                    last_index.insert(screen_id, last.len());
+                    last.push((screen_id, state, since));
+                }
+            }
+            out.push(previous_status);
+        }
+        for chunk in last.chunks(UPSERT) {
+            let sql = format!(
                 "INSERT INTO screen_state (screen_id, status, status_since, last_seen_at, reported_at, boot_id, \
                  rotation_version, pending_version, stale, cache_items, cache_bytes, cache_missing, \
-                 journal_pending, last_error, agent_version, state_json) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 journal_pending, last_error, agent_version, state_json) VALUES {} \
                  ON CONFLICT (screen_id) DO UPDATE SET status = excluded.status, \
                  status_since = excluded.status_since, last_seen_at = excluded.last_seen_at, \
                  reported_at = excluded.reported_at, boot_id = excluded.boot_id, \
@@ -652,37 +685,48 @@ impl Store {
                  cache_missing = excluded.cache_missing, journal_pending = excluded.journal_pending, \
                  last_error = excluded.last_error, agent_version = excluded.agent_version, \
                  state_json = excluded.state_json",
-            )
-            .bind(*screen_id)
-            .bind(status)
-            .bind(since)
-            .bind(now)
-            .bind(state.reported_at.as_millis())
-            .bind(state.boot_id.as_str())
-            .bind(state.rotation_version.map(to_i64))
-            .bind(state.pending_version.map(to_i64))
-            .bind(bool_i64(state.stale))
-            .bind(to_i64(state.cache.items))
-            .bind(to_i64(state.cache.bytes))
-            .bind(to_i64(state.cache.missing))
-            .bind(to_i64(state.journal_pending))
-            .bind(state.last_error.as_deref())
-            .bind(&state.agent_version)
-            .bind(json)
-            .execute(&mut *tx)
-            .await?;
-            if previous_status.is_some() {
-                sqlx::query(
-                    "INSERT INTO presence_events (screen_id, status, at, boot_id) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(*screen_id)
-                .bind(status)
-                .bind(now)
-                .bind(state.boot_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+                self.values_rows(chunk.len(), 16)
+            );
+            let mut query = sqlx::query(&sql);
+            for (screen_id, state, since) in chunk {
+                let status = match state.status {
+                    protocol::Presence::Online => "online",
+                    protocol::Presence::Offline => "offline",
+                };
+                query = query
+                    .bind(*screen_id)
+                    .bind(status)
+                    .bind(*since)
+                    .bind(now)
+                    .bind(state.reported_at.as_millis())
+                    .bind(state.boot_id.as_str())
+                    .bind(state.rotation_version.map(to_i64))
+                    .bind(state.pending_version.map(to_i64))
+                    .bind(bool_i64(state.stale))
+                    .bind(to_i64(state.cache.items))
+                    .bind(to_i64(state.cache.bytes))
+                    .bind(to_i64(state.cache.missing))
+                    .bind(to_i64(state.journal_pending))
+                    .bind(state.last_error.as_deref())
+                    .bind(state.agent_version.as_str())
+                    .bind(serde_json::to_string(state).unwrap_or_default());
             }
-            out.push(previous_status);
+            query.execute(&mut *tx).await?;
+        }
+        for chunk in events.chunks(EVENTS) {
+            let sql = format!(
+                "INSERT INTO presence_events (screen_id, status, at, boot_id) VALUES {}",
+                self.values_rows(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for (screen_id, status, boot_id) in chunk {
+                query = query
+                    .bind(*screen_id)
+                    .bind(*status)
+                    .bind(now)
+                    .bind(*boot_id);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(out)

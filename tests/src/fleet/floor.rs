@@ -35,6 +35,9 @@ fn options(url: &str, id: &str, login: &Option<(String, String)>) -> anyhow::Res
     Ok(options)
 }
 
+/// Subscribers whose acks go to one collecting client.
+const ACKS_PER_COLLECTOR: usize = 500;
+
 /// Runs the floor with `n` subscribers connecting at `rate` per second.
 pub async fn measure(
     url: &str,
@@ -44,18 +47,28 @@ pub async fn measure(
     rate: u32,
 ) -> anyhow::Result<Floor> {
     let run = ledcast_server::auth::random_hex::<4>();
-    let ack_topic = format!("fleet-floor/{run}/ack");
+    // Acks go to one collector per ACKS_PER_COLLECTOR subscribers: a broker
+    // queues at most so many messages for one client (Mosquitto: 1000 by
+    // default, dropping the rest), and the server's own ingest gets the
+    // same treatment (see ledcast_server::push).
+    let collectors = n.div_ceil(ACKS_PER_COLLECTOR).max(1);
+    let ack_topic = |i: usize| format!("fleet-floor/{run}/ack/{}", i / ACKS_PER_COLLECTOR);
     let topic = |i: usize| format!("fleet-floor/{run}/s/{i}");
 
-    // The ack collector.
     let (acks_tx, mut acks_rx) = mpsc::unbounded_channel::<(u8, u32, Instant)>();
-    let (collector, mut collector_loop) =
-        AsyncClient::new(options(url, &format!("floor-{run}-acks"), &login)?, 1024);
-    collector.subscribe(&ack_topic, QoS::AtLeastOnce).await?;
     let (sub_ready_tx, mut sub_ready_rx) = mpsc::unbounded_channel::<()>();
     let mut tasks = Vec::new();
-    {
-        let ready = sub_ready_tx.clone();
+    let mut collector_clients = Vec::new();
+    for c in 0..collectors {
+        let (collector, mut collector_loop) = AsyncClient::new(
+            options(url, &format!("floor-{run}-acks-{c}"), &login)?,
+            1024,
+        );
+        collector
+            .subscribe(ack_topic(c * ACKS_PER_COLLECTOR), QoS::AtLeastOnce)
+            .await?;
+        collector_clients.push(collector);
+        let (ready, acks_tx) = (sub_ready_tx.clone(), acks_tx.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 match collector_loop.poll().await {
@@ -73,6 +86,7 @@ pub async fn measure(
             }
         }));
     }
+    drop(acks_tx);
     // The subscribers.
     let mut clients = Vec::with_capacity(n);
     let pause = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
@@ -80,7 +94,7 @@ pub async fn measure(
         let (client, mut eventloop) =
             AsyncClient::new(options(url, &format!("floor-{run}-{i}"), &login)?, 16);
         client.subscribe(topic(i), QoS::AtLeastOnce).await?;
-        let (me, ack_topic, ready) = (client.clone(), ack_topic.clone(), sub_ready_tx.clone());
+        let (me, ack_topic, ready) = (client.clone(), ack_topic(i), sub_ready_tx.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
@@ -101,11 +115,14 @@ pub async fn measure(
         tokio::time::sleep(pause).await;
     }
     drop(sub_ready_tx);
-    for got in 0..=n {
+    for got in 0..n + collectors {
         tokio::time::timeout(Duration::from_secs(120), sub_ready_rx.recv())
             .await
             .with_context(|| {
-                format!("floor: only {got} of {} subscriptions acknowledged", n + 1)
+                format!(
+                    "floor: only {got} of {} subscriptions acknowledged",
+                    n + collectors
+                )
             })?;
     }
 
