@@ -280,8 +280,16 @@ fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> Bro
                     return crate::auth::same_secret(&password, &server_password);
                 }
                 let Some(store) = store else { return false };
-                let Ok(Some(device)) = store.device_by_broker_username(&username).await else {
-                    return false;
+                let device = match store.device_by_broker_username(&username).await {
+                    Ok(Some(device)) => device,
+                    Ok(None) => {
+                        tracing::debug!(%username, "broker login refused: no enrolled device");
+                        return false;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%username, %error, "broker login refused: the store did not answer");
+                        return false;
+                    }
                 };
                 crate::auth::same_secret(
                     &crate::auth::token_sha256(&password),
