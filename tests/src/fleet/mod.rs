@@ -991,7 +991,11 @@ async fn change_round(
     let t0 = clock();
     let mut alert_id = None;
     if scenario == Scenario::Fanout {
-        let playlist = if round.is_multiple_of(2) { "fleet-b" } else { "fleet-a" };
+        let playlist = if round.is_multiple_of(2) {
+            "fleet-b"
+        } else {
+            "fleet-a"
+        };
         server.apply(n, playlist).await?;
     } else {
         let until = ledcast_server::clock::now().as_millis() + 3_600_000;
