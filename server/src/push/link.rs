@@ -81,15 +81,8 @@ impl Delivery {
         screen_id: &protocol::ScreenId,
         envelope: Vec<u8>,
     ) -> anyhow::Result<()> {
-        self.client
-            .publish(
-                Topic::name(screen_id, TopicKind::Rotation),
-                QoS::AtLeastOnce,
-                true,
-                envelope,
-            )
-            .await
-            .context("queueing a rotation for the MQTT broker")?;
+        self.publish(screen_id, TopicKind::Rotation, true, envelope)
+            .await?;
         self.metrics
             .rotations_published
             .fetch_add(1, Ordering::Relaxed);
@@ -102,15 +95,8 @@ impl Delivery {
         screen_id: &protocol::ScreenId,
         envelope: Vec<u8>,
     ) -> anyhow::Result<()> {
-        self.client
-            .publish(
-                Topic::name(screen_id, TopicKind::Command),
-                QoS::AtLeastOnce,
-                false,
-                envelope,
-            )
+        self.publish(screen_id, TopicKind::Command, false, envelope)
             .await
-            .context("queueing a command for the MQTT broker")
     }
 
     /// Publishes a signed command envelope, QoS 1, retained (a server key
@@ -120,15 +106,27 @@ impl Delivery {
         screen_id: &protocol::ScreenId,
         envelope: Vec<u8>,
     ) -> anyhow::Result<()> {
+        self.publish(screen_id, TopicKind::Command, true, envelope)
+            .await
+    }
+
+    /// Queues a signed envelope for `screen_id`'s `kind` topic, QoS 1.
+    async fn publish(
+        &self,
+        screen_id: &protocol::ScreenId,
+        kind: TopicKind,
+        retained: bool,
+        envelope: Vec<u8>,
+    ) -> anyhow::Result<()> {
         self.client
             .publish(
-                Topic::name(screen_id, TopicKind::Command),
+                Topic::name(screen_id, kind),
                 QoS::AtLeastOnce,
-                true,
+                retained,
                 envelope,
             )
             .await
-            .context("queueing a retained command for the MQTT broker")
+            .with_context(|| format!("queueing a {kind:?} message for the MQTT broker"))
     }
 
     /// Whether the broker connection is up right now.
@@ -208,15 +206,7 @@ pub async fn start(
     store: Arc<dyn DeliveryStore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(Delivery, JoinHandle<()>)> {
-    let mut mqtt = mqtt_options(&options.broker_url, &options.client_id)?;
-    if let (Some(user), Some(pass)) = (&options.username, &options.password) {
-        mqtt.set_credentials(user, pass);
-    }
-    let (client, mut eventloop) = AsyncClient::new(mqtt, 1024);
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    network.set_connection_timeout(10);
-    eventloop.set_network_options(network);
+    let (client, mut eventloop) = connect(&options, &options.client_id, 1024)?;
 
     let metrics = Arc::new(DeliveryMetrics::default());
     let connected = Arc::new(AtomicBool::new(false));
@@ -357,6 +347,25 @@ pub async fn start(
     Ok((delivery, handle))
 }
 
+/// A client for `options`' broker and login as `client_id` (TCP_NODELAY,
+/// 10 s connect timeout); `capacity` bounds its request queue.
+fn connect(
+    options: &DeliveryOptions,
+    client_id: &str,
+    capacity: usize,
+) -> anyhow::Result<(AsyncClient, rumqttc::EventLoop)> {
+    let mut mqtt = mqtt_options(&options.broker_url, client_id)?;
+    if let (Some(user), Some(pass)) = (&options.username, &options.password) {
+        mqtt.set_credentials(user, pass);
+    }
+    let (client, mut eventloop) = AsyncClient::new(mqtt, capacity);
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(10);
+    eventloop.set_network_options(network);
+    Ok((client, eventloop))
+}
+
 /// Connections that share the play subscription on an external broker.
 const PLAYS_CLIENTS: usize = 8;
 
@@ -370,18 +379,8 @@ fn spawn_plays_client(
     incoming: mpsc::Sender<Incoming>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut mqtt = mqtt_options(
-        &options.broker_url,
-        &format!("{}-plays-{k}", options.client_id),
-    )?;
-    if let (Some(user), Some(pass)) = (&options.username, &options.password) {
-        mqtt.set_credentials(user, pass);
-    }
-    let (client, mut eventloop) = AsyncClient::new(mqtt, 64);
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    network.set_connection_timeout(10);
-    eventloop.set_network_options(network);
+    let (client, mut eventloop) =
+        connect(options, &format!("{}-plays-{k}", options.client_id), 64)?;
     let filter = filter.to_owned();
     tokio::spawn(async move {
         loop {
@@ -560,6 +559,41 @@ async fn run_worker(
     }
 }
 
+/// Opens each device-signed message with its screen's device key (one key
+/// lookup for the group), counting and logging what is dropped: messages
+/// from unknown or revoked devices and ones whose signature fails.
+async fn open_from_devices<T: protocol::Signed>(
+    store: &Arc<dyn DeliveryStore>,
+    delivery: &Delivery,
+    messages: Vec<Incoming>,
+) -> anyhow::Result<Vec<(protocol::ScreenId, T)>> {
+    let mut screens: Vec<protocol::ScreenId> =
+        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
+    screens.sort();
+    screens.dedup();
+    let keys = store.device_keys(&screens).await?;
+    let metrics = &delivery.metrics;
+    let mut opened = Vec::with_capacity(messages.len());
+    for message in messages {
+        let screen_id = message.topic.screen_id;
+        let Some(device_key) = keys.get(&screen_id) else {
+            metrics
+                .dropped_unknown_device
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(screen = %screen_id, kind = ?message.topic.kind, "message from an unknown or revoked device dropped");
+            continue;
+        };
+        match protocol::open::<T>(&message.payload, device_key) {
+            Ok(body) => opened.push((screen_id, body)),
+            Err(rejected) => {
+                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
+            }
+        }
+    }
+    Ok(opened)
+}
+
 /// Verifies each batch with its screen's device key, stores every valid one
 /// in one transaction, and acks each only after that commit.
 async fn ingest_plays(
@@ -568,37 +602,16 @@ async fn ingest_plays(
     server_key: &SigningKey,
     messages: Vec<Incoming>,
 ) -> anyhow::Result<()> {
-    let mut screens: Vec<protocol::ScreenId> =
-        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
-    screens.sort();
-    screens.dedup();
-    let keys = store.device_keys(&screens).await?;
     let metrics = &delivery.metrics;
-    let mut verified = Vec::with_capacity(messages.len());
-    for message in messages {
-        let screen_id = message.topic.screen_id;
-        let Some(device_key) = keys.get(&screen_id) else {
-            metrics
-                .dropped_unknown_device
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(screen = %screen_id, "play batch from an unknown or revoked device dropped");
-            continue;
-        };
-        let batch = match protocol::open::<protocol::PlayBatch>(&message.payload, device_key) {
-            Ok(batch) => batch,
-            Err(rejected) => {
-                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
-                continue;
-            }
-        };
-        if batch.screen_id != screen_id || !batch_is_consistent(&batch) {
+    let mut verified = open_from_devices::<protocol::PlayBatch>(store, delivery, messages).await?;
+    verified.retain(|(screen_id, batch)| {
+        let ok = batch.screen_id == *screen_id && batch_is_consistent(batch);
+        if !ok {
             metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(screen = %screen_id, "play batch for another screen or with inconsistent seqs refused");
-            continue;
         }
-        verified.push((screen_id, batch));
-    }
+        ok
+    });
     if verified.is_empty() {
         return Ok(());
     }
@@ -642,15 +655,13 @@ async fn ingest_plays(
             upto_seq: batch.last_seq,
         };
         delivery
-            .client
             .publish(
-                Topic::name(&screen_id, TopicKind::Ack),
-                QoS::AtLeastOnce,
+                &screen_id,
+                TopicKind::Ack,
                 false,
                 protocol::seal(&ack, server_key),
             )
-            .await
-            .context("queueing an ack")?;
+            .await?;
         metrics.acks_published.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -673,39 +684,20 @@ async fn ingest_states(
     delivery: &Delivery,
     messages: Vec<Incoming>,
 ) -> anyhow::Result<()> {
-    let mut screens: Vec<protocol::ScreenId> =
-        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
-    screens.sort();
-    screens.dedup();
-    let keys = store.device_keys(&screens).await?;
     let metrics = &delivery.metrics;
-    let mut verified = Vec::with_capacity(messages.len());
-    for message in messages {
-        let screen_id = message.topic.screen_id;
-        if message.payload.is_empty() {
-            continue; // a cleared retained message
-        }
-        let Some(device_key) = keys.get(&screen_id) else {
-            metrics
-                .dropped_unknown_device
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(screen = %screen_id, "state from an unknown or revoked device dropped");
-            continue;
-        };
-        let state = match protocol::open::<protocol::AgentState>(&message.payload, device_key) {
-            Ok(state) => state,
-            Err(rejected) => {
-                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
-                continue;
-            }
-        };
-        if state.screen_id != screen_id {
+    // An empty payload is a cleared retained message, not a report.
+    let messages = messages
+        .into_iter()
+        .filter(|m| !m.payload.is_empty())
+        .collect();
+    let mut verified = open_from_devices::<protocol::AgentState>(store, delivery, messages).await?;
+    verified.retain(|(screen_id, state)| {
+        let ok = state.screen_id == *screen_id;
+        if !ok {
             metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            continue;
         }
-        verified.push((screen_id, state));
-    }
+        ok
+    });
     if verified.is_empty() {
         return Ok(());
     }
