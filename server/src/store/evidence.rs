@@ -255,7 +255,7 @@ impl Store {
         // Two statements per call, not two per screen: each statement is a
         // round trip to the database (for SQLite, to its worker thread).
         let mut tx = self.pool.begin().await?;
-        let mut latest: HashMap<&str, (u64, String)> = HashMap::with_capacity(candidates.len());
+        let mut latest: HashMap<String, (u64, String)> = HashMap::with_capacity(candidates.len());
         for chunk in candidates.chunks(ROTATIONS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT r.screen_id AS screen_id, r.version AS version, r.content_sha256 AS content_sha256 \
@@ -269,12 +269,13 @@ impl Store {
                 query = query.bind(c.screen_id);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                let screen: String = row.try_get("screen_id")?;
-                let version = to_u64(row.try_get("version")?);
-                let content: String = row.try_get("content_sha256")?;
-                if let Some(c) = chunk.iter().find(|c| c.screen_id == screen) {
-                    latest.insert(c.screen_id, (version, content));
-                }
+                latest.insert(
+                    row.try_get("screen_id")?,
+                    (
+                        to_u64(row.try_get("version")?),
+                        row.try_get("content_sha256")?,
+                    ),
+                );
             }
         }
         let mut stored = Vec::new();

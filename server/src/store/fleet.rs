@@ -625,7 +625,7 @@ impl Store {
         screens.dedup();
         let mut tx = self.pool.begin().await?;
         // (status, since) of each screen as the reports are applied in turn.
-        let mut running: std::collections::HashMap<&str, (String, i64)> =
+        let mut running: std::collections::HashMap<String, (String, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
         for chunk in screens.chunks(LOOKUP) {
             let sql = format!(
@@ -637,41 +637,38 @@ impl Store {
                 query = query.bind(*screen);
             }
             for row in query.fetch_all(&mut *tx).await? {
-                let screen: String = row.try_get("screen_id")?;
-                if let Some(key) = chunk.iter().find(|s| **s == screen) {
-                    running.insert(key, (row.try_get("status")?, row.try_get("status_since")?));
-                }
+                running.insert(
+                    row.try_get("screen_id")?,
+                    (row.try_get("status")?, row.try_get("status_since")?),
+                );
             }
         }
         let mut out = Vec::with_capacity(states.len());
         // The last report of each screen, with its `status_since`.
-        let mut last: Vec<(&str, &protocol::AgentState, i64)> = Vec::new();
-        let mut last_index: std::collections::HashMap<&str, usize> =
-            std::collections::HashMap::new();
+        let mut last: std::collections::HashMap<&str, (&protocol::AgentState, i64)> =
+            std::collections::HashMap::with_capacity(screens.len());
         let mut events: Vec<(&str, &'static str, &str)> = Vec::new();
         for (screen_id, state) in states {
             let status = match state.status {
                 protocol::Presence::Online => "online",
                 protocol::Presence::Offline => "offline",
             };
-            let (previous_status, since) = match running.get(screen_id) {
+            let (previous_status, since) = match running.get(*screen_id) {
                 Some((previous, since)) if previous == status => (None, *since),
                 Some((previous, _)) => (Some(previous.clone()), now),
                 None => (Some("never".to_owned()), now),
             };
-            running.insert(screen_id, (status.to_owned(), since));
+            running.insert((*screen_id).to_owned(), (status.to_owned(), since));
             if previous_status.is_some() {
                 events.push((screen_id, status, state.boot_id.as_str()));
             }
-            match last_index.get(screen_id) {
-                Some(&i) => last[i] = (screen_id, state, since),
-                None => {
-                    last_index.insert(screen_id, last.len());
-                    last.push((screen_id, state, since));
-                }
-            }
+            last.insert(screen_id, (state, since));
             out.push(previous_status);
         }
+        let last: Vec<(&str, &protocol::AgentState, i64)> = last
+            .into_iter()
+            .map(|(screen_id, (state, since))| (screen_id, state, since))
+            .collect();
         for chunk in last.chunks(UPSERT) {
             let sql = format!(
                 "INSERT INTO screen_state (screen_id, status, status_since, last_seen_at, reported_at, boot_id, \
