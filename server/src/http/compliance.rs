@@ -843,20 +843,15 @@ mod tests {
     //! The API against hand-made play records, on SQLite and (with
     //! `LEDCAST_TEST_DATABASE_URL`) PostgreSQL.
 
-    use std::sync::Arc;
-
     use axum::body::Body;
     use axum::http::{header, Method, Request, StatusCode};
-    use ed25519_dalek::SigningKey;
     use ledcast_protocol::v1 as protocol;
     use serde_json::{json, Value};
     use tower::ServiceExt;
 
-    use crate::config::Config;
     use crate::http::AppState;
-    use crate::media_store::ContentStore;
     use crate::store::testing::{backends, TestDb};
-    use crate::store::{NewUser, PlaylistFile, ProfileRow, Role, ScreenRow, SiteRow};
+    use crate::store::{PlaylistFile, ProfileRow, Role, ScreenRow, SiteRow};
 
     const MIN: i64 = 60_000;
 
@@ -869,25 +864,7 @@ mod tests {
     impl H {
         async fn new(db: TestDb) -> H {
             let dir = tempfile::tempdir().unwrap();
-            let config = Config {
-                data_dir: dir.path().to_owned(),
-                ..Config::default()
-            };
-            let (events, _) = tokio::sync::broadcast::channel(16);
-            let state = AppState {
-                store: db.store.clone(),
-                media: ContentStore::open(dir.path().join("media")).await.unwrap(),
-                screenshots: ContentStore::open(dir.path().join("screenshots"))
-                    .await
-                    .unwrap(),
-                config: Arc::new(config),
-                signing_key: Arc::new(SigningKey::from_bytes(&[7; 32])),
-                events,
-                public_url: "http://ledcast.test".into(),
-                metrics: Default::default(),
-                compile_lock: Default::default(),
-                announced: Default::default(),
-            };
+            let state = crate::http::tests::test_state(&db.store, dir.path()).await;
             let h = H {
                 state,
                 db: Some(db),
@@ -967,34 +944,16 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            for (name, role, sites) in [
-                ("admin", Role::Admin, vec![]),
-                ("editor", Role::Editor, vec![]),
-                ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
-                ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
-            ] {
-                store
-                    .create_user(NewUser {
-                        id: name,
-                        username: name,
-                        password_hash: "x",
-                        role,
-                        sites: &sites,
-                        now: 1,
-                    })
-                    .await
-                    .unwrap();
-                store
-                    .create_api_token(
-                        name,
-                        &crate::auth::token_sha256(&format!("token-{name}")),
-                        name,
-                        "test",
-                        1,
-                    )
-                    .await
-                    .unwrap();
-            }
+            crate::http::tests::add_users(
+                store,
+                &[
+                    ("admin", Role::Admin, vec![]),
+                    ("editor", Role::Editor, vec![]),
+                    ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
+                    ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+                ],
+            )
+            .await;
         }
 
         async fn send(

@@ -469,9 +469,8 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::media_store::ContentStore;
-    use crate::store::testing::{backends, TestDb};
-    use crate::store::{NewUser, Role};
+    use crate::store::testing::backends;
+    use crate::store::Role;
 
     /// A door screen (full colour, stills and scroll) whose default loop is
     /// the current edition's posters and texts for bank doors.
@@ -547,55 +546,16 @@ valid_from = 2026-11-23
 valid_until = 2026-12-20
 "#;
 
-    async fn state_for(db: &TestDb, dir: &std::path::Path) -> AppState {
-        let (events, _) = tokio::sync::broadcast::channel(64);
-        AppState {
-            store: db.store.clone(),
-            media: ContentStore::open(dir.join("media")).await.unwrap(),
-            screenshots: ContentStore::open(dir.join("screenshots")).await.unwrap(),
-            config: Arc::new(Config {
-                data_dir: dir.to_owned(),
-                ..Config::default()
-            }),
-            signing_key: Arc::new(ed25519_dalek::SigningKey::from_bytes(&[9; 32])),
-            events,
-            public_url: "http://ledcast.test".into(),
-            metrics: Default::default(),
-            compile_lock: Default::default(),
-            announced: Default::default(),
-        }
-    }
-
     async fn users(state: &AppState) {
-        for (name, role) in [
-            ("editor", Role::Editor),
-            ("approver", Role::Approver),
-            ("approver2", Role::Approver),
-        ] {
-            state
-                .store
-                .create_user(NewUser {
-                    id: name,
-                    username: name,
-                    password_hash: "x",
-                    role,
-                    sites: &[],
-                    now: 1,
-                })
-                .await
-                .unwrap();
-            state
-                .store
-                .create_api_token(
-                    name,
-                    &crate::auth::token_sha256(&format!("token-{name}")),
-                    name,
-                    "test",
-                    1,
-                )
-                .await
-                .unwrap();
-        }
+        crate::http::tests::add_users(
+            &state.store,
+            &[
+                ("editor", Role::Editor, vec![]),
+                ("approver", Role::Approver, vec![]),
+                ("approver2", Role::Approver, vec![]),
+            ],
+        )
+        .await;
     }
 
     async fn call(state: &AppState, method: Method, uri: &str, actor: &str) -> (StatusCode, Value) {
@@ -636,7 +596,7 @@ valid_until = 2026-12-20
     async fn approving_an_edition_shows_its_diff_first_then_supersedes_the_current_one() {
         for db in backends().await {
             let dir = tempfile::tempdir().unwrap();
-            let state = state_for(&db, dir.path()).await;
+            let state = crate::http::tests::test_state(&db.store, dir.path()).await;
             users(&state).await;
             let files = [crate::store::PlaylistFile {
                 name: "site.toml".into(),
@@ -870,7 +830,7 @@ valid_until = 2026-12-20
     async fn the_daily_expiry_report_is_made_once_per_day_stored_and_audited() {
         for db in backends().await {
             let dir = tempfile::tempdir().unwrap();
-            let state = state_for(&db, dir.path()).await;
+            let state = crate::http::tests::test_state(&db.store, dir.path()).await;
             users(&state).await;
             let (status, _) = call(&state, Method::GET, "/api/v1/reports/expiry", "editor").await;
             assert_eq!(status, StatusCode::NOT_FOUND, "no report yet");
@@ -949,7 +909,7 @@ valid_until = 2026-12-20
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let db = crate::store::testing::sqlite().await;
         let dir = tempfile::tempdir().unwrap();
-        let mut state = state_for(&db, dir.path()).await;
+        let mut state = crate::http::tests::test_state(&db.store, dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = (*state.config).clone();

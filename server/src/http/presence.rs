@@ -72,19 +72,16 @@ pub(crate) fn matrix_rows() -> Vec<super::tests::MatrixRow> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use axum::body::Body;
     use axum::http::{header, Request, StatusCode};
-    use ed25519_dalek::SigningKey;
     use ledcast_protocol::v1 as protocol;
     use serde_json::Value;
     use tower::ServiceExt;
 
     use super::*;
-    use crate::media_store::ContentStore;
     use crate::store::testing::backends;
-    use crate::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow, Store};
+    use crate::store::{ProfileRow, Role, ScreenRow, SiteRow, Store};
 
     fn agent_state(screen: &str, status: protocol::Presence) -> protocol::AgentState {
         protocol::AgentState {
@@ -153,33 +150,15 @@ mod tests {
                 .await
                 .unwrap();
         }
-        for (name, role, sites) in [
-            ("admin", Role::Admin, vec![]),
-            ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
-            ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
-        ] {
-            store
-                .create_user(NewUser {
-                    id: name,
-                    username: name,
-                    password_hash: "x",
-                    role,
-                    sites: &sites,
-                    now: 1,
-                })
-                .await
-                .unwrap();
-            store
-                .create_api_token(
-                    name,
-                    &crate::auth::token_sha256(&format!("token-{name}")),
-                    name,
-                    "test",
-                    1,
-                )
-                .await
-                .unwrap();
-        }
+        crate::http::tests::add_users(
+            store,
+            &[
+                ("admin", Role::Admin, vec![]),
+                ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
+                ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+            ],
+        )
+        .await;
     }
 
     async fn alerts(state: &AppState, actor: &str) -> Value {
@@ -213,24 +192,11 @@ mod tests {
         use protocol::Presence::{Offline, Online};
         for db in backends().await {
             let dir = tempfile::tempdir().unwrap();
-            let mut config = Config {
-                data_dir: dir.path().to_owned(),
-                ..Config::default()
-            };
-            config.mqtt.offline_alert_seconds = 600;
-            let (events, _) = tokio::sync::broadcast::channel(8);
-            let state = AppState {
-                store: db.store.clone(),
-                media: ContentStore::open(dir.path().join("media")).await.unwrap(),
-                screenshots: ContentStore::open(dir.path().join("shots")).await.unwrap(),
-                config: Arc::new(config),
-                signing_key: Arc::new(SigningKey::from_bytes(&[9; 32])),
-                events,
-                public_url: "http://ledcast.test".into(),
-                metrics: Default::default(),
-                compile_lock: Default::default(),
-                announced: Default::default(),
-            };
+            let state = crate::http::tests::test_state(&db.store, dir.path()).await;
+            assert_eq!(
+                state.config.mqtt.offline_alert_seconds, 600,
+                "the default this test reads"
+            );
             let store = &state.store;
             seed(store).await;
             let now = crate::clock::now();

@@ -20,6 +20,56 @@ use crate::media_store::ContentStore;
 use crate::store::testing::{backends, TestDb};
 use crate::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 
+/// An `AppState` over `store` with its media, screenshots and data under
+/// `dir` and default configuration: what every in-process router test
+/// starts from.
+pub(crate) async fn test_state(store: &crate::store::Store, dir: &std::path::Path) -> AppState {
+    let (events, _) = tokio::sync::broadcast::channel(64);
+    AppState {
+        store: store.clone(),
+        media: ContentStore::open(dir.join("media")).await.unwrap(),
+        screenshots: ContentStore::open(dir.join("screenshots")).await.unwrap(),
+        config: Arc::new(Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        }),
+        signing_key: Arc::new(SigningKey::from_bytes(&[9; 32])),
+        events,
+        public_url: "http://ledcast.test".into(),
+        metrics: Default::default(),
+        compile_lock: Default::default(),
+        announced: Default::default(),
+    }
+}
+
+/// Creates each `(name, role, sites)` user with the Bearer token
+/// `token-{name}`.
+pub(crate) async fn add_users(store: &crate::store::Store, users: &[(&str, Role, Vec<String>)]) {
+    for (name, role, sites) in users {
+        store
+            .create_user(NewUser {
+                id: name,
+                username: name,
+                password_hash: "x",
+                role: *role,
+                sites,
+                now: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .create_api_token(
+                name,
+                &crate::auth::token_sha256(&format!("token-{name}")),
+                name,
+                "test",
+                1,
+            )
+            .await
+            .unwrap();
+    }
+}
+
 struct Harness {
     state: AppState,
     db: Option<TestDb>,
@@ -29,25 +79,7 @@ struct Harness {
 impl Harness {
     async fn new(db: TestDb) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            data_dir: dir.path().to_owned(),
-            ..Config::default()
-        };
-        let (events, _) = tokio::sync::broadcast::channel(64);
-        let state = AppState {
-            store: db.store.clone(),
-            media: ContentStore::open(dir.path().join("media")).await.unwrap(),
-            screenshots: ContentStore::open(dir.path().join("screenshots"))
-                .await
-                .unwrap(),
-            config: Arc::new(config),
-            signing_key: Arc::new(SigningKey::from_bytes(&[9; 32])),
-            events,
-            public_url: "http://ledcast.test".into(),
-            metrics: Default::default(),
-            compile_lock: Default::default(),
-            announced: Default::default(),
-        };
+        let state = test_state(&db.store, dir.path()).await;
         Harness {
             state,
             db: Some(db),
@@ -114,36 +146,18 @@ impl Harness {
                 .await
                 .unwrap();
         }
-        for (name, role, sites) in [
-            ("admin", Role::Admin, vec![]),
-            ("editor", Role::Editor, vec![]),
-            ("editor2", Role::Editor, vec![]),
-            ("approver", Role::Approver, vec![]),
-            ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
-            ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
-        ] {
-            store
-                .create_user(NewUser {
-                    id: name,
-                    username: name,
-                    password_hash: "x",
-                    role,
-                    sites: &sites,
-                    now: 1,
-                })
-                .await
-                .unwrap();
-            store
-                .create_api_token(
-                    name,
-                    &crate::auth::token_sha256(&format!("token-{name}")),
-                    name,
-                    "test",
-                    1,
-                )
-                .await
-                .unwrap();
-        }
+        add_users(
+            store,
+            &[
+                ("admin", Role::Admin, vec![]),
+                ("editor", Role::Editor, vec![]),
+                ("editor2", Role::Editor, vec![]),
+                ("approver", Role::Approver, vec![]),
+                ("branch-a", Role::Branch, vec!["site-a".to_owned()]),
+                ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+            ],
+        )
+        .await;
     }
 }
 

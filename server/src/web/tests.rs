@@ -9,13 +9,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
-use ed25519_dalek::SigningKey;
 use tower::ServiceExt;
 
 use super::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
 use crate::config::Config;
 use crate::http::{app, AppState};
-use crate::media_store::ContentStore;
 use crate::store::testing::sqlite;
 use crate::store::{MaterialRow, NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 
@@ -164,24 +162,7 @@ impl Ui {
     async fn new() -> Ui {
         let db = sqlite().await;
         let dir = tempfile::tempdir().unwrap();
-        let (events, _) = tokio::sync::broadcast::channel(64);
-        let state = AppState {
-            store: db.store.clone(),
-            media: ContentStore::open(dir.path().join("media")).await.unwrap(),
-            screenshots: ContentStore::open(dir.path().join("screenshots"))
-                .await
-                .unwrap(),
-            config: Arc::new(Config {
-                data_dir: dir.path().to_owned(),
-                ..Config::default()
-            }),
-            signing_key: Arc::new(SigningKey::from_bytes(&[7; 32])),
-            events,
-            public_url: "http://ledcast.test".into(),
-            metrics: Default::default(),
-            compile_lock: Default::default(),
-            announced: Default::default(),
-        };
+        let state = crate::http::tests::test_state(&db.store, dir.path()).await;
         let store = &state.store;
         for (site, name) in [("site-a", HOSTILE), ("site-b", "Branch B")] {
             store
@@ -227,34 +208,16 @@ impl Ui {
                 .await
                 .unwrap();
         }
-        for (name, role, sites) in [
-            ("admin", Role::Admin, vec![]),
-            ("editor", Role::Editor, vec![]),
-            ("approver", Role::Approver, vec![]),
-            ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
-        ] {
-            store
-                .create_user(NewUser {
-                    id: name,
-                    username: name,
-                    password_hash: "x",
-                    role,
-                    sites: &sites,
-                    now: 1,
-                })
-                .await
-                .unwrap();
-            store
-                .create_api_token(
-                    name,
-                    &crate::auth::token_sha256(&format!("token-{name}")),
-                    name,
-                    "test",
-                    1,
-                )
-                .await
-                .unwrap();
-        }
+        crate::http::tests::add_users(
+            store,
+            &[
+                ("admin", Role::Admin, vec![]),
+                ("editor", Role::Editor, vec![]),
+                ("approver", Role::Approver, vec![]),
+                ("branch-b", Role::Branch, vec!["site-b".to_owned()]),
+            ],
+        )
+        .await;
         let media = state.media.put(b"poster").await.unwrap().to_hex();
         store
             .register_media(&media, "image/png", 6, 1)
