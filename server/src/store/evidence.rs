@@ -229,16 +229,21 @@ impl Store {
         force: bool,
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
-        let mut tx = self.pool.begin().await?;
         let candidate = RotationCandidate {
             screen_id,
             content_sha256,
             issued_at,
             expires_at,
         };
-        let stored = store_rotation_in(&mut tx, &candidate, force, make_envelope).await?;
-        tx.commit().await?;
-        Ok(stored)
+        let mut make_envelope = Some(make_envelope);
+        let stored = self
+            .store_rotations(&[candidate], force, |_, version| {
+                make_envelope
+                    .take()
+                    .map_or_else(Vec::new, |make| make(version))
+            })
+            .await?;
+        Ok(stored.into_iter().next().map(|(_, rotation)| rotation))
     }
 
     /// [`Store::store_rotation_if_changed`] for many screens in ONE
@@ -250,6 +255,17 @@ impl Store {
     pub async fn store_rotations_if_changed(
         &self,
         candidates: &[RotationCandidate<'_>],
+        make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
+    ) -> StoreResult<Vec<(usize, StoredRotation)>> {
+        self.store_rotations(candidates, false, make_envelope).await
+    }
+
+    /// Stores the next version of each candidate's rotation, skipping those
+    /// whose newest stored content is the same unless `force`.
+    async fn store_rotations(
+        &self,
+        candidates: &[RotationCandidate<'_>],
+        force: bool,
         mut make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
     ) -> StoreResult<Vec<(usize, StoredRotation)>> {
         // Two statements per call, not two per screen: each statement is a
@@ -281,7 +297,7 @@ impl Store {
         let mut stored = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let next_version = match latest.get(c.screen_id) {
-                Some((_, content)) if content == c.content_sha256 => continue,
+                Some((_, content)) if content == c.content_sha256 && !force => continue,
                 Some((version, _)) => version + 1,
                 None => 1,
             };
@@ -317,10 +333,9 @@ impl Store {
                     .bind(r.issued_at)
                     .bind(r.expires_at);
             }
-            query
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| super::conflict_or(e, "rotations of a recompile"))?;
+            query.execute(&mut *tx).await.map_err(|e| {
+                super::conflict_or(e, "a rotation version another writer stored first")
+            })?;
         }
         tx.commit().await?;
         Ok(stored)
@@ -667,53 +682,3 @@ pub struct RotationCandidate<'a> {
 /// Screens per statement in [`Store::store_rotations_if_changed`] (7 binds
 /// per row; far below both backends' bind limits).
 const ROTATIONS_PER_STATEMENT: usize = 250;
-
-async fn store_rotation_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    c: &RotationCandidate<'_>,
-    force: bool,
-    make_envelope: impl FnOnce(u64) -> Vec<u8>,
-) -> StoreResult<Option<StoredRotation>> {
-    let latest = sqlx::query(
-        "SELECT version, content_sha256 FROM rotations WHERE screen_id = $1 \
-         ORDER BY version DESC LIMIT 1",
-    )
-    .bind(c.screen_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let next_version = match &latest {
-        Some(row) => {
-            let stored_content: String = row.try_get("content_sha256")?;
-            if stored_content == c.content_sha256 && !force {
-                return Ok(None);
-            }
-            to_u64(row.try_get("version")?) + 1
-        }
-        None => 1,
-    };
-    let envelope = make_envelope(next_version);
-    let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
-    sqlx::query(
-        "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
-         issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(c.screen_id)
-    .bind(to_i64(next_version))
-    .bind(c.content_sha256)
-    .bind(envelope.clone())
-    .bind(&envelope_sha256)
-    .bind(c.issued_at)
-    .bind(c.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| super::conflict_or(e, format!("rotation {} v{next_version}", c.screen_id)))?;
-    Ok(Some(StoredRotation {
-        screen_id: c.screen_id.to_owned(),
-        version: next_version,
-        envelope,
-        envelope_sha256,
-        content_sha256: c.content_sha256.to_owned(),
-        issued_at: c.issued_at,
-        expires_at: c.expires_at,
-    }))
-}
