@@ -161,15 +161,16 @@ const FOLD_LOOKBACK_MS: Millis = 3 * 3_600_000;
 /// duration_ms)` for every cron occurrence `start` in `tz`, sorted and
 /// merged. The second value is true when [`MAX_CRON_OCCURRENCES`] cut it short.
 ///
-/// The result does not depend on `from` beyond the clipping: the cron
-/// crate walks local wall-clock time, so a walk begun inside a fall-back
-/// fold (local time already past a start's wall-clock time, the instant
-/// still before its second occurrence) would miss that second occurrence.
-/// Where the offset changed in the hours before `from`, the walk therefore
-/// begins [`FOLD_LOOKBACK_MS`] earlier and drops what ended before `from`.
-/// Inside a fold the crate yields both occurrences of a wall-clock time
-/// before the next one (01:00 EDT, 01:00 EST, 01:01 EDT, …), so near a
-/// change at `until` the walk also goes on past `until` before it stops.
+/// The result does not depend on `from` beyond the clipping. The cron
+/// crate walks local wall-clock time from where it starts, so a walk begun
+/// shortly before (or inside) a fall-back fold — the wall clock about to go
+/// back past a start's wall-clock time — would miss that start's second
+/// occurrence. Where the offset changes within [`FOLD_LOOKBACK_MS`] of the
+/// walk's start, the walk therefore begins that much earlier, and what
+/// ended before `from` is dropped. Inside a fold the crate yields both
+/// occurrences of a wall-clock time before the next one (01:00 EDT,
+/// 01:00 EST, 01:01 EDT, …), so near a change at `until` the walk also goes
+/// on past `until` before it stops.
 pub fn expand_cron(
     schedule: &cron::Schedule,
     duration_ms: Millis,
@@ -183,7 +184,7 @@ pub fn expand_cron(
     };
     let changes = |a: Millis, b: Millis| offset_at(a) != offset_at(b);
     let mut begin_ms = from - duration_ms - 1;
-    if changes(begin_ms - FOLD_LOOKBACK_MS, begin_ms) {
+    if changes(begin_ms - FOLD_LOOKBACK_MS, begin_ms + FOLD_LOOKBACK_MS) {
         begin_ms -= FOLD_LOOKBACK_MS;
     }
     let stop = if changes(until - FOLD_LOOKBACK_MS, until + FOLD_LOOKBACK_MS) {

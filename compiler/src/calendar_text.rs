@@ -552,6 +552,58 @@ pub fn parse_opening_hours(text: &str) -> Result<OpeningHours, String> {
 mod tests {
     use super::*;
 
+    /// The backticked forms of the README table row that starts `| {row} |`.
+    fn readme_row(row: &str) -> Vec<&'static str> {
+        const README: &str = include_str!("../../playlists/README.md");
+        let line = README
+            .lines()
+            .find(|l| l.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("playlists/README.md has no row `{row}`"));
+        line.split('`').skip(1).step_by(2).collect()
+    }
+
+    fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn the_readme_lists_exactly_the_accepted_forms() {
+        let weekdays = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        for (day, row) in weekdays.iter().enumerate() {
+            let code: Vec<&str> = DAY_NAMES
+                .iter()
+                .filter(|(_, d)| *d as usize == day)
+                .map(|(n, _)| *n)
+                .collect();
+            assert_eq!(sorted(readme_row(row)), sorted(code), "{row}");
+        }
+        assert_eq!(
+            sorted(readme_row("range separators")),
+            sorted(RANGE_SEPARATORS.to_vec())
+        );
+        assert_eq!(
+            sorted(readme_row("list separators")),
+            sorted(LIST_SEPARATORS.to_vec())
+        );
+        assert_eq!(
+            sorted(readme_row("day words")),
+            sorted(DAY_SET_WORDS.iter().map(|(w, _)| *w).collect())
+        );
+        assert_eq!(
+            sorted(readme_row("closed")),
+            sorted(CLOSED_WORDS.to_vec())
+        );
+    }
+
     #[test]
     fn days_parse() {
         assert_eq!(parse_days("mon-fri").unwrap(), DaySet(0x1f));

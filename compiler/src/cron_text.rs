@@ -7,7 +7,7 @@
 //! Sunday, 1 is Monday … 6 is Saturday, and the names Sun…Sat; the `cron`
 //! crate itself counts 1 = Sunday, so its numbers are never passed through.
 //! Day-of-month and day-of-week are combined with AND (`0 0 12 13 * Fri *` is
-//! Friday the 13th only), unlike Unix cron's OR; [`CronSpec::both_days`]
+//! Friday the 13th only), unlike Unix cron's OR; [`CronSpec::either_day`]
 //! lets the parser say so. A five-field Unix line is refused with its exact
 //! seven-field equivalent. Every error names the field, says why, and shows
 //! the nearest valid expression.
@@ -176,8 +176,10 @@ const DAY_OF_WEEK: usize = 5;
 pub struct CronSpec {
     /// The schedule, in the `cron` crate's own numbering.
     pub schedule: cron::Schedule,
-    /// Both day-of-month and day-of-week are restricted: both must hold.
-    pub both_days: bool,
+    /// When both day-of-month and day-of-week are restricted (both must
+    /// hold): the two expressions that together run on either day, as Unix
+    /// cron would read the one.
+    pub either_day: Option<[String; 2]>,
 }
 
 /// Why a cron expression was refused.
@@ -278,7 +280,14 @@ pub fn parse_cron(text: &str) -> Result<CronSpec, Vec<CronError>> {
         let f = &FIELDS[index];
         sets[index].len() as u32 == f.top - f.min + 1
     };
-    let both_days = !full(DAY_OF_MONTH) && !full(DAY_OF_WEEK);
+    let either_day = (!full(DAY_OF_MONTH) && !full(DAY_OF_WEEK)).then(|| {
+        let with = |day_field: usize| {
+            let mut fields: Vec<&str> = words.iter().map(|w| w.1).collect();
+            fields[day_field] = "*";
+            fields.join(" ")
+        };
+        [with(DAY_OF_WEEK), with(DAY_OF_MONTH)]
+    });
     // The cron crate's numbering: day-of-week 1 = Sunday … 7 = Saturday.
     let crate_fields: Vec<String> = (0..7)
         .map(|index| {
@@ -305,7 +314,7 @@ pub fn parse_cron(text: &str) -> Result<CronSpec, Vec<CronError>> {
         })?;
     Ok(CronSpec {
         schedule,
-        both_days,
+        either_day,
     })
 }
 

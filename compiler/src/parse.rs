@@ -1149,14 +1149,14 @@ fn schedule_when(
                 None
             }
         };
-        if parsed.as_ref().is_some_and(|spec| spec.both_days) {
+        if let Some([by_date, by_weekday]) = parsed.as_ref().and_then(|spec| spec.either_day.clone()) {
             let l = ctx.loc(file, cron_text);
             ctx.diagnostics.push(
                 Diagnostic::info(
                     &l,
                     format!("{owner}: cron `{expression}` starts only on days that match both day-of-month and day-of-week"),
                 )
-                .with_hint("e.g. `0 0 12 13 * Fri *` is Friday the 13th only; Unix cron would take either day: for that, write two schedules"),
+                .with_hint(format!("that is how ledcast reads it (`0 0 12 13 * Fri *` is Friday the 13th only); Unix cron would start on either day: for that, write two schedules, `{by_date}` and `{by_weekday}`")),
             );
         }
         let duration = s.duration_seconds.filter(|d| *d > 0);
