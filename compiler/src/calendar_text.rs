@@ -182,12 +182,12 @@ fn word_at(rest: &str) -> Option<(DayToken, usize)> {
         .filter(|(w, _)| {
             rest.get(..w.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(w))
-                // An English word must end where the word ends.
+                // An English word must end where the word ends (`monkey`).
                 && !(w.is_ascii()
                     && rest[w.len()..]
                         .chars()
                         .next()
-                        .is_some_and(|c| c.is_alphanumeric()))
+                        .is_some_and(|c| c.is_ascii_alphanumeric()))
         })
         .max_by_key(|(w, _)| w.len())
         .map(|(w, kind)| (kind, w.len()))
@@ -250,7 +250,7 @@ pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
                         None => {
                             return Err(refuse(
                                 k,
-                                format!("the range `{token}{separator}` has no last day"),
+                                format!("`{separator}` after `{token}` has no last day"),
                                 format!(
                                     "e.g. `{token}{separator}{}`",
                                     if token.is_ascii() { "fri" } else { "周五" }
@@ -324,10 +324,13 @@ fn unknown_or_misplaced(
         }
         DayToken::Day(_) | DayToken::Set(_) => {
             let before = previous.map_or("", |p| p.2);
+            let dash = if before.is_ascii() { "-" } else { "至" };
             refuse(
                 k,
                 format!("`{token}` follows `{before}` without a separator"),
-                format!("for the range write `{before}-{token}`; for a list `{before},{token}`"),
+                format!(
+                    "for the range write `{before}{dash}{token}`; for a list `{before},{token}`"
+                ),
             )
         }
         DayToken::Range => match (previous, next) {
@@ -598,10 +601,7 @@ mod tests {
             sorted(readme_row("day words")),
             sorted(DAY_SET_WORDS.iter().map(|(w, _)| *w).collect())
         );
-        assert_eq!(
-            sorted(readme_row("closed")),
-            sorted(CLOSED_WORDS.to_vec())
-        );
+        assert_eq!(sorted(readme_row("closed")), sorted(CLOSED_WORDS.to_vec()));
     }
 
     #[test]

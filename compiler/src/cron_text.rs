@@ -258,13 +258,14 @@ pub fn parse_cron(text: &str) -> Result<CronSpec, Vec<CronError>> {
         return Err(problems
             .into_iter()
             .map(|(index, problem)| {
-                let mut hint = match &nearest {
-                    Some(valid) => format!("nearest valid form: `{valid}`"),
-                    None => FIELDS_HINT.to_owned(),
+                let hint = match (problem.extra_hint, &nearest) {
+                    (Some(extra), Some(valid)) => {
+                        format!("{extra}; nearest valid form: `{valid}`")
+                    }
+                    (Some(extra), None) => extra,
+                    (None, Some(valid)) => format!("nearest valid form: `{valid}`"),
+                    (None, None) => FIELDS_HINT.to_owned(),
                 };
-                if let Some(extra) = problem.extra_hint {
-                    hint = format!("{extra}; {hint}");
-                }
                 CronError {
                     message: format!(
                         "{} field `{}`: {}",
@@ -574,7 +575,7 @@ fn value(index: usize, text: &str) -> Result<u32, ValueProblem> {
         let (why, hint) = if text.contains('#') {
             (
                 "`#` (the nth weekday of a month) is not supported",
-                "the third Friday is day-of-month 15-21 and day-of-week Fri (both must hold)",
+                "e.g. the third Friday is day-of-month 15-21 with day-of-week Fri (both must hold)",
             )
         } else if text.ends_with(['W', 'w']) {
             (

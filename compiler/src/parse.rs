@@ -1149,7 +1149,9 @@ fn schedule_when(
                 None
             }
         };
-        if let Some([by_date, by_weekday]) = parsed.as_ref().and_then(|spec| spec.either_day.clone()) {
+        if let Some([by_date, by_weekday]) =
+            parsed.as_ref().and_then(|spec| spec.either_day.clone())
+        {
             let l = ctx.loc(file, cron_text);
             ctx.diagnostics.push(
                 Diagnostic::info(

@@ -117,8 +117,16 @@ cron = "0 15 1 * * * *"
 duration_seconds = 600
 "#;
     let (model, catalog) = site_in("America/New_York", schedule);
-    let edt = (utc("2026-11-01T05:15:00Z"), utc("2026-11-01T05:25:00Z"), "fold".to_owned());
-    let est = (utc("2026-11-01T06:15:00Z"), utc("2026-11-01T06:25:00Z"), "fold".to_owned());
+    let edt = (
+        utc("2026-11-01T05:15:00Z"),
+        utc("2026-11-01T05:25:00Z"),
+        "fold".to_owned(),
+    );
+    let est = (
+        utc("2026-11-01T06:15:00Z"),
+        utc("2026-11-01T06:25:00Z"),
+        "fold".to_owned(),
+    );
     let early = airtime(&model, &catalog, utc("2026-11-01T04:00:00Z"), 12 * HOUR);
     assert_eq!(early, vec![edt, est.clone()]);
     // Compiled at 05:50Z (01:50 EDT): the 01:15 EST play is still ahead.
@@ -212,7 +220,12 @@ screens = ["ny-door"]
 cron = "0 15 1 * * * *"
 duration_seconds = 600
 "#;
-    let text = explain_at("America/New_York", schedule, "2026-10-31T00:00:00-04:00", 72);
+    let text = explain_at(
+        "America/New_York",
+        schedule,
+        "2026-10-31T00:00:00-04:00",
+        72,
+    );
     for line in [
         "2026-11-01 Sun 01:15:00 UTC-04:00 → 2026-11-01 Sun 01:25:00 UTC-04:00",
         "2026-11-01 Sun 01:15:00 UTC-05:00 → 2026-11-01 Sun 01:25:00 UTC-05:00",
@@ -260,5 +273,8 @@ fn the_readme_dst_examples_compile_to_what_they_show() {
         }
         examples += 1;
     }
-    assert!(examples >= 4, "{examples} explain examples found in playlists/README.md");
+    assert!(
+        examples >= 4,
+        "{examples} explain examples found in playlists/README.md"
+    );
 }
