@@ -105,70 +105,52 @@ struct Field {
     /// The end of `*` and of `N/step` (day-of-week: 6).
     top: u32,
     names: &'static [(&'static str, u32)],
+    /// `?` stands for `*` (the two day fields).
     any: bool,
+    /// A range may run past the end back to the start (`22-2`).
     wraps: bool,
 }
 
+impl Field {
+    const fn numbers(min: u32, max: u32) -> Field {
+        Field {
+            min,
+            max,
+            top: max,
+            names: &[],
+            any: false,
+            wraps: true,
+        }
+    }
+}
+
+/// The fields in order (see [`FIELD_NAMES`]).
 const FIELDS: [Field; 7] = [
+    Field::numbers(0, 59),
+    Field::numbers(0, 59),
+    Field::numbers(0, 23),
     Field {
-        min: 0,
-        max: 59,
-        top: 59,
-        names: &[],
-        any: false,
-        wraps: true,
-    },
-    Field {
-        min: 0,
-        max: 59,
-        top: 59,
-        names: &[],
-        any: false,
-        wraps: true,
-    },
-    Field {
-        min: 0,
-        max: 23,
-        top: 23,
-        names: &[],
-        any: false,
-        wraps: true,
-    },
-    Field {
-        min: 1,
-        max: 31,
-        top: 31,
-        names: &[],
         any: true,
-        wraps: true,
+        ..Field::numbers(1, 31)
     },
     Field {
-        min: 1,
-        max: 12,
-        top: 12,
         names: &MONTH_NAMES,
-        any: false,
-        wraps: true,
+        ..Field::numbers(1, 12)
     },
     Field {
-        min: 0,
-        max: 7,
         top: 6,
         names: &WEEKDAY_NAMES,
         any: true,
-        wraps: true,
+        ..Field::numbers(0, 7)
     },
     Field {
-        min: 1970,
-        max: 2099,
-        top: 2099,
-        names: &[],
-        any: false,
         wraps: false,
+        ..Field::numbers(1970, 2099)
     },
 ];
 
 const DAY_OF_MONTH: usize = 3;
+const MONTH: usize = 4;
 const DAY_OF_WEEK: usize = 5;
 
 /// A parsed cron expression.
@@ -276,6 +258,32 @@ pub fn parse_cron(text: &str) -> Result<CronSpec, Vec<CronError>> {
                 }
             })
             .collect());
+    }
+    // `30 2` (30 February) would never start: say so rather than play nothing.
+    let longest_month = sets[MONTH]
+        .iter()
+        .map(|m| match m {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        })
+        .max()
+        .unwrap_or(31);
+    if sets[DAY_OF_MONTH].iter().all(|d| *d > longest_month) {
+        let (at, field) = words[DAY_OF_MONTH];
+        let days: Vec<String> = sets[DAY_OF_MONTH].iter().map(u32::to_string).collect();
+        return Err(vec![CronError {
+            message: format!(
+                "day-of-month field `{field}`: no month of `{}` has day {}, so it never starts",
+                words[MONTH].1,
+                days.join(", ")
+            ),
+            offset: at,
+            hint: format!(
+                "the months of `{}` have at most {longest_month} days",
+                words[MONTH].1
+            ),
+        }]);
     }
     let full = |index: usize| {
         let f = &FIELDS[index];

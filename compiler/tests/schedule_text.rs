@@ -433,6 +433,10 @@ fn cron_errors_name_the_field_why_and_the_nearest_valid_form() {
             "0 0 12 * * * * *",
             "schedules.toml:5:9: error: schedule `noon`: cron `0 0 12 * * * * *`: cron has 8 field(s); it needs seven (the year may be left out)\n  hint: seven fields: second minute hour day-of-month month day-of-week year, e.g. \"0 0 12 * * Mon-Fri *\"\n",
         ),
+        (
+            "0 0 12 30 2 * *",
+            "schedules.toml:5:16: error: schedule `noon`: cron `0 0 12 30 2 * *`: day-of-month field `30`: no month of `2` has day 30, so it never starts\n  hint: the months of `2` have at most 29 days\n",
+        ),
         // Two bad fields: both reported, one nearest form.
         (
             "0 61 25 * * * *",
