@@ -490,10 +490,14 @@ pub async fn create_confirmation(
                 "use the sha256 returned by POST /api/v1/confirmations/photos",
             )
         })?;
-        if !state.screenshots.contains(&digest).await {
+        let for_this_site = state
+            .store
+            .confirmation_photo_is_for_site(&digest.to_hex(), &screen.site_id)
+            .await?;
+        if !for_this_site || !state.screenshots.contains(&digest).await {
             return Err(ApiError::bad_request(
-                format!("no uploaded photo {photo}"),
-                "upload it first with POST /api/v1/confirmations/photos",
+                format!("no photo {photo} uploaded for this screen's site"),
+                "upload the photo first with POST /api/v1/confirmations/photos, then use the sha256 it returns",
             ));
         }
     }
@@ -622,6 +626,21 @@ pub async fn upload_photo(
         .put(&ingested.bytes)
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    // The photo belongs to the uploader's sites: only their confirmations
+    // may attach it (and so make it visible).
+    let sites = match principal.site_filter() {
+        Some(sites) => sites.to_vec(),
+        None => vec!["*".to_owned()],
+    };
+    state
+        .store
+        .record_confirmation_photo(
+            &digest.to_hex(),
+            &sites,
+            &principal.user.id,
+            state.clock.now().as_millis(),
+        )
+        .await?;
     principal
         .audit(
             &state,
@@ -1546,6 +1565,47 @@ mod tests {
         assert!(!bytes.is_empty());
         let (status, _) = h.send(Method::GET, &photo_uri, "branch-b", None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+        // Another site's photo by digest (issue 17): branch-b may not attach
+        // site-a's photo to its own confirmation, so it never gets to see it.
+        let (status, body) = h
+            .json(
+                Method::POST,
+                "/api/v1/confirmations",
+                "branch-b",
+                Some(
+                    json!({"screen_id": "screen-b", "week": "2025-W49", "verdict": "problem",
+                            "note": "借用别人的照片", "photo_sha256": sha}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|m| m.contains("this screen's site")),
+            "{body}"
+        );
+        let (status, _) = h.send(Method::GET, &photo_uri, "branch-b", None).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "branch-b still may not see it"
+        );
+        // branch-b's own upload of the same picture is its own, and attaches.
+        let (status, body) = send(upload(&photo, "branch-b")).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = h
+            .json(
+                Method::POST,
+                "/api/v1/confirmations",
+                "branch-b",
+                Some(
+                    json!({"screen_id": "screen-b", "week": "2025-W49", "verdict": "problem",
+                            "note": "自己拍的", "photo_sha256": sha}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         h.finish().await;
     }
 }

@@ -245,6 +245,48 @@ impl Store {
         })
     }
 
+    /// Records that the photo `sha256` was uploaded for each of `sites`
+    /// (`["*"]` for a user who sees every site).
+    pub async fn record_confirmation_photo(
+        &self,
+        sha256: &str,
+        sites: &[String],
+        uploaded_by: &str,
+        uploaded_at: i64,
+    ) -> StoreResult<()> {
+        for site in sites {
+            sqlx::query(
+                "INSERT INTO confirmation_photo_sites (sha256, site_id, uploaded_by, uploaded_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (sha256, site_id) DO NOTHING",
+            )
+            .bind(sha256)
+            .bind(site)
+            .bind(uploaded_by)
+            .bind(uploaded_at)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the photo `sha256` was uploaded for `site` (or by a user who
+    /// sees every site).
+    pub async fn confirmation_photo_is_for_site(
+        &self,
+        sha256: &str,
+        site: &str,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM confirmation_photo_sites \
+             WHERE sha256 = $1 AND (site_id = $2 OR site_id = '*')",
+        )
+        .bind(sha256)
+        .bind(site)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// Confirmations, oldest first, filtered by sites (`None` = all), week
     /// and screen.
     pub async fn confirmations(

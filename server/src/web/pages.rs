@@ -25,16 +25,47 @@ pub struct NextQuery {
 /// A local path to go back to, or `/ui` (never another origin).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains(['\\', '\r', '\n'])
-                && n.len() <= 500 =>
-        {
-            n.to_owned()
-        }
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/ui".to_owned(),
     }
+}
+
+/// Whether `next` can only mean a path on this server. Browsers drop TAB,
+/// CR and LF from URLs and read `\` as `/`, so `/\t/evil` and `/\evil` are
+/// other origins: only printable ASCII without backslashes is accepted, no
+/// control character or backslash may hide behind a `%XX` escape, and the
+/// path must not start with two slashes, written or percent-encoded.
+fn is_local_path(next: &str) -> bool {
+    let starts_like_another_origin = |path: &str| {
+        path.strip_prefix('/')
+            .is_none_or(|rest| rest.starts_with(['/', '\\']))
+    };
+    let decoded = percent_decoded(next);
+    next.len() <= 500
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && decoded.bytes().all(|b| !b.is_ascii_control() && b != b'\\')
+        && !starts_like_another_origin(next)
+        && !starts_like_another_origin(&decoded)
+}
+
+/// `%XX` escapes decoded once, byte for byte (others kept as written).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `GET /`.

@@ -374,6 +374,15 @@ async fn the_language_switch_keeps_a_cookie_and_goes_back_only_locally() {
         "//evil.example/",
         "https://evil.example/",
         "/\\evil.example",
+        // Browsers drop TAB/CR/LF: these were `//other-host` (issue 17).
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/%09/evil.example/",
+        "/%2F/evil.example/",
+        "/%2f%2fevil.example/",
+        "/%5Cevil.example",
+        "/ui/ok\u{7f}",
+        "",
     ] {
         let response = ui
             .get(
@@ -382,7 +391,29 @@ async fn the_language_switch_keeps_a_cookie_and_goes_back_only_locally() {
                 true,
             )
             .await;
-        assert_eq!(response.headers()[header::LOCATION], "/ui", "{evil}");
+        assert_eq!(response.headers()[header::LOCATION], "/ui", "{evil:?}");
+        let response = ui
+            .get(
+                &format!("/login?next={}", super::render::url_encode(evil)),
+                None,
+                true,
+            )
+            .await;
+        let body = text(response).await;
+        assert!(
+            !body.contains("evil.example"),
+            "login keeps {evil:?} as its next"
+        );
+    }
+    for local in ["/ui/screens?site=icbc-gaogang", "/ui/materials/m-1%20x"] {
+        let response = ui
+            .get(
+                &format!("/lang/en?next={}", super::render::url_encode(local)),
+                None,
+                true,
+            )
+            .await;
+        assert_eq!(response.headers()[header::LOCATION], local);
     }
     let response = app(ui.state.clone())
         .oneshot(
