@@ -1,4 +1,5 @@
-//! Accounts over HTTP: login (throttled per user name and per address),
+//! Accounts over HTTP: login (throttled per user name and address, and per
+//! address; each attempt reserved before the password is checked),
 //! logout, who-am-I, API tokens, users (admin) and the audit log (admin).
 
 use std::sync::atomic::Ordering;
@@ -32,18 +33,44 @@ pub async fn login(
     let now = state.clock.now().as_millis();
     let auth_config = &state.config.auth;
     let window_ms = auth_config.login_window_seconds * 1000;
-    let user_bucket = format!("login-user:{}", body.username);
-    let addr_bucket = format!("login-addr:{}", addr.as_deref().unwrap_or("unknown"));
-    for bucket in [&user_bucket, &addr_bucket] {
-        let failures = state
-            .store
-            .count_rate_events(bucket, now - window_ms)
-            .await?;
-        if failures >= u64::from(auth_config.login_failures_allowed) {
-            return Err(ApiError::too_many(
-                "too many failed logins for this user name or address",
-                auth_config.login_window_seconds,
-            ));
+    let address = addr.as_deref().unwrap_or("unknown");
+    // Failures count per account *and* address, so one address cannot lock
+    // an account out for everyone; an address also has a wider budget over
+    // all accounts (a branch behind one NAT shares it).
+    let pair_bucket = format!("login:{}@{address}", body.username);
+    let addr_bucket = format!("login-addr:{address}");
+    let allowed = u64::from(auth_config.login_failures_allowed);
+    {
+        // Reserve the attempt before the slow password check: concurrent
+        // guesses each take a place in the count, so at most `allowed` of
+        // them are ever checked. (One gate per process; the count is in
+        // the database.)
+        let _gate = LOGIN_GATE.lock().await;
+        for (bucket, limit) in [
+            (&pair_bucket, allowed),
+            (&addr_bucket, allowed * ADDRESS_BUDGET_FACTOR),
+        ] {
+            let failures = state
+                .store
+                .count_rate_events(bucket, now - window_ms)
+                .await?;
+            if failures >= limit {
+                let minutes = (auth_config.login_window_seconds + 59) / 60;
+                return Err(ApiError::too_many(
+                    format!(
+                        "登录失败次数过多，请 {minutes} 分钟后再试，或请管理员解锁 / \
+                         too many failed logins for this user name from this address: \
+                         try again in {minutes} minutes, or ask an admin to unlock it"
+                    ),
+                    auth_config.login_window_seconds,
+                ));
+            }
+        }
+        for bucket in [&pair_bucket, &addr_bucket] {
+            state
+                .store
+                .add_rate_event(bucket, now, now - window_ms)
+                .await?;
         }
     }
     let user = state.store.user_by_name(&body.username).await?;
@@ -62,13 +89,8 @@ pub async fn login(
     let user = match user {
         Some(user) if ok && user.disabled_at.is_none() => user,
         _ => {
+            // The reserved attempt stays counted as a failure.
             state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
-            for bucket in [&user_bucket, &addr_bucket] {
-                state
-                    .store
-                    .add_rate_event(bucket, now, now - window_ms)
-                    .await?;
-            }
             state
                 .store
                 .audit(
@@ -88,7 +110,10 @@ pub async fn login(
             ));
         }
     };
-    state.store.clear_rate_events(&user_bucket).await?;
+    // A success clears this account's failures from this address and gives
+    // back the address's reserved place.
+    state.store.clear_rate_events(&pair_bucket).await?;
+    state.store.remove_rate_event(&addr_bucket, now).await?;
     let token = auth::random_hex::<32>();
     let csrf = auth::random_hex::<32>();
     let expires_at = now + auth_config.session_hours * 3_600_000;
@@ -134,6 +159,13 @@ pub async fn login(
     }
     Ok(response)
 }
+
+/// Serialises the check-and-reserve of login attempts in this process.
+static LOGIN_GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// An address may fail this many times `login_failures_allowed` over all
+/// accounts in the window (a branch's clerks share one NAT address).
+const ADDRESS_BUDGET_FACTOR: u64 = 4;
 
 /// A valid argon2id hash of a random string, verified against for unknown users.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7pGzjYXyXkqSNXXKWYdQvzDuxXm0U8sGrGvT2rbqSo";

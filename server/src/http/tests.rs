@@ -917,6 +917,74 @@ async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
     h.finish().await;
 }
 
+/// Issue 17, items 4 and 5: 40 wrong passwords sent at once are not all
+/// checked (each attempt is reserved before the slow check), and failures
+/// from one address do not lock the account for another address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_reserved_first_and_counted_per_account_and_address() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.state
+        .store
+        .create_user(NewUser {
+            id: "u1",
+            username: "li",
+            password_hash: &crate::auth::hash_password("a long enough password"),
+            role: Role::Editor,
+            sites: &[],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    let login_from =
+        |password: &str, ip: [u8; 4]| {
+            let mut request = request(
+                Method::POST,
+                "/api/v1/login",
+                None,
+                Some(json!({"username": "li", "password": password})),
+            );
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from((ip, 40_000)),
+            ));
+            request
+        };
+    let attacker = [203, 0, 113, 7];
+    let mut passwords: Vec<String> = (0..40).map(|i| format!("wrong guess number {i}")).collect();
+    passwords.push("a long enough password".into());
+    let handles: Vec<_> = passwords
+        .iter()
+        .map(|password| {
+            let (router, request) = (app(h.state.clone()), login_from(password, attacker));
+            tokio::spawn(async move { router.oneshot(request).await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s != StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 5,
+        "at most the allowed 5 attempts are checked, not {checked}: {statuses:?}"
+    );
+    let throttled = h.send(login_from("a long enough password", attacker)).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = body_json(throttled).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("15 分钟") && detail.contains("15 minutes"),
+        "the page says how long to wait: {detail}"
+    );
+    // The clerk at the branch, on another address, is not locked out.
+    let clerk = [198, 51, 100, 20];
+    let response = h.send(login_from("a long enough password", clerk)).await;
+    assert_eq!(response.status(), StatusCode::OK, "another address logs in");
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn the_uploader_cannot_approve_their_own_material() {
     let h = Harness::new(crate::store::testing::sqlite().await).await;

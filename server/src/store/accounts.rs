@@ -379,6 +379,17 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the events of `bucket` recorded at `at` (a reserved login
+    /// attempt that succeeded).
+    pub async fn remove_rate_event(&self, bucket: &str, at: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rate_events WHERE bucket = $1 AND at = $2")
+            .bind(bucket)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Forgets every event in `bucket` (a successful login clears its failures).
     pub async fn clear_rate_events(&self, bucket: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM rate_events WHERE bucket = $1")
