@@ -536,9 +536,10 @@ impl Emulator {
                 None => ("kInvalidParam", Vec::new()),
                 Some(screen) => {
                     let programs = read_screen(screen);
-                    let missing = programs.iter().filter_map(|p| p.file_name.as_ref()).any(
-                        |name| !self.files.get(name).is_some_and(|f| f.complete),
-                    );
+                    let missing = programs
+                        .iter()
+                        .filter_map(|p| p.file_name.as_ref())
+                        .any(|name| !self.files.get(name).is_some_and(|f| f.complete));
                     if missing {
                         ("kFileNotFound", Vec::new())
                     } else {
@@ -620,8 +621,10 @@ impl Emulator {
             }
             "GetScreenshot2" => (
                 "kSuccess",
-                vec![Element::new("image")
-                    .attr("data", sdk::encode_screenshot(&self.screenshot_jpeg(now_ms)))],
+                vec![Element::new("image").attr(
+                    "data",
+                    sdk::encode_screenshot(&self.screenshot_jpeg(now_ms)),
+                )],
             ),
             _ => ("kUnsupportMethod", Vec::new()),
         };
@@ -652,7 +655,8 @@ impl Emulator {
                 };
                 if sx < iw && sy < ih {
                     let from = (sy * iw + sx) * 3;
-                    frame[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&rgb[from..from + 3]);
+                    frame[(y * w + x) * 3..(y * w + x) * 3 + 3]
+                        .copy_from_slice(&rgb[from..from + 3]);
                 }
             }
         }
@@ -685,7 +689,10 @@ fn answer(guid: &str, method: &str, result: &str, children: Vec<Element>) -> Str
         .attr("method", method)
         .attr("result", result);
     out.children = children;
-    Element::new("sdk").attr("guid", guid).child(out).to_document()
+    Element::new("sdk")
+        .attr("guid", guid)
+        .child(out)
+        .to_document()
 }
 
 /// Decodes a PNG to 8-bit RGB (`None` if it is not a PNG this can read).

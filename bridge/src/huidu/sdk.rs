@@ -361,14 +361,15 @@ pub fn current_program(answer: &Answer) -> Option<String> {
 
 /// Reads a `GetScreenshot2` answer: the JPEG bytes.
 pub fn screenshot(answer: &Answer) -> Result<Vec<u8>, AnswerError> {
-    let data = answer
-        .out
-        .find("image")
-        .and_then(|i| i.get("data"))
-        .ok_or(AnswerError::Missing {
-            method: "GetScreenshot2",
-            what: "<image data>",
-        })?;
+    let data =
+        answer
+            .out
+            .find("image")
+            .and_then(|i| i.get("data"))
+            .ok_or(AnswerError::Missing {
+                method: "GetScreenshot2",
+                what: "<image data>",
+            })?;
     base64::engine::general_purpose::STANDARD
         .decode(data.trim())
         .map_err(|e| AnswerError::Base64(e.to_string()))

@@ -130,7 +130,9 @@ pub enum SessionError {
         step: &'static str,
     },
     /// The connection closed (or could not be opened).
-    #[error("the connection to the controller closed during {step} (与控制卡的连接在{step}时断开)")]
+    #[error(
+        "the connection to the controller closed during {step} (与控制卡的连接在{step}时断开)"
+    )]
     Closed {
         /// The step.
         step: &'static str,
@@ -388,9 +390,7 @@ impl Session {
                 let xml = sdk::add_program(&guid, program::screen_element(plan, *timestamps));
                 self.send_xml(&xml);
             }
-            Step::CurrentProgram => {
-                self.send_xml(&sdk::simple(&guid, "GetCurrentPlayProgramGUID"))
-            }
+            Step::CurrentProgram => self.send_xml(&sdk::simple(&guid, "GetCurrentPlayProgramGUID")),
             Step::GetLuminance => self.send_xml(&sdk::simple(&guid, "GetLuminancePloy")),
             Step::Screenshot => self.send_xml(&sdk::get_screenshot(&guid)),
         }

@@ -189,10 +189,7 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 let text = text.unescape().map_err(|e| malformed(&e))?;
                 if let Some(current) = stack.last_mut() {
                     if !text.trim().is_empty() {
-                        current
-                            .text
-                            .get_or_insert_with(String::new)
-                            .push_str(&text);
+                        current.text.get_or_insert_with(String::new).push_str(&text);
                     }
                 }
             }
