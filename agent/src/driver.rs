@@ -883,6 +883,7 @@ impl Driver {
             last_error: player.last_error,
             warnings,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            bridge: None,
         }
     }
 
@@ -1012,6 +1013,7 @@ pub(crate) fn start_mqtt(
         last_error: Some("connection lost".to_owned()),
         warnings: Vec::new(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        bridge: None,
     };
     options.set_last_will(LastWill::new(
         Topic::name(&loaded.screen_id, TopicKind::State),

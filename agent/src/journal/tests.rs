@@ -27,6 +27,7 @@ fn record(seq: u64) -> PlayRecord {
         ended_at: None,
         outcome: PlayOutcome::Interrupted,
         clock_suspect: false,
+        bridge: None,
     }
 }
 

@@ -841,6 +841,7 @@ impl Player {
                 ended_at: None,
                 outcome: PlayOutcome::Interrupted,
                 clock_suspect: self.clock_suspect,
+                bridge: None,
             }));
         }
         self.actions.push_back(Action::Show(choice.clone()));

@@ -1014,6 +1014,7 @@ mod tests {
                     ended_at: Some(protocol::Timestamp(until)),
                     outcome: protocol::PlayOutcome::Completed,
                     clock_suspect: false,
+                    bridge: None,
                 })
                 .collect();
             let batch = protocol::PlayBatch {
