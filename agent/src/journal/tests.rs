@@ -178,6 +178,7 @@ fn thirty_days_offline_at_one_play_per_ten_seconds_fit_below_the_alarm() {
             seq: 999_999,
             ended_at: Timestamp(1_764_300_000_000),
             outcome: PlayOutcome::Completed,
+            bridge_confirmed: Some(false),
         })
         .len();
     let needed = plays * per_play as u64;

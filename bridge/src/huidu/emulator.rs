@@ -250,6 +250,11 @@ impl Emulator {
         None
     }
 
+    /// Whether [`Fault::Offline`] is active.
+    pub fn is_offline(&self) -> bool {
+        self.faults.contains(&Fault::Offline)
+    }
+
     /// A host connects. Refused while [`Fault::Offline`] is active.
     pub fn connect(&mut self) -> Result<(), Refused> {
         if self.faults.contains(&Fault::Offline) {

@@ -159,9 +159,12 @@ pub struct BridgeState {
     /// Brightness policy the card reports (`default`, `ploys`, `sensor`).
     #[serde(default)]
     pub brightness_mode: Option<String>,
-    /// Brightness now by that policy (percent; `None` under the sensor).
+    /// The fixed level in `default` mode (percent).
     #[serde(default)]
     pub brightness_percent: Option<u8>,
+    /// The daily schedule in `ploys` mode, e.g. `07:00:00 80%, 19:30:00 30%`.
+    #[serde(default)]
+    pub brightness_schedule: Option<String>,
     /// The last problem, in words an operator can act on.
     #[serde(default)]
     pub last_error: Option<String>,

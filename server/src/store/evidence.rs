@@ -557,14 +557,14 @@ impl Store {
                         protocol::PlayOutcome::Completed
                     },
                     clock_suspect: r.try_get::<i64, _>("clock_suspect")? != 0,
-                    bridge: r.try_get::<Option<String>, _>("bridge_vendor")?.map(|vendor| {
-                        protocol::BridgeEvidence {
+                    bridge: r
+                        .try_get::<Option<String>, _>("bridge_vendor")?
+                        .map(|vendor| protocol::BridgeEvidence {
                             vendor,
                             confirmed: r
                                 .try_get::<i64, _>("bridge_confirmed")
                                 .map_or(true, |c| c != 0),
-                        }
-                    }),
+                        }),
                 })
             })
             .collect()
