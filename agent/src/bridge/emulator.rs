@@ -80,6 +80,21 @@ fn serve_connection(card: &Mutex<Emulator>, mut stream: TcpStream, stop: &Atomic
 }
 
 impl EmulatorServer {
+    /// Serves an emulated Huidu HD-WF2 door-strip card of `width`×`height`
+    /// on `listen` (the demo's card).
+    pub fn spawn_huidu_door_strip(
+        width: u32,
+        height: u32,
+        listen: &str,
+    ) -> std::io::Result<EmulatorServer> {
+        EmulatorServer::spawn(
+            Emulator::new(ledcast_bridge::huidu::DeviceConfig::door_strip(
+                width, height,
+            )),
+            listen,
+        )
+    }
+
     /// Serves `card` on `127.0.0.1:0` (or `listen`) until dropped.
     pub fn spawn(card: Emulator, listen: &str) -> std::io::Result<EmulatorServer> {
         let listener = TcpListener::bind(listen)?;
