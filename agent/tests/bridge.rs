@@ -151,6 +151,10 @@ async fn the_card_plays_the_uploaded_loop_and_the_records_say_when_it_confirmed_
     })
     .await;
     let shot = http_state.lock().unwrap().screenshots[0].1.clone();
+    // Kept for a person to look at (what the card said it shows).
+    let keep = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+    let _ = std::fs::create_dir_all(&keep);
+    let _ = std::fs::write(keep.join("bridge-card-screenshot.png"), &shot);
     let image = image::load_from_memory(&shot).unwrap().to_rgb8();
     assert_eq!((image.width(), image.height()), (352, 80));
     let [r, g, b] = image.get_pixel(100, 40).0;

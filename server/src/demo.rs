@@ -1,7 +1,8 @@
 //! `ledcast-server demo`: the whole system in one command — the server with
 //! SQLite and the embedded broker in a fresh data directory, the demo site
 //! from `playlists/` with the sample materials from `media/`, and one agent
-//! per demo screen (PNG sinks under the data directory), until Ctrl-C.
+//! per demo screen (PNG sinks under the data directory; the door strip
+//! `icbc-door` through the Huidu bridge to an emulated card), until Ctrl-C.
 //!
 //! The agents run in-process, each on its own thread and runtime, through
 //! the same enrollment and `run` entry points as the `ledcast-agent` binary.
