@@ -237,8 +237,8 @@ impl Driver {
         let (mqtt, mqtt_events) = start_mqtt(&config, &loaded, &boot_id)?;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let bridge = if config.display.sink == crate::config::SinkKind::Bridge {
-            if config.display.bridge.address.is_empty() {
-                bail!("display.sink = \"bridge\" needs [display.bridge] address = \"HOST:PORT\" (the controller card's address; 控制卡地址)");
+            if let Err(problems) = crate::bridge::Bridge::validate(&config.display.bridge) {
+                bail!("display.sink = \"bridge\": {problems}");
             }
             let tx = done_tx.clone();
             Some(

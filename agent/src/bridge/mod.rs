@@ -151,6 +151,38 @@ impl std::fmt::Debug for Bridge {
 }
 
 impl Bridge {
+    /// Checks `[display.bridge]`: every problem at once, in words an IT
+    /// person can act on (English and Chinese).
+    pub fn validate(config: &BridgeConfig) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if config.address.trim().is_empty() {
+            problems.push("[display.bridge] address is empty: set the controller card's \"HOST:PORT\", e.g. \"192.168.10.20:10001\" (请填写控制卡地址和端口)".to_owned());
+        } else if config
+            .address
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        {
+            problems.push(format!("[display.bridge] address {:?} needs a port, e.g. \"192.168.10.20:10001\" (地址须含端口)", config.address));
+        }
+        for (index, step) in config.brightness.iter().enumerate() {
+            if ledcast_bridge::huidu::sdk::parse_hms(&step.start).is_none() {
+                problems.push(format!("[[display.bridge.brightness]] #{}: start {:?} is not a time of day HH:MM (亮度时间应为 HH:MM)", index + 1, step.start));
+            }
+            if !(1..=100).contains(&step.percent) {
+                problems.push(format!(
+                    "[[display.bridge.brightness]] #{}: percent {} is not 1–100 (亮度应为 1–100)",
+                    index + 1,
+                    step.percent
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
     /// Starts the worker; `done` receives each job's outcome.
     pub fn start(
         config: &BridgeConfig,
@@ -401,5 +433,39 @@ impl Bridge {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrightnessStep;
+
+    #[test]
+    fn a_bad_bridge_config_is_refused_with_every_problem_named() {
+        let mut config = BridgeConfig::default();
+        let problem = Bridge::validate(&config).unwrap_err();
+        assert!(
+            problem.contains("address is empty") && problem.contains("控制卡地址"),
+            "{problem}"
+        );
+        config.address = "192.168.10.20".into();
+        config.brightness = vec![
+            BrightnessStep {
+                start: "25:00".into(),
+                percent: 80,
+            },
+            BrightnessStep {
+                start: "19:30".into(),
+                percent: 0,
+            },
+        ];
+        let problem = Bridge::validate(&config).unwrap_err();
+        assert!(problem.contains("needs a port"), "{problem}");
+        assert!(problem.contains("#1: start \"25:00\""), "{problem}");
+        assert!(problem.contains("#2: percent 0"), "{problem}");
+        config.address = "192.168.10.20:10001".into();
+        config.brightness.truncate(0);
+        assert_eq!(Bridge::validate(&config), Ok(()));
     }
 }

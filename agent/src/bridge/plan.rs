@@ -107,3 +107,88 @@ pub fn plan(
         brightness,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use ledcast_protocol::v1::{Block, MediaRef, ScreenId};
+
+    use super::*;
+
+    fn slot(media: u8, kind: SlotKind, ms: u64) -> Slot {
+        Slot {
+            media: Sha256([media; 32]),
+            duration_ms: ms,
+            kind,
+            material_id: format!("m{media}"),
+            is_warning: media % 2 == 0,
+        }
+    }
+
+    fn rotation() -> Rotation {
+        Rotation {
+            screen_id: ScreenId::new("door").unwrap(),
+            version: 7,
+            issued_at: Timestamp(0),
+            expires_at: Timestamp(100_000),
+            timezone: "Asia/Shanghai".into(),
+            blocks: vec![Block {
+                from: Timestamp(10_000),
+                until: Timestamp(50_000),
+                priority: 0,
+                slots: vec![
+                    slot(1, SlotKind::Still, 10_000),
+                    slot(2, SlotKind::Video, 30_000),
+                    slot(4, SlotKind::Scroll { px_per_second: 32 }, 20_000),
+                    slot(1, SlotKind::Still, 5_000),
+                ],
+            }],
+            fallback: vec![slot(6, SlotKind::Still, 10_000)],
+            media: [1u8, 2, 4, 6]
+                .iter()
+                .map(|&m| MediaRef {
+                    sha256: Sha256([m; 32]),
+                    size_bytes: 1,
+                    mime: "image/png".into(),
+                    width: 352,
+                    height: 80,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_loop_in_effect_is_the_blocks_then_the_fallback_then_none() {
+        let r = rotation();
+        assert_eq!(
+            loop_at(&r, Timestamp(20_000)).unwrap().loop_id,
+            "door-v7-b0"
+        );
+        assert_eq!(loop_at(&r, Timestamp(60_000)).unwrap().loop_id, "door-v7-f");
+        assert_eq!(loop_at(&r, Timestamp(100_000)), None, "expired");
+    }
+
+    #[test]
+    fn a_plan_has_every_still_and_scroll_once_per_file_and_no_video() {
+        let r = rotation();
+        let looped = loop_at(&r, Timestamp(20_000)).unwrap();
+        let plan = plan(&looped, 352, 80, None, |m| Some(vec![m.0[0]; 3])).unwrap();
+        let kinds: Vec<(u64, Motion)> = plan
+            .items
+            .iter()
+            .map(|i| (i.duration_ms, i.motion))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (10_000, Motion::Still),
+                (20_000, Motion::ScrollLeft { px_per_second: 32 }),
+                (5_000, Motion::Still)
+            ]
+        );
+        assert_eq!(plan.files.len(), 2, "the poster shown twice is one file");
+        assert_eq!(plan.items[0].file_name, plan.items[2].file_name);
+        assert!(plan.items[1].is_warning);
+        let missing = super::plan(&looped, 352, 80, None, |_| None).unwrap_err();
+        assert_eq!(missing, PlanError::MediaMissing(Sha256([1; 32])));
+    }
+}

@@ -333,7 +333,10 @@ async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
 async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
     let ui = Ui::new().await;
     let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
-    assert!(!page.contains("id=\"controller-card\""), "no card, no section");
+    assert!(
+        !page.contains("id=\"controller-card\""),
+        "no card, no section"
+    );
     let state = ledcast_protocol::v1::AgentState {
         screen_id: ledcast_protocol::v1::ScreenId::new("screen-a").unwrap(),
         boot_id: ledcast_protocol::v1::BootId::from_random([1; 16]),
@@ -379,11 +382,21 @@ async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
         .unwrap();
     let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
     assert!(page.contains("id=\"controller-card\""), "{page}");
-    for shown in ["HD-WF2", "WF2-D00-A0001", "352×80", "screen-a-v3-b0-1", "07:00:00 80%", "192.168.10.20:10001"] {
+    for shown in [
+        "HD-WF2",
+        "WF2-D00-A0001",
+        "352×80",
+        "screen-a-v3-b0-1",
+        "07:00:00 80%",
+        "192.168.10.20:10001",
+    ] {
         assert!(page.contains(shown), "{shown} not on the page");
     }
     assert!(page.contains("未确认"), "an unconfirmed card is said so");
-    assert!(!page.contains("<script>alert"), "the card's words are escaped");
+    assert!(
+        !page.contains("<script>alert"),
+        "the card's words are escaped"
+    );
     ui.db.finish().await;
 }
 
