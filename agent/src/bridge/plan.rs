@@ -120,7 +120,7 @@ mod tests {
             duration_ms: ms,
             kind,
             material_id: format!("m{media}"),
-            is_warning: media % 2 == 0,
+            is_warning: media.is_multiple_of(2),
         }
     }
 
