@@ -11,6 +11,7 @@
 //! - [`channel::channel_at`]: what a channel (the online-transfer warning
 //!   feed) carries at one instant, from the schedules tagged with its name.
 //! - [`synthetic`]: a large deterministic site for the compile benchmark.
+//! - [`sample_dates`]: moves the demo site's dates to the day it is loaded.
 //!
 //! Deliberately not here: reading files, the clock, signing, versions,
 //! storage. **Invariant: `compile` never reads the clock; time arrives as
@@ -24,6 +25,7 @@ pub mod diagnostic;
 pub mod explain;
 pub mod model;
 pub mod parse;
+pub mod sample_dates;
 pub mod synthetic;
 pub mod verify;
 

@@ -60,6 +60,10 @@ struct RawSettings {
     warning_playlist: Option<Spanned<String>>,
     still_seconds: Option<u32>,
     scroll_px_per_second: Option<u32>,
+    /// Sample data only: the day the files were written as if it were
+    /// today (see [`crate::sample_dates`]); the compiler ignores it.
+    #[serde(rename = "sample_today")]
+    _sample_today: Option<Datetime>,
 }
 
 #[derive(Deserialize)]

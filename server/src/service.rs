@@ -53,6 +53,7 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
         metrics: Default::default(),
         compile_lock: Default::default(),
         announced: Default::default(),
+        clock: crate::clock::Clock::system(),
     })
 }
 
@@ -211,7 +212,7 @@ async fn refresh_loop(state: AppState) {
     let every =
         std::time::Duration::from_secs(state.config.rotations.check_interval_seconds.max(1));
     loop {
-        let now = crate::clock::now();
+        let now = state.clock.now();
         let within = state.config.rotations.refresh_when_expiring_within_hours * 3_600_000;
         match state.store.latest_rotations().await {
             Ok(rotations) => {
@@ -231,7 +232,7 @@ async fn refresh_loop(state: AppState) {
 /// Recompiles after a change that affects rotations; failures are logged
 /// (the change itself is already stored).
 pub async fn request_recompile(state: &AppState, reason: &str) {
-    match recompile(state, crate::clock::now()).await {
+    match recompile(state, state.clock.now()).await {
         Ok(report) => tracing::info!(
             reason,
             stored = report.stored.len(),
@@ -548,7 +549,7 @@ pub async fn apply_files(
         .map(|f| (f.name.as_str(), f.text.as_str()))
         .collect();
     let (model, mut diagnostics) = compiler::parse(&inputs);
-    let now = crate::clock::now();
+    let now = state.clock.now();
     if !dry_run {
         // Profiles first, so materials get renditions for them before the catalog is built.
         for profile in &model.profiles {
@@ -745,7 +746,7 @@ pub async fn store_rendition(
         digest == rendition.media.sha256,
         "rendition digest mismatch for {material_id}/{profile_id}"
     );
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     state
         .store
         .register_media(
@@ -861,7 +862,7 @@ pub async fn store_ingested(
         .put(&ingested.bytes)
         .await
         .map_err(|e| ImportError::Other(e.to_string()))?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     state
         .store
         .register_media(
@@ -984,7 +985,7 @@ pub async fn import_materials_file(
                     "pending",
                     "approved",
                     approver_id,
-                    crate::clock::now().as_millis(),
+                    state.clock.now().as_millis(),
                 )
                 .await?;
         }
