@@ -630,7 +630,7 @@ pub async fn apply_files(
                 profile_id: profile.id.clone(),
                 tags: screen.tags.clone(),
                 timezone: screen.timezone.name().to_owned(),
-                opening_hours: opening_hours_text(&site.opening_hours),
+                opening_hours: compiler::calendar_text::opening_hours_text(&site.opening_hours),
             })
         })
         .collect();
@@ -1043,37 +1043,6 @@ async fn add_api_alerts(
     Ok(())
 }
 
-/// Opening hours in words: `mon,tue,wed,thu,fri 08:30-12:00,13:30-17:30; sat 09:00-12:00`.
-pub fn opening_hours_text(
-    hours: &[(
-        compiler::calendar::DaySet,
-        Vec<compiler::calendar::TimeRange>,
-    )],
-) -> String {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let minute = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-    hours
-        .iter()
-        .map(|(days, ranges)| {
-            let days: Vec<&str> = (0..7)
-                .filter(|i| days.0 & (1 << i) != 0)
-                .map(|i| DAYS[i])
-                .collect();
-            let ranges: Vec<String> = ranges
-                .iter()
-                .map(|r| format!("{}-{}", minute(r.start_minute), minute(r.end_minute)))
-                .collect();
-            let ranges = if ranges.is_empty() {
-                "closed".to_owned()
-            } else {
-                ranges.join(",")
-            };
-            format!("{} {ranges}", days.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// The `*.toml` files of a playlists directory, except `materials.toml`.
 pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::store::PlaylistFile>> {
     let mut files = Vec::new();
@@ -1099,31 +1068,6 @@ pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::sto
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn opening_hours_read_like_the_playlist_files() {
-        use compiler::calendar::{DaySet, TimeRange};
-        let hours = vec![
-            (
-                DaySet(0b11111),
-                vec![
-                    TimeRange {
-                        start_minute: 510,
-                        end_minute: 720,
-                    },
-                    TimeRange {
-                        start_minute: 810,
-                        end_minute: 1050,
-                    },
-                ],
-            ),
-            (DaySet(0b100000), vec![]),
-        ];
-        assert_eq!(
-            opening_hours_text(&hours),
-            "mon,tue,wed,thu,fri 08:30-12:00,13:30-17:30; sat closed"
-        );
-    }
 
     #[test]
     fn compiles_happen_on_the_hour() {

@@ -266,7 +266,7 @@ pub async fn compute(
     for screen in screens {
         let tz = screen_tz(screen);
         let applicable = rules_for(&rules, screen);
-        let hours = calc::parse_opening_hours(&screen.opening_hours);
+        let hours = ledcast_compiler::calendar_text::parse_opening_hours(&screen.opening_hours);
         let mut date = from;
         while date <= to {
             let day = match &hours {
