@@ -860,51 +860,73 @@ impl Driver {
         self.upload_screenshot(png, now);
     }
 
-    /// The card should play the loop in effect now (bridge sink only).
+    /// The card should play the loop in effect now (bridge sink only): the
+    /// rotation's, else the built-in warnings.
     fn sync_bridge(&mut self, now: Timestamp) {
         let Some(bridge) = self.bridge.as_mut() else {
             return;
         };
-        let Some(rotation) = self.player.current_rotation() else {
-            return;
+        let brightness = crate::bridge::plan::brightness(&self.config.display.bridge.brightness);
+        let (width, height) = (self.config.display.width_px, self.config.display.height_px);
+        let looped = self
+            .player
+            .current_rotation()
+            .and_then(|rotation| crate::bridge::plan::loop_at(rotation, now));
+        let plan = match looped {
+            Some(looped) => {
+                if bridge.desired_loop() == Some(looped.loop_id.as_str()) {
+                    return;
+                }
+                let cache = &mut self.cache;
+                crate::bridge::plan::plan(&looped, width, height, brightness, |media| {
+                    cache.read_verified(media).ok()
+                })
+                .map_err(|e| e.to_string())
+            }
+            None => {
+                let screen = self.loaded.screen_id.as_str();
+                if bridge.desired_loop() == Some(crate::bridge::builtin_loop_id(screen).as_str()) {
+                    return;
+                }
+                crate::bridge::builtin_plan(
+                    screen,
+                    width,
+                    height,
+                    self.config.player.builtin_slot_seconds.max(1) * 1000,
+                    brightness,
+                )
+                .map_err(|e| e.to_string())
+            }
         };
-        let Some(looped) = crate::bridge::plan::loop_at(rotation, now) else {
-            return;
-        };
-        if bridge.desired_loop() == Some(looped.loop_id.as_str()) {
-            return;
-        }
-        let cache = &mut self.cache;
-        match crate::bridge::plan::plan(
-            &looped,
-            self.config.display.width_px,
-            self.config.display.height_px,
-            crate::bridge::plan::brightness(&self.config.display.bridge.brightness),
-            |media| cache.read_verified(media).ok(),
-        ) {
+        match plan {
             Ok(plan) => {
                 bridge.want(plan);
                 bridge.poll(now);
                 self.state_dirty = true;
             }
-            Err(e) => {
-                debug!(error = %e, loop_id = %looped.loop_id, "bridge: loop not ready for the card yet")
-            }
+            Err(error) => debug!(%error, "bridge: loop not ready for the card yet"),
         }
     }
 
-    /// Bridged records say whether the card confirmed their loop.
+    /// Bridged records say whether the card confirmed their loop: a
+    /// rotation's record its rotation loop, a built-in record the built-in loop.
     fn mark_bridged(&mut self, now: Timestamp, record: &mut v1::PlayRecord) {
         let Some(bridge) = self.bridge.as_ref() else {
             return;
         };
-        let loop_id = self
+        let rotation_loop = self
             .player
             .current_rotation()
             .and_then(|r| crate::bridge::plan::loop_at(r, now))
             .map(|l| l.loop_id);
-        let confirmed = record.rotation_version.is_some()
-            && loop_id.as_deref().is_some_and(|id| bridge.confirms(id));
+        let record_loop = match (record.rotation_version, rotation_loop) {
+            (Some(_), Some(id)) => Some(id),
+            (None, None) => Some(crate::bridge::builtin_loop_id(
+                self.loaded.screen_id.as_str(),
+            )),
+            _ => None,
+        };
+        let confirmed = record_loop.is_some_and(|id| bridge.confirms(&id));
         record.bridge = Some(v1::BridgeEvidence {
             vendor: bridge.vendor().to_owned(),
             confirmed,

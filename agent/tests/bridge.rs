@@ -237,3 +237,56 @@ async fn the_card_plays_the_uploaded_loop_and_the_records_say_when_it_confirmed_
     .await;
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_any_rotation_the_card_gets_the_built_in_warnings_not_the_banks_old_program() {
+    let port = start_broker();
+    let http_state: Shared = Arc::default();
+    let http = start_http(http_state.clone()).await;
+    let card = EmulatorServer::spawn(
+        Emulator::new(DeviceConfig::door_strip(352, 80)),
+        "127.0.0.1:0",
+    )
+    .unwrap();
+    let server = start_server_client(port, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    enroll(dir.path(), port, &http);
+    let mut config = config(dir.path());
+    config.display.sink = SinkKind::Bridge;
+    config.display.bridge.address = card.addr.to_string();
+    config.display.bridge.check_interval_seconds = 1;
+    let agent = start_agent(config);
+    wait_for("the card confirms the built-in loop", 15_000, || {
+        server
+            .latest_state()
+            .and_then(|s| s.bridge)
+            .is_some_and(|b| {
+                b.confirmed && b.uploaded_loop.as_deref() == Some("branch-1-door-builtin")
+            })
+    })
+    .await;
+    {
+        let card = card.card.lock().unwrap();
+        assert_eq!(card.programs().len(), 8, "the eight built-in warnings");
+        // What the card shows is red warning text on black.
+        let frame = card.frame_rgb(wall_now().as_millis());
+        let red = frame
+            .chunks(3)
+            .filter(|p| p[0] > 200 && p[1] < 60 && p[2] < 60)
+            .count();
+        assert!(red > 100, "red text lit on the card: {red} pixels");
+        let keep = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp");
+        let _ = std::fs::create_dir_all(&keep);
+        if let Some(image) = image::RgbImage::from_raw(352, 80, frame) {
+            let _ = image.save(keep.join("bridge-card-builtin.png"));
+        }
+    }
+    // Built-in records become confirmed once the card plays the built-in loop.
+    wait_for("a confirmed built-in record", 30_000, || {
+        records(&server).iter().any(|r| {
+            r.material_id.starts_with("builtin:") && r.bridge.as_ref().is_some_and(|b| b.confirmed)
+        })
+    })
+    .await;
+    agent.stop().await;
+}

@@ -58,6 +58,64 @@ enum Job {
     },
 }
 
+/// The agent's built-in warnings as a loop for a `width`×`height` card, each
+/// `slot_ms` long (what plays while no signed rotation covers the instant,
+/// so the card never keeps showing something unsigned, e.g. the bank's own
+/// old program, before the first rotation arrives).
+pub fn builtin_plan(
+    screen_id: &str,
+    width: u32,
+    height: u32,
+    slot_ms: u64,
+    brightness: Option<ledcast_bridge::Brightness>,
+) -> io::Result<LoopPlan> {
+    use crate::display::{encode_png, render};
+    use crate::player::builtin;
+    use ledcast_bridge::{Motion, PlanFile, PlanItem};
+    use sha2::Digest;
+    let mut items = Vec::new();
+    let mut files: Vec<PlanFile> = Vec::new();
+    for (index, text) in builtin::MESSAGES.iter().enumerate() {
+        let (image, motion) = if render::text_scrolls(text, width, height) {
+            (
+                render::text_strip(text, height, render::RED),
+                Motion::ScrollLeft {
+                    px_per_second: render::BUILTIN_SCROLL_PX_PER_SECOND,
+                },
+            )
+        } else {
+            (
+                render::text_frame(text, width, height, render::RED, 0),
+                Motion::Still,
+            )
+        };
+        let png = encode_png(&image)?;
+        let hex = hex::encode(sha2::Sha256::digest(&png));
+        let file = PlanFile::new(&hex, png);
+        items.push(PlanItem {
+            file_name: file.name.clone(),
+            duration_ms: slot_ms,
+            motion,
+            material_id: builtin::material_id(index),
+            is_warning: true,
+        });
+        files.push(file);
+    }
+    Ok(LoopPlan {
+        loop_id: builtin_loop_id(screen_id),
+        width,
+        height,
+        items,
+        files,
+        brightness,
+    })
+}
+
+/// The loop id of the built-in warnings.
+pub fn builtin_loop_id(screen_id: &str) -> String {
+    format!("{screen_id}-builtin")
+}
+
 /// Runs one session over TCP to `address`: connect, send what the session
 /// says, feed back what arrives, until it ends. Each read waits `timeout`.
 pub fn run_session(

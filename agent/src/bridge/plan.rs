@@ -4,8 +4,9 @@
 //!
 //! The card is given the loop in effect (a block's, or the fallback's); the
 //! agent uploads the next one when the block changes. Video slots are left
-//! out (the renditions a card is given are images); built-in warnings are
-//! not uploaded (the card keeps its last loop while the agent has none).
+//! out (the renditions a card is given are images). When no rotation loop
+//! plays, the agent uploads its built-in warnings instead
+//! ([`super::builtin_plan`]).
 
 use ledcast_bridge::{Brightness, BrightnessEntry, LoopPlan, Motion, PlanFile, PlanItem};
 use ledcast_protocol::v1::{Rotation, Sha256, Slot, SlotKind, Timestamp};
@@ -21,14 +22,18 @@ pub struct LoopRef<'a> {
     pub slots: &'a [Slot],
 }
 
-/// The loop of `rotation` in effect at `now` (`None`: nothing plays from it).
+/// The loop of `rotation` in effect at `now`, as the player picks it: a
+/// block's, else the fallback's (also once the rotation expired); `None`
+/// when neither has slots (the built-in warnings play).
 pub fn loop_at(rotation: &Rotation, now: Timestamp) -> Option<LoopRef<'_>> {
-    if rotation.expires_at <= now {
-        return None;
-    }
-    let position = rotation.position_at(now)?;
-    let (tag, slots) = match position.block {
+    let block = if rotation.expires_at <= now {
+        None
+    } else {
+        rotation.slot_at(now).and_then(|p| p.block)
+    };
+    let (tag, slots) = match block {
         Some(b) => (format!("b{b}"), &rotation.blocks.get(b)?.slots[..]),
+        None if rotation.fallback.is_empty() => return None,
         None => ("f".to_owned(), &rotation.fallback[..]),
     };
     Some(LoopRef {
@@ -164,7 +169,14 @@ mod tests {
             "door-v7-b0"
         );
         assert_eq!(loop_at(&r, Timestamp(60_000)).unwrap().loop_id, "door-v7-f");
-        assert_eq!(loop_at(&r, Timestamp(100_000)), None, "expired");
+        assert_eq!(
+            loop_at(&r, Timestamp(100_000)).unwrap().loop_id,
+            "door-v7-f",
+            "expired: the fallback, as the player plays it"
+        );
+        let mut bare = r.clone();
+        bare.fallback.clear();
+        assert_eq!(loop_at(&bare, Timestamp(60_000)), None, "built-ins play");
     }
 
     #[test]
