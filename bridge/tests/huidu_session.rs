@@ -32,10 +32,8 @@ fn png(w: u32, h: u32, lit_columns: u32) -> Vec<u8> {
 
 fn plan(loop_id: &str, lit: u32) -> LoopPlan {
     let a = PlanFile::new(&format!("aa{lit:014}"), png(W, H, lit));
-    // A strip wider than the panel, with noise so it is a few KB.
-    let mut strip = png(W * 6, H, W * 3);
-    strip.extend_from_slice(&[]);
-    let b = PlanFile::new(&format!("bb{lit:014}"), strip);
+    // A strip six panels wide, half of it lit (a scrolling warning).
+    let b = PlanFile::new(&format!("bb{lit:014}"), png(W * 6, H, W * 3));
     LoopPlan {
         loop_id: loop_id.to_owned(),
         width: W,
