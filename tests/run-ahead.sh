@@ -16,8 +16,12 @@ days=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do days+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 [ ${#days[@]} -gt 0 ] || days=(30 180 400)
-# Build at the real date, so cargo's freshness checks see real file times.
+# Build at the real date, so cargo's freshness checks see real file times,
+# including the agent binary that tests/tests/agent_faults.rs would otherwise
+# build itself (rustc stalls under libfaketime).
 cargo test --workspace --no-run "$@" >/dev/null
+cargo build --quiet -p ledcast-tests -p ledcast-agent --bin ledcast-agent
+touch target/debug/ledcast-agent
 for d in "${days[@]}"; do
     printf '\n=== cargo test --workspace, wall clock +%s days (%s)\n' "$d" "$(faketime -f "+${d}d" date -u +%F)"
     FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+${d}d" cargo test --workspace "$@"
