@@ -118,6 +118,10 @@ pub enum SinkKind {
     Fbdev,
     /// Draw nothing (for tests and benchmarks); screenshots still work.
     None,
+    /// Upload each loop to an LED controller card that plays it by itself
+    /// (`[display.bridge]`); frames still go to `png_path` as the agent's own
+    /// view of what the card should show.
+    Bridge,
 }
 
 /// `[display]`.
@@ -138,6 +142,70 @@ pub struct DisplayConfig {
     pub fbdev: FbdevConfig,
     /// Play video slots with `mpv` when it is on PATH.
     pub video_with_mpv: bool,
+    /// `bridge` sink settings.
+    pub bridge: BridgeConfig,
+}
+
+/// Controller families a bridge can drive.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeVendor {
+    /// Huidu SDK over TCP (HD-WF1/WF2, A/C/D series; port 10001).
+    Huidu,
+}
+
+impl BridgeVendor {
+    /// The name in state reports and play records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BridgeVendor::Huidu => "huidu",
+        }
+    }
+}
+
+/// `[display.bridge]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BridgeConfig {
+    /// The controller family.
+    pub vendor: BridgeVendor,
+    /// The card's address on the branch LAN, `host:port` (Huidu: port 10001).
+    pub address: String,
+    /// How long to wait for the card to answer one request.
+    pub timeout_seconds: u64,
+    /// How often to read back what the card plays.
+    pub check_interval_seconds: u64,
+    /// First retry after a failed upload or check.
+    pub retry_initial_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_ms: u64,
+    /// A daily brightness schedule handed to the card (empty: leave the
+    /// card's own setting alone).
+    pub brightness: Vec<BrightnessStep>,
+}
+
+/// One `[[display.bridge.brightness]]` step.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BrightnessStep {
+    /// Local time on the card, `HH:MM`.
+    pub start: String,
+    /// Brightness from then on, 1–100.
+    pub percent: u8,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            vendor: BridgeVendor::Huidu,
+            address: String::new(),
+            timeout_seconds: 10,
+            check_interval_seconds: 30,
+            retry_initial_ms: 2_000,
+            retry_max_ms: 120_000,
+            brightness: Vec::new(),
+        }
+    }
 }
 
 /// `[display.fbdev]`.
@@ -250,6 +318,7 @@ impl Default for DisplayConfig {
             png_path: PathBuf::from("frame.png"),
             fbdev: FbdevConfig::default(),
             video_with_mpv: true,
+            bridge: BridgeConfig::default(),
         }
     }
 }
@@ -348,6 +417,33 @@ mod tests {
             ..AgentConfig::default()
         };
         assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn a_bridge_config_parses() {
+        let text = r#"
+            [display]
+            sink = "bridge"
+            width_px = 352
+            height_px = 80
+            [display.bridge]
+            vendor = "huidu"
+            address = "192.168.10.20:10001"
+            [[display.bridge.brightness]]
+            start = "07:00"
+            percent = 80
+            [[display.bridge.brightness]]
+            start = "19:30"
+            percent = 30
+        "#;
+        let c = AgentConfig::from_toml(text).unwrap();
+        assert_eq!(c.display.sink, SinkKind::Bridge);
+        assert_eq!(c.display.bridge.vendor, BridgeVendor::Huidu);
+        assert_eq!(c.display.bridge.address, "192.168.10.20:10001");
+        assert_eq!(c.display.bridge.brightness.len(), 2);
+        assert_eq!(c.display.bridge.check_interval_seconds, 30);
+        let err = AgentConfig::from_toml("[display.bridge]\nvendor = \"acme\"\n").unwrap_err();
+        assert!(err.to_string().contains("huidu"), "{err}");
     }
 
     #[test]

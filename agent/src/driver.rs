@@ -84,6 +84,8 @@ enum Done {
     Rotation(Result<Vec<u8>, LinkError>),
     /// A screenshot upload.
     Screenshot(Result<(), LinkError>),
+    /// A bridge job (upload or readback of the controller card) ended.
+    Bridge(crate::bridge::Outcome),
 }
 
 /// HTTP media source for [`cache::download`].
@@ -174,6 +176,11 @@ struct Driver {
     verified_videos: HashSet<Sha256>,
     /// When to publish `online` again after a connect (see [`WILL_SETTLE`]).
     republish_at: Vec<Instant>,
+    /// The controller card, when the sink is `bridge`.
+    bridge: Option<crate::bridge::Bridge>,
+    /// The bridged record on screen: its seq, whether the card confirmed its
+    /// loop at the start, and the bridge's epoch then.
+    bridge_record: Option<(u64, bool, u64)>,
 }
 
 impl Driver {
@@ -229,6 +236,20 @@ impl Driver {
         });
         let (mqtt, mqtt_events) = start_mqtt(&config, &loaded, &boot_id)?;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let bridge = if config.display.sink == crate::config::SinkKind::Bridge {
+            if let Err(problems) = crate::bridge::Bridge::validate(&config.display.bridge) {
+                bail!("display.sink = \"bridge\": {problems}");
+            }
+            let tx = done_tx.clone();
+            Some(
+                crate::bridge::Bridge::start(&config.display.bridge, move |outcome| {
+                    let _ = tx.send(Done::Bridge(outcome));
+                })
+                .context("starting the bridge worker")?,
+            )
+        } else {
+            None
+        };
         let link = Link::new(&config.http);
         let now = Instant::now();
         let mut watchdog_usec = 0;
@@ -266,6 +287,8 @@ impl Driver {
             journal_alarm: false,
             verified_videos: HashSet::new(),
             republish_at: Vec::new(),
+            bridge,
+            bridge_record: None,
         };
         // Startup is an update: persisted rotations go through the same input.
         let now = clock::now();
@@ -358,7 +381,8 @@ impl Driver {
                 }
                 self.start_download();
             }
-            Action::JournalStart(record) => {
+            Action::JournalStart(mut record) => {
+                self.mark_bridged(now, &mut record);
                 if let Err(e) = self.journal.start(&record) {
                     error!(error = %e, seq = record.seq, "cannot write play record; playing on");
                 }
@@ -368,11 +392,22 @@ impl Driver {
                 ended_at,
                 outcome,
             } => {
-                if let Err(e) = self.journal.end(seq, ended_at, outcome) {
+                let bridge_confirmed = self.bridge.as_ref().map(|bridge| {
+                    matches!(self.bridge_record, Some((s, confirmed, epoch))
+                        if s == seq && confirmed && epoch == bridge.epoch())
+                });
+                if let Err(e) = self
+                    .journal
+                    .end_bridged(seq, ended_at, outcome, bridge_confirmed)
+                {
                     error!(error = %e, seq, "cannot write play record end; playing on");
                 }
             }
-            Action::Show(showing) => return self.show(now, &showing),
+            Action::Show(showing) => {
+                let follow_up = self.show(now, &showing);
+                self.sync_bridge(now);
+                return follow_up;
+            }
             Action::Persist(persist) => self.persist(persist),
             Action::PublishState => self.state_dirty = true,
             Action::Acked { boot_id, upto_seq } => {
@@ -389,7 +424,14 @@ impl Driver {
                 }
                 self.state_dirty = true;
             }
-            Action::Screenshot => self.screenshot(now),
+            Action::Screenshot => match self.bridge.as_mut() {
+                // The card's own screenshot is the evidence of what it shows.
+                Some(bridge) => {
+                    bridge.request_screenshot();
+                    bridge.poll(now);
+                }
+                None => self.screenshot(now),
+            },
             Action::Resync => self.poll_rotation(),
             Action::Rejected { message, refusal } => {
                 warn!(?message, %refusal, "refused a message from the broker; screen unchanged");
@@ -513,6 +555,12 @@ impl Driver {
             }
         }
         self.maybe_send_batch(now);
+        if self.bridge.is_some() {
+            self.sync_bridge(now);
+            if let Some(bridge) = self.bridge.as_mut() {
+                bridge.poll(now);
+            }
+        }
         let offline_for = instant.duration_since(self.disconnected_since);
         if !self.connected
             && offline_for >= Duration::from_secs(self.config.mqtt.rotation_poll_after_seconds)
@@ -556,6 +604,7 @@ impl Driver {
             candidates.push(from_wall(t));
         }
         candidates.extend(self.download_retry.iter().map(|(at, _)| *at));
+        candidates.extend(self.bridge.as_ref().and_then(|b| b.next_wake()));
         if let Some(f) = &self.in_flight {
             candidates.push(f.sent_at + Duration::from_secs(self.config.plays.ack_timeout_seconds));
         } else if self.connected {
@@ -718,6 +767,26 @@ impl Driver {
                 },
             ),
             Done::Rotation(Err(e)) => debug!(error = %e, "rotation poll failed"),
+            Done::Bridge(outcome) => {
+                let jpeg = self
+                    .bridge
+                    .as_mut()
+                    .and_then(|bridge| bridge.on_outcome(outcome, now));
+                self.state_dirty = true;
+                if let Some(jpeg) = jpeg {
+                    match jpeg_to_png(&jpeg) {
+                        Ok(png) => self.upload_screenshot(png, now),
+                        Err(e) => {
+                            warn!(error = %e, "the controller card's screenshot does not decode")
+                        }
+                    }
+                }
+                self.sync_bridge(now);
+                if let Some(bridge) = self.bridge.as_mut() {
+                    bridge.poll(now);
+                }
+                self.maybe_publish_state(now);
+            }
             Done::Screenshot(Ok(())) => info!("screenshot uploaded"),
             Done::Screenshot(Err(e)) => warn!(error = %e, "screenshot upload failed"),
         }
@@ -788,6 +857,84 @@ impl Driver {
             warn!("screenshot requested but no frame is on screen yet");
             return;
         };
+        self.upload_screenshot(png, now);
+    }
+
+    /// The card should play the loop in effect now (bridge sink only): the
+    /// rotation's, else the built-in warnings.
+    fn sync_bridge(&mut self, now: Timestamp) {
+        let Some(bridge) = self.bridge.as_mut() else {
+            return;
+        };
+        let brightness = crate::bridge::plan::brightness(&self.config.display.bridge.brightness);
+        let (width, height) = (self.config.display.width_px, self.config.display.height_px);
+        let looped = self
+            .player
+            .current_rotation()
+            .and_then(|rotation| crate::bridge::plan::loop_at(rotation, now));
+        let plan = match looped {
+            Some(looped) => {
+                if bridge.desired_loop() == Some(looped.loop_id.as_str()) {
+                    return;
+                }
+                let cache = &mut self.cache;
+                crate::bridge::plan::plan(&looped, width, height, brightness, |media| {
+                    cache.read_verified(media).ok()
+                })
+                .map_err(|e| e.to_string())
+            }
+            None => {
+                let screen = self.loaded.screen_id.as_str();
+                if bridge.desired_loop() == Some(crate::bridge::builtin_loop_id(screen).as_str()) {
+                    return;
+                }
+                crate::bridge::builtin_plan(
+                    screen,
+                    width,
+                    height,
+                    self.config.player.builtin_slot_seconds.max(1) * 1000,
+                    brightness,
+                )
+                .map_err(|e| e.to_string())
+            }
+        };
+        match plan {
+            Ok(plan) => {
+                bridge.want(plan);
+                bridge.poll(now);
+                self.state_dirty = true;
+            }
+            Err(error) => debug!(%error, "bridge: loop not ready for the card yet"),
+        }
+    }
+
+    /// Bridged records say whether the card confirmed their loop: a
+    /// rotation's record its rotation loop, a built-in record the built-in loop.
+    fn mark_bridged(&mut self, now: Timestamp, record: &mut v1::PlayRecord) {
+        let Some(bridge) = self.bridge.as_ref() else {
+            return;
+        };
+        let rotation_loop = self
+            .player
+            .current_rotation()
+            .and_then(|r| crate::bridge::plan::loop_at(r, now))
+            .map(|l| l.loop_id);
+        let record_loop = match (record.rotation_version, rotation_loop) {
+            (Some(_), Some(id)) => Some(id),
+            (None, None) => Some(crate::bridge::builtin_loop_id(
+                self.loaded.screen_id.as_str(),
+            )),
+            _ => None,
+        };
+        let confirmed = record_loop.is_some_and(|id| bridge.confirms(&id));
+        record.bridge = Some(v1::BridgeEvidence {
+            vendor: bridge.vendor().to_owned(),
+            confirmed,
+        });
+        self.bridge_record = Some((record.seq, confirmed, bridge.epoch()));
+    }
+
+    fn upload_screenshot(&mut self, png: Vec<u8>, now: Timestamp) {
         let link = self.link.clone();
         let server = self.loaded.identity.server_url.clone();
         let screen: ScreenId = self.loaded.screen_id.clone();
@@ -883,6 +1030,7 @@ impl Driver {
             last_error: player.last_error,
             warnings,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            bridge: self.bridge.as_ref().map(|b| b.state()),
         }
     }
 
@@ -1012,6 +1160,7 @@ pub(crate) fn start_mqtt(
         last_error: Some("connection lost".to_owned()),
         warnings: Vec::new(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        bridge: None,
     };
     options.set_last_will(LastWill::new(
         Topic::name(&loaded.screen_id, TopicKind::State),
@@ -1067,6 +1216,14 @@ pub(crate) fn start_mqtt(
         }
     });
     Ok((client, rx))
+}
+
+/// A controller card's JPEG screenshot as the PNG the server takes.
+fn jpeg_to_png(jpeg: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .context("decoding the card's JPEG")?
+        .into_rgb8();
+    Ok(crate::display::encode_png(&image)?)
 }
 
 #[cfg(test)]

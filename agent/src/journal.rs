@@ -58,6 +58,10 @@ pub enum Entry {
         ended_at: Timestamp,
         /// How.
         outcome: PlayOutcome,
+        /// Bridged records: whether the controller card confirmed the loop
+        /// until the end (a `false` here overrides the start's `confirmed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bridge_confirmed: Option<bool>,
     },
     /// The server stored every record of `boot_id` up to `upto_seq`.
     Ack {
@@ -294,11 +298,24 @@ impl Journal {
         ended_at: Timestamp,
         outcome: PlayOutcome,
     ) -> Result<(), JournalError> {
+        self.end_bridged(seq, ended_at, outcome, None)
+    }
+
+    /// [`Journal::end`] for a bridged record: `bridge_confirmed` says
+    /// whether the controller card confirmed its loop up to the end.
+    pub fn end_bridged(
+        &mut self,
+        seq: u64,
+        ended_at: Timestamp,
+        outcome: PlayOutcome,
+        bridge_confirmed: Option<bool>,
+    ) -> Result<(), JournalError> {
         let entry = Entry::End {
             boot_id: self.boot_id.clone(),
             seq,
             ended_at,
             outcome,
+            bridge_confirmed,
         };
         self.append(&entry)
     }
@@ -336,7 +353,7 @@ impl Journal {
         };
         let floor = acked(&boot_id);
         let mut records: Vec<PlayRecord> = Vec::new();
-        let mut ends: HashMap<u64, (Timestamp, PlayOutcome)> = HashMap::new();
+        let mut ends: HashMap<u64, (Timestamp, PlayOutcome, Option<bool>)> = HashMap::new();
         for segment in &self.segments[first_segment..] {
             // An end is always written in the segment of its start (segments
             // roll only at a start), so whole segments suffice.
@@ -356,8 +373,9 @@ impl Journal {
                         seq,
                         ended_at,
                         outcome,
+                        bridge_confirmed,
                     } if b == boot_id && seq > floor => {
-                        ends.insert(seq, (ended_at, outcome));
+                        ends.insert(seq, (ended_at, outcome, bridge_confirmed));
                     }
                     _ => {}
                 }
@@ -372,9 +390,14 @@ impl Journal {
                 break;
             }
             match ends.get(&record.seq) {
-                Some(&(ended_at, outcome)) => {
+                Some(&(ended_at, outcome, bridge_confirmed)) => {
                     record.ended_at = Some(ended_at);
                     record.outcome = outcome;
+                    if let (Some(evidence), Some(false)) =
+                        (record.bridge.as_mut(), bridge_confirmed)
+                    {
+                        evidence.confirmed = false;
+                    }
                 }
                 None if this_run && in_progress.is_some_and(|p| record.seq >= p) => break,
                 None if this_run => {

@@ -7,6 +7,8 @@
 //! - [`identity`]: enrollment and what it stores in the data directory.
 //! - [`cache`], [`journal`], [`fsutil`]: the durable state on disk.
 //! - [`display`]: the sinks (png, fbdev, mpv) behind one trait.
+//! - [`bridge`]: the bridge sink: loops uploaded to a controller card that
+//!   plays them by itself, and what the card reports.
 //! - [`link`]: blocking HTTP (media, rotation, screenshots, enrollment).
 //! - [`driver`]: the one `select!` loop; [`run`] is its entry point.
 //! - [`clock`]: the only place that reads the wall clock.
@@ -14,6 +16,7 @@
 //!   in-memory cache, no display).
 
 pub mod backoff;
+pub mod bridge;
 pub mod cache;
 pub mod clock;
 pub mod config;

@@ -463,6 +463,7 @@ impl Sim {
                         ended_at: Some(Timestamp(started.0 + 1)),
                         outcome: PlayOutcome::Completed,
                         clock_suspect: false,
+                        bridge: None,
                     });
                 }
                 self.maybe_send_plays();
@@ -555,6 +556,7 @@ impl Sim {
             last_error: player.last_error,
             warnings: player.warnings,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            bridge: None,
         };
         let payload = v1::seal(&state, &self.loaded.device_key);
         let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);

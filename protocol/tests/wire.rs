@@ -78,6 +78,7 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
         last_error: None,
         warnings: vec![],
         agent_version: "0.1.0".into(),
+        bridge: None,
     };
     assert_eq!(
         open::<AgentState>(&seal(&state, &key), &trusted()).unwrap(),
@@ -99,6 +100,7 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
             ended_at: None,
             outcome: PlayOutcome::Interrupted,
             clock_suspect: false,
+            bridge: None,
         }],
     };
     assert_eq!(

@@ -35,6 +35,9 @@ pub struct Play {
     pub is_warning: bool,
     /// The agent distrusted its clock; such records are not evidence.
     pub clock_suspect: bool,
+    /// A controller card played it through a vendor bridge and did not
+    /// confirm the loop for the record's whole time; such time is unproven.
+    pub bridge_unconfirmed: bool,
     /// When the server received it (ms).
     pub received_at: Millis,
 }
@@ -92,7 +95,7 @@ pub struct RuleOutcome {
 pub struct Reason {
     /// `closed`, `no_records`, `missing_evidence`, `day_not_over`,
     /// `evidence_behind`, `gap_too_long`, `share_too_low`, `suspect_clock`,
-    /// `unended_records`.
+    /// `bridge_unconfirmed`, `unended_records`.
     pub code: &'static str,
     /// In words (English; the web UI translates by `code`).
     pub message: String,
@@ -284,7 +287,10 @@ pub fn evaluate_day(
         })
         .collect();
     // Records just outside the opening hours still bridge holes at its edges.
-    let trusted: Vec<&Play> = plays.iter().filter(|p| !p.clock_suspect).collect();
+    let trusted: Vec<&Play> = plays
+        .iter()
+        .filter(|p| !p.clock_suspect && !p.bridge_unconfirmed)
+        .collect();
     let mut reasons = Vec::new();
     let suspect = touching.iter().filter(|p| p.clock_suspect).count();
     if suspect > 0 {
@@ -295,9 +301,21 @@ pub fn evaluate_day(
         r.value = Some(suspect as f64);
         reasons.push(r);
     }
+    let unconfirmed = touching
+        .iter()
+        .filter(|p| !p.clock_suspect && p.bridge_unconfirmed)
+        .count();
+    if unconfirmed > 0 {
+        let mut r = Reason::new(
+            "bridge_unconfirmed",
+            format!("{unconfirmed} record(s) from a controller card that did not confirm the uploaded loop were not counted as evidence"),
+        );
+        r.value = Some(unconfirmed as f64);
+        reasons.push(r);
+    }
     let unended = touching
         .iter()
-        .filter(|p| !p.clock_suspect && p.ended_at.is_none())
+        .filter(|p| !p.clock_suspect && !p.bridge_unconfirmed && p.ended_at.is_none())
         .count();
     if unended > 0 {
         let mut r = Reason::new(
@@ -524,6 +542,7 @@ mod tests {
             ended_at: Some(until),
             is_warning: warning,
             clock_suspect: false,
+            bridge_unconfirmed: false,
             received_at: until + 1_000,
         }
     }
@@ -701,6 +720,26 @@ mod tests {
         let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
         assert_eq!(d.status, Status::Unknown, "{d:?}");
         assert!(d.reasons.iter().any(|r| r.code == "suspect_clock"));
+    }
+
+    #[test]
+    fn bridged_time_the_card_did_not_confirm_is_unproven_not_compliant() {
+        let mut plays = timeline(at(8, 50), at(10, 10), 4, 1);
+        let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
+        assert_eq!(d.status, Status::Compliant, "{d:?}");
+        // The card did not confirm the loop during two records (say it came
+        // back from a reboot with the old program): that time is not evidence.
+        plays[6].bridge_unconfirmed = true;
+        plays[7].bridge_unconfirmed = true;
+        let d = evaluate_day(&windows(), &plays, &rule(Some(300), None), later());
+        assert_eq!(d.status, Status::Unknown, "{d:?}");
+        assert!(d.missing_seconds > 0, "{d:?}");
+        let reason = d
+            .reasons
+            .iter()
+            .find(|r| r.code == "bridge_unconfirmed")
+            .expect("the reason names the unconfirmed records");
+        assert_eq!(reason.value, Some(2.0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `ledcast-server demo`: the whole system in one command — the server with
 //! SQLite and the embedded broker in a fresh data directory, the demo site
 //! from `playlists/` with the sample materials from `media/`, and one agent
-//! per demo screen (PNG sinks under the data directory), until Ctrl-C.
+//! per demo screen (PNG sinks under the data directory; the door strip
+//! `icbc-door` through the Huidu bridge to an emulated card), until Ctrl-C.
 //!
 //! The agents run in-process, each on its own thread and runtime, through
 //! the same enrollment and `run` entry points as the `ledcast-agent` binary.
@@ -66,7 +67,13 @@ pub struct Demo {
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     stop_agents: watch::Sender<bool>,
     agent_threads: Vec<std::thread::JoinHandle<()>>,
+    /// The emulated controller card the bridged door strip drives.
+    pub card: Option<ledcast_agent::bridge::emulator::EmulatorServer>,
 }
+
+/// The demo screen driven through a vendor bridge (an emulated Huidu card)
+/// instead of a PNG sink.
+pub const BRIDGED_SCREEN: &str = "icbc-door";
 
 impl Demo {
     /// Waits for the server to stop (its shutdown future resolved), then
@@ -100,6 +107,12 @@ pub async fn run(
         demo.data_dir.display(),
         demo.running.broker_url
     );
+    if let Some(card) = &demo.card {
+        println!(
+            "ledcast demo: {BRIDGED_SCREEN} plays through the Huidu bridge on an emulated HD-WF2 card at {} (its state on the screen page)",
+            card.addr
+        );
+    }
     demo.wait().await
 }
 
@@ -146,8 +159,11 @@ pub async fn start(
 
     let admin_password = set_up(&running.state, &playlists, &materials_toml, &args.media).await?;
     let mut agent_threads = Vec::new();
+    let mut card = None;
     if !args.no_agents {
-        agent_threads = start_agents(&running, &data_dir, agents_stopping).await?;
+        let (threads, bridged) = start_agents(&running, &data_dir, agents_stopping).await?;
+        agent_threads = threads;
+        card = bridged;
     }
     Ok(Demo {
         running,
@@ -156,6 +172,7 @@ pub async fn start(
         server,
         stop_agents,
         agent_threads,
+        card,
     })
 }
 
@@ -259,12 +276,17 @@ pub(crate) fn move_sample_to_today(
 }
 
 /// Enrolls one agent per screen through the real API and starts each on
-/// its own thread. Returns the threads.
+/// its own thread; [`BRIDGED_SCREEN`]'s agent drives an emulated Huidu card
+/// through the bridge sink. Returns the threads and the card.
 async fn start_agents(
     running: &Running,
     data_dir: &Path,
     stopping: watch::Receiver<bool>,
-) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
+) -> anyhow::Result<(
+    Vec<std::thread::JoinHandle<()>>,
+    Option<ledcast_agent::bridge::emulator::EmulatorServer>,
+)> {
+    let mut card = None;
     let state = &running.state;
     let server_url = format!("http://{}", running.http_addr);
     let profiles = state.store.list_profiles().await?;
@@ -293,6 +315,29 @@ async fn start_agents(
             config.display.width_px = profile.width;
             config.display.height_px = profile.height;
         }
+        if screen.id == BRIDGED_SCREEN {
+            let server = ledcast_agent::bridge::emulator::EmulatorServer::spawn_huidu_door_strip(
+                config.display.width_px,
+                config.display.height_px,
+                "127.0.0.1:0",
+            )
+            .context("starting the demo's emulated controller card")?;
+            config.display.sink = ledcast_agent::config::SinkKind::Bridge;
+            config.display.bridge.address = server.addr.to_string();
+            // Read the card back often, so the screen page follows it closely.
+            config.display.bridge.check_interval_seconds = 5;
+            config.display.bridge.brightness = vec![
+                ledcast_agent::config::BrightnessStep {
+                    start: "07:00".to_owned(),
+                    percent: 80,
+                },
+                ledcast_agent::config::BrightnessStep {
+                    start: "19:30".to_owned(),
+                    percent: 30,
+                },
+            ];
+            card = Some(server);
+        }
         let mut stopping = stopping.clone();
         let screen_id = screen.id.clone();
         threads.push(
@@ -320,7 +365,7 @@ async fn start_agents(
         // Stagger start-ups a little so the log reads in order.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(threads)
+    Ok((threads, card))
 }
 
 #[cfg(test)]

@@ -295,6 +295,7 @@ fn batch(
             ended_at: Some(protocol::Timestamp(seq as i64 * 10_000 + 10_000)),
             outcome: protocol::PlayOutcome::Completed,
             clock_suspect: false,
+            bridge: None,
         })
         .collect();
     protocol::PlayBatch {
@@ -434,6 +435,7 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             last_error: None,
             warnings: vec![],
             agent_version: "test".into(),
+            bridge: None,
         };
         let will = LastWill::new(
             Topic::name(&screen, TopicKind::State),

@@ -1347,6 +1347,7 @@ async fn late_will_scenario(
             last_error: Some("connection lost".to_owned()),
             warnings: Vec::new(),
             agent_version: "test".to_owned(),
+            bridge: None,
         };
         let published_at = wall_ms();
         publish_state(&server, v1::seal(&will, &loaded.device_key)).await;

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ledcast_bridge::huidu::Fault;
 use ledcast_server::demo::{self, DemoArgs};
 
 fn repo_root() -> PathBuf {
@@ -119,6 +120,121 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
     };
     assert!(missing.is_empty(), "no play records from: {missing:?}");
 
+    bridged_door_strip(&demo).await;
+
     let _ = stop.send(());
     demo.wait().await.expect("the demo stops cleanly");
+}
+
+/// Waits up to `seconds` for `check` to return `Some`.
+async fn within<T>(seconds: u64, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The demo's door strip `icbc-door` plays through the Huidu bridge on an
+/// emulated card: the card holds the loop and shows its pixels, the server
+/// shows what the card reported, the records are bridged, and while the
+/// card is unreachable the records say so and compliance does not count them.
+async fn bridged_door_strip(demo: &demo::Demo) {
+    let store = demo.running.state.store.clone();
+    let card = demo.card.as_ref().expect("the demo runs an emulated card");
+    let screen = demo::BRIDGED_SCREEN;
+    let state = within(60, async || {
+        store
+            .screen_state(screen)
+            .await
+            .unwrap()
+            .and_then(|s| s.bridge)
+            .filter(|b| b.confirmed)
+    })
+    .await
+    .expect("the server shows the card confirming the uploaded loop");
+    assert!(state.reachable);
+    assert_eq!(state.vendor, "huidu");
+    let uploaded = state.uploaded_loop.clone().unwrap();
+    assert!(uploaded.starts_with("icbc-door-v"), "{uploaded}");
+    assert_eq!(state.device.as_ref().unwrap().model, "HD-WF2");
+    assert_eq!(state.brightness_mode.as_deref(), Some("ploys"));
+    {
+        let card = card.card.lock().unwrap();
+        assert!(
+            card.programs()
+                .iter()
+                .all(|p| p.guid.starts_with(&uploaded)),
+            "the card holds the uploaded loop"
+        );
+        // What the card shows has lit pixels (the door strip is not dark).
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let lit = card
+            .frame_rgb(now)
+            .chunks(3)
+            .filter(|p| p.iter().any(|&c| c > 128))
+            .count();
+        assert!(lit > 0, "the card's panel is lit");
+    }
+    // The strip's first records started before the card confirmed the loop
+    // (the built-in warning, then the first slot during the upload): they are
+    // bridged, unconfirmed, and compliance does not count them.
+    let plays = store.compliance_plays(screen, 0, i64::MAX).await.unwrap();
+    assert!(
+        plays.first().is_some_and(|p| p.bridge_unconfirmed),
+        "the first record predates the card's confirmation: {plays:?}"
+    );
+    // Records that start after the confirmation are confirmed (a slot of
+    // the strip's loop lasts up to 92 s: its scrolling text).
+    let confirmed = within(240, async || {
+        let records = store.play_records(screen, 0, i64::MAX, 1000).await.unwrap();
+        records
+            .iter()
+            .any(|r| {
+                r.bridge
+                    .as_ref()
+                    .is_some_and(|b| b.vendor == "huidu" && b.confirmed)
+            })
+            .then_some(records)
+    })
+    .await
+    .expect("confirmed bridged records reach the server");
+    assert!(
+        confirmed.iter().all(|r| r.bridge.is_some()),
+        "every record of the strip is bridged"
+    );
+
+    // The card becomes unreachable: the server shows it, and the agent stops
+    // confirming (the record on screen will end unconfirmed).
+    card.card.lock().unwrap().add_fault(Fault::Offline);
+    within(60, async || {
+        store
+            .screen_state(screen)
+            .await
+            .unwrap()
+            .and_then(|s| s.bridge)
+            .filter(|b| !b.reachable && !b.confirmed && b.last_error.is_some())
+    })
+    .await
+    .expect("the server shows the card unreachable");
+    card.card.lock().unwrap().clear_faults();
+    within(60, async || {
+        store
+            .screen_state(screen)
+            .await
+            .unwrap()
+            .and_then(|s| s.bridge)
+            .filter(|b| b.reachable && b.confirmed)
+    })
+    .await
+    .expect("the card confirms the loop again");
 }

@@ -214,7 +214,9 @@ impl Screen {
     /// Builds the configured sink. `data_dir` anchors the PNG path.
     pub fn from_config(config: &DisplayConfig, png_path: &Path) -> io::Result<Screen> {
         let sink: Box<dyn Display + Send> = match config.sink {
-            SinkKind::Png => Box::new(PngSink::new(png_path)),
+            // A bridge's card draws the panel; the PNG is the agent's own
+            // view of what the card should show (crate::bridge uploads).
+            SinkKind::Png | SinkKind::Bridge => Box::new(PngSink::new(png_path)),
             SinkKind::Fbdev => Box::new(FbdevSink::open(&config.fbdev)?),
             SinkKind::None => Box::new(NullSink),
         };

@@ -27,6 +27,7 @@ fn record(seq: u64) -> PlayRecord {
         ended_at: None,
         outcome: PlayOutcome::Interrupted,
         clock_suspect: false,
+        bridge: None,
     }
 }
 
@@ -177,6 +178,7 @@ fn thirty_days_offline_at_one_play_per_ten_seconds_fit_below_the_alarm() {
             seq: 999_999,
             ended_at: Timestamp(1_764_300_000_000),
             outcome: PlayOutcome::Completed,
+            bridge_confirmed: Some(false),
         })
         .len();
     let needed = plays * per_play as u64;
@@ -202,4 +204,37 @@ fn thirty_days_offline_at_one_play_per_ten_seconds_fit_below_the_alarm() {
     let bytes = j.status().bytes;
     assert!(bytes < small.max_bytes, "alarm before full: {bytes}");
     assert!(bytes >= small.max_bytes / 100 * 80);
+}
+
+#[test]
+fn a_bridged_record_keeps_its_confirmation_unless_its_end_revokes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(dir.path(), boot("run-1"), limits(1024)).unwrap();
+    let bridged = |seq: u64, confirmed: bool| PlayRecord {
+        bridge: Some(ledcast_protocol::v1::BridgeEvidence {
+            vendor: "huidu".into(),
+            confirmed,
+        }),
+        ..record(seq)
+    };
+    let end = Timestamp(1_764_400_000_000);
+    // Confirmed at start and at end.
+    j.start(&bridged(1, true)).unwrap();
+    j.end_bridged(1, end, PlayOutcome::Completed, Some(true))
+        .unwrap();
+    // Confirmed at start, lost before the end.
+    j.start(&bridged(2, true)).unwrap();
+    j.end_bridged(2, end, PlayOutcome::Completed, Some(false))
+        .unwrap();
+    // Never confirmed: an end cannot confirm it afterwards.
+    j.start(&bridged(3, false)).unwrap();
+    j.end_bridged(3, end, PlayOutcome::Completed, Some(true))
+        .unwrap();
+    let batch = j.next_batch(10, None).unwrap().unwrap();
+    let confirmed: Vec<bool> = batch
+        .records
+        .iter()
+        .map(|r| r.bridge.as_ref().unwrap().confirmed)
+        .collect();
+    assert_eq!(confirmed, vec![true, false, false]);
 }

@@ -449,6 +449,11 @@ impl Player {
         self.showing.as_ref()
     }
 
+    /// The rotation playing (a bridge uploads its loops).
+    pub fn current_rotation(&self) -> Option<&Rotation> {
+        self.current.as_ref().map(|h| &h.rotation)
+    }
+
     /// The pinned server key (changes on `trust_server_key`).
     pub fn server_key(&self) -> &TrustedKey {
         &self.server_key
@@ -841,6 +846,7 @@ impl Player {
                 ended_at: None,
                 outcome: PlayOutcome::Interrupted,
                 clock_suspect: self.clock_suspect,
+                bridge: None,
             }));
         }
         self.actions.push_back(Action::Show(choice.clone()));

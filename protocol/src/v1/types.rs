@@ -128,6 +128,71 @@ pub struct AgentState {
     /// Agent build version.
     #[serde(default)]
     pub agent_version: String,
+    /// What the LED controller card reports, when the agent drives one
+    /// through a vendor bridge instead of drawing frames itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BridgeState>,
+}
+
+/// What a bridged controller card reports (DESIGN.md §7), as of `checked_at`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeState {
+    /// Controller family, e.g. `huidu`.
+    pub vendor: String,
+    /// How the agent reaches it, e.g. `192.168.10.20:10001`.
+    pub address: String,
+    /// Whether the last conversation with the card succeeded.
+    pub reachable: bool,
+    /// The card's id, model and firmware, as it reports them.
+    #[serde(default)]
+    pub device: Option<BridgeDevice>,
+    /// The loop the agent last uploaded and the card acknowledged.
+    #[serde(default)]
+    pub uploaded_loop: Option<String>,
+    /// The program the card reports playing now.
+    #[serde(default)]
+    pub playing_program: Option<String>,
+    /// True while the card confirms it plays the loop the agent's records
+    /// describe; play records are evidence only while this holds.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// Brightness policy the card reports (`default`, `ploys`, `sensor`).
+    #[serde(default)]
+    pub brightness_mode: Option<String>,
+    /// The fixed level in `default` mode (percent).
+    #[serde(default)]
+    pub brightness_percent: Option<u8>,
+    /// The daily schedule in `ploys` mode, e.g. `07:00:00 80%, 19:30:00 30%`.
+    #[serde(default)]
+    pub brightness_schedule: Option<String>,
+    /// The last problem, in words an operator can act on.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// When the card last answered (agent clock).
+    #[serde(default)]
+    pub checked_at: Option<Timestamp>,
+    /// When the uploaded loop was acknowledged (agent clock).
+    #[serde(default)]
+    pub uploaded_at: Option<Timestamp>,
+    /// When the card's last screenshot was taken (agent clock); it is
+    /// uploaded as the screen's screenshot.
+    #[serde(default)]
+    pub screenshot_at: Option<Timestamp>,
+}
+
+/// A bridged card's identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeDevice {
+    /// Device id, e.g. `WF2-D00-A0001`.
+    pub id: String,
+    /// Model, e.g. `HD-WF2`.
+    pub model: String,
+    /// Firmware version.
+    pub firmware: String,
+    /// Panel width in pixels, as configured on the card.
+    pub width: u32,
+    /// Panel height in pixels, as configured on the card.
+    pub height: u32,
 }
 
 /// Online or offline.
@@ -186,6 +251,20 @@ pub struct PlayRecord {
     /// True when the agent had reason to distrust its clock (e.g. it went backwards).
     #[serde(default)]
     pub clock_suspect: bool,
+    /// Set when a controller card played this (the agent uploaded the loop
+    /// through a vendor bridge and computed the record from its own clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BridgeEvidence>,
+}
+
+/// How far a bridged play record is proven.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeEvidence {
+    /// Controller family, e.g. `huidu`.
+    pub vendor: String,
+    /// The card confirmed, from the record's start to its end, that it held
+    /// and played this loop. When false the time is unproven, not compliant.
+    pub confirmed: bool,
 }
 
 /// How a play ended.

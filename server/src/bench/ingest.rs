@@ -172,6 +172,7 @@ async fn seed(store: &Store, args: &IngestArgs) -> anyhow::Result<Vec<ScreenLoad
                         ended_at: Some(protocol::Timestamp(started + 10_000)),
                         outcome: protocol::PlayOutcome::Completed,
                         clock_suspect: false,
+                        bridge: None,
                     }
                 })
                 .collect();

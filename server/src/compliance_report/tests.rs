@@ -15,6 +15,7 @@ fn input(lang: Lang) -> ReportInput {
             ended_at: Some(base + (i + 1) * 300_000),
             is_warning: i % 2 == 0,
             clock_suspect: false,
+            bridge_unconfirmed: false,
             received_at: base + 4_000_000,
         })
         .collect();

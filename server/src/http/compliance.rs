@@ -1033,6 +1033,7 @@ mod tests {
                     ended_at: Some(protocol::Timestamp(until)),
                     outcome: protocol::PlayOutcome::Completed,
                     clock_suspect: false,
+                    bridge: None,
                 })
                 .collect();
             let batch = protocol::PlayBatch {

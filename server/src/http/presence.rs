@@ -103,6 +103,7 @@ mod tests {
             last_error: None,
             warnings: vec![],
             agent_version: "0.1.0".to_owned(),
+            bridge: None,
         }
     }
 

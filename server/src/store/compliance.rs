@@ -134,7 +134,7 @@ impl Store {
         until: i64,
     ) -> StoreResult<Vec<Play>> {
         let rows = sqlx::query(
-            "SELECT started_at, ended_at, is_warning, clock_suspect, received_at FROM play_records \
+            "SELECT started_at, ended_at, is_warning, clock_suspect, received_at, bridge_confirmed FROM play_records \
              WHERE screen_id = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at",
         )
         .bind(screen_id)
@@ -149,6 +149,7 @@ impl Store {
                     ended_at: r.try_get("ended_at")?,
                     is_warning: r.try_get::<i64, _>("is_warning")? != 0,
                     clock_suspect: r.try_get::<i64, _>("clock_suspect")? != 0,
+                    bridge_unconfirmed: r.try_get::<i64, _>("bridge_confirmed")? == 0,
                     received_at: r.try_get("received_at")?,
                 })
             })

@@ -405,8 +405,9 @@ impl Store {
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let mut sql = format!(
                 "INSERT INTO play_records (screen_id, boot_id, seq, media, material_id, rotation_version, \
-                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at) VALUES {}",
-                self.values_rows(chunk.len(), 12)
+                 is_warning, started_at, ended_at, outcome, clock_suspect, received_at, \
+                 bridge_vendor, bridge_confirmed) VALUES {}",
+                self.values_rows(chunk.len(), 14)
             );
             sql.push_str(
                 " ON CONFLICT (screen_id, boot_id, seq) DO NOTHING RETURNING screen_id, boot_id, seq",
@@ -429,7 +430,9 @@ impl Store {
                         protocol::PlayOutcome::Interrupted => "interrupted",
                     })
                     .bind(bool_i64(record.clock_suspect))
-                    .bind(received);
+                    .bind(received)
+                    .bind(record.bridge.as_ref().map(|b| b.vendor.as_str()))
+                    .bind(bool_i64(record.bridge.as_ref().is_none_or(|b| b.confirmed)));
             }
             for returned in query.fetch_all(&mut *tx).await? {
                 let screen: String = returned.try_get("screen_id")?;
@@ -554,6 +557,14 @@ impl Store {
                         protocol::PlayOutcome::Completed
                     },
                     clock_suspect: r.try_get::<i64, _>("clock_suspect")? != 0,
+                    bridge: r
+                        .try_get::<Option<String>, _>("bridge_vendor")?
+                        .map(|vendor| protocol::BridgeEvidence {
+                            vendor,
+                            confirmed: r
+                                .try_get::<i64, _>("bridge_confirmed")
+                                .map_or(true, |c| c != 0),
+                        }),
                 })
             })
             .collect()

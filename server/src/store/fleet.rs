@@ -137,6 +137,8 @@ pub struct ScreenStateRow {
     pub last_error: Option<String>,
     /// Agent build.
     pub agent_version: String,
+    /// What a bridged controller card reported (from the stored report).
+    pub bridge: Option<protocol::BridgeState>,
 }
 
 /// A screen whose last presence is `offline` (alerts).
@@ -751,6 +753,11 @@ impl Store {
                 journal_pending: r.try_get("journal_pending")?,
                 last_error: r.try_get("last_error")?,
                 agent_version: r.try_get("agent_version")?,
+                bridge: r
+                    .try_get::<String, _>("state_json")
+                    .ok()
+                    .and_then(|json| serde_json::from_str::<protocol::AgentState>(&json).ok())
+                    .and_then(|state| state.bridge),
             })
         })
         .transpose()

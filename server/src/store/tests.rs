@@ -59,6 +59,7 @@ fn record(seq: u64, started: i64, ended: Option<i64>, warning: bool) -> protocol
             protocol::PlayOutcome::Interrupted
         },
         clock_suspect: false,
+        bridge: None,
     }
 }
 
@@ -325,6 +326,7 @@ fn state(screen: &str, status: protocol::Presence, version: Option<u64>) -> prot
         last_error: Some("disk nearly full".to_owned()),
         warnings: vec![],
         agent_version: "0.1.0".to_owned(),
+        bridge: None,
     }
 }
 

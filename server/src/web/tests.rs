@@ -330,6 +330,77 @@ async fn every_page_renders_for_an_admin_and_escapes_what_users_typed() {
 }
 
 #[tokio::test]
+async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
+    let ui = Ui::new().await;
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(
+        !page.contains("id=\"controller-card\""),
+        "no card, no section"
+    );
+    let state = ledcast_protocol::v1::AgentState {
+        screen_id: ledcast_protocol::v1::ScreenId::new("screen-a").unwrap(),
+        boot_id: ledcast_protocol::v1::BootId::from_random([1; 16]),
+        status: ledcast_protocol::v1::Presence::Online,
+        reported_at: ledcast_protocol::v1::Timestamp(5),
+        rotation_version: Some(3),
+        pending_version: None,
+        now_playing: None,
+        stale: false,
+        cache: Default::default(),
+        journal_pending: 0,
+        journal_alarm: false,
+        last_error: None,
+        warnings: Vec::new(),
+        agent_version: "0.1.0".into(),
+        bridge: Some(ledcast_protocol::v1::BridgeState {
+            vendor: "huidu".into(),
+            address: "192.168.10.20:10001".into(),
+            reachable: true,
+            device: Some(ledcast_protocol::v1::BridgeDevice {
+                id: "WF2-D00-A0001".into(),
+                model: "HD-WF2".into(),
+                firmware: "7.10.78.1".into(),
+                width: 352,
+                height: 80,
+            }),
+            uploaded_loop: Some("screen-a-v3-b0".into()),
+            playing_program: Some("screen-a-v3-b0-1".into()),
+            confirmed: false,
+            brightness_mode: Some("ploys".into()),
+            brightness_percent: None,
+            brightness_schedule: Some("07:00:00 80%".into()),
+            last_error: Some(format!("card says {HOSTILE}")),
+            checked_at: Some(ledcast_protocol::v1::Timestamp(1_796_596_430_470)),
+            uploaded_at: None,
+            screenshot_at: None,
+        }),
+    };
+    ui.state
+        .store
+        .record_agent_state("screen-a", &state, ledcast_protocol::v1::Timestamp(6))
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(page.contains("id=\"controller-card\""), "{page}");
+    for shown in [
+        "HD-WF2",
+        "WF2-D00-A0001",
+        "352×80",
+        "screen-a-v3-b0-1",
+        "07:00:00 80%",
+        "192.168.10.20:10001",
+    ] {
+        assert!(page.contains(shown), "{shown} not on the page");
+    }
+    assert!(page.contains("未确认"), "an unconfirmed card is said so");
+    assert!(
+        !page.contains("<script>alert"),
+        "the card's words are escaped"
+    );
+    ui.db.finish().await;
+}
+
+#[tokio::test]
 async fn browsers_are_sent_to_login_and_shown_html_errors() {
     let ui = Ui::new().await;
     let response = ui.get("/ui/screens", None, true).await;
