@@ -1130,7 +1130,7 @@ pub(crate) fn start_mqtt(
 ) -> anyhow::Result<(AsyncClient, mpsc::Receiver<MqttEvent>)> {
     let enrollment = &loaded.identity.enrollment;
     let broker = parse_broker_url(&enrollment.broker_url)?;
-    let client_id = format!("ledcast-agent-{}", loaded.screen_id.as_str());
+    let client_id = v1::agent_client_id(&loaded.screen_id);
     let mut options = MqttOptions::new(client_id, broker.host, broker.port);
     if broker.tls {
         options.set_transport(tls_transport()?);

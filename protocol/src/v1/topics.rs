@@ -53,6 +53,13 @@ impl TopicKind {
     }
 }
 
+/// The MQTT client id a screen's agent connects with. Brokers bind it to
+/// the device's login: a device that presents another screen's client id
+/// (to kick it off and fire its Last Will) is refused.
+pub fn agent_client_id(screen_id: &ScreenId) -> String {
+    format!("ledcast-agent-{}", screen_id.as_str())
+}
+
 /// A parsed per-screen topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Topic {

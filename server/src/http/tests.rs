@@ -985,6 +985,54 @@ async fn login_attempts_are_reserved_first_and_counted_per_account_and_address()
     h.finish().await;
 }
 
+/// Issue 17, item 1: on the embedded broker a device logs in only with its
+/// own client id; with another screen's it would kick that screen off and
+/// fire its signed Last Will.
+#[tokio::test]
+async fn a_device_logs_in_to_the_embedded_broker_only_with_its_own_client_id() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    for screen in ["screen-a", "screen-b"] {
+        h.state
+            .store
+            .insert_device_key(
+                crate::store::NewDeviceKey {
+                    screen_id: screen,
+                    key_id: &format!("ed25519:{screen}"),
+                    public_key_hex: &"00".repeat(32),
+                    broker_username: &super::agent::broker_username(screen),
+                    broker_password_sha256: &crate::auth::token_sha256(&format!("pw-{screen}")),
+                    broker_password_mosquitto: None,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    let store = Arc::new(std::sync::OnceLock::new());
+    let _ = store.set(h.state.store.clone());
+    let auth = crate::push::server_glue::broker_auth(store, "server-secret".into());
+    let login = |client_id: &str, username: &str, password: &str| {
+        auth(client_id.into(), username.into(), password.into())
+    };
+    assert!(login("ledcast-agent-screen-a", "screen-screen-a", "pw-screen-a").await);
+    assert!(
+        !login("ledcast-agent-screen-b", "screen-screen-a", "pw-screen-a").await,
+        "screen-a's login with screen-b's client id is refused"
+    );
+    assert!(!login("anything-else", "screen-screen-a", "pw-screen-a").await);
+    assert!(!login("ledcast-agent-screen-a", "screen-screen-a", "wrong").await);
+    assert!(
+        login(
+            "ledcast-server-plays-3",
+            crate::push::SERVER_BROKER_USERNAME,
+            "server-secret"
+        )
+        .await
+    );
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn the_uploader_cannot_approve_their_own_material() {
     let h = Harness::new(crate::store::testing::sqlite().await).await;

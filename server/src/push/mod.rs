@@ -13,7 +13,7 @@ pub mod key_transfer;
 mod link;
 pub mod mosquitto;
 pub mod presence;
-mod server_glue;
+pub(crate) mod server_glue;
 mod store_adapter;
 
 use std::collections::HashMap;

@@ -270,9 +270,9 @@ fn key_changed_on_disk(state: &AppState) -> bool {
 
 /// Embedded-broker logins: the server's own account, or an enrolled,
 /// unrevoked device whose password's SHA-256 matches the stored one.
-fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> BrokerAuth {
+pub(crate) fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> BrokerAuth {
     Arc::new(
-        move |_client_id: String, username: String, password: String| -> BoxFuture<'static, bool> {
+        move |client_id: String, username: String, password: String| -> BoxFuture<'static, bool> {
             let store = store_cell.get().cloned();
             let server_password = server_password.clone();
             Box::pin(async move {
@@ -291,10 +291,19 @@ fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> Bro
                         return false;
                     }
                 };
-                crate::auth::same_secret(
+                let password_ok = crate::auth::same_secret(
                     &crate::auth::token_sha256(&password),
                     &device.broker_password_sha256,
-                )
+                );
+                // A device is who it logged in as: its client id is its own
+                // (another's would kick that screen off and fire its Last Will).
+                let own_client_id = protocol::ScreenId::new(&device.screen_id)
+                    .map(|id| protocol::agent_client_id(&id))
+                    .is_ok_and(|own| own == client_id);
+                if password_ok && !own_client_id {
+                    tracing::warn!(%username, %client_id, "broker login refused: another screen's client id");
+                }
+                password_ok && own_client_id
             })
         },
     )
