@@ -8,7 +8,9 @@
 #
 # Needs libfaketime (apt-get install faketime). Only the wall clock moves:
 # monotonic clocks (timers, timeouts) stay real, so the suite runs at its
-# usual speed. Extra arguments after `--` go to `cargo test`.
+# usual speed. Doc-tests are left out: rustdoc, like rustc, stalls under
+# libfaketime, and they hold no dates (the plain run has them). Extra
+# arguments after `--` go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v faketime >/dev/null || { echo "tests/run-ahead.sh needs faketime (apt-get install faketime)"; exit 1; }
@@ -19,10 +21,11 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do days+=("$1"); shift; done
 # Build at the real date, so cargo's freshness checks see real file times,
 # including the agent binary that tests/tests/agent_faults.rs would otherwise
 # build itself (rustc stalls under libfaketime).
-cargo test --workspace --no-run "$@" >/dev/null
+targets=(--lib --bins --tests)
+cargo test --workspace "${targets[@]}" --no-run "$@" >/dev/null
 cargo build --quiet -p ledcast-tests -p ledcast-agent --bin ledcast-agent
 touch target/debug/ledcast-agent
 for d in "${days[@]}"; do
     printf '\n=== cargo test --workspace, wall clock +%s days (%s)\n' "$d" "$(faketime -f "+${d}d" date -u +%F)"
-    FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+${d}d" cargo test --workspace "$@"
+    FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+${d}d" cargo test --workspace "${targets[@]}" "$@"
 done

@@ -254,7 +254,9 @@
   const alertSubmit = $("#alert-submit");
   if (alertSubmit) {
     const untilInput = $("#alert-until");
-    const inTwoHours = new Date(Date.now() + 2 * 3600 * 1000 - new Date().getTimezoneOffset() * 60000);
+    // Two hours from now by the server's clock (the page says when that is).
+    const defaultUntil = Number(untilInput.dataset.defaultUntil) || Date.now() + 2 * 3600 * 1000;
+    const inTwoHours = new Date(defaultUntil - new Date(defaultUntil).getTimezoneOffset() * 60000);
     untilInput.value = inTwoHours.toISOString().slice(0, 16);
     alertSubmit.addEventListener("click", async () => {
       const until = new Date(untilInput.value).getTime();

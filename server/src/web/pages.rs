@@ -648,7 +648,9 @@ pub async fn alerts(
     let sites = state.store.list_sites().await?;
     Ok(frame.render(
         "alerts.html",
-        json!({"running": running, "materials": materials, "tags": tags, "sites": sites, "screens": screens}),
+        json!({"running": running, "materials": materials, "tags": tags, "sites": sites, "screens": screens,
+               // The form's default end, from the server's clock (not the browser's).
+               "default_until": now + 2 * 3_600_000}),
     ))
 }
 
