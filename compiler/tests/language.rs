@@ -125,6 +125,8 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
                 height: 80,
             },
             strip_width_px: (kind == MaterialKind::Text).then_some(288),
+            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics { glyph_px: 16, chars: 10 }),
+            problems: Vec::new(),
         },
     );
     CatalogMaterial {
@@ -142,6 +144,7 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
         added_at: 0,
         duration_ms: None,
         renditions,
+        refused: Default::default(),
     }
 }
 
