@@ -348,8 +348,11 @@ tags = ["bank-door"]
 }
 
 #[test]
-fn scroll_duration_is_strip_plus_screen_width_over_speed() {
-    // "warn" is a 288 px strip on a 352 px door at 32 px/s: (288 + 352) / 32 = 20 s.
+fn a_scroll_lasts_one_pass_at_the_reading_speed() {
+    // "warn" is a 288 px strip of 16 px characters on a 352 px door at the
+    // default 3 characters per second (48 px/s): its first column starts on
+    // the panel's last one and its last column leaves column 0 after
+    // (288 + 352 - 1) px, 13.3125 s.
     let (model, _) = compiler::parse(&[("base.toml", BASE)]);
     let (compiled, _) = compiler::compile(
         &model,
@@ -358,9 +361,9 @@ fn scroll_duration_is_strip_plus_screen_width_over_speed() {
     );
     let fallback = &compiled[0].rotation.fallback;
     assert_eq!(fallback.len(), 1);
-    assert_eq!(fallback[0].duration_ms, 20_000);
+    assert_eq!(fallback[0].duration_ms, 13_313);
     assert_eq!(
         fallback[0].kind,
-        protocol::SlotKind::Scroll { px_per_second: 32 }
+        protocol::SlotKind::Scroll { px_per_second: 48 }
     );
 }
