@@ -1105,9 +1105,17 @@ impl<'a> Compiler<'a> {
                         .iter()
                         .filter(|m| {
                             m.is_live_at(t)
-                                && query_matches_statically(query, m, self.catalog.current_edition())
+                                && query_matches_statically(
+                                    query,
+                                    m,
+                                    self.catalog.current_edition(),
+                                )
                         })
-                        .filter_map(|m| m.refused.get(&profile.id).map(|why| (m.id.as_str(), why.as_str())))
+                        .filter_map(|m| {
+                            m.refused
+                                .get(&profile.id)
+                                .map(|why| (m.id.as_str(), why.as_str()))
+                        })
                         .collect();
                     for (id, why) in refused {
                         let screens = self.screens_of(profile_index);
@@ -1133,7 +1141,8 @@ impl<'a> Compiler<'a> {
                 let Some(rendition) = m.renditions.get(&profile.id) else {
                     continue;
                 };
-                let (kind, duration_ms, illegible) = slot_timing(model, profile, m, rendition, item.seconds);
+                let (kind, duration_ms, illegible) =
+                    slot_timing(model, profile, m, rendition, item.seconds);
                 if let Some(why) = illegible {
                     let screens = self.screens_of(profile_index);
                     let message = format!("playlist `{}`: `{}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there and is no warning airtime", playlist.id, m.id, profile.id);
@@ -1142,7 +1151,10 @@ impl<'a> Compiler<'a> {
                     } else {
                         Diagnostic::warning(&item.location, message)
                     };
-                    self.report(diagnostic.with_hint("see the material's page for how it looks on each screen"));
+                    self.report(
+                        diagnostic
+                            .with_hint("see the material's page for how it looks on each screen"),
+                    );
                     continue;
                 }
                 let valid_until = match (item.valid_until, m.valid_until) {
@@ -1386,10 +1398,7 @@ fn slot_timing(
     let still_ms = u64::from(model.settings.still_seconds) * 1000;
     let mut illegible = rendition.problems.first().cloned();
     let (kind, duration_ms) = match (m.kind, rendition.strip_width_px) {
-        (MaterialKind::Video, _) => (
-            protocol::SlotKind::Video,
-            m.duration_ms.unwrap_or(still_ms),
-        ),
+        (MaterialKind::Video, _) => (protocol::SlotKind::Video, m.duration_ms.unwrap_or(still_ms)),
         (MaterialKind::Text, Some(strip_width_px)) if profile.scroll => {
             let glyph_px = rendition.text.map_or(profile.height, |t| t.glyph_px);
             let px_per_second = scroll::px_per_second(profile.scroll_chars_per_second, glyph_px);

@@ -450,7 +450,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
         .and_then(|(_, s)| s.get_ref().scroll_chars_per_second);
     let scroll_chars_per_second = match settings_speed {
         Some(cps) if !reading_speed_ok(cps) => {
-            ctx.error(&settings_location, reading_speed_message("[settings]", cps), Some(READING_SPEED_HINT.into()));
+            ctx.error(
+                &settings_location,
+                reading_speed_message("[settings]", cps),
+                Some(READING_SPEED_HINT.into()),
+            );
             ledcast_protocol::v1::scroll::DEFAULT_CHARS_PER_SECOND
         }
         Some(cps) => cps,
@@ -462,7 +466,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
     {
         ctx.warning(
             &settings_location,
-            "[settings] scroll_px_per_second is no longer used: text scrolls at a reading speed".into(),
+            "[settings] scroll_px_per_second is no longer used: text scrolls at a reading speed"
+                .into(),
             Some(PX_PER_SECOND_HINT.into()),
         );
     }

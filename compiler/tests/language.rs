@@ -125,7 +125,10 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
                 height: 80,
             },
             strip_width_px: (kind == MaterialKind::Text).then_some(288),
-            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics { glyph_px: 16, chars: 10 }),
+            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics {
+                glyph_px: 16,
+                chars: 10,
+            }),
             problems: Vec::new(),
         },
     );

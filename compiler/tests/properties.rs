@@ -358,8 +358,13 @@ fn catalog(spec: &SiteSpec) -> Catalog {
                             height: *h,
                         },
                         strip_width_px: (kind == MaterialKind::Text && *scroll).then_some(strip),
-            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics { glyph_px: 16, chars: 10 }),
-            problems: Vec::new(),
+                        text: (kind == MaterialKind::Text).then_some(
+                            ledcast_compiler::TextMetrics {
+                                glyph_px: 16,
+                                chars: 10,
+                            },
+                        ),
+                        problems: Vec::new(),
                     },
                 );
             }

@@ -35,8 +35,22 @@ fn main() {
         made = 0;
         for m in &materials {
             for &(width, height, color, video, scroll) in &profiles {
-                let profile = RenderProfile { width, height, color, video, scroll };
-                if render(m, &profile, Fit::Fit { background: Rgb(0, 0, 0) }).is_ok() {
+                let profile = RenderProfile {
+                    width,
+                    height,
+                    color,
+                    video,
+                    scroll,
+                };
+                if render(
+                    m,
+                    &profile,
+                    Fit::Fit {
+                        background: Rgb(0, 0, 0),
+                    },
+                )
+                .is_ok()
+                {
                     made += 1;
                 }
             }
@@ -46,5 +60,10 @@ fn main() {
         }
     }
     times.sort_by(|a, b| a.total_cmp(b));
-    println!("media texts: texts={} profiles={} renditions={made} ms={:.2}", texts.len(), profiles.len(), times[times.len() / 2]);
+    println!(
+        "media texts: texts={} profiles={} renditions={made} ms={:.2}",
+        texts.len(),
+        profiles.len(),
+        times[times.len() / 2]
+    );
 }

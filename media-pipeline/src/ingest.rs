@@ -254,7 +254,12 @@ fn missing_kind(c: char) -> Missing {
 
 pub(crate) fn glyph_hint_en(chars: &[char]) -> String {
     let mut hints = Vec::new();
-    for kind in [Missing::Emoji, Missing::RareHanzi, Missing::PrivateUse, Missing::Other] {
+    for kind in [
+        Missing::Emoji,
+        Missing::RareHanzi,
+        Missing::PrivateUse,
+        Missing::Other,
+    ] {
         if !chars.iter().any(|&c| missing_kind(c) == kind) {
             continue;
         }
@@ -270,14 +275,21 @@ pub(crate) fn glyph_hint_en(chars: &[char]) -> String {
 
 pub(crate) fn glyph_hint_zh(chars: &[char]) -> String {
     let mut hints = Vec::new();
-    for kind in [Missing::Emoji, Missing::RareHanzi, Missing::PrivateUse, Missing::Other] {
+    for kind in [
+        Missing::Emoji,
+        Missing::RareHanzi,
+        Missing::PrivateUse,
+        Missing::Other,
+    ] {
         if !chars.iter().any(|&c| missing_kind(c) == kind) {
             continue;
         }
         hints.push(match kind {
             Missing::Emoji => "LED 屏不能显示表情符号：请删除或改用文字",
             Missing::RareHanzi => "这是 GB2312/GBK 和扩展 A 以外的生僻字：请换成常用字或写拼音",
-            Missing::PrivateUse => "这是私用区符号（常从 Word 或微信粘贴而来）：请改用普通文字重新输入",
+            Missing::PrivateUse => {
+                "这是私用区符号（常从 Word 或微信粘贴而来）：请改用普通文字重新输入"
+            }
             Missing::Other => "请换成常用字符或删除",
         });
     }
@@ -768,7 +780,8 @@ fn normalise_text(raw: &str) -> (String, Vec<String>) {
     let nfc: String = raw.nfc().collect();
     if nfc != raw {
         notes.push(
-            "normalised to Unicode NFC (composed characters) / 已规范为 Unicode NFC 组合形式".to_string(),
+            "normalised to Unicode NFC (composed characters) / 已规范为 Unicode NFC 组合形式"
+                .to_string(),
         );
     }
     let unified = nfc.replace("\r\n", "\n").replace(['\r'], "\n");

@@ -20,11 +20,11 @@ mod sniff;
 mod text;
 
 pub use ingest::{ingest, load_stored, IngestError, Limits, Material, MaterialKind, VideoCodec};
+pub use legibility::{check_scroll, judge, judge_refusal, LegibilityProblem};
 pub use preview::preview;
 pub use render::{
     render, render_many, ColorClass, Fit, RenderError, RenderProfile, Rendition, Rgb, LED_GAMMA,
 };
-pub use legibility::{check_scroll, judge, judge_refusal, LegibilityProblem};
 pub use text::{
     check_glyphs, glyph_px_for_height, min_legible_glyph_px, render_text, strip_char_spans,
     TextFacts, TextLayout, MIN_GLYPH_PX,

@@ -420,7 +420,13 @@ pub(crate) fn render_poster(
         profile.color,
         tone,
     )?;
-    Ok(still_rendition(png, profile.width, profile.height, None, lit))
+    Ok(still_rendition(
+        png,
+        profile.width,
+        profile.height,
+        None,
+        lit,
+    ))
 }
 
 pub(crate) fn still_rendition(

@@ -228,7 +228,10 @@ fn a_warning_strip_runs_from_its_first_ink_to_its_last() {
     assert_eq!(img.dimensions(), (width, 32));
     // No dark lead-in: the first and the last column carry ink, in red.
     for x in [0, width - 1] {
-        assert!((0..32).any(|y| img.get_pixel(x, y).0 == [255, 0, 0]), "column {x}");
+        assert!(
+            (0..32).any(|y| img.get_pixel(x, y).0 == [255, 0, 0]),
+            "column {x}"
+        );
     }
     let lit = img.pixels().filter(|p| p.0 == [255, 0, 0]).count();
     assert!(lit > 200, "{lit} lit LEDs");
@@ -243,7 +246,9 @@ fn a_warning_strip_runs_from_its_first_ink_to_its_last() {
     let spans = strip_char_spans("谨防诈骗", 32);
     assert_eq!(spans.len(), 4);
     assert!(spans[0].1 <= 0 && spans[3].1 + i64::from(spans[3].2) >= i64::from(width));
-    assert!(spans.windows(2).all(|w| w[0].1 + i64::from(w[0].2) == w[1].1));
+    assert!(spans
+        .windows(2)
+        .all(|w| w[0].1 + i64::from(w[0].2) == w[1].1));
 }
 
 /// Mono is one lit colour on dark: the ink is lit whatever its hue (pure

@@ -150,13 +150,20 @@ mod tests {
 
     #[test]
     fn every_instant_of_a_pass_shows_part_of_the_strip() {
-        for (strip, width, speed) in [(1, 1, 1), (7, 352, 192), (2000, 192, 96), (9000, 1920, 864)] {
+        for (strip, width, speed) in [(1, 1, 1), (7, 352, 192), (2000, 192, 96), (9000, 1920, 864)]
+        {
             let pass = scroll_pass_ms(strip, width, speed);
-            for t in (0..pass).step_by((pass / 997).max(1) as usize).chain([pass - 1]) {
+            for t in (0..pass)
+                .step_by((pass / 997).max(1) as usize)
+                .chain([pass - 1])
+            {
                 let x = scroll_strip_x(strip, width, speed, t);
                 let first_on = x.max(0);
                 let last_on = (x + i64::from(strip) - 1).min(i64::from(width) - 1);
-                assert!(first_on <= last_on, "{strip}/{width}/{speed} at {t} ms: x={x}");
+                assert!(
+                    first_on <= last_on,
+                    "{strip}/{width}/{speed} at {t} ms: x={x}"
+                );
             }
         }
     }
