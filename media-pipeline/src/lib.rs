@@ -21,7 +21,7 @@ mod text;
 
 pub use ingest::{ingest, load_stored, IngestError, Limits, Material, MaterialKind, VideoCodec};
 pub use legibility::{check_scroll, judge, judge_refusal, LegibilityProblem};
-pub use preview::preview;
+pub use preview::{lit_pixels, preview};
 pub use render::{
     render, render_many, ColorClass, Fit, RenderError, RenderProfile, Rendition, Rgb, LED_GAMMA,
 };

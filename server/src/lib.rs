@@ -15,10 +15,12 @@ pub mod demo;
 pub mod events;
 pub mod http;
 pub mod keys;
+pub mod legibility;
 pub mod media_store;
 pub mod packs;
 pub mod push;
 pub mod service;
+pub mod site_files;
 pub mod store;
 pub mod web;
 
