@@ -13,6 +13,7 @@ pub mod compliance_report;
 pub mod config;
 pub mod demo;
 pub mod events;
+pub mod glass;
 pub mod http;
 pub mod keys;
 pub mod legibility;

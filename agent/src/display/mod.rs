@@ -441,6 +441,16 @@ impl Screen {
         self.put(Arc::new(frame))
     }
 
+    /// The last frame given to the sink (what the panel shows now).
+    pub fn last_frame(&self) -> Option<&Arc<RgbImage>> {
+        self.last_frame.as_ref()
+    }
+
+    /// Whether a scroll is on screen (frames change with time).
+    pub fn is_scrolling(&self) -> bool {
+        matches!(self.prepared, Some(Prepared::Scroll { .. }))
+    }
+
     /// The last frame as PNG (what a screenshot uploads).
     pub fn screenshot_png(&self) -> Option<io::Result<Vec<u8>>> {
         self.last_frame.as_deref().map(encode_png)
