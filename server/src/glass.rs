@@ -16,7 +16,9 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use image::RgbImage;
 use ledcast_agent::display::{NullSink, Screen};
-use ledcast_agent::player::{Action, Content, Input, Player, PlayerConfig, RotationSource, Showing};
+use ledcast_agent::player::{
+    Action, Content, Input, Player, PlayerConfig, RotationSource, Showing,
+};
 use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
 
@@ -46,8 +48,11 @@ pub fn rotations(
     let mut out: BTreeMap<String, Vec<(protocol::Timestamp, Vec<u8>)>> = BTreeMap::new();
     for day in 0..days {
         let now = start.plus_ms(i64::from(day) * DAY_MS);
-        let (compiled, _) =
-            compiler::compile(&site.model, &site.catalog, compiler::Window::hours(now, 48, 72));
+        let (compiled, _) = compiler::compile(
+            &site.model,
+            &site.catalog,
+            compiler::Window::hours(now, 48, 72),
+        );
         for mut c in compiled {
             c.rotation.version = u64::from(day) + 1;
             let envelope = protocol::seal(&c.rotation, key);

@@ -11,6 +11,7 @@ pub mod compile_cmd;
 pub mod compliance;
 pub mod compliance_report;
 pub mod config;
+pub mod contact_sheet;
 pub mod demo;
 pub mod events;
 pub mod glass;

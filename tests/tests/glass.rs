@@ -90,7 +90,13 @@ fn column_has_ink(frame: &image::RgbImage, from: u32, to: u32) -> bool {
     let rows = frame.height() as usize;
     let half = rows / 2;
     (0..rows)
-        .map(|i| if i % 2 == 0 { half + i / 2 } else { half.wrapping_sub(i / 2 + 1) })
+        .map(|i| {
+            if i % 2 == 0 {
+                half + i / 2
+            } else {
+                half.wrapping_sub(i / 2 + 1)
+            }
+        })
         .filter(|&y| y < rows)
         .any(|y| raw[y * row + from..y * row + to].iter().any(|&v| v != 0))
 }
@@ -108,7 +114,12 @@ fn play_week(site: &SiteFiles, screen_id: &str, rotations: &[(Timestamp, Vec<u8>
     let text_kind: HashMap<&str, bool> = site
         .entries
         .iter()
-        .map(|e| (e.id.as_str(), e.kind == ledcast_compiler::MaterialKind::Text))
+        .map(|e| {
+            (
+                e.id.as_str(),
+                e.kind == ledcast_compiler::MaterialKind::Text,
+            )
+        })
         .collect();
     let deliveries: Vec<Timestamp> = rotations.iter().map(|(at, _)| *at).collect();
     let finish = |watch: Option<Watch>, week: &mut Week, now: Timestamp| {
@@ -183,7 +194,11 @@ fn play_week(site: &SiteFiles, screen_id: &str, rotations: &[(Timestamp, Vec<u8>
             continue;
         };
         let w = watch.get_or_insert_with(|| {
-            let text = site.texts.get(&showing.material_id).cloned().unwrap_or_default();
+            let text = site
+                .texts
+                .get(&showing.material_id)
+                .cloned()
+                .unwrap_or_default();
             let strip_width = site
                 .renditions
                 .get(&(showing.material_id.clone(), profile.id.clone()))
@@ -222,7 +237,10 @@ fn play_week(site: &SiteFiles, screen_id: &str, rotations: &[(Timestamp, Vec<u8>
 fn a_week_of_the_demo_site_on_the_glass() {
     let started = std::time::Instant::now();
     let site = site();
-    println!("site loaded and rendered in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "site loaded and rendered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     check_goldens(&site);
     let key = glass::glass_key();
     let rotations = glass::rotations(&site, START, days(), &key);
@@ -270,7 +288,10 @@ fn a_week_of_the_demo_site_on_the_glass() {
             failures.push(format!("{id}: only {} seconds sampled", week.seconds));
         }
         if share < 0.999 {
-            failures.push(format!("{id}: lit in {:.3} % of its seconds", share * 100.0));
+            failures.push(format!(
+                "{id}: lit in {:.3} % of its seconds",
+                share * 100.0
+            ));
         }
         failures.extend(week.dark_text.iter().take(5).cloned());
         failures.extend(week.unseen.iter().take(5).cloned());
