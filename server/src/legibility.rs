@@ -131,3 +131,109 @@ pub fn problems_on(
     }
     out
 }
+
+/// How one material reads on one profile, for the upload response and the
+/// material page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileLegibility {
+    /// The profile.
+    pub profile_id: String,
+    /// Panel size.
+    pub width: u32,
+    /// Panel size.
+    pub height: u32,
+    /// The screens with this profile.
+    pub screens: Vec<String>,
+    /// The rendition shown there, if one could be made.
+    pub sha256: Option<String>,
+    /// Glyph size of a text, pixels.
+    pub glyph_px: Option<u32>,
+    /// For a scrolling text: its reading speed and how long each character
+    /// stays wholly on the panel.
+    pub chars_per_second: Option<f64>,
+    /// See `chars_per_second`.
+    pub char_visible_ms: Option<u64>,
+    /// True when a person can read it there.
+    pub legible: bool,
+    /// Why not, in both languages.
+    pub problems: Vec<Problem>,
+}
+
+/// How `material_id` reads on every profile: the stored facts and refusals,
+/// judged with each profile's reading speed from the stored playlists.
+pub async fn material_report(
+    state: &crate::http::AppState,
+    material_id: &str,
+) -> anyhow::Result<Vec<ProfileLegibility>> {
+    let profiles = state.store.list_profiles().await?;
+    let screens = state.store.list_screens(None).await?;
+    let model = crate::service::stored_model(state, crate::clock::now())
+        .await?
+        .map(|(m, _)| m);
+    let renditions: Vec<crate::store::RenditionRow> = state
+        .store
+        .list_renditions()
+        .await?
+        .into_iter()
+        .filter(|r| r.material_id == material_id)
+        .collect();
+    let refusals: Vec<(String, Problem)> = state
+        .store
+        .list_rendition_refusals()
+        .await?
+        .into_iter()
+        .filter(|(m, _, _)| m == material_id)
+        .filter_map(|(_, p, json)| serde_json::from_str(&json).ok().map(|problem| (p, problem)))
+        .collect();
+    let mut out = Vec::new();
+    for row in &profiles {
+        let rendition = renditions.iter().find(|r| r.profile_id == row.id);
+        let refusal = refusals.iter().find(|(p, _)| *p == row.id).map(|(_, x)| x);
+        if rendition.is_none() && refusal.is_none() {
+            continue;
+        }
+        let facts: Option<RenditionFacts> = rendition
+            .and_then(|r| r.facts.as_deref())
+            .and_then(|f| serde_json::from_str(f).ok());
+        let profile = model
+            .as_ref()
+            .and_then(|m| m.profiles.iter().find(|p| p.id == row.id).cloned())
+            .unwrap_or_else(|| compiler::model::Profile {
+                id: row.id.clone(),
+                width: row.width,
+                height: row.height,
+                color: compiler::model::ColorClass::Full,
+                video: row.can_play_video,
+                scroll: row.can_scroll,
+                still: true,
+                scroll_chars_per_second: protocol::scroll::DEFAULT_CHARS_PER_SECOND,
+                location: compiler::Location::file_only(""),
+            });
+        let problems = problems_on(facts.as_ref(), refusal, &profile);
+        let scrolling = profile.scroll && facts.as_ref().is_some_and(|f| f.glyph_px.is_some());
+        let glyph_px = facts.as_ref().and_then(|f| f.glyph_px);
+        out.push(ProfileLegibility {
+            profile_id: row.id.clone(),
+            width: row.width,
+            height: row.height,
+            screens: screens
+                .iter()
+                .filter(|s| s.profile_id == row.id)
+                .map(|s| s.id.clone())
+                .collect(),
+            sha256: rendition.map(|r| r.sha256.clone()),
+            glyph_px,
+            chars_per_second: scrolling.then_some(profile.scroll_chars_per_second),
+            char_visible_ms: glyph_px.filter(|_| scrolling).map(|g| {
+                protocol::scroll::char_visible_ms(
+                    g,
+                    profile.width,
+                    protocol::scroll::px_per_second(profile.scroll_chars_per_second, g),
+                )
+            }),
+            legible: problems.is_empty() && rendition.is_some(),
+            problems,
+        });
+    }
+    Ok(out)
+}
