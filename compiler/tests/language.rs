@@ -370,3 +370,99 @@ fn a_scroll_lasts_one_pass_at_the_reading_speed() {
         protocol::SlotKind::Scroll { px_per_second: 48 }
     );
 }
+
+/// Legibility is a rule: a text nobody can read on a profile is left out
+/// there with an error naming the screens (a playlist named it), and is
+/// never warning airtime.
+#[test]
+fn illegible_text_is_an_error_and_no_warning_airtime() {
+    let playlists = r#"
+[[playlists]]
+id = "texts"
+items = [{ material = "poster" }, { material = "dark" }, { material = "long" }]
+
+[[schedules]]
+id = "texts"
+playlist = "texts"
+tags = ["bank-door"]
+"#;
+    let (model, _) = compiler::parse(&[("base.toml", BASE), ("p.toml", playlists)]);
+    let mut dark = material("dark", MaterialKind::Text, true, "door");
+    dark.renditions.get_mut("door").unwrap().problems =
+        vec!["the screen would stay dark: not one LED is lit".into()];
+    let mut long = material("long", MaterialKind::Text, true, "door");
+    long.renditions.clear();
+    long.refused.insert(
+        "door".into(),
+        "42 characters do not fit the 352×80 screen".into(),
+    );
+    let mut catalog = door_catalog().materials().to_vec();
+    catalog.extend([dark, long]);
+    let (compiled, diagnostics) = compiler::compile(
+        &model,
+        &Catalog::new(catalog),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("`dark` cannot be read on profile `door` (screens door-1)"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`long`") && e.contains("42 characters")),
+        "{errors:#?}"
+    );
+    // Neither plays; the warnings that remain are the legible ones.
+    for c in &compiled {
+        for block in &c.rotation.blocks {
+            assert!(block
+                .slots
+                .iter()
+                .all(|s| s.material_id != "dark" && s.material_id != "long"));
+        }
+    }
+}
+
+/// A profile whose reading speed moves characters off the panel before
+/// they can be read gets an error for its scrolls.
+#[test]
+fn a_scroll_too_fast_to_read_is_an_error() {
+    let fast = BASE.replace(
+        "scroll = true\n",
+        "scroll = true\nscroll_chars_per_second = 10\n",
+    );
+    let (model, parse_diagnostics) = compiler::parse(&[("base.toml", &fast)]);
+    assert!(parse_diagnostics.is_empty(), "{parse_diagnostics:#?}");
+    let (_, diagnostics) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    // 16 px glyphs at 10 per second (160 px/s) on a 352 px door: each is
+    // wholly on the panel for (352 - 16) / 160 = 2.1 s: readable.
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    let narrow = fast.replace("width = 352", "width = 64");
+    let (model, _) = compiler::parse(&[("base.toml", &narrow)]);
+    let (_, diagnostics) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    // On a 64 px panel: (64 - 16) / 160 = 0.3 s.
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("0.3 s, less than the 1.0 s")),
+        "{diagnostics:#?}"
+    );
+}

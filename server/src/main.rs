@@ -254,6 +254,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Media,
         } => {
+            println!(
+                "{}",
+                bench::media::texts_line(Path::new("playlists"))
+                    .context("the media texts line reads the demo's playlists/ (run from the repository root)")?
+            );
             println!("{}", bench::media::run()?);
             Ok(())
         }
