@@ -3,9 +3,19 @@
 //! screen's time zone (DST gaps and folds included).
 //!
 //! Pure: every function takes the instants it works on. It knows nothing of
-//! playlists or screens.
+//! playlists or screens, and does not read text: the written forms of days,
+//! hours and dates are [`crate::calendar_text`], cron is [`crate::cron_text`].
+//!
+//! DST, as `playlists/README.md` documents it: a calendar range whose start
+//! or end falls in a spring-forward gap starts (ends) at the gap's end; a
+//! local time that occurs twice in a fall-back fold means its first
+//! occurrence, so `hours = "00:30-01:30"` ends at the first 01:30. A cron
+//! start in a gap does not happen; a cron start in a fold happens twice
+//! (once in each offset), whatever instant the rotation is compiled at.
 
-use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{
+    Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+};
 use chrono_tz::Tz;
 
 /// Milliseconds since the Unix epoch (the same unit as `protocol::v1::Timestamp`).
@@ -13,8 +23,6 @@ pub type Millis = i64;
 
 /// A half-open interval `[start, end)` in milliseconds since the epoch.
 pub type Interval = (Millis, Millis);
-
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// A set of weekdays (bit 0 = Monday … bit 6 = Sunday).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -30,50 +38,6 @@ impl DaySet {
     }
 }
 
-fn day_index(name: &str) -> Option<u32> {
-    let lower = name.trim().to_ascii_lowercase();
-    let short = lower.get(..3)?;
-    DAY_NAMES.iter().position(|d| *d == short).map(|i| i as u32)
-}
-
-/// Parses `"mon-fri"`, `"sat,sun"`, `"fri-mon"` (wraps), `"daily"`,
-/// `"weekdays"`, `"weekends"`.
-pub fn parse_days(text: &str) -> Result<DaySet, String> {
-    let mut set = 0u8;
-    for part in text.split(',') {
-        let part = part.trim().to_ascii_lowercase();
-        match part.as_str() {
-            "daily" | "all" | "every day" => set |= 0x7f,
-            "weekdays" => set |= 0x1f,
-            "weekends" => set |= 0x60,
-            _ => {
-                let (first, last) = match part.split_once('-') {
-                    Some((a, b)) => (a, b),
-                    None => (part.as_str(), part.as_str()),
-                };
-                let first = day_index(first).ok_or_else(|| bad_day(first))?;
-                let last = day_index(last).ok_or_else(|| bad_day(last))?;
-                let mut day = first;
-                loop {
-                    set |= 1 << day;
-                    if day == last {
-                        break;
-                    }
-                    day = (day + 1) % 7;
-                }
-            }
-        }
-    }
-    if set == 0 {
-        return Err("no day given".to_owned());
-    }
-    Ok(DaySet(set))
-}
-
-fn bad_day(word: &str) -> String {
-    format!("`{word}` is not a weekday; use mon, tue, wed, thu, fri, sat, sun")
-}
-
 /// A daily time range in minutes after local midnight; `end_minute` exceeds
 /// 1440 when the range runs past midnight (`overnight = true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,67 +46,6 @@ pub struct TimeRange {
     pub start_minute: u32,
     /// End, minutes after the same midnight (start < end ≤ 2880).
     pub end_minute: u32,
-}
-
-/// Why an hours string was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HoursError {
-    /// Not `HH:MM-HH:MM`.
-    Syntax(String),
-    /// The range ends before it starts and `overnight` was not set.
-    CrossesMidnight {
-        /// The offending range as written.
-        range: String,
-    },
-    /// Start equals end.
-    Empty(String),
-}
-
-fn parse_clock(text: &str) -> Option<u32> {
-    let (h, m) = text.trim().split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return None;
-    }
-    Some(h * 60 + m)
-}
-
-/// Parses `"08:30-17:30"` or `"08:30-12:00, 13:30-17:30"`. A range whose end
-/// is before its start crosses midnight and needs `overnight`.
-pub fn parse_hours(text: &str, overnight: bool) -> Result<Vec<TimeRange>, HoursError> {
-    let mut ranges = Vec::new();
-    for part in text.split(',') {
-        let part = part.trim();
-        let (a, b) = part.split_once('-').ok_or_else(|| {
-            HoursError::Syntax(format!("`{part}` is not a range like `08:30-17:30`"))
-        })?;
-        let start = parse_clock(a).filter(|m| *m < 1440).ok_or_else(|| {
-            HoursError::Syntax(format!("`{}` is not a time like `08:30`", a.trim()))
-        })?;
-        let end = parse_clock(b).ok_or_else(|| {
-            HoursError::Syntax(format!("`{}` is not a time like `17:30`", b.trim()))
-        })?;
-        // "…-00:00" means until midnight.
-        let end = if end == 0 { 1440 } else { end };
-        if end == start {
-            return Err(HoursError::Empty(part.to_owned()));
-        }
-        let end = if end < start {
-            if !overnight {
-                return Err(HoursError::CrossesMidnight {
-                    range: part.to_owned(),
-                });
-            }
-            end + 1440
-        } else {
-            end
-        };
-        ranges.push(TimeRange {
-            start_minute: start,
-            end_minute: end,
-        });
-    }
-    Ok(ranges)
 }
 
 /// An inclusive range of local dates.
@@ -159,25 +62,6 @@ impl DateRange {
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.first <= date && date <= self.last
     }
-}
-
-/// Parses `"2026-12-01"` or `"2026-12-24..2026-12-26"`.
-pub fn parse_date_range(text: &str) -> Result<DateRange, String> {
-    let parse = |s: &str| {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("`{}` is not a date like `2026-12-01`", s.trim()))
-    };
-    let (first, last) = match text.split_once("..") {
-        Some((a, b)) => (parse(a)?, parse(b)?),
-        None => {
-            let d = parse(text)?;
-            (d, d)
-        }
-    };
-    if last < first {
-        return Err(format!("`{text}` ends before it starts"));
-    }
-    Ok(DateRange { first, last })
 }
 
 /// The UTC instant of local `date` + `minute` minutes (may exceed a day) in
@@ -269,9 +153,24 @@ pub fn expand_calendar(
 /// The most cron occurrences expanded per schedule and horizon.
 pub const MAX_CRON_OCCURRENCES: usize = 20_000;
 
+/// The largest fall-back fold to look back over (Antarctica/Troll turns its
+/// clocks back two hours; other zones one hour or 30 minutes).
+const FOLD_LOOKBACK_MS: Millis = 3 * 3_600_000;
+
 /// The UTC intervals within `[from, until)` covered by `[start, start +
 /// duration_ms)` for every cron occurrence `start` in `tz`, sorted and
 /// merged. The second value is true when [`MAX_CRON_OCCURRENCES`] cut it short.
+///
+/// The result does not depend on `from` beyond the clipping. The cron
+/// crate walks local wall-clock time from where it starts, so a walk begun
+/// shortly before (or inside) a fall-back fold — the wall clock about to go
+/// back past a start's wall-clock time — would miss that start's second
+/// occurrence. Where the offset changes within [`FOLD_LOOKBACK_MS`] of the
+/// walk's start, the walk therefore begins that much earlier, and what
+/// ended before `from` is dropped. Inside a fold the crate yields both
+/// occurrences of a wall-clock time before the next one (01:00 EDT,
+/// 01:00 EST, 01:01 EDT, …), so near a change at `until` the walk also goes
+/// on past `until` before it stops.
 pub fn expand_cron(
     schedule: &cron::Schedule,
     duration_ms: Millis,
@@ -279,15 +178,32 @@ pub fn expand_cron(
     from: Millis,
     until: Millis,
 ) -> (Vec<Interval>, bool) {
-    let Some(begin) = chrono::DateTime::from_timestamp_millis(from - duration_ms - 1) else {
+    let offset_at = |t: Millis| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| tz.offset_from_utc_datetime(&d.naive_utc()).fix())
+    };
+    let changes = |a: Millis, b: Millis| offset_at(a) != offset_at(b);
+    let mut begin_ms = from - duration_ms - 1;
+    if changes(begin_ms - FOLD_LOOKBACK_MS, begin_ms + FOLD_LOOKBACK_MS) {
+        begin_ms -= FOLD_LOOKBACK_MS;
+    }
+    let stop = if changes(until - FOLD_LOOKBACK_MS, until + FOLD_LOOKBACK_MS) {
+        until + FOLD_LOOKBACK_MS
+    } else {
+        until
+    };
+    let Some(begin) = chrono::DateTime::from_timestamp_millis(begin_ms) else {
         return (Vec::new(), false);
     };
     let mut out = Vec::new();
     let mut truncated = false;
     for occurrence in schedule.after(&begin.with_timezone(&tz)) {
         let start = occurrence.timestamp_millis();
-        if start >= until {
+        if start >= stop {
             break;
+        }
+        if start >= until {
+            continue;
         }
         if out.len() >= MAX_CRON_OCCURRENCES {
             truncated = true;
@@ -317,35 +233,12 @@ pub fn merge(mut intervals: Vec<Interval>) -> Vec<Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar_text::{parse_date_range, parse_days, parse_hours};
 
     fn utc(text: &str) -> Millis {
         chrono::DateTime::parse_from_rfc3339(text)
             .unwrap()
             .timestamp_millis()
-    }
-
-    #[test]
-    fn days_parse() {
-        assert_eq!(parse_days("mon-fri").unwrap(), DaySet(0x1f));
-        assert_eq!(parse_days("sat, sun").unwrap(), DaySet(0x60));
-        assert_eq!(parse_days("fri-mon").unwrap(), DaySet(0b111_0001));
-        assert!(parse_days("funday").unwrap_err().contains("funday"));
-    }
-
-    #[test]
-    fn hours_refuse_midnight_crossing_unless_overnight() {
-        assert_eq!(
-            parse_hours("17:30-08:30", false),
-            Err(HoursError::CrossesMidnight {
-                range: "17:30-08:30".into()
-            })
-        );
-        let r = parse_hours("22:00-06:00", true).unwrap();
-        assert_eq!((r[0].start_minute, r[0].end_minute), (1320, 1800));
-        assert_eq!(
-            parse_hours("08:00-24:00", false).unwrap()[0].end_minute,
-            1440
-        );
     }
 
     #[test]

@@ -168,6 +168,29 @@ impl LineIndex {
         }
     }
 
+    /// The location of byte `offset` of the string `value`, whose TOML
+    /// source (a bare key, or a one-line quoted string) spans `span`. Where
+    /// the source is not the value as written (escapes, multi-line strings),
+    /// the location of the whole value.
+    pub fn location_in_value(
+        &self,
+        span: std::ops::Range<usize>,
+        value: &str,
+        offset: usize,
+    ) -> Location {
+        let raw = self.text.get(span.clone()).unwrap_or("");
+        let inner = [("\"", "\""), ("'", "'")]
+            .iter()
+            .find_map(|(open, close)| raw.strip_prefix(open)?.strip_suffix(close));
+        if raw == value {
+            self.location(span.start + offset)
+        } else if inner == Some(value) && offset <= value.len() {
+            self.location(span.start + 1 + offset)
+        } else {
+            self.location(span.start)
+        }
+    }
+
     /// The file name.
     pub fn file(&self) -> &str {
         &self.file

@@ -1,12 +1,14 @@
 //! `--explain`: a compiled screen's timeline as text a supervisor can check:
 //! each block from–until in the screen's local time, what produced it
-//! (alert, schedule, default), the rules enforced, and its loop.
+//! (alert, schedule, default), the rules enforced, and its loop. On a day
+//! whose UTC offset changes (DST), times carry their offset (`01:15:00
+//! UTC-05:00`), so the two 01:15 of a fall-back night read apart.
 //!
 //! Formatting only: it neither compiles nor checks anything.
 
 use std::fmt::Write;
 
-use chrono::TimeZone;
+use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 use ledcast_protocol::v1 as protocol;
 
@@ -16,9 +18,25 @@ use crate::model::Model;
 
 fn local(tz: Tz, t: protocol::Timestamp) -> String {
     match tz.timestamp_millis_opt(t.0).single() {
+        Some(d) if offset_changes_on(tz, d.date_naive()) => {
+            d.format("%Y-%m-%d %a %H:%M:%S UTC%:z").to_string()
+        }
         Some(d) => d.format("%Y-%m-%d %a %H:%M:%S").to_string(),
         None => format!("{} ms", t.0),
     }
+}
+
+/// Whether the UTC offset of `tz` changes during local `date` (or at its
+/// first instant).
+fn offset_changes_on(tz: Tz, date: chrono::NaiveDate) -> bool {
+    let offset = |t: i64| {
+        tz.timestamp_millis_opt(t)
+            .single()
+            .map(|d| d.offset().fix())
+    };
+    let start = crate::calendar::local_to_utc(tz, date, 0);
+    let end = crate::calendar::local_to_utc(tz, date, 24 * 60);
+    offset(start - 1) != offset(start) || offset(start) != offset(end - 1)
 }
 
 fn seconds(ms: u64) -> String {

@@ -12,7 +12,7 @@
 //! (with `items`), `[[schedules]]`, `[[rules]]`, `[[alerts]]`; see
 //! `playlists/README.md`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
@@ -21,7 +21,10 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
-use crate::calendar::{parse_date_range, parse_days, parse_hours, HoursError};
+use crate::calendar_text::{
+    parse_date_range, parse_days, parse_hours, parse_opening_entry, DaysError, HoursError,
+    OpeningError,
+};
 use crate::catalog::MaterialKind;
 use crate::diagnostic::{closest, did_you_mean, Diagnostic, LineIndex, Location};
 use crate::model::{
@@ -62,6 +65,10 @@ struct RawSettings {
     scroll_chars_per_second: Option<f64>,
     /// Replaced by `scroll_chars_per_second`; accepted with a warning.
     scroll_px_per_second: Option<u32>,
+    /// Sample data only: the day the files were written as if it were
+    /// today (see [`crate::sample_dates`]); the compiler ignores it.
+    #[serde(rename = "sample_today")]
+    _sample_today: Option<Datetime>,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +108,7 @@ struct RawSite {
     name: Option<String>,
     organisation: Option<String>,
     timezone: Option<Spanned<String>>,
-    opening_hours: Option<Spanned<BTreeMap<String, String>>>,
+    opening_hours: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -260,11 +267,38 @@ fn parse_timezone(name: &str) -> Result<Tz, String> {
 struct Ctx {
     indexes: Vec<LineIndex>,
     diagnostics: Vec<Diagnostic>,
+    /// `(kind, id)` of entities defined but left out for an error of their
+    /// own: a reference to one is not "unknown" (that error is already said).
+    rejected: HashSet<(&'static str, String)>,
 }
 
 impl Ctx {
     fn loc<T>(&self, file: usize, spanned: &Spanned<T>) -> Location {
         self.indexes[file].location(spanned.span().start)
+    }
+    /// The location of byte `offset` inside the string `spanned`.
+    fn loc_in(&self, file: usize, spanned: &Spanned<String>, offset: usize) -> Location {
+        self.indexes[file].location_in_value(spanned.span(), spanned.get_ref(), offset)
+    }
+    fn reject(&mut self, kind: &'static str, id: &str) {
+        self.rejected.insert((kind, id.to_owned()));
+    }
+    fn is_rejected(&self, kind: &'static str, id: &str) -> bool {
+        self.rejected.contains(&(kind, id.to_owned()))
+    }
+    fn days_error(
+        &mut self,
+        file: usize,
+        spanned: &Spanned<String>,
+        what: &str,
+        error: &DaysError,
+    ) {
+        let location = self.loc_in(file, spanned, error.offset);
+        self.error(
+            &location,
+            format!("{what}: {}", error.message),
+            Some(error.hint.clone()),
+        );
     }
     fn error(&mut self, location: &Location, message: String, hint: Option<String>) {
         self.diagnostics
@@ -319,7 +353,8 @@ fn resolve_targets(
         ("site", sites, &names.sites),
     ] {
         for id in ids {
-            if !known.contains(id.get_ref().as_str()) {
+            let rejected = ctx.is_rejected(kind, id.get_ref());
+            if !known.contains(id.get_ref().as_str()) && !rejected {
                 let location = ctx.loc(file, id);
                 ctx.error(
                     &location,
@@ -368,7 +403,7 @@ fn resolve_playlist(
     wanted: &Spanned<String>,
 ) -> Option<usize> {
     let found = playlists.iter().position(|p| &p.id == wanted.get_ref());
-    if found.is_none() {
+    if found.is_none() && !ctx.is_rejected("playlist", wanted.get_ref()) {
         let location = ctx.loc(file, wanted);
         ctx.error(
             &location,
@@ -392,6 +427,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             .map(|(name, text)| LineIndex::new(name, text))
             .collect(),
         diagnostics: Vec::new(),
+        rejected: HashSet::new(),
     };
     let mut raws: Vec<RawFile> = Vec::new();
     for (file, (_, text)) in files.iter().enumerate() {
@@ -489,6 +525,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     format!("profile `{id}` has a zero size"),
                     Some("give width and height in native pixels, e.g. 352 and 80".into()),
                 );
+                ctx.reject("profile", id);
                 continue;
             }
             if p.scroll_px_per_second.is_some() {
@@ -504,6 +541,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     reading_speed_message(&format!("profile `{id}`"), cps),
                     Some(READING_SPEED_HINT.into()),
                 );
+                ctx.reject("profile", id);
                 continue;
             }
             profiles.push(Profile {
@@ -551,35 +589,26 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 },
             };
             let mut opening_hours = Vec::new();
-            let hours_location = s
-                .opening_hours
-                .as_ref()
-                .map_or(location.clone(), |h| ctx.loc(file, h));
             let empty = BTreeMap::new();
             for (days, hours) in s.opening_hours.as_ref().map_or(&empty, |h| h.get_ref()) {
-                let days_set = match parse_days(days) {
-                    Ok(d) => d,
-                    Err(message) => {
-                        ctx.error(
-                            &hours_location,
-                            format!("site `{id}`: opening_hours key: {message}"),
-                            Some("keys are days such as \"mon-fri\" or \"sat\"".into()),
-                        );
+                match parse_opening_entry(days.get_ref(), hours.get_ref()) {
+                    Ok(Some(entry)) => opening_hours.push(entry),
+                    Ok(None) => {}
+                    Err(OpeningError::Days(error)) => {
+                        let what = format!("site `{id}`: opening_hours key \"{}\"", days.get_ref());
+                        ctx.days_error(file, days, &what, &error);
                         ok = false;
-                        continue;
                     }
-                };
-                if hours.trim() == "closed" {
-                    continue;
-                }
-                match parse_hours(hours, false) {
-                    Ok(r) => opening_hours.push((days_set, r)),
-                    Err(error) => {
+                    Err(OpeningError::Hours(error)) => {
                         let (message, hint) = hours_problem(&error);
+                        let l = ctx.loc(file, hours);
                         ctx.error(
-                            &hours_location,
-                            format!("site `{id}`: opening_hours.{days}: {message}"),
-                            Some(hint),
+                            &l,
+                            format!(
+                                "site `{id}`: opening_hours.\"{}\": {message}",
+                                days.get_ref()
+                            ),
+                            Some(format!("{hint}, or \"closed\"")),
                         );
                         ok = false;
                     }
@@ -594,6 +623,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     opening_hours,
                     location,
                 });
+            } else {
+                ctx.reject("site", id);
             }
         }
     }
@@ -631,7 +662,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 }
                 Some(wanted) => {
                     let found = sites.iter().position(|x| &x.id == wanted.get_ref());
-                    if found.is_none() {
+                    if found.is_none() && !ctx.is_rejected("site", wanted.get_ref()) {
                         let l = ctx.loc(file, wanted);
                         ctx.error(
                             &l,
@@ -664,7 +695,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 }
                 Some(wanted) => {
                     let found = profiles.iter().position(|x| &x.id == wanted.get_ref());
-                    if found.is_none() {
+                    if found.is_none() && !ctx.is_rejected("profile", wanted.get_ref()) {
                         let l = ctx.loc(file, wanted);
                         ctx.error(
                             &l,
@@ -710,6 +741,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     timezone: tz,
                     location,
                 });
+            } else {
+                ctx.reject("screen", id);
             }
         }
     }
@@ -847,6 +880,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     items,
                     location,
                 });
+            } else {
+                ctx.reject("playlist", id);
             }
         }
     }
@@ -1150,14 +1185,40 @@ fn schedule_when(
             );
             return None;
         }
-        let parsed = cron_text.get_ref().parse::<cron::Schedule>();
+        let expression = cron_text.get_ref();
+        let parsed = match crate::cron_text::parse_cron(expression) {
+            Ok(spec) => Some(spec),
+            Err(errors) => {
+                for error in errors {
+                    let l = ctx.loc_in(file, cron_text, error.offset);
+                    ctx.error(
+                        &l,
+                        format!("{owner}: cron `{expression}`: {}", error.message),
+                        Some(error.hint),
+                    );
+                }
+                None
+            }
+        };
+        if let Some([by_date, by_weekday]) =
+            parsed.as_ref().and_then(|spec| spec.either_day.clone())
+        {
+            let l = ctx.loc(file, cron_text);
+            ctx.diagnostics.push(
+                Diagnostic::info(
+                    &l,
+                    format!("{owner}: cron `{expression}` starts only on days that match both day-of-month and day-of-week"),
+                )
+                .with_hint(format!("that is how ledcast reads it (`0 0 12 13 * Fri *` is Friday the 13th only); Unix cron would start on either day: for that, write two schedules, `{by_date}` and `{by_weekday}`")),
+            );
+        }
         let duration = s.duration_seconds.filter(|d| *d > 0);
         return match (parsed, duration) {
-            (Ok(schedule), Some(duration_seconds)) if s.dates.is_empty() => Some(When::Cron {
-                schedule: Box::new(schedule),
+            (Some(spec), Some(duration_seconds)) if s.dates.is_empty() => Some(When::Cron {
+                schedule: Box::new(spec.schedule),
                 duration_seconds,
             }),
-            (Ok(_), Some(_)) => {
+            (Some(_), Some(_)) => {
                 ctx.error(
                     location,
                     format!("{owner}: dates do not combine with cron"),
@@ -1165,7 +1226,7 @@ fn schedule_when(
                 );
                 None
             }
-            (Ok(_), None) => {
+            (Some(_), None) => {
                 ctx.error(
                     location,
                     format!("{owner}: cron needs duration_seconds"),
@@ -1173,11 +1234,7 @@ fn schedule_when(
                 );
                 None
             }
-            (Err(error), _) => {
-                let l = ctx.loc(file, cron_text);
-                ctx.error(&l, format!("{owner}: cron `{}` does not parse: {error}", cron_text.get_ref()), Some("seven fields: sec min hour day-of-month month day-of-week year, e.g. \"0 0 12 * * Mon-Fri *\"".into()));
-                None
-            }
+            (None, _) => None,
         };
     }
     let mut ok = true;
@@ -1185,13 +1242,8 @@ fn schedule_when(
         None => crate::calendar::DaySet::ALL,
         Some(d) => match parse_days(d.get_ref()) {
             Ok(set) => set,
-            Err(message) => {
-                let l = ctx.loc(file, d);
-                ctx.error(
-                    &l,
-                    format!("{owner}: days: {message}"),
-                    Some("e.g. days = \"mon-fri\" or \"sat,sun\"".into()),
-                );
+            Err(error) => {
+                ctx.days_error(file, d, &format!("{owner}: days"), &error);
                 ok = false;
                 crate::calendar::DaySet::ALL
             }

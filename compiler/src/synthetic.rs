@@ -341,15 +341,15 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
             },
             _ => When::Cron {
                 schedule: Box::new(
-                    format!(
+                    crate::cron_text::parse_cron(&format!(
                         "0 {} {},{} * * {} *",
                         j % 60,
                         7 + j % 5,
                         13 + j % 6,
                         if j % 2 == 0 { "Mon-Fri" } else { "*" }
-                    )
-                    .parse()
-                    .unwrap_or_else(|_| unreachable!("synthetic cron parses")),
+                    ))
+                    .unwrap_or_else(|_| unreachable!("synthetic cron parses"))
+                    .schedule,
                 ),
                 duration_seconds: 900 + (j % 4) as u32 * 300,
             },

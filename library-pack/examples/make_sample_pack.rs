@@ -22,6 +22,10 @@ const MANIFEST: &str = r#"# Sample weekly edition of the county anti-fraud libra
 edition = "gaogang-2026-W48"
 publisher = "泰州市高港区反诈中心"
 issued = 2026-11-23
+# A sample: its dates are written as if today were 2026-11-30. The importer
+# moves every date by the days from then to the day it imports, so the
+# sample behaves the same on any date. County packs leave this out.
+sample_today = 2026-11-30
 
 [[material]]
 kind = "poster"

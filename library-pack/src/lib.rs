@@ -192,6 +192,18 @@ pub struct Pack {
     pub unreferenced: Vec<String>,
 }
 
+impl Pack {
+    /// Moves a sample pack to `today` (see [`Manifest::move_sample_to`]);
+    /// a county pack is not moved. Returns the days moved.
+    pub fn move_sample_to(&mut self, today: chrono::NaiveDate) -> i64 {
+        let days = self.manifest.move_sample_to(today);
+        for entry in &mut self.entries {
+            entry.material.move_by(chrono::TimeDelta::days(days));
+        }
+        days
+    }
+}
+
 /// One material and its content, ready for `ledcast_media::ingest`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackEntry {

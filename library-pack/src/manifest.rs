@@ -111,8 +111,31 @@ pub struct Manifest {
     pub publisher: String,
     /// The day the edition was issued.
     pub issued: NaiveDate,
+    /// Sample packs only (the project's own): the day the dates were written
+    /// as if it were today. An importer moves the whole edition to its own
+    /// day with [`Manifest::moved_to`], so a sample behaves the same on any
+    /// date. County packs never set it.
+    pub sample_today: Option<NaiveDate>,
     /// The materials, in manifest order.
     pub materials: Vec<MaterialEntry>,
+}
+
+impl Manifest {
+    /// Moves a sample edition by whole days so that its `sample_today` is
+    /// `today`: every date and validity bound moves alike. A county pack,
+    /// without `sample_today`, stays as it is. Returns the days moved.
+    pub fn move_sample_to(&mut self, today: NaiveDate) -> i64 {
+        let Some(written_for) = self.sample_today else {
+            return 0;
+        };
+        let days = today.signed_duration_since(written_for);
+        self.sample_today = Some(today);
+        self.issued += days;
+        for material in &mut self.materials {
+            material.move_by(days);
+        }
+        days.num_days()
+    }
 }
 
 /// One `[[material]]` entry.
@@ -134,6 +157,14 @@ pub struct MaterialEntry {
     pub valid_from: DateTime<FixedOffset>,
     /// First instant it must no longer be shown (exclusive end; after `valid_from`).
     pub valid_until: DateTime<FixedOffset>,
+}
+
+impl MaterialEntry {
+    /// Moves its validity by `days` (sample packs, see [`Manifest::move_sample_to`]).
+    pub(crate) fn move_by(&mut self, days: chrono::TimeDelta) {
+        self.valid_from += days;
+        self.valid_until += days;
+    }
 }
 
 /// What a material is.
@@ -180,7 +211,11 @@ pub fn parse_manifest(source: &str) -> Result<Manifest, Vec<Diagnostic>> {
         diagnostics: Vec::new(),
     };
     let root = document.as_table();
-    checker.unknown_keys(root, &["edition", "publisher", "issued", "material"], 0);
+    checker.unknown_keys(
+        root,
+        &["edition", "publisher", "issued", "sample_today", "material"],
+        0,
+    );
     let edition = checker.string(root, "edition", 0).and_then(|(value, at)| {
         if edition_id_is_valid(&value) {
             Some(value)
@@ -195,6 +230,10 @@ pub fn parse_manifest(source: &str) -> Result<Manifest, Vec<Diagnostic>> {
     });
     let publisher = checker.string(root, "publisher", 0);
     let issued = checker.date_only(root, "issued", 0);
+    let sample_today = root
+        .contains_key("sample_today")
+        .then(|| checker.date_only(root, "sample_today", 0))
+        .flatten();
     let mut materials = Vec::new();
     match root.get("material") {
         None => checker.error(
@@ -240,6 +279,7 @@ pub fn parse_manifest(source: &str) -> Result<Manifest, Vec<Diagnostic>> {
                 edition,
                 publisher,
                 issued,
+                sample_today,
                 materials,
             })
         }

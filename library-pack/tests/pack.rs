@@ -569,3 +569,34 @@ fn an_oversized_manifest_is_refused_before_it_is_read() {
         Err(PackError::EntryTooLarge { limit: 100, .. })
     ));
 }
+
+#[test]
+fn the_sample_pack_moves_to_the_import_day_and_a_county_pack_does_not() {
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let zip = std::fs::read(packs_dir().join("gaogang-2026-W48.zip")).unwrap();
+    let mut sample = open_zip(&zip, &PackLimits::default()).unwrap();
+    assert_eq!(sample.manifest.sample_today, Some(day(2026, 11, 30)));
+    let first_until = sample.entries[0].material.valid_until;
+    // 2027-03-10 is 100 days after 2026-11-30: everything moves 100 days.
+    assert_eq!(sample.move_sample_to(day(2027, 3, 10)), 100);
+    assert_eq!(sample.manifest.issued, day(2027, 3, 3));
+    assert_eq!(
+        sample.entries[0].material.valid_until,
+        first_until + chrono::TimeDelta::days(100)
+    );
+    assert_eq!(sample.manifest.materials[0], sample.entries[0].material);
+    assert_eq!(sample.move_sample_to(day(2027, 3, 10)), 0, "already there");
+
+    let county = "edition = \"qingyuan-2026-W48\"\npublisher = \"x\"\nissued = 2026-11-23\n\
+                  [[material]]\nkind = \"text\"\ntitle = \"t\"\ncategory = \"刷单返利\"\n\
+                  text = \"刷单都是诈骗\"\nscreens = [\"hall\"]\n\
+                  valid_from = 2026-11-23\nvalid_until = 2026-12-06\n";
+    let mut county = ledcast_pack::open_dir(
+        vec![("pack.toml".into(), county.as_bytes().to_vec())],
+        &PackLimits::default(),
+    )
+    .unwrap();
+    let before = county.clone();
+    assert_eq!(county.move_sample_to(day(2027, 3, 10)), 0);
+    assert_eq!(county, before);
+}

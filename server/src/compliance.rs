@@ -230,25 +230,6 @@ fn seconds(ms: Millis) -> i64 {
     ms.div_euclid(1000)
 }
 
-/// Parses opening hours as the server stores them on a screen:
-/// `mon,tue,wed,thu,fri 08:30-12:00,13:30-17:30; sat closed` (empty = never open).
-pub fn parse_opening_hours(text: &str) -> Result<Vec<(DaySet, Vec<TimeRange>)>, String> {
-    let mut out = Vec::new();
-    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (days, hours) = part
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("`{part}` is not `DAYS HH:MM-HH:MM`"))?;
-        let days = calendar::parse_days(days)?;
-        let hours = hours.trim();
-        if hours == "closed" {
-            continue;
-        }
-        let ranges = calendar::parse_hours(hours, false).map_err(|e| format!("{e:?}"))?;
-        out.push((days, ranges));
-    }
-    Ok(out)
-}
-
 /// The opening intervals (UTC ms, sorted, merged) of local `date` in `tz`.
 pub fn opening_windows(
     hours: &[(DaySet, Vec<TimeRange>)],
@@ -516,6 +497,7 @@ pub fn iso_week_of(date: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledcast_compiler::calendar_text::parse_opening_hours;
 
     const MIN: Millis = 60_000;
     /// 2026-12-01 (a Tuesday) 00:00 in Asia/Shanghai, as UTC ms.

@@ -144,7 +144,7 @@ pub async fn start(
         }
     };
 
-    let admin_password = set_up(&running, &playlists, &materials_toml, &args.media).await?;
+    let admin_password = set_up(&running.state, &playlists, &materials_toml, &args.media).await?;
     let mut agent_threads = Vec::new();
     if !args.no_agents {
         agent_threads = start_agents(&running, &data_dir, agents_stopping).await?;
@@ -161,14 +161,15 @@ pub async fn start(
 
 /// Imports and approves the sample materials, applies the demo site,
 /// approves its schedules, and creates the admin. Returns the admin password.
-async fn set_up(
-    running: &Running,
+pub(crate) async fn set_up(
+    state: &crate::http::AppState,
     playlists: &[crate::store::PlaylistFile],
     materials_toml: &str,
     media_dir: &Path,
 ) -> anyhow::Result<String> {
-    let state = &running.state;
-    let now = crate::clock::now().as_millis();
+    let (playlists, materials_toml) = move_sample_to_today(state, playlists, materials_toml)?;
+    let (playlists, materials_toml) = (&playlists[..], &materials_toml[..]);
+    let now = state.clock.now().as_millis();
     let password = auth::generate_password();
     for (username, role, secret) in [
         ("admin", Role::Admin, password.clone()),
@@ -218,9 +219,43 @@ async fn set_up(
                 .await?;
         }
     }
-    let report = service::recompile(state, crate::clock::now()).await?;
+    let report = service::recompile(state, state.clock.now()).await?;
     tracing::info!(rotations = report.stored.len(), "demo rotations compiled");
     Ok(password)
+}
+
+/// The demo site is written as if today were its `[settings] sample_today`
+/// (see `playlists/settings.toml`): moves every date in the playlist files
+/// and `materials.toml` to the day the demo runs, so that validities,
+/// alerts and date ranges keep their distance from now on any date. Files
+/// without `sample_today` (a real site) are returned as they are.
+pub(crate) fn move_sample_to_today(
+    state: &crate::http::AppState,
+    playlists: &[crate::store::PlaylistFile],
+    materials_toml: &str,
+) -> anyhow::Result<(Vec<crate::store::PlaylistFile>, String)> {
+    use ledcast_compiler::sample_dates;
+    let written_for = playlists
+        .iter()
+        .find_map(|f| sample_dates::sample_today(&f.text));
+    let Some(written_for) = written_for else {
+        return Ok((playlists.to_vec(), materials_toml.to_owned()));
+    };
+    let today = sample_dates::day_in_china(state.clock.now());
+    let days = sample_dates::days_to_today(written_for, today);
+    tracing::info!(%written_for, %today, days, "demo site: sample dates moved to today");
+    let mut moved = Vec::with_capacity(playlists.len());
+    for file in playlists {
+        let text = sample_dates::shift_dates(&file.text, days)
+            .with_context(|| format!("moving the dates in {}", file.name))?;
+        moved.push(crate::store::PlaylistFile {
+            name: file.name.clone(),
+            text,
+        });
+    }
+    let materials = sample_dates::shift_dates(materials_toml, days)
+        .context("moving the dates in materials.toml")?;
+    Ok((moved, materials))
 }
 
 /// Enrolls one agent per screen through the real API and starts each on
@@ -236,7 +271,7 @@ async fn start_agents(
     let mut threads = Vec::new();
     for screen in state.store.list_screens(None).await? {
         let code = auth::generate_enrollment_code();
-        let now = crate::clock::now().as_millis();
+        let now = state.clock.now().as_millis();
         state
             .store
             .create_enrollment_code(
@@ -286,4 +321,52 @@ async fn start_agents(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(threads)
+}
+
+#[cfg(test)]
+mod tests {
+    use ledcast_protocol::v1 as protocol;
+
+    /// The README's walkthrough ("Import, approve and watch a weekly library
+    /// edition"): the demo site, then the sample pack imported and diffed.
+    /// Both are sample data moved to the day they are loaded, so the numbers
+    /// the README prints hold on any date: here a Sunday night three months
+    /// after the sample was written and a Wednesday morning a year after.
+    #[tokio::test]
+    async fn the_readme_walkthrough_shows_the_same_numbers_on_any_day() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for at in ["2027-03-07T23:30:00+08:00", "2028-01-05T10:00:00+08:00"] {
+            let store = crate::store::Store::connect("sqlite::memory:", None)
+                .await
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let state = crate::http::tests::test_state(&store, dir.path()).await;
+            let now = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+            state.clock.set(protocol::Timestamp(now.timestamp_millis()));
+            let files = crate::service::read_playlist_dir(&root.join("playlists")).unwrap();
+            let materials = std::fs::read_to_string(root.join("playlists/materials.toml")).unwrap();
+            super::set_up(&state, &files, &materials, &root.join("media"))
+                .await
+                .unwrap();
+            let zip = std::fs::read(root.join("media/packs/gaogang-2026-W48.zip")).unwrap();
+            let pack = ledcast_pack::open_zip(&zip, &ledcast_pack::PackLimits::default()).unwrap();
+            let report = crate::packs::import_pack(&state, &pack, "cli", |_, _, _| {})
+                .await
+                .unwrap();
+            assert_eq!(
+                report.to_string(),
+                "import edition=gaogang-2026-W48 imported=6 duplicates=0 refused=0",
+                "{at}"
+            );
+            let diff =
+                crate::http::editions::rotation_diff(&state, "gaogang-2026-W48", state.clock.now())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                diff.summary["en"],
+                "10 screens change: 4 posters out, 4 in; 1 video out, 0 in; 0 texts out, 2 in",
+                "{at}"
+            );
+        }
+    }
 }

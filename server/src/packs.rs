@@ -133,6 +133,20 @@ pub async fn import_pack(
     uploader_id: &str,
     mut progress: impl FnMut(usize, usize, &str),
 ) -> anyhow::Result<ImportReport> {
+    // The project's sample edition is written for one day; it moves to
+    // today so that it shows the same on any date (county packs never move).
+    // (Only a sample is copied: county packs can be large.)
+    let moved_sample;
+    let pack = if pack.manifest.sample_today.is_some() {
+        let mut sample = pack.clone();
+        let today = ledcast_compiler::sample_dates::day_in_china(state.clock.now());
+        let days = sample.move_sample_to(today);
+        tracing::info!(edition = %sample.manifest.edition, days, %today, "sample edition: dates moved to today");
+        moved_sample = sample;
+        &moved_sample
+    } else {
+        pack
+    };
     let edition = &pack.manifest.edition;
     state
         .store
@@ -141,7 +155,7 @@ pub async fn import_pack(
             &pack.manifest.publisher,
             &pack.manifest.issued.format("%Y-%m-%d").to_string(),
             uploader_id,
-            crate::clock::now().as_millis(),
+            state.clock.now().as_millis(),
         )
         .await?;
     let mut report = ImportReport::new(edition.clone());

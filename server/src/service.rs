@@ -53,6 +53,7 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
         metrics: Default::default(),
         compile_lock: Default::default(),
         announced: Default::default(),
+        clock: crate::clock::Clock::system(),
     })
 }
 
@@ -211,7 +212,7 @@ async fn refresh_loop(state: AppState) {
     let every =
         std::time::Duration::from_secs(state.config.rotations.check_interval_seconds.max(1));
     loop {
-        let now = crate::clock::now();
+        let now = state.clock.now();
         let within = state.config.rotations.refresh_when_expiring_within_hours * 3_600_000;
         match state.store.latest_rotations().await {
             Ok(rotations) => {
@@ -231,7 +232,7 @@ async fn refresh_loop(state: AppState) {
 /// Recompiles after a change that affects rotations; failures are logged
 /// (the change itself is already stored).
 pub async fn request_recompile(state: &AppState, reason: &str) {
-    match recompile(state, crate::clock::now()).await {
+    match recompile(state, state.clock.now()).await {
         Ok(report) => tracing::info!(
             reason,
             stored = report.stored.len(),
@@ -562,7 +563,7 @@ pub async fn apply_files(
         .map(|f| (f.name.as_str(), f.text.as_str()))
         .collect();
     let (model, mut diagnostics) = compiler::parse(&inputs);
-    let now = crate::clock::now();
+    let now = state.clock.now();
     if !dry_run {
         // Profiles first, so materials get renditions for them before the catalog is built.
         for profile in &model.profiles {
@@ -643,7 +644,7 @@ pub async fn apply_files(
                 profile_id: profile.id.clone(),
                 tags: screen.tags.clone(),
                 timezone: screen.timezone.name().to_owned(),
-                opening_hours: opening_hours_text(&site.opening_hours),
+                opening_hours: compiler::calendar_text::opening_hours_text(&site.opening_hours),
             })
         })
         .collect();
@@ -832,7 +833,7 @@ pub async fn store_rendition(
         digest == rendition.media.sha256,
         "rendition digest mismatch for {material_id}/{profile_id}"
     );
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     state
         .store
         .register_media(
@@ -949,7 +950,7 @@ pub async fn store_ingested(
         .put(&ingested.bytes)
         .await
         .map_err(|e| ImportError::Other(e.to_string()))?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     state
         .store
         .register_media(
@@ -1072,7 +1073,7 @@ pub async fn import_materials_file(
                     "pending",
                     "approved",
                     approver_id,
-                    crate::clock::now().as_millis(),
+                    state.clock.now().as_millis(),
                 )
                 .await?;
         }
@@ -1130,37 +1131,6 @@ async fn add_api_alerts(
     Ok(())
 }
 
-/// Opening hours in words: `mon,tue,wed,thu,fri 08:30-12:00,13:30-17:30; sat 09:00-12:00`.
-pub fn opening_hours_text(
-    hours: &[(
-        compiler::calendar::DaySet,
-        Vec<compiler::calendar::TimeRange>,
-    )],
-) -> String {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let minute = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-    hours
-        .iter()
-        .map(|(days, ranges)| {
-            let days: Vec<&str> = (0..7)
-                .filter(|i| days.0 & (1 << i) != 0)
-                .map(|i| DAYS[i])
-                .collect();
-            let ranges: Vec<String> = ranges
-                .iter()
-                .map(|r| format!("{}-{}", minute(r.start_minute), minute(r.end_minute)))
-                .collect();
-            let ranges = if ranges.is_empty() {
-                "closed".to_owned()
-            } else {
-                ranges.join(",")
-            };
-            format!("{} {ranges}", days.join(","))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// The `*.toml` files of a playlists directory, except `materials.toml`.
 pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::store::PlaylistFile>> {
     let mut files = Vec::new();
@@ -1186,31 +1156,6 @@ pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::sto
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn opening_hours_read_like_the_playlist_files() {
-        use compiler::calendar::{DaySet, TimeRange};
-        let hours = vec![
-            (
-                DaySet(0b11111),
-                vec![
-                    TimeRange {
-                        start_minute: 510,
-                        end_minute: 720,
-                    },
-                    TimeRange {
-                        start_minute: 810,
-                        end_minute: 1050,
-                    },
-                ],
-            ),
-            (DaySet(0b100000), vec![]),
-        ];
-        assert_eq!(
-            opening_hours_text(&hours),
-            "mon,tue,wed,thu,fri 08:30-12:00,13:30-17:30; sat closed"
-        );
-    }
 
     #[test]
     fn compiles_happen_on_the_hour() {

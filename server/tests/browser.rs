@@ -78,6 +78,10 @@ async fn start_browser(chromedriver: &Path) -> (Driver, Client) {
     let port = free_port();
     let child = Command::new(chromedriver)
         .arg(format!("--port={port}"))
+        // Under tests/run-ahead.sh the server's clock is moved by libfaketime;
+        // Chromium is not (it spins under it), so it must not inherit it.
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

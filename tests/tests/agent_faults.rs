@@ -406,6 +406,11 @@ max_fps = 5
         for (k, v) in &self.env {
             command.env(k, v);
         }
+        if self.env.iter().any(|(k, _)| k == "FAKETIME_TIMESTAMP_FILE") {
+            // The agent's own fake clock (the file) must not be overridden
+            // by the fake clock this test may itself run under.
+            command.env_remove("FAKETIME");
+        }
         self.child = Some(command.spawn().expect("starting ledcast-agent"));
     }
 
@@ -1077,6 +1082,31 @@ async fn broken_downloads_never_reach_the_screen_and_the_screen_keeps_playing() 
 
 // ----------------------------------------------------------------- clock ---
 
+/// How far this test process's wall clock is moved by libfaketime
+/// (`FAKETIME=+400d` under `tests/run-ahead.sh`), in seconds; 0 when it is not.
+fn test_clock_offset_seconds() -> i64 {
+    let Ok(spec) = std::env::var("FAKETIME") else {
+        return 0;
+    };
+    let spec = spec.trim();
+    let (number, unit) = match spec.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => (&spec[..at], unit),
+        _ => (spec, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'y' => 365 * 86_400,
+        _ => panic!("FAKETIME={spec:?}: this test understands relative offsets like +400d"),
+    };
+    let number: i64 = number.trim_start_matches('+').parse().unwrap_or_else(|_| {
+        panic!("FAKETIME={spec:?}: this test understands relative offsets like +400d")
+    });
+    number * scale
+}
+
 fn faketime_library() -> Option<PathBuf> {
     let candidates = [
         std::env::var("LEDCAST_FAKETIME_LIB").unwrap_or_default(),
@@ -1107,7 +1137,10 @@ async fn clock_set_back_a_year_refuses_older_rotations_and_flags_records() {
     let server = Server::start(None).await;
     let mut agent = Agent::enroll(&server).await;
     let offset_file = agent.dir.path().join("faketime");
-    std::fs::write(&offset_file, "+0\n").unwrap();
+    // Offsets are relative to this process's clock, which may itself be
+    // moved (tests/run-ahead.sh): the agent starts on the test's time.
+    let behind = |days: i64| format!("{:+}s\n", test_clock_offset_seconds() - days * 86_400);
+    std::fs::write(&offset_file, behind(0)).unwrap();
     agent.env = vec![
         ("LD_PRELOAD".into(), library.display().to_string()),
         (
@@ -1124,7 +1157,7 @@ async fn clock_set_back_a_year_refuses_older_rotations_and_flags_records() {
 
     for cycle in 0..cycles() {
         // The clock steps back a year while the agent plays.
-        std::fs::write(&offset_file, "-365d\n").unwrap();
+        std::fs::write(&offset_file, behind(365)).unwrap();
         let stepped_at = wall_ms();
         // An older rotation, validly signed, covering the year-ago instant, arrives.
         let stored = server
@@ -1203,7 +1236,7 @@ async fn clock_set_back_a_year_refuses_older_rotations_and_flags_records() {
             .all(|r| r.rotation_version != Some(old.version)));
 
         // The clock is right again: the signed rotation plays again.
-        std::fs::write(&offset_file, "+0\n").unwrap();
+        std::fs::write(&offset_file, behind(0)).unwrap();
         server
             .wait_playing_desired(Duration::from_secs(30), "after the clock is fixed")
             .await;

@@ -44,7 +44,7 @@ fn demo_profiles() -> Vec<ProfileRow> {
 /// The files of a generated `count`-material directory pack.
 pub fn generated_pack_files(count: usize) -> Vec<(String, Vec<u8>)> {
     let mut manifest =
-        String::from("edition = \"bench-2026-W48\"\npublisher = \"bench\"\nissued = 2026-11-23\n");
+        String::from("edition = \"bench-2026-W48\"\npublisher = \"bench\"\nissued = 2026-11-23\nsample_today = 2026-11-30\n");
     let mut files = Vec::new();
     for i in 0..count {
         let category = FRAUD_CATEGORIES[i % FRAUD_CATEGORIES.len()];

@@ -29,7 +29,7 @@ pub async fn create_enrollment(
     principal.require(&[Role::Admin])?;
     let screen = principal.screen(&state, &screen_id).await?;
     let auth_config = &state.config.auth;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let recent = state
         .store
         .count_enrollment_codes(
@@ -94,7 +94,7 @@ pub async fn enroll(
     ClientAddr(addr): ClientAddr,
     StrictJson(request): StrictJson<protocol::EnrollRequest>,
 ) -> Result<Response, ApiError> {
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let auth_config = &state.config.auth;
     let window_ms = auth_config.enrollment_window_seconds * 1000;
     let bucket = format!("enroll-addr:{}", addr.as_deref().unwrap_or("unknown"));
@@ -252,7 +252,7 @@ pub async fn upload_screenshot(
             "check the agent's version",
         )
     })?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let skew_ms = state.config.auth.upload_clock_skew_seconds * 1000;
     if (now - signed_at).abs() > skew_ms {
         return Err(refuse(
@@ -351,7 +351,7 @@ pub async fn send_command(
             ))
         }
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let screen_id = protocol::ScreenId::new(&screen.id).map_err(|e| ApiError::internal(&e))?;
     let command = protocol::Command {
         screen_id: screen_id.clone(),

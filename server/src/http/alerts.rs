@@ -43,7 +43,7 @@ pub async fn create(
     StrictJson(body): StrictJson<CreateAlert>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin, Role::Editor])?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if body.until <= now {
         return Err(ApiError::bad_request(
             "until is not in the future",
@@ -93,7 +93,7 @@ pub async fn list(
     principal: Principal,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin, Role::Editor, Role::Approver])?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     Ok(Json(state.store.list_alerts(Some(now)).await?).into_response())
 }
 
@@ -104,7 +104,7 @@ pub async fn end(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin, Role::Editor])?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if !state.store.end_alert(&id, now).await? {
         return Err(ApiError::not_found(
             format!("no running alert {id:?}"),

@@ -266,7 +266,7 @@ pub async fn compute(
     for screen in screens {
         let tz = screen_tz(screen);
         let applicable = rules_for(&rules, screen);
-        let hours = calc::parse_opening_hours(&screen.opening_hours);
+        let hours = ledcast_compiler::calendar_text::parse_opening_hours(&screen.opening_hours);
         let mut date = from;
         while date <= to {
             let day = match &hours {
@@ -357,7 +357,7 @@ pub async fn get_compliance(
         query.screen.as_deref(),
     )
     .await?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     Ok(Json(compute(&state, &screens, from, to, now).await?).into_response())
 }
 
@@ -453,7 +453,7 @@ pub async fn create_confirmation(
     let screen = principal.screen(&state, &body.screen_id).await?;
     let (monday, sunday) = parse_week(&body.week)?;
     let tz = screen_tz(&screen);
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let today = ledcast_compiler::calendar::local_date(tz, now);
     if monday > today {
         return Err(ApiError::bad_request(
@@ -735,7 +735,7 @@ async fn build_report(
         None,
     )
     .await?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let entries = compute(state, &screens, from, to, now).await?;
     let screen_ids: Vec<String> = screens.iter().map(|s| s.id.clone()).collect();
     let tz = screens

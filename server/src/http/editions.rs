@@ -389,7 +389,7 @@ pub async fn diff(
             "a superseded edition cannot become current again; import a newer edition",
         ));
     }
-    let diff = rotation_diff(&state, &id, crate::clock::now())
+    let diff = rotation_diff(&state, &id, state.clock.now())
         .await
         .map_err(|e| ApiError::internal(&e))?;
     Ok(Json(diff))
@@ -413,7 +413,7 @@ pub async fn approve(
             "ask another approver (two-person rule)",
         ));
     }
-    let now = crate::clock::now();
+    let now = state.clock.now();
     // The diff is what the audit log records as the reason screens changed.
     let diff = rotation_diff(&state, &id, now)
         .await

@@ -170,11 +170,11 @@ pub async fn daily_task(state: AppState) {
         .parse()
         .unwrap_or(chrono_tz::Asia::Shanghai);
     loop {
-        let now = crate::clock::now().as_millis();
+        let now = state.clock.now().as_millis();
         if let Err(error) = produce_if_due(&state, now).await {
             tracing::warn!(%error, "could not produce the daily expiry report");
         }
-        let now = crate::clock::now().as_millis();
+        let now = state.clock.now().as_millis();
         let wait = (next_report_at(now, tz, state.config.reports.expiry_hour) - now)
             .clamp(1_000, 3_600_000);
         tokio::time::sleep(std::time::Duration::from_millis(
@@ -212,7 +212,7 @@ pub async fn expiring(
             format!("ask for 1 to {MAX_DAYS} days (default 7)"),
         ));
     }
-    let (from, until) = window(crate::clock::now().as_millis(), days);
+    let (from, until) = window(state.clock.now().as_millis(), days);
     let materials = state.store.materials_expiring(from, until).await?;
     Ok(Json(json!({
         "days": days,

@@ -87,7 +87,7 @@ impl FromRequestParts<AppState> for Principal {
             .await
             .unwrap_or(ClientAddr(None))
             .0;
-        let now = crate::clock::now().as_millis();
+        let now = state.clock.now().as_millis();
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let token = value
                 .to_str()
@@ -211,7 +211,7 @@ impl Principal {
         state
             .store
             .audit(
-                crate::clock::now().as_millis(),
+                state.clock.now().as_millis(),
                 &self.user.username,
                 action,
                 target,

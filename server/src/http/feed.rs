@@ -196,7 +196,7 @@ pub async fn warnings(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_query(&query)?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let feed = Feed {
         channel: CHANNEL,
         lang: LANG,
@@ -298,7 +298,7 @@ pub async fn embed(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_query(&query)?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let warnings = current_warnings(&state, now)
         .await
         .map_err(|e| ApiError::internal(&e))?;

@@ -11,7 +11,7 @@ mod agent;
 mod alerts;
 mod apply;
 mod compliance;
-mod editions;
+pub(crate) mod editions;
 mod error;
 pub(crate) mod expiry;
 mod extract;
@@ -71,6 +71,8 @@ pub struct AppState {
     /// Newest rotation version announced on `events`, per screen (so versions
     /// stored by another process, e.g. `ledcast-server apply`, are announced once).
     pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+    /// Where "now" comes from: the system clock, or a test's pinned instant.
+    pub clock: crate::clock::Clock,
 }
 
 /// Prometheus counters.

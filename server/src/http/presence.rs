@@ -33,7 +33,7 @@ pub async fn fleet_alerts(
     principal: Principal,
 ) -> Result<Response, ApiError> {
     let threshold_s = state.config.mqtt.offline_alert_seconds;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
     let offline = state
         .store
@@ -199,7 +199,7 @@ mod tests {
             );
             let store = &state.store;
             seed(store).await;
-            let now = crate::clock::now();
+            let now = state.clock.now();
             let minutes_ago = |m: i64| protocol::Timestamp(now.as_millis() - m * 60_000);
             // a: offline for 25 min; a2: offline 2 min (under the threshold);
             // b: offline 40 min. All were online before.

@@ -29,7 +29,7 @@ pub async fn login(
     ClientAddr(addr): ClientAddr,
     StrictJson(body): StrictJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let auth_config = &state.config.auth;
     let window_ms = auth_config.login_window_seconds * 1000;
     let user_bucket = format!("login-user:{}", body.username);
@@ -146,7 +146,7 @@ pub async fn logout(
     if let Some(key) = &principal.session_key {
         state
             .store
-            .delete_session(key, crate::clock::now().as_millis())
+            .delete_session(key, state.clock.now().as_millis())
             .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -183,7 +183,7 @@ pub async fn create_token(
     }
     let id = auth::random_hex::<8>();
     let secret = format!("lct_{}", auth::random_hex::<32>());
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     state
         .store
         .create_api_token(
@@ -218,7 +218,7 @@ pub async fn revoke_token(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if !state
         .store
         .revoke_api_token(&id, &principal.user.id, now)
@@ -303,7 +303,7 @@ pub async fn create_user(
             password_hash: &hash,
             role: body.role,
             sites: &body.sites,
-            now: crate::clock::now().as_millis(),
+            now: state.clock.now().as_millis(),
         })
         .await?;
     principal

@@ -39,8 +39,15 @@ pub(crate) async fn test_state(store: &crate::store::Store, dir: &std::path::Pat
         metrics: Default::default(),
         compile_lock: Default::default(),
         announced: Default::default(),
+        clock: crate::clock::Clock::pinned(TEST_NOW),
     }
 }
+
+/// The instant every `test_state` starts at: Monday 2026-11-30 10:00 in
+/// Shanghai, inside the sample pack's and the demo materials' validity.
+/// Tests move it with `state.clock.set`/`advance`; none reads the wall clock,
+/// so they pass on whatever day they run.
+pub(crate) const TEST_NOW: protocol::Timestamp = protocol::Timestamp(1_796_004_000_000);
 
 /// Creates each `(name, role, sites)` user with the Bearer token
 /// `token-{name}`.
@@ -716,7 +723,7 @@ async fn enrollment_then_signed_screenshots_and_reenrollment_revokes() {
         );
 
         let png = b"\x89PNG\r\n\x1a\nfake frame".to_vec();
-        let now = crate::clock::now().as_millis();
+        let now = h.state.clock.now().as_millis();
         let upload = |key: &SigningKey, at: i64, body: Vec<u8>| {
             device_headers(
                 Request::builder()
@@ -1257,7 +1264,8 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
         assert!(announced >= 1, "approvals announced no new rotation");
 
         // Another hour: new versions; again within that hour: none.
-        let t = protocol::Timestamp(1_796_004_000_000); // 2026-11-30T10:00+08:00
+        h.state.clock.advance(3_600_000);
+        let t = h.state.clock.now(); // 2026-11-30T11:00+08:00
         let report = crate::service::recompile(&h.state, t).await.unwrap();
         assert_eq!(report.stored.len(), report.screens, "{:?}", report.stored);
         let report = crate::service::recompile(&h.state, t.plus_ms(10 * 60_000))
@@ -1292,7 +1300,7 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
             .all(|(now, before)| now.desired_version.unwrap_or(0)
                 <= before.desired_version.unwrap_or(0) + 1));
         // An urgent alert reaches its screen's rotation at once, and leaves when ended.
-        let until = crate::clock::now().as_millis() + 3_600_000;
+        let until = h.state.clock.now().as_millis() + 3_600_000;
         let response = h
             .send(request(
                 Method::POST,
@@ -1680,7 +1688,7 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
         let mut config = (*h.state.config).clone();
         config.feed.allowed_origins = vec!["https://ebank.example.com".into()];
         h.state.config = Arc::new(config);
-        let now = crate::clock::now().as_millis();
+        let now = h.state.clock.now().as_millis();
         let (from, until) = (now - 3_600_000, now + 3_600_000);
         text_material(
             &h,
@@ -1869,7 +1877,7 @@ async fn expiring_report_lists_approved_materials_ending_within_the_window() {
     for db in backends().await {
         let h = Harness::new(db).await;
         h.seed().await;
-        let now = crate::clock::now().as_millis();
+        let now = h.state.clock.now().as_millis();
         let day = 86_400_000;
         let from = now - day;
         text_material(&h, "soon", "三天后到期的提醒", from, now + 3 * day, true).await;

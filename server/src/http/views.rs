@@ -288,7 +288,7 @@ async fn decide(
             "ask another approver (two-person rule)",
         ));
     }
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if !state
         .store
         .decide_material(id, "pending", to_state, &principal.user.id, now)
@@ -331,7 +331,7 @@ pub async fn retire_material(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin, Role::Editor])?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if !state.store.retire_material(&id, now).await? {
         return Err(unknown_material(&id)
             .with_detail(format!("no material {id:?} that is not already retired")));
@@ -381,7 +381,7 @@ async fn decide_schedule(
             "ask another approver (two-person rule)",
         ));
     }
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     if !state
         .store
         .decide_schedule(id, to_state, &principal.user.id, now)

@@ -61,7 +61,7 @@ pub async fn transfer(
     let current = &*state.signing_key;
     let current_id = protocol::key_id_for(&current.verifying_key());
     let previous_trusted = protocol::TrustedKey::new(previous.verifying_key());
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let mut report = TransferReport::default();
     for screen in state.store.list_screens(None).await? {
         let Ok(screen_id) = protocol::ScreenId::new(&screen.id) else {

@@ -213,7 +213,7 @@ async fn resend_loop(state: AppState, delivery: Delivery, offline_alert_seconds:
         let Ok(screens) = state.store.screen_versions().await else {
             continue;
         };
-        let now = crate::clock::now();
+        let now = state.clock.now();
         for screen in screens {
             let reported = (screen.status != "never").then(|| Reported {
                 version: screen.reported_version,

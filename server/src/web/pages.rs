@@ -164,7 +164,7 @@ async fn site_groups(
     principal: &Principal,
     only_site: Option<&str>,
 ) -> Result<Vec<Value>, ApiError> {
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let sites = state.store.list_sites().await?;
     let screens = state.store.list_screens(principal.site_filter()).await?;
     let titles = material_titles(state).await?;
@@ -284,7 +284,7 @@ pub async fn screen(
 ) -> Result<Response, ApiError> {
     let screen = principal.screen(&state, &id).await?;
     let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let titles = material_titles(&state).await?;
     let summary = screen_summary(&state, &screen, now, &titles).await?;
     let rotation = state
@@ -606,7 +606,7 @@ pub async fn alerts(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/alerts").await?;
-    let now = crate::clock::now().as_millis();
+    let now = state.clock.now().as_millis();
     let running = state.store.list_alerts(Some(now)).await?;
     let materials: Vec<Value> = state
         .store
@@ -661,7 +661,7 @@ pub async fn branch(
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/branch").await?;
     let groups = site_groups(&state, &principal, None).await?;
-    let (week, from, to) = this_week(crate::clock::now());
+    let (week, from, to) = this_week(state.clock.now());
     Ok(frame.render(
         "branch.html",
         json!({"groups": groups, "week": week, "from": from, "to": to}),
@@ -689,7 +689,7 @@ pub async fn reports(
     };
     organisations.sort();
     organisations.dedup();
-    let (week, from, to) = this_week(crate::clock::now());
+    let (week, from, to) = this_week(state.clock.now());
     Ok(frame.render(
         "reports.html",
         json!({"sites": sites, "organisations": organisations, "week": week, "from": from, "to": to}),

@@ -242,7 +242,7 @@ impl Frame {
         current: &str,
     ) -> Result<Frame, ApiError> {
         let lang = language(headers);
-        let now = crate::clock::now().as_millis();
+        let now = state.clock.now().as_millis();
         let csrf = match &principal.session_key {
             Some(key) => state
                 .store
