@@ -87,7 +87,10 @@ fn main() -> anyhow::Result<()> {
         seconds
     );
     if !dark_doors.is_empty() {
-        bail!("door strips dark in some samples: {}", dark_doors.join(", "));
+        bail!(
+            "door strips dark in some samples: {}",
+            dark_doors.join(", ")
+        );
     }
     Ok(())
 }
