@@ -35,6 +35,21 @@ pub struct Rendition {
     pub media: protocol::MediaRef,
     /// For text on a scroll profile: the strip's width in pixels.
     pub strip_width_px: Option<u32>,
+    /// For a text: its glyph size and length, as the renderer laid it out.
+    pub text: Option<TextMetrics>,
+    /// Why a person could not read it on its panel, as the renderer judged
+    /// it (dark, glyphs too small); empty when legible. The scroll speed is
+    /// judged by the compiler, which knows the profile's reading speed.
+    pub problems: Vec<String>,
+}
+
+/// How the renderer laid out a text for one profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextMetrics {
+    /// Em size: the height and width of a full-width character, pixels.
+    pub glyph_px: u32,
+    /// Characters drawn.
+    pub chars: u32,
 }
 
 /// One material as the compiler sees it.
@@ -69,6 +84,10 @@ pub struct CatalogMaterial {
     pub duration_ms: Option<u64>,
     /// Renditions keyed by profile id.
     pub renditions: BTreeMap<String, Rendition>,
+    /// Profiles the material could not be rendered for because a person
+    /// could not read it there (a text that does not fit a still-only
+    /// panel, a panel too low for characters), with the reason.
+    pub refused: BTreeMap<String, String>,
 }
 
 impl CatalogMaterial {
@@ -288,11 +307,20 @@ pub fn parse_materials(
     (entries, diagnostics)
 }
 
+/// Estimated em size of one line of text on a panel `height` pixels tall
+/// (the media pipeline's rule: whole multiples of 16 px inside a margin of
+/// a tenth above 64 px). Only for [`preview_catalog`]; the server and the
+/// CLI use the renderer's own figures.
+pub fn estimate_glyph_px(height: u32) -> u32 {
+    let margin = if height > 64 { height / 10 } else { 0 };
+    ((height - 2 * margin) / 16).max(1) * 16
+}
+
 /// Estimated width in pixels of `text` rendered one line high on a panel
-/// `height` pixels tall (CJK glyphs square, others half width, capped at a
-/// 32 px row). The media pipeline reports the real width.
+/// `height` pixels tall (CJK glyphs square, others half width). Only for
+/// [`preview_catalog`]; the media pipeline reports the real width.
 pub fn estimate_strip_width_px(text: &str, height: u32) -> u32 {
-    let row = height.clamp(8, 32);
+    let row = estimate_glyph_px(height);
     text.chars()
         .map(|c| if c.is_ascii() { row / 2 } else { row })
         .sum::<u32>()
@@ -337,10 +365,17 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                     MaterialKind::Video => "video/mp4",
                     _ => "image/png",
                 };
-                let strip_width_px =
-                    (entry.kind == MaterialKind::Text && profile.scroll).then(|| {
-                        estimate_strip_width_px(entry.text.as_deref().unwrap_or(""), profile.height)
-                    });
+                let text = entry.text.as_deref().unwrap_or("");
+                let strip_width_px = (entry.kind == MaterialKind::Text && profile.scroll)
+                    .then(|| estimate_strip_width_px(text, profile.height));
+                let metrics = (entry.kind == MaterialKind::Text).then(|| TextMetrics {
+                    glyph_px: if profile.scroll {
+                        estimate_glyph_px(profile.height)
+                    } else {
+                        16
+                    },
+                    chars: text.chars().filter(|c| *c != '\n').count() as u32,
+                });
                 renditions.insert(
                     profile.id.clone(),
                     Rendition {
@@ -352,6 +387,8 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                             height: profile.height,
                         },
                         strip_width_px,
+                        text: metrics,
+                        problems: Vec::new(),
                     },
                 );
             }
@@ -370,6 +407,7 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                 added_at: entry.added_at,
                 duration_ms: entry.duration_seconds.map(|s| u64::from(s) * 1000),
                 renditions,
+                refused: BTreeMap::new(),
             }
         })
         .collect();

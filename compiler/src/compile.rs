@@ -1067,6 +1067,12 @@ impl<'a> Compiler<'a> {
                             continue;
                         }
                         Some(m) if !m.is_live_at(t) => continue,
+                        Some(m) if m.refused.contains_key(&profile.id) => {
+                            let why = &m.refused[&profile.id];
+                            let screens = self.screens_of(profile_index);
+                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll"));
+                            continue;
+                        }
                         Some(m) => {
                             match self.showable(m, profile) {
                                 Ok(()) => vec![m],
@@ -1093,6 +1099,28 @@ impl<'a> Compiler<'a> {
                                 && self.showable(m, profile).is_ok()
                         })
                         .collect();
+                    let refused: Vec<(&str, &str)> = self
+                        .catalog
+                        .materials()
+                        .iter()
+                        .filter(|m| {
+                            m.is_live_at(t)
+                                && query_matches_statically(
+                                    query,
+                                    m,
+                                    self.catalog.current_edition(),
+                                )
+                        })
+                        .filter_map(|m| {
+                            m.refused
+                                .get(&profile.id)
+                                .map(|why| (m.id.as_str(), why.as_str()))
+                        })
+                        .collect();
+                    for (id, why) in refused {
+                        let screens = self.screens_of(profile_index);
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query's `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll"));
+                    }
                     found.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.id.cmp(&b.id)));
                     if let Some(n) = query.newest {
                         found.truncate(n as usize);
@@ -1108,37 +1136,27 @@ impl<'a> Compiler<'a> {
                     found
                 }
             };
+            let explicit = matches!(item.source, ItemSource::Material(_));
             for m in materials {
                 let Some(rendition) = m.renditions.get(&profile.id) else {
                     continue;
                 };
-                let scroll = m.kind == MaterialKind::Text
-                    && profile.scroll
-                    && rendition.strip_width_px.is_some();
-                let kind = match m.kind {
-                    MaterialKind::Video => protocol::SlotKind::Video,
-                    _ if scroll => protocol::SlotKind::Scroll {
-                        px_per_second: profile.scroll_px_per_second,
-                    },
-                    _ => protocol::SlotKind::Still,
-                };
-                let natural_ms = match kind {
-                    protocol::SlotKind::Video => m
-                        .duration_ms
-                        .unwrap_or(u64::from(model.settings.still_seconds) * 1000),
-                    protocol::SlotKind::Scroll { px_per_second } => {
-                        let px = u64::from(rendition.strip_width_px.unwrap_or(0))
-                            + u64::from(profile.width);
-                        (px * 1000).div_ceil(u64::from(px_per_second.max(1)))
-                    }
-                    protocol::SlotKind::Still => u64::from(model.settings.still_seconds) * 1000,
-                };
-                // `seconds` sets stills and scrolls; a video always plays whole.
-                let duration_ms = match kind {
-                    protocol::SlotKind::Video => natural_ms,
-                    _ => item.seconds.map_or(natural_ms, |s| u64::from(s) * 1000),
+                let (kind, duration_ms, illegible) =
+                    slot_timing(model, profile, m, rendition, item.seconds);
+                if let Some(why) = illegible {
+                    let screens = self.screens_of(profile_index);
+                    let message = format!("playlist `{}`: `{}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there and is no warning airtime", playlist.id, m.id, profile.id);
+                    let diagnostic = if explicit {
+                        Diagnostic::error(&item.location, message)
+                    } else {
+                        Diagnostic::warning(&item.location, message)
+                    };
+                    self.report(
+                        diagnostic
+                            .with_hint("see the material's page for how it looks on each screen"),
+                    );
+                    continue;
                 }
-                .max(1);
                 let valid_until = match (item.valid_until, m.valid_until) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -1157,6 +1175,22 @@ impl<'a> Compiler<'a> {
             }
         }
         out
+    }
+
+    /// The ids of the screens with profile `profile`, for diagnostics.
+    fn screens_of(&self, profile: usize) -> String {
+        let ids: Vec<&str> = self
+            .model
+            .screens
+            .iter()
+            .filter(|s| s.profile == profile)
+            .map(|s| s.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            "none".to_owned()
+        } else {
+            ids.join(", ")
+        }
     }
 
     fn showable(&self, m: &CatalogMaterial, profile: &Profile) -> Result<(), String> {
@@ -1348,6 +1382,60 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// How `m` plays on `profile` from `rendition`: its slot kind, its duration
+/// (`seconds` from the playlist item, if any) and, when a person could not
+/// read it there, why. Text durations come from the one function in
+/// `protocol::v1::scroll` that the agent and the UI use too.
+fn slot_timing(
+    model: &Model,
+    profile: &Profile,
+    m: &CatalogMaterial,
+    rendition: &crate::catalog::Rendition,
+    seconds: Option<u32>,
+) -> (protocol::SlotKind, u64, Option<String>) {
+    use protocol::scroll;
+    let requested_ms = seconds.map(|s| u64::from(s) * 1000);
+    let still_ms = u64::from(model.settings.still_seconds) * 1000;
+    let mut illegible = rendition.problems.first().cloned();
+    let (kind, duration_ms) = match (m.kind, rendition.strip_width_px) {
+        (MaterialKind::Video, _) => (protocol::SlotKind::Video, m.duration_ms.unwrap_or(still_ms)),
+        (MaterialKind::Text, Some(strip_width_px)) if profile.scroll => {
+            let glyph_px = rendition.text.map_or(profile.height, |t| t.glyph_px);
+            let px_per_second = scroll::px_per_second(profile.scroll_chars_per_second, glyph_px);
+            let visible_ms = scroll::char_visible_ms(glyph_px, profile.width, px_per_second);
+            if illegible.is_none() && visible_ms < scroll::MIN_CHAR_VISIBLE_MS {
+                illegible = Some(format!(
+                    "at {} characters per second each character is on the screen for {:.1} s, less than the {:.1} s a person needs; lower scroll_chars_per_second",
+                    profile.scroll_chars_per_second,
+                    visible_ms as f64 / 1000.0,
+                    scroll::MIN_CHAR_VISIBLE_MS as f64 / 1000.0
+                ));
+            }
+            let layout = scroll::TextSlotLayout::Scroll {
+                strip_width_px,
+                screen_width_px: profile.width,
+                px_per_second,
+            };
+            (
+                protocol::SlotKind::Scroll { px_per_second },
+                scroll::text_slot_duration_ms(layout, requested_ms, still_ms),
+            )
+        }
+        (MaterialKind::Text, _) => {
+            let layout = scroll::TextSlotLayout::Page {
+                chars: rendition.text.map_or(0, |t| t.chars),
+                chars_per_second: profile.scroll_chars_per_second,
+            };
+            (
+                protocol::SlotKind::Still,
+                scroll::text_slot_duration_ms(layout, requested_ms, still_ms),
+            )
+        }
+        (MaterialKind::Poster, _) => (protocol::SlotKind::Still, requested_ms.unwrap_or(still_ms)),
+    };
+    (kind, duration_ms.max(1), illegible)
+}
+
 /// Makes `dst` equal to `src`, reusing `dst`'s vector and string buffers.
 fn assign_slots(dst: &mut Vec<protocol::Slot>, src: &[protocol::Slot]) {
     dst.truncate(src.len());
@@ -1436,7 +1524,7 @@ impl Changes {
         Changes {
             settings: so.timezone != sn.timezone
                 || so.still_seconds != sn.still_seconds
-                || so.scroll_px_per_second != sn.scroll_px_per_second
+                || so.scroll_chars_per_second != sn.scroll_chars_per_second
                 || playlist_id(old, so.default_playlist) != playlist_id(new, sn.default_playlist)
                 || playlist_id(old, so.warning_playlist) != playlist_id(new, sn.warning_playlist),
             profiles: diff(
@@ -1451,7 +1539,7 @@ impl Changes {
                         a.video,
                         a.scroll,
                         a.still,
-                        a.scroll_px_per_second,
+                        a.scroll_chars_per_second,
                     ) == (
                         b.width,
                         b.height,
@@ -1459,7 +1547,7 @@ impl Changes {
                         b.video,
                         b.scroll,
                         b.still,
-                        b.scroll_px_per_second,
+                        b.scroll_chars_per_second,
                     )
                 },
             ),

@@ -35,7 +35,7 @@ pub mod verify;
 
 pub use catalog::{
     parse_materials, preview_catalog, Catalog, CatalogMaterial, MaterialEntry, MaterialKind,
-    Rendition,
+    Rendition, TextMetrics,
 };
 pub use channel::{channel_at, ChannelNow};
 pub use compile::{compile, recompile, BlockOrigin, Changes, CompiledScreen, Source, Window};

@@ -55,8 +55,10 @@ pub struct Settings {
     pub warning_playlist: Option<usize>,
     /// Duration of a still (poster) slot without `seconds` (default 10).
     pub still_seconds: u32,
-    /// Scroll speed for profiles that name none (default 32 px/s).
-    pub scroll_px_per_second: u32,
+    /// Reading speed of scrolling text for profiles that name none, in
+    /// full-width characters per second (default
+    /// `protocol::scroll::DEFAULT_CHARS_PER_SECOND`).
+    pub scroll_chars_per_second: f64,
     /// Where `[settings]` was written.
     pub location: Location,
 }
@@ -90,8 +92,9 @@ pub struct Profile {
     pub scroll: bool,
     /// Can show still images (posters); false for text-only scrollers.
     pub still: bool,
-    /// Scroll speed in pixels per second.
-    pub scroll_px_per_second: u32,
+    /// Reading speed of scrolling text, in full-width characters per
+    /// second; the pixel speed follows from the glyph size.
+    pub scroll_chars_per_second: f64,
     /// Where it was defined.
     pub location: Location,
 }

@@ -62,6 +62,8 @@ struct RawSettings {
     default_playlist: Option<Spanned<String>>,
     warning_playlist: Option<Spanned<String>>,
     still_seconds: Option<u32>,
+    scroll_chars_per_second: Option<f64>,
+    /// Replaced by `scroll_chars_per_second`; accepted with a warning.
     scroll_px_per_second: Option<u32>,
     /// Sample data only: the day the files were written as if it were
     /// today (see [`crate::sample_dates`]); the compiler ignores it.
@@ -81,7 +83,22 @@ struct RawProfile {
     #[serde(default)]
     scroll: bool,
     still: Option<bool>,
+    scroll_chars_per_second: Option<f64>,
+    /// Replaced by `scroll_chars_per_second`; accepted with a warning.
     scroll_px_per_second: Option<u32>,
+}
+
+const PX_PER_SECOND_HINT: &str = "remove it and set scroll_chars_per_second (full-width characters per second, default 3); the pixel speed follows from the glyph size the panel's height gives";
+const READING_SPEED_HINT: &str =
+    "write a reading speed between 0.5 and 10 full-width characters per second (3 suits passers-by)";
+
+/// Whether `cps` is a reading speed a person can follow at all.
+fn reading_speed_ok(cps: f64) -> bool {
+    cps.is_finite() && (0.5..=10.0).contains(&cps)
+}
+
+fn reading_speed_message(what: &str, cps: f64) -> String {
+    format!("{what}: scroll_chars_per_second = {cps} is not a reading speed")
 }
 
 #[derive(Deserialize)]
@@ -464,11 +481,32 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
         .and_then(|(_, s)| s.get_ref().still_seconds)
         .unwrap_or(10)
         .max(1);
-    let scroll_px_per_second = settings_raw
+    let settings_speed = settings_raw
         .as_ref()
-        .and_then(|(_, s)| s.get_ref().scroll_px_per_second)
-        .unwrap_or(32)
-        .max(1);
+        .and_then(|(_, s)| s.get_ref().scroll_chars_per_second);
+    let scroll_chars_per_second = match settings_speed {
+        Some(cps) if !reading_speed_ok(cps) => {
+            ctx.error(
+                &settings_location,
+                reading_speed_message("[settings]", cps),
+                Some(READING_SPEED_HINT.into()),
+            );
+            ledcast_protocol::v1::scroll::DEFAULT_CHARS_PER_SECOND
+        }
+        Some(cps) => cps,
+        None => ledcast_protocol::v1::scroll::DEFAULT_CHARS_PER_SECOND,
+    };
+    if settings_raw
+        .as_ref()
+        .is_some_and(|(_, s)| s.get_ref().scroll_px_per_second.is_some())
+    {
+        ctx.warning(
+            &settings_location,
+            "[settings] scroll_px_per_second is no longer used: text scrolls at a reading speed"
+                .into(),
+            Some(PX_PER_SECOND_HINT.into()),
+        );
+    }
 
     // profiles
     let mut seen = HashMap::new();
@@ -490,8 +528,19 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 ctx.reject("profile", id);
                 continue;
             }
-            if p.scroll_px_per_second == Some(0) {
-                ctx.error(&location, format!("profile `{id}` scrolls at 0 px/s"), None);
+            if p.scroll_px_per_second.is_some() {
+                ctx.warning(
+                    &location,
+                    format!("profile `{id}`: scroll_px_per_second is no longer used: text scrolls at a reading speed"),
+                    Some(PX_PER_SECOND_HINT.into()),
+                );
+            }
+            if let Some(cps) = p.scroll_chars_per_second.filter(|c| !reading_speed_ok(*c)) {
+                ctx.error(
+                    &location,
+                    reading_speed_message(&format!("profile `{id}`"), cps),
+                    Some(READING_SPEED_HINT.into()),
+                );
                 ctx.reject("profile", id);
                 continue;
             }
@@ -503,7 +552,9 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 video: p.video,
                 scroll: p.scroll,
                 still: p.still.unwrap_or(true),
-                scroll_px_per_second: p.scroll_px_per_second.unwrap_or(scroll_px_per_second),
+                scroll_chars_per_second: p
+                    .scroll_chars_per_second
+                    .unwrap_or(scroll_chars_per_second),
                 location,
             });
         }
@@ -1081,7 +1132,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             default_playlist,
             warning_playlist,
             still_seconds,
-            scroll_px_per_second,
+            scroll_chars_per_second,
             location: settings_location,
         },
         profiles,

@@ -46,7 +46,7 @@ fn profiles() -> Vec<Profile> {
         video,
         scroll,
         still,
-        scroll_px_per_second: 32,
+        scroll_chars_per_second: 3.0,
         location: location("synthetic"),
     };
     vec![
@@ -133,6 +133,11 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
                         height: profile.height,
                     },
                     strip_width_px: strip,
+                    text: (kind == MaterialKind::Text).then_some(crate::catalog::TextMetrics {
+                        glyph_px: crate::catalog::estimate_glyph_px(profile.height),
+                        chars: 20,
+                    }),
+                    problems: Vec::new(),
                 },
             );
         }
@@ -158,6 +163,7 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
             category: Some(format!("topic-{}", i % 8)),
             source: Some("synthetic".into()),
             edition: None,
+            refused: Default::default(),
             valid_from,
             valid_until,
             approved: i % 23 != 5,
@@ -431,7 +437,7 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
             default_playlist: Some(1),
             warning_playlist: Some(0),
             still_seconds: 10,
-            scroll_px_per_second: 32,
+            scroll_chars_per_second: 3.0,
             location: location("synthetic"),
         },
         profiles: profile_list,

@@ -52,6 +52,11 @@ fn material(id: &str, kind: MaterialKind, edition: Option<&str>) -> CatalogMater
                 height: 80,
             },
             strip_width_px: (kind == MaterialKind::Text).then_some(288),
+            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics {
+                glyph_px: 16,
+                chars: 10,
+            }),
+            problems: Vec::new(),
         },
     );
     CatalogMaterial {
@@ -70,6 +75,7 @@ fn material(id: &str, kind: MaterialKind, edition: Option<&str>) -> CatalogMater
         added_at: 0,
         duration_ms: None,
         renditions,
+        refused: Default::default(),
     }
 }
 

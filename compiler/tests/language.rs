@@ -125,6 +125,11 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
                 height: 80,
             },
             strip_width_px: (kind == MaterialKind::Text).then_some(288),
+            text: (kind == MaterialKind::Text).then_some(ledcast_compiler::TextMetrics {
+                glyph_px: 16,
+                chars: 10,
+            }),
+            problems: Vec::new(),
         },
     );
     CatalogMaterial {
@@ -142,6 +147,7 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
         added_at: 0,
         duration_ms: None,
         renditions,
+        refused: Default::default(),
     }
 }
 
@@ -345,8 +351,11 @@ tags = ["bank-door"]
 }
 
 #[test]
-fn scroll_duration_is_strip_plus_screen_width_over_speed() {
-    // "warn" is a 288 px strip on a 352 px door at 32 px/s: (288 + 352) / 32 = 20 s.
+fn a_scroll_lasts_one_pass_at_the_reading_speed() {
+    // "warn" is a 288 px strip of 16 px characters on a 352 px door at the
+    // default 3 characters per second (48 px/s): its first column starts on
+    // the panel's last one and its last column leaves column 0 after
+    // (288 + 352 - 1) px, 13.3125 s.
     let (model, _) = compiler::parse(&[("base.toml", BASE)]);
     let (compiled, _) = compiler::compile(
         &model,
@@ -355,9 +364,105 @@ fn scroll_duration_is_strip_plus_screen_width_over_speed() {
     );
     let fallback = &compiled[0].rotation.fallback;
     assert_eq!(fallback.len(), 1);
-    assert_eq!(fallback[0].duration_ms, 20_000);
+    assert_eq!(fallback[0].duration_ms, 13_313);
     assert_eq!(
         fallback[0].kind,
-        protocol::SlotKind::Scroll { px_per_second: 32 }
+        protocol::SlotKind::Scroll { px_per_second: 48 }
+    );
+}
+
+/// Legibility is a rule: a text nobody can read on a profile is left out
+/// there with an error naming the screens (a playlist named it), and is
+/// never warning airtime.
+#[test]
+fn illegible_text_is_an_error_and_no_warning_airtime() {
+    let playlists = r#"
+[[playlists]]
+id = "texts"
+items = [{ material = "poster" }, { material = "dark" }, { material = "long" }]
+
+[[schedules]]
+id = "texts"
+playlist = "texts"
+tags = ["bank-door"]
+"#;
+    let (model, _) = compiler::parse(&[("base.toml", BASE), ("p.toml", playlists)]);
+    let mut dark = material("dark", MaterialKind::Text, true, "door");
+    dark.renditions.get_mut("door").unwrap().problems =
+        vec!["the screen would stay dark: not one LED is lit".into()];
+    let mut long = material("long", MaterialKind::Text, true, "door");
+    long.renditions.clear();
+    long.refused.insert(
+        "door".into(),
+        "42 characters do not fit the 352×80 screen".into(),
+    );
+    let mut catalog = door_catalog().materials().to_vec();
+    catalog.extend([dark, long]);
+    let (compiled, diagnostics) = compiler::compile(
+        &model,
+        &Catalog::new(catalog),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    let errors: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("`dark` cannot be read on profile `door` (screens door-1)"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`long`") && e.contains("42 characters")),
+        "{errors:#?}"
+    );
+    // Neither plays; the warnings that remain are the legible ones.
+    for c in &compiled {
+        for block in &c.rotation.blocks {
+            assert!(block
+                .slots
+                .iter()
+                .all(|s| s.material_id != "dark" && s.material_id != "long"));
+        }
+    }
+}
+
+/// A profile whose reading speed moves characters off the panel before
+/// they can be read gets an error for its scrolls.
+#[test]
+fn a_scroll_too_fast_to_read_is_an_error() {
+    let fast = BASE.replace(
+        "scroll = true\n",
+        "scroll = true\nscroll_chars_per_second = 10\n",
+    );
+    let (model, parse_diagnostics) = compiler::parse(&[("base.toml", &fast)]);
+    assert!(parse_diagnostics.is_empty(), "{parse_diagnostics:#?}");
+    let (_, diagnostics) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    // 16 px glyphs at 10 per second (160 px/s) on a 352 px door: each is
+    // wholly on the panel for (352 - 16) / 160 = 2.1 s: readable.
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    let narrow = fast.replace("width = 352", "width = 64");
+    let (model, _) = compiler::parse(&[("base.toml", &narrow)]);
+    let (_, diagnostics) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T09:00:00+08:00"), 4, 4),
+    );
+    // On a 64 px panel: (64 - 16) / 160 = 0.3 s.
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.is_error() && d.message.contains("0.3 s, less than the 1.0 s")),
+        "{diagnostics:#?}"
     );
 }

@@ -358,6 +358,13 @@ fn catalog(spec: &SiteSpec) -> Catalog {
                             height: *h,
                         },
                         strip_width_px: (kind == MaterialKind::Text && *scroll).then_some(strip),
+                        text: (kind == MaterialKind::Text).then_some(
+                            ledcast_compiler::TextMetrics {
+                                glyph_px: 16,
+                                chars: 10,
+                            },
+                        ),
+                        problems: Vec::new(),
                     },
                 );
             }
@@ -377,6 +384,7 @@ fn catalog(spec: &SiteSpec) -> Catalog {
             added_at: n as i64,
             duration_ms: (kind == MaterialKind::Video).then_some(u64::from(seconds) * 1000),
             renditions,
+            refused: Default::default(),
         });
     };
     make(

@@ -200,7 +200,7 @@ fn main() {
             bytes.as_bytes(),
         );
         let material = ingest(bytes.as_bytes(), name, &limits).unwrap();
-        // Strips for the scrollers (lead-in = screen width), a page for the ATM topper.
+        // Strips for the scrollers (first ink to last ink), a page for the ATM topper.
         save_preview(
             out,
             name,

@@ -206,8 +206,11 @@ pub enum IngestError {
     },
     /// The warning text has characters the LED fonts cannot draw.
     #[error(
-        "the text contains characters the LED fonts cannot draw: {}",
-        format_chars(chars)
+        "the text contains characters the LED fonts cannot draw: {}; {} (文字中有 LED 字库无法显示的字符：{}；{})",
+        format_chars(chars),
+        glyph_hint_en(chars),
+        format_chars(chars),
+        glyph_hint_zh(chars)
     )]
     UnknownGlyphs {
         /// Each missing character once, in order of appearance.
@@ -229,6 +232,68 @@ pub enum IngestError {
         /// What the encoder said.
         detail: String,
     },
+}
+
+/// What kind of character the fonts lack, for a concrete hint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Emoji,
+    RareHanzi,
+    PrivateUse,
+    Other,
+}
+
+fn missing_kind(c: char) -> Missing {
+    match c as u32 {
+        0x1F000..=0x1FAFF | 0x2B00..=0x2BFF => Missing::Emoji,
+        0x20000..=0x3FFFF => Missing::RareHanzi,
+        0xE000..=0xF8FF | 0xF0000..=0x10FFFF => Missing::PrivateUse,
+        _ => Missing::Other,
+    }
+}
+
+pub(crate) fn glyph_hint_en(chars: &[char]) -> String {
+    let mut hints = Vec::new();
+    for kind in [
+        Missing::Emoji,
+        Missing::RareHanzi,
+        Missing::PrivateUse,
+        Missing::Other,
+    ] {
+        if !chars.iter().any(|&c| missing_kind(c) == kind) {
+            continue;
+        }
+        hints.push(match kind {
+            Missing::Emoji => "emoji cannot be shown on LED screens: delete them or say it in words",
+            Missing::RareHanzi => "a rare character beyond GB2312/GBK and Extension A: use a common character or write it in pinyin",
+            Missing::PrivateUse => "a private-use symbol (a font's own icon, often pasted from Word or WeChat): retype it as ordinary text",
+            Missing::Other => "replace it with a common character or delete it",
+        });
+    }
+    hints.join("; ")
+}
+
+pub(crate) fn glyph_hint_zh(chars: &[char]) -> String {
+    let mut hints = Vec::new();
+    for kind in [
+        Missing::Emoji,
+        Missing::RareHanzi,
+        Missing::PrivateUse,
+        Missing::Other,
+    ] {
+        if !chars.iter().any(|&c| missing_kind(c) == kind) {
+            continue;
+        }
+        hints.push(match kind {
+            Missing::Emoji => "LED 屏不能显示表情符号：请删除或改用文字",
+            Missing::RareHanzi => "这是 GB2312/GBK 和扩展 A 以外的生僻字：请换成常用字或写拼音",
+            Missing::PrivateUse => {
+                "这是私用区符号（常从 Word 或微信粘贴而来）：请改用普通文字重新输入"
+            }
+            Missing::Other => "请换成常用字符或删除",
+        });
+    }
+    hints.join("；")
 }
 
 pub(crate) fn format_chars(chars: &[char]) -> String {
@@ -651,7 +716,7 @@ fn ingest_text(
         format: "text",
         detail: e.to_string(),
     })?;
-    let text = normalise_text(raw);
+    let (text, notes) = normalise_text(raw);
     if text.is_empty() {
         return Err(IngestError::Empty);
     }
@@ -676,17 +741,85 @@ fn ingest_text(
         video_codec: None,
         text: Some(text),
         declared_name,
-        notes: Vec::new(),
+        notes,
         pixels: None,
     })
 }
 
-/// CRLF → LF, tabs → space, trailing spaces per line and blank edges removed.
-fn normalise_text(raw: &str) -> String {
-    let unified = raw
-        .replace("\r\n", "\n")
-        .replace(['\r'], "\n")
-        .replace('\t', " ");
-    let lines: Vec<&str> = unified.lines().map(str::trim_end).collect();
-    lines.join("\n").trim().to_string()
+/// Characters that take no room and show nothing: zero-width space and
+/// joiners, the soft hyphen, bidi controls, variation selectors (U+FE0F
+/// after a pasted emoji), the byte-order mark, interlinear annotation and
+/// tag characters, Hangul fillers, and control characters. Text copied
+/// from WeChat or Word carries them; Unifont would draw them as dotted
+/// boxes reading "ZW SP" or "SHY".
+fn invisible_name(c: char) -> Option<&'static str> {
+    Some(match c as u32 {
+        0x00AD => "soft hyphen",
+        0x034F => "combining grapheme joiner",
+        0x061C | 0x200E | 0x200F | 0x202A..=0x202E | 0x2066..=0x2069 => "direction mark",
+        0x115F | 0x1160 | 0x3164 | 0xFFA0 => "Hangul filler",
+        0x180B..=0x180F | 0xFE00..=0xFE0F | 0xE0100..=0xE01EF => "variation selector",
+        0x200B => "zero-width space",
+        0x200C => "zero-width non-joiner",
+        0x200D => "zero-width joiner",
+        0x2060..=0x2064 | 0x206A..=0x206F => "invisible operator",
+        0xFEFF => "zero-width no-break space (BOM)",
+        0xFFF9..=0xFFFB => "interlinear annotation",
+        0xE0000..=0xE007F => "tag character",
+        0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F..=0x9F => "control character",
+        _ => return None,
+    })
+}
+
+/// NFC; CRLF, CR, U+2028 and U+2029 → LF; tabs → space; invisible format
+/// characters removed; trailing spaces per line and blank edges removed.
+/// Returns the text and a note for each kind of change staff should know.
+fn normalise_text(raw: &str) -> (String, Vec<String>) {
+    use unicode_normalization::UnicodeNormalization;
+    let mut notes = Vec::new();
+    let nfc: String = raw.nfc().collect();
+    if nfc != raw {
+        notes.push(
+            "normalised to Unicode NFC (composed characters) / 已规范为 Unicode NFC 组合形式"
+                .to_string(),
+        );
+    }
+    let unified = nfc.replace("\r\n", "\n").replace(['\r'], "\n");
+    let mut removed: Vec<(&'static str, char, usize)> = Vec::new();
+    let mut separators = 0;
+    let mut kept = String::with_capacity(unified.len());
+    for c in unified.chars() {
+        if c == '\u{2028}' || c == '\u{2029}' {
+            separators += 1;
+            kept.push('\n');
+        } else if c == '\t' {
+            kept.push(' ');
+        } else if let Some(name) = invisible_name(c) {
+            match removed.iter_mut().find(|(_, k, _)| *k == c) {
+                Some(entry) => entry.2 += 1,
+                None => removed.push((name, c, 1)),
+            }
+        } else {
+            kept.push(c);
+        }
+    }
+    if !removed.is_empty() {
+        let total: usize = removed.iter().map(|r| r.2).sum();
+        let list: Vec<String> = removed
+            .iter()
+            .map(|(name, c, n)| format!("{name} U+{:04X} ×{n}", *c as u32))
+            .collect();
+        notes.push(format!(
+            "removed {total} invisible formatting character(s) that LED screens cannot show: {} / 已删除 {total} 个 LED 屏无法显示的不可见格式字符（常见于从微信、Word 复制的文字）：{}",
+            list.join(", "),
+            list.join("，")
+        ));
+    }
+    if separators > 0 {
+        notes.push(format!(
+            "{separators} Unicode line separator(s) (U+2028/U+2029) turned into line breaks / 已把 {separators} 个 Unicode 行分隔符（U+2028/U+2029）改为换行"
+        ));
+    }
+    let lines: Vec<&str> = kept.lines().map(str::trim_end).collect();
+    (lines.join("\n").trim().to_string(), notes)
 }

@@ -9,6 +9,17 @@ use image::{ImageFormat, RgbImage};
 use crate::render::{encode_png_with, inverse_gamma_lut};
 use crate::{ColorClass, RenderError};
 
+/// How many LEDs a rendition PNG lights (pixels that are not black), for
+/// judging renditions stored before their facts were kept.
+pub fn lit_pixels(rendition_png: &[u8]) -> Result<u64, RenderError> {
+    let image = image::load_from_memory_with_format(rendition_png, ImageFormat::Png)
+        .map_err(|e| RenderError::NotARendition {
+            detail: e.to_string(),
+        })?
+        .to_rgb8();
+    Ok(image.pixels().filter(|p| p.0 != [0, 0, 0]).count() as u64)
+}
+
 /// Upscales a rendition PNG (as made by [`crate::render`] or
 /// [`crate::render_text`]) to at most `max_width_px` wide, each LED drawn as
 /// a block of `pitch` × `pitch` pixels with a dark gap between LEDs when the

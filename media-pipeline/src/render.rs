@@ -3,8 +3,8 @@
 //!
 //! Geometry (`fit`, `fill`, `stretch`) and resampling (Lanczos3 through the
 //! SIMD `fast_image_resize`) happen in 8-bit sRGB; quantisation is 1-bit red
-//! for `mono`, 2-bit red/green for `dual` and 8-bit RGB with LED gamma for
-//! `full`. Video is passed through, never transcoded. Nothing here decides
+//! for `mono` (posters by luminance, text ink of any hue lit), 2-bit
+//! red/green for `dual` and 8-bit RGB with LED gamma for `full`. Video is passed through, never transcoded. Nothing here decides
 //! which profiles exist: the caller passes them in.
 
 use std::sync::Arc;
@@ -69,6 +69,10 @@ pub struct Rendition {
     pub media: ledcast_protocol::v1::MediaRef,
     /// For a scrolling strip: its width in pixels (`media.width`).
     pub strip_width_px: Option<u32>,
+    /// LEDs lit in the rendition (`None` for video, which is not decoded).
+    pub lit_pixels: Option<u64>,
+    /// For a warning text: its layout, glyph size and length.
+    pub text: Option<crate::TextFacts>,
 }
 
 /// Why a rendition cannot be made.
@@ -110,8 +114,8 @@ pub enum RenderError {
         /// The smallest font's row height.
         min: u32,
     },
-    /// Centred text does not fit even at the smallest size.
-    #[error("the text needs {lines_needed} lines of {line_height} px but the {width}x{height} screen holds {lines_available}; shorten it or use a scrolling screen")]
+    /// Centred text does not fit even at the smallest legible size.
+    #[error("the text needs {lines_needed} lines of {line_height} px characters but the {width}x{height} screen holds {lines_available}; shorten it to at most {max_chars} characters or show it on a scrolling screen")]
     TextDoesNotFit {
         /// Lines needed at the smallest size.
         lines_needed: u32,
@@ -123,6 +127,8 @@ pub enum RenderError {
         width: u32,
         /// Profile height.
         height: u32,
+        /// The most characters that fit at that size.
+        max_chars: u32,
     },
     /// A strip would be wider than a PNG can sensibly be.
     #[error(
@@ -182,14 +188,14 @@ pub fn render(
                     height: material.height,
                 },
                 strip_width_px: None,
+                lit_pixels: None,
+                text: None,
             })
         }
         MaterialKind::Text => {
             let text = material.text.as_deref().unwrap_or_default();
             let layout = if profile.scroll {
-                crate::TextLayout::Strip {
-                    lead_in_px: profile.width,
-                }
+                crate::TextLayout::Strip
             } else {
                 crate::TextLayout::Centered
             };
@@ -407,14 +413,20 @@ pub(crate) fn render_poster(
         }
         canvas
     };
-    let png = quantise_and_encode(
+    let (png, lit) = quantise_and_encode(
         &mut canvas,
         profile.width,
         profile.height,
         profile.color,
         tone,
     )?;
-    Ok(still_rendition(png, profile.width, profile.height, None))
+    Ok(still_rendition(
+        png,
+        profile.width,
+        profile.height,
+        None,
+        lit,
+    ))
 }
 
 pub(crate) fn still_rendition(
@@ -422,6 +434,7 @@ pub(crate) fn still_rendition(
     width: u32,
     height: u32,
     strip: Option<u32>,
+    lit_pixels: u64,
 ) -> Rendition {
     Rendition {
         media: MediaRef {
@@ -433,6 +446,8 @@ pub(crate) fn still_rendition(
         },
         bytes: png,
         strip_width_px: strip,
+        lit_pixels: Some(lit_pixels),
+        text: None,
     }
 }
 
@@ -443,18 +458,23 @@ pub(crate) enum Tone {
     Threshold,
     /// Floyd–Steinberg error diffusion (photos).
     Dither,
+    /// Text ink on black: on a mono panel a pixel is lit when any channel
+    /// is bright, so ink of any hue (pure red has a luminance of 77) lights
+    /// the one LED colour; dual and full keep the ink's colour.
+    Ink,
 }
 
 /// Quantises an RGB8 canvas to `color` and encodes the PNG: 1-bit indexed
 /// (black, red) for mono, 2-bit indexed (black, red, green, amber) for dual,
-/// 8-bit RGB with [`LED_GAMMA`] for full.
+/// 8-bit RGB with [`LED_GAMMA`] for full. Returns the PNG and how many
+/// LEDs it lights.
 pub(crate) fn quantise_and_encode(
     canvas: &mut [u8],
     width: u32,
     height: u32,
     color: ColorClass,
     tone: Tone,
-) -> Result<Vec<u8>, RenderError> {
+) -> Result<(Vec<u8>, u64), RenderError> {
     let (w, h) = (width as usize, height as usize);
     match color {
         ColorClass::Full => {
@@ -462,6 +482,10 @@ pub(crate) fn quantise_and_encode(
             for v in canvas.iter_mut() {
                 *v = lut[*v as usize];
             }
+            let lit = canvas
+                .chunks_exact(3)
+                .filter(|p| p.iter().any(|&v| v > 0))
+                .count() as u64;
             encode_png(
                 canvas,
                 width,
@@ -470,16 +494,28 @@ pub(crate) fn quantise_and_encode(
                 png::BitDepth::Eight,
                 None,
             )
+            .map(|png| (png, lit))
         }
         ColorClass::Mono => {
-            let mut luma: Vec<u8> = canvas
-                .chunks_exact(3)
-                .map(|p| {
-                    ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2]) + 128)
-                        >> 8) as u8
-                })
-                .collect();
+            let mut luma: Vec<u8> = if tone == Tone::Ink {
+                canvas
+                    .chunks_exact(3)
+                    .map(|p| p[0].max(p[1]).max(p[2]))
+                    .collect()
+            } else {
+                canvas
+                    .chunks_exact(3)
+                    .map(|p| {
+                        ((77 * u32::from(p[0])
+                            + 150 * u32::from(p[1])
+                            + 29 * u32::from(p[2])
+                            + 128)
+                            >> 8) as u8
+                    })
+                    .collect()
+            };
             let bits = to_bits(&mut luma, w, h, tone == Tone::Dither);
+            let lit = bits.iter().filter(|&&b| b != 0).count() as u64;
             let packed = pack(&bits, w, h, 1);
             let palette = [0, 0, 0, 255, 0, 0];
             encode_png(
@@ -490,6 +526,7 @@ pub(crate) fn quantise_and_encode(
                 png::BitDepth::One,
                 Some(&palette),
             )
+            .map(|png| (png, lit))
         }
         ColorClass::Dual => {
             let mut red: Vec<u8> = canvas.chunks_exact(3).map(|p| p[0]).collect();
@@ -499,6 +536,7 @@ pub(crate) fn quantise_and_encode(
             let r = to_bits(&mut red, w, h, dither);
             let g = to_bits(&mut green, w, h, dither);
             let index: Vec<u8> = r.iter().zip(&g).map(|(r, g)| r | (g << 1)).collect();
+            let lit = index.iter().filter(|&&i| i != 0).count() as u64;
             let packed = pack(&index, w, h, 2);
             let palette = [0, 0, 0, 255, 0, 0, 0, 255, 0, 255, 255, 0];
             encode_png(
@@ -509,6 +547,7 @@ pub(crate) fn quantise_and_encode(
                 png::BitDepth::Two,
                 Some(&palette),
             )
+            .map(|png| (png, lit))
         }
     }
 }

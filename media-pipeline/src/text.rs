@@ -1,7 +1,16 @@
-//! Warning text → LED bitmap: one long strip for scrolling screens, or a
-//! centred, wrapped page for static ones, drawn with the embedded bitmap font
-//! at whole-pixel scales (16 px rows, ×2, ×3 … for taller screens), lit in
-//! red and quantised like any rendition.
+//! Warning text → LED bitmap, laid out for the panel that shows it: one long
+//! strip for scrolling screens, or a centred page of wrapped lines for still
+//! ones, drawn with the embedded bitmap font at whole-pixel scales and lit
+//! in the ink colour on every colour class (a mono panel lights the ink
+//! whatever its hue).
+//!
+//! The glyph size follows the panel ([`glyph_px_for_height`]): the 16 px
+//! bitmap on 16–31 px panels, 32 px (crisp ×2) on 32–64 px ones, and above
+//! that whole multiples of 16 inside a margin of a tenth of the height. A
+//! strip starts and ends with ink (no dark lead-in: the agent enters it at
+//! the panel's right edge). A page takes the largest scale at which the
+//! text fits, and never one smaller than the panel can show legibly
+//! ([`min_legible_glyph_px`]).
 //!
 //! Does not shape complex scripts or draw missing glyphs as tofu: text is
 //! checked first and refused with the missing characters named.
@@ -13,25 +22,43 @@ use crate::{RenderError, RenderProfile, Rendition};
 /// How a text is laid out on a screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TextLayout {
-    /// One line, as wide as it needs, starting with `lead_in_px` dark
-    /// columns; the agent scrolls it.
-    Strip {
-        /// Dark columns before the text.
-        lead_in_px: u32,
-    },
+    /// One line, as wide as it needs, from its first ink column to its last;
+    /// the agent scrolls it.
+    Strip,
     /// Wrapped lines centred on the screen, at the largest scale that fits.
     Centered,
 }
 
+/// What a person notices about a rendered text, kept with its rendition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextFacts {
+    /// Strip or page.
+    pub layout: TextLayout,
+    /// The em size: height (and width) of a full-width character, pixels.
+    pub glyph_px: u32,
+    /// Lines on the page (1 for a strip).
+    pub lines: u32,
+    /// Characters drawn (line breaks not counted).
+    pub chars: u32,
+}
+
 /// The colour warnings are lit in (red on every colour class).
 const INK: [u8; 3] = [255, 0, 0];
+
+/// The smallest glyph drawn: the bitmap font's own 16 px rows.
+pub const MIN_GLYPH_PX: u32 = ROW_PX;
+
+/// Characters that may stand in a text without a glyph of their own.
+fn is_layout_char(c: char) -> bool {
+    c == '\n' || c == '\r' || c == '\t'
+}
 
 /// Checks that every character of `text` (line breaks aside) has a glyph.
 /// Returns each missing character once, in order of appearance.
 pub fn check_glyphs(text: &str) -> Result<(), Vec<char>> {
     let mut missing = Vec::new();
     for c in text.chars() {
-        if c == '\n' || c == '\r' || c == '\t' {
+        if is_layout_char(c) {
             continue;
         }
         if glyph(c).is_none() && !missing.contains(&c) {
@@ -45,13 +72,40 @@ pub fn check_glyphs(text: &str) -> Result<(), Vec<char>> {
     }
 }
 
-/// How long a strip takes to scroll across a screen at `px_per_second`: from
-/// its first column entering at the right edge until its last column leaves
-/// at the left edge, rounded up to a millisecond.
-pub fn scroll_duration_ms(strip_width_px: u32, screen_width_px: u32, px_per_second: u32) -> u64 {
-    let distance = u64::from(strip_width_px) + u64::from(screen_width_px);
-    let speed = u64::from(px_per_second.max(1));
-    (distance * 1000).div_ceil(speed)
+/// The margin kept above and below text on a panel `px` high: none up to
+/// 64 px (the font's own cell spacing suffices), a tenth above that.
+fn margin(px: u32) -> u32 {
+    if px > 64 {
+        px / 10
+    } else {
+        0
+    }
+}
+
+/// The margin kept left and right of a page on a panel `px` wide: none up
+/// to 256 px, a twentieth above that.
+fn side_margin(px: u32) -> u32 {
+    if px > 256 {
+        px / 20
+    } else {
+        0
+    }
+}
+
+/// The em size of one line of text on a panel `height` px high: the largest
+/// whole multiple of the 16 px bitmap that fits inside the margins; `None`
+/// below 16 px.
+pub fn glyph_px_for_height(height: u32) -> Option<u32> {
+    let usable = height.saturating_sub(2 * margin(height));
+    let scale = usable / ROW_PX;
+    (scale >= 1).then_some(scale * ROW_PX)
+}
+
+/// The smallest glyph a person can read on a panel `height` px high from
+/// where that panel is read: 16 px, and at least an eighth of the height
+/// (a 16 px line on a 1080 px lobby screen is lost on it).
+pub fn min_legible_glyph_px(height: u32) -> u32 {
+    MIN_GLYPH_PX.max(height.div_ceil(8))
 }
 
 /// Renders `text` for `profile`.
@@ -67,16 +121,37 @@ pub fn render_text(
             height: profile.height,
         });
     }
-    if profile.height < ROW_PX {
+    if glyph_px_for_height(profile.height).is_none() {
         return Err(RenderError::ScreenTooShort {
             height: profile.height,
-            min: ROW_PX,
+            min: MIN_GLYPH_PX,
         });
     }
     match layout {
-        TextLayout::Strip { lead_in_px } => strip(text, profile, lead_in_px),
+        TextLayout::Strip => strip(text, profile),
         TextLayout::Centered => centred(text, profile),
     }
+}
+
+/// Where each character of a strip stands: `(character, first column,
+/// width)` in strip pixels, spaces included, in order. The same layout as
+/// [`render_text`] with [`TextLayout::Strip`], for tests and previews that
+/// follow a character across the panel.
+pub fn strip_char_spans(text: &str, height: u32) -> Vec<(char, i64, u32)> {
+    let Some(em) = glyph_px_for_height(height) else {
+        return Vec::new();
+    };
+    let scale = em / ROW_PX;
+    let line = strip_line(text);
+    let glyphs = glyphs_of(&line);
+    let (left_trim, _) = ink_extent(&glyphs);
+    let mut x = -i64::from(left_trim * scale);
+    let mut out = Vec::new();
+    for (c, g) in line.chars().filter(|c| glyph(*c).is_some()).zip(&glyphs) {
+        out.push((c, x, g.width * scale));
+        x += i64::from(g.width * scale);
+    }
+    out
 }
 
 fn glyphs_of(line: &str) -> Vec<&'static Glyph> {
@@ -87,9 +162,37 @@ fn width_of(glyphs: &[&Glyph]) -> u32 {
     glyphs.iter().map(|g| g.width).sum()
 }
 
-/// Draws `glyphs` at (`x`, `y`) with each font pixel `scale`×`scale`.
-fn draw(canvas: &mut [u8], canvas_w: u32, glyphs: &[&Glyph], x: u32, y: u32, scale: u32) {
+fn has_ink(g: &Glyph) -> bool {
+    g.rows.iter().any(|r| *r != 0)
+}
+
+/// Font columns before the first ink and after the last, over a line.
+fn ink_extent(glyphs: &[&Glyph]) -> (u32, u32) {
+    let total = width_of(glyphs);
+    let mut first = None;
+    let mut last = None;
+    let mut x = 0;
+    for g in glyphs {
+        for gx in 0..g.width {
+            if (0..ROW_PX).any(|gy| g.lit(gx, gy)) {
+                first.get_or_insert(x + gx);
+                last = Some(x + gx);
+            }
+        }
+        x += g.width;
+    }
+    match (first, last) {
+        (Some(f), Some(l)) => (f, total - 1 - l),
+        _ => (0, 0),
+    }
+}
+
+/// Draws `glyphs` at (`x`, `y`) with each font pixel `scale`×`scale`;
+/// columns left of 0 or right of the canvas are clipped. Returns the ink
+/// pixels drawn.
+fn draw(canvas: &mut [u8], canvas_w: u32, glyphs: &[&Glyph], x: i64, y: u32, scale: u32) -> u64 {
     let mut pen = x;
+    let mut inked = 0;
     for g in glyphs {
         for gy in 0..ROW_PX {
             for gx in 0..g.width {
@@ -99,32 +202,45 @@ fn draw(canvas: &mut [u8], canvas_w: u32, glyphs: &[&Glyph], x: u32, y: u32, sca
                 for sy in 0..scale {
                     let row = y + gy * scale + sy;
                     for sx in 0..scale {
-                        let col = pen + gx * scale + sx;
-                        if col < canvas_w {
-                            let i = ((row * canvas_w + col) * 3) as usize;
-                            if i + 3 <= canvas.len() {
-                                canvas[i..i + 3].copy_from_slice(&INK);
-                            }
+                        let col = pen + i64::from(gx * scale + sx);
+                        if col < 0 || col >= i64::from(canvas_w) {
+                            continue;
+                        }
+                        let i = ((u64::from(row) * u64::from(canvas_w) + col as u64) * 3) as usize;
+                        if i + 3 <= canvas.len() {
+                            canvas[i..i + 3].copy_from_slice(&INK);
+                            inked += 1;
                         }
                     }
                 }
             }
         }
-        pen += g.width * scale;
+        pen += i64::from(g.width * scale);
     }
+    inked
 }
 
-fn strip(text: &str, profile: &RenderProfile, lead_in_px: u32) -> Result<Rendition, RenderError> {
-    let one_line: String = text
-        .split('\n')
+/// The text as one line: paragraphs joined by a full-width gap.
+fn strip_line(text: &str) -> String {
+    text.split('\n')
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join("  ");
-    let glyphs = glyphs_of(&one_line);
-    let scale = profile.height / ROW_PX;
-    let text_px = u64::from(width_of(&glyphs)) * u64::from(scale);
-    let total = u64::from(lead_in_px) + text_px;
+        .join("  ")
+}
+
+fn count_chars(text: &str) -> u32 {
+    text.chars().filter(|c| !is_layout_char(*c)).count() as u32
+}
+
+fn strip(text: &str, profile: &RenderProfile) -> Result<Rendition, RenderError> {
+    let line = strip_line(text);
+    let glyphs = glyphs_of(&line);
+    let em = glyph_px_for_height(profile.height).unwrap_or(MIN_GLYPH_PX);
+    let scale = em / ROW_PX;
+    let (left_trim, right_trim) = ink_extent(&glyphs);
+    let font_px = width_of(&glyphs).saturating_sub(left_trim + right_trim);
+    let total = u64::from(font_px) * u64::from(scale);
     if total > u64::from(MAX_STRIP_PX) {
         return Err(RenderError::StripTooWide {
             width_px: total,
@@ -134,10 +250,18 @@ fn strip(text: &str, profile: &RenderProfile, lead_in_px: u32) -> Result<Renditi
     let width = (total as u32).max(1);
     let height = profile.height;
     let mut canvas = vec![0u8; width as usize * height as usize * 3];
-    let top = (height - ROW_PX * scale) / 2;
-    draw(&mut canvas, width, &glyphs, lead_in_px, top, scale);
-    let png = quantise_and_encode(&mut canvas, width, height, profile.color, Tone::Threshold)?;
-    Ok(still_rendition(png, width, height, Some(width)))
+    let top = (height - em) / 2;
+    let left = -i64::from(left_trim * scale);
+    draw(&mut canvas, width, &glyphs, left, top, scale);
+    let (png, lit) = quantise_and_encode(&mut canvas, width, height, profile.color, Tone::Ink)?;
+    let mut rendition = still_rendition(png, width, height, Some(width), lit);
+    rendition.text = Some(TextFacts {
+        layout: TextLayout::Strip,
+        glyph_px: em,
+        lines: 1,
+        chars: count_chars(&line),
+    });
+    Ok(rendition)
 }
 
 /// Breaks `text` into lines no wider than `max_px` font pixels: at explicit
@@ -174,7 +298,7 @@ fn wrap(text: &str, max_px: u32) -> Vec<Vec<&'static Glyph>> {
             }
         }
         // Trailing spaces do not count for centring.
-        while line.last().is_some_and(|g| g.rows.iter().all(|r| *r == 0)) {
+        while line.last().is_some_and(|g| !has_ink(g)) {
             line.pop();
         }
         lines.push(line);
@@ -208,29 +332,54 @@ fn tokens(text: &str) -> Vec<String> {
     out
 }
 
-fn centred(text: &str, profile: &RenderProfile) -> Result<Rendition, RenderError> {
+/// A page layout: scale, lines and the gap between lines (font pixels).
+struct Page {
+    scale: u32,
+    lines: Vec<Vec<&'static Glyph>>,
+    gap: u32,
+}
+
+/// The largest scale at which `text` fits the panel inside its margins, not
+/// below the smallest legible glyph.
+fn page_layout(text: &str, profile: &RenderProfile) -> Result<Page, RenderError> {
     let (w, h) = (profile.width, profile.height);
-    let mut scale = h / ROW_PX;
-    let lines = loop {
-        let lines = wrap(text, w / scale);
-        let fits = lines.len() as u32 * ROW_PX * scale <= h
-            && lines.iter().all(|l| width_of(l) * scale <= w);
-        if fits {
-            break lines;
+    let usable_w = w.saturating_sub(2 * side_margin(w)).max(1);
+    let usable_h = h.saturating_sub(2 * margin(h)).max(1);
+    let min_scale = min_legible_glyph_px(h).div_ceil(ROW_PX);
+    let max_scale = (usable_h / ROW_PX).max(1);
+    let mut scale = max_scale;
+    loop {
+        let lines = wrap(text, usable_w / scale);
+        let n = lines.len() as u32;
+        let fits_wide = lines.iter().all(|l| width_of(l) * scale <= usable_w);
+        if fits_wide && n * ROW_PX * scale <= usable_h {
+            // A blank font row between lines when there is room for it.
+            let gap = u32::from(n > 1 && n * ROW_PX * scale + (n - 1) * 2 * scale <= usable_h) * 2;
+            return Ok(Page { scale, lines, gap });
         }
-        if scale == 1 {
+        if scale <= min_scale || scale == 1 {
+            let glyph_px = ROW_PX * scale;
+            let per_line = (usable_w / glyph_px).max(1);
+            let lines_available = (usable_h / glyph_px).max(1);
             return Err(RenderError::TextDoesNotFit {
-                lines_needed: lines.len() as u32,
-                lines_available: h / ROW_PX,
-                line_height: ROW_PX,
+                lines_needed: n,
+                lines_available,
+                line_height: glyph_px,
                 width: w,
                 height: h,
+                max_chars: per_line * lines_available,
             });
         }
         scale -= 1;
-    };
+    }
+}
+
+fn centred(text: &str, profile: &RenderProfile) -> Result<Rendition, RenderError> {
+    let (w, h) = (profile.width, profile.height);
+    let Page { scale, lines, gap } = page_layout(text, profile)?;
     let mut canvas = vec![0u8; w as usize * h as usize * 3];
-    let block = lines.len() as u32 * ROW_PX * scale;
+    let pitch = (ROW_PX + gap) * scale;
+    let block = lines.len() as u32 * pitch - gap * scale;
     let top = (h - block) / 2;
     for (i, line) in lines.iter().enumerate() {
         let left = (w - width_of(line) * scale) / 2;
@@ -238,11 +387,18 @@ fn centred(text: &str, profile: &RenderProfile) -> Result<Rendition, RenderError
             &mut canvas,
             w,
             line,
-            left,
-            top + i as u32 * ROW_PX * scale,
+            i64::from(left),
+            top + i as u32 * pitch,
             scale,
         );
     }
-    let png = quantise_and_encode(&mut canvas, w, h, profile.color, Tone::Threshold)?;
-    Ok(still_rendition(png, w, h, None))
+    let (png, lit) = quantise_and_encode(&mut canvas, w, h, profile.color, Tone::Ink)?;
+    let mut rendition = still_rendition(png, w, h, None, lit);
+    rendition.text = Some(TextFacts {
+        layout: TextLayout::Centered,
+        glyph_px: ROW_PX * scale,
+        lines: lines.len() as u32,
+        chars: count_chars(text),
+    });
+    Ok(rendition)
 }

@@ -5,8 +5,9 @@ mod common;
 
 use image::GenericImageView;
 use ledcast_media::{
-    ingest, load_stored, preview, render, render_many, render_text, scroll_duration_ms, ColorClass,
-    Fit, Limits, Material, RenderError, RenderProfile, Rgb, TextLayout,
+    glyph_px_for_height, ingest, judge, load_stored, preview, render, render_many, render_text,
+    strip_char_spans, ColorClass, Fit, Limits, Material, RenderError, RenderProfile, Rgb,
+    TextLayout,
 };
 
 fn profile(width: u32, height: u32, color: ColorClass) -> RenderProfile {
@@ -213,26 +214,84 @@ fn mono_dithers_photos_and_thresholds_line_art() {
 }
 
 #[test]
-fn a_warning_strip_is_as_wide_as_its_glyphs_plus_lead_in() {
-    // 192×32 dual: Unifont 16 at ×2; four hanzi of 16 px → 128 px of text.
+fn a_warning_strip_runs_from_its_first_ink_to_its_last() {
+    // 192×32 dual: Unifont 16 at ×2; four hanzi of 16 px → 128 px of cells,
+    // trimmed to the columns that carry ink.
     let p = RenderProfile {
         scroll: true,
         ..profile(192, 32, ColorClass::Dual)
     };
-    let r = render_text("谨防诈骗", &p, TextLayout::Strip { lead_in_px: 192 }).unwrap();
-    assert_eq!(r.strip_width_px, Some(192 + 128));
+    let r = render_text("谨防诈骗", &p, TextLayout::Strip).unwrap();
+    let width = r.strip_width_px.unwrap();
+    assert!((118..=128).contains(&width), "{width}");
     let img = decode(&r.bytes);
-    assert_eq!(img.dimensions(), (320, 32));
-    // The lead-in is dark; the text is lit in red.
-    assert!((0..192).all(|x| (0..32).all(|y| img.get_pixel(x, y).0 == [0, 0, 0])));
+    assert_eq!(img.dimensions(), (width, 32));
+    // No dark lead-in: the first and the last column carry ink, in red.
+    for x in [0, width - 1] {
+        assert!(
+            (0..32).any(|y| img.get_pixel(x, y).0 == [255, 0, 0]),
+            "column {x}"
+        );
+    }
     let lit = img.pixels().filter(|p| p.0 == [255, 0, 0]).count();
     assert!(lit > 200, "{lit} lit LEDs");
-    // Latin is half width: "SCAM" is 4 × 8 px at ×2.
-    let r = render_text("SCAM", &p, TextLayout::Strip { lead_in_px: 0 }).unwrap();
-    assert_eq!(r.strip_width_px, Some(64));
-    // At 64 px/s, 320 px of strip crossing 192 px of screen takes 8 s.
-    assert_eq!(scroll_duration_ms(320, 192, 64), 8_000);
-    assert_eq!(scroll_duration_ms(1, 0, 3), 334);
+    assert_eq!(r.lit_pixels, Some(lit as u64));
+    let facts = r.text.unwrap();
+    assert_eq!((facts.glyph_px, facts.lines, facts.chars), (32, 1, 4));
+    // Latin is half width: "SCAM" is 4 × 8 px at ×2, less its side bearings.
+    let r = render_text("SCAM", &p, TextLayout::Strip).unwrap();
+    assert!((52..=64).contains(&r.strip_width_px.unwrap()));
+    // The character spans describe the same strip: the first one starts at
+    // or before column 0, each follows the last.
+    let spans = strip_char_spans("谨防诈骗", 32);
+    assert_eq!(spans.len(), 4);
+    assert!(spans[0].1 <= 0 && spans[3].1 + i64::from(spans[3].2) >= i64::from(width));
+    assert!(spans
+        .windows(2)
+        .all(|w| w[0].1 + i64::from(w[0].2) == w[1].1));
+}
+
+/// Mono is one lit colour on dark: the ink is lit whatever its hue (pure
+/// red has a luminance of 77; the old threshold of 128 left every mono text
+/// black), on every mono size and both layouts.
+#[test]
+fn mono_text_is_lit_ink_on_dark_on_every_mono_profile() {
+    for (w, h, scroll) in [
+        (352, 80, true),
+        (64, 16, true),
+        (128, 16, true),
+        (128, 32, true),
+        (64, 32, false),
+        (128, 64, false),
+    ] {
+        let p = RenderProfile {
+            scroll,
+            ..profile(w, h, ColorClass::Mono)
+        };
+        let m = ingest("谨防诈骗".as_bytes(), "w.txt", &Limits::default()).unwrap();
+        let r = render(&m, &p, Fit::Fill).unwrap();
+        let img = decode(&r.bytes);
+        let lit = img.pixels().filter(|p| p.0 == [255, 0, 0]).count();
+        assert!(lit > 40, "{w}x{h}: {lit} lit LEDs");
+        assert_eq!(r.lit_pixels, Some(lit as u64), "{w}x{h}");
+        assert!(judge(&r, &p).is_empty(), "{w}x{h}: {:?}", judge(&r, &p));
+    }
+}
+
+#[test]
+fn glyph_size_follows_the_panel_height_with_margins() {
+    for (height, glyph) in [
+        (12, None),
+        (16, Some(16)),
+        (24, Some(16)),
+        (32, Some(32)),
+        (64, Some(64)),
+        (80, Some(64)),
+        (360, Some(288)),
+        (1080, Some(864)),
+    ] {
+        assert_eq!(glyph_px_for_height(height), glyph, "{height} px panel");
+    }
 }
 
 #[test]
@@ -243,12 +302,14 @@ fn centred_text_wraps_to_the_largest_scale_that_fits() {
     assert_eq!(img.dimensions(), (128, 64));
     // Nine hanzi at ×1 would be one 144 px line: too wide. At ×2 (32 px
     // glyphs) two lines of four hold only eight, so it falls back to ×1:
-    // 8 per line → two lines, 32 px high, centred: rows 0..16 dark.
+    // 8 per line → two lines with a blank font row between, centred.
+    let facts = r.text.unwrap();
+    assert_eq!((facts.glyph_px, facts.lines, facts.chars), (16, 2, 9));
     let lit_rows: Vec<u32> = (0..64)
         .filter(|&y| (0..128).any(|x| img.get_pixel(x, y).0 != [0, 0, 0]))
         .collect();
     assert!(
-        *lit_rows.first().unwrap() >= 16 && *lit_rows.last().unwrap() < 48,
+        *lit_rows.first().unwrap() >= 12 && *lit_rows.last().unwrap() < 52,
         "{lit_rows:?}"
     );
     // Short text gets big: two hanzi at ×4 = 128 px wide on 128×64.
@@ -258,6 +319,14 @@ fn centred_text_wraps_to_the_largest_scale_that_fits() {
         .filter(|&y| (0..128).any(|x| img.get_pixel(x, y).0 != [0, 0, 0]))
         .count();
     assert!(lit_rows > 40, "{lit_rows} lit rows");
+    // A tall lobby screen: several large centred lines, never a 16 px one.
+    let lobby = profile(1920, 1080, ColorClass::Full);
+    let text = "公检法机关不会通过电话办案，更不会要求转账到“安全账户”！";
+    let facts = render_text(text, &lobby, TextLayout::Centered)
+        .unwrap()
+        .text
+        .unwrap();
+    assert!(facts.lines >= 2 && facts.glyph_px >= 135, "{facts:?}");
 }
 
 #[test]
@@ -274,11 +343,13 @@ fn text_that_cannot_be_shown_is_refused_with_a_reason() {
             e,
             RenderError::TextDoesNotFit {
                 lines_available: 1,
+                max_chars: 4,
                 ..
             }
         ),
         "{e:?}"
     );
+    assert!(e.to_string().contains("at most 4 characters"), "{e}");
     let short = profile(128, 12, ColorClass::Mono);
     let e = render_text("防骗", &short, TextLayout::Centered).unwrap_err();
     assert_eq!(
@@ -305,8 +376,10 @@ fn text_materials_scroll_on_scrollers_and_centre_elsewhere() {
         ..profile(352, 80, ColorClass::Mono)
     };
     let r = render(&m, &scroller, Fit::Fill).unwrap();
-    // ×5 on an 80 px screen: 4 × 16 × 5 = 320 px of text after 352 px lead-in.
-    assert_eq!(r.strip_width_px, Some(352 + 320));
+    // ×4 on an 80 px screen (8 px margins): 4 × 16 × 4 = 256 px of cells,
+    // no lead-in.
+    let width = r.strip_width_px.unwrap();
+    assert!((236..=256).contains(&width), "{width}");
     let r = render(&m, &profile(128, 64, ColorClass::Full), Fit::Fill).unwrap();
     assert_eq!(r.strip_width_px, None);
     assert_eq!(decode(&r.bytes).dimensions(), (128, 64));

@@ -1,7 +1,9 @@
 //! `ledcast-server compile --dir playlists --screen ID --at "2026-12-01T09:00" --explain`:
 //! reads the playlist TOML files and `materials.toml` from a directory,
-//! compiles them with a placeholder media catalog, prints every diagnostic
-//! and, per screen, a summary or (with `--explain`) the full timeline.
+//! renders the materials it names (under `--media`) with the media pipeline
+//! exactly as the server does ([`crate::site_files`]), compiles, prints
+//! every diagnostic and, per screen, a summary or (with `--explain`) the
+//! full timeline. Slot durations are the server's to the millisecond.
 //!
 //! This is the only place the compiler's inputs come from files; the
 //! compiler itself is pure. It does not sign, store or publish anything.
@@ -22,6 +24,9 @@ pub struct CompileArgs {
     /// Directory with the playlist TOML files (and materials.toml).
     #[arg(long, default_value = "playlists")]
     pub dir: PathBuf,
+    /// Directory with the files materials.toml names.
+    #[arg(long, default_value = "media")]
+    pub media: PathBuf,
     /// Only this screen (default: every screen, summarised).
     #[arg(long)]
     pub screen: Option<String>,
@@ -70,27 +75,8 @@ fn parse_at(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<protocol::Timestamp
 
 /// Runs `ledcast-server compile`.
 pub fn run(args: &CompileArgs) -> anyhow::Result<()> {
-    let texts = read_dir_texts(&args.dir)?;
-    let (materials, playlist_files): (Vec<_>, Vec<_>) = texts.iter().partition(|(name, _)| {
-        Path::new(name)
-            .file_name()
-            .is_some_and(|f| f == MATERIALS_FILE)
-    });
-    if playlist_files.is_empty() {
-        bail!("no playlist *.toml files in {}", args.dir.display());
-    }
-    let inputs: Vec<(&str, &str)> = playlist_files
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
-        .collect();
-    let (model, mut diagnostics) = compiler::parse(&inputs);
-    let mut entries = Vec::new();
-    for (name, text) in &materials {
-        let (found, problems) = compiler::parse_materials(name, text, model.settings.timezone);
-        entries.extend(found);
-        diagnostics.extend(problems);
-    }
-    let catalog = compiler::preview_catalog(&entries, &model);
+    let site = crate::site_files::load(&args.dir, &args.media)?;
+    let (model, catalog, mut diagnostics) = (site.model, site.catalog, site.diagnostics);
 
     let tz = match &args.screen {
         Some(id) => match model.screen(id) {

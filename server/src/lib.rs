@@ -11,14 +11,18 @@ pub mod compile_cmd;
 pub mod compliance;
 pub mod compliance_report;
 pub mod config;
+pub mod contact_sheet;
 pub mod demo;
 pub mod events;
+pub mod glass;
 pub mod http;
 pub mod keys;
+pub mod legibility;
 pub mod media_store;
 pub mod packs;
 pub mod push;
 pub mod service;
+pub mod site_files;
 pub mod store;
 pub mod web;
 

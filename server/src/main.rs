@@ -103,6 +103,8 @@ enum Command {
     },
     /// Compile playlists/ into per-screen rotations and explain the timeline.
     Compile(CompileArgs),
+    /// Draw a screen's day as one contact sheet (the agent's display code on a virtual clock).
+    Preview(ledcast_server::contact_sheet::PreviewArgs),
     /// Write broker configuration from the store (after enrolling screens).
     BrokerConfig {
         #[command(subcommand)]
@@ -218,6 +220,7 @@ fn main() -> anyhow::Result<()> {
             tracing::info!("shutting down (Ctrl-C)");
         })),
         Command::Compile(args) => compile_cmd::run(&args),
+        Command::Preview(args) => ledcast_server::contact_sheet::run(&args),
         Command::Bench {
             command: BenchCommand::Compile { screens },
         } => {
@@ -251,6 +254,11 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Media,
         } => {
+            println!(
+                "{}",
+                bench::media::texts_line(Path::new("playlists"))
+                    .context("the media texts line reads the demo's playlists/ (run from the repository root)")?
+            );
             println!("{}", bench::media::run()?);
             Ok(())
         }

@@ -288,24 +288,37 @@ pub async fn catalog_with(
         let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
             continue;
         };
+        let facts: crate::legibility::RenditionFacts = r
+            .facts
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok())
+            .unwrap_or_default();
+        let strip_width_px = (text_materials.contains(&r.material_id)
+            && scrolling.contains(&r.profile_id))
+        .then(|| u32::try_from(r.width).unwrap_or(0));
+        let media = protocol::MediaRef {
+            sha256: sha,
+            size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
+            mime: r.mime.clone(),
+            width: u32::try_from(r.width).unwrap_or(0),
+            height: u32::try_from(r.height).unwrap_or(0),
+        };
         by_material
             .entry(r.material_id.clone())
             .or_default()
             .insert(
                 r.profile_id.clone(),
-                compiler::Rendition {
-                    media: protocol::MediaRef {
-                        sha256: sha,
-                        size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
-                        mime: r.mime.clone(),
-                        width: u32::try_from(r.width).unwrap_or(0),
-                        height: u32::try_from(r.height).unwrap_or(0),
-                    },
-                    strip_width_px: (text_materials.contains(&r.material_id)
-                        && scrolling.contains(&r.profile_id))
-                    .then(|| u32::try_from(r.width).unwrap_or(0)),
-                },
+                facts.catalog_rendition(media, strip_width_px),
             );
+    }
+    let mut refused: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (material, profile, problem) in state.store.list_rendition_refusals().await? {
+        if let Ok(problem) = serde_json::from_str::<crate::legibility::Problem>(&problem) {
+            refused
+                .entry(material)
+                .or_default()
+                .insert(profile, problem.en);
+        }
     }
     let out = materials
         .into_iter()
@@ -317,6 +330,7 @@ pub async fn catalog_with(
                 _ => compiler::MaterialKind::Poster,
             },
             renditions: by_material.remove(&m.id).unwrap_or_default(),
+            refused: refused.remove(&m.id).unwrap_or_default(),
             approved: editions.approved(&m),
             is_warning: m.is_warning,
             added_at: m.uploaded_at,
@@ -668,23 +682,36 @@ pub fn render_profile(profile: &crate::store::ProfileRow) -> ledcast_media::Rend
 }
 
 /// Makes every missing (material, profile) rendition the profile can show,
-/// storing its bytes content-addressed. Returns how many were made; a
-/// material a profile cannot show (video on a still-only strip) is skipped.
+/// storing its bytes content-addressed with what the renderer measured and
+/// judged ([`crate::legibility::RenditionFacts`]). Renditions made before
+/// the legibility rules (no facts) are made again; an old one that lit no
+/// LED is listed as illegible media first, so compliance never counts its
+/// plays. A text that cannot be rendered legibly for a profile is recorded
+/// with the reason. Returns how many renditions were made.
 pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
     let profiles = state.store.list_profiles().await?;
     let materials = state.store.list_materials(&Default::default()).await?;
-    let existing: std::collections::BTreeSet<(String, String)> = state
+    let renditions = state.store.list_renditions().await?;
+    let judged: std::collections::BTreeSet<(String, String)> = renditions
+        .iter()
+        .filter(|r| r.facts.is_some())
+        .map(|r| (r.material_id.clone(), r.profile_id.clone()))
+        .collect();
+    let refused: std::collections::BTreeSet<(String, String)> = state
         .store
-        .list_renditions()
+        .list_rendition_refusals()
         .await?
         .into_iter()
-        .map(|r| (r.material_id, r.profile_id))
+        .map(|(m, p, _)| (m, p))
         .collect();
     let mut made = 0;
     for material in materials.iter().filter(|m| m.state != "retired") {
         let missing: Vec<&crate::store::ProfileRow> = profiles
             .iter()
-            .filter(|p| !existing.contains(&(material.id.clone(), p.id.clone())))
+            .filter(|p| {
+                let key = (material.id.clone(), p.id.clone());
+                !judged.contains(&key) && !refused.contains(&key)
+            })
             .collect();
         if missing.is_empty() {
             continue;
@@ -695,6 +722,20 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
         let bytes = tokio::fs::read(state.media.path_of(&sha))
             .await
             .with_context(|| format!("reading stored material {}", material.id))?;
+        // Renditions made before the legibility rules: judge what they showed.
+        let mut outdated: Vec<(String, Vec<u8>)> = Vec::new();
+        for old in renditions.iter().filter(|r| {
+            r.material_id == material.id
+                && r.facts.is_none()
+                && r.mime == "image/png"
+                && missing.iter().any(|p| p.id == r.profile_id)
+        }) {
+            if let Ok(old_sha) = protocol::Sha256::from_hex(&old.sha256) {
+                if let Ok(png) = tokio::fs::read(state.media.path_of(&old_sha)).await {
+                    outdated.push((old.sha256.clone(), png));
+                }
+            }
+        }
         let targets: Vec<(ledcast_media::RenderProfile, ledcast_media::Fit)> = missing
             .iter()
             .map(|p| {
@@ -706,40 +747,86 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
                 )
             })
             .collect();
-        let results = tokio::task::spawn_blocking(move || {
+        let (results, dark_before) = tokio::task::spawn_blocking(move || {
+            let dark: Vec<String> = outdated
+                .into_iter()
+                .filter(|(_, png)| ledcast_media::lit_pixels(png).is_ok_and(|lit| lit == 0))
+                .map(|(sha, _)| sha)
+                .collect();
             let limits = ledcast_media::Limits::default();
-            ledcast_media::load_stored(&bytes, &limits)
-                .map(|m| ledcast_media::render_many(&m, &targets))
+            let results = ledcast_media::load_stored(&bytes, &limits).map(|m| {
+                let chars = m
+                    .text
+                    .as_deref()
+                    .map_or(0, |t| t.chars().filter(|c| *c != '\n').count() as u32);
+                (ledcast_media::render_many(&m, &targets), targets, chars)
+            });
+            (results, dark)
         })
         .await?;
-        let results = match results {
+        let now = crate::clock::now().as_millis();
+        for old in &dark_before {
+            state
+                .store
+                .mark_media_illegible(
+                    old,
+                    "no lit pixels (rendered before the legibility rules)",
+                    now,
+                )
+                .await?;
+        }
+        let (results, targets, chars) = match results {
             Ok(results) => results,
             Err(error) => {
                 tracing::warn!(material = %material.id, %error, "stored material no longer loads");
                 continue;
             }
         };
-        for (profile, result) in missing.iter().zip(results) {
+        for ((profile, (target, _)), result) in missing.iter().zip(&targets).zip(results) {
             let rendition = match result {
                 Ok(r) => r,
                 Err(error) => {
-                    tracing::debug!(material = %material.id, profile = %profile.id, %error, "no rendition");
+                    match ledcast_media::judge_refusal(&error, target, chars) {
+                        Some(problem) => {
+                            let problem = crate::legibility::Problem::from(&problem);
+                            tracing::info!(material = %material.id, profile = %profile.id, problem = %problem.en, "no legible rendition");
+                            state
+                                .store
+                                .upsert_rendition_refusal(
+                                    &material.id,
+                                    &profile.id,
+                                    &serde_json::to_string(&problem)?,
+                                )
+                                .await?;
+                        }
+                        None => {
+                            tracing::debug!(material = %material.id, profile = %profile.id, %error, "no rendition")
+                        }
+                    }
                     continue;
                 }
             };
-            store_rendition(state, &material.id, &profile.id, &rendition).await?;
+            let facts = crate::legibility::RenditionFacts::of(&rendition, target);
+            if let Some(problem) = facts.problems.first() {
+                state
+                    .store
+                    .mark_media_illegible(&rendition.media.sha256.to_hex(), &problem.en, now)
+                    .await?;
+            }
+            store_rendition(state, &material.id, &profile.id, &rendition, &facts).await?;
             made += 1;
         }
     }
     Ok(made)
 }
 
-/// Stores one rendition's bytes and records it.
+/// Stores one rendition's bytes and records it with its facts.
 pub async fn store_rendition(
     state: &AppState,
     material_id: &str,
     profile_id: &str,
     rendition: &ledcast_media::Rendition,
+    facts: &crate::legibility::RenditionFacts,
 ) -> anyhow::Result<()> {
     let digest = state.media.put(&rendition.bytes).await?;
     anyhow::ensure!(
@@ -766,6 +853,7 @@ pub async fn store_rendition(
             mime: rendition.media.mime.clone(),
             width: i64::from(rendition.media.width),
             height: i64::from(rendition.media.height),
+            facts: Some(serde_json::to_string(facts)?),
         })
         .await?;
     Ok(())

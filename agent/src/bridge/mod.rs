@@ -80,7 +80,7 @@ pub fn builtin_plan(
             (
                 render::text_strip(text, height, render::RED),
                 Motion::ScrollLeft {
-                    px_per_second: render::BUILTIN_SCROLL_PX_PER_SECOND,
+                    px_per_second: render::builtin_scroll_px_per_second(text, height),
                 },
             )
         } else {

@@ -11,14 +11,16 @@
 pub mod font;
 pub mod render;
 
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use image::{ImageEncoder, RgbImage};
-use ledcast_protocol::v1::{SlotKind, Timestamp};
+use ledcast_protocol::v1::{Sha256, SlotKind, Timestamp};
 
 use crate::config::{DisplayConfig, FbdevConfig, SinkKind};
 use crate::player::{builtin, Content, Showing};
@@ -167,7 +169,7 @@ enum Prepared {
     /// A strip moving over time.
     Scroll {
         /// The strip, at canvas height.
-        strip: RgbImage,
+        strip: Arc<RgbImage>,
         /// Speed.
         px_per_second: u32,
         /// Phase origin.
@@ -200,8 +202,13 @@ pub struct Screen {
     min_frame_ms: u64,
     /// What is being drawn.
     prepared: Option<Prepared>,
-    /// The last frame given to the sink.
-    last_frame: Option<RgbImage>,
+    /// The last frame given to the sink (shared with the decoded cache for
+    /// stills, so showing a cached still copies nothing).
+    last_frame: Option<Arc<RgbImage>>,
+    /// Decoded media kept for the next time it is shown, newest last.
+    decoded: VecDeque<(Sha256, Arc<RgbImage>)>,
+    /// The most bytes `decoded` may hold (0: decode every time).
+    decoded_max_bytes: usize,
     /// The mpv binary, when video is enabled and found.
     mpv: Option<PathBuf>,
     /// The running mpv.
@@ -240,10 +247,61 @@ impl Screen {
             min_frame_ms: 1000 / u64::from(max_fps.max(1)),
             prepared: None,
             last_frame: None,
+            decoded: VecDeque::new(),
+            decoded_max_bytes: 0,
             mpv: None,
             video: None,
             video_offset: (0, 0),
         }
+    }
+
+    /// Keeps up to `max_bytes` of decoded stills and strips, so a loop that
+    /// comes round again neither decodes nor copies them. Off by default:
+    /// a controller's memory budget holds one frame of a full-HD wall.
+    pub fn with_decoded_cache(mut self, max_bytes: usize) -> Screen {
+        self.decoded_max_bytes = max_bytes;
+        self
+    }
+
+    /// The decoded image of `media`, from the cache or from `bytes`, at the
+    /// canvas size (stills) or height (strips).
+    fn decode(
+        &mut self,
+        media: Sha256,
+        bytes: Option<&[u8]>,
+        strip: bool,
+    ) -> Result<Arc<RgbImage>, ShowError> {
+        if let Some(at) = self.decoded.iter().position(|(m, _)| *m == media) {
+            if let Some(entry) = self.decoded.remove(at) {
+                let image = entry.1.clone();
+                self.decoded.push_back(entry);
+                return Ok(image);
+            }
+        }
+        let bytes = bytes.ok_or_else(|| ShowError::Decode("no bytes".to_owned()))?;
+        // The previous frame goes before the next is decoded, so a
+        // full-HD wall holds one frame at a time, not two.
+        self.last_frame = None;
+        let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
+            .map_err(|e| ShowError::Decode(e.to_string()))?
+            .into_rgb8();
+        let image = Arc::new(if strip {
+            render::fit_height(image, self.height)
+        } else {
+            render::fit(image, self.width, self.height)
+        });
+        let size = image.as_raw().len();
+        if size <= self.decoded_max_bytes {
+            let mut held: usize = self.decoded.iter().map(|(_, i)| i.as_raw().len()).sum();
+            while held + size > self.decoded_max_bytes {
+                match self.decoded.pop_front() {
+                    Some((_, old)) => held -= old.as_raw().len(),
+                    None => break,
+                }
+            }
+            self.decoded.push_back((media, image.clone()));
+        }
+        Ok(image)
     }
 
     /// Whether video slots can play.
@@ -293,38 +351,32 @@ impl Screen {
                 }
                 _ => Err(ShowError::Decode("no video sink".to_owned())),
             },
-            Content::Media { kind, .. } => {
-                let bytes = media.ok_or_else(|| ShowError::Decode("no bytes".to_owned()))?;
-                // The previous frame goes before the next is decoded, so a
-                // full-HD wall holds one frame at a time, not two.
-                self.last_frame = None;
-                let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
-                    .map_err(|e| ShowError::Decode(e.to_string()))?
-                    .into_rgb8();
-                match kind {
-                    SlotKind::Scroll { px_per_second } => {
-                        let strip = render::fit_height(image, self.height);
-                        let frame = render::scroll_window(
-                            &strip,
-                            self.width,
-                            self.height,
-                            *px_per_second,
-                            elapsed,
-                        );
-                        self.prepared = Some(Prepared::Scroll {
-                            strip,
-                            px_per_second: *px_per_second,
-                            slot_started_at: showing.slot_started_at,
-                        });
-                        self.put(frame)
-                    }
-                    _ => {
-                        self.prepared = Some(Prepared::Still);
-                        let frame = render::fit(image, self.width, self.height);
-                        self.put(frame)
-                    }
+            Content::Media {
+                kind,
+                media: address,
+            } => match kind {
+                SlotKind::Scroll { px_per_second } => {
+                    let strip = self.decode(*address, media, true)?;
+                    let frame = render::scroll_window(
+                        &strip,
+                        self.width,
+                        self.height,
+                        *px_per_second,
+                        elapsed,
+                    );
+                    self.prepared = Some(Prepared::Scroll {
+                        strip,
+                        px_per_second: *px_per_second,
+                        slot_started_at: showing.slot_started_at,
+                    });
+                    self.put(Arc::new(frame))
                 }
-            }
+                _ => {
+                    let frame = self.decode(*address, media, false)?;
+                    self.prepared = Some(Prepared::Still);
+                    self.put(frame)
+                }
+            },
         }
     }
 
@@ -346,26 +398,22 @@ impl Screen {
         // like a scroll slot (no glyph work per frame).
         if render::text_scrolls(text, self.width, self.height) {
             let strip = render::text_strip(text, self.height, color);
-            let frame = render::scroll_window(
-                &strip,
-                self.width,
-                self.height,
-                render::BUILTIN_SCROLL_PX_PER_SECOND,
-                elapsed,
-            );
+            let px_per_second = render::builtin_scroll_px_per_second(text, self.height);
+            let frame =
+                render::scroll_window(&strip, self.width, self.height, px_per_second, elapsed);
             self.prepared = Some(Prepared::Scroll {
-                strip,
-                px_per_second: render::BUILTIN_SCROLL_PX_PER_SECOND,
+                strip: Arc::new(strip),
+                px_per_second,
                 slot_started_at,
             });
-            return self.put(frame);
+            return self.put(Arc::new(frame));
         }
         self.prepared = Some(Prepared::Still);
         let frame = render::text_frame(text, self.width, self.height, color, elapsed);
-        self.put(frame)
+        self.put(Arc::new(frame))
     }
 
-    fn put(&mut self, frame: RgbImage) -> Result<(), ShowError> {
+    fn put(&mut self, frame: Arc<RgbImage>) -> Result<(), ShowError> {
         self.sink.show(&frame)?;
         self.last_frame = Some(frame);
         Ok(())
@@ -392,12 +440,22 @@ impl Screen {
             }
             _ => return Ok(()),
         };
-        self.put(frame)
+        self.put(Arc::new(frame))
+    }
+
+    /// The last frame given to the sink (what the panel shows now).
+    pub fn last_frame(&self) -> Option<&Arc<RgbImage>> {
+        self.last_frame.as_ref()
+    }
+
+    /// Whether a scroll is on screen (frames change with time).
+    pub fn is_scrolling(&self) -> bool {
+        matches!(self.prepared, Some(Prepared::Scroll { .. }))
     }
 
     /// The last frame as PNG (what a screenshot uploads).
     pub fn screenshot_png(&self) -> Option<io::Result<Vec<u8>>> {
-        self.last_frame.as_ref().map(encode_png)
+        self.last_frame.as_deref().map(encode_png)
     }
 
     /// Stops any video subprocess.
@@ -516,7 +574,8 @@ mod tests {
             rotation_version: Some(1),
             is_warning: true,
         };
-        // Shown 1 s into its slot: the strip's first column is 16 px in from the right.
+        // Shown 1 s into its slot: the strip's first column started on the
+        // rightmost column (63) and moved 16 px.
         screen
             .show(&showing, Some(&png), None, Timestamp(2_000))
             .unwrap();
@@ -528,8 +587,8 @@ mod tests {
         let frames = frames.lock().unwrap();
         let lit_column =
             |f: &RgbImage| (0..f.width()).find(|&x| f.get_pixel(x, 4).0 == [255, 255, 0]);
-        assert_eq!(lit_column(&frames[0]), Some(64 - 16));
-        assert_eq!(lit_column(&frames[1]), Some(64 - 32));
+        assert_eq!(lit_column(&frames[0]), Some(63 - 16));
+        assert_eq!(lit_column(&frames[1]), Some(63 - 32));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Pure pixel work: no files, no clock (time arrives as elapsed milliseconds).
 
 use image::{imageops, Rgb, RgbImage};
+use ledcast_protocol::v1::scroll;
 
 use super::font::{glyph, unifont_glyph, CELL_HEIGHT, CELL_WIDTH, UNIFONT_ROW_PX};
 
@@ -12,8 +13,13 @@ use super::font::{glyph, unifont_glyph, CELL_HEIGHT, CELL_WIDTH, UNIFONT_ROW_PX}
 pub const RED: Rgb<u8> = Rgb([255, 0, 0]);
 /// LED green for the identify screen.
 pub const GREEN: Rgb<u8> = Rgb([0, 255, 0]);
-/// Speed of built-in text that does not fit and scrolls.
-pub const BUILTIN_SCROLL_PX_PER_SECOND: u32 = 32;
+/// Speed of built-in text drawn as a strip `height` px high: the default
+/// reading speed for the glyph size the strip uses.
+pub fn builtin_scroll_px_per_second(text: &str, height: u32) -> u32 {
+    let face = Face::of(text);
+    let scale = (height / face.line_height()).max(1);
+    scroll::px_per_second(scroll::DEFAULT_CHARS_PER_SECOND, face.line_height() * scale)
+}
 
 /// Scales an image to the canvas (nearest neighbour: LED renditions are
 /// already native size; this only guards against a mismatch).
@@ -43,8 +49,12 @@ pub fn fit_height(strip: RgbImage, height: u32) -> RgbImage {
     )
 }
 
-/// The window of a scroll strip `elapsed_ms` after the slot began: the strip
-/// enters from the right edge and moves left at `px_per_second`, looping.
+/// The window of a scroll strip `elapsed_ms` after the slot began: where
+/// the strip stands comes from `protocol::v1::scroll` (the first column on
+/// the panel's rightmost column at the start, moving left at
+/// `px_per_second`, passes repeating), the same function the compiler's
+/// slot durations and the server's previews use. Rows are copied as slices:
+/// a 1920-wide wall frame costs a few hundred `memcpy`s.
 pub fn scroll_window(
     strip: &RgbImage,
     width: u32,
@@ -53,21 +63,27 @@ pub fn scroll_window(
     elapsed_ms: u64,
 ) -> RgbImage {
     let mut frame = RgbImage::new(width, height);
-    let travel = u64::from(strip.width()) + u64::from(width);
-    if travel == 0 {
+    if strip.width() == 0 || width == 0 {
         return frame;
     }
-    let moved = elapsed_ms.saturating_mul(u64::from(px_per_second)) / 1000 % travel;
-    // Strip column shown at canvas column 0.
-    let first = moved as i64 - i64::from(width);
-    for x in 0..width {
-        let sx = first + i64::from(x);
-        if sx < 0 || sx >= i64::from(strip.width()) {
-            continue;
-        }
-        for y in 0..height.min(strip.height()) {
-            frame.put_pixel(x, y, *strip.get_pixel(sx as u32, y));
-        }
+    let x0 = scroll::scroll_strip_x(strip.width(), width, px_per_second, elapsed_ms);
+    // Strip columns on the panel: [first, last).
+    let first = (-x0).max(0);
+    let last = (i64::from(strip.width())).min(i64::from(width) - x0);
+    if first >= last {
+        return frame;
+    }
+    let (first, last) = (first as usize, last as usize);
+    let dest = (x0 + first as i64) as usize;
+    let strip_row = strip.width() as usize * 3;
+    let frame_row = width as usize * 3;
+    let rows = height.min(strip.height()) as usize;
+    let (src, dst) = (strip.as_raw(), &mut *frame);
+    for y in 0..rows {
+        let from = y * strip_row + first * 3;
+        let to = y * frame_row + dest * 3;
+        let len = (last - first) * 3;
+        dst[to..to + len].copy_from_slice(&src[from..from + len]);
     }
     frame
 }
@@ -297,7 +313,7 @@ pub fn text_frame(
                 &strip,
                 width,
                 height,
-                BUILTIN_SCROLL_PX_PER_SECOND,
+                builtin_scroll_px_per_second(text, height),
                 elapsed_ms,
             );
         }
@@ -368,8 +384,11 @@ mod tests {
                 assert!(text_scrolls(text, width, 16));
                 // Over the scroll the whole strip passes: frames change and show ink.
                 let strip = text_strip(text, 16, RED);
-                let travel_ms = u64::from(strip.width() + width) * 1000
-                    / u64::from(BUILTIN_SCROLL_PX_PER_SECOND);
+                let travel_ms = scroll::scroll_pass_ms(
+                    strip.width(),
+                    width,
+                    builtin_scroll_px_per_second(text, 16),
+                );
                 let mut shown = 0;
                 let mut t = 0;
                 while t < travel_ms {
@@ -384,19 +403,39 @@ mod tests {
     }
 
     #[test]
-    fn a_scroll_strip_enters_from_the_right_and_moves_with_time() {
+    fn a_scroll_strip_starts_on_the_right_edge_and_moves_with_time() {
         let mut strip = RgbImage::new(100, 10);
         for y in 0..10 {
             strip.put_pixel(0, y, RED);
         }
-        // At t=0 nothing is visible yet; after 1 s at 20 px/s, column 0 of
-        // the strip sits 20 px from the right edge.
-        assert_eq!(lit(&scroll_window(&strip, 50, 10, 20, 0)), 0);
+        // At t=0 the strip's first column is already on the rightmost one
+        // (no dark lead-in); after 1 s at 20 px/s it has moved 20 px.
+        let frame = scroll_window(&strip, 50, 10, 20, 0);
+        assert_eq!(*frame.get_pixel(49, 5), RED);
+        assert_eq!(lit(&frame), 10);
         let frame = scroll_window(&strip, 50, 10, 20, 1000);
-        assert_eq!(*frame.get_pixel(30, 5), RED);
+        assert_eq!(*frame.get_pixel(29, 5), RED);
         assert_eq!(lit(&frame), 10);
         let frame = scroll_window(&strip, 50, 10, 20, 2000);
-        assert_eq!(*frame.get_pixel(10, 5), RED);
+        assert_eq!(*frame.get_pixel(9, 5), RED);
+        // Row copies agree with the protocol's geometry pixel for pixel.
+        let mut strip = RgbImage::new(37, 10);
+        for (x, y, p) in strip.enumerate_pixels_mut() {
+            *p = Rgb([(x * 7) as u8, (y * 20) as u8, 1]);
+        }
+        for t in (0..4_000).step_by(77) {
+            let frame = scroll_window(&strip, 50, 10, 20, t);
+            let x0 = scroll::scroll_strip_x(37, 50, 20, t);
+            for (x, y, p) in frame.enumerate_pixels() {
+                let sx = i64::from(x) - x0;
+                let want = if (0..37).contains(&sx) {
+                    *strip.get_pixel(sx as u32, y)
+                } else {
+                    Rgb([0, 0, 0])
+                };
+                assert_eq!(*p, want, "t={t} x={x}");
+            }
+        }
     }
 
     #[test]

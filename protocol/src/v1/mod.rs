@@ -1,5 +1,6 @@
-//! Protocol version 1: types, topics, the signed envelope, rotation acceptance
-//! and the deterministic playback position.
+//! Protocol version 1: types, topics, the signed envelope, rotation acceptance,
+//! the deterministic playback position and the scroll geometry ([`scroll`]:
+//! reading speed, passes, text slot durations).
 //!
 //! Additive changes only: new optional fields (`#[serde(default)]`) and new
 //! enum variants that old agents can ignore. Wire types never use
@@ -9,6 +10,7 @@ mod accept;
 mod envelope;
 mod ids;
 mod playback;
+pub mod scroll;
 mod time;
 mod topics;
 mod types;

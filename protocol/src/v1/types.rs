@@ -66,7 +66,8 @@ pub enum SlotKind {
     Still,
     /// A video, played from its start.
     Video,
-    /// A horizontal strip moved right-to-left across the screen at a fixed speed.
+    /// A horizontal strip moved right-to-left across the screen at a fixed
+    /// speed; where it stands and how long a pass lasts: [`super::scroll`].
     Scroll {
         /// Pixels per second.
         px_per_second: u32,

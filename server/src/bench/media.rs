@@ -8,6 +8,12 @@
 //! stripped quality-90 JPEG (the stored copy) plus one
 //! `vipsthumbnail --smartcrop centre` per profile to a PNG at compression 1,
 //! the five started together. Reports medians of 7 runs after a warm-up.
+//!
+//! First it prints the `media texts` line: every demo warning text
+//! (`playlists/materials.toml`) rendered for every demo profile
+//! (`playlists/profiles.toml`), median of 15 passes after a warm-up — the
+//! same work as `cargo run --release -p ledcast-media --example bench_texts`,
+//! which also runs on code from before the legibility rules.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +48,64 @@ fn profiles() -> Vec<(RenderProfile, Fit)> {
         (profile, Fit::Fill)
     })
     .collect()
+}
+
+/// Renders every demo text for every demo profile (read from
+/// `playlists_dir`), 15 timed passes after a warm-up; returns the line
+/// `media texts: texts=… profiles=… renditions=… ms=…` (median per pass).
+pub fn texts_line(playlists_dir: &Path) -> anyhow::Result<String> {
+    let texts = crate::compile_cmd::read_dir_texts(playlists_dir)?;
+    let (materials, playlist_files): (Vec<_>, Vec<_>) = texts.iter().partition(|(name, _)| {
+        Path::new(name)
+            .file_name()
+            .is_some_and(|f| f == crate::compile_cmd::MATERIALS_FILE)
+    });
+    let inputs: Vec<(&str, &str)> = playlist_files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let (model, _) = ledcast_compiler::parse(&inputs);
+    let mut demo_texts = Vec::new();
+    for (name, text) in &materials {
+        let (entries, _) = ledcast_compiler::parse_materials(name, text, model.settings.timezone);
+        demo_texts.extend(entries.into_iter().filter_map(|e| e.text));
+    }
+    let limits = Limits::default();
+    let materials: Vec<ledcast_media::Material> = demo_texts
+        .iter()
+        .map(|t| ledcast_media::ingest(t.as_bytes(), "text.txt", &limits))
+        .collect::<Result<_, _>>()
+        .context("ingesting the demo texts")?;
+    let profiles: Vec<RenderProfile> = model
+        .profiles
+        .iter()
+        .map(crate::legibility::render_profile)
+        .collect();
+    let fit = Fit::Fit {
+        background: ledcast_media::Rgb(0, 0, 0),
+    };
+    let mut times = Vec::new();
+    let mut made = 0;
+    for pass in 0..=15 {
+        let started = now();
+        made = 0;
+        for m in &materials {
+            for p in &profiles {
+                if ledcast_media::render(m, p, fit).is_ok() {
+                    made += 1;
+                }
+            }
+        }
+        if pass > 0 {
+            times.push(now() - started);
+        }
+    }
+    Ok(format!(
+        "media texts: texts={} profiles={} renditions={made} ms={:.2}",
+        materials.len(),
+        profiles.len(),
+        ms(median(&mut times))
+    ))
 }
 
 /// Runs the media benchmark and returns its last line.

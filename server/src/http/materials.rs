@@ -173,9 +173,19 @@ pub async fn upload(
             json!({"sha256": material.sha256, "kind": kind}),
         )
         .await?;
+    // How it reads on every screen profile: problems in Chinese and English,
+    // so nothing is skipped silently (a text too long for a still-only panel).
+    let legibility = crate::legibility::material_report(&state, &id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"material": material, "renditions_made": renditions, "notes": notes})),
+        Json(json!({
+            "material": material,
+            "renditions_made": renditions,
+            "notes": notes,
+            "legibility": legibility,
+        })),
     )
         .into_response())
 }

@@ -134,8 +134,13 @@ impl Store {
         until: i64,
     ) -> StoreResult<Vec<Play>> {
         let rows = sqlx::query(
-            "SELECT started_at, ended_at, is_warning, clock_suspect, received_at, bridge_confirmed FROM play_records \
-             WHERE screen_id = $1 AND started_at >= $2 AND started_at < $3 ORDER BY started_at",
+            // A play of media nobody could read (a dark strip) is no warning,
+            // whatever the rotation said.
+            "SELECT p.started_at, p.ended_at, \
+             CAST(CASE WHEN p.is_warning <> 0 AND NOT EXISTS \
+               (SELECT 1 FROM illegible_media i WHERE i.sha256 = p.media) THEN 1 ELSE 0 END AS BIGINT) AS is_warning, \
+             p.clock_suspect, p.received_at, p.bridge_confirmed FROM play_records p \
+             WHERE p.screen_id = $1 AND p.started_at >= $2 AND p.started_at < $3 ORDER BY p.started_at",
         )
         .bind(screen_id)
         .bind(from)

@@ -87,6 +87,9 @@ pub struct RenditionRow {
     pub width: i64,
     /// Height.
     pub height: i64,
+    /// What the renderer measured and judged (`legibility::RenditionFacts`
+    /// as JSON); `None` for renditions made before the legibility rules.
+    pub facts: Option<String>,
 }
 
 /// One file of `playlists/`.
@@ -281,10 +284,10 @@ impl Store {
     /// Records (or replaces) a material's rendition for a profile.
     pub async fn upsert_rendition(&self, rendition: &RenditionRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO renditions (material_id, profile_id, sha256, size_bytes, mime, width, height) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (material_id, profile_id) DO UPDATE SET \
+            "INSERT INTO renditions (material_id, profile_id, sha256, size_bytes, mime, width, height, facts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (material_id, profile_id) DO UPDATE SET \
              sha256 = excluded.sha256, size_bytes = excluded.size_bytes, mime = excluded.mime, \
-             width = excluded.width, height = excluded.height",
+             width = excluded.width, height = excluded.height, facts = excluded.facts",
         )
         .bind(&rendition.material_id)
         .bind(&rendition.profile_id)
@@ -293,6 +296,70 @@ impl Store {
         .bind(&rendition.mime)
         .bind(rendition.width)
         .bind(rendition.height)
+        .bind(&rendition.facts)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM rendition_refusals WHERE material_id = $1 AND profile_id = $2")
+            .bind(&rendition.material_id)
+            .bind(&rendition.profile_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records why `material_id` has no legible rendition for `profile_id`
+    /// (`problem`: `legibility::Problem` as JSON).
+    pub async fn upsert_rendition_refusal(
+        &self,
+        material_id: &str,
+        profile_id: &str,
+        problem: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rendition_refusals (material_id, profile_id, problem) VALUES ($1, $2, $3) \
+             ON CONFLICT (material_id, profile_id) DO UPDATE SET problem = excluded.problem",
+        )
+        .bind(material_id)
+        .bind(profile_id)
+        .bind(problem)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every refusal: `(material, profile, problem JSON)`.
+    pub async fn list_rendition_refusals(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT material_id, profile_id, problem FROM rendition_refusals ORDER BY material_id, profile_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("material_id")?,
+                    r.try_get("profile_id")?,
+                    r.try_get("problem")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Lists media a person could not read (compliance does not count its
+    /// plays as warnings). Idempotent.
+    pub async fn mark_media_illegible(
+        &self,
+        sha256: &str,
+        reason: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO illegible_media (sha256, reason, judged_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(reason)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -313,6 +380,7 @@ impl Store {
                     mime: r.try_get("mime")?,
                     width: r.try_get("width")?,
                     height: r.try_get("height")?,
+                    facts: r.try_get("facts")?,
                 })
             })
             .collect()

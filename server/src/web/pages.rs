@@ -445,25 +445,31 @@ pub async fn material(
     let frame = Frame::new(&state, &principal, &headers, "/ui/materials").await?;
     let profiles = state.store.list_profiles().await?;
     let screens = state.store.list_screens(None).await?;
-    let previews: Vec<Value> = state
-        .store
-        .list_renditions()
-        .await?
-        .into_iter()
-        .filter(|r| r.material_id == id)
-        .map(|r| {
-            let profile = profiles.iter().find(|p| p.id == r.profile_id);
+    let legibility = crate::legibility::material_report(&state, &id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let renditions = state.store.list_renditions().await?;
+    // One box per profile: the rendition as the panel shows it, or why a
+    // person could not read it there.
+    let previews: Vec<Value> = legibility
+        .iter()
+        .map(|l| {
+            let r = renditions
+                .iter()
+                .find(|r| r.material_id == id && r.profile_id == l.profile_id);
+            let profile = profiles.iter().find(|p| p.id == l.profile_id);
             let on: Vec<&str> = screens
                 .iter()
-                .filter(|s| s.profile_id == r.profile_id)
+                .filter(|s| s.profile_id == l.profile_id)
                 .map(|s| s.name.as_str())
                 .collect();
             // Scale small LED bitmaps up so their pixels can be seen.
-            let scale = (640 / r.width.max(1)).clamp(1, 8);
+            let scale = r.map_or(1, |r| (640 / r.width.max(1)).clamp(1, 8));
             json!({
                 "r": r,
+                "l": l,
                 "profile": profile,
-                "is_image": r.mime.starts_with("image/"),
+                "is_image": r.is_some_and(|r| r.mime.starts_with("image/")),
                 "scale": scale,
                 "screens": on,
             })

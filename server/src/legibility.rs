@@ -1,0 +1,239 @@
+//! What a person can read, per (material, profile): the facts the media
+//! pipeline measured on a rendition (glyph size, length, lit LEDs) and its
+//! legibility verdict in Chinese and English, kept with the rendition, and
+//! turned into the compiler's catalog entry. One description feeds the
+//! upload response, the material page, the compiler and compliance.
+//!
+//! The verdicts themselves come from `ledcast_media::judge`,
+//! `judge_refusal` and `check_scroll`; this module only carries them.
+
+use ledcast_compiler as compiler;
+use ledcast_protocol::v1 as protocol;
+use serde::{Deserialize, Serialize};
+
+/// One legibility problem, in both languages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `no_lit_pixels`, `glyph_too_small`, `does_not_fit`, `scroll_too_fast`.
+    pub code: String,
+    /// Plain English, with what to do.
+    pub en: String,
+    /// Plain Chinese, with what to do.
+    #[serde(rename = "zh-CN")]
+    pub zh: String,
+}
+
+impl From<&ledcast_media::LegibilityProblem> for Problem {
+    fn from(p: &ledcast_media::LegibilityProblem) -> Problem {
+        Problem {
+            code: p.code().to_owned(),
+            en: p.en(),
+            zh: p.zh(),
+        }
+    }
+}
+
+/// What the renderer measured on one rendition (stored as JSON with it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenditionFacts {
+    /// LEDs lit (`None` for video).
+    #[serde(default)]
+    pub lit_pixels: Option<u64>,
+    /// For a text: the em size in pixels.
+    #[serde(default)]
+    pub glyph_px: Option<u32>,
+    /// For a text: lines on the page (1 for a strip).
+    #[serde(default)]
+    pub lines: Option<u32>,
+    /// For a text: characters drawn.
+    #[serde(default)]
+    pub chars: Option<u32>,
+    /// Why a person could not read it on its panel (empty: legible). The
+    /// scroll speed is not judged here (it depends on the profile's reading
+    /// speed, which may change without a new rendition).
+    #[serde(default)]
+    pub problems: Vec<Problem>,
+}
+
+impl RenditionFacts {
+    /// The facts of a fresh rendition for `profile`.
+    pub fn of(
+        rendition: &ledcast_media::Rendition,
+        profile: &ledcast_media::RenderProfile,
+    ) -> RenditionFacts {
+        RenditionFacts {
+            lit_pixels: rendition.lit_pixels,
+            glyph_px: rendition.text.as_ref().map(|t| t.glyph_px),
+            lines: rendition.text.as_ref().map(|t| t.lines),
+            chars: rendition.text.as_ref().map(|t| t.chars),
+            problems: ledcast_media::judge(rendition, profile)
+                .iter()
+                .map(Problem::from)
+                .collect(),
+        }
+    }
+
+    /// The compiler's view of a rendition with these facts.
+    pub fn catalog_rendition(
+        &self,
+        media: protocol::MediaRef,
+        strip_width_px: Option<u32>,
+    ) -> compiler::Rendition {
+        compiler::Rendition {
+            media,
+            strip_width_px,
+            text: match (self.glyph_px, self.chars) {
+                (Some(glyph_px), Some(chars)) => Some(compiler::TextMetrics { glyph_px, chars }),
+                _ => None,
+            },
+            problems: self.problems.iter().map(|p| p.en.clone()).collect(),
+        }
+    }
+}
+
+/// The render target for a compiler profile (the same mapping as the
+/// stored profile rows: see `service::render_profile`).
+pub fn render_profile(profile: &compiler::model::Profile) -> ledcast_media::RenderProfile {
+    ledcast_media::RenderProfile {
+        width: profile.width,
+        height: profile.height,
+        color: match profile.color {
+            compiler::model::ColorClass::Mono => ledcast_media::ColorClass::Mono,
+            compiler::model::ColorClass::Dual => ledcast_media::ColorClass::Dual,
+            compiler::model::ColorClass::Full => ledcast_media::ColorClass::Full,
+        },
+        video: profile.video,
+        scroll: profile.scroll,
+    }
+}
+
+/// The problems of one material on one profile for the upload response and
+/// the material page: the stored facts, a refusal, and the scroll speed.
+pub fn problems_on(
+    facts: Option<&RenditionFacts>,
+    refusal: Option<&Problem>,
+    profile: &compiler::model::Profile,
+) -> Vec<Problem> {
+    let mut out: Vec<Problem> = refusal.into_iter().cloned().collect();
+    if let Some(facts) = facts {
+        out.extend(facts.problems.iter().cloned());
+        if profile.scroll {
+            if let Some(glyph_px) = facts.glyph_px {
+                if let Some(p) = ledcast_media::check_scroll(
+                    glyph_px,
+                    profile.width,
+                    profile.scroll_chars_per_second,
+                ) {
+                    out.push(Problem::from(&p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How one material reads on one profile, for the upload response and the
+/// material page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfileLegibility {
+    /// The profile.
+    pub profile_id: String,
+    /// Panel size.
+    pub width: u32,
+    /// Panel size.
+    pub height: u32,
+    /// The screens with this profile.
+    pub screens: Vec<String>,
+    /// The rendition shown there, if one could be made.
+    pub sha256: Option<String>,
+    /// Glyph size of a text, pixels.
+    pub glyph_px: Option<u32>,
+    /// For a scrolling text: its reading speed and how long each character
+    /// stays wholly on the panel.
+    pub chars_per_second: Option<f64>,
+    /// See `chars_per_second`.
+    pub char_visible_ms: Option<u64>,
+    /// True when a person can read it there.
+    pub legible: bool,
+    /// Why not, in both languages.
+    pub problems: Vec<Problem>,
+}
+
+/// How `material_id` reads on every profile: the stored facts and refusals,
+/// judged with each profile's reading speed from the stored playlists.
+pub async fn material_report(
+    state: &crate::http::AppState,
+    material_id: &str,
+) -> anyhow::Result<Vec<ProfileLegibility>> {
+    let profiles = state.store.list_profiles().await?;
+    let screens = state.store.list_screens(None).await?;
+    let model = crate::service::stored_model(state, crate::clock::now())
+        .await?
+        .map(|(m, _)| m);
+    let renditions: Vec<crate::store::RenditionRow> = state
+        .store
+        .list_renditions()
+        .await?
+        .into_iter()
+        .filter(|r| r.material_id == material_id)
+        .collect();
+    let refusals: Vec<(String, Problem)> = state
+        .store
+        .list_rendition_refusals()
+        .await?
+        .into_iter()
+        .filter(|(m, _, _)| m == material_id)
+        .filter_map(|(_, p, json)| serde_json::from_str(&json).ok().map(|problem| (p, problem)))
+        .collect();
+    let mut out = Vec::new();
+    for row in &profiles {
+        let rendition = renditions.iter().find(|r| r.profile_id == row.id);
+        let refusal = refusals.iter().find(|(p, _)| *p == row.id).map(|(_, x)| x);
+        if rendition.is_none() && refusal.is_none() {
+            continue;
+        }
+        let facts: Option<RenditionFacts> = rendition
+            .and_then(|r| r.facts.as_deref())
+            .and_then(|f| serde_json::from_str(f).ok());
+        let profile = model
+            .as_ref()
+            .and_then(|m| m.profiles.iter().find(|p| p.id == row.id).cloned())
+            .unwrap_or_else(|| compiler::model::Profile {
+                id: row.id.clone(),
+                width: row.width,
+                height: row.height,
+                color: compiler::model::ColorClass::Full,
+                video: row.can_play_video,
+                scroll: row.can_scroll,
+                still: true,
+                scroll_chars_per_second: protocol::scroll::DEFAULT_CHARS_PER_SECOND,
+                location: compiler::Location::file_only(""),
+            });
+        let problems = problems_on(facts.as_ref(), refusal, &profile);
+        let scrolling = profile.scroll && facts.as_ref().is_some_and(|f| f.glyph_px.is_some());
+        let glyph_px = facts.as_ref().and_then(|f| f.glyph_px);
+        out.push(ProfileLegibility {
+            profile_id: row.id.clone(),
+            width: row.width,
+            height: row.height,
+            screens: screens
+                .iter()
+                .filter(|s| s.profile_id == row.id)
+                .map(|s| s.id.clone())
+                .collect(),
+            sha256: rendition.map(|r| r.sha256.clone()),
+            glyph_px,
+            chars_per_second: scrolling.then_some(profile.scroll_chars_per_second),
+            char_visible_ms: glyph_px.filter(|_| scrolling).map(|g| {
+                protocol::scroll::char_visible_ms(
+                    g,
+                    profile.width,
+                    protocol::scroll::px_per_second(profile.scroll_chars_per_second, g),
+                )
+            }),
+            legible: problems.is_empty() && rendition.is_some(),
+            problems,
+        });
+    }
+    Ok(out)
+}
