@@ -410,7 +410,16 @@ impl Driver {
             }
             Action::Persist(persist) => self.persist(persist),
             Action::PublishState => self.state_dirty = true,
-            Action::Acked { boot_id, upto_seq } => {
+            Action::Acked {
+                boot_id,
+                upto_seq,
+                refused,
+            } => {
+                // Refused records are acknowledged too: resending them would
+                // be refused again, forever. Say which and why, once.
+                for record in &refused {
+                    warn!(boot = %boot_id, seq = record.seq, reason = record.reason.describe(), "server refused a play record; dropping it from the journal");
+                }
                 if let Err(e) = self.journal.ack(&boot_id, upto_seq) {
                     error!(error = %e, "cannot record ack; records will be resent");
                 }

@@ -327,7 +327,9 @@ impl Sim {
                 });
             }
             Action::PublishState => self.state_dirty = true,
-            Action::Acked { boot_id, upto_seq } => {
+            Action::Acked {
+                boot_id, upto_seq, ..
+            } => {
                 if boot_id == self.boot_id {
                     while self
                         .plays_pending

@@ -303,6 +303,136 @@ pub struct Ack {
     pub boot_id: BootId,
     /// Highest sequence number stored.
     pub upto_seq: u64,
+    /// Records of the batch the server refused (stored nowhere) and why.
+    /// They are acknowledged all the same: the agent drops them with the
+    /// rest instead of resending them forever. Added after v1's first
+    /// release; an old agent ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecord>,
+}
+
+/// One play record the server refused, named by its `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRecord {
+    /// The refused record's sequence number.
+    pub seq: u64,
+    /// Why it was refused.
+    pub reason: RecordRefusal,
+}
+
+/// Why a play record was refused. New reasons may be added; an agent that
+/// does not know one reads it as [`RecordRefusal::Other`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordRefusal {
+    /// `seq` lies outside the batch's `first_seq..=last_seq`.
+    SeqOutsideBatch,
+    /// `seq` is above [`MAX_PLAY_SEQ`] (no store can keep it).
+    SeqTooLarge,
+    /// Another record of the same batch has the same `seq`.
+    DuplicateSeq,
+    /// `started_at` or `ended_at` lies outside [`PLAY_TIME_RANGE_MS`].
+    TimeOutOfRange,
+    /// `ended_at` is before `started_at`.
+    EndsBeforeStart,
+    /// The record lasts longer than [`MAX_PLAY_MS`].
+    TooLong,
+    /// `rotation_version` is above [`MAX_PLAY_SEQ`].
+    VersionTooLarge,
+    /// A reason this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl RecordRefusal {
+    /// The reason in words, Chinese then English, for logs and operators.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RecordRefusal::SeqOutsideBatch => {
+                "序号不在本批次范围内 / seq outside the batch's first_seq..=last_seq"
+            }
+            RecordRefusal::SeqTooLarge => "序号过大 / seq too large to store",
+            RecordRefusal::DuplicateSeq => "同一批次中序号重复 / seq repeated within the batch",
+            RecordRefusal::TimeOutOfRange => "时间超出合理范围 / time outside 1970..9999",
+            RecordRefusal::EndsBeforeStart => "结束时间早于开始时间 / ended before it started",
+            RecordRefusal::TooLong => "单条播放时长超过 7 天 / one play longer than 7 days",
+            RecordRefusal::VersionTooLarge => {
+                "节目版本号过大 / rotation version too large to store"
+            }
+            RecordRefusal::Other => "其他原因 / another reason",
+        }
+    }
+}
+
+/// Highest `seq` (and `rotation_version`) a play record may carry: stores
+/// keep them as signed 64-bit integers.
+pub const MAX_PLAY_SEQ: u64 = i64::MAX as u64;
+
+/// Instants a play record may name: 1970-01-01 up to the end of 9999 (UTC),
+/// in milliseconds.
+pub const PLAY_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
+
+/// Longest one play record may last (7 days), in milliseconds.
+pub const MAX_PLAY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+impl PlayRecord {
+    /// Why this record cannot be stored as evidence on its own terms (its
+    /// place in a batch aside), or `None` when it can.
+    pub fn refusal(&self) -> Option<RecordRefusal> {
+        if self.seq > MAX_PLAY_SEQ {
+            return Some(RecordRefusal::SeqTooLarge);
+        }
+        if self.rotation_version.is_some_and(|v| v > MAX_PLAY_SEQ) {
+            return Some(RecordRefusal::VersionTooLarge);
+        }
+        let started = self.started_at.as_millis();
+        if !PLAY_TIME_RANGE_MS.contains(&started) {
+            return Some(RecordRefusal::TimeOutOfRange);
+        }
+        if let Some(ended) = self.ended_at.map(Timestamp::as_millis) {
+            if !PLAY_TIME_RANGE_MS.contains(&ended) {
+                return Some(RecordRefusal::TimeOutOfRange);
+            }
+            if ended < started {
+                return Some(RecordRefusal::EndsBeforeStart);
+            }
+            if ended - started > MAX_PLAY_MS {
+                return Some(RecordRefusal::TooLong);
+            }
+        }
+        None
+    }
+}
+
+impl PlayBatch {
+    /// Removes every record that cannot be stored (see
+    /// [`PlayRecord::refusal`], plus a `seq` outside `first_seq..=last_seq`
+    /// or repeated within the batch) and returns them with their reasons,
+    /// in batch order. What stays is safe to store.
+    pub fn take_refused(&mut self) -> Vec<RefusedRecord> {
+        let range = self.first_seq..=self.last_seq;
+        let mut seen = std::collections::HashSet::new();
+        let mut refused = Vec::new();
+        self.records.retain(|record| {
+            let reason = if !range.contains(&record.seq) {
+                Some(RecordRefusal::SeqOutsideBatch)
+            } else if let Some(reason) = record.refusal() {
+                Some(reason)
+            } else if !seen.insert(record.seq) {
+                Some(RecordRefusal::DuplicateSeq)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                refused.push(RefusedRecord {
+                    seq: record.seq,
+                    reason,
+                });
+            }
+            reason.is_none()
+        });
+        refused
+    }
 }
 
 /// A command from the server on the `command` topic.
@@ -382,6 +512,83 @@ mod tests {
             serde_json::from_str::<SlotKind>(r#"{"type":"still"}"#).unwrap(),
             SlotKind::Still
         );
+    }
+
+    fn record(seq: u64, started: i64, ended: Option<i64>) -> PlayRecord {
+        PlayRecord {
+            seq,
+            media: Sha256([1; 32]),
+            material_id: "m".into(),
+            rotation_version: Some(1),
+            is_warning: true,
+            started_at: Timestamp(started),
+            ended_at: ended.map(Timestamp),
+            outcome: PlayOutcome::Completed,
+            clock_suspect: false,
+            bridge: None,
+        }
+    }
+
+    #[test]
+    fn absurd_records_are_refused_one_by_one() {
+        let day = 1_800_000_000_000;
+        let mut too_new = record(6, day, Some(day + 1));
+        too_new.rotation_version = Some(u64::MAX);
+        let mut batch = PlayBatch {
+            screen_id: ScreenId::new("s1").unwrap(),
+            boot_id: BootId::new("ab").unwrap(),
+            first_seq: 1,
+            last_seq: u64::MAX,
+            records: vec![
+                record(1, day, Some(day + 10_000)),
+                record(2, day + 20_000, Some(day + 10_000)),
+                record(3, -5, Some(day)),
+                record(4, day, Some(i64::MAX)),
+                record(5, day, None),
+                too_new,
+                record(5, day, Some(day + 1)),
+                record(7, day, Some(day + MAX_PLAY_MS + 1)),
+                record(u64::MAX, day, Some(day + 1)),
+            ],
+        };
+        let refused = batch.take_refused();
+        let seqs: Vec<u64> = batch.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 5]);
+        let reasons: Vec<(u64, RecordRefusal)> =
+            refused.iter().map(|r| (r.seq, r.reason)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (2, RecordRefusal::EndsBeforeStart),
+                (3, RecordRefusal::TimeOutOfRange),
+                (4, RecordRefusal::TimeOutOfRange),
+                (6, RecordRefusal::VersionTooLarge),
+                (5, RecordRefusal::DuplicateSeq),
+                (7, RecordRefusal::TooLong),
+                (u64::MAX, RecordRefusal::SeqTooLarge),
+            ]
+        );
+        let mut narrow = PlayBatch {
+            first_seq: 10,
+            last_seq: 11,
+            records: vec![record(9, day, None), record(10, day, None)],
+            ..batch
+        };
+        let refused = narrow.take_refused();
+        assert_eq!(refused[0].reason, RecordRefusal::SeqOutsideBatch);
+        assert_eq!(narrow.records.len(), 1);
+    }
+
+    #[test]
+    fn an_ack_without_refusals_reads_as_before_and_unknown_reasons_parse() {
+        let json = r#"{"screen_id":"s1","boot_id":"ab","upto_seq":4}"#;
+        let ack: Ack = serde_json::from_str(json).unwrap();
+        assert!(ack.refused.is_empty());
+        assert_eq!(serde_json::to_string(&ack).unwrap(), json);
+        let json = r#"{"screen_id":"s1","boot_id":"ab","upto_seq":4,
+                       "refused":[{"seq":3,"reason":"from_the_future"}]}"#;
+        let ack: Ack = serde_json::from_str(json).unwrap();
+        assert_eq!(ack.refused[0].reason, RecordRefusal::Other);
     }
 
     #[test]

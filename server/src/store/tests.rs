@@ -195,6 +195,49 @@ async fn play_batches_are_idempotent_and_aggregate_per_local_day() {
 }
 
 #[tokio::test]
+async fn absurd_play_records_are_skipped_and_the_rest_of_the_group_is_stored() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "branch-a").await;
+        seed_screen(store, "s2", "branch-a").await;
+        let t = DAY1_LOCAL_MIDNIGHT + 30_000;
+        let absurd = batch(
+            "s1",
+            "boot-1",
+            vec![
+                record(1, t, Some(t + 10_000), true),
+                record(2, t + 20_000, Some(t + 10_000), true),
+                record(3, t, Some(i64::MAX), true),
+                record(4, i64::MIN, Some(t), true),
+                record(u64::MAX, t, Some(t + 1_000), true),
+            ],
+        );
+        let fine = batch("s2", "boot-9", vec![record(1, t, Some(t + 5_000), true)]);
+        let inserted = store
+            .insert_play_batches(
+                &[("s1", &absurd), ("s2", &fine)],
+                protocol::Timestamp(t + 60_000),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: one absurd record failed the group: {e}", db.name));
+        assert_eq!(inserted, [1, 1], "{}", db.name);
+        let raw = store.play_records("s1", 0, i64::MAX, 100).await.unwrap();
+        assert_eq!(raw, [absurd.records[0].clone()], "{}", db.name);
+        let days = store
+            .play_days(&["s1".to_owned()], "2026-12-01", "2026-12-01")
+            .await
+            .unwrap();
+        assert_eq!(
+            (days[0].plays, days[0].played_ms),
+            (1, 10_000),
+            "{}",
+            db.name
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn many_rotations_in_one_call_store_only_the_changed_ones() {
     for db in backends().await {
         let store = &db.store;
