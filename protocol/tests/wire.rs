@@ -79,6 +79,7 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
         warnings: vec![],
         agent_version: "0.1.0".into(),
         bridge: None,
+        connected_at: None,
     };
     assert_eq!(
         open::<AgentState>(&seal(&state, &key), &trusted()).unwrap(),

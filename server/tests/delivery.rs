@@ -53,9 +53,9 @@ impl DeliveryStore for MemoryStore {
         _screen_id: &protocol::ScreenId,
         state: &protocol::AgentState,
         _received_at: protocol::Timestamp,
-    ) -> BoxFuture<'_, anyhow::Result<()>> {
+    ) -> BoxFuture<'_, anyhow::Result<bool>> {
         self.states.lock().unwrap().push(state.clone());
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(true) })
     }
 
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<push::LatestRotation>>> {
@@ -534,6 +534,7 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             warnings: vec![],
             agent_version: "test".into(),
             bridge: None,
+            connected_at: None,
         };
         let will = LastWill::new(
             Topic::name(&screen, TopicKind::State),

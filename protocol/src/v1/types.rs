@@ -132,6 +132,48 @@ pub struct AgentState {
     /// through a vendor bridge instead of drawing frames itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<BridgeState>,
+    /// When the agent's current broker connection began (its own clock):
+    /// every report of one connection, its Last Will included, carries the
+    /// same instant, and a reconnect takes a later one. It orders reports,
+    /// see [`AgentState::supersedes`]. Added after v1's first release;
+    /// older agents leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<Timestamp>,
+}
+
+impl AgentState {
+    /// Whether this report comes after `previous` (the last one the server
+    /// kept for the screen), so that a replayed older report changes
+    /// nothing. Within one agent run (`boot_id`) reports are ordered by the
+    /// connection they belong to, then online before the offline that ends
+    /// the connection (its Last Will is signed when the connection begins,
+    /// so its `reported_at` is the oldest of the connection), then
+    /// `reported_at`; an online report that ties is taken (a resend changes
+    /// no presence), an offline one is not, so a connection ends at most
+    /// once. Another run is taken only when it reports online, and from a
+    /// connection that began later, or when the screen is recorded offline
+    /// (a device that boots with its clock behind still comes back). Reports
+    /// without `connected_at` (older agents) cannot be ordered and are taken.
+    pub fn supersedes(&self, previous: &AgentState) -> bool {
+        let (Some(connected), Some(previous_connected)) =
+            (self.connected_at, previous.connected_at)
+        else {
+            return true;
+        };
+        if self.boot_id != previous.boot_id {
+            return self.status == Presence::Online
+                && (connected > previous_connected || previous.status == Presence::Offline);
+        }
+        let key = |connected: Timestamp, state: &AgentState| {
+            (
+                connected,
+                state.status == Presence::Offline,
+                state.reported_at,
+            )
+        };
+        let (this, last) = (key(connected, self), key(previous_connected, previous));
+        this > last || (this == last && self.status == Presence::Online)
+    }
 }
 
 /// What a bridged controller card reports (DESIGN.md §7), as of `checked_at`.
@@ -589,6 +631,67 @@ mod tests {
                        "refused":[{"seq":3,"reason":"from_the_future"}]}"#;
         let ack: Ack = serde_json::from_str(json).unwrap();
         assert_eq!(ack.refused[0].reason, RecordRefusal::Other);
+    }
+
+    fn state(connected_at: Option<i64>, status: Presence, reported_at: i64) -> AgentState {
+        let json = format!(
+            r#"{{"screen_id":"s1","boot_id":"ab","status":"online","reported_at":{reported_at},
+                "rotation_version":null,"stale":false}}"#
+        );
+        let mut state: AgentState = serde_json::from_str(&json).unwrap();
+        state.status = status;
+        state.connected_at = connected_at.map(Timestamp);
+        state
+    }
+
+    #[test]
+    fn state_reports_are_ordered_by_connection_then_presence_then_time() {
+        use Presence::{Offline, Online};
+        // A connection that began at 100: its will is signed at 100.
+        let will = state(Some(100), Offline, 100);
+        let online = state(Some(100), Online, 150);
+        assert!(
+            will.supersedes(&online),
+            "the real Last Will ends the connection"
+        );
+        assert!(!will.supersedes(&will), "a replayed will ends it only once");
+        assert!(
+            !online.supersedes(&will),
+            "a replayed online of an ended connection"
+        );
+        let next = state(Some(200), Online, 201);
+        assert!(
+            next.supersedes(&will),
+            "a reconnect starts a new connection"
+        );
+        assert!(
+            !will.supersedes(&next),
+            "an old will replayed after a reconnect"
+        );
+        assert!(online.supersedes(&online), "an online resend is harmless");
+        assert!(!state(Some(100), Online, 140).supersedes(&online));
+        let shutdown = state(Some(200), Offline, 500);
+        assert!(shutdown.supersedes(&next));
+        // Another run: online from a later connection, or while offline.
+        let mut reboot = state(Some(50), Online, 60);
+        reboot.boot_id = BootId::new("cd").unwrap();
+        assert!(
+            !reboot.supersedes(&next),
+            "an old run's online while this one is up"
+        );
+        assert!(
+            reboot.supersedes(&shutdown),
+            "a run with its clock behind comes back"
+        );
+        let mut old_will = state(Some(300), Offline, 300);
+        old_will.boot_id = BootId::new("cd").unwrap();
+        assert!(
+            !old_will.supersedes(&next),
+            "another run's will never ends this one"
+        );
+        // Older agents say nothing about their connection: taken as before.
+        assert!(state(None, Offline, 1).supersedes(&next));
+        assert!(next.supersedes(&state(None, Offline, 9_999)));
     }
 
     #[test]

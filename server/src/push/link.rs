@@ -60,6 +60,9 @@ pub struct DeliveryMetrics {
     pub acks_published: AtomicU64,
     /// State reports recorded.
     pub states_recorded: AtomicU64,
+    /// State reports ignored because they were older than the last one kept
+    /// for their screen (a replayed Last Will, a late retained copy).
+    pub states_ignored_older: AtomicU64,
     /// Messages from unknown or revoked devices, dropped.
     pub dropped_unknown_device: AtomicU64,
     /// Messages that failed verification (forged, other screen, malformed), dropped.
@@ -744,25 +747,35 @@ async fn ingest_states(
         return Ok(());
     }
     let now = crate::clock::now();
-    let recorded = match store.record_agent_states(&verified, now).await {
-        Ok(()) => verified.len(),
+    let (recorded, ignored) = match store.record_agent_states(&verified, now).await {
+        Ok(ignored) => (verified.len() as u64 - ignored, ignored),
         Err(error) if verified.len() > 1 => {
             tracing::warn!(%error, states = verified.len(), "grouped state write failed; recording one by one");
-            let mut recorded = 0;
+            let (mut recorded, mut ignored) = (0, 0);
             for (screen_id, state) in &verified {
                 match store.record_agent_state(screen_id, state, now).await {
-                    Ok(()) => recorded += 1,
+                    Ok(true) => recorded += 1,
+                    Ok(false) => ignored += 1,
                     Err(error) => {
                         tracing::error!(screen = %screen_id, %error, "state not recorded; the agent reports again");
                     }
                 }
             }
-            recorded
+            (recorded, ignored)
         }
         Err(error) => return Err(error),
     };
     metrics
         .states_recorded
-        .fetch_add(recorded as u64, Ordering::Relaxed);
+        .fetch_add(recorded, Ordering::Relaxed);
+    if ignored > 0 {
+        metrics
+            .states_ignored_older
+            .fetch_add(ignored, Ordering::Relaxed);
+        tracing::debug!(
+            ignored,
+            "state reports older than the last one kept ignored"
+        );
+    }
     Ok(())
 }

@@ -370,6 +370,7 @@ fn state(screen: &str, status: protocol::Presence, version: Option<u64>) -> prot
         warnings: vec![],
         agent_version: "0.1.0".to_owned(),
         bridge: None,
+        connected_at: None,
     }
 }
 
@@ -465,7 +466,7 @@ async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() 
             .await
             .unwrap();
         assert_eq!(
-            previous,
+            previous.previous,
             [
                 Some("never".to_owned()),
                 Some("never".to_owned()),
@@ -485,6 +486,76 @@ async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() 
         );
         let s2 = store.screen_state("s2").await.unwrap().unwrap();
         assert_eq!(s2.rotation_version, Some(7));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_old_state_changes_presence_at_most_once() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        let report = |connected_at: i64, status, reported_at: i64| {
+            let mut s = state("s1", status, Some(1));
+            s.connected_at = Some(protocol::Timestamp(connected_at));
+            s.reported_at = protocol::Timestamp(reported_at);
+            s
+        };
+        let t = protocol::Timestamp;
+        // A connection that began at 1,000 reports online; its Last Will
+        // (signed at 1,000) is delivered when it drops; the agent reconnects.
+        let will = report(1_000, Offline, 1_000);
+        for (n, s) in [
+            report(1_000, Online, 1_100),
+            will.clone(),
+            report(2_000, Online, 2_100),
+        ]
+        .iter()
+        .enumerate()
+        {
+            store
+                .record_agent_state("s1", s, t(10_000 + n as i64))
+                .await
+                .unwrap();
+        }
+        // The attack: the captured will republished 40 times, the victim
+        // answering each with a fresh online report, plus one burst.
+        let mut ignored = 0;
+        for n in 0..40 {
+            let answer = report(2_000, Online, 2_200 + n);
+            let recorded = store
+                .record_agent_states(&[("s1", &will), ("s1", &answer)], t(20_000 + n))
+                .await
+                .unwrap();
+            ignored += recorded.ignored;
+        }
+        let burst: Vec<(&str, &protocol::AgentState)> = (0..10).map(|_| ("s1", &will)).collect();
+        ignored += store
+            .record_agent_states(&burst, t(30_000))
+            .await
+            .unwrap()
+            .ignored;
+        assert_eq!(
+            ignored, 50,
+            "{}: every replay is ignored and counted",
+            db.name
+        );
+        let history = store.presence_history("s1").await.unwrap();
+        let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(statuses, ["online", "offline", "online"], "{}", db.name);
+        let st = store.screen_state("s1").await.unwrap().unwrap();
+        assert_eq!((st.status.as_str(), st.reported_at), ("online", 2_239));
+        // The real end of the current connection still counts, once.
+        let shutdown = report(2_000, Offline, 3_000);
+        for _ in 0..3 {
+            store
+                .record_agent_state("s1", &shutdown, t(40_000))
+                .await
+                .unwrap();
+        }
+        let history = store.presence_history("s1").await.unwrap();
+        assert_eq!(history.len(), 4, "{}: {history:?}", db.name);
         db.finish().await;
     }
 }
