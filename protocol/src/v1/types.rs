@@ -144,16 +144,18 @@ pub struct AgentState {
 impl AgentState {
     /// Whether this report comes after `previous` (the last one the server
     /// kept for the screen), so that a replayed older report changes
-    /// nothing. Within one agent run (`boot_id`) reports are ordered by the
-    /// connection they belong to, then online before the offline that ends
-    /// the connection (its Last Will is signed when the connection begins,
-    /// so its `reported_at` is the oldest of the connection), then
-    /// `reported_at`; an online report that ties is taken (a resend changes
-    /// no presence), an offline one is not, so a connection ends at most
-    /// once. Another run is taken only when it reports online, and from a
-    /// connection that began later, or when the screen is recorded offline
-    /// (a device that boots with its clock behind still comes back). Reports
-    /// without `connected_at` (older agents) cannot be ordered and are taken.
+    /// nothing. Within one agent run (`boot_id`) a later connection wins
+    /// (`connected_at`; the agent signs each connection's Last Will anew,
+    /// so a will of an ended connection is older than everything after
+    /// it). Within one connection the presence may change (its will ends
+    /// it; a broker that hands out the will of a connection still up is
+    /// answered with a fresh online report); the same presence again is
+    /// taken only with a later `reported_at` (an online resend that ties is
+    /// taken: it changes nothing). Another run is taken only when it
+    /// reports online, and from a connection that began later or while the
+    /// screen is recorded offline (a device that boots with its clock
+    /// behind still comes back). Reports without `connected_at` (older
+    /// agents) cannot be ordered and are taken.
     pub fn supersedes(&self, previous: &AgentState) -> bool {
         let (Some(connected), Some(previous_connected)) =
             (self.connected_at, previous.connected_at)
@@ -164,15 +166,14 @@ impl AgentState {
             return self.status == Presence::Online
                 && (connected > previous_connected || previous.status == Presence::Offline);
         }
-        let key = |connected: Timestamp, state: &AgentState| {
-            (
-                connected,
-                state.status == Presence::Offline,
-                state.reported_at,
-            )
-        };
-        let (this, last) = (key(connected, self), key(previous_connected, previous));
-        this > last || (this == last && self.status == Presence::Online)
+        if connected != previous_connected {
+            return connected > previous_connected;
+        }
+        if self.status != previous.status {
+            return true;
+        }
+        self.reported_at > previous.reported_at
+            || (self.reported_at == previous.reported_at && self.status == Presence::Online)
     }
 }
 
@@ -656,8 +657,8 @@ mod tests {
         );
         assert!(!will.supersedes(&will), "a replayed will ends it only once");
         assert!(
-            !online.supersedes(&will),
-            "a replayed online of an ended connection"
+            online.supersedes(&will),
+            "a will handed out while the connection is up is answered"
         );
         let next = state(Some(200), Online, 201);
         assert!(
