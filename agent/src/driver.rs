@@ -64,8 +64,9 @@ fn state_path(config: &AgentConfig, name: &str) -> PathBuf {
 /// What the MQTT task reports (also used by [`crate::sim`]).
 #[derive(Debug)]
 pub(crate) enum MqttEvent {
-    /// Connected (ConnAck).
-    Connected,
+    /// Connected (ConnAck); `since` is the connection's `connected_at`,
+    /// the instant its signed Last Will carries.
+    Connected { since: Timestamp },
     /// A message arrived.
     Message { topic: String, payload: Vec<u8> },
     /// The connection failed or dropped; the task retries after `retry_in`.
@@ -142,6 +143,9 @@ struct Driver {
     done_rx: mpsc::UnboundedReceiver<Done>,
     /// Whether the broker connection is up.
     connected: bool,
+    /// When the current (or last) broker connection began: every state
+    /// report carries it, like that connection's Last Will.
+    connected_at: Option<Timestamp>,
     /// Since when it is down.
     disconnected_since: Instant,
     /// Last HTTP rotation poll.
@@ -270,6 +274,7 @@ impl Driver {
             done_tx,
             done_rx,
             connected: false,
+            connected_at: None,
             disconnected_since: now,
             last_rotation_poll: None,
             download_queue: VecDeque::new(),
@@ -410,7 +415,16 @@ impl Driver {
             }
             Action::Persist(persist) => self.persist(persist),
             Action::PublishState => self.state_dirty = true,
-            Action::Acked { boot_id, upto_seq } => {
+            Action::Acked {
+                boot_id,
+                upto_seq,
+                refused,
+            } => {
+                // Refused records are acknowledged too: resending them would
+                // be refused again, forever. Say which and why, once.
+                for record in &refused {
+                    warn!(boot = %boot_id, seq = record.seq, reason = record.reason.describe(), "server refused a play record; dropping it from the journal");
+                }
                 if let Err(e) = self.journal.ack(&boot_id, upto_seq) {
                     error!(error = %e, "cannot record ack; records will be resent");
                 }
@@ -625,11 +639,12 @@ impl Driver {
     fn on_mqtt(&mut self, event: MqttEvent) {
         let now = clock::now();
         match event {
-            MqttEvent::Connected => {
+            MqttEvent::Connected { since } => {
                 if !self.connected {
                     info!(screen = %self.loaded.screen_id, "broker connected");
                 }
                 self.connected = true;
+                self.connected_at = Some(since);
                 // Our own retained state too, to see a late Last Will of an
                 // earlier connection (a broker whose ACL forbids it simply
                 // delivers nothing; the timed republish below covers that).
@@ -1031,6 +1046,7 @@ impl Driver {
             warnings,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             bridge: self.bridge.as_ref().map(|b| b.state()),
+            connected_at: self.connected_at,
         }
     }
 
@@ -1145,29 +1161,42 @@ pub(crate) fn start_mqtt(
         v1::DEFAULT_MAX_ENVELOPE_BYTES + 1024,
     );
     options.set_clean_session(true);
-    let will = AgentState {
-        screen_id: loaded.screen_id.clone(),
-        boot_id: boot_id.clone(),
-        status: Presence::Offline,
-        reported_at: clock::now(),
-        rotation_version: None,
-        pending_version: None,
-        now_playing: None,
-        stale: false,
-        cache: CacheStatus::default(),
-        journal_pending: 0,
-        journal_alarm: false,
-        last_error: Some("connection lost".to_owned()),
-        warnings: Vec::new(),
-        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        bridge: None,
+    // The Last Will is signed anew before every connection attempt, with
+    // that connection's `connected_at`, so a captured will of an ended
+    // connection is older than everything after it (the server ignores it).
+    let will_for = {
+        let screen_id = loaded.screen_id.clone();
+        let boot_id = boot_id.clone();
+        let device_key = loaded.device_key.clone();
+        move |connected_at: Timestamp| {
+            let will = AgentState {
+                screen_id: screen_id.clone(),
+                boot_id: boot_id.clone(),
+                status: Presence::Offline,
+                reported_at: connected_at,
+                rotation_version: None,
+                pending_version: None,
+                now_playing: None,
+                stale: false,
+                cache: CacheStatus::default(),
+                journal_pending: 0,
+                journal_alarm: false,
+                last_error: Some("connection lost".to_owned()),
+                warnings: Vec::new(),
+                agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+                bridge: None,
+                connected_at: Some(connected_at),
+            };
+            LastWill::new(
+                Topic::name(&screen_id, TopicKind::State),
+                v1::seal(&will, &device_key),
+                QoS::AtLeastOnce,
+                true,
+            )
+        }
     };
-    options.set_last_will(LastWill::new(
-        Topic::name(&loaded.screen_id, TopicKind::State),
-        v1::seal(&will, &loaded.device_key),
-        QoS::AtLeastOnce,
-        true,
-    ));
+    let mut will_at = clock::now();
+    options.set_last_will(will_for(will_at));
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let mut network = NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -1184,7 +1213,7 @@ pub(crate) fn start_mqtt(
             let event = match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     attempt = 0;
-                    Some(MqttEvent::Connected)
+                    Some(MqttEvent::Connected { since: will_at })
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => Some(MqttEvent::Message {
                     topic: publish.topic,
@@ -1205,6 +1234,9 @@ pub(crate) fn start_mqtt(
                         return;
                     }
                     tokio::time::sleep(retry_in).await;
+                    // Never earlier than the last one, even if the clock stepped back.
+                    will_at = clock::now().max(Timestamp(will_at.as_millis() + 1));
+                    eventloop.mqtt_options.set_last_will(will_for(will_at));
                     None
                 }
             };

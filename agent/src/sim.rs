@@ -205,6 +205,8 @@ struct Sim {
     fetched_tx: mpsc::UnboundedSender<Fetched>,
     reports: mpsc::UnboundedSender<SimReport>,
     connected: bool,
+    /// When the current broker connection began (see `AgentState::connected_at`).
+    connected_at: Option<Timestamp>,
     state_dirty: bool,
     last_state: Instant,
     /// Made-up records not yet acknowledged, and the next sequence number.
@@ -252,6 +254,7 @@ pub async fn run(
         fetched_tx,
         reports,
         connected: false,
+        connected_at: None,
         state_dirty: true,
         last_state: clock::monotonic(),
         plays_pending: VecDeque::new(),
@@ -327,7 +330,9 @@ impl Sim {
                 });
             }
             Action::PublishState => self.state_dirty = true,
-            Action::Acked { boot_id, upto_seq } => {
+            Action::Acked {
+                boot_id, upto_seq, ..
+            } => {
                 if boot_id == self.boot_id {
                     while self
                         .plays_pending
@@ -407,8 +412,9 @@ impl Sim {
     fn on_mqtt(&mut self, event: MqttEvent) {
         let now = clock::now();
         match event {
-            MqttEvent::Connected => {
+            MqttEvent::Connected { since } => {
                 self.connected = true;
+                self.connected_at = Some(since);
                 for kind in [TopicKind::Rotation, TopicKind::Command, TopicKind::Ack] {
                     let topic = Topic::name(&self.loaded.screen_id, kind);
                     let _ = self.mqtt.try_subscribe(topic, QoS::AtLeastOnce);
@@ -557,6 +563,7 @@ impl Sim {
             warnings: player.warnings,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             bridge: None,
+            connected_at: self.connected_at,
         };
         let payload = v1::seal(&state, &self.loaded.device_key);
         let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);

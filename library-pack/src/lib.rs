@@ -34,6 +34,13 @@ pub struct PackLimits {
     pub max_entries: usize,
     /// Largest uncompressed size of one entry, in bytes.
     pub max_entry_bytes: u64,
+    /// Largest poster or comic file, in bytes (the media pipeline's
+    /// image upload limit): checked against the declared size before the
+    /// entry is inflated.
+    pub max_image_bytes: u64,
+    /// Largest video file, in bytes (the media pipeline's video upload
+    /// limit, capped by `max_entry_bytes`), checked the same way.
+    pub max_video_bytes: u64,
     /// Largest total uncompressed size of all entries, in bytes.
     pub max_total_bytes: u64,
     /// Largest uncompressed:compressed ratio of one zip entry.
@@ -47,6 +54,8 @@ impl Default for PackLimits {
         PackLimits {
             max_entries: 1_000,
             max_entry_bytes: 256 * 1024 * 1024,
+            max_image_bytes: 50 * 1024 * 1024,
+            max_video_bytes: 500 * 1024 * 1024,
             max_total_bytes: 1024 * 1024 * 1024,
             max_ratio: 100,
             max_manifest_bytes: 1024 * 1024,
@@ -382,8 +391,16 @@ pub fn open_dir(files: Vec<(String, Vec<u8>)>, limits: &PackLimits) -> Result<Pa
         by_name.insert(name, bytes);
     }
     let names_ref: Vec<&str> = names.iter().map(String::as_str).collect();
-    assemble(&names_ref, limits, |name, _| {
-        Ok(by_name.remove(name).unwrap_or_default())
+    assemble(&names_ref, limits, |name, limit| {
+        let bytes = by_name.remove(name).unwrap_or_default();
+        if bytes.len() as u64 > limit {
+            return Err(PackError::EntryTooLarge {
+                name: name.to_owned(),
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
+        Ok(bytes)
     })
 }
 
@@ -477,7 +494,17 @@ fn assemble(
             MaterialSource::Text(text) => PackContent::Text(text.clone()),
             MaterialSource::File(file) => {
                 used.insert(file.as_str());
-                let bytes = read(&format!("{prefix}{file}"), limits.max_entry_bytes)?;
+                // The kind's own limit, checked against the declared size
+                // before anything is inflated: a 250 MiB "poster" is refused
+                // here, not after it has been decompressed into memory.
+                let kind_limit = match material.kind {
+                    MaterialKind::Video => limits.max_video_bytes,
+                    MaterialKind::Poster | MaterialKind::Comic | MaterialKind::Text => {
+                        limits.max_image_bytes
+                    }
+                };
+                let limit = kind_limit.min(limits.max_entry_bytes);
+                let bytes = read(&format!("{prefix}{file}"), limit)?;
                 PackContent::File {
                     name: file.clone(),
                     bytes,

@@ -349,6 +349,36 @@ fn size_limits_apply_per_entry_and_in_total() {
 }
 
 #[test]
+fn an_entry_over_its_kinds_limit_is_refused_from_its_declared_size() {
+    // The per-entry limit would let it through; the poster limit does not.
+    let limits = PackLimits {
+        max_image_bytes: 1_000,
+        ..PackLimits::default()
+    };
+    let big: Vec<u8> = (0..2_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let zip = zip_of(&[("pack.toml", MINIMAL.as_bytes()), ("posters/a.png", &big)]);
+    let expected = PackError::EntryTooLarge {
+        name: "posters/a.png".into(),
+        size: 2_000,
+        limit: 1_000,
+    };
+    assert_eq!(open_zip(&zip, &limits).unwrap_err(), expected);
+    let files = vec![
+        ("pack.toml".to_owned(), MINIMAL.as_bytes().to_vec()),
+        ("posters/a.png".to_owned(), big.clone()),
+    ];
+    assert_eq!(open_dir(files, &limits).unwrap_err(), expected);
+    // The same bytes as a video are within the video limit.
+    let video = MINIMAL
+        .replace("kind = \"poster\"", "kind = \"video\"")
+        .replace("posters/a.png", "clips/a.mp4");
+    let zip = zip_of(&[("pack.toml", video.as_bytes()), ("clips/a.mp4", &big)]);
+    assert!(open_zip(&zip, &limits).is_ok());
+}
+
+#[test]
 fn a_malformed_manifest_lists_every_problem_with_its_line() {
     let manifest = r#"edition = "Gaogang-W48"
 publisher = "高港反诈中心"

@@ -79,6 +79,7 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
         warnings: vec![],
         agent_version: "0.1.0".into(),
         bridge: None,
+        connected_at: None,
     };
     assert_eq!(
         open::<AgentState>(&seal(&state, &key), &trusted()).unwrap(),
@@ -112,6 +113,7 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
         screen_id: screen("b1-door"),
         boot_id: boot,
         upto_seq: 1,
+        refused: vec![],
     };
     assert_eq!(open::<Ack>(&seal(&ack, &key), &trusted()).unwrap(), ack);
 
@@ -135,6 +137,7 @@ fn a_signed_ack_cannot_be_opened_as_another_message_type() {
         screen_id: screen("s"),
         boot_id: BootId::from_random([1; 16]),
         upto_seq: 3,
+        refused: vec![],
     };
     let sealed = seal(&ack, &server_key());
     assert_eq!(

@@ -53,9 +53,9 @@ impl DeliveryStore for MemoryStore {
         _screen_id: &protocol::ScreenId,
         state: &protocol::AgentState,
         _received_at: protocol::Timestamp,
-    ) -> BoxFuture<'_, anyhow::Result<()>> {
+    ) -> BoxFuture<'_, anyhow::Result<bool>> {
         self.states.lock().unwrap().push(state.clone());
-        Box::pin(async { Ok(()) })
+        Box::pin(async { Ok(true) })
     }
 
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<push::LatestRotation>>> {
@@ -401,6 +401,104 @@ async fn play_ingest_is_idempotent_and_acked_and_strangers_are_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_play_records_are_refused_one_by_one_and_the_rest_is_stored() {
+    use protocol::RecordRefusal::{EndsBeforeStart, SeqOutsideBatch, SeqTooLarge, TimeOutOfRange};
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[18; 32]);
+        let trusted = protocol::TrustedKey::new(server_key.verifying_key());
+        let device_key = SigningKey::from_bytes(&[19; 32]);
+        let screen = unique("absurd");
+        let store = Arc::new(MemoryStore::default());
+        store.device_keys.lock().unwrap().insert(
+            screen.clone(),
+            protocol::TrustedKey::new(device_key.verifying_key()),
+        );
+        let (delivery, _task) = push::start(
+            options(&url, &server_key),
+            store.clone(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        for _ in 0..50 {
+            if delivery.is_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
+
+        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
+        wait_connack(&mut agent_loop).await;
+        agent
+            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let boot = protocol::BootId::from_random([3; 16]);
+        // Records 1..=4 are fine; 5 ends before it starts, 6 starts before
+        // 1970, and the last one claims seq u64::MAX.
+        let mut absurd = batch(&screen, &boot, 1..=6);
+        absurd.records[4].ended_at = Some(protocol::Timestamp(1));
+        absurd.records[5].started_at = protocol::Timestamp(i64::MIN);
+        let mut max = absurd.records[0].clone();
+        max.seq = u64::MAX;
+        absurd.records.push(max);
+        absurd.last_seq = u64::MAX;
+        // A batch whose only record lies outside its own first..=last.
+        let mut outside = batch(&screen, &boot, 20..=20);
+        outside.records[0].seq = 30;
+        for b in [&absurd, &outside] {
+            agent
+                .publish(
+                    Topic::name(&screen, TopicKind::Plays),
+                    QoS::AtLeastOnce,
+                    false,
+                    protocol::seal(b, &device_key),
+                )
+                .await
+                .unwrap();
+        }
+        let acks = collect(&mut agent_loop, Duration::from_secs(3)).await;
+        let mut acks: Vec<protocol::Ack> = acks
+            .iter()
+            .map(|(_, bytes)| protocol::open(bytes, &trusted).unwrap())
+            .collect();
+        acks.sort_by_key(|a| a.upto_seq);
+        let summary: Vec<(u64, Vec<(u64, protocol::RecordRefusal)>)> = acks
+            .iter()
+            .map(|a| {
+                let refused = a.refused.iter().map(|r| (r.seq, r.reason)).collect();
+                (a.upto_seq, refused)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (20, vec![(30, SeqOutsideBatch)]),
+                (
+                    u64::MAX,
+                    vec![
+                        (5, EndsBeforeStart),
+                        (6, TimeOutOfRange),
+                        (u64::MAX, SeqTooLarge)
+                    ]
+                ),
+            ],
+            "{url}: each batch acked once, naming what was refused"
+        );
+        let stored: Vec<u64> = store.plays.lock().unwrap().keys().map(|k| k.2).collect();
+        assert_eq!(
+            stored,
+            [1, 2, 3, 4],
+            "{url}: the rest of the batch is stored"
+        );
+        use std::sync::atomic::Ordering::Relaxed;
+        assert_eq!(delivery.metrics().play_records_refused.load(Relaxed), 4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
     for url in broker_urls() {
         let server_key = SigningKey::from_bytes(&[15; 32]);
@@ -436,6 +534,7 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             warnings: vec![],
             agent_version: "test".into(),
             bridge: None,
+            connected_at: None,
         };
         let will = LastWill::new(
             Topic::name(&screen, TopicKind::State),

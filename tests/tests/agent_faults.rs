@@ -1348,6 +1348,7 @@ async fn late_will_scenario(
             warnings: Vec::new(),
             agent_version: "test".to_owned(),
             bridge: None,
+            connected_at: None,
         };
         let published_at = wall_ms();
         publish_state(&server, v1::seal(&will, &loaded.device_key)).await;

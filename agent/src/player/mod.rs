@@ -240,12 +240,15 @@ pub enum Action {
     Persist(Persist),
     /// Something reported in `state` changed: publish it.
     PublishState,
-    /// The server stored every record of `boot_id` up to `upto_seq`.
+    /// The server stored every record of `boot_id` up to `upto_seq`, except
+    /// `refused` ones it will never store: all of them leave the journal.
     Acked {
         /// The run acknowledged.
         boot_id: BootId,
         /// Highest stored sequence number.
         upto_seq: u64,
+        /// Records the server refused, with the reason (logged, not resent).
+        refused: Vec<v1::RefusedRecord>,
     },
     /// Upload a screenshot of the current frame.
     Screenshot,
@@ -760,6 +763,7 @@ impl Player {
         self.actions.push_back(Action::Acked {
             boot_id: ack.boot_id,
             upto_seq: ack.upto_seq,
+            refused: ack.refused,
         });
     }
 

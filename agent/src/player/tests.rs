@@ -100,6 +100,7 @@ struct Log {
     persisted: Vec<Persist>,
     rejected: Vec<Refusal>,
     acked: Vec<(BootId, u64)>,
+    refused: Vec<v1::RefusedRecord>,
     other: Vec<Action>,
 }
 
@@ -119,7 +120,14 @@ fn drain(player: &mut Player, log: &mut Log) {
             Action::Fetch { media } => log.fetches.push(media.sha256),
             Action::Persist(p) => log.persisted.push(p),
             Action::Rejected { refusal, .. } => log.rejected.push(refusal),
-            Action::Acked { boot_id, upto_seq } => log.acked.push((boot_id, upto_seq)),
+            Action::Acked {
+                boot_id,
+                upto_seq,
+                refused,
+            } => {
+                log.acked.push((boot_id, upto_seq));
+                log.refused.extend(refused);
+            }
             other => log.other.push(other),
         }
     }
@@ -653,6 +661,7 @@ fn commands_and_acks_are_verified() {
         screen_id: screen(),
         boot_id: BootId::new("boot-0").unwrap(),
         upto_seq: 42,
+        refused: vec![],
     };
     player.handle(
         Timestamp(now),
@@ -741,4 +750,29 @@ fn identify_shows_the_screen_id_for_its_seconds_without_a_play_record() {
     run_until(&mut player, &mut log, start + 7000);
     assert_eq!(media_of(log.shows.last().unwrap()), Some(1));
     assert_eq!(log.starts.len(), starts_before + 1);
+}
+
+#[test]
+fn an_ack_with_refused_records_acknowledges_them_too() {
+    let mut player = Player::new(config(&[]));
+    let mut log = Log::default();
+    let refused = vec![v1::RefusedRecord {
+        seq: 7,
+        reason: v1::RecordRefusal::EndsBeforeStart,
+    }];
+    let ack = Ack {
+        screen_id: screen(),
+        boot_id: BootId::new("boot-0").unwrap(),
+        upto_seq: 9,
+        refused: refused.clone(),
+    };
+    player.handle(
+        Timestamp(50 * DAY),
+        Input::Ack {
+            envelope: seal(&ack, &server_key()),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(log.acked, vec![(BootId::new("boot-0").unwrap(), 9)]);
+    assert_eq!(log.refused, refused);
 }

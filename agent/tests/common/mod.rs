@@ -250,6 +250,7 @@ pub async fn start_server_client(port: u16, auto_ack: bool) -> ServerClient {
                                 screen_id: batch.screen_id.clone(),
                                 boot_id: batch.boot_id.clone(),
                                 upto_seq: batch.last_seq,
+                                refused: vec![],
                             };
                             seen_in_task.lock().unwrap().batches.push(batch);
                             if auto_ack {

@@ -133,6 +133,49 @@ pub struct AgentState {
     /// through a vendor bridge instead of drawing frames itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<BridgeState>,
+    /// When the agent's current broker connection began (its own clock):
+    /// every report of one connection, its Last Will included, carries the
+    /// same instant, and a reconnect takes a later one. It orders reports,
+    /// see [`AgentState::supersedes`]. Added after v1's first release;
+    /// older agents leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<Timestamp>,
+}
+
+impl AgentState {
+    /// Whether this report comes after `previous` (the last one the server
+    /// kept for the screen), so that a replayed older report changes
+    /// nothing. Within one agent run (`boot_id`) a later connection wins
+    /// (`connected_at`; the agent signs each connection's Last Will anew,
+    /// so a will of an ended connection is older than everything after
+    /// it). Within one connection the presence may change (its will ends
+    /// it; a broker that hands out the will of a connection still up is
+    /// answered with a fresh online report); the same presence again is
+    /// taken only with a later `reported_at` (an online resend that ties is
+    /// taken: it changes nothing). Another run is taken only when it
+    /// reports online, and from a connection that began later or while the
+    /// screen is recorded offline (a device that boots with its clock
+    /// behind still comes back). Reports without `connected_at` (older
+    /// agents) cannot be ordered and are taken.
+    pub fn supersedes(&self, previous: &AgentState) -> bool {
+        let (Some(connected), Some(previous_connected)) =
+            (self.connected_at, previous.connected_at)
+        else {
+            return true;
+        };
+        if self.boot_id != previous.boot_id {
+            return self.status == Presence::Online
+                && (connected > previous_connected || previous.status == Presence::Offline);
+        }
+        if connected != previous_connected {
+            return connected > previous_connected;
+        }
+        if self.status != previous.status {
+            return true;
+        }
+        self.reported_at > previous.reported_at
+            || (self.reported_at == previous.reported_at && self.status == Presence::Online)
+    }
 }
 
 /// What a bridged controller card reports (DESIGN.md §7), as of `checked_at`.
@@ -304,6 +347,136 @@ pub struct Ack {
     pub boot_id: BootId,
     /// Highest sequence number stored.
     pub upto_seq: u64,
+    /// Records of the batch the server refused (stored nowhere) and why.
+    /// They are acknowledged all the same: the agent drops them with the
+    /// rest instead of resending them forever. Added after v1's first
+    /// release; an old agent ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecord>,
+}
+
+/// One play record the server refused, named by its `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRecord {
+    /// The refused record's sequence number.
+    pub seq: u64,
+    /// Why it was refused.
+    pub reason: RecordRefusal,
+}
+
+/// Why a play record was refused. New reasons may be added; an agent that
+/// does not know one reads it as [`RecordRefusal::Other`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordRefusal {
+    /// `seq` lies outside the batch's `first_seq..=last_seq`.
+    SeqOutsideBatch,
+    /// `seq` is above [`MAX_PLAY_SEQ`] (no store can keep it).
+    SeqTooLarge,
+    /// Another record of the same batch has the same `seq`.
+    DuplicateSeq,
+    /// `started_at` or `ended_at` lies outside [`PLAY_TIME_RANGE_MS`].
+    TimeOutOfRange,
+    /// `ended_at` is before `started_at`.
+    EndsBeforeStart,
+    /// The record lasts longer than [`MAX_PLAY_MS`].
+    TooLong,
+    /// `rotation_version` is above [`MAX_PLAY_SEQ`].
+    VersionTooLarge,
+    /// A reason this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl RecordRefusal {
+    /// The reason in words, Chinese then English, for logs and operators.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RecordRefusal::SeqOutsideBatch => {
+                "序号不在本批次范围内 / seq outside the batch's first_seq..=last_seq"
+            }
+            RecordRefusal::SeqTooLarge => "序号过大 / seq too large to store",
+            RecordRefusal::DuplicateSeq => "同一批次中序号重复 / seq repeated within the batch",
+            RecordRefusal::TimeOutOfRange => "时间超出合理范围 / time outside 1970..9999",
+            RecordRefusal::EndsBeforeStart => "结束时间早于开始时间 / ended before it started",
+            RecordRefusal::TooLong => "单条播放时长超过 7 天 / one play longer than 7 days",
+            RecordRefusal::VersionTooLarge => {
+                "节目版本号过大 / rotation version too large to store"
+            }
+            RecordRefusal::Other => "其他原因 / another reason",
+        }
+    }
+}
+
+/// Highest `seq` (and `rotation_version`) a play record may carry: stores
+/// keep them as signed 64-bit integers.
+pub const MAX_PLAY_SEQ: u64 = i64::MAX as u64;
+
+/// Instants a play record may name: 1970-01-01 up to the end of 9999 (UTC),
+/// in milliseconds.
+pub const PLAY_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
+
+/// Longest one play record may last (7 days), in milliseconds.
+pub const MAX_PLAY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+impl PlayRecord {
+    /// Why this record cannot be stored as evidence on its own terms (its
+    /// place in a batch aside), or `None` when it can.
+    pub fn refusal(&self) -> Option<RecordRefusal> {
+        if self.seq > MAX_PLAY_SEQ {
+            return Some(RecordRefusal::SeqTooLarge);
+        }
+        if self.rotation_version.is_some_and(|v| v > MAX_PLAY_SEQ) {
+            return Some(RecordRefusal::VersionTooLarge);
+        }
+        let started = self.started_at.as_millis();
+        if !PLAY_TIME_RANGE_MS.contains(&started) {
+            return Some(RecordRefusal::TimeOutOfRange);
+        }
+        if let Some(ended) = self.ended_at.map(Timestamp::as_millis) {
+            if !PLAY_TIME_RANGE_MS.contains(&ended) {
+                return Some(RecordRefusal::TimeOutOfRange);
+            }
+            if ended < started {
+                return Some(RecordRefusal::EndsBeforeStart);
+            }
+            if ended - started > MAX_PLAY_MS {
+                return Some(RecordRefusal::TooLong);
+            }
+        }
+        None
+    }
+}
+
+impl PlayBatch {
+    /// Removes every record that cannot be stored (see
+    /// [`PlayRecord::refusal`], plus a `seq` outside `first_seq..=last_seq`
+    /// or repeated within the batch) and returns them with their reasons,
+    /// in batch order. What stays is safe to store.
+    pub fn take_refused(&mut self) -> Vec<RefusedRecord> {
+        let range = self.first_seq..=self.last_seq;
+        let mut seen = std::collections::HashSet::new();
+        let mut refused = Vec::new();
+        self.records.retain(|record| {
+            let reason = if !range.contains(&record.seq) {
+                Some(RecordRefusal::SeqOutsideBatch)
+            } else if let Some(reason) = record.refusal() {
+                Some(reason)
+            } else if !seen.insert(record.seq) {
+                Some(RecordRefusal::DuplicateSeq)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                refused.push(RefusedRecord {
+                    seq: record.seq,
+                    reason,
+                });
+            }
+            reason.is_none()
+        });
+        refused
+    }
 }
 
 /// A command from the server on the `command` topic.
@@ -383,6 +556,144 @@ mod tests {
             serde_json::from_str::<SlotKind>(r#"{"type":"still"}"#).unwrap(),
             SlotKind::Still
         );
+    }
+
+    fn record(seq: u64, started: i64, ended: Option<i64>) -> PlayRecord {
+        PlayRecord {
+            seq,
+            media: Sha256([1; 32]),
+            material_id: "m".into(),
+            rotation_version: Some(1),
+            is_warning: true,
+            started_at: Timestamp(started),
+            ended_at: ended.map(Timestamp),
+            outcome: PlayOutcome::Completed,
+            clock_suspect: false,
+            bridge: None,
+        }
+    }
+
+    #[test]
+    fn absurd_records_are_refused_one_by_one() {
+        let day = 1_800_000_000_000;
+        let mut too_new = record(6, day, Some(day + 1));
+        too_new.rotation_version = Some(u64::MAX);
+        let mut batch = PlayBatch {
+            screen_id: ScreenId::new("s1").unwrap(),
+            boot_id: BootId::new("ab").unwrap(),
+            first_seq: 1,
+            last_seq: u64::MAX,
+            records: vec![
+                record(1, day, Some(day + 10_000)),
+                record(2, day + 20_000, Some(day + 10_000)),
+                record(3, -5, Some(day)),
+                record(4, day, Some(i64::MAX)),
+                record(5, day, None),
+                too_new,
+                record(5, day, Some(day + 1)),
+                record(7, day, Some(day + MAX_PLAY_MS + 1)),
+                record(u64::MAX, day, Some(day + 1)),
+            ],
+        };
+        let refused = batch.take_refused();
+        let seqs: Vec<u64> = batch.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 5]);
+        let reasons: Vec<(u64, RecordRefusal)> =
+            refused.iter().map(|r| (r.seq, r.reason)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (2, RecordRefusal::EndsBeforeStart),
+                (3, RecordRefusal::TimeOutOfRange),
+                (4, RecordRefusal::TimeOutOfRange),
+                (6, RecordRefusal::VersionTooLarge),
+                (5, RecordRefusal::DuplicateSeq),
+                (7, RecordRefusal::TooLong),
+                (u64::MAX, RecordRefusal::SeqTooLarge),
+            ]
+        );
+        let mut narrow = PlayBatch {
+            first_seq: 10,
+            last_seq: 11,
+            records: vec![record(9, day, None), record(10, day, None)],
+            ..batch
+        };
+        let refused = narrow.take_refused();
+        assert_eq!(refused[0].reason, RecordRefusal::SeqOutsideBatch);
+        assert_eq!(narrow.records.len(), 1);
+    }
+
+    #[test]
+    fn an_ack_without_refusals_reads_as_before_and_unknown_reasons_parse() {
+        let json = r#"{"screen_id":"s1","boot_id":"ab","upto_seq":4}"#;
+        let ack: Ack = serde_json::from_str(json).unwrap();
+        assert!(ack.refused.is_empty());
+        assert_eq!(serde_json::to_string(&ack).unwrap(), json);
+        let json = r#"{"screen_id":"s1","boot_id":"ab","upto_seq":4,
+                       "refused":[{"seq":3,"reason":"from_the_future"}]}"#;
+        let ack: Ack = serde_json::from_str(json).unwrap();
+        assert_eq!(ack.refused[0].reason, RecordRefusal::Other);
+    }
+
+    fn state(connected_at: Option<i64>, status: Presence, reported_at: i64) -> AgentState {
+        let json = format!(
+            r#"{{"screen_id":"s1","boot_id":"ab","status":"online","reported_at":{reported_at},
+                "rotation_version":null,"stale":false}}"#
+        );
+        let mut state: AgentState = serde_json::from_str(&json).unwrap();
+        state.status = status;
+        state.connected_at = connected_at.map(Timestamp);
+        state
+    }
+
+    #[test]
+    fn state_reports_are_ordered_by_connection_then_presence_then_time() {
+        use Presence::{Offline, Online};
+        // A connection that began at 100: its will is signed at 100.
+        let will = state(Some(100), Offline, 100);
+        let online = state(Some(100), Online, 150);
+        assert!(
+            will.supersedes(&online),
+            "the real Last Will ends the connection"
+        );
+        assert!(!will.supersedes(&will), "a replayed will ends it only once");
+        assert!(
+            online.supersedes(&will),
+            "a will handed out while the connection is up is answered"
+        );
+        let next = state(Some(200), Online, 201);
+        assert!(
+            next.supersedes(&will),
+            "a reconnect starts a new connection"
+        );
+        assert!(
+            !will.supersedes(&next),
+            "an old will replayed after a reconnect"
+        );
+        assert!(online.supersedes(&online), "an online resend is harmless");
+        assert!(!state(Some(100), Online, 140).supersedes(&online));
+        let shutdown = state(Some(200), Offline, 500);
+        assert!(shutdown.supersedes(&next));
+        // Another run: online from a later connection, or while offline.
+        let mut reboot = state(Some(50), Online, 60);
+        reboot.boot_id = BootId::new("cd").unwrap();
+        assert!(
+            !reboot.supersedes(&next),
+            "an old run's online while this one is up"
+        );
+        assert!(
+            reboot.supersedes(&shutdown),
+            "a run with its clock behind comes back"
+        );
+        let mut old_will = state(Some(300), Offline, 300);
+        old_will.boot_id = BootId::new("cd").unwrap();
+        assert!(
+            !old_will.supersedes(&next),
+            "another run's will never ends this one"
+        );
+        // Older agents say nothing about their connection: taken as before.
+        assert!(state(None, Offline, 1).supersedes(&next));
+        assert!(next.supersedes(&state(None, Offline, 9_999)));
     }
 
     #[test]

@@ -104,6 +104,7 @@ mod tests {
             warnings: vec![],
             agent_version: "0.1.0".to_owned(),
             bridge: None,
+            connected_at: None,
         }
     }
 

@@ -52,12 +52,17 @@ pub struct DeliveryMetrics {
     pub rotations_republished: AtomicU64,
     /// Play records stored (new ones only).
     pub play_records_inserted: AtomicU64,
+    /// Play records refused one by one (absurd seq or times); acked, not stored.
+    pub play_records_refused: AtomicU64,
     /// Play batches that were already stored (acked again, nothing inserted).
     pub play_batches_duplicate: AtomicU64,
     /// Acks published.
     pub acks_published: AtomicU64,
     /// State reports recorded.
     pub states_recorded: AtomicU64,
+    /// State reports ignored because they were older than the last one kept
+    /// for their screen (a replayed Last Will, a late retained copy).
+    pub states_ignored_older: AtomicU64,
     /// Messages from unknown or revoked devices, dropped.
     pub dropped_unknown_device: AtomicU64,
     /// Messages that failed verification (forged, other screen, malformed), dropped.
@@ -603,15 +608,43 @@ async fn ingest_plays(
     messages: Vec<Incoming>,
 ) -> anyhow::Result<()> {
     let metrics = &delivery.metrics;
-    let mut verified = open_from_devices::<protocol::PlayBatch>(store, delivery, messages).await?;
-    verified.retain(|(screen_id, batch)| {
-        let ok = batch.screen_id == *screen_id && batch_is_consistent(batch);
-        if !ok {
+    let opened = open_from_devices::<protocol::PlayBatch>(store, delivery, messages).await?;
+    // Each record is checked on its own: an absurd one is refused with its
+    // reason in the ack, and the rest of its batch is stored.
+    let mut verified = Vec::with_capacity(opened.len());
+    let mut refusals = Vec::with_capacity(opened.len());
+    let mut all_refused = Vec::new();
+    for (screen_id, mut batch) in opened {
+        if batch.screen_id != screen_id || batch.records.is_empty() {
             metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(screen = %screen_id, "play batch for another screen or with inconsistent seqs refused");
+            tracing::warn!(screen = %screen_id, "play batch for another screen or without records refused");
+            continue;
         }
-        ok
-    });
+        let refused = batch.take_refused();
+        if !refused.is_empty() {
+            metrics
+                .play_records_refused
+                .fetch_add(refused.len() as u64, Ordering::Relaxed);
+            tracing::warn!(
+                screen = %screen_id,
+                boot = %batch.boot_id,
+                refused = refused.len(),
+                first = %refused[0].seq,
+                reason = refused[0].reason.describe(),
+                "play records refused; the rest of the batch is stored"
+            );
+        }
+        if batch.records.is_empty() {
+            all_refused.push((screen_id, batch, refused));
+        } else {
+            verified.push((screen_id, batch));
+            refusals.push(refused);
+        }
+    }
+    // Batches with nothing left to store are acked (with their refusals) at once.
+    for (screen_id, batch, refused) in all_refused {
+        publish_ack(delivery, server_key, &screen_id, &batch, refused).await?;
+    }
     if verified.is_empty() {
         return Ok(());
     }
@@ -623,11 +656,13 @@ async fn ingest_plays(
             tracing::warn!(%error, batches = verified.len(), "grouped play insert failed; storing batch by batch");
             let mut stored = Vec::with_capacity(verified.len());
             let mut kept = Vec::with_capacity(verified.len());
-            for (screen_id, batch) in verified {
+            let mut kept_refusals = Vec::with_capacity(verified.len());
+            for ((screen_id, batch), refused) in verified.into_iter().zip(refusals) {
                 match store.insert_play_batch(&screen_id, &batch).await {
                     Ok(n) => {
                         stored.push(n);
                         kept.push((screen_id, batch));
+                        kept_refusals.push(refused);
                     }
                     Err(error) => {
                         tracing::error!(screen = %screen_id, %error, "play batch not stored; not acked, the agent will resend");
@@ -635,12 +670,15 @@ async fn ingest_plays(
                 }
             }
             verified = kept;
+            refusals = kept_refusals;
             stored
         }
         Err(error) => return Err(error),
     };
     // Committed: now, and only now, ack.
-    for ((screen_id, batch), inserted) in verified.into_iter().zip(inserted) {
+    for (((screen_id, batch), inserted), refused) in
+        verified.into_iter().zip(inserted).zip(refusals)
+    {
         if inserted == 0 {
             metrics
                 .play_batches_duplicate
@@ -649,31 +687,38 @@ async fn ingest_plays(
         metrics
             .play_records_inserted
             .fetch_add(inserted, Ordering::Relaxed);
-        let ack = protocol::Ack {
-            screen_id: screen_id.clone(),
-            boot_id: batch.boot_id,
-            upto_seq: batch.last_seq,
-        };
-        delivery
-            .publish(
-                &screen_id,
-                TopicKind::Ack,
-                false,
-                protocol::seal(&ack, server_key),
-            )
-            .await?;
-        metrics.acks_published.fetch_add(1, Ordering::Relaxed);
+        publish_ack(delivery, server_key, &screen_id, &batch, refused).await?;
     }
     Ok(())
 }
 
-/// A batch whose first/last seq match its records, in increasing order.
-fn batch_is_consistent(batch: &protocol::PlayBatch) -> bool {
-    let seqs: Vec<u64> = batch.records.iter().map(|r| r.seq).collect();
-    !seqs.is_empty()
-        && seqs.first() == Some(&batch.first_seq)
-        && seqs.last() == Some(&batch.last_seq)
-        && seqs.windows(2).all(|w| w[0] < w[1])
+/// Acks every record of `batch` up to its `last_seq`, naming those refused.
+async fn publish_ack(
+    delivery: &Delivery,
+    server_key: &SigningKey,
+    screen_id: &protocol::ScreenId,
+    batch: &protocol::PlayBatch,
+    refused: Vec<protocol::RefusedRecord>,
+) -> anyhow::Result<()> {
+    let ack = protocol::Ack {
+        screen_id: screen_id.clone(),
+        boot_id: batch.boot_id.clone(),
+        upto_seq: batch.last_seq,
+        refused,
+    };
+    delivery
+        .publish(
+            screen_id,
+            TopicKind::Ack,
+            false,
+            protocol::seal(&ack, server_key),
+        )
+        .await?;
+    delivery
+        .metrics
+        .acks_published
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 /// Verifies each state report with its screen's device key and records all
@@ -702,25 +747,35 @@ async fn ingest_states(
         return Ok(());
     }
     let now = crate::clock::now();
-    let recorded = match store.record_agent_states(&verified, now).await {
-        Ok(()) => verified.len(),
+    let (recorded, ignored) = match store.record_agent_states(&verified, now).await {
+        Ok(ignored) => (verified.len() as u64 - ignored, ignored),
         Err(error) if verified.len() > 1 => {
             tracing::warn!(%error, states = verified.len(), "grouped state write failed; recording one by one");
-            let mut recorded = 0;
+            let (mut recorded, mut ignored) = (0, 0);
             for (screen_id, state) in &verified {
                 match store.record_agent_state(screen_id, state, now).await {
-                    Ok(()) => recorded += 1,
+                    Ok(true) => recorded += 1,
+                    Ok(false) => ignored += 1,
                     Err(error) => {
                         tracing::error!(screen = %screen_id, %error, "state not recorded; the agent reports again");
                     }
                 }
             }
-            recorded
+            (recorded, ignored)
         }
         Err(error) => return Err(error),
     };
     metrics
         .states_recorded
-        .fetch_add(recorded as u64, Ordering::Relaxed);
+        .fetch_add(recorded, Ordering::Relaxed);
+    if ignored > 0 {
+        metrics
+            .states_ignored_older
+            .fetch_add(ignored, Ordering::Relaxed);
+        tracing::debug!(
+            ignored,
+            "state reports older than the last one kept ignored"
+        );
+    }
     Ok(())
 }

@@ -114,27 +114,35 @@ pub trait DeliveryStore: Send + Sync + 'static {
         })
     }
 
-    /// Records a verified state report (presence transitions, reported version).
+    /// Records a verified state report (presence transitions, reported
+    /// version) unless it is older than the last one kept for its screen
+    /// (`AgentState::supersedes`). Returns whether it was recorded.
     fn record_agent_state(
         &self,
         screen_id: &protocol::ScreenId,
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
-    ) -> BoxFuture<'_, anyhow::Result<()>>;
+    ) -> BoxFuture<'_, anyhow::Result<bool>>;
 
     /// Records several verified state reports in arrival order, in ONE
-    /// transaction where the store can. The default records them one by one.
+    /// transaction where the store can; returns how many were ignored as
+    /// older than the last one kept. The default records them one by one.
     fn record_agent_states<'a>(
         &'a self,
         states: &'a [(protocol::ScreenId, protocol::AgentState)],
         received_at: protocol::Timestamp,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
+    ) -> BoxFuture<'a, anyhow::Result<u64>> {
         Box::pin(async move {
+            let mut ignored = 0;
             for (screen_id, state) in states {
-                self.record_agent_state(screen_id, state, received_at)
-                    .await?;
+                if !self
+                    .record_agent_state(screen_id, state, received_at)
+                    .await?
+                {
+                    ignored += 1;
+                }
             }
-            Ok(())
+            Ok(ignored)
         })
     }
 

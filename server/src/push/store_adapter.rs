@@ -64,12 +64,13 @@ impl DeliveryStore for Store {
         screen_id: &protocol::ScreenId,
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
-    ) -> BoxFuture<'_, anyhow::Result<()>> {
+    ) -> BoxFuture<'_, anyhow::Result<bool>> {
         let screen_id = screen_id.as_str().to_owned();
         let state = state.clone();
         Box::pin(async move {
-            Store::record_agent_state(self, &screen_id, &state, received_at).await?;
-            Ok(())
+            let recorded =
+                Store::record_agent_states(self, &[(&screen_id, &state)], received_at).await?;
+            Ok(recorded.ignored == 0)
         })
     }
 
@@ -77,12 +78,13 @@ impl DeliveryStore for Store {
         &'a self,
         states: &'a [(protocol::ScreenId, protocol::AgentState)],
         received_at: protocol::Timestamp,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
+    ) -> BoxFuture<'a, anyhow::Result<u64>> {
         Box::pin(async move {
             let states: Vec<(&str, &protocol::AgentState)> =
                 states.iter().map(|(s, st)| (s.as_str(), st)).collect();
-            Store::record_agent_states(self, &states, received_at).await?;
-            Ok(())
+            Ok(Store::record_agent_states(self, &states, received_at)
+                .await?
+                .ignored)
         })
     }
 

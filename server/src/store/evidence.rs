@@ -384,6 +384,12 @@ impl Store {
         let mut rows = Vec::new();
         for (i, (screen, batch)) in batches.iter().enumerate() {
             for record in &batch.records {
+                // Ingest refuses these (with a reason in the ack) before they
+                // get here; skip any that slip through rather than let one
+                // absurd record fail the whole transaction.
+                if record.refusal().is_some() {
+                    continue;
+                }
                 if seen.insert((*screen, batch.boot_id.as_str(), record.seq)) {
                     rows.push(Pending {
                         batch: i,

@@ -106,6 +106,15 @@ pub struct BrokerLoginRow {
     pub password_mosquitto: Option<String>,
 }
 
+/// What [`Store::record_agent_states`] did with a group of reports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordedStates {
+    /// Per report, in order: its screen's previous status when it changed.
+    pub previous: Vec<Option<String>>,
+    /// Reports ignored because they were older than the last one kept.
+    pub ignored: u64,
+}
+
 /// The last state a screen reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScreenStateRow {
@@ -599,23 +608,25 @@ impl Store {
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
     ) -> StoreResult<Option<String>> {
-        let mut changed = self
+        let mut recorded = self
             .record_agent_states(&[(screen_id, state)], received_at)
             .await?;
-        Ok(changed.pop().flatten())
+        Ok(recorded.previous.pop().flatten())
     }
 
     /// Records several verified state reports, in arrival order, in ONE
     /// transaction (one commit, one fsync on SQLite, for a burst of reports)
     /// and a few multi-row statements: the same effect as
     /// [`Store::record_agent_state`] for each in turn, including every
-    /// presence transition between them. Returns each report's previous
+    /// presence transition between them. A report that does not supersede
+    /// the last one kept for its screen (`AgentState::supersedes`: a replayed
+    /// older report) is ignored and counted. Returns each report's previous
     /// status when it changed.
     pub async fn record_agent_states(
         &self,
         states: &[(&str, &protocol::AgentState)],
         received_at: protocol::Timestamp,
-    ) -> StoreResult<Vec<Option<String>>> {
+    ) -> StoreResult<RecordedStates> {
         /// Screens per `IN` list / state rows per upsert (16 binds each) /
         /// transitions per insert (4 binds each).
         const LOOKUP: usize = 500;
@@ -629,9 +640,12 @@ impl Store {
         // (status, since) of each screen as the reports are applied in turn.
         let mut running: std::collections::HashMap<String, (String, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
+        // The last report kept for each screen, as the reports are applied.
+        let mut kept: std::collections::HashMap<String, protocol::AgentState> =
+            std::collections::HashMap::with_capacity(screens.len());
         for chunk in screens.chunks(LOOKUP) {
             let sql = format!(
-                "SELECT screen_id, status, status_since FROM screen_state WHERE screen_id IN ({})",
+                "SELECT screen_id, status, status_since, state_json FROM screen_state WHERE screen_id IN ({})",
                 self.placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
@@ -639,8 +653,13 @@ impl Store {
                 query = query.bind(*screen);
             }
             for row in query.fetch_all(&mut *tx).await? {
+                let screen_id: String = row.try_get("screen_id")?;
+                let json: Option<String> = row.try_get("state_json")?;
+                if let Some(state) = json.and_then(|j| serde_json::from_str(&j).ok()) {
+                    kept.insert(screen_id.clone(), state);
+                }
                 running.insert(
-                    row.try_get("screen_id")?,
+                    screen_id,
                     (row.try_get("status")?, row.try_get("status_since")?),
                 );
             }
@@ -650,7 +669,17 @@ impl Store {
         let mut last: std::collections::HashMap<&str, (&protocol::AgentState, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
         let mut events: Vec<(&str, &'static str, &str)> = Vec::new();
+        let mut ignored = 0u64;
         for (screen_id, state) in states {
+            if kept
+                .get(*screen_id)
+                .is_some_and(|previous| !state.supersedes(previous))
+            {
+                ignored += 1;
+                out.push(None);
+                continue;
+            }
+            kept.insert((*screen_id).to_owned(), (*state).clone());
             let status = match state.status {
                 protocol::Presence::Online => "online",
                 protocol::Presence::Offline => "offline",
@@ -728,7 +757,10 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(out)
+        Ok(RecordedStates {
+            previous: out,
+            ignored,
+        })
     }
 
     /// The last state of a screen.

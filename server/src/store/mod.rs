@@ -26,8 +26,8 @@ pub use content::{
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, RotationCandidate, ScreenshotRow, StoredRotation};
 pub use fleet::{
-    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, OfflineScreen, ProfileRow, ScreenRow,
-    ScreenStateRow, ScreenVersions, SiteRow,
+    BrokerLoginRow, DeviceKeyRow, NewDeviceKey, OfflineScreen, ProfileRow, RecordedStates,
+    ScreenRow, ScreenStateRow, ScreenVersions, SiteRow,
 };
 
 /// Which database the store talks to.

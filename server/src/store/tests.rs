@@ -195,6 +195,49 @@ async fn play_batches_are_idempotent_and_aggregate_per_local_day() {
 }
 
 #[tokio::test]
+async fn absurd_play_records_are_skipped_and_the_rest_of_the_group_is_stored() {
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "branch-a").await;
+        seed_screen(store, "s2", "branch-a").await;
+        let t = DAY1_LOCAL_MIDNIGHT + 30_000;
+        let absurd = batch(
+            "s1",
+            "boot-1",
+            vec![
+                record(1, t, Some(t + 10_000), true),
+                record(2, t + 20_000, Some(t + 10_000), true),
+                record(3, t, Some(i64::MAX), true),
+                record(4, i64::MIN, Some(t), true),
+                record(u64::MAX, t, Some(t + 1_000), true),
+            ],
+        );
+        let fine = batch("s2", "boot-9", vec![record(1, t, Some(t + 5_000), true)]);
+        let inserted = store
+            .insert_play_batches(
+                &[("s1", &absurd), ("s2", &fine)],
+                protocol::Timestamp(t + 60_000),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: one absurd record failed the group: {e}", db.name));
+        assert_eq!(inserted, [1, 1], "{}", db.name);
+        let raw = store.play_records("s1", 0, i64::MAX, 100).await.unwrap();
+        assert_eq!(raw, [absurd.records[0].clone()], "{}", db.name);
+        let days = store
+            .play_days(&["s1".to_owned()], "2026-12-01", "2026-12-01")
+            .await
+            .unwrap();
+        assert_eq!(
+            (days[0].plays, days[0].played_ms),
+            (1, 10_000),
+            "{}",
+            db.name
+        );
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn many_rotations_in_one_call_store_only_the_changed_ones() {
     for db in backends().await {
         let store = &db.store;
@@ -327,6 +370,7 @@ fn state(screen: &str, status: protocol::Presence, version: Option<u64>) -> prot
         warnings: vec![],
         agent_version: "0.1.0".to_owned(),
         bridge: None,
+        connected_at: None,
     }
 }
 
@@ -422,7 +466,7 @@ async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() 
             .await
             .unwrap();
         assert_eq!(
-            previous,
+            previous.previous,
             [
                 Some("never".to_owned()),
                 Some("never".to_owned()),
@@ -442,6 +486,76 @@ async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() 
         );
         let s2 = store.screen_state("s2").await.unwrap().unwrap();
         assert_eq!(s2.rotation_version, Some(7));
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_old_state_changes_presence_at_most_once() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        let report = |connected_at: i64, status, reported_at: i64| {
+            let mut s = state("s1", status, Some(1));
+            s.connected_at = Some(protocol::Timestamp(connected_at));
+            s.reported_at = protocol::Timestamp(reported_at);
+            s
+        };
+        let t = protocol::Timestamp;
+        // A connection that began at 1,000 reports online; its Last Will
+        // (signed at 1,000) is delivered when it drops; the agent reconnects.
+        let will = report(1_000, Offline, 1_000);
+        for (n, s) in [
+            report(1_000, Online, 1_100),
+            will.clone(),
+            report(2_000, Online, 2_100),
+        ]
+        .iter()
+        .enumerate()
+        {
+            store
+                .record_agent_state("s1", s, t(10_000 + n as i64))
+                .await
+                .unwrap();
+        }
+        // The attack: the captured will republished 40 times, the victim
+        // answering each with a fresh online report, plus one burst.
+        let mut ignored = 0;
+        for n in 0..40 {
+            let answer = report(2_000, Online, 2_200 + n);
+            let recorded = store
+                .record_agent_states(&[("s1", &will), ("s1", &answer)], t(20_000 + n))
+                .await
+                .unwrap();
+            ignored += recorded.ignored;
+        }
+        let burst: Vec<(&str, &protocol::AgentState)> = (0..10).map(|_| ("s1", &will)).collect();
+        ignored += store
+            .record_agent_states(&burst, t(30_000))
+            .await
+            .unwrap()
+            .ignored;
+        assert_eq!(
+            ignored, 50,
+            "{}: every replay is ignored and counted",
+            db.name
+        );
+        let history = store.presence_history("s1").await.unwrap();
+        let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(statuses, ["online", "offline", "online"], "{}", db.name);
+        let st = store.screen_state("s1").await.unwrap().unwrap();
+        assert_eq!((st.status.as_str(), st.reported_at), ("online", 2_239));
+        // The real end of the current connection still counts, once.
+        let shutdown = report(2_000, Offline, 3_000);
+        for _ in 0..3 {
+            store
+                .record_agent_state("s1", &shutdown, t(40_000))
+                .await
+                .unwrap();
+        }
+        let history = store.presence_history("s1").await.unwrap();
+        assert_eq!(history.len(), 4, "{}: {history:?}", db.name);
         db.finish().await;
     }
 }

@@ -374,6 +374,7 @@ async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
             uploaded_at: None,
             screenshot_at: None,
         }),
+        connected_at: None,
     };
     ui.state
         .store
