@@ -252,48 +252,49 @@ fn missing_kind(c: char) -> Missing {
     }
 }
 
-pub(crate) fn glyph_hint_en(chars: &[char]) -> String {
-    let mut hints = Vec::new();
-    for kind in [
+/// What to do about each kind of missing character, in English and Chinese.
+const GLYPH_HINTS: [(Missing, &str, &str); 4] = [
+    (
         Missing::Emoji,
+        "emoji cannot be shown on LED screens: delete them or say it in words",
+        "LED 屏不能显示表情符号：请删除或改用文字",
+    ),
+    (
         Missing::RareHanzi,
+        "a rare character beyond GB2312/GBK and Extension A: use a common character or write it in pinyin",
+        "这是 GB2312/GBK 和扩展 A 以外的生僻字：请换成常用字或写拼音",
+    ),
+    (
         Missing::PrivateUse,
+        "a private-use symbol (a font's own icon, often pasted from Word or WeChat): retype it as ordinary text",
+        "这是私用区符号（常从 Word 或微信粘贴而来）：请改用普通文字重新输入",
+    ),
+    (
         Missing::Other,
-    ] {
-        if !chars.iter().any(|&c| missing_kind(c) == kind) {
-            continue;
-        }
-        hints.push(match kind {
-            Missing::Emoji => "emoji cannot be shown on LED screens: delete them or say it in words",
-            Missing::RareHanzi => "a rare character beyond GB2312/GBK and Extension A: use a common character or write it in pinyin",
-            Missing::PrivateUse => "a private-use symbol (a font's own icon, often pasted from Word or WeChat): retype it as ordinary text",
-            Missing::Other => "replace it with a common character or delete it",
-        });
-    }
-    hints.join("; ")
+        "replace it with a common character or delete it",
+        "请换成常用字符或删除",
+    ),
+];
+
+/// The hints for the kinds of missing character in `chars`, in English.
+pub(crate) fn glyph_hint_en(chars: &[char]) -> String {
+    glyph_hints(chars, |&(_, en, _)| en).join("; ")
 }
 
+/// The same hints in Chinese.
 pub(crate) fn glyph_hint_zh(chars: &[char]) -> String {
-    let mut hints = Vec::new();
-    for kind in [
-        Missing::Emoji,
-        Missing::RareHanzi,
-        Missing::PrivateUse,
-        Missing::Other,
-    ] {
-        if !chars.iter().any(|&c| missing_kind(c) == kind) {
-            continue;
-        }
-        hints.push(match kind {
-            Missing::Emoji => "LED 屏不能显示表情符号：请删除或改用文字",
-            Missing::RareHanzi => "这是 GB2312/GBK 和扩展 A 以外的生僻字：请换成常用字或写拼音",
-            Missing::PrivateUse => {
-                "这是私用区符号（常从 Word 或微信粘贴而来）：请改用普通文字重新输入"
-            }
-            Missing::Other => "请换成常用字符或删除",
-        });
-    }
-    hints.join("；")
+    glyph_hints(chars, |&(_, _, zh)| zh).join("；")
+}
+
+fn glyph_hints(
+    chars: &[char],
+    text: impl Fn(&(Missing, &'static str, &'static str)) -> &'static str,
+) -> Vec<&'static str> {
+    GLYPH_HINTS
+        .iter()
+        .filter(|(kind, _, _)| chars.iter().any(|&c| missing_kind(c) == *kind))
+        .map(text)
+        .collect()
 }
 
 pub(crate) fn format_chars(chars: &[char]) -> String {

@@ -821,9 +821,8 @@ async fn unknown_json_fields_are_refused_with_their_name() {
     h.finish().await;
 }
 
-#[tokio::test]
-async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
-    let h = Harness::new(crate::store::testing::sqlite().await).await;
+/// The editor `li` with the password "a long enough password" (login tests).
+async fn add_editor_li(h: &Harness) {
     h.state
         .store
         .create_user(NewUser {
@@ -836,6 +835,12 @@ async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    add_editor_li(&h).await;
     let login = |password: &str| {
         request(
             Method::POST,
@@ -923,18 +928,7 @@ async fn sessions_need_csrf_for_changes_and_logins_are_throttled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_attempts_are_reserved_first_and_counted_per_account_and_address() {
     let h = Harness::new(crate::store::testing::sqlite().await).await;
-    h.state
-        .store
-        .create_user(NewUser {
-            id: "u1",
-            username: "li",
-            password_hash: &crate::auth::hash_password("a long enough password"),
-            role: Role::Editor,
-            sites: &[],
-            now: 1,
-        })
-        .await
-        .unwrap();
+    add_editor_li(&h).await;
     let login_from =
         |password: &str, ip: [u8; 4]| {
             let mut request = request(
