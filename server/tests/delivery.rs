@@ -829,6 +829,22 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
             continue;
         };
         if p.topic.ends_with("/command") {
+            if switched {
+                // The retained hand-over can arrive twice (live and retained,
+                // when the subscription races the publish). A real agent now
+                // trusts only the new key and refuses the copy; so does this one.
+                let again: protocol::Command = protocol::open(
+                    &p.payload,
+                    &protocol::TrustedKey::new(old_key.verifying_key()),
+                )
+                .expect("a second command is the same hand-over, signed by the old key");
+                assert!(matches!(
+                    again.action,
+                    protocol::CommandAction::TrustServerKey { .. }
+                ));
+                assert!(protocol::open::<protocol::Command>(&p.payload, &trusted).is_err());
+                continue;
+            }
             let command: protocol::Command = protocol::open(&p.payload, &trusted)
                 .expect("the key hand-over is signed by the key the agent trusts");
             assert_eq!(command.screen_id, screen);
