@@ -45,7 +45,10 @@ impl Default for Limits {
             max_text_chars: 2_000,
             max_pixels: 40_000_000,
             max_side_px: 16_384,
-            max_decode_bytes: 256 * 1024 * 1024,
+            // 96 MiB: a 4,800² RGBA or 5,600² RGB poster (an A2 print at
+            // 200 dpi); each decode at the cap costs about 1.5× that in RSS,
+            // and the server decodes at most `uploads_at_once` at a time.
+            max_decode_bytes: 96 * 1024 * 1024,
             max_video_ms: 30 * 60 * 1000,
         }
     }

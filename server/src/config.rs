@@ -87,6 +87,11 @@ pub struct LimitsConfig {
     pub screenshot_max_bytes: u64,
     /// Screenshots kept per screen (oldest dropped).
     pub screenshots_kept: u32,
+    /// Material uploads and pack imports handled at once (each may decode
+    /// an image of up to the media pipeline's decode cap); more wait.
+    pub uploads_at_once: u32,
+    /// How long an upload waits for its turn before it is answered 429.
+    pub upload_wait_seconds: u64,
 }
 
 /// `[rotations]`: how far ahead rotations reach.
@@ -149,6 +154,8 @@ impl Default for LimitsConfig {
             apply_max_bytes: 4 * 1024 * 1024,
             screenshot_max_bytes: 2 * 1024 * 1024,
             screenshots_kept: 20,
+            uploads_at_once: 2,
+            upload_wait_seconds: 20,
         }
     }
 }

@@ -158,6 +158,11 @@ enum BrokerConfigCommand {
         /// Mosquitto `listener` line argument (port, optionally address).
         #[arg(long, default_value = "1883")]
         listener: String,
+        /// Another server replica's `[mqtt] username` (repeat): each replica
+        /// needs its own login, since a login is its client id. They share
+        /// the configured server password.
+        #[arg(long = "server-user")]
+        server_users: Vec<String>,
     },
 }
 
@@ -268,6 +273,7 @@ fn main() -> anyhow::Result<()> {
                     config,
                     out,
                     listener,
+                    server_users,
                 },
         } => {
             let config = config.load()?;
@@ -278,6 +284,7 @@ fn main() -> anyhow::Result<()> {
                     &state.config.mqtt,
                     &out,
                     &listener,
+                    &server_users,
                 )
                 .await;
                 state.store.close().await;

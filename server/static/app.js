@@ -438,6 +438,18 @@
     });
   }
 
+  // An admin lifts a login lock; the row says so at once.
+  $$(".unlock-user").forEach((button) => {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const result = await api("POST", "/api/v1/users/" + encodeURIComponent(button.dataset.user) + "/unlock");
+      if (!result.ok) { button.disabled = false; flash(errorText(result), "error"); return; }
+      const cell = button.closest(".login-state");
+      cell.replaceChildren(el("span", { class: "pill online", text: msg("user_unlocked") }));
+      flash(msg("user_unlocked_flash", { user: button.dataset.name }), "info");
+    });
+  });
+
   // --- reports: the date range goes into every link --------------------------
   const reportFrom = $("#report-from");
   if (reportFrom) {

@@ -655,11 +655,10 @@ async fn start_up_republishes_only_what_the_broker_lacks() {
         .unwrap();
         let _ = collect(&mut seed_loop, Duration::from_millis(300)).await;
 
-        let (delivery, _task) = push::start(
-            options(&url, &server_key),
-            store.clone(),
-            std::future::pending(),
-        )
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (delivery, task) = push::start(options(&url, &server_key), store.clone(), async move {
+            let _ = stop_rx.await;
+        })
         .await
         .unwrap();
         let mut republished = 0;
@@ -679,6 +678,9 @@ async fn start_up_republishes_only_what_the_broker_lacks() {
             republished, 1,
             "{url}: only the missing rotation is republished"
         );
+        // Stop the server first: it would put back what the cleanup deletes.
+        let _ = stop_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         for screen in [&on_broker, &missing] {
             seed.publish(
                 Topic::name(screen, TopicKind::Rotation),
@@ -690,6 +692,107 @@ async fn start_up_republishes_only_what_the_broker_lacks() {
             .unwrap();
         }
         let _ = collect(&mut seed_loop, Duration::from_millis(300)).await;
+    }
+}
+
+/// Issue 17, item 3: whatever lands on a screen's retained rotation topic —
+/// junk, an older version signed by the server, or a delete (an empty
+/// retained publish) — the server puts its current sealed rotation back
+/// within 10 s, without a change on the screen's side, and then stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_or_deleted_retained_rotation_is_restored_within_10_s() {
+    use std::sync::atomic::Ordering::Relaxed;
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[23; 32]);
+        let screen = unique("heal");
+        let now = now_ms();
+        let current = protocol::seal(&rotation(&screen, 7, now), &server_key);
+        let older = protocol::seal(&rotation(&screen, 6, now), &server_key);
+        let store = Arc::new(MemoryStore::default());
+        store
+            .rotations
+            .lock()
+            .unwrap()
+            .push((screen.clone(), 7, current.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (delivery, task) = push::start(options(&url, &server_key), store, async move {
+            let _ = stop_rx.await;
+        })
+        .await
+        .unwrap();
+        // The start-up reconciliation puts version 7 on the broker.
+        for _ in 0..100 {
+            if delivery.metrics().rotations_republished.load(Relaxed) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(delivery.metrics().rotations_republished.load(Relaxed), 1);
+
+        let topic = Topic::name(&screen, TopicKind::Rotation);
+        let (watcher, mut watch_loop) = client(&url, &format!("watch-{screen}"), None, 30);
+        wait_connack(&mut watch_loop).await;
+        watcher.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+        let retained = collect(&mut watch_loop, Duration::from_millis(500)).await;
+        assert_eq!(retained.len(), 1, "{url}: the retained rotation");
+        assert_eq!(retained[0].1, current);
+
+        let (attacker, mut attacker_loop) = client(&url, &format!("vandal-{screen}"), None, 30);
+        wait_connack(&mut attacker_loop).await;
+        for (what, bad) in [
+            ("junk", b"not a rotation".to_vec()),
+            ("an older version", older.clone()),
+            ("a delete", Vec::new()),
+        ] {
+            attacker
+                .publish(&topic, QoS::AtLeastOnce, true, bad.clone())
+                .await
+                .unwrap();
+            let _ = collect(&mut attacker_loop, Duration::from_millis(100)).await;
+            let started = tokio::time::Instant::now();
+            let deadline = started + Duration::from_secs(10);
+            let mut saw_bad = false;
+            loop {
+                let Ok(event) = tokio::time::timeout_at(deadline, watch_loop.poll()).await else {
+                    panic!("{url}: after {what}, the current rotation is not back within 10 s");
+                };
+                let event = event.unwrap();
+                let Event::Incoming(Packet::Publish(p)) = event else {
+                    continue;
+                };
+                if p.payload.as_ref() == bad.as_slice() {
+                    saw_bad = true;
+                } else if p.payload.as_ref() == current.as_slice() {
+                    break;
+                }
+            }
+            assert!(saw_bad, "{url}: {what} reached the topic first");
+            eprintln!(
+                "{url}: after {what}, the current rotation was back in {} ms",
+                started.elapsed().as_millis()
+            );
+        }
+        // Healed once each, and no echo loop after.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(delivery.metrics().rotations_healed.load(Relaxed), 3);
+        let (late, mut late_loop) = client(&url, &format!("late-{screen}"), None, 30);
+        wait_connack(&mut late_loop).await;
+        late.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+        let retained = collect(&mut late_loop, Duration::from_millis(500)).await;
+        assert_eq!(
+            retained.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+            vec![current.clone()],
+            "{url}: a newly connecting agent finds the current rotation"
+        );
+
+        // Stop the server first, then clean the shared broker.
+        let _ = stop_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        attacker
+            .publish(&topic, QoS::AtLeastOnce, true, Vec::new())
+            .await
+            .unwrap();
+        let _ = collect(&mut attacker_loop, Duration::from_millis(200)).await;
     }
 }
 
@@ -921,12 +1024,16 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
         .await
         .unwrap();
     for (_, payload) in collect(&mut agent_loop, Duration::from_millis(500)).await {
-        assert!(
-            protocol::open::<protocol::Rotation>(&payload, &trusted).is_err(),
-            "only the forged rotation was published since"
-        );
+        // The forged one is refused; the server may already have put the
+        // current rotation back (it heals its retained topic).
+        if let Ok(rotation) = protocol::open::<protocol::Rotation>(&payload, &trusted) {
+            assert_eq!(rotation.version, 3, "only the current rotation, put back");
+        }
     }
-    // Clean the retained topics on a shared broker.
+    // Stop the server (it would put back a deleted rotation), then clean the
+    // retained topics on a shared broker.
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
     if external_broker.is_some() {
         for kind in [TopicKind::Rotation, TopicKind::Command] {
             let _ = agent
@@ -940,6 +1047,4 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
         }
         let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
     }
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
 }

@@ -239,7 +239,7 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
     let out = dir.path().join("mosquitto");
     let mut mqtt = state.config.mqtt.clone();
     mqtt.password = Some("server-pw".into());
-    let report = write_from_store(&state.store, &mqtt, &out, &format!("{port} 127.0.0.1"))
+    let report = write_from_store(&state.store, &mqtt, &out, &format!("{port} 127.0.0.1"), &[])
         .await
         .unwrap();
     assert_eq!(report.devices, 2);
@@ -247,8 +247,9 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
     let passwords = std::fs::read_to_string(out.join("passwords")).unwrap();
     assert_eq!(
         passwords.lines().count(),
-        3,
-        "server + one line per live device (the revoked login is gone): {passwords}"
+        1 + ledcast_server::push::PLAYS_CLIENTS + 2,
+        "the server and its play connections + one line per live device \
+         (the revoked login is gone): {passwords}"
     );
     state.store.close().await;
 
@@ -453,4 +454,67 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
             .all(|c| matches!(c, SubscribeReasonCode::Success(_))),
         "subscribing to its own topics must be granted: {codes:?}"
     );
+
+    // Issue 17, item 1: B logs in with A's client id, again and again; A
+    // stays connected (the broker makes each login its own client id).
+    let a_id = ledcast_protocol::v1::agent_client_id(&a);
+    let (_a_again, mut a_again_loop) = client(
+        port,
+        &a_id,
+        &a_login.broker_username,
+        &a_login.broker_password,
+    );
+    poll_for(&mut a_again_loop, Duration::from_secs(5), connack)
+        .await
+        .expect("device a connects with its own client id");
+    for _ in 0..3 {
+        let (_thief, mut thief_loop) = client(
+            port,
+            &a_id,
+            &b_login.broker_username,
+            &b_login.broker_password,
+        );
+        poll_for(&mut thief_loop, Duration::from_secs(5), connack)
+            .await
+            .expect("b may log in (as itself)");
+    }
+    let kicked = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            if a_again_loop.poll().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        kicked.is_err(),
+        "device A was kicked off by B connecting with A's client id"
+    );
+
+    // The server's own connections (main and play connections) log in at
+    // once without kicking each other.
+    let mut server_loops = Vec::new();
+    let mut logins = vec!["ledcast-server".to_owned()];
+    logins.extend(
+        (0..ledcast_server::push::PLAYS_CLIENTS)
+            .map(|k| ledcast_server::push::plays_username("ledcast-server", k)),
+    );
+    for login in &logins {
+        let (c, mut l) = client(port, "ledcast-server-x", login, "server-pw");
+        poll_for(&mut l, Duration::from_secs(5), connack)
+            .await
+            .unwrap_or_else(|| panic!("{login} connects"));
+        server_loops.push((c, l));
+    }
+    for (login, (_, l)) in logins.iter().zip(server_loops.iter_mut()) {
+        let dropped = tokio::time::timeout(Duration::from_millis(300), async {
+            loop {
+                if l.poll().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(dropped.is_err(), "{login} was kicked off");
+    }
 }

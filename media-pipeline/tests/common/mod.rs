@@ -54,9 +54,14 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
 /// A decompression bomb: a valid 16-bit RGBA PNG of `w`×`h` black pixels,
 /// whose IDAT is a tiny deflate stream that expands to h×(1+8w) bytes.
 pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
-    let raw = u64::from(h) * (1 + 8 * u64::from(w));
+    png_bomb_of_depth(w, h, 16)
+}
+
+/// [`png_bomb`] with `depth` (8 or 16) bits per RGBA channel.
+pub fn png_bomb_of_depth(w: u32, h: u32, depth: u8) -> Vec<u8> {
+    let raw = u64::from(h) * (1 + u64::from(depth / 2) * u64::from(w));
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut out, b"IHDR", &ihdr(w, h, 16, 6));
+    chunk(&mut out, b"IHDR", &ihdr(w, h, depth, 6));
     let z = zlib_zeros(raw);
     for part in z.chunks(1 << 20) {
         chunk(&mut out, b"IDAT", part);

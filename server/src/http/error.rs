@@ -90,13 +90,16 @@ impl ApiError {
     }
 
     /// 429.
+    /// 429, with `Retry-After` and `retry_after_seconds` in the body.
     pub fn too_many(detail: impl Into<String>, retry_after_seconds: i64) -> ApiError {
-        ApiError::new(
+        let mut error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_requests",
             detail,
             format!("wait {retry_after_seconds} seconds before trying again"),
-        )
+        );
+        error.extra = Some(serde_json::json!({ "retry_after_seconds": retry_after_seconds }));
+        error
     }
 
     /// 422: understood but invalid content (e.g. TOML diagnostics).
@@ -137,6 +140,19 @@ impl IntoResponse for ApiError {
             extra: self.extra.as_ref(),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        let retry_after = self
+            .extra
+            .as_ref()
+            .and_then(|extra| extra.get("retry_after_seconds"))
+            .and_then(serde_json::Value::as_i64);
+        if let Some(seconds) = retry_after.filter(|_| self.status == StatusCode::TOO_MANY_REQUESTS)
+        {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
         response.headers_mut().insert(
             axum::http::header::CACHE_CONTROL,
             axum::http::HeaderValue::from_static("no-store"),

@@ -283,6 +283,33 @@ pub async fn refuse_oversized(max: u64, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// Runs the request when one of the `gate`'s places is free (waiting up to
+/// `wait`), before its body is read; otherwise answers 429 with a retry hint.
+/// Bounds how many heavy uploads (decodes, pack imports) run at once.
+pub async fn wait_for_turn(
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    places: u32,
+    wait: std::time::Duration,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(wait, gate.acquire_owned()).await {
+        Ok(Ok(_place)) => next.run(req).await,
+        _ => ApiError::too_many(
+            format!(
+                "服务器正在处理其他上传（同时最多 {places} 个），请 {UPLOAD_RETRY_SECONDS} 秒后重试 / \
+                 the server is busy with other uploads (at most {places} at once): \
+                 try again in {UPLOAD_RETRY_SECONDS} seconds"
+            ),
+            UPLOAD_RETRY_SECONDS,
+        )
+        .into_response(),
+    }
+}
+
+/// What a refused upload is told to wait.
+const UPLOAD_RETRY_SECONDS: i64 = 30;
+
 /// A query string that refuses unknown parameters (with a JSON 400).
 pub struct StrictQuery<T>(pub T);
 

@@ -21,7 +21,7 @@ mod media;
 mod openapi;
 mod packs;
 mod presence;
-mod session;
+pub(crate) mod session;
 mod system;
 mod views;
 
@@ -142,6 +142,21 @@ pub(crate) fn limited(handler: MethodRouter<AppState>, max: u64) -> MethodRouter
         }))
 }
 
+/// `handler` run only when one of `gate`'s places is free (see
+/// [`extract::wait_for_turn`]).
+pub(crate) fn one_at_a_time(
+    handler: MethodRouter<AppState>,
+    gate: &Arc<tokio::sync::Semaphore>,
+    limits: &crate::config::LimitsConfig,
+) -> MethodRouter<AppState> {
+    let gate = gate.clone();
+    let places = limits.uploads_at_once;
+    let wait = std::time::Duration::from_secs(limits.upload_wait_seconds);
+    handler.layer(axum::middleware::from_fn(move |req, next| {
+        extract::wait_for_turn(gate.clone(), places, wait, req, next)
+    }))
+}
+
 /// One route-table row.
 pub(crate) fn route(
     method: Method,
@@ -163,6 +178,10 @@ pub(crate) fn route(
 pub fn route_table(config: &Config) -> Vec<Route> {
     use Access::*;
     let json_max = config.limits.json_max_bytes;
+    // Material uploads and pack imports share a few places (issue 17, item 8).
+    let heavy = Arc::new(tokio::sync::Semaphore::new(
+        config.limits.uploads_at_once.max(1) as usize,
+    ));
     let mut table = vec![
         route(
             Method::GET,
@@ -270,6 +289,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             limited(post(session::create_user), json_max),
         ),
         route(
+            Method::POST,
+            "/api/v1/users/{id}/unlock",
+            "lift a user's login locks (after too many wrong passwords)",
+            Roles(ADMIN),
+            post(session::unlock_user),
+        ),
+        route(
             Method::GET,
             "/api/v1/audit",
             "the audit log, newest first",
@@ -375,14 +401,20 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "/api/v1/materials",
             "upload a material (multipart: file, id, title, tags, source, valid_from, valid_until)",
             Roles(EDIT),
-            limited(post(materials::upload), config.limits.upload_max_bytes),
+            limited(
+                one_at_a_time(post(materials::upload), &heavy, &config.limits),
+                config.limits.upload_max_bytes,
+            ),
         ),
         route(
             Method::POST,
             "/api/v1/packs",
             "import a weekly library pack (body: the .zip, application/zip); answers the import report",
             Roles(EDIT),
-            limited(post(packs::upload), config.limits.upload_max_bytes),
+            limited(
+                one_at_a_time(post(packs::upload), &heavy, &config.limits),
+                config.limits.upload_max_bytes,
+            ),
         ),
         route(
             Method::GET,

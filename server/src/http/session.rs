@@ -276,6 +276,57 @@ pub async fn list_users(
     Ok(Json(state.store.list_users().await?).into_response())
 }
 
+/// `POST /api/v1/users/{id}/unlock` (admin): lifts the user's login locks
+/// from every address (failures counted in the login window are forgotten).
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(user) = state.store.user_by_id(&id).await? else {
+        return Err(ApiError::not_found(
+            format!("no user {id:?}"),
+            "list users with GET /api/v1/users",
+        ));
+    };
+    let addresses = state.store.clear_login_failures(&user.username).await?;
+    principal
+        .audit(
+            &state,
+            "user.unlock",
+            &user.username,
+            json!({ "addresses": addresses }),
+        )
+        .await?;
+    Ok(Json(json!({ "username": user.username, "unlocked_addresses": addresses })).into_response())
+}
+
+/// The accounts locked out of logging in right now, by user name: the
+/// addresses, the failures, and when each lock lifts by itself (ms).
+pub async fn login_locks(
+    state: &AppState,
+) -> Result<std::collections::BTreeMap<String, Vec<serde_json::Value>>, ApiError> {
+    let now = state.clock.now().as_millis();
+    let auth_config = &state.config.auth;
+    let window_ms = auth_config.login_window_seconds * 1000;
+    let mut locks = std::collections::BTreeMap::<String, Vec<serde_json::Value>>::new();
+    for (user, address, failures, newest) in state
+        .store
+        .login_locks(
+            now - window_ms,
+            u64::from(auth_config.login_failures_allowed),
+        )
+        .await?
+    {
+        locks.entry(user).or_default().push(json!({
+            "address": address,
+            "failures": failures.to_string(),
+            "until": newest + window_ms,
+        }));
+    }
+    Ok(locks)
+}
+
 /// `POST /api/v1/users` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

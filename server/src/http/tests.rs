@@ -246,6 +246,12 @@ fn matrix() -> Vec<MatrixRow> {
         ),
         ("GET", "/api/v1/users", "/api/v1/users", Roles(ADMIN)),
         ("POST", "/api/v1/users", "/api/v1/users", Roles(ADMIN)),
+        (
+            "POST",
+            "/api/v1/users/{id}/unlock",
+            "/api/v1/users/none/unlock",
+            Roles(ADMIN),
+        ),
         ("GET", "/api/v1/audit", "/api/v1/audit", Roles(ADMIN)),
         ("GET", "/api/v1/sites", "/api/v1/sites", SiteList),
         ("GET", "/api/v1/profiles", "/api/v1/profiles", AnyUser),
@@ -979,6 +985,102 @@ async fn login_attempts_are_reserved_first_and_counted_per_account_and_address()
     h.finish().await;
 }
 
+/// Issue 17, item 5: the Users page shows who is locked out, from where and
+/// until when, and an admin's unlock lets the right password in at once
+/// from the same address; only an admin may unlock.
+#[tokio::test]
+async fn an_admin_sees_a_locked_user_on_the_users_page_and_unlocks_them() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    add_editor_li(&h).await;
+    let login_from =
+        |password: &str| {
+            let mut request = request(
+                Method::POST,
+                "/api/v1/login",
+                None,
+                Some(json!({"username": "li", "password": password})),
+            );
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([198, 51, 100, 9], 40_000)),
+            ));
+            request
+        };
+    for _ in 0..5 {
+        assert_eq!(
+            h.send(login_from("a typo of the password")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        h.send(login_from("a long enough password")).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked out"
+    );
+
+    let page = h
+        .send(request(Method::GET, "/ui/users", Some("admin"), None))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = String::from_utf8(body_bytes(page).await).unwrap();
+    let row = html
+        .split("<tr>")
+        .find(|row| row.contains("<td>li</td>"))
+        .expect("li's row");
+    assert!(row.contains("已锁定"), "{row}");
+    assert!(row.contains("198.51.100.9 输错密码 5 次"), "{row}");
+    assert!(
+        row.contains("class=\"unlock-user\" data-user=\"u1\""),
+        "{row}"
+    );
+    let others = html
+        .split("<tr>")
+        .filter(|row| row.contains("<td>editor</td>"))
+        .collect::<Vec<_>>();
+    assert!(
+        others.iter().all(|row| !row.contains("已锁定")),
+        "{others:?}"
+    );
+
+    assert_eq!(
+        h.send(request(
+            Method::POST,
+            "/api/v1/users/u1/unlock",
+            Some("editor"),
+            None
+        ))
+        .await
+        .status(),
+        StatusCode::FORBIDDEN,
+        "an editor cannot unlock"
+    );
+    let unlocked = h
+        .send(request(
+            Method::POST,
+            "/api/v1/users/u1/unlock",
+            Some("admin"),
+            None,
+        ))
+        .await;
+    assert_eq!(unlocked.status(), StatusCode::OK);
+    assert_eq!(body_json(unlocked).await["unlocked_addresses"], 1);
+    assert_eq!(
+        h.send(login_from("a long enough password")).await.status(),
+        StatusCode::OK,
+        "the right password works again from the same address"
+    );
+    let page = h
+        .send(request(Method::GET, "/ui/users", Some("admin"), None))
+        .await;
+    let html = String::from_utf8(body_bytes(page).await).unwrap();
+    assert!(!html.contains("已锁定"), "no lock is left on the page");
+    let audit = h.state.store.audit_log(50, None).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "user.unlock" && a.actor == "admin" && a.target == "li"));
+    h.finish().await;
+}
+
 /// Issue 17, item 1: on the embedded broker a device logs in only with its
 /// own client id; with another screen's it would kick that screen off and
 /// fire its signed Last Will.
@@ -1455,6 +1557,74 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
         assert!(after.version > latest.version);
         h.finish().await;
     }
+}
+
+/// Issue 17, item 8: uploads beyond `uploads_at_once` wait for a place and
+/// are then answered 429 with when to try again, in Chinese first; once a
+/// place is free, an upload goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_beyond_the_places_get_429_with_a_retry_hint_and_later_go_through() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let mut state = h.state.clone();
+    let mut config = (*state.config).clone();
+    config.limits.uploads_at_once = 1;
+    config.limits.upload_wait_seconds = 1;
+    state.config = Arc::new(config);
+    let router = app(state);
+    let poster = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../media/posters/w48-refund.png"
+    ))
+    .unwrap();
+    let upload = |body: Body| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/materials")
+            .header(header::AUTHORIZATION, "Bearer token-editor")
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(body)
+            .unwrap()
+    };
+    let head =
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.png\"\r\n\r\n";
+    // A slow client: sends the start of its upload, then nothing for now.
+    use tokio::io::AsyncWriteExt;
+    let (mut slow_tx, slow_rx) = tokio::io::duplex(1 << 20);
+    slow_tx.write_all(head).await.unwrap();
+    let stream = tokio_util::io::ReaderStream::new(slow_rx);
+    let slow = tokio::spawn(router.clone().oneshot(upload(Body::from_stream(stream))));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let mut full = head.to_vec();
+    full.extend_from_slice(&poster);
+    full.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let busy = router
+        .clone()
+        .oneshot(upload(Body::from(full.clone())))
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(busy.headers()[header::RETRY_AFTER], "30");
+    let body = body_json(busy).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("服务器正在处理其他上传") && detail.contains("30 秒后重试"),
+        "{detail}"
+    );
+    assert_eq!(body["retry_after_seconds"], 30);
+
+    // The slow client finishes; its place is free again.
+    let mut rest = poster.clone();
+    rest.extend_from_slice(b"\r\n--XyZ--\r\n");
+    slow_tx.write_all(&rest).await.unwrap();
+    drop(slow_tx);
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!(slow.status(), StatusCode::CREATED);
+    let retried = router.oneshot(upload(Body::from(full))).await.unwrap();
+    assert_ne!(retried.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retried.status().is_success(), "{}", retried.status());
+    h.finish().await;
 }
 
 #[tokio::test]

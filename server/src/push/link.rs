@@ -18,8 +18,10 @@ use ed25519_dalek::SigningKey;
 use ledcast_protocol::v1 as protocol;
 use protocol::{Topic, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::DeliveryStore;
 
@@ -48,8 +50,11 @@ pub struct DeliveryOptions {
 pub struct DeliveryMetrics {
     /// Rotations published.
     pub rotations_published: AtomicU64,
-    /// Rotations republished at start-up because the broker lacked them.
+    /// Rotations republished after a (re)connect because the broker lacked them.
     pub rotations_republished: AtomicU64,
+    /// Rotations republished because the broker's retained copy was replaced
+    /// (junk, another version) or deleted while the server was connected.
+    pub rotations_healed: AtomicU64,
     /// Play records stored (new ones only).
     pub play_records_inserted: AtomicU64,
     /// Play records refused one by one (absurd seq or times); acked, not stored.
@@ -77,6 +82,14 @@ pub struct Delivery {
     client: AsyncClient,
     connected: Arc<AtomicBool>,
     metrics: Arc<DeliveryMetrics>,
+    /// SHA-256 of the rotation envelope last published (or found current)
+    /// per screen: what its retained topic should hold.
+    published: Arc<std::sync::Mutex<HashMap<protocol::ScreenId, [u8; 32]>>>,
+}
+
+/// SHA-256 of a message payload.
+fn digest(payload: &[u8]) -> [u8; 32] {
+    Sha256::digest(payload).into()
 }
 
 impl Delivery {
@@ -86,6 +99,7 @@ impl Delivery {
         screen_id: &protocol::ScreenId,
         envelope: Vec<u8>,
     ) -> anyhow::Result<()> {
+        self.expect_retained(screen_id, digest(&envelope));
         self.publish(screen_id, TopicKind::Rotation, true, envelope)
             .await?;
         self.metrics
@@ -142,6 +156,23 @@ impl Delivery {
     /// Counters.
     pub fn metrics(&self) -> &DeliveryMetrics {
         &self.metrics
+    }
+
+    /// Records what `screen_id`'s retained rotation topic should hold.
+    fn expect_retained(&self, screen_id: &protocol::ScreenId, digest: [u8; 32]) {
+        self.published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(screen_id.clone(), digest);
+    }
+
+    /// What `screen_id`'s retained rotation topic should hold, if known.
+    fn expected_retained(&self, screen_id: &protocol::ScreenId) -> Option<[u8; 32]> {
+        self.published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(screen_id)
+            .copied()
     }
 }
 
@@ -203,6 +234,14 @@ struct Incoming {
     payload: Vec<u8>,
 }
 
+/// What the event loop hands the retained-rotation watcher, in order.
+enum ReadBack {
+    /// A new connection: what was seen on the broker before no longer counts.
+    Connected,
+    /// A message on some screen's rotation topic.
+    Message(Incoming),
+}
+
 /// Connects to the broker and starts the event-loop and worker tasks. They
 /// run until `shutdown` resolves; the returned handle completes after the
 /// worker has drained what it had received.
@@ -219,6 +258,7 @@ pub async fn start(
         client: client.clone(),
         connected: connected.clone(),
         metrics: metrics.clone(),
+        published: Arc::default(),
     };
     // The event loop must keep reading: while it waits for room here the
     // broker queues for us, and Mosquitto drops QoS 1 messages past its
@@ -259,13 +299,22 @@ pub async fn start(
         delivery.clone(),
         server_key,
     ));
-    // Retained rotations read back at start-up are checked on their own task,
-    // so thousands of them never queue up state and play ingest.
-    let (read_back_tx, read_back_rx) = mpsc::channel::<Incoming>(4096);
+    // Every message on a rotation topic (the retained copies handed over at
+    // each connect, the server's own publishes coming back, anything another
+    // client writes there) is checked on its own task, so thousands of them
+    // never queue up state and play ingest.
+    let (read_back_tx, read_back_rx) = mpsc::channel::<ReadBack>(4096);
     tokio::spawn(read_back(
         read_back_rx,
         server_trusted,
         broker_versions.clone(),
+        delivery.clone(),
+    ));
+    tokio::spawn(heal_retained(
+        delivery.clone(),
+        store.clone(),
+        broker_versions.clone(),
+        plays_stopped.clone(),
     ));
 
     let event_task = {
@@ -274,7 +323,6 @@ pub async fn start(
         let broker_url = options.broker_url.clone();
         tokio::spawn(async move {
             tokio::pin!(shutdown);
-            let mut first_connect = true;
             let mut was_up = false;
             loop {
                 tokio::select! {
@@ -286,35 +334,53 @@ pub async fn start(
                                 tracing::info!(broker = %broker_url, "connected to MQTT broker");
                             }
                             was_up = true;
+                            // What the broker held before this connection no longer counts.
+                            if read_back_tx.send(ReadBack::Connected).await.is_err() {
+                                break;
+                            }
                             // Re-subscribe on every connect (clean session).
-                            let mut filters = vec![rumqttc::SubscribeFilter::new(
-                                Topic::filter_all(TopicKind::State),
-                                QoS::AtLeastOnce,
-                            )];
+                            // Rotations at QoS 0: Mosquitto queues at most
+                            // `max_queued_messages` (1,000) QoS 1 messages per
+                            // client and drops the rest, so a QoS 1 read-back of
+                            // more retained rotations than that lost some; QoS 0
+                            // retained messages are written out as the socket
+                            // takes them.
+                            let mut filters = vec![
+                                rumqttc::SubscribeFilter::new(
+                                    Topic::filter_all(TopicKind::State),
+                                    QoS::AtLeastOnce,
+                                ),
+                                rumqttc::SubscribeFilter::new(
+                                    Topic::filter_all(TopicKind::Rotation),
+                                    QoS::AtMostOnce,
+                                ),
+                            ];
                             if plays_on_main {
                                 filters.push(rumqttc::SubscribeFilter::new(plays_filter.clone(), QoS::AtLeastOnce));
                             }
                             if let Err(error) = client.try_subscribe_many(filters) {
-                                tracing::error!(%error, "cannot subscribe to state and plays");
+                                tracing::error!(%error, "cannot subscribe to state, plays and rotations");
                             }
-                            if first_connect {
-                                first_connect = false;
-                                tokio::spawn(reconcile(
-                                    delivery.clone(),
-                                    store.clone(),
-                                    broker_versions.clone(),
-                                    reconcile_window,
-                                ));
-                            }
+                            // After every connect (the broker may have restarted
+                            // and forgotten its retained messages), republish
+                            // what it lacks.
+                            tokio::spawn(reconcile(
+                                delivery.clone(),
+                                store.clone(),
+                                broker_versions.clone(),
+                                reconcile_window,
+                            ));
                         }
                         Ok(Event::Incoming(Packet::Publish(publish))) => {
                             let Some(topic) = Topic::parse(&publish.topic) else { continue };
                             let incoming = Incoming { topic, payload: publish.payload.to_vec() };
                             if incoming.topic.kind == TopicKind::Rotation {
                                 // Never stall the connection (acks, publishes) on the
-                                // read-back: a rotation it misses is republished, which
-                                // is harmless (same version, same bytes).
-                                let _ = read_back_tx.try_send(incoming);
+                                // read-back. If it falls behind, the retained copies
+                                // are read again (see `heal_retained`).
+                                if read_back_tx.try_send(ReadBack::Message(incoming)).is_err() {
+                                    broker_versions.overflowed.store(true, Ordering::Relaxed);
+                                }
                                 continue;
                             }
                             if incoming_tx.send(incoming).await.is_err() {
@@ -372,7 +438,15 @@ fn connect(
 }
 
 /// Connections that share the play subscription on an external broker.
-const PLAYS_CLIENTS: usize = 8;
+pub const PLAYS_CLIENTS: usize = 8;
+
+/// The broker login of play connection `k` of the server that logs in as
+/// `server_username`. Each connection has its own login because the
+/// generated Mosquitto configuration makes the login the client id
+/// (`use_username_as_clientid`), so no client can take over another's.
+pub fn plays_username(server_username: &str, k: usize) -> String {
+    format!("{server_username}.plays-{k}")
+}
 
 /// Starts one of the connections that take play batches off a shared
 /// subscription and hand them to the worker; it ends when `stop` changes
@@ -384,8 +458,10 @@ fn spawn_plays_client(
     incoming: mpsc::Sender<Incoming>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let mut options = options.clone();
+    options.username = options.username.map(|user| plays_username(&user, k));
     let (client, mut eventloop) =
-        connect(options, &format!("{}-plays-{k}", options.client_id), 64)?;
+        connect(&options, &format!("{}-plays-{k}", options.client_id), 64)?;
     let filter = filter.to_owned();
     tokio::spawn(async move {
         loop {
@@ -419,63 +495,189 @@ fn spawn_plays_client(
     Ok(())
 }
 
-/// Retained rotations read back from the broker at start-up.
+/// What the broker holds on the rotation topics, as seen since the last connect.
 #[derive(Default)]
 struct RetainedRotations {
     /// Newest version seen per screen (signature checked).
     versions: Mutex<HashMap<protocol::ScreenId, u64>>,
+    /// Digest of the last message seen per screen's rotation topic, whatever
+    /// it held (an empty payload is a deleted retained message).
+    last_seen: Mutex<HashMap<protocol::ScreenId, [u8; 32]>>,
+    /// Screens whose topic last showed something other than what the server
+    /// published, with when that was first noticed.
+    suspect: Mutex<HashMap<protocol::ScreenId, Instant>>,
+    /// Set once the first reconciliation has loaded what every screen's
+    /// topic should hold; from then on every mismatch is healed.
+    armed: AtomicBool,
+    /// The event loop dropped rotation messages (the watcher fell behind).
+    overflowed: AtomicBool,
+    /// A reconciliation is running (a flapping connection starts one per connect).
+    reconciling: AtomicBool,
     /// Retained rotation messages processed so far (valid or not).
     read: AtomicU64,
 }
 
-/// Records the version of every retained rotation read back from the broker
-/// that carries the server's signature for its own screen.
+/// Records every message on a rotation topic: its digest, and its version
+/// when it carries the server's signature for its own screen. Once armed,
+/// a message that is not what the server published marks its screen suspect.
 async fn read_back(
-    mut incoming: mpsc::Receiver<Incoming>,
+    mut incoming: mpsc::Receiver<ReadBack>,
     server_trusted: protocol::TrustedKey,
     retained: Arc<RetainedRotations>,
+    delivery: Delivery,
 ) {
     while let Some(message) = incoming.recv().await {
+        let message = match message {
+            ReadBack::Connected => {
+                retained.versions.lock().await.clear();
+                retained.last_seen.lock().await.clear();
+                continue;
+            }
+            ReadBack::Message(message) => message,
+        };
         retained.read.fetch_add(1, Ordering::Relaxed);
+        let screen_id = message.topic.screen_id;
+        let seen = digest(&message.payload);
+        retained
+            .last_seen
+            .lock()
+            .await
+            .insert(screen_id.clone(), seen);
+        if retained.armed.load(Ordering::Relaxed) {
+            let mut suspect = retained.suspect.lock().await;
+            if delivery.expected_retained(&screen_id) == Some(seen) {
+                suspect.remove(&screen_id);
+            } else {
+                suspect
+                    .entry(screen_id.clone())
+                    .or_insert_with(Instant::now);
+            }
+        }
         let Ok(rotation) = protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
         else {
             continue;
         };
-        if rotation.screen_id == message.topic.screen_id {
+        if rotation.screen_id == screen_id {
             retained
                 .versions
                 .lock()
                 .await
-                .insert(message.topic.screen_id, rotation.version);
+                .insert(screen_id, rotation.version);
         }
     }
 }
 
-/// Longest the start-up reconciliation keeps reading retained rotations.
+/// How often suspect rotation topics are looked at.
+const HEAL_TICK: Duration = Duration::from_millis(500);
+
+/// How long a topic must keep showing something else before it is healed:
+/// the server's own publishes come back in order, so an older one seen just
+/// before the newest is not yet a reason to publish again.
+const HEAL_SETTLE: Duration = Duration::from_millis(800);
+
+/// Keeps every screen's retained rotation the server's current sealed one
+/// (issue 17): a topic that shows junk, another version, or was deleted
+/// (an empty retained publish) gets the latest stored rotation again within
+/// about a second, whatever the screen reports. The store decides what is
+/// current, so a newer version another replica published is left alone.
+async fn heal_retained(
+    delivery: Delivery,
+    store: Arc<dyn DeliveryStore>,
+    retained: Arc<RetainedRotations>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(HEAL_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if retained.overflowed.swap(false, Ordering::Relaxed) {
+            // Some messages were dropped unseen: have the broker hand over
+            // its retained rotations again.
+            let filter = Topic::filter_all(TopicKind::Rotation);
+            let _ = delivery.client.unsubscribe(filter.clone()).await;
+            let _ = delivery.client.subscribe(filter, QoS::AtMostOnce).await;
+        }
+        let due: Vec<protocol::ScreenId> = {
+            let mut suspect = retained.suspect.lock().await;
+            let due: Vec<_> = suspect
+                .iter()
+                .filter(|(_, since)| since.elapsed() >= HEAL_SETTLE)
+                .map(|(screen, _)| screen.clone())
+                .collect();
+            for screen in &due {
+                suspect.remove(screen);
+            }
+            due
+        };
+        for screen_id in due {
+            let seen = retained.last_seen.lock().await.get(&screen_id).copied();
+            if seen.is_some() && seen == delivery.expected_retained(&screen_id) {
+                continue;
+            }
+            let current = match store.latest_rotation(&screen_id).await {
+                Ok(Some((_, _, envelope))) => envelope,
+                Ok(None) => continue, // not a screen with a rotation
+                Err(error) => {
+                    tracing::error!(screen = %screen_id, %error, "cannot load the rotation to heal its retained copy");
+                    continue;
+                }
+            };
+            let current_digest = digest(&current);
+            if seen == Some(current_digest) {
+                // Another replica published the newest one.
+                delivery.expect_retained(&screen_id, current_digest);
+                continue;
+            }
+            tracing::warn!(
+                screen = %screen_id,
+                "the broker's retained rotation was not the current one (junk, another version or deleted); republished"
+            );
+            match delivery.publish_rotation(&screen_id, current).await {
+                Ok(()) => {
+                    delivery
+                        .metrics
+                        .rotations_healed
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    tracing::error!(screen = %screen_id, %error, "republishing a healed rotation failed");
+                }
+            }
+        }
+    }
+}
+
+/// Longest the reconciliation keeps reading retained rotations.
 const RECONCILE_MAX: Duration = Duration::from_secs(30);
 
-/// Subscribes to every retained rotation, waits `window` and then until no
-/// retained rotation has arrived for another `window` (a broker holding
-/// thousands takes a while to hand them over), then republishes the latest
-/// stored rotation of every screen whose retained copy is missing or older.
+/// After a connect (the rotation topics are subscribed with it): waits
+/// `window` and then until no retained rotation has arrived for another
+/// `window` (a broker holding thousands takes a while to hand them over),
+/// then republishes the latest stored rotation of every screen whose
+/// retained copy is missing, older, or not the stored one, and arms the
+/// watcher that heals later changes.
 async fn reconcile(
     delivery: Delivery,
     store: Arc<dyn DeliveryStore>,
     broker_versions: Arc<RetainedRotations>,
     window: Duration,
 ) {
-    let filter = Topic::filter_all(TopicKind::Rotation);
-    // QoS 0: Mosquitto queues at most `max_queued_messages` (1,000) QoS 1
-    // messages per client and drops the rest, so with more retained
-    // rotations than that a QoS 1 read-back lost some and republished them
-    // needlessly; QoS 0 retained messages are written out as the socket takes them.
-    if let Err(error) = delivery
-        .client
-        .subscribe(filter.clone(), QoS::AtMostOnce)
-        .await
-    {
-        tracing::error!(%error, "cannot read retained rotations; republishing all");
+    if broker_versions.reconciling.swap(true, Ordering::AcqRel) {
+        return; // the running one reads what this connection hands over too
     }
+    reconcile_once(&delivery, store, &broker_versions, window).await;
+    broker_versions.reconciling.store(false, Ordering::Release);
+}
+
+async fn reconcile_once(
+    delivery: &Delivery,
+    store: Arc<dyn DeliveryStore>,
+    broker_versions: &RetainedRotations,
+    window: Duration,
+) {
     tokio::time::sleep(window).await;
     let mut waited = window;
     loop {
@@ -486,7 +688,6 @@ async fn reconcile(
             break;
         }
     }
-    let _ = delivery.client.unsubscribe(filter).await;
     let latest = match store.latest_rotations().await {
         Ok(latest) => latest,
         Err(error) => {
@@ -495,9 +696,19 @@ async fn reconcile(
         }
     };
     let seen = broker_versions.versions.lock().await.clone();
+    let seen_digests = broker_versions.last_seen.lock().await.clone();
     let mut republished = 0u64;
+    let mut already = 0usize;
     for (screen_id, version, envelope) in latest {
-        if seen.get(&screen_id).is_some_and(|&v| v >= version) {
+        let stored = digest(&envelope);
+        if seen_digests.get(&screen_id) == Some(&stored)
+            || seen.get(&screen_id).is_some_and(|&v| v > version)
+        {
+            // The broker holds it (or a newer one another replica published).
+            if delivery.expected_retained(&screen_id).is_none() {
+                delivery.expect_retained(&screen_id, stored);
+            }
+            already += 1;
             continue;
         }
         if let Err(error) = delivery.publish_rotation(&screen_id, envelope).await {
@@ -506,13 +717,14 @@ async fn reconcile(
         }
         republished += 1;
     }
+    broker_versions.armed.store(true, Ordering::Relaxed);
     delivery
         .metrics
         .rotations_republished
         .fetch_add(republished, Ordering::Relaxed);
     tracing::info!(
         republished,
-        already_on_broker = seen.len(),
+        already_on_broker = already,
         "rotations reconciled with the broker"
     );
 }

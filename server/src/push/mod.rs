@@ -24,7 +24,9 @@ use ledcast_protocol::v1 as protocol;
 use serde::{Deserialize, Serialize};
 
 pub use broker::{start_embedded_broker, BrokerAuth, BrokerError, EmbeddedBroker};
-pub use link::{mqtt_options, start, Delivery, DeliveryMetrics, DeliveryOptions};
+pub use link::{
+    mqtt_options, plays_username, start, Delivery, DeliveryMetrics, DeliveryOptions, PLAYS_CLIENTS,
+};
 pub use server_glue::{prepare, run, Prepared, SERVER_BROKER_USERNAME};
 
 /// `[mqtt]` section of the server configuration.
@@ -148,6 +150,21 @@ pub trait DeliveryStore: Send + Sync + 'static {
 
     /// The latest signed rotation envelope of every screen.
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<LatestRotation>>>;
+
+    /// The latest signed rotation envelope of one screen, if it has one.
+    /// The default picks it out of [`DeliveryStore::latest_rotations`].
+    fn latest_rotation<'a>(
+        &'a self,
+        screen_id: &'a protocol::ScreenId,
+    ) -> BoxFuture<'a, anyhow::Result<Option<LatestRotation>>> {
+        Box::pin(async move {
+            Ok(self
+                .latest_rotations()
+                .await?
+                .into_iter()
+                .find(|(id, _, _)| id == screen_id))
+        })
+    }
 }
 
 /// `(screen, version, signed envelope bytes)`.

@@ -1,7 +1,12 @@
 //! Mosquitto hardening: `ledcast-server broker-config mosquitto --out DIR`
 //! writes a password file and an ACL file so each device may read only its
 //! own `rotation`, `command`, `ack` topics and write only its own `state`,
-//! `plays`; the server account gets the rest of `ledcast/v1/#`.
+//! `plays`; the server accounts get the rest of `ledcast/v1/#`. The
+//! configuration makes every login its own client id
+//! (`use_username_as_clientid`): a device that connects with another
+//! screen's client id no longer kicks that screen off (and fires its Last
+//! Will). The server's play connections therefore log in as
+//! `{server}.plays-{k}` ([`super::plays_username`]), with the server's password.
 //!
 //! Device broker passwords are random tokens, stored by the server as
 //! Mosquitto `$6$` hashes (salted SHA-512) so the password file can be
@@ -75,17 +80,23 @@ pub struct MosquittoFiles {
 /// account and one account per device (the screen and its login).
 /// `listener` is Mosquitto's listener argument, e.g. `1883` or `1883 127.0.0.1`.
 pub fn render(
-    server: &BrokerAccount,
+    servers: &[BrokerAccount],
     devices: &[(ScreenId, BrokerAccount)],
     files_dir: &Path,
     listener: &str,
 ) -> MosquittoFiles {
-    let mut password_file = format!("{}:{}\n", server.username, server.password_hash);
-    let mut acl_file = format!(
-        "# Written by `ledcast-server broker-config mosquitto`. Regenerate after enrolling screens.\n\
-         user {}\ntopic readwrite {TOPIC_PREFIX}/#\n",
-        server.username
+    let mut password_file = String::new();
+    let mut acl_file = String::from(
+        "# Written by `ledcast-server broker-config mosquitto`. Regenerate after enrolling screens.\n",
     );
+    for server in servers {
+        let logins = std::iter::once(server.username.clone())
+            .chain((0..super::PLAYS_CLIENTS).map(|k| super::plays_username(&server.username, k)));
+        for login in logins {
+            let _ = writeln!(password_file, "{login}:{}", server.password_hash);
+            let _ = writeln!(acl_file, "user {login}\ntopic readwrite {TOPIC_PREFIX}/#");
+        }
+    }
     for (screen_id, account) in devices {
         let _ = writeln!(
             password_file,
@@ -115,7 +126,11 @@ pub fn render(
          # connection; Mosquitto drops QoS 1 messages past a client's queue\n\
          # (default 1000), which a fleet reporting at once passes.\n\
          max_queued_messages 100000\n\
-         listener {listener}\n",
+         listener {listener}\n\
+         # (A listener's option, so after its line.) A login is its own\n\
+         # client id: nobody can connect as another screen's client id and\n\
+         # kick it off.\n\
+         use_username_as_clientid true\n",
         files_dir.join("passwords").display(),
         files_dir.join("acl").display(),
         super::broker::MAX_PAYLOAD_BYTES,
@@ -178,6 +193,7 @@ pub async fn write_from_store(
     mqtt: &super::MqttConfig,
     out: &Path,
     listener: &str,
+    extra_server_users: &[String],
 ) -> anyhow::Result<BrokerConfigReport> {
     use anyhow::Context as _;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -197,13 +213,22 @@ pub async fn write_from_store(
             (password, Some(path))
         }
     };
-    let server = BrokerAccount {
-        username: mqtt
-            .username
-            .clone()
-            .unwrap_or_else(|| super::SERVER_BROKER_USERNAME.to_owned()),
-        password_hash: hash_password(&server_password, &crate::auth::random_bytes::<12>()),
-    };
+    let mut usernames = vec![mqtt
+        .username
+        .clone()
+        .unwrap_or_else(|| super::SERVER_BROKER_USERNAME.to_owned())];
+    for extra in extra_server_users {
+        if !usernames.contains(extra) {
+            usernames.push(extra.clone());
+        }
+    }
+    let servers: Vec<BrokerAccount> = usernames
+        .into_iter()
+        .map(|username| BrokerAccount {
+            username,
+            password_hash: hash_password(&server_password, &crate::auth::random_bytes::<12>()),
+        })
+        .collect();
     let mut devices = Vec::new();
     let mut without_hash = Vec::new();
     for login in store.live_broker_logins().await? {
@@ -222,7 +247,7 @@ pub async fn write_from_store(
             },
         ));
     }
-    let files = render(&server, &devices, out, listener);
+    let files = render(&servers, &devices, out, listener);
     let written =
         write_files(out, &files).with_context(|| format!("writing into {}", out.display()))?;
     Ok(BrokerConfigReport {
@@ -269,7 +294,12 @@ mod tests {
             username: "screen-b1-door".into(),
             password_hash: "$6$c$d".into(),
         };
-        let files = render(&server, &[(a, account)], Path::new("/etc/ledcast"), "1883");
+        let files = render(
+            std::slice::from_ref(&server),
+            &[(a, account)],
+            Path::new("/etc/ledcast"),
+            "1883",
+        );
         assert!(files.password_file.contains("\nscreen-b1-door:$6$c$d\n"));
         let device_rules: Vec<&str> = files
             .acl_file
@@ -289,5 +319,23 @@ mod tests {
             ]
         );
         assert!(files.config_snippet.contains("allow_anonymous false"));
+        assert!(files
+            .config_snippet
+            .contains("\nuse_username_as_clientid true\n"));
+        // The server and each of its play connections have a login (each
+        // login is its own client id).
+        for login in [
+            "ledcast-server",
+            "ledcast-server.plays-0",
+            "ledcast-server.plays-7",
+        ] {
+            assert!(
+                files.password_file.contains(&format!("{login}:$6$a$b\n")),
+                "{login}"
+            );
+            assert!(files.acl_file.contains(&format!(
+                "user {login}\ntopic readwrite ledcast/v1/screens/#\n"
+            )));
+        }
     }
 }

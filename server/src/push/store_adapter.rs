@@ -88,6 +88,17 @@ impl DeliveryStore for Store {
         })
     }
 
+    fn latest_rotation<'a>(
+        &'a self,
+        screen_id: &'a protocol::ScreenId,
+    ) -> BoxFuture<'a, anyhow::Result<Option<super::LatestRotation>>> {
+        Box::pin(async move {
+            Ok(Store::latest_rotation(self, screen_id.as_str())
+                .await?
+                .map(|r| (screen_id.clone(), r.version, r.envelope)))
+        })
+    }
+
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<super::LatestRotation>>> {
         Box::pin(async move {
             let stored = Store::latest_rotations(self).await?;

@@ -390,6 +390,81 @@ impl Store {
         Ok(())
     }
 
+    /// Accounts locked out of logging in from some address: every
+    /// `login:{user}@{address}` bucket with at least `allowed` failures since
+    /// `since`, as `(user name, address, failures, newest failure)`.
+    pub async fn login_locks(
+        &self,
+        since: i64,
+        allowed: u64,
+    ) -> StoreResult<Vec<(String, String, u64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT bucket, COUNT(*) AS n, MAX(at) AS newest FROM rate_events \
+             WHERE substr(bucket, 1, 6) = 'login:' AND at > $1 \
+             GROUP BY bucket ORDER BY bucket",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut locks = Vec::new();
+        for row in rows {
+            let bucket: String = row.try_get("bucket")?;
+            let failures = super::to_u64(row.try_get("n")?);
+            let Some((user, address)) = bucket
+                .strip_prefix("login:")
+                .and_then(|rest| rest.split_once('@'))
+            else {
+                continue;
+            };
+            if failures >= allowed {
+                locks.push((
+                    user.to_owned(),
+                    address.to_owned(),
+                    failures,
+                    row.try_get("newest")?,
+                ));
+            }
+        }
+        Ok(locks)
+    }
+
+    /// Lifts `username`'s login locks from every address (an admin's
+    /// unlock): its failure buckets, and the failures those addresses
+    /// counted over all accounts. Returns how many addresses it was locked from.
+    pub async fn clear_login_failures(&self, username: &str) -> StoreResult<u64> {
+        let prefix = format!("login:{username}@");
+        // LIKE narrows (SQLite's ignores case); the exact prefix is checked below.
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows =
+            sqlx::query("SELECT DISTINCT bucket FROM rate_events WHERE bucket LIKE $1 ESCAPE '\\'")
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut tx = self.pool.begin().await?;
+        let mut addresses = 0;
+        for row in rows {
+            let bucket: String = row.try_get("bucket")?;
+            let Some(address) = bucket.strip_prefix(&prefix) else {
+                continue;
+            };
+            for clear in [bucket.clone(), format!("login-addr:{address}")] {
+                sqlx::query("DELETE FROM rate_events WHERE bucket = $1")
+                    .bind(clear)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            addresses += 1;
+        }
+        tx.commit().await?;
+        Ok(addresses)
+    }
+
     /// Forgets every event in `bucket` (a successful login clears its failures).
     pub async fn clear_rate_events(&self, bucket: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM rate_events WHERE bucket = $1")

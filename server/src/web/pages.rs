@@ -738,7 +738,11 @@ pub async fn users(
     let frame = Frame::new(&state, &principal, &headers, "/ui/users").await?;
     let users = state.store.list_users().await?;
     let sites = state.store.list_sites().await?;
-    Ok(frame.render("users.html", json!({"users": users, "sites": sites})))
+    let locks = crate::http::session::login_locks(&state).await?;
+    Ok(frame.render(
+        "users.html",
+        json!({"users": users, "sites": sites, "locks": locks}),
+    ))
 }
 
 /// `GET /ui/audit` query.

@@ -951,10 +951,16 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
             .push(format!("refused count={} first={reason}", fleet.refused));
     }
     fleet.stop().await;
-    if args.broker.is_some() && args.scenario != Scenario::Storm {
-        clear_retained(&server, n).await?;
-    }
+    // Stop the server before cleaning: it puts back a deleted rotation.
+    let broker = (
+        server.running.broker_url.clone(),
+        server.running.embedded_broker_login.clone(),
+        server.run.clone(),
+    );
     server.finish().await?;
+    if args.broker.is_some() && args.scenario != Scenario::Storm {
+        clear_retained(broker, n).await?;
+    }
     Ok(out)
 }
 
@@ -1068,13 +1074,14 @@ async fn change_round(
 
 /// Removes the run's retained rotations and states from a shared broker
 /// (the system Mosquitto persists them).
-async fn clear_retained(server: &Server, agents: usize) -> anyhow::Result<()> {
+async fn clear_retained(
+    (broker_url, login, run): (String, Option<(String, String)>, String),
+    agents: usize,
+) -> anyhow::Result<()> {
     use ledcast_protocol::v1::{ScreenId, Topic, TopicKind};
-    let mut options = ledcast_server::push::mqtt_options(
-        &server.running.broker_url,
-        &format!("fleet-clean-{}", server.run),
-    )?;
-    if let Some((user, pass)) = &server.running.embedded_broker_login {
+    let mut options =
+        ledcast_server::push::mqtt_options(&broker_url, &format!("fleet-clean-{run}"))?;
+    if let Some((user, pass)) = &login {
         options.set_credentials(user, pass);
     }
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1024);
@@ -1088,7 +1095,7 @@ async fn clear_retained(server: &Server, agents: usize) -> anyhow::Result<()> {
     });
     let mut sent = 0;
     for i in 0..agents {
-        let screen = ScreenId::new(&site::screen_id(&server.run, i))?;
+        let screen = ScreenId::new(&site::screen_id(&run, i))?;
         for kind in [TopicKind::Rotation, TopicKind::State] {
             client
                 .publish(
