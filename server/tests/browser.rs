@@ -170,6 +170,36 @@ async fn log_in(client: &Client, base: &str, username: &str, password: &str) {
     .await;
 }
 
+/// Submits the login form; returns the error it shows.
+async fn try_login(client: &Client, base: &str, username: &str, password: &str) -> String {
+    client.goto(&format!("{base}/login")).await.unwrap();
+    for (id, value) in [("username", username), ("password", password)] {
+        client
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(10, "the login error", || async {
+        let error = client.find(Locator::Id("login-error")).await.ok()?;
+        if error.attr("hidden").await.ok()?.is_some() {
+            return None;
+        }
+        let text = error.text().await.ok()?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await
+}
+
 async fn log_out(client: &Client) {
     client
         .find(Locator::Id("logout"))
@@ -274,9 +304,45 @@ async fn office_approver_branch_journey_in_chromium() {
     );
     shot(&client, "01-login").await;
 
-    // --- the admin creates the branch user on the users page -----------------
+    // --- the editor's typos lock her out; the page says for how long ----------
+    for _ in 0..5 {
+        let shown = try_login(&client, &base, "li.editor", "a typo of the password").await;
+        assert_eq!(shown, zh.text("js_login_failed"));
+    }
+    let shown = try_login(&client, &base, "li.editor", &editor_pw).await;
+    assert!(
+        shown.contains("15 分钟后再试") && shown.contains("管理员解锁"),
+        "the locked-out clerk is told how long and whom to ask: {shown}"
+    );
+    shot(&client, "01b-login-locked").await;
+
+    // --- the admin lifts the lock and creates the branch user ---------------
     log_in(&client, &base, "admin", &demo.admin_password).await;
     client.goto(&format!("{base}/ui/users")).await.unwrap();
+    let locked_row = "tr:has(.unlock-user[data-name=\"li.editor\"])";
+    let row_text = text_of(&client, locked_row).await.unwrap_or_default();
+    assert!(
+        row_text.contains("已锁定") && row_text.contains("输错密码 5 次"),
+        "the users page shows the lock: {row_text}"
+    );
+    shot(&client, "01c-users-locked").await;
+    client
+        .find(Locator::Css(".unlock-user[data-name=\"li.editor\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(10, "the row to say unlocked", || async {
+        let cells = client.find_all(Locator::Css(".login-state")).await.ok()?;
+        for cell in cells {
+            if cell.text().await.ok()? == zh.text("js_user_unlocked") {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
     client
         .find(Locator::Id("new-username"))
         .await
