@@ -325,6 +325,13 @@ async fn office_approver_branch_journey_in_chromium() {
         row_text.contains("已锁定") && row_text.contains("输错密码 5 次"),
         "the users page shows the lock: {row_text}"
     );
+    client
+        .execute(
+            "document.querySelector('.unlock-user').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
     shot(&client, "01c-users-locked").await;
     client
         .find(Locator::Css(".unlock-user[data-name=\"li.editor\"]"))
