@@ -5,19 +5,22 @@
 //! sends, all at once:
 //! 1. six ~120 KB PNG bombs (8-bit RGBA, 6300×6300: 159 MB once decoded)
 //!    to `POST /api/v1/materials`;
-//! 2. three 12.5 MB packs, each with four 250 MiB "posters" at a legal
-//!    80:1 ratio, to `POST /api/v1/packs`.
+//! 2. three 16 MB packs, each with four 250 MiB "posters" at a legal
+//!    64:1 ratio, to `POST /api/v1/packs`;
+//! 3. six real 4000×4000 RGBA posters (64 MB each decoded, just under the
+//!    96 MiB decode cap) to `POST /api/v1/materials`: these are decoded and
+//!    stored, at most `uploads_at_once` at a time.
 //!
 //! After each phase it reads the server process's peak RSS (VmHWM; reset
 //! between phases through `/proc/PID/clear_refs`) and prints one line:
 //!
 //! ```text
-//! hostile rss_idle_mib=… bombs=6 bomb_answers=422x6 bombs_peak_mib=… packs=3 pack_answers=422x3 packs_peak_mib=… target_mib=512
+//! hostile rss_idle_mib=… bombs=6 bomb_answers=422x6 bombs_peak_mib=… packs=3 pack_answers=422x3 packs_peak_mib=… big_posters=6 big_answers=201x6 big_peak_mib=… target_mib=512
 //! ```
 //!
 //! ```sh
 //! cargo build --release -p ledcast-server -p ledcast-tests --bin ledcast-server --bin hostile
-//! target/release/hostile [--server target/release/ledcast-server]
+//! target/release/hostile [--server target/release/ledcast-server] [--uploads-at-once 6]
 //! ```
 
 use std::collections::BTreeMap;
@@ -40,6 +43,10 @@ struct Args {
     /// Packs sent at once.
     #[arg(long, default_value_t = 3)]
     packs: usize,
+    /// The server's `[limits] uploads_at_once` (its default is 2; 6 shows
+    /// what the gate saves).
+    #[arg(long, default_value_t = 2)]
+    uploads_at_once: u32,
 }
 
 const PASSWORD: &str = "bench password, long enough";
@@ -68,8 +75,9 @@ fn start(args: &Args, dir: &std::path::Path) -> anyhow::Result<Server> {
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\n[mqtt]\nembedded_listen = \"127.0.0.1:0\"\n",
-            dir.join("data")
+            "data_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\n[mqtt]\nembedded_listen = \"127.0.0.1:0\"\n[limits]\nuploads_at_once = {}\n",
+            dir.join("data"),
+            args.uploads_at_once,
         ),
     )?;
     let mut admin = Command::new(&args.server)
@@ -212,12 +220,12 @@ fn flate_zeros(len: usize) -> anyhow::Result<Vec<u8>> {
 fn pack_bomb() -> anyhow::Result<Vec<u8>> {
     const ENTRY: usize = 250 * 1024 * 1024;
     let mut manifest =
-        String::from("edition = \"bench-bomb\"\npublisher = \"bench\"\nissued = 2026-11-23\n");
+        String::from("edition = \"bench-2026-W48\"\npublisher = \"bench\"\nissued = 2026-11-23\n");
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for i in 0..4 {
         let path = format!("posters/{i}.png");
         manifest.push_str(&format!(
-            "\n[[material]]\nkind = \"poster\"\nfile = \"{path}\"\ntitle = \"大图{i}\"\ncategory = \"refund\"\nscreens = [\"hall\"]\nvalid_from = 2026-11-23\nvalid_until = 2026-12-06\n"
+            "\n[[material]]\nkind = \"poster\"\nfile = \"{path}\"\ntitle = \"大图{i}\"\ncategory = \"刷单返利\"\nscreens = [\"hall\"]\nvalid_from = 2026-11-23\nvalid_until = 2026-12-06\n"
         ));
         zip.start_file(
             path,
@@ -225,11 +233,11 @@ fn pack_bomb() -> anyhow::Result<Vec<u8>> {
                 .compression_method(zip::CompressionMethod::Deflated)
                 .compression_level(Some(1)),
         )?;
-        // One pseudo-random byte in every 64: about 80:1 with deflate.
+        // One pseudo-random byte in every 256: about 80:1 with deflate.
         let mut chunk = vec![0u8; 1 << 20];
         let mut state = 0x1234_5678u32 ^ i;
         for written in (0..ENTRY).step_by(chunk.len()) {
-            for slot in chunk.iter_mut().step_by(64) {
+            for slot in chunk.iter_mut().step_by(256) {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
@@ -349,8 +357,30 @@ fn main() -> anyhow::Result<()> {
     let packs_peak = status_file(pid, "VmHWM:")?;
     eprintln!("pack answer: {pack_detail}");
 
+    // Six real (black) posters just under the decode cap, at once: decoded
+    // and stored, at most `uploads_at_once` (2) at a time.
+    reset_peak(pid)?;
+    let big: Vec<Vec<u8>> = (0..args.bombs as u32)
+        .map(|i| png_bomb(4000 - i, 4000 - i).map(|png| multipart(&format!("big-{i}.png"), &png)))
+        .collect::<anyhow::Result<_>>()?;
+    let big_codes: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = big
+            .iter()
+            .map(|body| {
+                let url = format!("{}/api/v1/materials", server.base);
+                let session = &session;
+                scope.spawn(move || {
+                    all_at_once(1, &url, "multipart/form-data; boundary=XyZ", session, body).0[0]
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let big_peak = status_file(pid, "VmHWM:")?;
+
     println!(
-        "hostile rss_idle_mib={} bombs={} bomb_answers={} bombs_peak_mib={} packs={} pack_answers={} packs_peak_mib={} target_mib=512",
+        "hostile uploads_at_once={} rss_idle_mib={} bombs={} bomb_answers={} bombs_peak_mib={} packs={} pack_answers={} packs_peak_mib={} big_posters={} big_answers={} big_peak_mib={} target_mib=512",
+        args.uploads_at_once,
         mib(idle),
         args.bombs,
         tally(&bomb_codes),
@@ -358,6 +388,9 @@ fn main() -> anyhow::Result<()> {
         args.packs,
         tally(&pack_codes),
         mib(packs_peak),
+        args.bombs,
+        tally(&big_codes),
+        mib(big_peak),
     );
     drop(server);
     Ok(())
