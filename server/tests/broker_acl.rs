@@ -25,7 +25,8 @@ use ledcast_protocol::v1::{agent_client_id, EnrollResponse, ScreenId, Topic, Top
 use ledcast_server::config::Config;
 use ledcast_server::push;
 use ledcast_server::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow};
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 /// One device's broker login.
@@ -394,9 +395,14 @@ async fn connect(
     client_id: &str,
     user: &str,
     pass: &str,
-) -> Option<(AsyncClient, EventLoop)> {
+) -> Option<(AsyncClient, Events)> {
     connect_with(target, client_id, user, pass, None).await
 }
+
+/// A connection's events, polled by a task of its own so that keep-alives
+/// go out while the test waits elsewhere. Dropping it drops the connection
+/// without DISCONNECT; it ends when the connection does.
+type Events = mpsc::UnboundedReceiver<Event>;
 
 /// Logs in; `None` when the broker refuses the connection.
 async fn connect_with(
@@ -405,7 +411,7 @@ async fn connect_with(
     user: &str,
     pass: &str,
     will: Option<LastWill>,
-) -> Option<(AsyncClient, EventLoop)> {
+) -> Option<(AsyncClient, Events)> {
     let mut options = MqttOptions::new(client_id, "127.0.0.1", target.port);
     options.set_credentials(user, pass);
     options.set_keep_alive(Duration::from_secs(5));
@@ -414,28 +420,45 @@ async fn connect_with(
     }
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     match tokio::time::timeout(Duration::from_secs(5), eventloop.poll()).await {
-        Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => Some((client, eventloop)),
-        Ok(_) => None,
+        Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {}
+        Ok(_) => return None,
         Err(_) => panic!("the broker did not answer a CONNECT within 5 s"),
     }
+    let (events_tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                event = eventloop.poll() => match event {
+                    Ok(event) => {
+                        if events_tx.send(event).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                },
+                () = events_tx.closed() => return,
+            }
+        }
+    });
+    Some((client, events))
 }
 
-/// Polls until `done` says so (`Some`), the connection ends or `within`
-/// passes (`None`).
+/// Takes events until `done` says so (`Some`), the connection ends or
+/// `within` passes (`None`).
 async fn poll_until(
-    eventloop: &mut EventLoop,
+    events: &mut Events,
     within: Duration,
     mut done: impl FnMut(&Event) -> bool,
 ) -> Option<()> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        match tokio::time::timeout_at(deadline, eventloop.poll()).await {
-            Ok(Ok(event)) => {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) => {
                 if done(&event) {
                     return Some(());
                 }
             }
-            Ok(Err(_)) | Err(_) => return None,
+            Ok(None) | Err(_) => return None,
         }
     }
 }
