@@ -22,6 +22,7 @@
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::num::NonZeroU16;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +33,10 @@ use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::net::Builder;
 use rmqtt::retain::{DefaultRetainStorage, RetainStorage};
 use rmqtt::server::MqttServer;
+use rmqtt::subscribe::SharedSubscription;
 use rmqtt::types::{
-    AuthResult, ConnectInfo, LastWill, PublishAclResult, Retain, SubscribeAclResult, TopicFilter,
+    AuthResult, ClientId, ConnectInfo, Id, IsOnline, LastWill, NodeId, PublishAclResult, Retain,
+    SharedGroup, SubscribeAclResult, SubscriptionIdentifier, SubscriptionOptions, TopicFilter,
     TopicName,
 };
 
@@ -194,6 +197,7 @@ async fn run(
         .build()
         .await;
     *scx.extends.retain_mut().await = Box::new(RetainedInMemory::default());
+    *scx.extends.shared_subscription_mut().await = Box::new(SharedRoundRobin::default());
     // Keep the register alive with the broker.
     let _register = match auth {
         Some(auth) => {
@@ -370,6 +374,58 @@ impl RetainStorage for RetainedInMemory {
 
     async fn max(&self) -> isize {
         self.count().await
+    }
+}
+
+/// Shared subscriptions (`$share/group/filter`): each message goes to one
+/// online member of the group, in turn.
+///
+/// rmqtt parses `$share/…` in its core but its default strategy supports
+/// none (it wants the `rmqtt-shared-subscription` plugin), so subscribers
+/// of a shared filter got nothing.
+#[derive(Default)]
+struct SharedRoundRobin {
+    /// Messages handed out so far, over all groups.
+    next: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SharedSubscription for SharedRoundRobin {
+    fn is_supported(&self) -> bool {
+        true
+    }
+
+    async fn choice(
+        &self,
+        scx: &ServerContext,
+        _group: &SharedGroup,
+        _publisher_id: &Id,
+        _topic: &TopicName,
+        members: &[(
+            NodeId,
+            ClientId,
+            SubscriptionOptions,
+            Option<Vec<SubscriptionIdentifier>>,
+            Option<IsOnline>,
+        )],
+    ) -> Option<(usize, IsOnline)> {
+        if members.is_empty() {
+            return None;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..members.len() {
+            let index = (start + offset) % members.len();
+            let (node_id, client_id, _, _, online) = &members[index];
+            let online = match online {
+                Some(online) => *online,
+                None => scx.extends.router().await.is_online(*node_id, client_id).await,
+            };
+            if online {
+                return Some((index, true));
+            }
+        }
+        // Nobody online: queue it for one of them (a clean session drops it).
+        Some((start % members.len(), false))
     }
 }
 
