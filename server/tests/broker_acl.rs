@@ -293,8 +293,22 @@ async fn a_device_is_held_to_its_own_topics(target: &Target, a: &Device, b: &Dev
     let rotation_b_topic = Topic::name(&b.screen, TopicKind::Rotation);
     publish_as(target, a, &rotation_b_topic, b"junk", true).await;
     publish_as(target, a, &rotation_b_topic, b"", true).await;
-    publish_as(target, a, &Topic::name(&b.screen, TopicKind::State), b"forged", true).await;
-    publish_as(target, a, &Topic::name(&b.screen, TopicKind::Plays), b"forged", false).await;
+    publish_as(
+        target,
+        a,
+        &Topic::name(&b.screen, TopicKind::State),
+        b"forged",
+        true,
+    )
+    .await;
+    publish_as(
+        target,
+        a,
+        &Topic::name(&b.screen, TopicKind::Plays),
+        b"forged",
+        false,
+    )
+    .await;
     // A Last Will that would delete B's rotation when A's connection drops.
     let will = LastWill::new(&rotation_b_topic, Vec::new(), QoS::AtLeastOnce, true);
     if let Some((client, eventloop)) =
@@ -305,7 +319,14 @@ async fn a_device_is_held_to_its_own_topics(target: &Target, a: &Device, b: &Dev
         drop(eventloop);
     }
     // A's own report still gets through, and marks the end of the attacks.
-    publish_as(target, a, &Topic::name(&a.screen, TopicKind::Plays), b"mine", false).await;
+    publish_as(
+        target,
+        a,
+        &Topic::name(&a.screen, TopicKind::Plays),
+        b"mine",
+        false,
+    )
+    .await;
     let mut after_attack = Vec::new();
     let own_plays = Topic::name(&a.screen, TopicKind::Plays);
     let got_own = poll_until(&mut server_loop, Duration::from_secs(5), |event| {
@@ -323,7 +344,10 @@ async fn a_device_is_held_to_its_own_topics(target: &Target, a: &Device, b: &Dev
         false
     })
     .await;
-    assert!(got_own.is_some(), "A's own plays reach the server: {after_attack:?}");
+    assert!(
+        got_own.is_some(),
+        "A's own plays reach the server: {after_attack:?}"
+    );
     assert_eq!(
         after_attack,
         vec![own_plays],
@@ -336,7 +360,10 @@ async fn a_device_is_held_to_its_own_topics(target: &Target, a: &Device, b: &Dev
         .await
         .unwrap();
     server
-        .subscribe(Topic::name(&a.screen, TopicKind::Rotation), QoS::AtLeastOnce)
+        .subscribe(
+            Topic::name(&a.screen, TopicKind::Rotation),
+            QoS::AtLeastOnce,
+        )
         .await
         .unwrap();
     let mut retained = Vec::new();

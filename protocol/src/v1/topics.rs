@@ -181,7 +181,11 @@ mod tests {
         for kind in TopicKind::ALL {
             let access = kind.device_access();
             assert_eq!(access.write(), kind.from_agent(), "{kind:?}");
-            assert_eq!(access.read(), !kind.from_agent() || kind == TopicKind::State, "{kind:?}");
+            assert_eq!(
+                access.read(),
+                !kind.from_agent() || kind == TopicKind::State,
+                "{kind:?}"
+            );
         }
     }
 }

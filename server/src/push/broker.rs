@@ -170,17 +170,15 @@ pub fn start_embedded_broker(
 /// Whether a device of `screen` may subscribe to `filter`: one of its own
 /// readable topics, by exact name (no wildcards, no shared subscriptions).
 pub fn device_may_subscribe(screen: &ScreenId, filter: &str) -> bool {
-    Topic::parse(filter).is_some_and(|topic| {
-        topic.screen_id == *screen && topic.kind.device_access().read()
-    })
+    Topic::parse(filter)
+        .is_some_and(|topic| topic.screen_id == *screen && topic.kind.device_access().read())
 }
 
 /// Whether a device of `screen` may publish to `topic` (or name it as its
 /// Last Will): one of its own writable topics.
 pub fn device_may_publish(screen: &ScreenId, topic: &str) -> bool {
-    Topic::parse(topic).is_some_and(|topic| {
-        topic.screen_id == *screen && topic.kind.device_access().write()
-    })
+    Topic::parse(topic)
+        .is_some_and(|topic| topic.screen_id == *screen && topic.kind.device_access().write())
 }
 
 /// Builds the broker on this thread's runtime, reports the bind, and runs
@@ -418,7 +416,13 @@ impl SharedSubscription for SharedRoundRobin {
             let (node_id, client_id, _, _, online) = &members[index];
             let online = match online {
                 Some(online) => *online,
-                None => scx.extends.router().await.is_online(*node_id, client_id).await,
+                None => {
+                    scx.extends
+                        .router()
+                        .await
+                        .is_online(*node_id, client_id)
+                        .await
+                }
             };
             if online {
                 return Some((index, true));
