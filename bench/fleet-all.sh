@@ -24,7 +24,7 @@ run() {
         tail -n 1 "$LOG"
     else
         status=1
-        echo "FAILED: fleet $*: $(grep -v 'rumqttd' "$LOG.stderr" | tail -n 3)"
+        echo "FAILED: fleet $*: $(grep -v 'rmqtt' "$LOG.stderr" | tail -n 3)"
         tail -n 20 "$LOG.stderr" >> "$LOG"
     fi
 }

@@ -214,8 +214,9 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                // rumqttd logs every connection and subscription at info.
-                .unwrap_or_else(|_| "info,sqlx=warn,rumqttd=warn".into()),
+                // The embedded broker (rmqtt) logs every listener and
+                // connection at info.
+                .unwrap_or_else(|_| "info,sqlx=warn,rmqtt=warn,rmqtt_net=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -18,6 +18,7 @@ const FORBIDDEN_TOKENS: &[&str] = &[
     "axum",
     "rumqttc",
     "rumqttd",
+    "rmqtt",
     "sqlx",
     "reqwest",
     "ureq",
@@ -26,7 +27,7 @@ const FORBIDDEN_TOKENS: &[&str] = &[
 
 /// Crates a pure crate must not depend on, even transitively.
 const FORBIDDEN_CRATES: &[&str] = &[
-    "tokio", "axum", "rumqttc", "rumqttd", "sqlx", "reqwest", "hyper", "ureq", "mio",
+    "tokio", "axum", "rumqttc", "rumqttd", "rmqtt", "sqlx", "reqwest", "hyper", "ureq", "mio",
 ];
 
 fn workspace_root() -> PathBuf {

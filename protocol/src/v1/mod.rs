@@ -26,6 +26,8 @@ pub use envelope::{
 pub use ids::{BootId, IdError, ScreenId, Sha256};
 pub use playback::SlotPosition;
 pub use time::Timestamp;
-pub use topics::{agent_client_id, Topic, TopicKind, TOPIC_PREFIX};
+pub use topics::{
+    agent_client_id, agent_client_screen, DeviceAccess, Topic, TopicKind, TOPIC_PREFIX,
+};
 pub use types::*;
 pub use upload::{sign_upload, verify_upload, HEADER_KEY_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};

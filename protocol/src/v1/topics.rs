@@ -51,14 +51,57 @@ impl TopicKind {
     pub fn from_agent(self) -> bool {
         matches!(self, TopicKind::State | TopicKind::Plays)
     }
+
+    /// What a device may do on this topic of its own screen: the broker
+    /// topic matrix, one table for the embedded broker's ACL and the
+    /// Mosquitto ACL file. A device has no access to any other topic.
+    pub fn device_access(self) -> DeviceAccess {
+        match self {
+            // A device reads its own retained state too: it republishes
+            // `online` when a late Last Will of an earlier connection lands.
+            TopicKind::State => DeviceAccess::ReadWrite,
+            TopicKind::Plays => DeviceAccess::Write,
+            TopicKind::Rotation | TopicKind::Command | TopicKind::Ack => DeviceAccess::Read,
+        }
+    }
+}
+
+/// A device's access to one of its own topics ([`TopicKind::device_access`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceAccess {
+    /// Subscribe only.
+    Read,
+    /// Publish only.
+    Write,
+    /// Both.
+    ReadWrite,
+}
+
+impl DeviceAccess {
+    /// Whether a device may subscribe.
+    pub fn read(self) -> bool {
+        matches!(self, DeviceAccess::Read | DeviceAccess::ReadWrite)
+    }
+
+    /// Whether a device may publish.
+    pub fn write(self) -> bool {
+        matches!(self, DeviceAccess::Write | DeviceAccess::ReadWrite)
+    }
 }
 
 /// The MQTT client id a screen's agent connects with. Brokers bind it to
 /// the device's login: a device that presents another screen's client id
 /// (to kick it off and fire its Last Will) is refused.
 pub fn agent_client_id(screen_id: &ScreenId) -> String {
-    format!("ledcast-agent-{}", screen_id.as_str())
+    format!("{AGENT_CLIENT_ID_PREFIX}{}", screen_id.as_str())
 }
+
+/// The screen whose agent client id this is; `None` for any other client id.
+pub fn agent_client_screen(client_id: &str) -> Option<ScreenId> {
+    ScreenId::new(client_id.strip_prefix(AGENT_CLIENT_ID_PREFIX)?).ok()
+}
+
+const AGENT_CLIENT_ID_PREFIX: &str = "ledcast-agent-";
 
 /// A parsed per-screen topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -122,5 +165,27 @@ mod tests {
         assert_eq!(Topic::parse("ledcast/v1/screens/a/b/state"), None);
         assert_eq!(Topic::parse("ledcast/v1/screens/+/state"), None);
         assert_eq!(Topic::parse("ledcast/v1/screens/a/other"), None);
+    }
+
+    #[test]
+    fn agent_client_ids_round_trip() {
+        let id = ScreenId::new("b1-door").unwrap();
+        assert_eq!(agent_client_screen(&agent_client_id(&id)), Some(id));
+        assert_eq!(agent_client_screen("ledcast-server-1a2b"), None);
+        assert_eq!(agent_client_screen("ledcast-agent-"), None);
+        assert_eq!(agent_client_screen("ledcast-agent-A/B"), None);
+    }
+
+    #[test]
+    fn devices_read_what_the_server_sends_and_write_what_they_report() {
+        for kind in TopicKind::ALL {
+            let access = kind.device_access();
+            assert_eq!(access.write(), kind.from_agent(), "{kind:?}");
+            assert_eq!(
+                access.read(),
+                !kind.from_agent() || kind == TopicKind::State,
+                "{kind:?}"
+            );
+        }
     }
 }

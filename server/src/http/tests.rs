@@ -1111,20 +1111,32 @@ async fn a_device_logs_in_to_the_embedded_broker_only_with_its_own_client_id() {
     let login = |client_id: &str, username: &str, password: &str| {
         auth(client_id.into(), username.into(), password.into())
     };
-    assert!(login("ledcast-agent-screen-a", "screen-screen-a", "pw-screen-a").await);
+    assert_eq!(
+        login("ledcast-agent-screen-a", "screen-screen-a", "pw-screen-a").await,
+        Some(crate::push::BrokerLogin::Device(
+            protocol::ScreenId::new("screen-a").unwrap()
+        ))
+    );
     assert!(
-        !login("ledcast-agent-screen-b", "screen-screen-a", "pw-screen-a").await,
+        login("ledcast-agent-screen-b", "screen-screen-a", "pw-screen-a")
+            .await
+            .is_none(),
         "screen-a's login with screen-b's client id is refused"
     );
-    assert!(!login("anything-else", "screen-screen-a", "pw-screen-a").await);
-    assert!(!login("ledcast-agent-screen-a", "screen-screen-a", "wrong").await);
-    assert!(
+    assert!(login("anything-else", "screen-screen-a", "pw-screen-a")
+        .await
+        .is_none());
+    assert!(login("ledcast-agent-screen-a", "screen-screen-a", "wrong")
+        .await
+        .is_none());
+    assert_eq!(
         login(
             "ledcast-server-plays-3",
             crate::push::SERVER_BROKER_USERNAME,
             "server-secret"
         )
-        .await
+        .await,
+        Some(crate::push::BrokerLogin::Server)
     );
     h.finish().await;
 }

@@ -23,11 +23,14 @@ use std::pin::Pin;
 use ledcast_protocol::v1 as protocol;
 use serde::{Deserialize, Serialize};
 
-pub use broker::{start_embedded_broker, BrokerAuth, BrokerError, EmbeddedBroker};
+pub use broker::{
+    device_may_publish, device_may_subscribe, start_embedded_broker, BrokerAuth, BrokerError,
+    BrokerLogin, EmbeddedBroker,
+};
 pub use link::{
     mqtt_options, plays_username, start, Delivery, DeliveryMetrics, DeliveryOptions, PLAYS_CLIENTS,
 };
-pub use server_glue::{prepare, run, Prepared, SERVER_BROKER_USERNAME};
+pub use server_glue::{broker_auth, prepare, run, Prepared, SERVER_BROKER_USERNAME};
 
 /// `[mqtt]` section of the server configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

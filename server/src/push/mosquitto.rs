@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use ledcast_protocol::v1::{ScreenId, Topic, TopicKind, TOPIC_PREFIX};
+use ledcast_protocol::v1::{DeviceAccess, ScreenId, Topic, TopicKind, TOPIC_PREFIX};
 use sha2::{Digest, Sha512};
 
 /// A salted SHA-512 hash in Mosquitto's password-file form: `$6$salt$hash`.
@@ -105,12 +105,11 @@ pub fn render(
         );
         let _ = writeln!(acl_file, "\nuser {}", account.username);
         for kind in TopicKind::ALL {
-            // A device reads its own retained state too: it republishes
-            // `online` when a late Last Will of an earlier connection lands.
-            let access = match kind {
-                TopicKind::State => "readwrite",
-                kind if kind.from_agent() => "write",
-                _ => "read",
+            // The same matrix as the embedded broker's ACL (`broker.rs`).
+            let access = match kind.device_access() {
+                DeviceAccess::Read => "read",
+                DeviceAccess::Write => "write",
+                DeviceAccess::ReadWrite => "readwrite",
             };
             let _ = writeln!(acl_file, "topic {access} {}", Topic::name(screen_id, kind));
         }

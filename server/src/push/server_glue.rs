@@ -17,7 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::presence::{next_step, PresencePolicy, Reported, Step};
-use super::{link, BoxFuture, BrokerAuth, Delivery, DeliveryOptions, EmbeddedBroker, MqttConfig};
+use super::{
+    link, BoxFuture, BrokerAuth, BrokerLogin, Delivery, DeliveryOptions, EmbeddedBroker, MqttConfig,
+};
 use crate::events::ServerEvent;
 use crate::http::AppState;
 use crate::store::Store;
@@ -270,25 +272,29 @@ fn key_changed_on_disk(state: &AppState) -> bool {
 
 /// Embedded-broker logins: the server's own account, or an enrolled,
 /// unrevoked device whose password's SHA-256 matches the stored one.
-pub(crate) fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> BrokerAuth {
+pub fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: String) -> BrokerAuth {
     Arc::new(
-        move |client_id: String, username: String, password: String| -> BoxFuture<'static, bool> {
+        move |client_id: String,
+              username: String,
+              password: String|
+              -> BoxFuture<'static, Option<BrokerLogin>> {
             let store = store_cell.get().cloned();
             let server_password = server_password.clone();
             Box::pin(async move {
                 if username == SERVER_BROKER_USERNAME {
-                    return crate::auth::same_secret(&password, &server_password);
+                    return crate::auth::same_secret(&password, &server_password)
+                        .then_some(BrokerLogin::Server);
                 }
-                let Some(store) = store else { return false };
+                let store = store?;
                 let device = match store.device_by_broker_username(&username).await {
                     Ok(Some(device)) => device,
                     Ok(None) => {
                         tracing::debug!(%username, "broker login refused: no enrolled device");
-                        return false;
+                        return None;
                     }
                     Err(error) => {
                         tracing::warn!(%username, %error, "broker login refused: the store did not answer");
-                        return false;
+                        return None;
                     }
                 };
                 let password_ok = crate::auth::same_secret(
@@ -297,13 +303,12 @@ pub(crate) fn broker_auth(store_cell: Arc<OnceLock<Store>>, server_password: Str
                 );
                 // A device is who it logged in as: its client id is its own
                 // (another's would kick that screen off and fire its Last Will).
-                let own_client_id = protocol::ScreenId::new(&device.screen_id)
-                    .map(|id| protocol::agent_client_id(&id))
-                    .is_ok_and(|own| own == client_id);
+                let screen = protocol::ScreenId::new(&device.screen_id).ok()?;
+                let own_client_id = protocol::agent_client_id(&screen) == client_id;
                 if password_ok && !own_client_id {
                     tracing::warn!(%username, %client_id, "broker login refused: another screen's client id");
                 }
-                password_ok && own_client_id
+                (password_ok && own_client_id).then_some(BrokerLogin::Device(screen))
             })
         },
     )

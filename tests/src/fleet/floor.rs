@@ -1,8 +1,8 @@
 //! The broker's own floor: N raw rumqttc subscribers, each on its own
 //! topic, receive one retained QoS 1 message of a rotation's size and
 //! answer on a shared ack topic; the time from the first publish to the
-//! last ack. Measured twice: the first round creates the topics (rumqttd
-//! pays seconds for thousands of new topics), the second is the floor
+//! last ack. Measured twice: the first round creates the topics (rumqttd,
+//! the embedded broker before rmqtt, paid seconds for thousands of new topics), the second is the floor
 //! ledcast is compared with (its rotation topics exist when it changes them).
 
 use std::time::{Duration, Instant};

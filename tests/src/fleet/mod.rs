@@ -65,8 +65,9 @@ pub struct Args {
     /// Play records per screen (ingest).
     #[arg(long, default_value_t = 100)]
     pub records: u64,
-    /// New broker connections per second while the fleet starts (rumqttd
-    /// accepts about 470/s); default 400 embedded, 2000 Mosquitto.
+    /// New broker connections per second while the fleet starts (rumqttd,
+    /// the embedded broker before rmqtt, accepted about 470/s); default 400
+    /// embedded, 2000 Mosquitto.
     #[arg(long)]
     pub connect_rate: Option<u32>,
     /// How long the broker stays down in `storm`, in ms.

@@ -1,6 +1,6 @@
 //! A TCP relay in front of the embedded broker, for the storm scenario.
 //!
-//! rumqttd runs on threads that cannot be stopped inside the process, so
+//! The embedded broker runs on threads that cannot be stopped inside the process, so
 //! "killing the embedded broker" is done here: the agents are enrolled with
 //! this relay as their broker. The relay runs in a child process (the fleet
 //! binary itself, started with [`RELAY_ENV`] set), so [`Relay::kill`] is a
