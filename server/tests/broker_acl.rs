@@ -102,7 +102,7 @@ async fn on_mosquitto_a_device_gets_and_touches_only_its_own_topics() {
     let out = dir.path().join("mosquitto");
     let mut mqtt = state.config.mqtt.clone();
     mqtt.password = Some("server-pw".into());
-    push::mosquitto::write_from_store(&state.store, &mqtt, &out, &format!("{port} 127.0.0.1"))
+    push::mosquitto::write_from_store(&state.store, &mqtt, &out, &format!("{port} 127.0.0.1"), &[])
         .await
         .unwrap();
     state.store.close().await;
