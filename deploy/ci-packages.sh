@@ -66,15 +66,22 @@ ls -l "$out"
 for arch in amd64 arm64 armhf; do
     f=$(ls "$out"/ledcast-agent_*_"$arch".deb)
     dpkg-deb --field "$f" Package Architecture Depends
-    dpkg-deb --contents "$f" | grep -q './usr/bin/ledcast-agent$' || { echo "FATAL: $f has no binary"; exit 1; }
+    dpkg-deb --contents "$f" | grep -q 'usr/bin/ledcast-agent$' || { echo "FATAL: $f has no binary"; exit 1; }
 done
 for arch in amd64 arm64; do
     f=$(ls "$out"/ledcast-server_*_"$arch".deb)
     dpkg-deb --field "$f" Package Architecture Depends
 done
 # The binary in each package is for its architecture.
-dpkg-deb --fsys-tarfile "$(ls "$out"/ledcast-agent_*_arm64.deb)" | tar -xO ./usr/bin/ledcast-agent | head -c 20 | od -An -tx1 | grep -q '02 01 01 .* b7 00' \
-    || { echo "FATAL: the arm64 package does not hold an aarch64 binary"; exit 1; }
+elf_machine() { # elf_machine DEB BINARY: the ELF class and machine bytes of BINARY in DEB
+    dpkg-deb --fsys-tarfile "$1" | tar -xO "usr/bin/$2" | head -c 20 | od -An -tx1 | tr -d ' \n' | cut -c9-10,37-40
+}
+[ "$(elf_machine "$(ls "$out"/ledcast-agent_*_arm64.deb)" ledcast-agent)" = 02b700 ] \
+    || { echo "FATAL: the arm64 agent package does not hold an aarch64 binary"; exit 1; }
+[ "$(elf_machine "$(ls "$out"/ledcast-agent_*_armhf.deb)" ledcast-agent)" = 012800 ] \
+    || { echo "FATAL: the armhf agent package does not hold a 32-bit ARM binary"; exit 1; }
+[ "$(elf_machine "$(ls "$out"/ledcast-server_*_arm64.deb)" ledcast-server)" = 02b700 ] \
+    || { echo "FATAL: the arm64 server package does not hold an aarch64 binary"; exit 1; }
 
 log "the aarch64 agent under qemu-user: --help, enroll, play, report"
 agent=target/aarch64-unknown-linux-musl/agent-release/ledcast-agent

@@ -458,7 +458,10 @@ mod tests {
         assert_eq!(c.cache_dir(), PathBuf::from("/var/cache/ledcast-agent"));
         assert_eq!(c.display.sink, SinkKind::Fbdev);
         assert_eq!(c.display.mpv_options, default_mpv_options());
-        assert_eq!(c.display.fbdev.console_tty, Some(PathBuf::from("/dev/tty1")));
+        assert_eq!(
+            c.display.fbdev.console_tty,
+            Some(PathBuf::from("/dev/tty1"))
+        );
         let c = AgentConfig::from_toml("[display.fbdev]\nconsole_tty = \"\"\n").unwrap();
         assert_eq!(c.display.fbdev.console_tty, None);
     }

@@ -85,12 +85,16 @@ fn video_slots_play_in_mpv_and_stop_at_the_next_item() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    // The stand-in mpv: says who it is, then plays "forever".
+    // The stand-in mpv: says who it is, then plays "forever". Absolute
+    // paths: the other test in this binary replaces PATH.
     let pids = dir.path().join("mpv-pids");
     let script = dir.path().join("fake-mpv");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho $$ >> {}\nexec sleep 60\n", pids.display()),
+        format!(
+            "#!/bin/sh\necho $$ >> {}\nexec /bin/sleep 60\n",
+            pids.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -101,10 +105,11 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
     let clip = b"an mp4 as far as the agent cares: it checks the hash, mpv decodes".to_vec();
     let blue = png(BLUE);
     for bytes in [&clip, &blue] {
-        http_state.lock().unwrap().media.insert(
-            hex_sha(bytes),
-            (bytes.clone(), Serve::Correct),
-        );
+        http_state
+            .lock()
+            .unwrap()
+            .media
+            .insert(hex_sha(bytes), (bytes.clone(), Serve::Correct));
     }
     let clip_ref = MediaRef {
         sha256: Sha256(sha2::Sha256::digest(&clip).into()),
@@ -161,7 +166,7 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = std::fs::read_to_string(&pids).unwrap().trim().to_owned();
     let killed_at = wall_now();
-    let status = std::process::Command::new("kill")
+    let status = std::process::Command::new("/bin/kill")
         .args(["-9", &pid])
         .status()
         .unwrap();
@@ -172,11 +177,17 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
         frame_pixel(&frame_path) == Some(BLUE)
     })
     .await;
-    wait_for("the video's record and the fallback's, reported", 10_000, || {
-        let seen = server.seen.lock().unwrap();
-        let records: Vec<_> = seen.batches.iter().flat_map(|b| b.records.iter()).collect();
-        records.iter().any(|r| r.material_id == "standard-warning" && r.ended_at.is_some())
-    })
+    wait_for(
+        "the video's record and the fallback's, reported",
+        10_000,
+        || {
+            let seen = server.seen.lock().unwrap();
+            let records: Vec<_> = seen.batches.iter().flat_map(|b| b.records.iter()).collect();
+            records
+                .iter()
+                .any(|r| r.material_id == "standard-warning" && r.ended_at.is_some())
+        },
+    )
     .await;
     let state = server.latest_state();
     agent.stop().await;
@@ -196,7 +207,8 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
     let ended = video.ended_at.expect("the video's record ended");
     assert_eq!(video.outcome, PlayOutcome::Interrupted, "{video:?}");
     assert!(
-        ended.as_millis() >= killed_at.as_millis() && ended.as_millis() <= killed_at.as_millis() + 1_000,
+        ended.as_millis() >= killed_at.as_millis()
+            && ended.as_millis() <= killed_at.as_millis() + 1_000,
         "the record ends when mpv died ({} ms after the kill), not at the slot's end",
         ended.as_millis() - killed_at.as_millis()
     );
@@ -207,9 +219,14 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
         .expect("a record follows the video");
     assert_eq!(fallback.material_id, "standard-warning", "{records:#?}");
     assert_eq!(fallback.media, blue_ref_sha(&blue));
-    assert_eq!(fallback.started_at, ended, "no gap and no overlap on the glass");
+    assert_eq!(
+        fallback.started_at, ended,
+        "no gap and no overlap on the glass"
+    );
     assert!(
-        state.is_some_and(|s| s.last_error.is_some_and(|e| e.contains("clip") && e.contains("exited"))),
+        state.is_some_and(|s| s
+            .last_error
+            .is_some_and(|e| e.contains("clip") && e.contains("exited"))),
         "the screen page shows why"
     );
 }

@@ -236,9 +236,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Demo(args) => runtime()?.block_on(async {
-            ledcast_server::demo::run(args, shutdown_signal()).await
-        }),
+        Command::Demo(args) => {
+            runtime()?.block_on(async { ledcast_server::demo::run(args, shutdown_signal()).await })
+        }
         Command::Compile(args) => compile_cmd::run(&args),
         Command::Preview(args) => ledcast_server::contact_sheet::run(&args),
         Command::Bench {

@@ -165,7 +165,9 @@ impl FbGeometry {
             ("alpha", self.alpha),
         ] {
             let colour = name != "alpha";
-            if (colour && c.length == 0) || c.length > 8 || c.offset + c.length > self.bits_per_pixel
+            if (colour && c.length == 0)
+                || c.length > 8
+                || c.offset + c.length > self.bits_per_pixel
             {
                 return bad(format!(
                     "framebuffer {name} channel (offset {}, length {}) does not fit a {}-bit pixel",
@@ -246,7 +248,12 @@ impl FbdevSink {
 
     /// A sink over an open file whose layout the caller knows (tests: a
     /// regular file with padded rows; ioctls cannot be asked of it).
-    pub fn with_geometry(file: File, geometry: FbGeometry, x_offset_px: u32, y_offset_px: u32) -> FbdevSink {
+    pub fn with_geometry(
+        file: File,
+        geometry: FbGeometry,
+        x_offset_px: u32,
+        y_offset_px: u32,
+    ) -> FbdevSink {
         FbdevSink {
             config: FbdevConfig {
                 x_offset_px,

@@ -143,7 +143,8 @@ pub fn mpv_args(
         .any(|o| o == "--vo=drm" || o.starts_with("--gpu-context=drm"));
     match output_size {
         Some((out_w, out_h)) if console && out_w > 0 && out_h > 0 => {
-            let ratio = |margin: u32, total: u32| format!("{:.6}", f64::from(margin) / f64::from(total));
+            let ratio =
+                |margin: u32, total: u32| format!("{:.6}", f64::from(margin) / f64::from(total));
             let right = out_w.saturating_sub(x + width);
             let bottom = out_h.saturating_sub(y + height);
             args.push(format!("--video-margin-ratio-left={}", ratio(x, out_w)).into());
@@ -589,7 +590,10 @@ mod tests {
             "--video-margin-ratio-top=0.037037",
             "--video-margin-ratio-bottom=0.888889",
         ] {
-            assert!(console.iter().any(|a| a == expected), "{expected} in {console:?}");
+            assert!(
+                console.iter().any(|a| a == expected),
+                "{expected} in {console:?}"
+            );
         }
         assert_eq!(&console[console.len() - 2..], ["--", "/cache/media/abc"]);
         let desktop = strings(mpv_args(
@@ -599,7 +603,10 @@ mod tests {
             Some((1920, 1080)),
             path,
         ));
-        assert!(desktop.iter().any(|a| a == "--geometry=352x80+100+40"), "{desktop:?}");
+        assert!(
+            desktop.iter().any(|a| a == "--geometry=352x80+100+40"),
+            "{desktop:?}"
+        );
         assert!(!desktop.iter().any(|a| a.starts_with("--video-margin")));
     }
 

@@ -820,7 +820,11 @@ fn a_video_that_fails_mid_slot_ends_its_record_and_the_fallback_is_recorded_as_s
     assert_eq!(fallback.started_at, Timestamp(start + 4_000));
     let showing = log.shows.last().unwrap();
     assert!(showing.fallback);
-    assert_eq!(showing.ends_at, Timestamp(start + 10_000), "until the slot ends");
+    assert_eq!(
+        showing.ends_at,
+        Timestamp(start + 10_000),
+        "until the slot ends"
+    );
     assert!(player
         .status()
         .last_error
@@ -843,7 +847,11 @@ fn a_video_that_fails_mid_slot_ends_its_record_and_the_fallback_is_recorded_as_s
     // Every record ends where the next begins: the glass is accounted for.
     for (record, next) in log.starts.iter().zip(log.starts.iter().skip(1)) {
         let end = log.ends.iter().find(|e| e.0 == record.seq).unwrap();
-        assert_eq!(end.1, next.started_at, "{} ends as {} starts", record.material_id, next.material_id);
+        assert_eq!(
+            end.1, next.started_at,
+            "{} ends as {} starts",
+            record.material_id, next.material_id
+        );
     }
 }
 
@@ -868,11 +876,17 @@ fn a_video_that_cannot_start_leaves_a_record_of_no_time_and_the_builtin_fills_th
         },
     );
     drain(&mut player, &mut log);
-    assert_eq!(log.ends.last().unwrap(), &(seq, Timestamp(start), PlayOutcome::Interrupted));
+    assert_eq!(
+        log.ends.last().unwrap(),
+        &(seq, Timestamp(start), PlayOutcome::Interrupted)
+    );
     let builtin = log.starts.last().unwrap();
     assert_eq!(builtin.rotation_version, None);
     assert!(builtin.material_id.starts_with("builtin:"));
-    assert!(matches!(log.shows.last().unwrap().content, Content::Builtin { .. }));
+    assert!(matches!(
+        log.shows.last().unwrap().content,
+        Content::Builtin { .. }
+    ));
 }
 
 #[test]
@@ -881,7 +895,10 @@ fn without_a_display_nothing_is_journaled_until_it_comes_back() {
     let r = rotation(
         1,
         start,
-        vec![all_day(start, vec![slot(1, 10_000, true), slot(2, 10_000, true)])],
+        vec![all_day(
+            start,
+            vec![slot(1, 10_000, true), slot(2, 10_000, true)],
+        )],
         vec![],
     );
     let mut player = Player::new(config(&[1, 2]));
@@ -918,10 +935,15 @@ fn without_a_display_nothing_is_journaled_until_it_comes_back() {
             error: "write: Input/output error".into(),
         },
     );
+    drain(&mut player, &mut log);
     run_until(&mut player, &mut log, start + 120_000);
     assert_eq!(
         log.ends,
-        vec![(log.starts[0].seq, Timestamp(start + 63_000), PlayOutcome::Interrupted)]
+        vec![(
+            log.starts[0].seq,
+            Timestamp(start + 63_000),
+            PlayOutcome::Interrupted
+        )]
     );
     assert_eq!(log.starts.len(), 1);
 }
