@@ -182,6 +182,7 @@ in_root dpkg -P ledcast-agent ledcast-server
 in_root test ! -e /etc/ledcast/agent.toml
 in_root test ! -e /etc/ledcast/server.toml
 in_root test ! -e /var/lib/ledcast
-! in_root getent passwd ledcast-agent >/dev/null
-! in_root getent passwd ledcast >/dev/null
+for user in ledcast-agent ledcast; do
+    if in_root getent passwd "$user" >/dev/null; then echo "FATAL: purge left the user $user"; exit 1; fi
+done
 echo "packages install, verify, run, remove and purge cleanly"
