@@ -161,9 +161,12 @@ in_root dpkg-query -W -f='${Conffiles}\n' ledcast-agent | grep -q /etc/ledcast/a
 in_root dpkg-query -W -f='${Conffiles}\n' ledcast-server | grep -q /etc/ledcast/server.toml
 [ "$(in_root systemctl is-enabled ledcast-agent)" = enabled ]
 [ "$(in_root systemctl is-enabled ledcast-server)" = enabled ]
-# The packaged server, as its user, with the packaged config; SIGTERM stops it cleanly.
+# The packaged server, as its user, with the packaged config (on free ports:
+# the machine's own Mosquitto may hold 1883); SIGTERM stops it cleanly.
+in_root sh -c "sed 's/^embedded_listen = .*/embedded_listen = \"127.0.0.1:0\"/' /etc/ledcast/server.toml >/tmp/server-ci.toml"
+in_root chmod 0644 /tmp/server-ci.toml
 chroot --userspec=ledcast:ledcast "$root" /usr/bin/ledcast-server serve \
-    --config /etc/ledcast/server.toml --listen 127.0.0.1:0 2>"$work/chroot-server.err" &
+    --config /tmp/server-ci.toml --listen 127.0.0.1:0 2>"$work/chroot-server.err" &
 chroot_server=$!
 pids+=("$chroot_server")
 for _ in $(seq 1 60); do grep -q 'ledcast server listening' "$work/chroot-server.err" && break; sleep 0.5; done
