@@ -39,7 +39,9 @@ fn sigterm_stops_the_server_cleanly_and_soon() {
     let mut seen = Vec::new();
     let wait_for = |what: &str, within: Duration, seen: &mut Vec<String>| {
         let deadline = std::time::Instant::now() + within;
-        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+        while let Ok(line) =
+            lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
             let found = line.contains(what);
             seen.push(line);
             if found {
@@ -48,7 +50,11 @@ fn sigterm_stops_the_server_cleanly_and_soon() {
         }
         panic!("no {what:?} within {within:?}:\n{}", seen.join("\n"));
     };
-    wait_for("ledcast server listening", Duration::from_secs(60), &mut seen);
+    wait_for(
+        "ledcast server listening",
+        Duration::from_secs(60),
+        &mut seen,
+    );
     // Absolute path: a test must not depend on PATH.
     let status = Command::new("/bin/kill")
         .args(["-TERM", &server.id().to_string()])
@@ -59,7 +65,11 @@ fn sigterm_stops_the_server_cleanly_and_soon() {
     wait_for("shutting down (SIGTERM)", Duration::from_secs(5), &mut seen);
     wait_for("ledcast server stopped", Duration::from_secs(20), &mut seen);
     let status = server.wait().unwrap();
-    assert!(status.success(), "exit status {status}:\n{}", seen.join("\n"));
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        seen.join("\n")
+    );
     assert!(
         stopped_by.elapsed() < Duration::from_secs(20),
         "stopped in {:?}",
