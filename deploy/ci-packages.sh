@@ -153,6 +153,10 @@ cp "$out"/ledcast-agent_*_amd64.deb "$out"/ledcast-server_*_amd64.deb "$root/tmp
 in_root() { chroot "$root" "$@"; }
 in_root sh -c 'dpkg -i /tmp/ledcast-agent_*_amd64.deb /tmp/ledcast-server_*_amd64.deb'
 in_root systemd-analyze verify /lib/systemd/system/ledcast-agent.service /lib/systemd/system/ledcast-server.service
+# The console drop-in the README tells fbdev boxes to install.
+in_root install -D -m 0644 /usr/share/doc/ledcast-agent/console.conf /etc/systemd/system/ledcast-agent.service.d/console.conf
+in_root systemd-analyze verify ledcast-agent.service
+in_root rm -r /etc/systemd/system/ledcast-agent.service.d
 in_root getent passwd ledcast-agent ledcast >/dev/null
 in_root id -nG ledcast-agent | grep -qw video
 [ "$(in_root stat -c '%a %U:%G' /etc/ledcast/agent.toml)" = "640 root:ledcast-agent" ]

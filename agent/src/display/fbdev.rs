@@ -216,8 +216,17 @@ struct Open {
     file: File,
     /// Its layout.
     geometry: FbGeometry,
-    /// The console tty put in graphics mode, to give back on drop.
-    graphics_tty: Option<PathBuf>,
+    /// The console put in graphics mode, to give back on drop.
+    graphics: Option<Console>,
+}
+
+/// Which console the sink put in graphics mode.
+#[derive(Debug)]
+enum Console {
+    /// The service's own terminal (stdin; `TTYPath=` in the unit).
+    Stdin,
+    /// A tty device opened by path (needs read access to it).
+    Path(PathBuf),
 }
 
 /// Draws the canvas into a framebuffer at the capture offset, clipped to
@@ -264,7 +273,7 @@ impl FbdevSink {
             device: Ok(Open {
                 file,
                 geometry,
-                graphics_tty: None,
+                graphics: None,
             }),
             warned_clip: false,
         }
@@ -310,14 +319,14 @@ impl FbdevSink {
             y_offset_px = self.config.y_offset_px,
             "framebuffer open"
         );
-        let graphics_tty = match (&self.config.console_tty, is_device) {
-            (Some(tty), true) => hide_console(tty).then(|| tty.clone()),
+        let graphics = match (&self.config.console_tty, is_device) {
+            (Some(tty), true) => hide_console(tty),
             _ => None,
         };
         Ok(Open {
             file,
             geometry,
-            graphics_tty,
+            graphics,
         })
     }
 }
@@ -387,12 +396,20 @@ impl Display for FbdevSink {
 
 impl Drop for FbdevSink {
     fn drop(&mut self) {
-        if let Ok(Open {
-            graphics_tty: Some(tty),
+        let Ok(Open {
+            graphics: Some(console),
             ..
         }) = &self.device
-        {
-            let _ = framebuffer::Framebuffer::set_kd_mode_ex(tty, framebuffer::KdMode::Text);
+        else {
+            return;
+        };
+        let _ = match console {
+            Console::Stdin => framebuffer::Framebuffer::set_kd_mode(framebuffer::KdMode::Text),
+            Console::Path(tty) => {
+                framebuffer::Framebuffer::set_kd_mode_ex(tty, framebuffer::KdMode::Text)
+            }
+        };
+        if let Some(tty) = &self.config.console_tty {
             let _ = OpenOptions::new()
                 .write(true)
                 .open(tty)
@@ -407,27 +424,34 @@ const HIDE_CURSOR_NO_BLANK: &[u8] = b"\x1b[?25l\x1b[9;0]\x1b[14;0]";
 /// Shows the text cursor again.
 const SHOW_CURSOR: &[u8] = b"\x1b[?25h";
 
-/// Keeps the console off the LED area: graphics mode (`KDSETMODE
-/// KD_GRAPHICS`: the kernel stops drawing text, the cursor and blanking
-/// into the framebuffer; needs the tty's owner or CAP_SYS_TTY_CONFIG),
-/// and, for consoles that refuse it, the escape sequences for no cursor
-/// and no blanking (needs write access: group `tty`). Best effort: says
-/// what failed. True when graphics mode is on.
-fn hide_console(tty: &Path) -> bool {
+/// Keeps the console off the LED area: the escape sequences for no cursor
+/// and no blanking (write access to the tty: group `tty`), then graphics
+/// mode (`KDSETMODE KD_GRAPHICS`: the kernel draws no text, cursor or
+/// blanking into the framebuffer at all). Graphics mode needs the tty as
+/// the process's own terminal (the unit's `TTYPath=`, see
+/// `deploy/console.conf`) or read-write access to it. Best effort: says
+/// what failed.
+fn hide_console(tty: &Path) -> Option<Console> {
+    use std::io::IsTerminal;
     let escapes = OpenOptions::new()
         .write(true)
         .open(tty)
         .and_then(|mut t| t.write_all(HIDE_CURSOR_NO_BLANK));
+    if std::io::stdin().is_terminal()
+        && framebuffer::Framebuffer::set_kd_mode(framebuffer::KdMode::Graphics).is_ok()
+    {
+        return Some(Console::Stdin);
+    }
     match framebuffer::Framebuffer::set_kd_mode_ex(tty, framebuffer::KdMode::Graphics) {
-        Ok(_) => true,
+        Ok(_) => Some(Console::Path(tty.to_owned())),
         Err(e) => {
             warn!(
                 tty = %tty.display(),
                 error = %e,
                 escapes_written = escapes.is_ok(),
-                "cannot put the console in graphics mode: its cursor or blanking may show on the LED area (give the service CAP_SYS_TTY_CONFIG, or boot with vt.global_cursor_default=0 consoleblank=0)"
+                "cannot put the console in graphics mode: console text may show on the LED area (install deploy/console.conf as a drop-in, or boot with vt.global_cursor_default=0 consoleblank=0 and mask getty@tty1)"
             );
-            false
+            None
         }
     }
 }
