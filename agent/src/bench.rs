@@ -90,10 +90,12 @@ fn write_site(root: &Path, (width, height): (u32, u32), slot_seconds: u64) -> an
             // A lit block in a different tenth of the width per item, so
             // that even a 1-bit rendition of each item is distinct.
             let on = x * 10 / width == n || ((x / 8 + y / 8) % 5 == 0);
+            // Light on dark: a mono panel lights it (the legibility rules
+            // refuse a rendition with no lit LED).
             *p = if on {
-                image::Rgb([255, (n * 25) as u8, 0])
+                image::Rgb([255, 255 - (n * 10) as u8, 255 - (n * 20) as u8])
             } else {
-                image::Rgb([0, 0, (n * 20) as u8])
+                image::Rgb([0, 0, (n * 5) as u8])
             };
         }
         std::fs::write(

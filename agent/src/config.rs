@@ -140,8 +140,15 @@ pub struct DisplayConfig {
     pub png_path: PathBuf,
     /// `fbdev` sink settings.
     pub fbdev: FbdevConfig,
-    /// Play video slots with `mpv` when it is on PATH.
+    /// Play video slots with `mpv` (`mpv_path`, else `mpv` on PATH).
     pub video_with_mpv: bool,
+    /// The mpv binary; unset: `mpv` on PATH.
+    pub mpv_path: Option<PathBuf>,
+    /// mpv's output and decoding options. The defaults suit a console box
+    /// with no desktop: KMS output (`--vo=drm`; `--vo=gpu --gpu-context=drm`
+    /// where OpenGL ES works), hardware decoding when the SoC has it, no
+    /// sound. Under a desktop use `["--vo=gpu", "--hwdec=auto", "--no-audio"]`.
+    pub mpv_options: Vec<String>,
     /// `bridge` sink settings.
     pub bridge: BridgeConfig,
 }
@@ -212,18 +219,33 @@ impl Default for BridgeConfig {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FbdevConfig {
-    /// The device, e.g. `/dev/fb0`.
+    /// The device, e.g. `/dev/fb0`. A real device's size, pixel format and
+    /// row length come from the kernel; the three keys below describe only
+    /// a regular file standing in for one (tests, previews).
     pub path: PathBuf,
-    /// Framebuffer width in pixels (its line length in pixels).
+    /// Regular-file stand-in only: width in pixels.
     pub fb_width_px: u32,
-    /// Framebuffer height in pixels.
+    /// Regular-file stand-in only: height in pixels.
     pub fb_height_px: u32,
-    /// Bytes per pixel: 4 (BGRA/XRGB8888) or 2 (RGB565).
+    /// Regular-file stand-in only: 4 (XRGB8888) or 2 (RGB565).
     pub bytes_per_pixel: u8,
-    /// Where the LED canvas's left edge lands.
+    /// Where the LED canvas's left edge lands: the sending card's capture
+    /// area's left edge, in framebuffer pixels.
     pub x_offset_px: u32,
-    /// Where the LED canvas's top edge lands.
+    /// Where the LED canvas's top edge lands (capture area's top edge).
     pub y_offset_px: u32,
+    /// The console on the framebuffer, put in graphics mode (no text, no
+    /// cursor, no blanking) while the agent draws; `""` leaves it alone.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub console_tty: Option<PathBuf>,
+}
+
+/// `""` means "none" for optional paths.
+fn empty_path_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = PathBuf::deserialize(deserializer)?;
+    Ok((!path.as_os_str().is_empty()).then_some(path))
 }
 
 impl Default for AgentConfig {
@@ -318,9 +340,18 @@ impl Default for DisplayConfig {
             png_path: PathBuf::from("frame.png"),
             fbdev: FbdevConfig::default(),
             video_with_mpv: true,
+            mpv_path: None,
+            mpv_options: default_mpv_options(),
             bridge: BridgeConfig::default(),
         }
     }
+}
+
+/// The default `mpv_options`.
+pub fn default_mpv_options() -> Vec<String> {
+    ["--vo=drm", "--hwdec=auto", "--no-audio"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 impl Default for FbdevConfig {
@@ -332,6 +363,7 @@ impl Default for FbdevConfig {
             bytes_per_pixel: 4,
             x_offset_px: 0,
             y_offset_px: 0,
+            console_tty: Some(PathBuf::from("/dev/tty1")),
         }
     }
 }
@@ -417,6 +449,21 @@ mod tests {
             ..AgentConfig::default()
         };
         assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn the_packaged_config_parses_and_drives_the_framebuffer() {
+        let c = AgentConfig::from_toml(include_str!("../../deploy/agent.toml")).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/ledcast-agent"));
+        assert_eq!(c.cache_dir(), PathBuf::from("/var/cache/ledcast-agent"));
+        assert_eq!(c.display.sink, SinkKind::Fbdev);
+        assert_eq!(c.display.mpv_options, default_mpv_options());
+        assert_eq!(
+            c.display.fbdev.console_tty,
+            Some(PathBuf::from("/dev/tty1"))
+        );
+        let c = AgentConfig::from_toml("[display.fbdev]\nconsole_tty = \"\"\n").unwrap();
+        assert_eq!(c.display.fbdev.console_tty, None);
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> any
     result
 }
 
+/// How often a running video player is checked (a crash shows the
+/// fallback within this time).
+const VIDEO_CHECK: Duration = Duration::from_millis(250);
+/// How often a missing display device is looked for again.
+const DISPLAY_RETRY: Duration = Duration::from_secs(5);
+
 /// After each CONNACK, `online` is published again this long later: a Last
 /// Will of the previous connection that the broker delivers late (after a
 /// quick reconnect, the old session's takeover races the new `online`)
@@ -185,6 +191,8 @@ struct Driver {
     /// The bridged record on screen: its seq, whether the card confirmed its
     /// loop at the start, and the bridge's epoch then.
     bridge_record: Option<(u64, bool, u64)>,
+    /// When a missing display device was last looked for.
+    last_display_retry: Instant,
 }
 
 impl Driver {
@@ -294,9 +302,16 @@ impl Driver {
             republish_at: Vec::new(),
             bridge,
             bridge_record: None,
+            last_display_retry: now,
         };
-        // Startup is an update: persisted rotations go through the same input.
         let now = clock::now();
+        // A missing display (no /dev/fb0 yet): stay up, journal nothing,
+        // say so in state, look again every few seconds.
+        if let Some(error) = driver.screen.display_missing().map(str::to_owned) {
+            warn!(%error, "display missing; nothing is shown or recorded until it appears");
+            driver.input(now, Input::DisplayLost { error });
+        }
+        // Startup is an update: persisted rotations go through the same input.
         for name in ["rotation-current.env", "rotation-pending.env"] {
             match fsutil::read_checked(&state_path(&driver.config, name)) {
                 Ok(Some(envelope)) => driver.input(
@@ -487,12 +502,45 @@ impl Driver {
             }
             _ => self.screen.show(showing, None, None, now),
         };
-        if let Err(e) = result {
-            error!(error = %e, material = %showing.material_id, "cannot show item; showing a built-in warning");
-            let _ = self.screen.show_builtin(0, now);
-        }
         self.next_frame_at = self.screen.next_frame_at(now);
-        None
+        match result {
+            Ok(()) => None,
+            Err(crate::display::ShowError::Sink(e)) => {
+                warn!(error = %e, "display lost; nothing is shown or recorded until it is back");
+                self.last_display_retry = Instant::now();
+                Some(Input::DisplayLost {
+                    error: e.to_string(),
+                })
+            }
+            // The record ends now and the player picks a fallback for the
+            // rest of the slot: the journal names what the glass showed.
+            Err(e) => {
+                error!(error = %e, material = %showing.material_id, "cannot show item; showing a fallback");
+                Some(Input::ShowFailed {
+                    seq: showing.seq,
+                    error: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Watches the video player and the display device.
+    fn check_display(&mut self, now: Timestamp) {
+        if let Some(error) = self.screen.video_exited() {
+            let seq = self.player.showing().map(|s| s.seq).unwrap_or(0);
+            warn!(%error, seq, "video stopped before its slot ended; showing a fallback");
+            self.input(now, Input::ShowFailed { seq, error });
+        }
+        if self.screen.display_missing().is_some() {
+            let instant = Instant::now();
+            if instant.duration_since(self.last_display_retry) >= DISPLAY_RETRY {
+                self.last_display_retry = instant;
+                if self.screen.retry_display() {
+                    info!("display back");
+                    self.input(now, Input::DisplayBack);
+                }
+            }
+        }
     }
 
     fn persist(&mut self, persist: Persist) {
@@ -537,11 +585,21 @@ impl Driver {
             self.input(now, Input::Timer);
         }
         if self.next_frame_at.is_some_and(|t| t <= now) {
-            if let Err(e) = self.screen.tick(now) {
-                error!(error = %e, "display sink failed");
-            }
+            let ticked = self.screen.tick(now);
             self.next_frame_at = self.screen.next_frame_at(now);
+            if let Err(e) = ticked {
+                warn!(error = %e, "display lost; nothing is shown or recorded until it is back");
+                self.last_display_retry = Instant::now();
+                self.next_frame_at = None;
+                self.input(
+                    now,
+                    Input::DisplayLost {
+                        error: e.to_string(),
+                    },
+                );
+            }
         }
+        self.check_display(now);
         let instant = Instant::now();
         let due: Vec<MediaRef> = {
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.download_retry)
@@ -628,6 +686,12 @@ impl Driver {
         }
         if let Some(interval) = self.watchdog {
             candidates.push(self.last_watchdog + interval);
+        }
+        if self.screen.video_running() {
+            candidates.push(instant + VIDEO_CHECK);
+        }
+        if self.screen.display_missing().is_some() {
+            candidates.push(self.last_display_retry + DISPLAY_RETRY);
         }
         candidates.extend(self.republish_at.iter().copied());
         for c in candidates {
@@ -1047,6 +1111,8 @@ impl Driver {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             bridge: self.bridge.as_ref().map(|b| b.state()),
             connected_at: self.connected_at,
+            clock_suspect: player.clock_suspect,
+            display_missing: player.display_missing,
         }
     }
 
@@ -1186,6 +1252,8 @@ pub(crate) fn start_mqtt(
                 agent_version: env!("CARGO_PKG_VERSION").to_owned(),
                 bridge: None,
                 connected_at: Some(connected_at),
+                clock_suspect: false,
+                display_missing: false,
             };
             LastWill::new(
                 Topic::name(&screen_id, TopicKind::State),

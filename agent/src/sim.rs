@@ -564,6 +564,8 @@ impl Sim {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             bridge: None,
             connected_at: self.connected_at,
+            clock_suspect: player.clock_suspect,
+            display_missing: player.display_missing,
         };
         let payload = v1::seal(&state, &self.loaded.device_key);
         let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);

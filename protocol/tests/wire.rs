@@ -80,6 +80,8 @@ fn every_message_type_round_trips_through_a_signed_envelope() {
         agent_version: "0.1.0".into(),
         bridge: None,
         connected_at: None,
+        clock_suspect: false,
+        display_missing: false,
     };
     assert_eq!(
         open::<AgentState>(&seal(&state, &key), &trusted()).unwrap(),

@@ -241,6 +241,13 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_parses() {
+        let config = Config::parse(include_str!("../../deploy/server.toml"))
+            .expect("deploy/server.toml (the .deb's /etc/ledcast/server.toml) must parse");
+        assert_eq!(config.data_dir, Path::new("/var/lib/ledcast"));
+    }
+
+    #[test]
     fn empty_config_is_all_defaults() {
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }

@@ -209,6 +209,27 @@ enum BenchCommand {
     },
 }
 
+/// Resolves on SIGTERM (`systemctl stop`) or SIGINT (Ctrl-C). Call inside
+/// the runtime: the SIGTERM handler is installed at once, so a signal that
+/// arrives while the server starts is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    async move {
+        match term {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => tracing::info!("shutting down (SIGTERM)"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("shutting down (Ctrl-C)"),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down (Ctrl-C)");
+            }
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -221,10 +242,9 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Demo(args) => runtime()?.block_on(ledcast_server::demo::run(args, async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down (Ctrl-C)");
-        })),
+        Command::Demo(args) => {
+            runtime()?.block_on(async { ledcast_server::demo::run(args, shutdown_signal()).await })
+        }
         Command::Compile(args) => compile_cmd::run(&args),
         Command::Preview(args) => ledcast_server::contact_sheet::run(&args),
         Command::Bench {
@@ -331,10 +351,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            runtime()?.block_on(service::serve(config, async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down (Ctrl-C)");
-            }))
+            runtime()?.block_on(async { service::serve(config, shutdown_signal()).await })
         }
         Command::Admin {
             command:

@@ -141,13 +141,29 @@ pub async fn serve_with(
         delivery,
         embedded_broker_login,
     });
-    axum::serve(
+    let watchdog = tokio::spawn(notify_systemd(stopping.clone()));
+    let http = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(until_stopped(stopping.clone()))
-    .await
-    .context("serving HTTP")?;
+    .with_graceful_shutdown(until_stopped(stopping.clone()));
+    // Once stopping, requests in flight get HTTP_DRAIN to finish; then the
+    // rest is cut so that a stop is bounded (systemd's TimeoutStopSec).
+    let drain_limit = {
+        let stopping = stopping.clone();
+        async move {
+            until_stopped(stopping).await;
+            tokio::time::sleep(HTTP_DRAIN).await;
+        }
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(http) => served.context("serving HTTP")?,
+        () = drain_limit => tracing::warn!(
+            seconds = HTTP_DRAIN.as_secs(),
+            "HTTP requests still running after the drain time; closing them"
+        ),
+    }
+    watchdog.abort();
     refresher.abort();
     watcher.abort();
     expiry_reports.abort();
@@ -157,6 +173,34 @@ pub async fn serve_with(
     state.store.close().await;
     tracing::info!("ledcast server stopped");
     Ok(())
+}
+
+/// How long requests in flight may run on after a stop signal.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tells systemd (when started by a `Type=notify` unit) that the server is
+/// ready, pings its watchdog while the runtime runs, and says when it stops.
+/// Outside systemd every call is a no-op.
+async fn notify_systemd(stopping: tokio::sync::watch::Receiver<bool>) {
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let mut usec = 0;
+    let watchdog = sd_notify::watchdog_enabled(false, &mut usec)
+        .then(|| std::time::Duration::from_micros(usec / 2));
+    let ping = async {
+        match watchdog {
+            Some(every) => loop {
+                tokio::time::sleep(every).await;
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            },
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ping => {}
+        () = until_stopped(stopping) => {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+        }
+    }
 }
 
 /// Resolves once the server is shutting down (or the signal is gone).

@@ -535,6 +535,8 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             agent_version: "test".into(),
             bridge: None,
             connected_at: None,
+            clock_suspect: false,
+            display_missing: false,
         };
         let will = LastWill::new(
             Topic::name(&screen, TopicKind::State),

@@ -1349,6 +1349,8 @@ async fn late_will_scenario(
             agent_version: "test".to_owned(),
             bridge: None,
             connected_at: None,
+            clock_suspect: false,
+            display_missing: false,
         };
         let published_at = wall_ms();
         publish_state(&server, v1::seal(&will, &loaded.device_key)).await;

@@ -4,17 +4,21 @@
 //!
 //! Sinks: `png` (the current frame as a PNG file, written atomically), `fbdev`
 //! (the LED canvas drawn 1:1 at an offset into a framebuffer device or a
-//! regular file standing in for one), `none`; video slots go to an `mpv`
-//! subprocess when `mpv` is on PATH. This module does not decide what to show
-//! (the player does) nor read the cache (the driver passes bytes in).
+//! regular file standing in for one, [`fbdev`]), `none`; video slots go to
+//! an `mpv` subprocess, which the screen watches: [`Screen::video_exited`]
+//! says when it died, so the driver can end the record and show a fallback.
+//! A sink whose device is missing fails each frame; [`Screen::display_missing`]
+//! says why and [`Screen::retry_display`] tries again.
+//! This module does not decide what to show (the player does) nor read the
+//! cache (the driver passes bytes in).
 
+pub mod fbdev;
 pub mod font;
 pub mod render;
 
 use std::collections::VecDeque;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -22,13 +26,21 @@ use std::sync::Arc;
 use image::{ImageEncoder, RgbImage};
 use ledcast_protocol::v1::{Sha256, SlotKind, Timestamp};
 
-use crate::config::{DisplayConfig, FbdevConfig, SinkKind};
+use crate::config::{DisplayConfig, SinkKind};
 use crate::player::{builtin, Content, Showing};
+
+pub use fbdev::{FbGeometry, FbdevSink};
 
 /// Where frames go.
 pub trait Display {
     /// Puts a frame of the canvas size on the device.
     fn show(&mut self, frame: &RgbImage) -> io::Result<()>;
+
+    /// Tries again to open a device that was missing or failed (sinks
+    /// without a device always succeed).
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes each frame to a PNG file (temp file + rename, so readers never see
@@ -62,66 +74,6 @@ impl Display for PngSink {
         ));
         fs::write(&temp, png)?;
         fs::rename(&temp, &self.path)
-    }
-}
-
-/// Draws the canvas into a framebuffer (`/dev/fb0` or a regular file of the
-/// same layout) at a fixed offset, clipped to the framebuffer.
-#[derive(Debug)]
-pub struct FbdevSink {
-    /// Geometry and offset.
-    config: FbdevConfig,
-    /// The open device.
-    file: File,
-}
-
-impl FbdevSink {
-    /// Opens the device (it must exist).
-    pub fn open(config: &FbdevConfig) -> io::Result<FbdevSink> {
-        if config.bytes_per_pixel != 2 && config.bytes_per_pixel != 4 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "display.fbdev.bytes_per_pixel must be 2 (RGB565) or 4 (XRGB8888)",
-            ));
-        }
-        let file = OpenOptions::new().write(true).open(&config.path)?;
-        Ok(FbdevSink {
-            config: config.clone(),
-            file,
-        })
-    }
-}
-
-impl Display for FbdevSink {
-    fn show(&mut self, frame: &RgbImage) -> io::Result<()> {
-        let c = &self.config;
-        let bpp = u64::from(c.bytes_per_pixel);
-        if c.x_offset_px >= c.fb_width_px {
-            return Ok(());
-        }
-        let visible_width = frame.width().min(c.fb_width_px - c.x_offset_px);
-        let mut row = Vec::with_capacity(visible_width as usize * bpp as usize);
-        for y in 0..frame.height() {
-            let fb_y = c.y_offset_px + y;
-            if fb_y >= c.fb_height_px {
-                break;
-            }
-            row.clear();
-            for x in 0..visible_width {
-                let [r, g, b] = frame.get_pixel(x, y).0;
-                if bpp == 4 {
-                    row.extend_from_slice(&[b, g, r, 0xFF]);
-                } else {
-                    let v: u16 =
-                        (u16::from(r >> 3) << 11) | (u16::from(g >> 2) << 5) | u16::from(b >> 3);
-                    row.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-            let offset =
-                (u64::from(fb_y) * u64::from(c.fb_width_px) + u64::from(c.x_offset_px)) * bpp;
-            self.file.write_all_at(&row, offset)?;
-        }
-        Ok(())
     }
 }
 
@@ -161,6 +113,55 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// mpv's command line for one video slot: quiet, looping the file for as
+/// long as the slot lasts (the agent stops it), the picture stretched to the
+/// LED canvas and placed at the capture offset. On a console (`--vo=drm`
+/// and friends: no windows) the place is given as margins of the whole
+/// output when its size is known; under a desktop as a window geometry.
+pub fn mpv_args(
+    options: &[String],
+    (width, height): (u32, u32),
+    (x, y): (u32, u32),
+    output_size: Option<(u32, u32)>,
+    path: &Path,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "--no-terminal",
+        "--really-quiet",
+        "--no-input-default-bindings",
+        "--loop-file=inf",
+        "--keepaspect=no",
+        "--no-osc",
+        "--osd-level=0",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.extend(options.iter().map(Into::into));
+    let console = options
+        .iter()
+        .any(|o| o == "--vo=drm" || o.starts_with("--gpu-context=drm"));
+    match output_size {
+        Some((out_w, out_h)) if console && out_w > 0 && out_h > 0 => {
+            let ratio =
+                |margin: u32, total: u32| format!("{:.6}", f64::from(margin) / f64::from(total));
+            let right = out_w.saturating_sub(x + width);
+            let bottom = out_h.saturating_sub(y + height);
+            args.push(format!("--video-margin-ratio-left={}", ratio(x, out_w)).into());
+            args.push(format!("--video-margin-ratio-right={}", ratio(right, out_w)).into());
+            args.push(format!("--video-margin-ratio-top={}", ratio(y, out_h)).into());
+            args.push(format!("--video-margin-ratio-bottom={}", ratio(bottom, out_h)).into());
+        }
+        _ => {
+            args.push("--no-border".into());
+            args.push(format!("--geometry={width}x{height}+{x}+{y}").into());
+        }
+    }
+    args.push("--".into());
+    args.push(path.into());
+    args
+}
+
 /// What the screen is drawing now.
 #[derive(Debug)]
 enum Prepared {
@@ -185,7 +186,15 @@ pub enum ShowError {
     /// The verified bytes do not decode as an image.
     #[error("media does not decode as PNG: {0}")]
     Decode(String),
-    /// The sink failed.
+    /// The video player could not be started.
+    #[error("cannot start the video player {path}: {error}")]
+    Video {
+        /// The player binary.
+        path: String,
+        /// What went wrong.
+        error: String,
+    },
+    /// The sink failed (the display device is missing or failing).
     #[error("display sink failed: {0}")]
     Sink(#[from] io::Error),
 }
@@ -211,30 +220,50 @@ pub struct Screen {
     decoded_max_bytes: usize,
     /// The mpv binary, when video is enabled and found.
     mpv: Option<PathBuf>,
+    /// mpv's output and decoding options.
+    mpv_options: Vec<String>,
     /// The running mpv.
     video: Option<Child>,
-    /// The fbdev offset, to place mpv's window.
+    /// The fbdev offset, to place mpv's picture.
     video_offset: (u32, u32),
+    /// The whole output's size when known (fbdev), to place mpv's picture
+    /// by margins on a console; else mpv gets a window `--geometry`.
+    output_size: Option<(u32, u32)>,
+    /// Why the display device is unusable, while it is.
+    display_error: Option<String>,
 }
 
 impl Screen {
     /// Builds the configured sink. `data_dir` anchors the PNG path.
     pub fn from_config(config: &DisplayConfig, png_path: &Path) -> io::Result<Screen> {
+        let mut display_error = None;
+        let mut output_size = None;
         let sink: Box<dyn Display + Send> = match config.sink {
             // A bridge's card draws the panel; the PNG is the agent's own
             // view of what the card should show (crate::bridge uploads).
             SinkKind::Png | SinkKind::Bridge => Box::new(PngSink::new(png_path)),
-            SinkKind::Fbdev => Box::new(FbdevSink::open(&config.fbdev)?),
+            SinkKind::Fbdev => {
+                let sink = FbdevSink::open(&config.fbdev);
+                display_error = sink.missing().map(str::to_owned);
+                output_size = sink.geometry().map(|g| (g.width_px, g.height_px));
+                Box::new(sink)
+            }
             SinkKind::None => Box::new(NullSink),
         };
         let mpv = if config.video_with_mpv {
-            on_path("mpv")
+            match &config.mpv_path {
+                Some(path) => Some(path.clone()),
+                None => on_path("mpv"),
+            }
         } else {
             None
         };
         let mut screen = Screen::new(sink, config.width_px, config.height_px, config.max_fps);
         screen.mpv = mpv;
+        screen.mpv_options = config.mpv_options.clone();
         screen.video_offset = (config.fbdev.x_offset_px, config.fbdev.y_offset_px);
+        screen.output_size = output_size;
+        screen.display_error = display_error;
         Ok(screen)
     }
 
@@ -250,8 +279,11 @@ impl Screen {
             decoded: VecDeque::new(),
             decoded_max_bytes: 0,
             mpv: None,
+            mpv_options: Vec::new(),
             video: None,
             video_offset: (0, 0),
+            output_size: None,
+            display_error: None,
         }
     }
 
@@ -333,18 +365,23 @@ impl Screen {
                 ..
             } => match (&self.mpv, media_path) {
                 (Some(mpv), Some(path)) => {
-                    let (x, y) = self.video_offset;
+                    let args = mpv_args(
+                        &self.mpv_options,
+                        (self.width, self.height),
+                        self.video_offset,
+                        self.output_size,
+                        path,
+                    );
                     let child = Command::new(mpv)
-                        .arg("--no-terminal")
-                        .arg("--really-quiet")
-                        .arg("--loop-file=inf")
-                        .arg("--no-border")
-                        .arg(format!("--geometry={}x{}+{x}+{y}", self.width, self.height))
-                        .arg(path)
+                        .args(args)
                         .stdin(Stdio::null())
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
-                        .spawn()?;
+                        .spawn()
+                        .map_err(|e| ShowError::Video {
+                            path: mpv.display().to_string(),
+                            error: e.to_string(),
+                        })?;
                     self.video = Some(child);
                     self.prepared = Some(Prepared::Video);
                     Ok(())
@@ -414,9 +451,50 @@ impl Screen {
     }
 
     fn put(&mut self, frame: Arc<RgbImage>) -> Result<(), ShowError> {
-        self.sink.show(&frame)?;
+        if let Err(e) = self.sink.show(&frame) {
+            self.display_error = Some(e.to_string());
+            return Err(e.into());
+        }
         self.last_frame = Some(frame);
         Ok(())
+    }
+
+    /// Why the display device is unusable (nothing reaches the glass), if it is.
+    pub fn display_missing(&self) -> Option<&str> {
+        self.display_error.as_deref()
+    }
+
+    /// Tries to open a missing display device again; true when it works.
+    pub fn retry_display(&mut self) -> bool {
+        match self.sink.reopen() {
+            Ok(()) => {
+                self.display_error = None;
+                true
+            }
+            Err(e) => {
+                self.display_error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Whether a video player is running (the driver checks it often).
+    pub fn video_running(&self) -> bool {
+        self.video.is_some()
+    }
+
+    /// If the video player has exited (crashed, killed, could not open its
+    /// output): how. It loops its file forever, so any exit is a failure.
+    pub fn video_exited(&mut self) -> Option<String> {
+        let child = self.video.as_mut()?;
+        let how = match child.try_wait() {
+            Ok(None) => return None,
+            Ok(Some(status)) => format!("video player exited ({status})"),
+            Err(e) => format!("video player lost: {e}"),
+        };
+        self.video = None;
+        self.prepared = None;
+        Some(how)
     }
 
     /// When the next frame of a scroll is due.
@@ -479,23 +557,9 @@ impl std::fmt::Debug for Screen {
             .field("width", &self.width)
             .field("height", &self.height)
             .field("video", &self.mpv.is_some())
+            .field("display_error", &self.display_error)
             .finish()
     }
-}
-
-/// Writes bytes into a framebuffer file at `offset` (for tests of the layout).
-pub fn read_fb_pixel(
-    path: &Path,
-    fb_width: u32,
-    bytes_per_pixel: u8,
-    x: u32,
-    y: u32,
-) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    let mut buf = vec![0u8; bytes_per_pixel as usize];
-    let offset = (u64::from(y) * u64::from(fb_width) + u64::from(x)) * u64::from(bytes_per_pixel);
-    file.read_exact_at(&mut buf, offset)?;
-    Ok(buf)
 }
 
 #[cfg(test)]
@@ -503,41 +567,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fbdev_draws_the_canvas_one_to_one_at_its_offset_into_a_regular_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fb0");
-        let (fb_w, fb_h) = (64u32, 32u32);
-        fs::write(&path, vec![0u8; (fb_w * fb_h * 4) as usize]).unwrap();
-        let config = FbdevConfig {
-            path: path.clone(),
-            fb_width_px: fb_w,
-            fb_height_px: fb_h,
-            bytes_per_pixel: 4,
-            x_offset_px: 10,
-            y_offset_px: 5,
+    fn mpv_is_placed_on_the_capture_area_by_margins_on_a_console_and_by_geometry_on_a_desktop() {
+        let path = Path::new("/cache/media/abc");
+        let strings = |args: Vec<std::ffi::OsString>| -> Vec<String> {
+            args.into_iter().map(|a| a.into_string().unwrap()).collect()
         };
-        let mut sink = FbdevSink::open(&config).unwrap();
-        let mut frame = RgbImage::new(60, 40); // larger than what fits: clipped
-        frame.put_pixel(0, 0, image::Rgb([255, 0, 0]));
-        frame.put_pixel(3, 2, image::Rgb([0, 0, 255]));
-        sink.show(&frame).unwrap();
-        assert_eq!(
-            read_fb_pixel(&path, fb_w, 4, 10, 5).unwrap(),
-            vec![0, 0, 255, 255]
+        let console = strings(mpv_args(
+            &crate::config::default_mpv_options(),
+            (352, 80),
+            (100, 40),
+            Some((1920, 1080)),
+            path,
+        ));
+        for expected in [
+            "--vo=drm",
+            "--hwdec=auto",
+            "--no-audio",
+            "--loop-file=inf",
+            "--keepaspect=no",
+            "--video-margin-ratio-left=0.052083",
+            "--video-margin-ratio-right=0.764583",
+            "--video-margin-ratio-top=0.037037",
+            "--video-margin-ratio-bottom=0.888889",
+        ] {
+            assert!(
+                console.iter().any(|a| a == expected),
+                "{expected} in {console:?}"
+            );
+        }
+        assert_eq!(&console[console.len() - 2..], ["--", "/cache/media/abc"]);
+        let desktop = strings(mpv_args(
+            &["--vo=gpu".to_owned()],
+            (352, 80),
+            (100, 40),
+            Some((1920, 1080)),
+            path,
+        ));
+        assert!(
+            desktop.iter().any(|a| a == "--geometry=352x80+100+40"),
+            "{desktop:?}"
         );
-        assert_eq!(
-            read_fb_pixel(&path, fb_w, 4, 13, 7).unwrap(),
-            vec![255, 0, 0, 255]
-        );
-        assert_eq!(
-            read_fb_pixel(&path, fb_w, 4, 9, 5).unwrap(),
-            vec![0, 0, 0, 0]
-        );
-        assert_eq!(
-            fs::metadata(&path).unwrap().len(),
-            u64::from(fb_w * fb_h * 4),
-            "never grows"
-        );
+        assert!(!desktop.iter().any(|a| a.starts_with("--video-margin")));
     }
 
     /// Keeps every frame it is given.

@@ -103,6 +103,24 @@ pub enum Input {
         /// True when the clock is suspect.
         suspect: bool,
     },
+    /// What is on screen could not be shown, or stopped showing before its
+    /// slot ended (the media does not decode, the video player failed to
+    /// start or exited). The record ends now and a fallback fills the rest
+    /// of the slot.
+    ShowFailed {
+        /// The record of what failed (inputs for an earlier record are ignored).
+        seq: u64,
+        /// What went wrong, for the state report.
+        error: String,
+    },
+    /// The display device is missing or failing: nothing is on the glass,
+    /// so the record on screen ends and none starts until [`Input::DisplayBack`].
+    DisplayLost {
+        /// What went wrong, for the state report.
+        error: String,
+    },
+    /// The display device works again.
+    DisplayBack,
     /// The process is stopping: end the current record.
     Shutdown,
 }
@@ -296,6 +314,22 @@ pub struct PlayerStatus {
     pub last_error: Option<String>,
     /// Non-fatal warnings.
     pub warnings: Vec<String>,
+    /// Whether the wall clock is suspect.
+    pub clock_suspect: bool,
+    /// Whether the display device is missing (nothing on the glass).
+    pub display_missing: bool,
+}
+
+/// A slot whose media failed to show: a fallback fills it until it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FailedSlot {
+    /// The media that failed.
+    media: Sha256,
+    /// The slot's start in its loop.
+    slot_started_at: Timestamp,
+    /// Forget the failure then (the slot is over; the next time round the
+    /// media is tried again).
+    until: Timestamp,
 }
 
 /// The player state machine.
@@ -339,6 +373,10 @@ pub struct Player {
     /// clock: retried once the clock reaches it (e.g. NTP after a boot with
     /// the clock far back), so the screen does not wait for the next version.
     deferred: Option<Deferred>,
+    /// Slots whose media failed to show, until they end.
+    failed: Vec<FailedSlot>,
+    /// The display device is missing: nothing is shown or journaled.
+    display_missing: bool,
 }
 
 /// A rotation waiting for the wall clock to catch up with its `issued_at`.
@@ -373,6 +411,8 @@ impl Player {
             actions: VecDeque::new(),
             stopped: false,
             deferred: None,
+            failed: Vec::new(),
+            display_missing: false,
         }
     }
 
@@ -425,6 +465,28 @@ impl Player {
                     self.actions.push_back(Action::PublishState);
                 }
             }
+            Input::ShowFailed { seq, error } => self.on_show_failed(now, seq, error),
+            Input::DisplayLost { error } => {
+                if !self.display_missing {
+                    self.display_missing = true;
+                    self.end_showing(now, PlayOutcome::Interrupted);
+                    self.last_error = Some(format!("display missing: {error}"));
+                    self.actions.push_back(Action::PublishState);
+                }
+            }
+            Input::DisplayBack => {
+                if self.display_missing {
+                    self.display_missing = false;
+                    if self
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("display missing"))
+                    {
+                        self.last_error = None;
+                    }
+                    self.actions.push_back(Action::PublishState);
+                }
+            }
             Input::Shutdown => {
                 self.end_showing(now, PlayOutcome::Interrupted);
                 self.stopped = true;
@@ -444,7 +506,10 @@ impl Player {
         if self.stopped {
             return None;
         }
-        self.showing.as_ref().map(|s| s.ends_at)
+        self.showing
+            .as_ref()
+            .map(|s| s.ends_at)
+            .or_else(|| self.failed.iter().map(|f| f.until).min())
     }
 
     /// What is on screen.
@@ -507,7 +572,35 @@ impl Player {
             missing,
             last_error: self.last_error.clone(),
             warnings,
+            clock_suspect: self.clock_suspect,
+            display_missing: self.display_missing,
         }
+    }
+
+    /// The item `seq` failed on screen: its record ends now (what the glass
+    /// really showed), and the rest of its slot goes to a fallback.
+    fn on_show_failed(&mut self, now: Timestamp, seq: u64, error: String) {
+        let Some(showing) = self
+            .showing
+            .as_ref()
+            .filter(|s| s.seq == seq && seq != 0)
+            .cloned()
+        else {
+            return;
+        };
+        let message = format!("cannot show {}: {error}", showing.material_id);
+        // A failed built-in warning (nothing left to fall back to) leaves
+        // the glass dark until its slot ends, then it is tried again.
+        self.failed.push(FailedSlot {
+            media: content_media(&showing.content),
+            slot_started_at: showing.slot_started_at,
+            until: showing.ends_at,
+        });
+        self.end_showing(now, PlayOutcome::Interrupted);
+        if self.last_error.as_deref() != Some(message.as_str()) {
+            self.last_error = Some(message);
+        }
+        self.actions.push_back(Action::PublishState);
     }
 
     fn has_video_slots(&self) -> bool {
@@ -800,7 +893,21 @@ impl Player {
             self.actions.push_back(Action::PublishState);
         }
 
+        self.failed.retain(|f| f.until > now);
+        if self.display_missing {
+            self.end_showing(now, PlayOutcome::Interrupted);
+            return;
+        }
         let choice = self.choose(now);
+        let media = content_media(&choice.content);
+        if self
+            .failed
+            .iter()
+            .any(|f| f.media == media && f.slot_started_at == choice.slot_started_at)
+        {
+            self.end_showing(now, PlayOutcome::Interrupted);
+            return;
+        }
         let same = self.showing.as_ref().is_some_and(|s| {
             s.content == choice.content
                 && s.slot_started_at == choice.slot_started_at
@@ -835,11 +942,7 @@ impl Player {
         if !matches!(choice.content, Content::Identify { .. }) {
             choice.seq = self.next_seq;
             self.next_seq += 1;
-            let media = match &choice.content {
-                Content::Media { media, .. } => *media,
-                Content::Builtin { index } => builtin::media(*index),
-                Content::Identify { .. } => builtin::media(0),
-            };
+            let media = content_media(&choice.content);
             self.actions.push_back(Action::JournalStart(PlayRecord {
                 seq: choice.seq,
                 media,
@@ -888,7 +991,7 @@ impl Player {
             if let Some(position) = rotation.slot_at(now) {
                 let ends_at = cap(position.slot_ends_at, limit);
                 if let Some(slot) = rotation.slot(&position) {
-                    if self.playable(slot.media, slot.kind) {
+                    if self.playable(slot.media, slot.kind, position.slot_started_at) {
                         return Showing {
                             content: Content::Media {
                                 media: slot.media,
@@ -913,8 +1016,13 @@ impl Player {
         self.fallback_at(rotation, now, limit)
     }
 
-    fn playable(&self, media: Sha256, kind: SlotKind) -> bool {
-        self.cached.contains(&media) && (self.config.video_supported || kind != SlotKind::Video)
+    fn playable(&self, media: Sha256, kind: SlotKind, slot_started_at: Timestamp) -> bool {
+        self.cached.contains(&media)
+            && (self.config.video_supported || kind != SlotKind::Video)
+            && !self
+                .failed
+                .iter()
+                .any(|f| f.media == media && f.slot_started_at == slot_started_at)
     }
 
     fn fallback_at(
@@ -925,7 +1033,7 @@ impl Player {
     ) -> Showing {
         if let Some(position) = rotation.fallback_at(now) {
             if let Some(slot) = rotation.slot(&position) {
-                if self.playable(slot.media, slot.kind) {
+                if self.playable(slot.media, slot.kind, position.slot_started_at) {
                     return Showing {
                         content: Content::Media {
                             media: slot.media,
@@ -971,6 +1079,15 @@ impl Player {
             rotation_version: None,
             is_warning: true,
         }
+    }
+}
+
+/// The media a play record names for `content`.
+fn content_media(content: &Content) -> Sha256 {
+    match content {
+        Content::Media { media, .. } => *media,
+        Content::Builtin { index } => builtin::media(*index),
+        Content::Identify { .. } => builtin::media(0),
     }
 }
 

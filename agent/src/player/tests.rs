@@ -776,3 +776,174 @@ fn an_ack_with_refused_records_acknowledges_them_too() {
     assert_eq!(log.acked, vec![(BootId::new("boot-0").unwrap(), 9)]);
     assert_eq!(log.refused, refused);
 }
+
+#[test]
+fn a_video_that_fails_mid_slot_ends_its_record_and_the_fallback_is_recorded_as_such() {
+    let start = 40 * DAY;
+    let mut video = slot(5, 10_000, true);
+    video.kind = SlotKind::Video;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![video, slot(1, 10_000, true)])],
+        vec![slot(9, 60_000, true)],
+    );
+    let mut cfg = config(&[1, 5, 9]);
+    cfg.video_supported = true;
+    let mut player = Player::new(cfg);
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    let video_seq = log.starts.last().unwrap().seq;
+    assert_eq!(log.starts.last().unwrap().material_id, "m5");
+
+    // mpv exits 4 s into the 10 s slot.
+    player.handle(
+        Timestamp(start + 4_000),
+        Input::ShowFailed {
+            seq: video_seq,
+            error: "mpv exited with status 1".into(),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(
+        log.ends.last().unwrap(),
+        &(
+            video_seq,
+            Timestamp(start + 4_000),
+            PlayOutcome::Interrupted
+        ),
+        "the video's record says it was on the glass for 4 s"
+    );
+    let fallback = log.starts.last().unwrap();
+    assert_eq!(fallback.material_id, "m9", "the rotation's fallback");
+    assert_eq!(fallback.started_at, Timestamp(start + 4_000));
+    let showing = log.shows.last().unwrap();
+    assert!(showing.fallback);
+    assert_eq!(
+        showing.ends_at,
+        Timestamp(start + 10_000),
+        "until the slot ends"
+    );
+    assert!(player
+        .status()
+        .last_error
+        .is_some_and(|e| e.contains("m5") && e.contains("mpv exited")));
+    // A late report for the record already ended changes nothing.
+    player.handle(
+        Timestamp(start + 5_000),
+        Input::ShowFailed {
+            seq: video_seq,
+            error: "again".into(),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(log.starts.len(), 2);
+
+    // The next slot plays, and the video is tried again the next time round.
+    run_until(&mut player, &mut log, start + 20_001);
+    let materials: Vec<&str> = log.starts.iter().map(|r| r.material_id.as_str()).collect();
+    assert_eq!(materials, vec!["m5", "m9", "m1", "m5"]);
+    // Every record ends where the next begins: the glass is accounted for.
+    for (record, next) in log.starts.iter().zip(log.starts.iter().skip(1)) {
+        let end = log.ends.iter().find(|e| e.0 == record.seq).unwrap();
+        assert_eq!(
+            end.1, next.started_at,
+            "{} ends as {} starts",
+            record.material_id, next.material_id
+        );
+    }
+}
+
+#[test]
+fn a_video_that_cannot_start_leaves_a_record_of_no_time_and_the_builtin_fills_the_slot() {
+    let start = 41 * DAY;
+    let mut video = slot(5, 10_000, true);
+    video.kind = SlotKind::Video;
+    let r = rotation(1, start, vec![all_day(start, vec![video])], vec![]);
+    let mut cfg = config(&[5]);
+    cfg.video_supported = true;
+    let mut player = Player::new(cfg);
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    let seq = log.starts.last().unwrap().seq;
+    player.handle(
+        Timestamp(start),
+        Input::ShowFailed {
+            seq,
+            error: "cannot start mpv".into(),
+        },
+    );
+    drain(&mut player, &mut log);
+    assert_eq!(
+        log.ends.last().unwrap(),
+        &(seq, Timestamp(start), PlayOutcome::Interrupted)
+    );
+    let builtin = log.starts.last().unwrap();
+    assert_eq!(builtin.rotation_version, None);
+    assert!(builtin.material_id.starts_with("builtin:"));
+    assert!(matches!(
+        log.shows.last().unwrap().content,
+        Content::Builtin { .. }
+    ));
+}
+
+#[test]
+fn without_a_display_nothing_is_journaled_until_it_comes_back() {
+    let start = 42 * DAY;
+    let r = rotation(
+        1,
+        start,
+        vec![all_day(
+            start,
+            vec![slot(1, 10_000, true), slot(2, 10_000, true)],
+        )],
+        vec![],
+    );
+    let mut player = Player::new(config(&[1, 2]));
+    let mut log = Log::default();
+    player.handle(
+        Timestamp(start),
+        Input::DisplayLost {
+            error: "/dev/fb0: No such file or directory".into(),
+        },
+    );
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    for t in (0..60_000).step_by(5_000) {
+        player.handle(Timestamp(start + t), Input::Timer);
+    }
+    drain(&mut player, &mut log);
+    assert!(log.starts.is_empty() && log.shows.is_empty(), "{log:?}");
+    let status = player.status();
+    assert!(status.display_missing);
+    assert!(status.now_playing.is_none());
+    assert!(status.last_error.is_some_and(|e| e.contains("/dev/fb0")));
+
+    player.handle(Timestamp(start + 61_000), Input::DisplayBack);
+    drain(&mut player, &mut log);
+    assert_eq!(log.starts.len(), 1);
+    assert_eq!(log.starts[0].started_at, Timestamp(start + 61_000));
+    assert!(!player.status().display_missing);
+    assert_eq!(player.status().last_error, None);
+
+    // Lost while showing: the record ends then, and nothing follows.
+    player.handle(
+        Timestamp(start + 63_000),
+        Input::DisplayLost {
+            error: "write: Input/output error".into(),
+        },
+    );
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + 120_000);
+    assert_eq!(
+        log.ends,
+        vec![(
+            log.starts[0].seq,
+            Timestamp(start + 63_000),
+            PlayOutcome::Interrupted
+        )]
+    );
+    assert_eq!(log.starts.len(), 1);
+}

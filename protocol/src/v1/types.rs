@@ -140,6 +140,17 @@ pub struct AgentState {
     /// older agents leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_at: Option<Timestamp>,
+    /// True while the agent distrusts its wall clock (it stepped back, or a
+    /// signed rotation was issued after it): a board without a battery
+    /// clock that booted before time sync refuses its saved rotation and
+    /// shows the built-in warnings. Added after v1's first release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clock_suspect: bool,
+    /// True while the agent's display device is missing or fails (e.g. no
+    /// `/dev/fb0`): nothing is on the glass and nothing is journaled as
+    /// played; the agent retries. Added after v1's first release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub display_missing: bool,
 }
 
 impl AgentState {
@@ -317,7 +328,10 @@ pub struct BridgeEvidence {
 pub enum PlayOutcome {
     /// Shown for its whole slot (or until its block ended).
     Completed,
-    /// The agent stopped (crash, power cut, shutdown) while it was on screen.
+    /// It left the screen before its slot ended: the agent stopped (crash,
+    /// power cut, shutdown), or what showed it failed (the video player
+    /// exited, the display went away). `ended_at` says when; a record the
+    /// agent could not show at all ends when it started.
     Interrupted,
 }
 

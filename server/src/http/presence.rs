@@ -105,6 +105,8 @@ mod tests {
             agent_version: "0.1.0".to_owned(),
             bridge: None,
             connected_at: None,
+            clock_suspect: false,
+            display_missing: false,
         }
     }
 

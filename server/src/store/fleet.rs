@@ -148,6 +148,34 @@ pub struct ScreenStateRow {
     pub agent_version: String,
     /// What a bridged controller card reported (from the stored report).
     pub bridge: Option<protocol::BridgeState>,
+    /// The agent distrusts its clock (e.g. booted without time sync) and
+    /// shows its built-in warnings (from the stored report).
+    pub clock_suspect: bool,
+    /// The agent's display device is missing: nothing is on the glass
+    /// (from the stored report).
+    pub display_missing: bool,
+}
+
+/// The parts of a screen's state read from its stored report.
+struct FromReport {
+    bridge: Option<protocol::BridgeState>,
+    clock_suspect: bool,
+    display_missing: bool,
+}
+
+fn from_report(state: Option<protocol::AgentState>) -> FromReport {
+    match state {
+        Some(state) => FromReport {
+            bridge: state.bridge,
+            clock_suspect: state.clock_suspect,
+            display_missing: state.display_missing,
+        },
+        None => FromReport {
+            bridge: None,
+            clock_suspect: false,
+            display_missing: false,
+        },
+    }
 }
 
 /// A screen whose last presence is `offline` (alerts).
@@ -770,6 +798,11 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
+            let report = from_report(
+                r.try_get::<String, _>("state_json")
+                    .ok()
+                    .and_then(|json| serde_json::from_str::<protocol::AgentState>(&json).ok()),
+            );
             Ok(ScreenStateRow {
                 screen_id: r.try_get("screen_id")?,
                 status: r.try_get("status")?,
@@ -785,11 +818,9 @@ impl Store {
                 journal_pending: r.try_get("journal_pending")?,
                 last_error: r.try_get("last_error")?,
                 agent_version: r.try_get("agent_version")?,
-                bridge: r
-                    .try_get::<String, _>("state_json")
-                    .ok()
-                    .and_then(|json| serde_json::from_str::<protocol::AgentState>(&json).ok())
-                    .and_then(|state| state.bridge),
+                bridge: report.bridge,
+                clock_suspect: report.clock_suspect,
+                display_missing: report.display_missing,
             })
         })
         .transpose()

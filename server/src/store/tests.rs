@@ -371,6 +371,8 @@ fn state(screen: &str, status: protocol::Presence, version: Option<u64>) -> prot
         agent_version: "0.1.0".to_owned(),
         bridge: None,
         connected_at: None,
+        clock_suspect: false,
+        display_missing: false,
     }
 }
 

@@ -375,6 +375,8 @@ async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
             screenshot_at: None,
         }),
         connected_at: None,
+        clock_suspect: false,
+        display_missing: false,
     };
     ui.state
         .store
@@ -398,6 +400,45 @@ async fn the_screen_page_shows_what_a_bridged_controller_card_reported() {
         !page.contains("<script>alert"),
         "the card's words are escaped"
     );
+    ui.db.finish().await;
+}
+
+#[tokio::test]
+async fn a_screen_whose_clock_is_suspect_or_display_missing_says_so_in_plain_words() {
+    let ui = Ui::new().await;
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(!page.contains("id=\"clock-suspect\""));
+    assert!(!page.contains("id=\"display-missing\""));
+    // An RTC-less board that booted before time sync: its saved rotation is
+    // refused as issued in the future, so it plays the built-in warnings.
+    let state = ledcast_protocol::v1::AgentState {
+        screen_id: ledcast_protocol::v1::ScreenId::new("screen-a").unwrap(),
+        boot_id: ledcast_protocol::v1::BootId::from_random([2; 16]),
+        status: ledcast_protocol::v1::Presence::Online,
+        reported_at: ledcast_protocol::v1::Timestamp(946_684_800_000),
+        rotation_version: None,
+        pending_version: None,
+        now_playing: None,
+        stale: true,
+        cache: Default::default(),
+        journal_pending: 0,
+        journal_alarm: false,
+        last_error: None,
+        warnings: Vec::new(),
+        agent_version: "0.1.0".into(),
+        bridge: None,
+        connected_at: None,
+        clock_suspect: true,
+        display_missing: true,
+    };
+    ui.state
+        .store
+        .record_agent_state("screen-a", &state, ledcast_protocol::v1::Timestamp(6))
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(page.contains("时钟未同步，正在显示内置警示"), "{page}");
+    assert!(page.contains("找不到显示设备"), "{page}");
     ui.db.finish().await;
 }
 
