@@ -140,38 +140,8 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
 }
 
-async fn log_in(client: &Client, base: &str, username: &str, password: &str) {
-    client.goto(&format!("{base}/login")).await.unwrap();
-    client
-        .find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys(username)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    until(10, "the first page after login", || async {
-        let url = client.current_url().await.ok()?;
-        url.path().starts_with("/ui/").then_some(())
-    })
-    .await;
-}
-
-/// Submits the login form; returns the error it shows.
-async fn try_login(client: &Client, base: &str, username: &str, password: &str) -> String {
+/// Fills in the login form and submits it.
+async fn submit_login(client: &Client, base: &str, username: &str, password: &str) {
     client.goto(&format!("{base}/login")).await.unwrap();
     for (id, value) in [("username", username), ("password", password)] {
         client
@@ -189,6 +159,20 @@ async fn try_login(client: &Client, base: &str, username: &str, password: &str) 
         .click()
         .await
         .unwrap();
+}
+
+async fn log_in(client: &Client, base: &str, username: &str, password: &str) {
+    submit_login(client, base, username, password).await;
+    until(10, "the first page after login", || async {
+        let url = client.current_url().await.ok()?;
+        url.path().starts_with("/ui/").then_some(())
+    })
+    .await;
+}
+
+/// Submits the login form; returns the error it shows.
+async fn try_login(client: &Client, base: &str, username: &str, password: &str) -> String {
+    submit_login(client, base, username, password).await;
     until(10, "the login error", || async {
         let error = client.find(Locator::Id("login-error")).await.ok()?;
         if error.attr("hidden").await.ok()?.is_some() {
