@@ -14,11 +14,10 @@
 //! passes.
 
 mod common;
-use common::{enroll, mosquitto_binary, seeded_app, KillOnDrop};
+use common::{enroll, mosquitto_binary, run_mosquitto, seeded_app};
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -104,26 +103,7 @@ async fn on_mosquitto_a_device_gets_and_touches_only_its_own_topics() {
         .await
         .unwrap();
     state.store.close().await;
-    // Running as root, Mosquitto would drop to the `mosquitto` user and could
-    // not read 0600 files in our temp dir: keep it as the current user.
-    let snippet = std::fs::read_to_string(out.join("ledcast.conf")).unwrap();
-    let config = dir.path().join("test.conf");
-    std::fs::write(&config, format!("user root\n{snippet}")).unwrap();
-    let _broker = KillOnDrop(
-        Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _broker = run_mosquitto(&binary, &out, port);
     let target = Target {
         port,
         server_login: (push::SERVER_BROKER_USERNAME.into(), "server-pw".into()),

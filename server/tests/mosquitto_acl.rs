@@ -8,10 +8,9 @@
 //! missing binary fails the test; otherwise the test says so and passes.
 
 mod common;
-use common::{enroll, mosquitto_binary, seeded_app, KillOnDrop};
+use common::{enroll, mosquitto_binary, run_mosquitto, seeded_app};
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ledcast_protocol::v1::{ScreenId, Topic, TopicKind};
@@ -99,26 +98,7 @@ async fn enrolled_device_a_cannot_touch_device_b_topics_on_mosquitto() {
     );
     state.store.close().await;
 
-    // Running as root, Mosquitto would drop to the `mosquitto` user and could
-    // not read 0600 files in our temp dir: keep it as the current user.
-    let snippet = std::fs::read_to_string(out.join("ledcast.conf")).unwrap();
-    let config = dir.path().join("test.conf");
-    std::fs::write(&config, format!("user root\n{snippet}")).unwrap();
-    let _broker = KillOnDrop(
-        Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _broker = run_mosquitto(&binary, &out, port);
 
     // Wrong and revoked passwords are refused; current logins work.
     assert!(!login_accepted(port, "bad", &a_login.broker_username, "wrong").await);

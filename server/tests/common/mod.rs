@@ -20,6 +20,32 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Runs Mosquitto on `port` with the `ledcast.conf` that `broker-config`
+/// wrote into `out`, and waits (up to 5 s) until it listens.
+pub fn run_mosquitto(binary: &str, out: &std::path::Path, port: u16) -> KillOnDrop {
+    // Running as root, Mosquitto would drop to the `mosquitto` user and could
+    // not read 0600 files in our temp dir: keep it as the current user.
+    let snippet = std::fs::read_to_string(out.join("ledcast.conf")).unwrap();
+    let config = out.join("test.conf");
+    std::fs::write(&config, format!("user root\n{snippet}")).unwrap();
+    let broker = KillOnDrop(
+        std::process::Command::new(binary)
+            .arg("-c")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    broker
+}
+
 pub fn mosquitto_binary() -> Option<String> {
     [
         "/usr/sbin/mosquitto",
