@@ -130,6 +130,7 @@ pub async fn serve_with(
     let embedded_broker_login = prepared.embedded_login();
     let (delivery, push_task) =
         crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
+    state.compile_lock.publishes.store(true, Ordering::Relaxed);
     let refresher = tokio::spawn(refresh_loop(state.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone()));
     let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(state.clone()));
@@ -208,6 +209,30 @@ pub async fn until_stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
+/// Who compiles, one at a time per process (the deployment-wide part is
+/// [`Store::compile_lease`]), and whether this process publishes.
+#[derive(Debug, Default)]
+pub struct CompileGate {
+    /// Recompile requests issued so far (tickets).
+    issued: std::sync::atomic::AtomicU64,
+    /// Held while compiling; the newest ticket a finished compile covers
+    /// (one whose lease was taken after the ticket was issued read its
+    /// change).
+    covered: tokio::sync::Mutex<u64>,
+    /// True in a serving server, which publishes what it stores; false in
+    /// `ledcast-server apply` and other one-shot commands, whose rotations
+    /// a serving replica claims and publishes.
+    pub publishes: std::sync::atomic::AtomicBool,
+}
+
+impl CompileGate {
+    /// Waits until no compile of this process runs, and keeps others out
+    /// while the guard lives (shutdown, the key hand-over).
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, u64> {
+        self.covered.lock().await
+    }
+}
+
 /// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
 fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
     let mut announced = state.announced.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,19 +244,27 @@ fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
     true
 }
 
-/// Announces versions another process stored (CLI apply, another replica)
-/// on `events`, polling the newest versions every 2 seconds.
+/// Publishes rotations another process stored without publishing them
+/// (`ledcast-server apply`): every 2 seconds it claims the unannounced ones
+/// in the database, so that of several replicas exactly one publishes each
+/// (issue 21: both used to publish every rotation), and announces the
+/// newest of each screen on `events`.
 pub(crate) async fn watch_stored_versions(state: AppState) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let versions = match state.store.latest_versions().await {
-            Ok(v) => v,
+        let claimed = match state.store.claim_unannounced_rotations().await {
+            Ok(claimed) => claimed,
             Err(error) => {
-                tracing::warn!(%error, "could not poll rotation versions");
+                tracing::warn!(%error, "could not claim rotations to publish");
                 continue;
             }
         };
-        for (screen, version) in versions {
+        let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+        for (screen, version) in claimed {
+            let known = newest.entry(screen).or_insert(version);
+            *known = (*known).max(version);
+        }
+        for (screen, version) in newest {
             if !announce_once(&state, &screen, version) {
                 continue;
             }
@@ -275,8 +308,24 @@ async fn refresh_loop(state: AppState) {
 
 /// Recompiles after a change that affects rotations; failures are logged
 /// (the change itself is already stored).
+///
+/// Requests coalesce: a request whose change a compile that began after it
+/// already read (this process's compiles only) returns at once, so a burst
+/// of changes costs a few compiles, not one each.
 pub async fn request_recompile(state: &AppState, reason: &str) {
-    match recompile(state, state.clock.now()).await {
+    let ticket = state.compile_lock.issued.fetch_add(1, Ordering::SeqCst) + 1;
+    let mut covered = state.compile_lock.covered.lock().await;
+    if *covered >= ticket {
+        tracing::debug!(reason, "recompile already covered by a later compile");
+        return;
+    }
+    let upto = state.compile_lock.issued.load(Ordering::SeqCst);
+    let result = recompile_leased(state, state.clock.now()).await;
+    if result.is_ok() {
+        *covered = (*covered).max(upto);
+    }
+    drop(covered);
+    match result {
         Ok(report) => tracing::info!(
             reason,
             stored = report.stored.len(),
@@ -418,7 +467,39 @@ pub async fn recompile(
     state: &AppState,
     now: protocol::Timestamp,
 ) -> anyhow::Result<CompileReport> {
-    let _guard = state.compile_lock.lock().await;
+    let mut covered = state.compile_lock.covered.lock().await;
+    let upto = state.compile_lock.issued.load(Ordering::SeqCst);
+    let report = recompile_leased(state, now).await?;
+    *covered = (*covered).max(upto);
+    Ok(report)
+}
+
+/// [`recompile`] under the deployment-wide compile lease (the caller holds
+/// the in-process lock): reading inputs, compiling and storing happen
+/// while no other replica does the same.
+async fn recompile_leased(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
+    let lease = state
+        .store
+        .compile_lease()
+        .await
+        .context("waiting for the compile lease")?;
+    let report = recompile_inputs(state, now).await;
+    lease.release().await;
+    report
+}
+
+/// Times a stored chunk is retried when another writer stored a version
+/// first (only a process outside the compile lease can: a key hand-over's
+/// re-signing). Each retry reads the newest versions again.
+const STORE_ATTEMPTS: usize = 5;
+
+async fn recompile_inputs(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
     let started = crate::clock::monotonic();
     let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
         return Ok(CompileReport::default());
@@ -455,15 +536,26 @@ pub async fn recompile(
                 expires_at: screen.rotation.expires_at.as_millis(),
             })
             .collect();
-        let stored = state
-            .store
-            .store_rotations_if_changed(&candidates, |i, version| {
-                let mut stamped = chunk[i].rotation.clone();
-                stamped.version = version;
-                stamped.issued_at = now;
-                protocol::seal(&stamped, &key)
-            })
-            .await?;
+        let publishes = state.compile_lock.publishes.load(Ordering::Relaxed);
+        let mut attempt = 0;
+        let stored = loop {
+            attempt += 1;
+            let stored = state
+                .store
+                .store_rotations_if_changed(&candidates, publishes, |i, version| {
+                    let mut stamped = chunk[i].rotation.clone();
+                    stamped.version = version;
+                    stamped.issued_at = now;
+                    protocol::seal(&stamped, &key)
+                })
+                .await;
+            match stored {
+                Err(crate::store::StoreError::Conflict { what }) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(attempt, %what, "rotation versions collided; storing again");
+                }
+                other => break other?,
+            }
+        };
         for (i, stored) in stored {
             state
                 .metrics

@@ -66,8 +66,9 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Serialises compiles (one at a time per process).
-    pub compile_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Serialises compiles (one at a time per process; across replicas
+    /// through the database's compile lease) and coalesces requests.
+    pub compile_lock: Arc<crate::service::CompileGate>,
     /// Newest rotation version announced on `events`, per screen (so versions
     /// stored by another process, e.g. `ledcast-server apply`, are announced once).
     pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,

@@ -2373,3 +2373,137 @@ async fn a_changed_schedule_keeps_its_approved_version_on_air_until_the_change_i
         h.finish().await;
     }
 }
+
+/// The longest-running alert's end on a screen's newest stored rotation
+/// (the end of the last top-priority block that plays only `material`), or 0.
+async fn alert_end_on_air(store: &crate::store::Store, screen: &str, material: &str) -> i64 {
+    let Some(stored) = store.latest_rotation(screen).await.unwrap() else {
+        return 0;
+    };
+    let trusted = protocol::TrustedKey::new(SigningKey::from_bytes(&[9; 32]).verifying_key());
+    let rotation: protocol::Rotation = protocol::open(&stored.envelope, &trusted).unwrap();
+    // Alerts pre-empt every schedule: their blocks are the highest.
+    let top = rotation.blocks.iter().map(|b| b.priority).max();
+    rotation
+        .blocks
+        .iter()
+        .filter(|b| Some(b.priority) == top && b.slots.iter().all(|s| s.material_id == material))
+        .map(|b| b.until.as_millis())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Issue 21: alerts created and ended at the same moment through two
+/// replicas on one PostgreSQL database (on SQLite, through one server)
+/// all reach the screens. Before the compile lease, a compile that read
+/// older inputs could store after one that read newer ones, and a change
+/// was lost until the next day's refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_alerts_through_two_replicas_all_reach_every_screen() {
+    for db in backends().await {
+        let h = Harness::new(db).await;
+        h.seed().await;
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let materials =
+            std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
+        crate::service::import_materials_file(
+            &h.state,
+            &materials,
+            std::path::Path::new(&format!("{root}/media")),
+            "editor",
+            "approver",
+        )
+        .await
+        .unwrap();
+        let applied = h
+            .send(request(
+                Method::POST,
+                "/api/v1/apply",
+                Some("editor"),
+                Some(json!({"files": playlist_files()})),
+            ))
+            .await;
+        assert_eq!(applied.status(), StatusCode::OK, "{}", h.name());
+        // Replica B: its own pool, compile lock and media, the same database.
+        let dir_b = tempfile::tempdir().unwrap();
+        let replica_b = match h.db.as_ref().unwrap().another_replica().await {
+            Some(store) => test_state(&store, dir_b.path()).await,
+            None => h.state.clone(),
+        };
+        let replicas = [h.state.clone(), replica_b.clone()];
+        let now = TEST_NOW.as_millis();
+        let material = "std-text-no-transfer";
+        let create = |k: usize, screen: &str| {
+            request(
+                Method::POST,
+                "/api/v1/alerts",
+                Some("editor"),
+                Some(json!({
+                    "material_id": material,
+                    "targets": {"screens": [screen]},
+                    "until": now + 3_600_000 + i64::try_from(k).unwrap() * 60_000,
+                })),
+            )
+        };
+        // 50 rounds of two alerts at the same moment, one through each
+        // replica (icbc-door through A, abc-door through B), each ending a
+        // minute after the round before's. After each round both screens
+        // show their newest alert.
+        for round in 0..50 {
+            // Each on its own task, as two servers would run them.
+            let a = tokio::spawn(app(replicas[0].clone()).oneshot(create(round, "icbc-door")));
+            let b = tokio::spawn(app(replicas[1].clone()).oneshot(create(round, "abc-door")));
+            for response in [a.await.unwrap(), b.await.unwrap()] {
+                assert_eq!(
+                    response.unwrap().status(),
+                    StatusCode::CREATED,
+                    "{}",
+                    h.name()
+                );
+            }
+            for screen in ["icbc-door", "abc-door"] {
+                assert_eq!(
+                    alert_end_on_air(&h.state.store, screen, material).await,
+                    now + 3_600_000 + i64::try_from(round).unwrap() * 60_000,
+                    "{}: round {round}: the alert for {screen} is not on its rotation",
+                    h.name()
+                );
+            }
+        }
+        // Then 100 at once, alternating between the replicas: the last on
+        // each screen (k = 98, 99) ends latest.
+        let mut burst = tokio::task::JoinSet::new();
+        for k in 0..100 {
+            let request = create(100 + k, ["icbc-door", "abc-door"][k % 2]);
+            let replica = replicas[k % 2].clone();
+            burst.spawn(async move { app(replica).oneshot(request).await.unwrap().status() });
+        }
+        while let Some(status) = burst.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::CREATED, "{}", h.name());
+        }
+        // Every change is on the newest rotation of every screen: compiling
+        // again finds nothing to store, and the longest alert of each
+        // screen plays until its end.
+        let again = crate::service::recompile(&h.state, h.state.clock.now())
+            .await
+            .unwrap();
+        assert!(
+            again.stored.is_empty(),
+            "{}: a change was missing from the stored rotations: {:?}",
+            h.name(),
+            again.stored
+        );
+        for (screen, last) in [("icbc-door", 198), ("abc-door", 199)] {
+            assert_eq!(
+                alert_end_on_air(&h.state.store, screen, material).await,
+                now + 3_600_000 + last * 60_000,
+                "{}: {screen}",
+                h.name()
+            );
+        }
+        if !Arc::ptr_eq(&replica_b.compile_lock, &h.state.compile_lock) {
+            replica_b.store.close().await;
+        }
+        h.finish().await;
+    }
+}

@@ -174,7 +174,9 @@ impl Store {
     /// version. Returns the stored rotation, or `None` when the newest stored
     /// one already has `content_sha256`. Versions are strictly increasing:
     /// the insert collides on `(screen, version)` if another writer got there
-    /// first, and the caller may retry.
+    /// first, and the caller may retry. It is stored unannounced: a serving
+    /// server claims it ([`Store::claim_unannounced_rotations`]) and
+    /// publishes it.
     pub async fn store_rotation_if_changed(
         &self,
         screen_id: &str,
@@ -189,13 +191,15 @@ impl Store {
             issued_at,
             expires_at,
             false,
+            false,
             make_envelope,
         )
         .await
     }
 
     /// Stores the next version of a screen's rotation even when its content
-    /// is unchanged (re-signing after a server key rotation).
+    /// is unchanged (re-signing after a server key rotation). The caller
+    /// publishes it.
     pub async fn store_rotation_resigned(
         &self,
         screen_id: &str,
@@ -210,6 +214,7 @@ impl Store {
                 content_sha256,
                 issued_at,
                 expires_at,
+                true,
                 true,
                 make_envelope,
             )
@@ -227,6 +232,7 @@ impl Store {
         issued_at: i64,
         expires_at: i64,
         force: bool,
+        announced: bool,
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
         let candidate = RotationCandidate {
@@ -237,7 +243,7 @@ impl Store {
         };
         let mut make_envelope = Some(make_envelope);
         let stored = self
-            .store_rotations(&[candidate], force, |_, version| {
+            .store_rotations(&[candidate], force, announced, |_, version| {
                 make_envelope
                     .take()
                     .map_or_else(Vec::new, |make| make(version))
@@ -251,13 +257,32 @@ impl Store {
     /// `make_envelope(i, version)` seals `candidates[i]` with that version.
     /// Returns the rotations stored with their candidate index, in candidate
     /// order; a collision on `(screen, version)` fails the whole call and
-    /// stores nothing.
+    /// stores nothing. `announced`: the caller publishes what is stored (a
+    /// serving server); when false a serving replica claims and publishes it.
     pub async fn store_rotations_if_changed(
         &self,
         candidates: &[RotationCandidate<'_>],
+        announced: bool,
         make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
     ) -> StoreResult<Vec<(usize, StoredRotation)>> {
-        self.store_rotations(candidates, false, make_envelope).await
+        self.store_rotations(candidates, false, announced, make_envelope)
+            .await
+    }
+
+    /// Claims every rotation stored unannounced (by a process that does not
+    /// publish, e.g. `ledcast-server apply`): marks them announced and
+    /// returns `(screen, version)` of each, so that exactly one of several
+    /// replicas polling at once publishes them (the update takes the rows;
+    /// a second replica's update finds them taken).
+    pub async fn claim_unannounced_rotations(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "UPDATE rotations SET announced = 1 WHERE announced = 0 RETURNING screen_id, version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("screen_id")?, to_u64(r.try_get("version")?))))
+            .collect()
     }
 
     /// Stores the next version of each candidate's rotation, skipping those
@@ -266,6 +291,7 @@ impl Store {
         &self,
         candidates: &[RotationCandidate<'_>],
         force: bool,
+        announced: bool,
         mut make_envelope: impl FnMut(usize, u64) -> Vec<u8>,
     ) -> StoreResult<Vec<(usize, StoredRotation)>> {
         // Two statements per call, not two per screen: each statement is a
@@ -319,8 +345,8 @@ impl Store {
         for chunk in stored.chunks(ROTATIONS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO rotations (screen_id, version, content_sha256, envelope, envelope_sha256, \
-                 issued_at, expires_at) VALUES {}",
-                self.values_rows(chunk.len(), 7)
+                 issued_at, expires_at, announced) VALUES {}",
+                self.values_rows(chunk.len(), 8)
             );
             let mut query = sqlx::query(&sql);
             for (_, r) in chunk {
@@ -331,7 +357,8 @@ impl Store {
                     .bind(r.envelope.clone())
                     .bind(r.envelope_sha256.as_str())
                     .bind(r.issued_at)
-                    .bind(r.expires_at);
+                    .bind(r.expires_at)
+                    .bind(super::bool_i64(announced));
             }
             query.execute(&mut *tx).await.map_err(|e| {
                 super::conflict_or(e, "a rotation version another writer stored first")

@@ -665,6 +665,32 @@ impl Store {
         screens.sort_unstable();
         screens.dedup();
         let mut tx = self.pool.begin().await?;
+        if self.backend == super::Backend::Postgres {
+            // Every replica receives every state report (the subscription
+            // is not shared, so each keeps the retained states handed over
+            // at connect): take each screen's row in turn, so that the
+            // second replica reads what the first wrote and records no
+            // transition twice (issue 21). Keys are locked in ascending
+            // order across chunks, so two replicas never deadlock.
+            let mut keys: Vec<i64> = screens.iter().map(|s| state_lock_key(s)).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for chunk in keys.chunks(LOOKUP) {
+                let sql = format!(
+                    "SELECT pg_advisory_xact_lock(k) FROM \
+                     (SELECT v.k FROM (VALUES {}) AS v(k) ORDER BY v.k) AS o",
+                    (1..=chunk.len())
+                        .map(|n| format!("(${n}::BIGINT)"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let mut query = sqlx::query(&sql);
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
         // (status, since) of each screen as the reports are applied in turn.
         let mut running: std::collections::HashMap<String, (String, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
@@ -898,4 +924,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The advisory-lock key of a screen's state row on PostgreSQL: the first
+/// eight bytes of a SHA-256 of its id.
+fn state_lock_key(screen_id: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("ledcast.state.{screen_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }

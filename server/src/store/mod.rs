@@ -214,6 +214,26 @@ impl Store {
         &self.pool
     }
 
+    /// Takes the deployment-wide compile lease: while it is held no other
+    /// process on this database (another replica, `ledcast-server apply`)
+    /// reads inputs for a compile or stores rotations through
+    /// `recompile`, so a compile that read older inputs can never store
+    /// after one that read newer ones (issue 21: two replicas lost an
+    /// alert that way). On PostgreSQL it is a session advisory lock keyed
+    /// by the schema, held on one pooled connection; on SQLite (one
+    /// server per file) it is a no-op and the caller's in-process lock is
+    /// the whole story.
+    pub async fn compile_lease(&self) -> StoreResult<CompileLease> {
+        match self.backend {
+            Backend::Sqlite => Ok(CompileLease { conn: None }),
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                sqlx::query(COMPILE_LOCK_SQL).execute(&mut *conn).await?;
+                Ok(CompileLease { conn: Some(conn) })
+            }
+        }
+    }
+
     /// True when a trivial query succeeds (`/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -224,6 +244,42 @@ impl Store {
     pub async fn close(&self) {
         self.read_pool.close().await;
         self.pool.close().await;
+    }
+}
+
+/// The advisory lock taken by [`Store::compile_lease`]: one key per
+/// schema, so that test schemas on one server do not wait for each other.
+const COMPILE_LOCK_SQL: &str =
+    "SELECT pg_advisory_lock(hashtext('ledcast.compile.' || current_schema()))";
+
+/// A held compile lease ([`Store::compile_lease`]). Give it back with
+/// [`CompileLease::release`]; dropped instead (a cancelled request), its
+/// connection is closed, which ends the session and so the lock.
+pub struct CompileLease {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+impl CompileLease {
+    /// Releases the lease, returning its connection to the pool.
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let unlocked = sqlx::query(
+                "SELECT pg_advisory_unlock(hashtext('ledcast.compile.' || current_schema()))",
+            )
+            .execute(&mut *conn)
+            .await;
+            if unlocked.is_err() {
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for CompileLease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
     }
 }
 

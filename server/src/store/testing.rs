@@ -64,6 +64,13 @@ async fn postgres(url: &str) -> TestDb {
 }
 
 impl TestDb {
+    /// A second store on the same PostgreSQL schema, as another server
+    /// replica would open it; `None` on SQLite (one server per file).
+    pub async fn another_replica(&self) -> Option<Store> {
+        let (url, schema) = self.postgres.as_ref()?;
+        Some(Store::connect(url, Some(schema)).await.unwrap())
+    }
+
     /// Closes the store and drops the PostgreSQL schema.
     pub async fn finish(self) {
         self.store.close().await;

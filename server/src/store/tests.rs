@@ -261,6 +261,7 @@ async fn many_rotations_in_one_call_store_only_the_changed_ones() {
                     candidate("m2", "same"),
                     candidate("m3", "new"),
                 ],
+                true,
                 |i, version| format!("{i}-v{version}").into_bytes(),
             )
             .await
@@ -945,6 +946,60 @@ async fn postgres_is_required_when_configured() {
     assert_eq!(dbs.len(), expected);
     for db in dbs {
         assert!(db.store.ping().await, "{}", db.name);
+        db.finish().await;
+    }
+}
+
+/// Issue 21: every replica receives every state report (the state
+/// subscription is not shared). Two replicas recording the same reports at
+/// once on one PostgreSQL database record each transition once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_recording_the_same_reports_record_each_transition_once() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let Some(replica) = db.another_replica().await else {
+            db.finish().await;
+            continue;
+        };
+        let screens: Vec<String> = (0..40).map(|n| format!("r{n}")).collect();
+        for screen in &screens {
+            seed_screen(&db.store, screen, "a").await;
+        }
+        let t = protocol::Timestamp;
+        for (round, status) in [Online, Offline, Online].into_iter().enumerate() {
+            let reports: Vec<(String, protocol::AgentState)> = screens
+                .iter()
+                .map(|s| {
+                    let mut report = state(s, status, Some(1));
+                    report.reported_at = t(1_000 * (i64::try_from(round).unwrap() + 1));
+                    (s.clone(), report)
+                })
+                .collect();
+            let mut both = tokio::task::JoinSet::new();
+            for store in [db.store.clone(), replica.clone()] {
+                let reports = reports.clone();
+                both.spawn(async move {
+                    let batch: Vec<(&str, &protocol::AgentState)> =
+                        reports.iter().map(|(s, r)| (s.as_str(), r)).collect();
+                    store.record_agent_states(&batch, t(5_000)).await.unwrap();
+                });
+            }
+            while let Some(done) = both.join_next().await {
+                done.unwrap();
+            }
+        }
+        for screen in &screens {
+            let history: Vec<String> = db
+                .store
+                .presence_history(screen)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(status, _)| status)
+                .collect();
+            assert_eq!(history, ["online", "offline", "online"], "{screen}");
+        }
+        replica.close().await;
         db.finish().await;
     }
 }
