@@ -191,7 +191,6 @@ impl Store {
             issued_at,
             expires_at,
             false,
-            false,
             make_envelope,
         )
         .await
@@ -215,7 +214,6 @@ impl Store {
                 issued_at,
                 expires_at,
                 true,
-                true,
                 make_envelope,
             )
             .await?;
@@ -232,9 +230,11 @@ impl Store {
         issued_at: i64,
         expires_at: i64,
         force: bool,
-        announced: bool,
         make_envelope: impl FnOnce(u64) -> Vec<u8>,
     ) -> StoreResult<Option<StoredRotation>> {
+        // A forced store is the server's key hand-over, which publishes it;
+        // a plain one comes from a process that does not publish.
+        let announced = force;
         let candidate = RotationCandidate {
             screen_id,
             content_sha256,
