@@ -39,6 +39,21 @@ pub struct Config {
     pub feed: FeedConfig,
     /// The daily expiry report (issue 10).
     pub reports: ReportsConfig,
+    /// Several servers on one PostgreSQL database (issue 21).
+    pub replicas: ReplicasConfig,
+}
+
+/// `[replicas]`: what several servers on one PostgreSQL database share
+/// through it instead of a disk (README, "More than one server").
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicasConfig {
+    /// A file holding the deployment's key-encryption key (64 hex digits,
+    /// mode 0600, the same file on every replica). When set, the server
+    /// signing keys are kept in the database sealed with it, and media and
+    /// screenshots are kept in the database too, so a replica needs no
+    /// shared `data_dir`. Unset: keys and media live only in `data_dir`.
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 /// `[reports]`: the daily expiry report the running server produces.
@@ -142,6 +157,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             feed: FeedConfig::default(),
             reports: ReportsConfig::default(),
+            replicas: ReplicasConfig::default(),
         }
     }
 }

@@ -77,6 +77,57 @@ pub fn load_previous(data_dir: &Path) -> anyhow::Result<Option<SigningKey>> {
     })
 }
 
+/// The current key on disk, if any.
+pub fn read_current(data_dir: &Path) -> anyhow::Result<Option<SigningKey>> {
+    read_key(&key_path(data_dir))
+}
+
+/// The previous key file as it is (even when equal to the current one).
+pub fn read_previous_file(data_dir: &Path) -> anyhow::Result<Option<SigningKey>> {
+    read_key(&previous_key_path(data_dir))
+}
+
+/// Makes `current` (and `previous`, when given) this server's keys on disk,
+/// as the deployment keeps them (`crate::replicas`). A different current
+/// key already here is moved aside to `server.replaced-N.key`, never
+/// deleted.
+pub fn install(
+    data_dir: &Path,
+    current: &SigningKey,
+    previous: Option<&SigningKey>,
+) -> anyhow::Result<()> {
+    let path = key_path(data_dir);
+    match read_key(&path)? {
+        Some(here) if here.to_bytes() == current.to_bytes() => {}
+        Some(_) => {
+            let keys_dir = path.parent().context("key path has a parent")?;
+            let mut n = 1;
+            let target = loop {
+                let candidate = keys_dir.join(format!("server.replaced-{n}.key"));
+                if !candidate.exists() {
+                    break candidate;
+                }
+                n += 1;
+            };
+            std::fs::rename(&path, &target)
+                .with_context(|| format!("moving {} aside", path.display()))?;
+            tracing::warn!(
+                moved_to = %target.display(),
+                "this server's own key differed from the deployment's; it was moved aside"
+            );
+            write_secret(&path, &hex::encode(current.to_bytes()))?;
+        }
+        None => write_secret(&path, &hex::encode(current.to_bytes()))?,
+    }
+    if let Some(previous) = previous {
+        let previous_path = previous_key_path(data_dir);
+        if read_key(&previous_path)?.map(|k| k.to_bytes()) != Some(previous.to_bytes()) {
+            write_secret(&previous_path, &hex::encode(previous.to_bytes()))?;
+        }
+    }
+    Ok(())
+}
+
 /// What [`rotate`] did.
 #[derive(Debug, Clone)]
 pub struct Rotated {

@@ -330,7 +330,27 @@ fn main() -> anyhow::Result<()> {
             command: KeysCommand::Rotate { config },
         } => {
             let config = config.load()?;
-            let rotated = ledcast_server::keys::rotate(&config.data_dir)?;
+            let rotated = if config.replicas.key_encryption_key_file.is_some() {
+                // Replicas keep the keys in the database: start from the
+                // deployment's, and keep the rotated ones there.
+                runtime()?.block_on(async {
+                    let store = ledcast_server::store::Store::connect(
+                        &config.effective_database_url(),
+                        None,
+                    )
+                    .await?;
+                    let now = ledcast_server::clock::Clock::system().now().as_millis();
+                    ledcast_server::replicas::sync_keys(&config, &store, now).await?;
+                    let rotated = ledcast_server::keys::rotate(&config.data_dir)?;
+                    ledcast_server::replicas::publish_rotated_keys(&config, &store, now).await?;
+                    println!(
+                        "the new keys are kept, sealed, in the database: restart every replica"
+                    );
+                    anyhow::Ok(rotated)
+                })?
+            } else {
+                ledcast_server::keys::rotate(&config.data_dir)?
+            };
             if let Some(retired) = &rotated.retired {
                 println!(
                     "note: the key before {} was moved to {}; agents that never took {} must be re-enrolled",

@@ -16,10 +16,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A directory of files named by their SHA-256.
+/// A directory of files named by their SHA-256, optionally kept in the
+/// database too (`[replicas]`, issue 21): then every file written is also
+/// stored there, and a file missing here (written by another replica) is
+/// fetched from there, checked against its digest, and kept here.
 #[derive(Debug, Clone)]
 pub struct ContentStore {
     dir: PathBuf,
+    shared: Option<crate::store::Store>,
 }
 
 /// A file being written: bytes are hashed as they stream in.
@@ -35,7 +39,90 @@ impl ContentStore {
     pub async fn open(dir: PathBuf) -> std::io::Result<ContentStore> {
         tokio::fs::create_dir_all(&dir).await?;
         tokio::fs::create_dir_all(dir.join("tmp")).await?;
-        Ok(ContentStore { dir })
+        Ok(ContentStore { dir, shared: None })
+    }
+
+    /// This store, also keeping every file in (and fetching missing ones
+    /// from) `store`'s database.
+    pub fn shared_through(self, store: crate::store::Store) -> ContentStore {
+        ContentStore {
+            shared: Some(store),
+            ..self
+        }
+    }
+
+    /// Where the file with `sha256` is on this machine, fetching it from
+    /// the database first when it is shared and not here yet; `None` when
+    /// it exists nowhere.
+    pub async fn local_path(&self, sha256: &protocol::Sha256) -> std::io::Result<Option<PathBuf>> {
+        let path = self.path_of(sha256);
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(Some(path));
+        }
+        let Some(store) = &self.shared else {
+            return Ok(None);
+        };
+        let Some(bytes) = store
+            .media_blob(&sha256.to_hex())
+            .await
+            .map_err(std::io::Error::other)?
+        else {
+            return Ok(None);
+        };
+        let written = self.write_local(&bytes).await?;
+        if written != *sha256 {
+            let _ = self.remove(&written).await;
+            return Err(std::io::Error::other(format!(
+                "the database's copy of {} has digest {}",
+                sha256.to_hex(),
+                written.to_hex()
+            )));
+        }
+        Ok(Some(path))
+    }
+
+    /// The file's bytes (fetched as [`ContentStore::local_path`] does).
+    pub async fn read(&self, sha256: &protocol::Sha256) -> std::io::Result<Vec<u8>> {
+        match self.local_path(sha256).await? {
+            Some(path) => tokio::fs::read(path).await,
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no stored file {}", sha256.to_hex()),
+            )),
+        }
+    }
+
+    /// Keeps every local file in the database that is not there yet (a
+    /// server that had media before `[replicas]` was configured); returns
+    /// how many were added.
+    pub async fn share_local_files(&self) -> std::io::Result<usize> {
+        let Some(store) = &self.shared else {
+            return Ok(0);
+        };
+        let kept = store
+            .media_blob_hashes()
+            .await
+            .map_err(std::io::Error::other)?;
+        let mut added = 0;
+        let mut entries = tokio::fs::read_dir(&self.dir).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let Some(hex) = name.to_str() else { continue };
+            if kept.contains(hex) || protocol::Sha256::from_hex(hex).is_err() {
+                continue;
+            }
+            let bytes = tokio::fs::read(entry.path()).await?;
+            if sha256_hex(&bytes) != hex {
+                tracing::warn!(file = %entry.path().display(), "stored file does not match its name; not shared");
+                continue;
+            }
+            store
+                .put_media_blob(hex, &bytes)
+                .await
+                .map_err(std::io::Error::other)?;
+            added += 1;
+        }
+        Ok(added)
     }
 
     /// Where the file with `sha256` lives.
@@ -43,11 +130,9 @@ impl ContentStore {
         self.dir.join(sha256.to_hex())
     }
 
-    /// Whether the file exists.
+    /// Whether the file exists (here, or in the database when shared).
     pub async fn contains(&self, sha256: &protocol::Sha256) -> bool {
-        tokio::fs::try_exists(self.path_of(sha256))
-            .await
-            .unwrap_or(false)
+        self.local_path(sha256).await.ok().flatten().is_some()
     }
 
     /// Starts a streamed write into a temp file.
@@ -64,8 +149,20 @@ impl ContentStore {
         })
     }
 
-    /// Writes `bytes` atomically; returns its digest.
+    /// Writes `bytes` atomically (and into the database when shared);
+    /// returns its digest.
     pub async fn put(&self, bytes: &[u8]) -> std::io::Result<protocol::Sha256> {
+        let digest = self.write_local(bytes).await?;
+        if let Some(store) = &self.shared {
+            store
+                .put_media_blob(&digest.to_hex(), bytes)
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(digest)
+    }
+
+    async fn write_local(&self, bytes: &[u8]) -> std::io::Result<protocol::Sha256> {
         let mut pending = self.begin().await?;
         pending.write(bytes).await?;
         self.commit(pending).await

@@ -31,12 +31,36 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
     let store = Store::connect(&config.effective_database_url(), None)
         .await
         .context("opening the database (database_url)")?;
-    let media = ContentStore::open(config.data_dir.join("media"))
+    let mut media = ContentStore::open(config.data_dir.join("media"))
         .await
         .context("opening the media store under data_dir")?;
-    let screenshots = ContentStore::open(config.data_dir.join("screenshots"))
+    let mut screenshots = ContentStore::open(config.data_dir.join("screenshots"))
         .await
         .context("opening the screenshot store under data_dir")?;
+    if config.replicas.key_encryption_key_file.is_some() {
+        anyhow::ensure!(
+            store.backend() == crate::store::Backend::Postgres,
+            "[replicas] needs the replicas' shared PostgreSQL database: set database_url = \"postgres://…\""
+        );
+        let now = crate::clock::Clock::system().now().as_millis();
+        crate::replicas::sync_keys(&config, &store, now)
+            .await
+            .context("taking the deployment's server key from the database ([replicas])")?;
+        media = media.shared_through(store.clone());
+        screenshots = screenshots.shared_through(store.clone());
+        for files in [media.clone(), screenshots.clone()] {
+            match files.share_local_files().await {
+                Ok(0) => {}
+                Ok(added) => tracing::info!(
+                    added,
+                    "kept this server's files in the database for the other replicas"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, "could not keep this server's files in the database")
+                }
+            }
+        }
+    }
     let data_dir = config.data_dir.clone();
     let signing_key = tokio::task::spawn_blocking(move || crate::keys::load_or_generate(&data_dir))
         .await
@@ -855,7 +879,9 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
         let Ok(sha) = protocol::Sha256::from_hex(&material.sha256) else {
             continue;
         };
-        let bytes = tokio::fs::read(state.media.path_of(&sha))
+        let bytes = state
+            .media
+            .read(&sha)
             .await
             .with_context(|| format!("reading stored material {}", material.id))?;
         // Renditions made before the legibility rules: judge what they showed.
@@ -867,7 +893,7 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
                 && missing.iter().any(|p| p.id == r.profile_id)
         }) {
             if let Ok(old_sha) = protocol::Sha256::from_hex(&old.sha256) {
-                if let Ok(png) = tokio::fs::read(state.media.path_of(&old_sha)).await {
+                if let Ok(png) = state.media.read(&old_sha).await {
                     outdated.push((old.sha256.clone(), png));
                 }
             }

@@ -683,7 +683,9 @@ pub async fn get_photo(
             "list confirmations with GET /api/v1/confirmations",
         ));
     }
-    let bytes = tokio::fs::read(state.screenshots.path_of(&digest))
+    let bytes = state
+        .screenshots
+        .read(&digest)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

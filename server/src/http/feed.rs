@@ -115,7 +115,7 @@ pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<
         let Ok(sha) = ledcast_protocol::v1::Sha256::from_hex(&m.sha256) else {
             continue;
         };
-        let bytes = tokio::fs::read(state.media.path_of(&sha)).await?;
+        let bytes = state.media.read(&sha).await?;
         let text = String::from_utf8_lossy(&bytes).trim().to_owned();
         warnings.push(Warning {
             id: m.id,

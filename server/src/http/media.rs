@@ -93,7 +93,12 @@ pub async fn get_media(
         .media_object(&digest)
         .await?
         .ok_or_else(not_found)?;
-    let mut file = match tokio::fs::File::open(state.media.path_of(&sha)).await {
+    let path = match state.media.local_path(&sha).await {
+        Ok(Some(path)) => path,
+        Ok(None) => return Err(not_found()),
+        Err(e) => return Err(ApiError::internal(&e)),
+    };
+    let mut file = match tokio::fs::File::open(path).await {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
         Err(e) => return Err(ApiError::internal(&e)),

@@ -204,7 +204,9 @@ pub async fn get_screenshot(
             "list them with GET /api/v1/screens/{id}/screenshots",
         ));
     }
-    let bytes = tokio::fs::read(state.screenshots.path_of(&digest))
+    let bytes = state
+        .screenshots
+        .read(&digest)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     Ok((

@@ -12,6 +12,7 @@ mod content;
 mod editions;
 mod evidence;
 mod fleet;
+mod shared;
 
 use std::str::FromStr;
 

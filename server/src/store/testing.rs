@@ -63,6 +63,33 @@ async fn postgres(url: &str) -> TestDb {
     }
 }
 
+/// A fresh schema on the PostgreSQL test server at `url`, and a future
+/// that drops it (for tests that open stores themselves, e.g. by URL).
+pub(crate) async fn fresh_schema(url: &str) -> (String, impl std::future::Future<Output = ()>) {
+    sqlx::any::install_default_drivers();
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).unwrap();
+    let schema = format!("ledcast_test_{}", hex::encode(random));
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_ENV}={url} is set but PostgreSQL is unreachable: {e}"));
+    admin
+        .execute(format!("CREATE SCHEMA \"{schema}\"").as_str())
+        .await
+        .unwrap();
+    let url = url.to_owned();
+    let dropped = schema.clone();
+    (schema, async move {
+        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        admin
+            .execute(format!("DROP SCHEMA \"{dropped}\" CASCADE").as_str())
+            .await
+            .unwrap();
+    })
+}
+
 impl TestDb {
     /// A second store on the same PostgreSQL schema, as another server
     /// replica would open it; `None` on SQLite (one server per file).
