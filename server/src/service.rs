@@ -289,15 +289,17 @@ pub(crate) async fn watch_stored_versions(state: AppState) {
             *known = (*known).max(version);
         }
         for (screen, version) in newest {
-            if !announce_once(&state, &screen, version) {
-                continue;
-            }
             let (Ok(screen_id), Ok(Some(stored))) = (
                 protocol::ScreenId::new(&screen),
                 state.store.latest_rotation(&screen).await,
             ) else {
                 continue;
             };
+            // A newer version stored since is published by whoever stored
+            // it (or claimed in turn).
+            if stored.version != version || !announce_once(&state, &screen, version) {
+                continue;
+            }
             let _ = state.events.send(ServerEvent::RotationStored {
                 screen_id,
                 version: stored.version,

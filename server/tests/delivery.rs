@@ -798,6 +798,79 @@ async fn a_replaced_or_deleted_retained_rotation_is_restored_within_10_s() {
     }
 }
 
+/// Issue 21: a rotation another replica stored but never published (it
+/// was killed between the two, during an urgent alert) is published by
+/// this server from the store within a few seconds, once, and then left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_rotation_whose_replica_died_before_publishing_still_reaches_the_broker() {
+    use std::sync::atomic::Ordering::Relaxed;
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[29; 32]);
+        let screen = unique("orphan");
+        let now = now_ms();
+        let first = protocol::seal(&rotation(&screen, 7, now), &server_key);
+        let orphan = protocol::seal(&rotation(&screen, 8, now), &server_key);
+        let store = Arc::new(MemoryStore::default());
+        store
+            .rotations
+            .lock()
+            .unwrap()
+            .push((screen.clone(), 7, first.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (delivery, task) = push::start(options(&url, &server_key), store.clone(), async move {
+            let _ = stop_rx.await;
+        })
+        .await
+        .unwrap();
+        for _ in 0..100 {
+            if delivery.metrics().rotations_republished.load(Relaxed) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let topic = Topic::name(&screen, TopicKind::Rotation);
+        let (watcher, mut watch_loop) = client(&url, &format!("watch-{screen}"), None, 30);
+        wait_connack(&mut watch_loop).await;
+        watcher.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+        let retained = collect(&mut watch_loop, Duration::from_millis(500)).await;
+        assert_eq!(retained.len(), 1, "{url}: the retained rotation");
+        assert_eq!(retained[0].1, first);
+
+        // Another replica stores version 8 and dies before publishing it.
+        *store.rotations.lock().unwrap() = vec![(screen.clone(), 8, orphan.clone())];
+        let started = tokio::time::Instant::now();
+        let deadline = started + Duration::from_secs(10);
+        loop {
+            let Ok(event) = tokio::time::timeout_at(deadline, watch_loop.poll()).await else {
+                panic!("{url}: the stored version 8 is not on the broker within 10 s");
+            };
+            if let Event::Incoming(Packet::Publish(p)) = event.unwrap() {
+                if p.payload.as_ref() == orphan.as_slice() {
+                    break;
+                }
+            }
+        }
+        eprintln!(
+            "{url}: the orphaned rotation was on the broker after {} ms",
+            started.elapsed().as_millis()
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            delivery.metrics().rotations_caught_up.load(Relaxed),
+            1,
+            "{url}: published once, then left"
+        );
+
+        let _ = stop_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        watcher
+            .publish(&topic, QoS::AtLeastOnce, true, Vec::new())
+            .await
+            .unwrap();
+        let _ = collect(&mut watch_loop, Duration::from_millis(200)).await;
+    }
+}
+
 /// `keys rotate`, then a server start: the agent (emulated with the
 /// protocol's `open`/`accept_rotation`, trusting only the old key) is told
 /// the new key by a command signed with the old one, then accepts rotations
@@ -970,17 +1043,22 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
                 late_rotation_sent = true;
                 let state = running.state.clone();
                 let (screen, key) = (screen.clone(), new_key.clone());
-                let stored = state
+                // Stored as the serving server's compile stores it: it
+                // publishes what it stores (announced).
+                let candidate = ledcast_server::store::RotationCandidate {
+                    screen_id: screen.as_str(),
+                    content_sha256: "content-2",
+                    issued_at: now,
+                    expires_at: now + 72 * 3_600_000,
+                };
+                let (_, stored) = state
                     .store
-                    .store_rotation_if_changed(
-                        screen.as_str(),
-                        "content-2",
-                        now,
-                        now + 72 * 3_600_000,
-                        |v| protocol::seal(&rotation(&screen, v, now), &key),
-                    )
+                    .store_rotations_if_changed(&[candidate], true, |_, v| {
+                        protocol::seal(&rotation(&screen, v, now), &key)
+                    })
                     .await
                     .unwrap()
+                    .pop()
                     .unwrap();
                 let _ = state
                     .events

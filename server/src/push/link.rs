@@ -55,6 +55,9 @@ pub struct DeliveryMetrics {
     /// Rotations republished because the broker's retained copy was replaced
     /// (junk, another version) or deleted while the server was connected.
     pub rotations_healed: AtomicU64,
+    /// Stored rotations published because the broker still lacked them
+    /// after the grace (the replica that stored them stopped first).
+    pub rotations_caught_up: AtomicU64,
     /// Play records stored (new ones only).
     pub play_records_inserted: AtomicU64,
     /// Play records refused one by one (absurd seq or times); acked, not stored.
@@ -575,11 +578,24 @@ const HEAL_TICK: Duration = Duration::from_millis(500);
 /// before the newest is not yet a reason to publish again.
 const HEAL_SETTLE: Duration = Duration::from_millis(800);
 
+/// How often the stored versions are compared with the broker's.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
+
+/// How long the broker may hold an older version than the store before
+/// this server publishes the stored one: the replica that stored it
+/// publishes within milliseconds, unless it died first.
+const CATCH_UP_GRACE: Duration = Duration::from_secs(3);
+
 /// Keeps every screen's retained rotation the server's current sealed one
 /// (issue 17): a topic that shows junk, another version, or was deleted
 /// (an empty retained publish) gets the latest stored rotation again within
 /// about a second, whatever the screen reports. The store decides what is
 /// current, so a newer version another replica published is left alone.
+///
+/// It also catches up after another replica (issue 21): a version stored
+/// but still not on the broker after [`CATCH_UP_GRACE`] (its replica died
+/// between storing and publishing, e.g. killed during an urgent alert) is
+/// published from the store.
 async fn heal_retained(
     delivery: Delivery,
     store: Arc<dyn DeliveryStore>,
@@ -588,9 +604,19 @@ async fn heal_retained(
 ) {
     let mut tick = tokio::time::interval(HEAL_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut catch_up = tokio::time::interval(CATCH_UP_EVERY);
+    catch_up.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Screens whose stored version the broker lacks: (version, since).
+    let mut behind: HashMap<protocol::ScreenId, (u64, Instant)> = HashMap::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = catch_up.tick() => {
+                if retained.armed.load(Ordering::Relaxed) {
+                    catch_up_with_store(&delivery, &store, &retained, &mut behind).await;
+                }
+                continue;
+            }
             _ = stop.changed() => return,
         }
         if retained.overflowed.swap(false, Ordering::Relaxed) {
@@ -648,6 +674,64 @@ async fn heal_retained(
             }
         }
     }
+}
+
+/// One [`CATCH_UP_EVERY`] pass of [`heal_retained`]'s catch-up.
+async fn catch_up_with_store(
+    delivery: &Delivery,
+    store: &Arc<dyn DeliveryStore>,
+    retained: &RetainedRotations,
+    behind: &mut HashMap<protocol::ScreenId, (u64, Instant)>,
+) {
+    let stored = match store.latest_versions().await {
+        Ok(stored) => stored,
+        Err(error) => {
+            tracing::warn!(%error, "cannot compare stored rotation versions with the broker's");
+            return;
+        }
+    };
+    let seen = retained.versions.lock().await.clone();
+    let now = Instant::now();
+    let mut still_behind = HashMap::new();
+    for (screen_id, version) in stored {
+        if seen.get(&screen_id).is_some_and(|&v| v >= version) {
+            continue;
+        }
+        let since = match behind.get(&screen_id) {
+            Some(&(v, since)) if v == version => since,
+            _ => now,
+        };
+        if now.duration_since(since) < CATCH_UP_GRACE {
+            still_behind.insert(screen_id, (version, since));
+            continue;
+        }
+        let envelope = match store.latest_rotation(&screen_id).await {
+            Ok(Some((_, v, envelope))) if v == version => envelope,
+            Ok(_) => continue, // moved on meanwhile; the next pass looks again
+            Err(error) => {
+                tracing::error!(screen = %screen_id, %error, "cannot load a rotation to catch up");
+                continue;
+            }
+        };
+        tracing::warn!(
+            screen = %screen_id,
+            version,
+            "a stored rotation was not on the broker (the replica that stored it stopped before publishing?); published it"
+        );
+        match delivery.publish_rotation(&screen_id, envelope).await {
+            Ok(()) => {
+                delivery
+                    .metrics
+                    .rotations_caught_up
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::error!(screen = %screen_id, %error, "publishing a caught-up rotation failed");
+                still_behind.insert(screen_id, (version, since));
+            }
+        }
+    }
+    *behind = still_behind;
 }
 
 /// Longest the reconciliation keeps reading retained rotations.

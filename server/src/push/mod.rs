@@ -154,6 +154,19 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// The latest signed rotation envelope of every screen.
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<LatestRotation>>>;
 
+    /// The newest stored version of every screen. The default picks them
+    /// out of [`DeliveryStore::latest_rotations`].
+    fn latest_versions(&self) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64)>>> {
+        Box::pin(async move {
+            Ok(self
+                .latest_rotations()
+                .await?
+                .into_iter()
+                .map(|(id, version, _)| (id, version))
+                .collect())
+        })
+    }
+
     /// The latest signed rotation envelope of one screen, if it has one.
     /// The default picks it out of [`DeliveryStore::latest_rotations`].
     fn latest_rotation<'a>(

@@ -99,6 +99,18 @@ impl DeliveryStore for Store {
         })
     }
 
+    fn latest_versions(&self) -> BoxFuture<'_, anyhow::Result<Vec<(protocol::ScreenId, u64)>>> {
+        Box::pin(async move {
+            Ok(Store::latest_versions(self)
+                .await?
+                .into_iter()
+                .filter_map(|(screen, version)| {
+                    Some((protocol::ScreenId::new(&screen).ok()?, version))
+                })
+                .collect())
+        })
+    }
+
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<super::LatestRotation>>> {
         Box::pin(async move {
             let stored = Store::latest_rotations(self).await?;
