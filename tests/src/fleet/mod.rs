@@ -10,6 +10,7 @@
 
 pub mod floor;
 pub mod proxy;
+pub mod replicas;
 pub mod site;
 
 use std::collections::HashMap;
@@ -86,6 +87,18 @@ pub struct Args {
     /// the embedded broker); the running executable when `None`.
     #[arg(skip)]
     pub relay_exe: Option<std::path::PathBuf>,
+    /// Server replicas on one PostgreSQL schema and broker (1 or 2; 2
+    /// needs --database-url and --broker). Replica B is a child process:
+    /// build `ledcast-server` in release first (bench/replicas.sh does).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// Put haproxy in front of the replicas; agents and the API use it.
+    #[arg(long)]
+    pub balancer: bool,
+    /// Alert: send the alert to replica B and SIGKILL B as soon as it
+    /// answers (needs --replicas 2 --balancer).
+    #[arg(long)]
+    pub kill_replica: bool,
 }
 
 impl Args {
@@ -102,6 +115,9 @@ impl Args {
             no_floor: false,
             rounds: 1,
             relay_exe: None,
+            replicas: 1,
+            balancer: false,
+            kill_replica: false,
         }
     }
 }
@@ -296,6 +312,12 @@ struct Server {
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     postgres: Option<(String, String)>,
     _data: tempfile::TempDir,
+    /// Replica B (`--replicas 2`), a child process.
+    replica_b: std::sync::Mutex<Option<replicas::ChildReplica>>,
+    /// Whether the alert goes to B, which is then killed.
+    kill_replica: bool,
+    /// haproxy (`--balancer`).
+    _balancer: Option<replicas::Balancer>,
 }
 
 async fn start_server(
@@ -310,6 +332,28 @@ async fn start_server(
         ..Config::default()
     };
     config.listen = "127.0.0.1:0".parse()?;
+    anyhow::ensure!((1..=2).contains(&args.replicas), "--replicas takes 1 or 2");
+    anyhow::ensure!(
+        args.replicas == 1 || (args.database_url.is_some() && broker_url.is_some()),
+        "--replicas 2 needs --database-url postgres://… and --broker mqtt://…"
+    );
+    anyhow::ensure!(
+        !args.kill_replica
+            || (args.replicas == 2 && args.balancer && args.scenario == Scenario::Alert),
+        "--kill-replica is for the alert scenario with --replicas 2 --balancer"
+    );
+    let mut ports = Vec::new();
+    let mut front = None;
+    if args.replicas == 2 {
+        ports = vec![free_port()?, free_port()?];
+        config.listen = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+        config.replicas.key_encryption_key_file = Some(replicas::write_kek(data.path())?);
+        if args.balancer {
+            let port = free_port()?;
+            config.public_url = Some(format!("http://127.0.0.1:{port}"));
+            front = Some(port);
+        }
+    }
     config.mqtt.embedded_listen = format!("127.0.0.1:{embedded_port}");
     config.mqtt.broker_url = broker_url;
     config.mqtt.agent_broker_url = agent_broker_url;
@@ -382,10 +426,41 @@ async fn start_server(
     }
     let approver = tokens.pop().unwrap_or_default();
     let editor = tokens.pop().unwrap_or_default();
+    let mut replica_b = None;
+    let mut balancer = None;
+    let mut base = format!("http://{}", running.http_addr);
+    if args.replicas == 2 {
+        let public_url = state.public_url.to_string();
+        let (database_url, broker_url, kek) = (
+            state.config.database_url.clone().unwrap_or_default(),
+            state.config.mqtt.broker_url.clone().unwrap_or_default(),
+            state
+                .config
+                .replicas
+                .key_encryption_key_file
+                .clone()
+                .unwrap_or_default(),
+        );
+        let port = ports[1];
+        replica_b = Some(
+            tokio::task::spawn_blocking(move || {
+                replicas::ChildReplica::start(port, &public_url, &database_url, &broker_url, &kek)
+            })
+            .await??,
+        );
+        if let Some(front) = front {
+            let backends: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            balancer = Some(replicas::Balancer::start(front, &backends)?);
+            base = format!("http://127.0.0.1:{front}");
+        }
+    }
     Ok(Server {
         run: ledcast_server::auth::random_hex::<3>(),
-        base: format!("http://{}", running.http_addr),
+        base,
         running,
+        replica_b: std::sync::Mutex::new(replica_b),
+        kill_replica: args.kill_replica,
+        _balancer: balancer,
         editor,
         approver,
         stop: Some(stop),
@@ -657,10 +732,16 @@ async fn wait_in_sync(
 }
 
 fn broker_label(args: &Args) -> String {
-    match &args.broker {
+    let broker = match &args.broker {
         None => "embedded".to_owned(),
         Some(url) if args.scenario == Scenario::Storm => format!("mosquitto(own,{url})"),
         Some(url) => format!("mosquitto({url})"),
+    };
+    match (args.replicas, args.balancer, args.kill_replica) {
+        (1, _, _) => broker,
+        (r, false, _) => format!("{broker} replicas={r}"),
+        (r, true, false) => format!("{broker} replicas={r}+haproxy"),
+        (r, true, true) => format!("{broker} replicas={r}+haproxy killed=b-after-alert"),
     }
 }
 
@@ -1006,8 +1087,13 @@ async fn change_round(
         server.apply(n, playlist).await?;
     } else {
         let until = ledcast_server::clock::now().as_millis() + 3_600_000;
+        // --kill-replica: replica B takes the alert and dies as it answers.
+        let target = match server.replica_b.lock() {
+            Ok(b) if server.kill_replica && round == 0 => b.as_ref().map(|b| b.base.clone()),
+            _ => None,
+        };
         let created = api(
-            &server.base,
+            target.as_deref().unwrap_or(&server.base),
             &server.editor,
             "/api/v1/alerts",
             serde_json::json!({
@@ -1018,6 +1104,13 @@ async fn change_round(
         )
         .await?;
         alert_id = created["id"].as_str().map(str::to_owned);
+        if target.is_some() {
+            if let Ok(mut b) = server.replica_b.lock() {
+                if let Some(b) = b.as_mut() {
+                    b.kill();
+                }
+            }
+        }
     }
     let api_ms = ms(clock().duration_since(t0));
     let reached = move |v: &View, before: Option<u64>| match scenario {
