@@ -248,14 +248,17 @@ mod tests {
     }
 
     fn replica_config(data_dir: &Path, database_url: Option<String>, kek: &Path) -> Config {
-        Config {
+        let mut config = Config {
             data_dir: data_dir.to_owned(),
             database_url,
             replicas: crate::config::ReplicasConfig {
                 key_encryption_key_file: Some(kek.to_owned()),
             },
             ..Config::default()
-        }
+        };
+        // Not connected to by build_state; replicas must name a shared one.
+        config.mqtt.broker_url = Some("mqtt://127.0.0.1:1883".into());
+        config
     }
 
     /// Issue 21: a replica that starts with an empty data_dir signs with

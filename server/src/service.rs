@@ -42,6 +42,10 @@ pub async fn build_state(config: Config, public_url: String) -> anyhow::Result<A
             store.backend() == crate::store::Backend::Postgres,
             "[replicas] needs the replicas' shared PostgreSQL database: set database_url = \"postgres://…\""
         );
+        anyhow::ensure!(
+            config.mqtt.broker_url.is_some(),
+            "[replicas] needs a broker every replica shares (each embedded broker serves one server): set [mqtt] broker_url"
+        );
         let now = crate::clock::Clock::system().now().as_millis();
         crate::replicas::sync_keys(&config, &store, now)
             .await
