@@ -255,7 +255,7 @@ pub struct CompileGate {
 
 impl CompileGate {
     /// Waits until no compile of this process runs, and keeps others out
-    /// while the guard lives (shutdown, the key hand-over).
+    /// while the guard lives (shutdown, before the store closes).
     pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, u64> {
         self.covered.lock().await
     }
