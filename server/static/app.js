@@ -303,7 +303,7 @@
             const changes = el("ul", { class: "plain small" });
             (diff.data.screens || []).forEach((c) => {
               const names = (a) => a.map((m) => m.title || m.id).join(", ");
-              const line = el("li", {}, el("b", { text: c.screen }));
+              const line = el("li", {}, el("b", { text: c.screen_name || c.screen, title: c.screen }));
               if (c.out.length) line.append(" −" + c.out.length + " (" + names(c.out) + ")");
               if (c.in.length) line.append(" +" + c.in.length + " (" + names(c.in) + ")");
               changes.append(line);
@@ -386,19 +386,19 @@
     if (seconds >= 60) return Math.round(seconds / 60) + " min";
     return Math.round(seconds) + " s";
   }
-  async function loadConfirmations(list) {
-    const form = $('.confirm-form[data-screen="' + CSS.escape(list.dataset.screen) + '"]');
-    const result = await api("GET", "/api/v1/confirmations?screen=" + encodeURIComponent(list.dataset.screen) + "&week=" + encodeURIComponent(form.dataset.week));
-    list.replaceChildren();
-    if (!result.ok) return;
-    const rows = Array.isArray(result.data) ? result.data : (result.data.confirmations || []);
-    rows.forEach((c) => {
-      const when = c.confirmed_at || c.at || c.created_at;
-      list.append(el("li", { class: "confirmation " + c.verdict }, msg("confirmed_" + c.verdict) + " · " + (c.username || c.confirmed_by || c.user || "") + " · " + (when ? new Date(when).toLocaleString() : "") + (c.note ? " · " + c.note : "")));
-    });
+  // The list is rendered by the server (names, dates in the site's zone and
+  // the user's language); after a confirmation, take the fresh one from it.
+  async function reloadConfirmations(screen) {
+    const selector = '.confirmations[data-screen="' + CSS.escape(screen) + '"]';
+    let response;
+    try { response = await fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }); } catch (e) { return; }
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = $(selector, page);
+    const list = $(selector);
+    if (fresh && list) list.replaceWith(document.importNode(fresh, true));
   }
   $$(".compliance[data-site]").forEach(loadCompliance);
-  $$(".confirmations[data-screen]").forEach(loadConfirmations);
   $$(".confirm-form").forEach((form) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -419,7 +419,7 @@
       }
       const result = await api("POST", "/api/v1/confirmations", body);
       status.textContent = result.ok ? msg("confirm_saved") : errorText(result);
-      if (result.ok) { form.reset(); loadConfirmations($('.confirmations[data-screen="' + CSS.escape(screen) + '"]')); }
+      if (result.ok) { form.reset(); reloadConfirmations(screen); }
     });
   });
 

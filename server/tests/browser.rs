@@ -755,6 +755,31 @@ async fn office_approver_branch_journey_in_chromium() {
         (status == saved).then_some(())
     })
     .await;
+    // The new entry names the clerk and says when in Chinese, site time.
+    let list = format!(".confirmations[data-screen=\"{DOOR_SCREEN}\"]");
+    let entry = until(15, "the confirmation listed", || async {
+        let text = text_of(&client, &list).await?;
+        text.contains("zhao.branch").then_some(text)
+    })
+    .await;
+    let expected = format!("{} · zhao.branch · ", zh.text("js_confirmed_ok"));
+    assert!(entry.starts_with(&expected), "{entry}");
+    let when = entry.trim_start_matches(&expected);
+    assert!(
+        when.contains('年')
+            && when.contains('月')
+            && when.contains('日')
+            && !when.contains("AM")
+            && !when.contains("PM"),
+        "not a Chinese date: {entry}"
+    );
+    client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![list.clone().into()],
+        )
+        .await
+        .unwrap();
     shot(&client, "08-branch-confirmation").await;
     client
         .set_window_size(390, 844)
