@@ -106,7 +106,7 @@
     if (!value) return "";
     return value + (endOfDay ? "T23:59:59+08:00" : "T00:00:00+08:00");
   }
-  function uploadOne(file, title) {
+  function uploadOne(file, title, allowDuplicate) {
     const list = $("#uploads");
     const bar = el("progress", { max: "100", value: "0" });
     const status = el("span", { class: "upload-status", text: msg("upload_waiting") });
@@ -122,6 +122,7 @@
     if (from) form.append("valid_from", from);
     if (until) form.append("valid_until", until);
     form.append("warning", $("#upload-warning").checked ? "true" : "false");
+    if (allowDuplicate) form.append("allow_duplicate", "true");
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/v1/materials");
@@ -139,6 +140,13 @@
           status.textContent = msg("upload_done", { id: data.material.id });
           const link = el("a", { href: "/ui/materials/" + encodeURIComponent(data.material.id), text: data.material.title });
           item.append(" ", link);
+        } else if (data && data.error === "duplicate" && data.existing) {
+          // Already in the library: point at it; a second copy only on purpose.
+          item.classList.add("duplicate");
+          status.textContent = msg("upload_duplicate", { title: data.existing.title });
+          const again = el("button", { type: "button", class: "secondary small", text: msg("upload_duplicate_anyway") });
+          again.addEventListener("click", () => { item.remove(); uploadOne(file, title, true); });
+          item.append(" ", el("a", { class: "duplicate-link", href: data.existing.url, text: msg("upload_duplicate_open") }), " ", again);
         } else {
           item.classList.add("failed");
           status.textContent = errorText({ status: xhr.status, data });
@@ -270,6 +278,8 @@
         form.append("file", new File([text], "alert.txt", { type: "text/plain" }), "alert.txt");
         form.append("title", text.slice(0, 40));
         form.append("tags", "alert");
+        // An alert's text is its own material even if the words were used before.
+        form.append("allow_duplicate", "true");
         const up = await api("POST", "/api/v1/materials", form);
         if (!up.ok) { flash(errorText(up), "error"); return; }
         material = up.data.material.id;

@@ -466,6 +466,48 @@ async fn office_approver_branch_journey_in_chromium() {
         Some(ids)
     })
     .await;
+    // The same picture again under another name: pointed out, with a link
+    // to the material it already is, and not stored a second time.
+    let copy = files.path().join("海报A-副本.png");
+    std::fs::copy(&posters[0], &copy).unwrap();
+    client
+        .find(Locator::Id("file-input"))
+        .await
+        .unwrap()
+        .send_keys(&copy.display().to_string())
+        .await
+        .unwrap();
+    let (said, link) = until(30, "the duplicate pointed out", || async {
+        let item = client
+            .find(Locator::Css("#uploads li.duplicate"))
+            .await
+            .ok()?;
+        let link = item
+            .find(Locator::Css("a.duplicate-link"))
+            .await
+            .ok()?
+            .attr("href")
+            .await
+            .ok()??;
+        Some((item.text().await.ok()?, link))
+    })
+    .await;
+    let expected = zh
+        .text("js_upload_duplicate")
+        .replace("{title}", "反诈海报A");
+    assert!(said.contains(&expected), "{said}");
+    assert!(said.contains(zh.text("js_upload_duplicate_open")), "{said}");
+    let existing = link.trim_start_matches("/ui/materials/");
+    assert!(material_ids.iter().any(|m| m == existing), "{link}");
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#uploads li.done"))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "no second material"
+    );
     client
         .execute(
             "document.getElementById('dropzone').scrollIntoView();",

@@ -104,6 +104,7 @@ fn every_key_the_templates_and_script_use_exists() {
                 "internal",
                 "invalid",
                 "invalid_media",
+                "duplicate",
                 "network",
                 "unknown",
             ],
