@@ -889,6 +889,11 @@ async fn office_approver_branch_journey_in_chromium() {
         "the CSV starts with a BOM"
     );
     let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    // The column titles are the first row (Excel sorts and filters from A1).
+    assert!(
+        csv.starts_with("网点编号,网点,屏幕编号,屏幕,日期,"),
+        "{csv}"
+    );
     let branch_screens = store
         .list_screens(Some(&[BRANCH_SITE.to_owned()]))
         .await
