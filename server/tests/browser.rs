@@ -301,7 +301,11 @@ async fn office_approver_branch_journey_in_chromium() {
     shot(&client, "01b-login-locked").await;
 
     // --- the admin lifts the lock and creates the branch user ---------------
-    log_in(&client, &base, "admin", &demo.admin_password).await;
+    let admin_password = demo
+        .admin_password
+        .clone()
+        .expect("a fresh demo's admin password");
+    log_in(&client, &base, "admin", &admin_password).await;
     client.goto(&format!("{base}/ui/users")).await.unwrap();
     let locked_row = "tr:has(.unlock-user[data-name=\"li.editor\"])";
     let row_text = text_of(&client, locked_row).await.unwrap_or_default();
