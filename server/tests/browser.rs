@@ -371,6 +371,31 @@ async fn office_approver_branch_journey_in_chromium() {
         shown.attr("data-password").await.ok()?
     })
     .await;
+    // The users list names the branch user's site, not its id.
+    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    let row = until(15, "the branch user's row", || async {
+        let rows = client.find_all(Locator::Css("tbody tr")).await.ok()?;
+        for row in rows {
+            let text = row.text().await.ok()?;
+            if text.contains("zhao.branch") {
+                return Some(text);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        row.contains("工商银行高港支行") && !row.contains(BRANCH_SITE),
+        "{row}"
+    );
+    client
+        .execute(
+            "document.querySelector('tbody tr:last-child').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "01d-users-sites").await;
     log_out(&client).await;
 
     // --- the editor: two posters and a warning text, a playlist, a schedule ---
@@ -754,6 +779,23 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "07-material-previews").await;
+    // Schedules in words, targets by name.
+    client.goto(&format!("{base}/ui/playlists")).await.unwrap();
+    let when = text_of(
+        &client,
+        ".schedule-row[data-id=\"county-pack-daytime\"] td:nth-child(3)",
+    )
+    .await
+    .unwrap_or_default();
+    assert!(when.starts_with("每天 08:00–20:00"), "{when}");
+    client
+        .execute(
+            "document.querySelector('.schedule-row').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03b-schedules").await;
     log_out(&client).await;
 
     // --- the branch user: only their branch; confirm; the CSV ---------------
