@@ -162,6 +162,10 @@ pub struct CronSpec {
     /// hold): the two expressions that together run on either day, as Unix
     /// cron would read the one.
     pub either_day: Option<[String; 2]>,
+    /// Each field's values in ordinary numbering (day-of-week 0 = Sunday …
+    /// 6 = Saturday), in [`FIELD_NAMES`] order; `None` where every value is
+    /// allowed (`*`, or a year left out). For saying the schedule in words.
+    pub fields: [Option<BTreeSet<u32>>; 7],
 }
 
 /// Why a cron expression was refused.
@@ -321,9 +325,20 @@ pub fn parse_cron(text: &str) -> Result<CronSpec, Vec<CronError>> {
                 hint: FIELDS_HINT.to_owned(),
             }]
         })?;
+    let fields: [Option<BTreeSet<u32>>; 7] = std::array::from_fn(|index| {
+        let absent = index == 6 && words.len() == 6;
+        (!absent && !full(index)).then(|| {
+            // Sunday written as 7 is Sunday 0.
+            sets[index]
+                .iter()
+                .map(|v| if index == DAY_OF_WEEK { v % 7 } else { *v })
+                .collect()
+        })
+    });
     Ok(CronSpec {
         schedule,
         either_day,
+        fields,
     })
 }
 

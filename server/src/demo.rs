@@ -56,14 +56,35 @@ fn free_or_any(preferred: &str) -> String {
     format!("{host}:0")
 }
 
+/// The demo's sample site (`playlists/`) or materials (`media/`) are not
+/// where the arguments say: the demo was started outside the repository
+/// root. Its message is the one line `ledcast-server demo` prints.
+#[derive(Debug, thiserror::Error)]
+#[error("no demo site at {}: run `ledcast-server demo` from the repository root{} or pass --playlists DIR --media DIR", missing.display(), repository.as_ref().map(|r| format!(" (cd {})", r.display())).unwrap_or_default())]
+pub struct NoDemoSite {
+    /// The directory that is not there.
+    pub missing: PathBuf,
+    /// The repository this binary was built from, if it is still there.
+    pub repository: Option<PathBuf>,
+}
+
+/// Where the demo keeps the admin password it generated (mode 0600), so a
+/// restart on the same data directory can say it again instead of printing
+/// a new one that would not work.
+pub const ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
+
 /// A running demo.
 pub struct Demo {
     /// The server's handles (state, addresses, delivery).
     pub running: Running,
     /// The data directory in use.
     pub data_dir: PathBuf,
-    /// The freshly generated admin password.
-    pub admin_password: String,
+    /// The admin password: generated on the data directory's first start,
+    /// read back from [`ADMIN_PASSWORD_FILE`] on later ones (`None` when
+    /// that file is gone).
+    pub admin_password: Option<String>,
+    /// Whether this start created the admin (and so its password).
+    pub admin_created: bool,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     stop_agents: watch::Sender<bool>,
     agent_threads: Vec<std::thread::JoinHandle<()>>,
@@ -98,10 +119,24 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let demo = start(args, shutdown).await?;
-    println!(
-        "ledcast demo: web http://{}/ user admin password {}",
-        demo.running.http_addr, demo.admin_password
-    );
+    let file = demo.data_dir.join(ADMIN_PASSWORD_FILE);
+    match (&demo.admin_password, demo.admin_created) {
+        (Some(password), true) => println!(
+            "ledcast demo: web http://{}/ user admin password {password} (kept in {} for the next start)",
+            demo.running.http_addr,
+            file.display()
+        ),
+        (Some(password), false) => println!(
+            "ledcast demo: web http://{}/ user admin password {password} (unchanged since this data directory's first start; in {})",
+            demo.running.http_addr,
+            file.display()
+        ),
+        (None, _) => println!(
+            "ledcast demo: web http://{}/ user admin, password unchanged: the one printed when {} was first used",
+            demo.running.http_addr,
+            demo.data_dir.display()
+        ),
+    }
     println!(
         "ledcast demo: data {} (agents' frames under agents/*/frame.png); broker {}; Ctrl-C stops",
         demo.data_dir.display(),
@@ -121,6 +156,11 @@ pub async fn start(
     args: DemoArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Demo> {
+    for dir in [&args.playlists, &args.media] {
+        if !dir.is_dir() {
+            return Err(no_demo_site(dir).into());
+        }
+    }
     let data_dir = match &args.data_dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("ledcast-demo-{}", auth::random_hex::<4>())),
@@ -157,7 +197,9 @@ pub async fn start(
         }
     };
 
-    let admin_password = set_up(&running.state, &playlists, &materials_toml, &args.media).await?;
+    let created = set_up(&running.state, &playlists, &materials_toml, &args.media).await?;
+    let admin_created = created.is_some();
+    let admin_password = keep_admin_password(&data_dir, created)?;
     let mut agent_threads = Vec::new();
     let mut card = None;
     if !args.no_agents {
@@ -169,6 +211,7 @@ pub async fn start(
         running,
         data_dir,
         admin_password,
+        admin_created,
         server,
         stop_agents,
         agent_threads,
@@ -176,18 +219,60 @@ pub async fn start(
     })
 }
 
+/// The refusal for a missing `dir`, naming the repository this binary was
+/// built from when it is still there.
+fn no_demo_site(dir: &Path) -> NoDemoSite {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    NoDemoSite {
+        missing: dir.to_path_buf(),
+        repository: built_from
+            .join("playlists")
+            .is_dir()
+            .then(|| built_from.canonicalize().unwrap_or(built_from)),
+    }
+}
+
+/// The admin password to print: a new one is written to
+/// [`ADMIN_PASSWORD_FILE`] (readable by its owner only); otherwise the one
+/// kept there by the first start, if it is still there.
+fn keep_admin_password(data_dir: &Path, created: Option<String>) -> anyhow::Result<Option<String>> {
+    let path = data_dir.join(ADMIN_PASSWORD_FILE);
+    match created {
+        Some(password) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            writeln!(file, "{password}").with_context(|| format!("writing {}", path.display()))?;
+            Ok(Some(password))
+        }
+        None => Ok(std::fs::read_to_string(&path)
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())),
+    }
+}
+
 /// Imports and approves the sample materials, applies the demo site,
-/// approves its schedules, and creates the admin. Returns the admin password.
+/// approves its schedules, and creates the admin. Returns the admin
+/// password when this call created the admin (`None`: it already existed,
+/// and its password is unchanged).
 pub(crate) async fn set_up(
     state: &crate::http::AppState,
     playlists: &[crate::store::PlaylistFile],
     materials_toml: &str,
     media_dir: &Path,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Option<String>> {
     let (playlists, materials_toml) = move_sample_to_today(state, playlists, materials_toml)?;
     let (playlists, materials_toml) = (&playlists[..], &materials_toml[..]);
     let now = state.clock.now().as_millis();
     let password = auth::generate_password();
+    let mut admin_created = false;
     for (username, role, secret) in [
         ("admin", Role::Admin, password.clone()),
         ("demo-editor", Role::Editor, auth::generate_password()),
@@ -196,6 +281,7 @@ pub(crate) async fn set_up(
         if state.store.user_by_name(username).await?.is_some() {
             continue;
         }
+        admin_created |= role == Role::Admin;
         state
             .store
             .create_user(NewUser {
@@ -238,7 +324,7 @@ pub(crate) async fn set_up(
     }
     let report = service::recompile(state, state.clock.now()).await?;
     tracing::info!(rotations = report.stored.len(), "demo rotations compiled");
-    Ok(password)
+    Ok(admin_created.then_some(password))
 }
 
 /// The demo site is written as if today were its `[settings] sample_today`

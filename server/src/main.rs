@@ -243,7 +243,18 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Demo(args) => {
-            runtime()?.block_on(async { ledcast_server::demo::run(args, shutdown_signal()).await })
+            let outcome = runtime()?
+                .block_on(async { ledcast_server::demo::run(args, shutdown_signal()).await });
+            // Started in the wrong directory: one line saying what to do.
+            if let Some(missing) = outcome
+                .as_ref()
+                .err()
+                .and_then(|e| e.downcast_ref::<ledcast_server::demo::NoDemoSite>())
+            {
+                eprintln!("ledcast demo: {missing}");
+                std::process::exit(2);
+            }
+            outcome
         }
         Command::Compile(args) => compile_cmd::run(&args),
         Command::Preview(args) => ledcast_server::contact_sheet::run(&args),

@@ -106,7 +106,7 @@
     if (!value) return "";
     return value + (endOfDay ? "T23:59:59+08:00" : "T00:00:00+08:00");
   }
-  function uploadOne(file, title) {
+  function uploadOne(file, title, allowDuplicate) {
     const list = $("#uploads");
     const bar = el("progress", { max: "100", value: "0" });
     const status = el("span", { class: "upload-status", text: msg("upload_waiting") });
@@ -122,6 +122,7 @@
     if (from) form.append("valid_from", from);
     if (until) form.append("valid_until", until);
     form.append("warning", $("#upload-warning").checked ? "true" : "false");
+    if (allowDuplicate) form.append("allow_duplicate", "true");
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/v1/materials");
@@ -139,6 +140,13 @@
           status.textContent = msg("upload_done", { id: data.material.id });
           const link = el("a", { href: "/ui/materials/" + encodeURIComponent(data.material.id), text: data.material.title });
           item.append(" ", link);
+        } else if (data && data.error === "duplicate" && data.existing) {
+          // Already in the library: point at it; a second copy only on purpose.
+          item.classList.add("duplicate");
+          status.textContent = msg("upload_duplicate", { title: data.existing.title });
+          const again = el("button", { type: "button", class: "secondary small", text: msg("upload_duplicate_anyway") });
+          again.addEventListener("click", () => { item.remove(); uploadOne(file, title, true); });
+          item.append(" ", el("a", { class: "duplicate-link", href: data.existing.url, text: msg("upload_duplicate_open") }), " ", again);
         } else {
           item.classList.add("failed");
           status.textContent = errorText({ status: xhr.status, data });
@@ -270,6 +278,8 @@
         form.append("file", new File([text], "alert.txt", { type: "text/plain" }), "alert.txt");
         form.append("title", text.slice(0, 40));
         form.append("tags", "alert");
+        // An alert's text is its own material even if the words were used before.
+        form.append("allow_duplicate", "true");
         const up = await api("POST", "/api/v1/materials", form);
         if (!up.ok) { flash(errorText(up), "error"); return; }
         material = up.data.material.id;
@@ -303,7 +313,7 @@
             const changes = el("ul", { class: "plain small" });
             (diff.data.screens || []).forEach((c) => {
               const names = (a) => a.map((m) => m.title || m.id).join(", ");
-              const line = el("li", {}, el("b", { text: c.screen }));
+              const line = el("li", {}, el("b", { text: c.screen_name || c.screen, title: c.screen }));
               if (c.out.length) line.append(" −" + c.out.length + " (" + names(c.out) + ")");
               if (c.in.length) line.append(" +" + c.in.length + " (" + names(c.in) + ")");
               changes.append(line);
@@ -386,19 +396,19 @@
     if (seconds >= 60) return Math.round(seconds / 60) + " min";
     return Math.round(seconds) + " s";
   }
-  async function loadConfirmations(list) {
-    const form = $('.confirm-form[data-screen="' + CSS.escape(list.dataset.screen) + '"]');
-    const result = await api("GET", "/api/v1/confirmations?screen=" + encodeURIComponent(list.dataset.screen) + "&week=" + encodeURIComponent(form.dataset.week));
-    list.replaceChildren();
-    if (!result.ok) return;
-    const rows = Array.isArray(result.data) ? result.data : (result.data.confirmations || []);
-    rows.forEach((c) => {
-      const when = c.confirmed_at || c.at || c.created_at;
-      list.append(el("li", { class: "confirmation " + c.verdict }, msg("confirmed_" + c.verdict) + " · " + (c.username || c.confirmed_by || c.user || "") + " · " + (when ? new Date(when).toLocaleString() : "") + (c.note ? " · " + c.note : "")));
-    });
+  // The list is rendered by the server (names, dates in the site's zone and
+  // the user's language); after a confirmation, take the fresh one from it.
+  async function reloadConfirmations(screen) {
+    const selector = '.confirmations[data-screen="' + CSS.escape(screen) + '"]';
+    let response;
+    try { response = await fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }); } catch (e) { return; }
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = $(selector, page);
+    const list = $(selector);
+    if (fresh && list) list.replaceWith(document.importNode(fresh, true));
   }
   $$(".compliance[data-site]").forEach(loadCompliance);
-  $$(".confirmations[data-screen]").forEach(loadConfirmations);
   $$(".confirm-form").forEach((form) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -419,7 +429,7 @@
       }
       const result = await api("POST", "/api/v1/confirmations", body);
       status.textContent = result.ok ? msg("confirm_saved") : errorText(result);
-      if (result.ok) { form.reset(); loadConfirmations($('.confirmations[data-screen="' + CSS.escape(screen) + '"]')); }
+      if (result.ok) { form.reset(); reloadConfirmations(screen); }
     });
   });
 

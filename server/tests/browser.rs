@@ -301,7 +301,11 @@ async fn office_approver_branch_journey_in_chromium() {
     shot(&client, "01b-login-locked").await;
 
     // --- the admin lifts the lock and creates the branch user ---------------
-    log_in(&client, &base, "admin", &demo.admin_password).await;
+    let admin_password = demo
+        .admin_password
+        .clone()
+        .expect("a fresh demo's admin password");
+    log_in(&client, &base, "admin", &admin_password).await;
     client.goto(&format!("{base}/ui/users")).await.unwrap();
     let locked_row = "tr:has(.unlock-user[data-name=\"li.editor\"])";
     let row_text = text_of(&client, locked_row).await.unwrap_or_default();
@@ -367,6 +371,31 @@ async fn office_approver_branch_journey_in_chromium() {
         shown.attr("data-password").await.ok()?
     })
     .await;
+    // The users list names the branch user's site, not its id.
+    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    let row = until(15, "the branch user's row", || async {
+        let rows = client.find_all(Locator::Css("tbody tr")).await.ok()?;
+        for row in rows {
+            let text = row.text().await.ok()?;
+            if text.contains("zhao.branch") {
+                return Some(text);
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        row.contains("工商银行高港支行") && !row.contains(BRANCH_SITE),
+        "{row}"
+    );
+    client
+        .execute(
+            "document.querySelector('tbody tr:last-child').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "01d-users-sites").await;
     log_out(&client).await;
 
     // --- the editor: two posters and a warning text, a playlist, a schedule ---
@@ -466,6 +495,48 @@ async fn office_approver_branch_journey_in_chromium() {
         Some(ids)
     })
     .await;
+    // The same picture again under another name: pointed out, with a link
+    // to the material it already is, and not stored a second time.
+    let copy = files.path().join("海报A-副本.png");
+    std::fs::copy(&posters[0], &copy).unwrap();
+    client
+        .find(Locator::Id("file-input"))
+        .await
+        .unwrap()
+        .send_keys(&copy.display().to_string())
+        .await
+        .unwrap();
+    let (said, link) = until(30, "the duplicate pointed out", || async {
+        let item = client
+            .find(Locator::Css("#uploads li.duplicate"))
+            .await
+            .ok()?;
+        let link = item
+            .find(Locator::Css("a.duplicate-link"))
+            .await
+            .ok()?
+            .attr("href")
+            .await
+            .ok()??;
+        Some((item.text().await.ok()?, link))
+    })
+    .await;
+    let expected = zh
+        .text("js_upload_duplicate")
+        .replace("{title}", "反诈海报A");
+    assert!(said.contains(&expected), "{said}");
+    assert!(said.contains(zh.text("js_upload_duplicate_open")), "{said}");
+    let existing = link.trim_start_matches("/ui/materials/");
+    assert!(material_ids.iter().any(|m| m == existing), "{link}");
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#uploads li.done"))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "no second material"
+    );
     client
         .execute(
             "document.getElementById('dropzone').scrollIntoView();",
@@ -708,6 +779,23 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "07-material-previews").await;
+    // Schedules in words, targets by name.
+    client.goto(&format!("{base}/ui/playlists")).await.unwrap();
+    let when = text_of(
+        &client,
+        ".schedule-row[data-id=\"county-pack-daytime\"] td:nth-child(3)",
+    )
+    .await
+    .unwrap_or_default();
+    assert!(when.starts_with("每天 08:00–20:00"), "{when}");
+    client
+        .execute(
+            "document.querySelector('.schedule-row').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03b-schedules").await;
     log_out(&client).await;
 
     // --- the branch user: only their branch; confirm; the CSV ---------------
@@ -755,6 +843,31 @@ async fn office_approver_branch_journey_in_chromium() {
         (status == saved).then_some(())
     })
     .await;
+    // The new entry names the clerk and says when in Chinese, site time.
+    let list = format!(".confirmations[data-screen=\"{DOOR_SCREEN}\"]");
+    let entry = until(15, "the confirmation listed", || async {
+        let text = text_of(&client, &list).await?;
+        text.contains("zhao.branch").then_some(text)
+    })
+    .await;
+    let expected = format!("{} · zhao.branch · ", zh.text("js_confirmed_ok"));
+    assert!(entry.starts_with(&expected), "{entry}");
+    let when = entry.trim_start_matches(&expected);
+    assert!(
+        when.contains('年')
+            && when.contains('月')
+            && when.contains('日')
+            && !when.contains("AM")
+            && !when.contains("PM"),
+        "not a Chinese date: {entry}"
+    );
+    client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![list.clone().into()],
+        )
+        .await
+        .unwrap();
     shot(&client, "08-branch-confirmation").await;
     client
         .set_window_size(390, 844)
@@ -822,6 +935,11 @@ async fn office_approver_branch_journey_in_chromium() {
         "the CSV starts with a BOM"
     );
     let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    // The column titles are the first row (Excel sorts and filters from A1).
+    assert!(
+        csv.starts_with("网点编号,网点,屏幕编号,屏幕,日期,"),
+        "{csv}"
+    );
     let branch_screens = store
         .list_screens(Some(&[BRANCH_SITE.to_owned()]))
         .await

@@ -382,8 +382,16 @@ impl Report {
         format!("{}: {}", cells[0], cells[1..].join(", "))
     }
 
-    /// The CSV report: BOM, header lines, the daily table, a blank line,
-    /// the confirmations table. CRLF line ends (RFC 4180).
+    /// The CSV report: BOM, then the daily table with its column titles as
+    /// the first row, so a spreadsheet sorts, filters and imports it as it
+    /// opens; after a blank line the confirmations table, then the title
+    /// lines (scope, range, generated, time zone) and the summary. CRLF
+    /// line ends (RFC 4180).
+    ///
+    /// The title goes last rather than only into the file name: the name
+    /// (`compliance-{scope}-{from}-{to}.csv`) is lost when a file is renamed
+    /// or forwarded, and the time zone and generation time are part of the
+    /// evidence.
     pub fn csv(&self) -> Vec<u8> {
         let mut out = BOM.to_vec();
         let mut line = |cells: &[String]| {
@@ -391,18 +399,23 @@ impl Report {
             out.extend_from_slice(text.join(",").as_bytes());
             out.extend_from_slice(b"\r\n");
         };
+        let days = self.days_table();
+        line(&days.columns);
+        for row in &days.rows {
+            line(row);
+        }
+        let confirmations = self.confirmations_table();
+        line(&[]);
+        line(std::slice::from_ref(&confirmations.heading));
+        line(&confirmations.columns);
+        for row in &confirmations.rows {
+            line(row);
+        }
+        line(&[]);
         for (label, value) in self.header_lines() {
             line(&[label, value]);
         }
         line(&self.summary_cells());
-        for table in [self.days_table(), self.confirmations_table()] {
-            line(&[]);
-            line(std::slice::from_ref(&table.heading));
-            line(&table.columns);
-            for row in &table.rows {
-                line(row);
-            }
-        }
         out
     }
 

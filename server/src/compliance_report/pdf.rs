@@ -2,8 +2,10 @@
 //! embedded TrueType fonts (DejaVu Sans for Latin, Droid Sans Fallback for
 //! Chinese), each subset per document to the glyphs used (`subsetter`) and
 //! written as a CID font with a ToUnicode map, so text can be searched and
-//! copied. Cells too wide for their column are cut with "…" (the CSV has
-//! everything).
+//! copied. Cells too wide for their column wrap onto more lines (at spaces
+//! where a Latin word allows, anywhere between Chinese characters), so no
+//! column title or reason is cut off; a table's heading starts a new page
+//! rather than stand alone at the bottom of one.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +26,10 @@ const PAGE_H: f32 = 595.0;
 const MARGIN: f32 = 36.0;
 const ROW_H: f32 = 13.0;
 const TEXT_SIZE: f32 = 7.5;
+/// Each further line of a wrapped cell adds this much to its row.
+const LINE_H: f32 = 9.0;
+/// A heading's own height: the space above it, its line, the space below.
+const HEADING_H: f32 = 8.0 + 11.0 * 1.4 + 4.0;
 
 struct FontSlot {
     face: ttf_parser::Face<'static>,
@@ -114,28 +120,51 @@ impl Fonts {
             / 1000.0
     }
 
-    /// `text` cut with "…" to fit `max` points.
-    fn fit(&self, text: &str, size: f32, max: f32) -> String {
+    /// `text` in lines that each fit `max` points: broken after a space or
+    /// between two Chinese characters, or inside a word too long for a line.
+    fn wrap(&self, text: &str, size: f32, max: f32) -> Vec<String> {
         let text: String = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        if self.width(&text, size) <= max {
-            return text;
-        }
-        let ellipsis = self.width("…", size);
-        let mut out = String::new();
-        let mut w = 0.0;
+        // Pieces that stay together: a Latin word with its trailing spaces,
+        // or one character that is not ASCII.
+        let mut pieces: Vec<String> = Vec::new();
         for c in text.chars() {
-            let cw = self.width(&c.to_string(), size);
-            if w + cw + ellipsis > max {
-                break;
+            match pieces.last_mut() {
+                Some(last)
+                    if c.is_ascii() && last.is_ascii() && !(last.ends_with(' ') && c != ' ') =>
+                {
+                    last.push(c)
+                }
+                _ => pieces.push(c.to_string()),
             }
-            w += cw;
-            out.push(c);
         }
-        out.push('…');
-        out
+        let mut lines: Vec<String> = Vec::new();
+        let mut line = String::new();
+        for piece in pieces {
+            if self.width(format!("{line}{piece}").trim_end(), size) <= max {
+                line.push_str(&piece);
+                continue;
+            }
+            if !line.trim().is_empty() {
+                lines.push(line.trim_end().to_owned());
+                line = String::new();
+            }
+            for c in piece.chars() {
+                if !line.is_empty() && self.width(&format!("{line}{c}"), size) > max {
+                    lines.push(line.trim_end().to_owned());
+                    line = String::new();
+                }
+                if !(line.is_empty() && c == ' ') {
+                    line.push(c);
+                }
+            }
+        }
+        if !line.trim().is_empty() || lines.is_empty() {
+            lines.push(line.trim_end().to_owned());
+        }
+        lines
     }
 
     /// Shows `text` with its left baseline at `(x, y)`.
@@ -181,11 +210,17 @@ fn duration(seconds: i64) -> String {
     )
 }
 
-struct Layout {
+pub(crate) struct Layout {
     fonts: Fonts,
     pages: Vec<Content>,
     y: f32,
     page_label: String,
+    /// What was laid out, for the tests: each table's heading with the page
+    /// it is on and the page of its first row below the column titles.
+    pub(crate) headings: Vec<(String, usize, usize)>,
+    /// Every cell drawn: its text, the lines it was drawn in, the widest
+    /// line and the room its column had (points).
+    pub(crate) cells: Vec<(String, Vec<String>, f32, f32)>,
 }
 
 impl Layout {
@@ -225,25 +260,49 @@ impl Layout {
         self.fonts.draw(&mut self.pages[page], x, y, size, text);
     }
 
-    fn row(&mut self, columns: &[Column], cells: &[String], header: bool) {
-        let y = self.y - ROW_H;
+    /// Every cell of a row in lines that fit its column.
+    fn cell_lines(&self, columns: &[Column], cells: &[String]) -> Vec<Vec<String>> {
+        columns
+            .iter()
+            .zip(cells)
+            .map(|(column, cell)| self.fonts.wrap(cell, TEXT_SIZE, column.width - 4.0))
+            .collect()
+    }
+
+    /// The height of a row whose cells are `lines`.
+    fn row_height(lines: &[Vec<String>]) -> f32 {
+        let most = lines.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        ROW_H + (most - 1) as f32 * LINE_H
+    }
+
+    fn row(&mut self, columns: &[Column], lines: &[Vec<String>], header: bool) {
+        let top = self.y;
+        let y = top - Self::row_height(lines);
         let page = self.page();
         let content = &mut self.pages[page];
         if header {
             content.set_fill_gray(0.88);
-            content.rect(MARGIN, y, PAGE_W - 2.0 * MARGIN, ROW_H);
+            content.rect(MARGIN, y, PAGE_W - 2.0 * MARGIN, top - y);
             content.fill_nonzero();
             content.set_fill_gray(0.0);
         }
         let mut x = MARGIN;
-        for (column, cell) in columns.iter().zip(cells) {
-            let text = self.fonts.fit(cell, TEXT_SIZE, column.width - 4.0);
-            let tx = if column.right {
-                x + column.width - 2.0 - self.fonts.width(&text, TEXT_SIZE)
-            } else {
-                x + 2.0
-            };
-            self.fonts.draw(content, tx, y + 3.5, TEXT_SIZE, &text);
+        for (column, cell) in columns.iter().zip(lines) {
+            let widest = cell
+                .iter()
+                .map(|l| self.fonts.width(l, TEXT_SIZE))
+                .fold(0.0, f32::max);
+            self.cells
+                .push((cell.concat(), cell.clone(), widest, column.width - 4.0));
+            for (k, text) in cell.iter().enumerate() {
+                let tx = if column.right {
+                    x + column.width - 2.0 - self.fonts.width(text, TEXT_SIZE)
+                } else {
+                    x + 2.0
+                };
+                let baseline = top - (ROW_H - 3.5) - k as f32 * LINE_H;
+                self.fonts.draw(content, tx, baseline, TEXT_SIZE, text);
+            }
             x += column.width;
         }
         content.set_line_width(0.3);
@@ -255,23 +314,36 @@ impl Layout {
     }
 
     fn table(&mut self, heading: &str, columns: &[Column], rows: &[Vec<String>], empty: &str) {
-        self.y -= 8.0;
-        self.text(MARGIN, 11.0, heading);
-        self.y -= 4.0;
         let titles: Vec<String> = columns.iter().map(|c| c.title.clone()).collect();
-        if self.y - 2.0 * ROW_H < MARGIN {
+        let title_lines = self.cell_lines(columns, &titles);
+        let row_lines: Vec<Vec<Vec<String>>> =
+            rows.iter().map(|r| self.cell_lines(columns, r)).collect();
+        // The heading keeps its column titles and first row on its page.
+        let first = row_lines.first().map_or(ROW_H, |l| Self::row_height(l));
+        let keep = HEADING_H + Self::row_height(&title_lines) + first;
+        if !self.pages.is_empty() && self.y - keep < MARGIN {
             self.new_page();
         }
-        self.row(columns, &titles, true);
+        self.y -= 8.0;
+        self.text(MARGIN, 11.0, heading);
+        let heading_page = self.page();
+        self.y -= 4.0;
+        self.row(columns, &title_lines, true);
         if rows.is_empty() {
             self.text(MARGIN + 2.0, TEXT_SIZE, empty);
         }
-        for cells in rows {
-            if self.y - ROW_H < MARGIN {
+        let first_row_page = match row_lines.first() {
+            Some(lines) if self.y - Self::row_height(lines) < MARGIN => self.page() + 1,
+            _ => self.page(),
+        };
+        self.headings
+            .push((heading.to_owned(), heading_page, first_row_page));
+        for lines in &row_lines {
+            if self.y - Self::row_height(lines) < MARGIN {
                 self.new_page();
-                self.row(columns, &titles, true);
+                self.row(columns, &title_lines, true);
             }
-            self.row(columns, cells, false);
+            self.row(columns, lines, false);
         }
     }
 }
@@ -286,11 +358,19 @@ fn col(title: String, width: f32, right: bool) -> Column {
 
 /// Renders the report.
 pub(crate) fn render(report: &Report) -> Result<Vec<u8>, String> {
+    let (layout, title) = lay_out(report)?;
+    write(layout, &title)
+}
+
+/// Lays the report out on pages (nothing written yet); also its title.
+pub(crate) fn lay_out(report: &Report) -> Result<(Layout, String), String> {
     let mut layout = Layout {
         fonts: Fonts::new()?,
         pages: Vec::new(),
         y: PAGE_H - MARGIN,
         page_label: report.t("page"),
+        headings: Vec::new(),
+        cells: Vec::new(),
     };
     let header = report.header_lines();
     let title = header[0].0.clone();
@@ -375,8 +455,7 @@ pub(crate) fn render(report: &Report) -> Result<Vec<u8>, String> {
         })
         .collect();
     layout.table(&conf.heading, &conf_columns, &conf_rows, &t("none"));
-
-    write(layout, &title)
+    Ok((layout, title))
 }
 
 fn write(layout: Layout, title: &str) -> Result<Vec<u8>, String> {

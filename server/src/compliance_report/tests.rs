@@ -98,7 +98,26 @@ fn csv_starts_with_the_bom_and_has_a_row_per_screen_day_and_confirmation() {
     assert!(csv.starts_with(BOM));
     let text = std::str::from_utf8(&csv[3..]).unwrap();
     let lines: Vec<&str> = text.split("\r\n").collect();
-    assert_eq!(lines[0], "防诈骗提示播放合规报告,");
+    // Issue 19, point 7: the column titles are the first row (Excel sorts
+    // and filters from A1); the title lines follow the tables.
+    assert_eq!(
+        lines[0],
+        Report::new(input(Lang::ZhCn))
+            .days_table()
+            .columns
+            .join(",")
+    );
+    assert!(lines[0].starts_with("网点编号,"), "{}", lines[0]);
+    assert!(lines[1].starts_with("icbc-gaogang,"), "{}", lines[1]);
+    let title = lines
+        .iter()
+        .position(|l| *l == "防诈骗提示播放合规报告,")
+        .expect("title line");
+    let confirmations = lines
+        .iter()
+        .position(|l| l.starts_with("2026-W48,"))
+        .unwrap();
+    assert!(title > confirmations, "the title block follows the tables");
     let day_rows: Vec<&&str> = lines
         .iter()
         .filter(|l| l.starts_with("icbc-gaogang,"))
@@ -245,4 +264,47 @@ fn csv_cells_are_quoted_and_defused() {
     assert_eq!(csv_cell("=1+1"), "'=1+1");
     assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
     assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
+}
+
+/// Issue 19, point 7: no column title or reason is cut off; every line of
+/// a cell fits its column and the lines together are the whole text.
+#[test]
+fn pdf_cells_wrap_instead_of_being_cut_off() {
+    for lang in [Lang::ZhCn, Lang::En] {
+        let (layout, _) = pdf::lay_out(&Report::new(input(lang))).unwrap();
+        let gap = Report::new(input(lang)).t("col_gap");
+        assert!(
+            layout.cells.iter().any(|(text, _, _, _)| *text == gap),
+            "the {gap} title is drawn whole"
+        );
+        for (text, lines, widest, room) in &layout.cells {
+            assert!(
+                widest <= room,
+                "{lines:?} is wider ({widest}) than its column ({room})"
+            );
+            assert!(!text.contains('…'), "{text} was cut");
+        }
+        let wrapped = layout.cells.iter().find(|(t, _, _, _)| *t == gap).unwrap();
+        if lang == Lang::ZhCn {
+            assert_eq!(wrapped.1.len(), 2, "{:?}", wrapped.1);
+        }
+    }
+}
+
+/// Issue 19, point 7: a table's heading is never left alone at the bottom
+/// of a page, however many rows come before it.
+#[test]
+fn pdf_headings_stay_with_their_table() {
+    let first = input(Lang::ZhCn).entries[0].clone();
+    for n in 1..80 {
+        let mut long = input(Lang::ZhCn);
+        long.entries = (0..n).map(|_| first.clone()).collect();
+        let (layout, _) = pdf::lay_out(&Report::new(long)).unwrap();
+        for (heading, heading_page, first_row_page) in &layout.headings {
+            assert_eq!(
+                heading_page, first_row_page,
+                "with {n} days, {heading} is on page {heading_page} and its first row on {first_row_page}"
+            );
+        }
+    }
 }

@@ -190,6 +190,8 @@ pub struct Moved {
 pub struct ScreenChange {
     /// Screen id.
     pub screen: String,
+    /// Its name, as people know it (the id when it has none).
+    pub screen_name: String,
     /// Materials it stops showing.
     pub out: Vec<Moved>,
     /// Materials it starts showing.
@@ -348,8 +350,15 @@ pub async fn rotation_diff(
         }
         out_all.extend(out.iter().cloned());
         in_all.extend(in_.iter().cloned());
+        let screen_name = model
+            .as_ref()
+            .and_then(|(m, _)| m.screens.iter().find(|s| s.id.as_str() == screen.as_str()))
+            .map(|s| s.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| screen.clone());
         screens.push(ScreenChange {
             screen: screen.clone(),
+            screen_name,
             out,
             in_,
         });
@@ -491,6 +500,7 @@ id = "branch"
 
 [[screens]]
 id = "door-1"
+name = "Main door"
 site = "branch"
 profile = "door"
 tags = ["bank-door"]
@@ -634,6 +644,9 @@ valid_until = 2026-12-20
             assert_eq!(diff.screens_changed, 2, "{diff:?}");
             let door = &diff.screens[0];
             assert_eq!(door.screen, "door-1");
+            // People read the screen's name; a screen without one, its id.
+            assert_eq!(door.screen_name, "Main door");
+            assert_eq!(diff.screens[1].screen_name, "door-2");
             assert!(door.out.is_empty());
             // bank-door posters: refund-task (001) and fake-police (003); texts 005, 006
             assert_eq!(

@@ -22,6 +22,8 @@ struct Form {
     valid_from: Option<i64>,
     valid_until: Option<i64>,
     is_warning: Option<bool>,
+    /// Store the upload even when a material has the same content.
+    allow_duplicate: bool,
 }
 
 fn parse_instant(field: &str, text: &str) -> Result<i64, ApiError> {
@@ -44,6 +46,30 @@ fn valid_material_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+}
+
+/// 409 `duplicate`: the upload's content is already material `existing`,
+/// with where to see it. The upload can be repeated with
+/// `allow_duplicate=true` to keep a second copy on purpose.
+fn duplicate(existing: &crate::store::MaterialRow) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::CONFLICT,
+        "duplicate",
+        format!(
+            "这个文件已经上传过，是素材“{}”（{}） / this file is already material {:?} ({})",
+            existing.title, existing.id, existing.title, existing.id
+        ),
+        "use the existing material, or upload again with allow_duplicate=true to keep a second copy",
+    );
+    error.extra = Some(json!({
+        "existing": {
+            "id": existing.id,
+            "title": existing.title,
+            "state": existing.state,
+            "url": format!("/ui/materials/{}", existing.id),
+        }
+    }));
+    error
 }
 
 /// `POST /api/v1/materials` (editor, admin).
@@ -106,10 +132,11 @@ pub async fn upload(
                     }
                 })
             }
+            "allow_duplicate" => form.allow_duplicate = matches!(value.trim(), "true" | "1" | "yes"),
             other => {
                 return Err(ApiError::bad_request(
                     format!("unknown form field {other:?}"),
-                    "use file, id, title, tags (comma-separated), source, valid_from, valid_until, warning",
+                    "use file, id, title, tags (comma-separated), source, valid_from, valid_until, warning, allow_duplicate",
                 ))
             }
         }
@@ -149,11 +176,7 @@ pub async fn upload(
         valid_until: form.valid_until,
         is_warning: form.is_warning.unwrap_or(true),
     };
-    let (material, renditions, notes) =
-        crate::service::import_material(&state, &declared_name, bytes, meta, &principal.user.id)
-            .await
-            .map_err(|e| {
-                match e {
+    let import_error = |e: crate::service::ImportError| match e {
         crate::service::ImportError::Media(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_media",
@@ -162,8 +185,25 @@ pub async fn upload(
         ),
         crate::service::ImportError::Store(e) => ApiError::from(e),
         crate::service::ImportError::Other(e) => ApiError::internal(&e),
+    };
+    let ingested = crate::service::ingest_media(&declared_name, bytes)
+        .await
+        .map_err(import_error)?;
+    // The same content (the same stored bytes) is already a material: say
+    // which, before a second copy with its own approval and airtime exists.
+    if !form.allow_duplicate {
+        let sha256 = ingested.sha256.to_hex();
+        if let Some(existing) = state.store.material_by_sha256(&sha256).await? {
+            return Err(duplicate(&existing));
+        }
     }
-            })?;
+    let notes = ingested.notes.clone();
+    let material = crate::service::store_ingested(&state, &ingested, meta, &principal.user.id)
+        .await
+        .map_err(import_error)?;
+    let renditions = crate::service::ensure_renditions(&state)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let kind = material.kind.clone();
     principal
         .audit(

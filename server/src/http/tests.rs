@@ -1610,6 +1610,10 @@ async fn uploads_beyond_the_places_get_429_with_a_retry_hint_and_later_go_throug
 
     let mut full = head.to_vec();
     full.extend_from_slice(&poster);
+    // The same poster as the slow client's: a second copy on purpose.
+    full.extend_from_slice(
+        b"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"allow_duplicate\"\r\n\r\ntrue",
+    );
     full.extend_from_slice(b"\r\n--XyZ--\r\n");
     let busy = router
         .clone()
@@ -2506,4 +2510,82 @@ async fn concurrent_alerts_through_two_replicas_all_reach_every_screen() {
         }
         h.finish().await;
     }
+}
+
+/// Issue 19, point 4: the same picture uploaded again under another name is
+/// pointed out (in Chinese first, with a link to the material it already
+/// is) instead of silently becoming a second material; a second copy is
+/// made only when asked for.
+#[tokio::test]
+async fn a_duplicate_upload_points_at_the_existing_material() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    let poster = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../media/posters/w48-refund.png"
+    ))
+    .unwrap();
+    let upload = |file_name: &str, title: &str, allow_duplicate: bool| {
+        let mut body = Vec::new();
+        let mut field = |name: &str, file: Option<&str>, bytes: &[u8]| {
+            body.extend_from_slice(b"--XyZ\r\n");
+            let disposition = match file {
+                Some(f) => format!("form-data; name=\"{name}\"; filename=\"{f}\""),
+                None => format!("form-data; name=\"{name}\""),
+            };
+            body.extend_from_slice(
+                format!("Content-Disposition: {disposition}\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        };
+        field("title", None, title.as_bytes());
+        if allow_duplicate {
+            field("allow_duplicate", None, b"true");
+        }
+        field("file", Some(file_name), &poster);
+        body.extend_from_slice(b"--XyZ--\r\n");
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/materials")
+            .header(header::AUTHORIZATION, "Bearer token-editor")
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let first = h.send(upload("refund.png", "网购退款", false)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first = body_json(first).await;
+    let id = first["material"]["id"].as_str().unwrap().to_owned();
+    let count = |h: &Harness| {
+        let store = h.state.store.clone();
+        async move {
+            store
+                .list_materials(&crate::store::MaterialFilter::default())
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let before = count(&h).await;
+
+    let again = h
+        .send(upload("copy-of-refund.png", "退款诈骗", false))
+        .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let body = body_json(again).await;
+    assert_eq!(body["error"], "duplicate");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("这个文件已经上传过，是素材“网购退款”"),
+        "{detail}"
+    );
+    assert_eq!(body["existing"]["id"], id.as_str());
+    assert_eq!(body["existing"]["url"], format!("/ui/materials/{id}"));
+    assert_eq!(count(&h).await, before, "no second material");
+
+    let kept = h.send(upload("copy-of-refund.png", "退款诈骗", true)).await;
+    assert_eq!(kept.status(), StatusCode::CREATED);
+    assert_eq!(count(&h).await, before + 1);
+    h.finish().await;
 }

@@ -16,6 +16,7 @@
 mod i18n;
 mod pages;
 mod render;
+mod words;
 
 use axum::http::Method;
 use axum::routing::get;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::i18n::{Lang, LANG_COOKIE};
 use super::render::{language, render, see_other, Frame};
+use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};
 use crate::store::{MaterialFilter, Role, ScreenRow};
 
@@ -508,6 +509,7 @@ pub async fn playlists(
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/playlists").await?;
     let files = state.store.playlist_files().await?;
+    let titles = material_titles(&state).await?;
     let approvals = state.store.list_schedules().await?;
     let names = usernames(&state).await?;
     let mut playlists = Vec::new();
@@ -528,7 +530,7 @@ pub async fn playlists(
                 .into_iter()
                 .flatten()
                 .map(|item| match item.get("material").and_then(|m| m.as_str()) {
-                    Some(m) => m.to_owned(),
+                    Some(m) => titles.get(m).cloned().unwrap_or_else(|| m.to_owned()),
                     None => item.to_string(),
                 })
                 .collect();
@@ -547,22 +549,30 @@ pub async fn playlists(
         {
             let id = s.get("id").and_then(|v| v.as_str()).unwrap_or_default();
             let approval = approvals.iter().find(|a| a.id == id);
-            let when = [
-                s.get("days").and_then(|v| v.as_str()).map(str::to_owned),
-                s.get("hours").and_then(|v| v.as_str()).map(str::to_owned),
-                Some(toml_strings(s, "dates").join(", ")).filter(|d| !d.is_empty()),
-                s.get("cron")
-                    .and_then(|v| v.as_str())
-                    .map(|c| format!("cron {c}")),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" · ");
+            let when = ScheduleWhen {
+                days: s.get("days").and_then(|v| v.as_str()),
+                hours: s.get("hours").and_then(|v| v.as_str()),
+                overnight: s
+                    .get("overnight")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+                dates: s
+                    .get("dates")
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| d.as_str())
+                    .collect(),
+                cron: s.get("cron").and_then(|v| v.as_str()),
+                duration_seconds: s.get("duration_seconds").and_then(|v| v.as_integer()),
+            };
+            let raw_when = words::schedule_raw(&when);
+            let when_words = words::schedule_words(frame.lang, &when);
             schedules.push(json!({
                 "id": id,
                 "playlist": s.get("playlist").and_then(|v| v.as_str()),
-                "when": when,
+                "when": when_words.unwrap_or_else(|| raw_when.clone()),
+                "when_raw": raw_when,
                 "priority": s.get("priority").and_then(|v| v.as_integer()).unwrap_or(0),
                 "screens": toml_strings(s, "screens"),
                 "tags": toml_strings(s, "tags"),
@@ -586,9 +596,19 @@ pub async fn playlists(
     tags.sort();
     tags.dedup();
     let sites = state.store.list_sites().await?;
+    let site_names: HashMap<&str, &str> = sites
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
+    let screen_names: HashMap<&str, &str> = screens
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
     Ok(frame.render(
         "playlists.html",
         json!({
+            "site_names": site_names,
+            "screen_names": screen_names,
             "playlists": playlists,
             "schedules": schedules,
             "materials": materials,
@@ -686,6 +706,41 @@ fn this_week(now: protocol::Timestamp) -> (String, String, String) {
     )
 }
 
+/// This week's confirmations by screen, oldest first, as a clerk reads
+/// them: who by name, when in the site's time zone and the user's language.
+async fn confirmation_lines(
+    state: &AppState,
+    principal: &Principal,
+    frame: &Frame,
+    week: &str,
+) -> Result<HashMap<String, Vec<Value>>, ApiError> {
+    let rows = state
+        .store
+        .confirmations(principal.site_filter(), Some(week), None)
+        .await?;
+    let names = usernames(state).await?;
+    let zones: HashMap<String, String> = state
+        .store
+        .list_screens(principal.site_filter())
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.timezone))
+        .collect();
+    let mut lines: HashMap<String, Vec<Value>> = HashMap::new();
+    for row in rows {
+        let zone = zones
+            .get(&row.screen_id)
+            .map_or("Asia/Shanghai", String::as_str);
+        lines.entry(row.screen_id.clone()).or_default().push(json!({
+            "verdict": row.verdict,
+            "by": names.get(&row.confirmed_by).unwrap_or(&row.confirmed_by),
+            "at": words::local_date_time(frame.lang, row.confirmed_at, zone),
+            "note": row.note,
+        }));
+    }
+    Ok(lines)
+}
+
 /// `GET /ui/branch`: a branch user's weekly confirmation page.
 pub async fn branch(
     State(state): State<AppState>,
@@ -695,9 +750,10 @@ pub async fn branch(
     let frame = Frame::new(&state, &principal, &headers, "/ui/branch").await?;
     let groups = site_groups(&state, &principal, None).await?;
     let (week, from, to) = this_week(state.clock.now());
+    let confirmations = confirmation_lines(&state, &principal, &frame, &week).await?;
     Ok(frame.render(
         "branch.html",
-        json!({"groups": groups, "week": week, "from": from, "to": to}),
+        json!({"groups": groups, "week": week, "from": from, "to": to, "confirmations": confirmations}),
     ))
 }
 
@@ -739,9 +795,13 @@ pub async fn users(
     let users = state.store.list_users().await?;
     let sites = state.store.list_sites().await?;
     let locks = crate::http::session::login_locks(&state).await?;
+    let site_names: HashMap<&str, &str> = sites
+        .iter()
+        .map(|s| (s.id.as_str(), s.name.as_str()))
+        .collect();
     Ok(frame.render(
         "users.html",
-        json!({"users": users, "sites": sites, "locks": locks}),
+        json!({"users": users, "sites": sites, "site_names": site_names, "locks": locks}),
     ))
 }
 

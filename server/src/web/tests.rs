@@ -104,6 +104,7 @@ fn every_key_the_templates_and_script_use_exists() {
                 "internal",
                 "invalid",
                 "invalid_media",
+                "duplicate",
                 "network",
                 "unknown",
             ],
@@ -135,6 +136,7 @@ fn no_chinese_outside_the_catalogues() {
         ("web/pages.rs", include_str!("pages.rs")),
         ("web/render.rs", include_str!("render.rs")),
         ("web/i18n.rs", include_str!("i18n.rs")),
+        ("web/words.rs", include_str!("words.rs")),
         ("static/app.js", include_str!("../../static/app.js")),
         ("static/app.css", include_str!("../../static/app.css")),
     ];
@@ -586,5 +588,107 @@ async fn the_session_cookie_is_httponly_strict_and_secure_under_tls() {
         );
         assert_eq!(cookie.contains("Secure"), behind_tls, "{cookie}");
     }
+    ui.db.finish().await;
+}
+
+/// Issue 19, point 2: people read names and local dates, not ids.
+#[tokio::test]
+async fn pages_show_names_local_chinese_dates_and_schedules_in_words() {
+    let ui = Ui::new().await;
+    let store = &ui.state.store;
+    // A branch user whose id is not their name, as real accounts are.
+    store
+        .create_user(NewUser {
+            id: "82f5d45942a637f8",
+            username: "wang.fang",
+            password_hash: "x",
+            role: Role::Branch,
+            sites: &["site-b".to_owned()],
+            now: 1,
+        })
+        .await
+        .unwrap();
+    store
+        .create_api_token(
+            "wang",
+            &crate::auth::token_sha256("token-wang"),
+            "82f5d45942a637f8",
+            "test",
+            1,
+        )
+        .await
+        .unwrap();
+    let now = crate::http::tests::TEST_NOW.as_millis();
+    store
+        .add_confirmation(&crate::store::NewConfirmation {
+            id: "cf-0000000000000001",
+            screen_id: "screen-b",
+            site_id: "site-b",
+            week: "2026-W49",
+            period_from: now - 36_000_000,
+            period_until: now + 6 * 86_400_000,
+            verdict: "ok",
+            note: "",
+            photo_sha256: None,
+            corrects: None,
+            evidence: &serde_json::json!({}),
+            confirmed_by: "82f5d45942a637f8",
+            // 2026-11-30 10:27:20 in Shanghai.
+            confirmed_at: now + 1_640_000,
+        })
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/branch", Some("wang"), true).await).await;
+    assert!(
+        page.contains("已确认正常 · wang.fang · 2026年11月30日 10:27"),
+        "{page}"
+    );
+    assert!(!page.contains("82f5d45942a637f8"), "{page}");
+
+    let page = text(ui.get("/ui/users", Some("admin"), true).await).await;
+    assert!(page.contains(r#"title="site-b">Branch B</span>"#), "{page}");
+    assert!(!page.contains("<td>site-b</td>"), "{page}");
+
+    store
+        .replace_playlist_files(
+            &[crate::store::PlaylistFile {
+                name: "ui-test.toml".into(),
+                text: r#"
+[[playlists]]
+id = "p"
+items = [{ material = "m1" }]
+
+[[schedules]]
+id = "p-weekdays"
+playlist = "p"
+sites = ["site-b"]
+screens = ["screen-b"]
+days = "mon-fri"
+hours = "09:00-17:00"
+
+[[schedules]]
+id = "p-noon"
+playlist = "p"
+tags = ["bank-door"]
+cron = "0 0 12 * * Mon-Fri *"
+duration_seconds = 1800
+"#
+                .into(),
+            }],
+            "admin",
+            1,
+        )
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/playlists", Some("admin"), true).await).await;
+    assert!(page.contains("每周一至周五 09:00–17:00"), "{page}");
+    assert!(
+        page.contains("每周一至周五 12:00 开始，每次 30 分钟"),
+        "{page}"
+    );
+    // The raw form stays at hand for those who write the TOML.
+    assert!(page.contains("cron 0 0 12 * * Mon-Fri *"), "{page}");
+    assert!(page.contains(r#"title="site-b">Branch B</span>"#), "{page}");
+    assert!(page.contains(r#"title="screen-b">door b</span>"#), "{page}");
     ui.db.finish().await;
 }
