@@ -219,7 +219,11 @@ mod tests {
             until: Timestamp(until),
             percent,
         };
-        r.brightness = vec![window(100, 400, 30), window(200, 300, 0), window(500, 600, 255)];
+        r.brightness = vec![
+            window(100, 400, 30),
+            window(200, 300, 0),
+            window(500, 600, 255),
+        ];
         let b = |t| {
             let at = r.brightness_at(Timestamp(t));
             (at.percent, at.changes_at.map(|c| c.0))
