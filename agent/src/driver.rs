@@ -428,6 +428,18 @@ impl Driver {
                 self.sync_bridge(now);
                 return follow_up;
             }
+            Action::Brightness { percent } => {
+                info!(percent, "panel brightness set by the rotation's schedule");
+                let result = self.screen.set_brightness(percent);
+                self.next_frame_at = self.screen.next_frame_at(now);
+                if let Err(e) = result {
+                    warn!(error = %e, "display lost; nothing is shown or recorded until it is back");
+                    self.last_display_retry = Instant::now();
+                    return Some(Input::DisplayLost {
+                        error: e.to_string(),
+                    });
+                }
+            }
             Action::Persist(persist) => self.persist(persist),
             Action::PublishState => self.state_dirty = true,
             Action::Acked {

@@ -357,6 +357,7 @@ impl Sim {
             | Action::Persist(_)
             | Action::Screenshot
             | Action::Resync
+            | Action::Brightness { .. }
             | Action::Accepted { .. } => {}
         }
         None

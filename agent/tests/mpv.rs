@@ -146,6 +146,7 @@ async fn a_video_player_killed_mid_slot_ends_the_record_and_the_fallback_is_reco
             is_warning: true,
         }],
         media: vec![clip_ref, blue_ref],
+        brightness: vec![],
     };
     let server = start_server_client(port, true).await;
     server

@@ -997,15 +997,56 @@ impl<'a> Compiler<'a> {
             }
         }
         assign_slots(&mut fallback_slots, &fallback.slots);
+        let expires_at = self.window.now.plus_ms(self.window.expires_after_ms);
+        let brightness = model
+            .brightness_of(screen)
+            .map(|b| {
+                crate::brightness::windows(b, screen.timezone, self.window.now.0, expires_at.0)
+            })
+            .unwrap_or_default();
+        // Off hours inside opening hours would leave a screen under a rule
+        // dark when its warnings are owed: refuse, as for any unmet rule.
+        let dark_while_open = brightness.iter().filter(|w| w.percent == 0).find_map(|w| {
+            opening
+                .iter()
+                .find(|&&(open, close)| w.from.0 < close && open < w.until.0)
+                .map(|&(open, _)| open.max(w.from.0))
+        });
+        if let Some(dark_from) = dark_while_open {
+            let site = &model.sites[screen.site];
+            let hours = model
+                .brightness_of(screen)
+                .map(|b| crate::brightness::hours_text(&b.off_hours))
+                .unwrap_or_default();
+            let at = chrono::DateTime::from_timestamp_millis(dark_from)
+                .map(|d| {
+                    d.with_timezone(&screen.timezone)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            self.report(
+                Diagnostic::error(
+                    &screen.location,
+                    format!(
+                        "screen `{}` is under a rule but its brightness off_hours ({hours}) switch it off while site `{}` is open (e.g. {at}); no rotation",
+                        screen.id, site.id
+                    ),
+                )
+                .with_hint("move off_hours outside the site's opening hours, or give this screen its own brightness"),
+            );
+            return None;
+        }
         let rotation = protocol::Rotation {
             screen_id: screen.id.clone(),
             version: 0,
             issued_at: self.window.now,
-            expires_at: self.window.now.plus_ms(self.window.expires_after_ms),
+            expires_at,
             timezone: screen.timezone.name().to_owned(),
             blocks,
             fallback: fallback_slots,
             media,
+            brightness,
         };
         Some(CompiledScreen { rotation, origins })
     }
@@ -1540,6 +1581,7 @@ impl Changes {
                         a.scroll,
                         a.still,
                         a.scroll_chars_per_second,
+                        &a.brightness,
                     ) == (
                         b.width,
                         b.height,
@@ -1548,6 +1590,7 @@ impl Changes {
                         b.scroll,
                         b.still,
                         b.scroll_chars_per_second,
+                        &b.brightness,
                     )
                 },
             ),
@@ -1566,6 +1609,7 @@ impl Changes {
                         && old.profiles[a.profile].id == new.profiles[b.profile].id
                         && a.tags == b.tags
                         && a.timezone == b.timezone
+                        && a.brightness == b.brightness
                 },
             ),
             playlists: diff(&old.playlists, &new.playlists, |p| &p.id, items_equal),

@@ -8,6 +8,8 @@
 //!   built by the server) and the `materials.toml` schema of the demo.
 //! - [`compile::compile`] / [`compile::recompile`]: model + catalog + time
 //!   window → one `protocol::v1::Rotation` per screen with provenance.
+//! - [`brightness`]: a panel's brightness schedule (day, night, off hours)
+//!   and the concrete windows a rotation carries.
 //! - [`explain::explain`]: a compiled screen as a readable timeline.
 //! - [`verify::airtime`]: what a rotation shows in a window (rule checks).
 //! - [`channel::channel_at`]: what a channel (the online-transfer warning
@@ -19,6 +21,7 @@
 //! storage. **Invariant: `compile` never reads the clock; time arrives as
 //! `Window::now`.** The same inputs give byte-identical rotations.
 
+pub mod brightness;
 pub mod calendar;
 pub mod calendar_text;
 pub mod catalog;

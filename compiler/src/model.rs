@@ -9,6 +9,7 @@
 use chrono_tz::Tz;
 use ledcast_protocol::v1 as protocol;
 
+use crate::brightness::Brightness;
 use crate::calendar::{DateRange, DaySet, TimeRange};
 use crate::catalog::MaterialKind;
 use crate::diagnostic::Location;
@@ -95,6 +96,9 @@ pub struct Profile {
     /// Reading speed of scrolling text, in full-width characters per
     /// second; the pixel speed follows from the glyph size.
     pub scroll_chars_per_second: f64,
+    /// Brightness schedule of screens with this profile (`None`: full
+    /// brightness around the clock).
+    pub brightness: Option<Brightness>,
     /// Where it was defined.
     pub location: Location,
 }
@@ -131,6 +135,9 @@ pub struct Screen {
     pub tags: Vec<String>,
     /// Time zone (the screen's own, else its site's).
     pub timezone: Tz,
+    /// This screen's own brightness schedule, overriding its profile's
+    /// (see [`Model::brightness_of`]).
+    pub brightness: Option<Brightness>,
     /// Where it was defined.
     pub location: Location,
 }
@@ -301,6 +308,15 @@ impl Model {
             .binary_search_by(|s| s.id.as_str().cmp(id))
             .ok()
             .map(|i| &self.screens[i])
+    }
+
+    /// The brightness schedule `screen` follows: its own, else its
+    /// profile's; `None` means full brightness around the clock.
+    pub fn brightness_of<'a>(&'a self, screen: &'a Screen) -> Option<&'a Brightness> {
+        screen
+            .brightness
+            .as_ref()
+            .or_else(|| self.profiles.get(screen.profile)?.brightness.as_ref())
     }
 
     /// The index of the playlist with id `id`.

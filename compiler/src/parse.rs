@@ -21,6 +21,7 @@ use serde::Deserialize;
 use toml::value::Datetime;
 use toml::Spanned;
 
+use crate::brightness::{Brightness, RawBrightness};
 use crate::calendar_text::{
     parse_date_range, parse_days, parse_hours, parse_opening_entry, DaysError, HoursError,
     OpeningError,
@@ -86,6 +87,7 @@ struct RawProfile {
     scroll_chars_per_second: Option<f64>,
     /// Replaced by `scroll_chars_per_second`; accepted with a warning.
     scroll_px_per_second: Option<u32>,
+    brightness: Option<Spanned<RawBrightness>>,
 }
 
 const PX_PER_SECOND_HINT: &str = "remove it and set scroll_chars_per_second (full-width characters per second, default 3); the pixel speed follows from the glyph size the panel's height gives";
@@ -121,6 +123,7 @@ struct RawScreen {
     #[serde(default)]
     tags: Vec<Spanned<String>>,
     timezone: Option<Spanned<String>>,
+    brightness: Option<Spanned<RawBrightness>>,
 }
 
 #[derive(Deserialize)]
@@ -303,6 +306,28 @@ impl Ctx {
     fn error(&mut self, location: &Location, message: String, hint: Option<String>) {
         self.diagnostics
             .push(Diagnostic::error(location, message).with_optional_hint(hint));
+    }
+    /// Checks a `brightness = { … }` table; reports every problem and
+    /// returns `Err(())` when there is one.
+    fn brightness(
+        &mut self,
+        file: usize,
+        raw: Option<&Spanned<RawBrightness>>,
+        owner: &str,
+    ) -> Result<Option<Brightness>, ()> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        match crate::brightness::read(raw, owner) {
+            Ok(b) => Ok(Some(b)),
+            Err(problems) => {
+                for problem in problems {
+                    let location = self.indexes[file].location(problem.span.start);
+                    self.error(&location, problem.message, Some(problem.hint));
+                }
+                Err(())
+            }
+        }
     }
     fn warning(&mut self, location: &Location, message: String, hint: Option<String>) {
         self.diagnostics
@@ -544,6 +569,12 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 ctx.reject("profile", id);
                 continue;
             }
+            let Ok(brightness) =
+                ctx.brightness(file, p.brightness.as_ref(), &format!("profile `{id}`"))
+            else {
+                ctx.reject("profile", id);
+                continue;
+            };
             profiles.push(Profile {
                 id: id.clone(),
                 width: p.width,
@@ -555,6 +586,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 scroll_chars_per_second: p
                     .scroll_chars_per_second
                     .unwrap_or(scroll_chars_per_second),
+                brightness,
                 location,
             });
         }
@@ -726,8 +758,9 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 (None, Some(site)) => Some(sites[site].timezone),
                 (None, None) => Some(timezone),
             };
-            if let (Some(screen_id), Some(site), Some(profile), Some(tz)) =
-                (screen_id, site, profile, screen_tz)
+            let brightness = ctx.brightness(file, s.brightness.as_ref(), &format!("screen `{id}`"));
+            if let (Some(screen_id), Some(site), Some(profile), Some(tz), Ok(brightness)) =
+                (screen_id, site, profile, screen_tz, brightness)
             {
                 let mut tags: Vec<String> = s.tags.iter().map(|t| t.get_ref().clone()).collect();
                 tags.sort();
@@ -739,6 +772,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     profile,
                     tags,
                     timezone: tz,
+                    brightness,
                     location,
                 });
             } else {

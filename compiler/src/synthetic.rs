@@ -47,6 +47,7 @@ fn profiles() -> Vec<Profile> {
         scroll,
         still,
         scroll_chars_per_second: 3.0,
+        brightness: None,
         location: location("synthetic"),
     };
     vec![
@@ -220,6 +221,7 @@ pub fn model(screens: usize, today: NaiveDate) -> Model {
                 profile: kind,
                 tags: vec![KIND_TAGS[kind].to_owned(), format!("region-{}", site / 10)],
                 timezone: tz,
+                brightness: None,
                 location: location("synthetic"),
             }
         })

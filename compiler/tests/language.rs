@@ -466,3 +466,165 @@ fn a_scroll_too_fast_to_read_is_an_error() {
         "{diagnostics:#?}"
     );
 }
+
+/// The brightness windows of the first screen's rotation, in the screen's
+/// local time: `("12-01 20:00", "12-02 01:00", 30)`.
+fn brightness_windows(
+    files: &[(&str, &str)],
+    now: protocol::Timestamp,
+    tz: chrono_tz::Tz,
+) -> Vec<(String, String, u8)> {
+    let (model, diagnostics) = compiler::parse(files);
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    let (compiled, diagnostics) =
+        compiler::compile(&model, &door_catalog(), Window::hours(now, 48, 72));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    let local = |t: protocol::Timestamp| {
+        chrono::DateTime::from_timestamp_millis(t.0)
+            .expect("instant")
+            .with_timezone(&tz)
+            .format("%m-%d %H:%M")
+            .to_string()
+    };
+    compiled[0]
+        .rotation
+        .brightness
+        .iter()
+        .map(|w| (local(w.from), local(w.until), w.percent))
+        .collect()
+}
+
+fn bw(from: &str, until: &str, percent: u8) -> (String, String, u8) {
+    (from.to_owned(), until.to_owned(), percent)
+}
+
+#[test]
+fn a_profile_brightness_becomes_windows_in_the_screen_zone_across_midnight() {
+    let dimmed = BASE.replace(
+        "scroll = true\n",
+        "scroll = true\nbrightness = { day = 100, night = 30, night_hours = \"20:00-07:00\", off_hours = \"01:00-05:00\" }\n",
+    );
+    // Tuesday 2026-12-01 10:00 Shanghai; the rotation is valid for 72 h.
+    let got = brightness_windows(
+        &[("base.toml", &dimmed)],
+        at("2026-12-01T10:00:00+08:00"),
+        chrono_tz::Asia::Shanghai,
+    );
+    let mut expected = Vec::new();
+    for (day, next) in [("12-01", "12-02"), ("12-02", "12-03"), ("12-03", "12-04")] {
+        expected.push(bw(&format!("{day} 20:00"), &format!("{next} 01:00"), 30));
+        expected.push(bw(&format!("{next} 01:00"), &format!("{next} 05:00"), 0));
+        expected.push(bw(&format!("{next} 05:00"), &format!("{next} 07:00"), 30));
+    }
+    assert_eq!(got, expected);
+    // Without a brightness the rotation carries no windows (and its JSON
+    // no field: old agents see the same bytes as before).
+    let (model, _) = compiler::parse(&[("base.toml", BASE)]);
+    let (compiled, _) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-12-01T10:00:00+08:00"), 48, 72),
+    );
+    assert!(compiled[0].rotation.brightness.is_empty());
+    let json = serde_json::to_string(&compiled[0].rotation).unwrap();
+    assert!(!json.contains("brightness"), "{json}");
+}
+
+#[test]
+fn a_screen_brightness_overrides_its_profile_and_follows_berlin_dst() {
+    let files = BASE
+        .replace(
+            "scroll = true\n",
+            "scroll = true\nbrightness = { night = 50, night_hours = \"22:00-06:00\" }\n",
+        )
+        .replace(
+            "tags = [\"bank-door\"]\n",
+            "tags = [\"bank-door\"]\ntimezone = \"Europe/Berlin\"\nbrightness = { day = 90, night = 20, night_hours = \"20:00-07:00\" }\n",
+        );
+    // Saturday 2026-03-28 12:00 CET; clocks go forward on Sunday at 02:00.
+    let got = brightness_windows(
+        &[("base.toml", &files)],
+        at("2026-03-28T12:00:00+01:00"),
+        chrono_tz::Europe::Berlin,
+    );
+    assert_eq!(
+        &got[..4],
+        &[
+            bw("03-28 12:00", "03-28 20:00", 90),
+            // Ten real hours: the night of the spring-forward loses one.
+            bw("03-28 20:00", "03-29 07:00", 20),
+            bw("03-29 07:00", "03-29 20:00", 90),
+            bw("03-29 20:00", "03-30 07:00", 20),
+        ]
+    );
+    let (model, _) = compiler::parse(&[("base.toml", &files)]);
+    let (compiled, _) = compiler::compile(
+        &model,
+        &door_catalog(),
+        Window::hours(at("2026-03-28T12:00:00+01:00"), 48, 72),
+    );
+    let night = &compiled[0].rotation.brightness[1];
+    assert_eq!(night.until.0 - night.from.0, 10 * 3_600_000);
+}
+
+#[test]
+fn brightness_mistakes_are_reported_at_once_with_their_place() {
+    let files = BASE.replace(
+        "scroll = true\n",
+        "scroll = true\nbrightness = { day = 0, night = 130, night_hours = \"20:00-7\", off_hours = \"02:00-02:00\" }\n",
+    ) + "\n[[screens]]\nid = \"door-3\"\nsite = \"branch\"\nprofile = \"door\"\nbrightness = { night = 30 }\n";
+    let typo = "[[screens]]\nid = \"door-2\"\nsite = \"branch\"\nprofile = \"door\"\nbrightness = { night_hours = \"20:00-07:00\", dim = 3 }\n";
+    let report = check(&[("base.toml", &files), ("typo.toml", typo)]);
+    for expected in [
+        "base.toml:12:22: error: profile `door`: brightness.day = 0 is not a brightness from 1 to 100 %",
+        "to switch the panel off use off_hours",
+        "base.toml:12:33: error: profile `door`: brightness.night = 130 is not a brightness from 1 to 100 %",
+        "error: profile `door`: brightness.night_hours: `7` is not a time like `17:30`",
+        "error: profile `door`: brightness.off_hours: `02:00-02:00` is empty",
+        "typo.toml:5:45: error: unknown field `dim`, expected one of `day`, `night`, `night_hours`, `off_hours`",
+        "base.toml:36:24: error: screen `door-3`: brightness.night is given without night_hours",
+        "night_hours = \"20:00-07:00\"",
+    ] {
+        assert!(report.contains(expected), "{expected}\n---\n{report}");
+    }
+}
+
+#[test]
+fn off_hours_inside_opening_hours_of_a_screen_under_a_rule_are_an_error() {
+    let rule = "\n[[rules]]\nid = \"gap\"\ntags = [\"bank-door\"]\nmax_gap_seconds = 60\n";
+    let off_at_noon = BASE.replace(
+        "scroll = true\n",
+        "scroll = true\nbrightness = { off_hours = \"12:00-13:00\" }\n",
+    ) + rule;
+    let (model, diagnostics) = compiler::parse(&[("base.toml", &off_at_noon)]);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let now = at("2026-12-01T10:00:00+08:00");
+    let (compiled, diagnostics) =
+        compiler::compile(&model, &door_catalog(), Window::hours(now, 48, 72));
+    assert!(compiled.is_empty(), "no rotation");
+    let text: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
+    assert!(
+        text.contains("screen `door-1` is under a rule but its brightness off_hours (12:00–13:00) switch it off while site `branch` is open (e.g. 2026-12-01 12:00); no rotation"),
+        "{text}"
+    );
+    // At night, outside opening hours, the same rule is content.
+    let off_at_night = off_at_noon.replace("12:00-13:00", "01:00-05:00");
+    let (model, _) = compiler::parse(&[("base.toml", &off_at_night)]);
+    let (compiled, diagnostics) =
+        compiler::compile(&model, &door_catalog(), Window::hours(now, 48, 72));
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    assert_eq!(compiled[0].rotation.brightness.len(), 3);
+    // A changed brightness recompiles the profile's screens.
+    let (old, _) = compiler::parse(&[("base.toml", BASE)]);
+    let changes = compiler::Changes::between(&old, &model);
+    assert_eq!(changes.profiles, vec!["door".to_owned()]);
+}

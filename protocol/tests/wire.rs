@@ -49,6 +49,7 @@ fn rotation(screen_id: &str, version: u64) -> Rotation {
             width: 352,
             height: 80,
         }],
+        brightness: vec![],
     }
 }
 

@@ -162,17 +162,32 @@ impl<'a> GlassScreen<'a> {
         self.now = self.now.max(now);
         self.player.handle(now, input);
         while let Some(action) = self.player.poll_action() {
-            if let Action::Show(showing) = action {
-                let bytes = match &showing.content {
-                    Content::Media { media, .. } => self.site.media.get(media).map(Vec::as_slice),
-                    _ => None,
-                };
-                if let Err(e) = self.screen.show(&showing, bytes, None, now) {
-                    self.errors
-                        .push(format!("{} at {}: {e}", showing.material_id, now.0));
-                    let _ = self.screen.show_builtin(0, now);
+            match action {
+                Action::Show(showing) => {
+                    let bytes = match &showing.content {
+                        Content::Media { media, .. } => {
+                            self.site.media.get(media).map(Vec::as_slice)
+                        }
+                        _ => None,
+                    };
+                    if let Err(e) = self.screen.show(&showing, bytes, None, now) {
+                        self.errors
+                            .push(format!("{} at {}: {e}", showing.material_id, now.0));
+                        let _ = self.screen.show_builtin(0, now);
+                    }
+                    self.showing = Some(showing);
                 }
-                self.showing = Some(showing);
+                // The rotation's brightness schedule: dimmed frames, or
+                // off (black, nothing showing), as on the agent.
+                Action::Brightness { percent } => {
+                    if let Err(e) = self.screen.set_brightness(percent) {
+                        self.errors.push(format!("brightness at {}: {e}", now.0));
+                    }
+                    if percent == 0 {
+                        self.showing = None;
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -207,6 +207,7 @@ pub async fn material_report(
                 scroll: row.can_scroll,
                 still: true,
                 scroll_chars_per_second: protocol::scroll::DEFAULT_CHARS_PER_SECOND,
+                brightness: None,
                 location: compiler::Location::file_only(""),
             });
         let problems = problems_on(facts.as_ref(), refusal, &profile);

@@ -147,6 +147,7 @@ fn rotation(screen_id: &protocol::ScreenId, version: u64, now: i64) -> protocol:
             width: 352,
             height: 80,
         }],
+        brightness: vec![],
     }
 }
 

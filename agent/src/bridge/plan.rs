@@ -136,6 +136,7 @@ mod tests {
             issued_at: Timestamp(0),
             expires_at: Timestamp(100_000),
             timezone: "Asia/Shanghai".into(),
+            brightness: Vec::new(),
             blocks: vec![Block {
                 from: Timestamp(10_000),
                 until: Timestamp(50_000),

@@ -118,11 +118,13 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 /// LED canvas and placed at the capture offset. On a console (`--vo=drm`
 /// and friends: no windows) the place is given as margins of the whole
 /// output when its size is known; under a desktop as a window geometry.
+/// Below 100 % brightness every channel is scaled by a filter, as frames are.
 pub fn mpv_args(
     options: &[String],
     (width, height): (u32, u32),
     (x, y): (u32, u32),
     output_size: Option<(u32, u32)>,
+    brightness_percent: u8,
     path: &Path,
 ) -> Vec<std::ffi::OsString> {
     let mut args: Vec<std::ffi::OsString> = [
@@ -138,6 +140,12 @@ pub fn mpv_args(
     .map(Into::into)
     .collect();
     args.extend(options.iter().map(Into::into));
+    if brightness_percent < 100 {
+        let gain = format!("{:.2}", f64::from(brightness_percent) / 100.0);
+        args.push(
+            format!("--vf-add=lavfi=[colorchannelmixer=rr={gain}:gg={gain}:bb={gain}]").into(),
+        );
+    }
     let console = options
         .iter()
         .any(|o| o == "--vo=drm" || o.starts_with("--gpu-context=drm"));
@@ -231,6 +239,11 @@ pub struct Screen {
     output_size: Option<(u32, u32)>,
     /// Why the display device is unusable, while it is.
     display_error: Option<String>,
+    /// Percent of full brightness every frame is drawn at (0: off, black).
+    brightness: u8,
+    /// The frame on screen before dimming, to redraw it when the
+    /// brightness changes (the same `Arc` as `last_frame` at 100 %).
+    undimmed: Option<Arc<RgbImage>>,
 }
 
 impl Screen {
@@ -284,6 +297,8 @@ impl Screen {
             video_offset: (0, 0),
             output_size: None,
             display_error: None,
+            brightness: 100,
+            undimmed: None,
         }
     }
 
@@ -314,6 +329,7 @@ impl Screen {
         // The previous frame goes before the next is decoded, so a
         // full-HD wall holds one frame at a time, not two.
         self.last_frame = None;
+        self.undimmed = None;
         let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
             .map_err(|e| ShowError::Decode(e.to_string()))?
             .into_rgb8();
@@ -370,6 +386,7 @@ impl Screen {
                         (self.width, self.height),
                         self.video_offset,
                         self.output_size,
+                        self.brightness,
                         path,
                     );
                     let child = Command::new(mpv)
@@ -451,12 +468,44 @@ impl Screen {
     }
 
     fn put(&mut self, frame: Arc<RgbImage>) -> Result<(), ShowError> {
-        if let Err(e) = self.sink.show(&frame) {
+        let shown = if self.brightness < 100 {
+            Arc::new(render::dim(&frame, self.brightness))
+        } else {
+            frame.clone()
+        };
+        self.undimmed = Some(frame);
+        if let Err(e) = self.sink.show(&shown) {
             self.display_error = Some(e.to_string());
             return Err(e.into());
         }
-        self.last_frame = Some(frame);
+        self.last_frame = Some(shown);
         Ok(())
+    }
+
+    /// Draws everything from now on at `percent` of full brightness, and
+    /// redraws the frame on screen at it (a scroll's next frame follows).
+    /// 0 switches the panel off: any video stops and the frame is black.
+    /// A running video keeps the level it started with until its slot ends.
+    pub fn set_brightness(&mut self, percent: u8) -> Result<(), ShowError> {
+        let percent = percent.min(100);
+        if percent == self.brightness {
+            return Ok(());
+        }
+        self.brightness = percent;
+        if percent == 0 {
+            self.stop_video();
+            self.prepared = None;
+            return self.put(Arc::new(RgbImage::new(self.width, self.height)));
+        }
+        match self.undimmed.clone() {
+            Some(frame) if !matches!(self.prepared, Some(Prepared::Video)) => self.put(frame),
+            _ => Ok(()),
+        }
+    }
+
+    /// Percent of full brightness frames are drawn at.
+    pub fn brightness(&self) -> u8 {
+        self.brightness
     }
 
     /// Why the display device is unusable (nothing reaches the glass), if it is.
@@ -577,6 +626,7 @@ mod tests {
             (352, 80),
             (100, 40),
             Some((1920, 1080)),
+            100,
             path,
         ));
         for expected in [
@@ -601,6 +651,7 @@ mod tests {
             (352, 80),
             (100, 40),
             Some((1920, 1080)),
+            30,
             path,
         ));
         assert!(
@@ -608,6 +659,13 @@ mod tests {
             "{desktop:?}"
         );
         assert!(!desktop.iter().any(|a| a.starts_with("--video-margin")));
+        assert!(
+            desktop
+                .iter()
+                .any(|a| a == "--vf-add=lavfi=[colorchannelmixer=rr=0.30:gg=0.30:bb=0.30]"),
+            "a dimmed video is scaled like a frame: {desktop:?}"
+        );
+        assert!(!console.iter().any(|a| a.starts_with("--vf-add")));
     }
 
     /// Keeps every frame it is given.

@@ -21,6 +21,20 @@ pub fn builtin_scroll_px_per_second(text: &str, height: u32) -> u32 {
     scroll::px_per_second(scroll::DEFAULT_CHARS_PER_SECOND, face.line_height() * scale)
 }
 
+/// `frame` at `percent` of its brightness: every channel of every pixel
+/// scaled (rounded), which is how a plain framebuffer dims an LED panel.
+/// 100 (or more) leaves it as it is; 0 is black.
+pub fn dim(frame: &RgbImage, percent: u8) -> RgbImage {
+    let percent = u32::from(percent.min(100));
+    let mut out = frame.clone();
+    if percent < 100 {
+        for value in out.iter_mut() {
+            *value = ((u32::from(*value) * percent + 50) / 100) as u8;
+        }
+    }
+    out
+}
+
 /// Scales an image to the canvas (nearest neighbour: LED renditions are
 /// already native size; this only guards against a mismatch).
 pub fn fit(image: RgbImage, width: u32, height: u32) -> RgbImage {

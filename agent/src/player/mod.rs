@@ -254,6 +254,14 @@ pub enum Action {
     },
     /// Put this on screen now.
     Show(Showing),
+    /// The panel's brightness changed (the rotation's brightness windows):
+    /// scale every frame drawn from now on, and the one on screen, to
+    /// `percent` of full. 0 means off: draw black. No `Show` comes while
+    /// off and the record on screen has ended before this action.
+    Brightness {
+        /// Percent of full brightness, 0 (off) to 100.
+        percent: u8,
+    },
     /// Persist this atomically.
     Persist(Persist),
     /// Something reported in `state` changed: publish it.
@@ -318,6 +326,8 @@ pub struct PlayerStatus {
     pub clock_suspect: bool,
     /// Whether the display device is missing (nothing on the glass).
     pub display_missing: bool,
+    /// The panel's brightness now, percent (0: switched off by the schedule).
+    pub brightness_percent: u8,
 }
 
 /// A slot whose media failed to show: a fallback fills it until it ends.
@@ -377,6 +387,11 @@ pub struct Player {
     failed: Vec<FailedSlot>,
     /// The display device is missing: nothing is shown or journaled.
     display_missing: bool,
+    /// The panel's brightness in percent as last told to the driver
+    /// (0: off by the schedule, nothing is shown or journaled).
+    brightness: u8,
+    /// When the rotation's brightness next changes.
+    brightness_changes_at: Option<Timestamp>,
 }
 
 /// A rotation waiting for the wall clock to catch up with its `issued_at`.
@@ -413,6 +428,8 @@ impl Player {
             deferred: None,
             failed: Vec::new(),
             display_missing: false,
+            brightness: 100,
+            brightness_changes_at: None,
         }
     }
 
@@ -501,15 +518,21 @@ impl Player {
         self.actions.pop_front()
     }
 
-    /// When the player next needs a [`Input::Timer`] (the end of what is shown).
+    /// When the player next needs a [`Input::Timer`] (the end of what is
+    /// shown, or the next brightness change).
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         if self.stopped {
             return None;
         }
-        self.showing
+        let shown = self
+            .showing
             .as_ref()
             .map(|s| s.ends_at)
-            .or_else(|| self.failed.iter().map(|f| f.until).min())
+            .or_else(|| self.failed.iter().map(|f| f.until).min());
+        [shown, self.brightness_changes_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What is on screen.
@@ -574,6 +597,7 @@ impl Player {
             warnings,
             clock_suspect: self.clock_suspect,
             display_missing: self.display_missing,
+            brightness_percent: self.brightness,
         }
     }
 
@@ -894,6 +918,21 @@ impl Player {
         }
 
         self.failed.retain(|f| f.until > now);
+        let brightness = self.current.as_ref().map(|h| h.rotation.brightness_at(now));
+        self.brightness_changes_at = brightness.and_then(|b| b.changes_at);
+        let percent = brightness.map_or(100, |b| b.percent);
+        if percent == 0 {
+            // Off by the schedule: nothing is on the glass, so no record.
+            self.end_showing(now, PlayOutcome::Completed);
+        }
+        if percent != self.brightness {
+            self.brightness = percent;
+            self.actions.push_back(Action::Brightness { percent });
+            self.actions.push_back(Action::PublishState);
+        }
+        if percent == 0 {
+            return;
+        }
         if self.display_missing {
             self.end_showing(now, PlayOutcome::Interrupted);
             return;

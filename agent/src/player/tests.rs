@@ -58,6 +58,7 @@ fn rotation(version: u64, issued_at: i64, blocks: Vec<Block>, fallback: Vec<Slot
         blocks,
         fallback,
         media,
+        brightness: Vec::new(),
     }
 }
 
@@ -946,4 +947,68 @@ fn without_a_display_nothing_is_journaled_until_it_comes_back() {
         )]
     );
     assert_eq!(log.starts.len(), 1);
+}
+
+#[test]
+fn a_night_window_dims_without_a_new_record_and_an_off_window_records_nothing() {
+    let start = 1_000 * DAY;
+    let mut r = rotation(
+        1,
+        start,
+        vec![all_day(start, vec![slot(1, 60 * 60_000, true)])],
+        vec![],
+    );
+    let window = |from: i64, until: i64, percent| v1::BrightnessWindow {
+        from: Timestamp(start + from),
+        until: Timestamp(start + until),
+        percent,
+    };
+    // Dimmed from 0:30 to 1:10, off from 1:10 to 1:40, dimmed to 2:00.
+    r.brightness = vec![
+        window(30 * 60_000, 70 * 60_000, 30),
+        window(70 * 60_000, 100 * 60_000, 0),
+        window(100 * 60_000, 120 * 60_000, 30),
+    ];
+    let mut player = Player::new(config(&[1]));
+    let mut log = Log::default();
+    player.handle(Timestamp(start), envelope(&r));
+    drain(&mut player, &mut log);
+    run_until(&mut player, &mut log, start + 3 * HOUR);
+
+    let brightness: Vec<u8> = log
+        .other
+        .iter()
+        .filter_map(|a| match a {
+            Action::Brightness { percent } => Some(*percent),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(brightness, vec![30, 0, 30, 100]);
+    // Records: 0:00–1:00 (dimming at 0:30 starts none), 1:00–1:10 (ends
+    // as the panel goes off), nothing while off, 1:40–2:00, 2:00–3:00.
+    let minutes = |t: Timestamp| (t.0 - start) / 60_000;
+    let starts: Vec<i64> = log.starts.iter().map(|r| minutes(r.started_at)).collect();
+    assert_eq!(starts, vec![0, 60, 100, 120]);
+    let ends: Vec<(i64, PlayOutcome)> = log.ends.iter().map(|e| (minutes(e.1), e.2)).collect();
+    assert_eq!(
+        ends,
+        vec![
+            (60, PlayOutcome::Completed),
+            (70, PlayOutcome::Completed),
+            (120, PlayOutcome::Completed),
+        ]
+    );
+    assert!(
+        log.shows
+            .iter()
+            .all(|s| minutes(s.started_at) < 70 || minutes(s.started_at) >= 100),
+        "nothing is shown while off"
+    );
+    // While off: nothing on screen, and the player wakes when it ends.
+    let mut player = Player::new(config(&[1]));
+    player.handle(Timestamp(start + 80 * 60_000), envelope(&r));
+    assert!(player.showing().is_none());
+    assert_eq!(player.status().brightness_percent, 0);
+    assert_eq!(player.status().now_playing, None);
+    assert_eq!(player.poll_timeout(), Some(Timestamp(start + 100 * 60_000)));
 }

@@ -326,6 +326,7 @@ pub fn rotation(version: u64, screen_id: ScreenId, media: &[&[u8]], slot_ms: u64
         issued_at: now.plus_ms(-1000),
         expires_at: now.plus_ms(24 * 3_600_000),
         timezone: "Asia/Shanghai".into(),
+        brightness: vec![],
         blocks: vec![Block {
             from: now.plus_ms(-60_000),
             until: now.plus_ms(3_600_000),

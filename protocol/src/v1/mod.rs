@@ -24,7 +24,7 @@ pub use envelope::{
     DEFAULT_MAX_ENVELOPE_BYTES,
 };
 pub use ids::{BootId, IdError, ScreenId, Sha256};
-pub use playback::SlotPosition;
+pub use playback::{BrightnessAt, SlotPosition};
 pub use time::Timestamp;
 pub use topics::{
     agent_client_id, agent_client_screen, DeviceAccess, Topic, TopicKind, TOPIC_PREFIX,

@@ -11,6 +11,23 @@
 use super::time::Timestamp;
 use super::types::{Rotation, Slot};
 
+/// The panel's brightness at an instant ([`Rotation::brightness_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrightnessAt {
+    /// Percent of full brightness, 0 (off) to 100.
+    pub percent: u8,
+    /// When it next changes (the end of the window in force, or the start
+    /// of the next one); `None` when no window lies ahead.
+    pub changes_at: Option<Timestamp>,
+}
+
+impl BrightnessAt {
+    /// Whether the panel is switched off.
+    pub fn is_off(&self) -> bool {
+        self.percent == 0
+    }
+}
+
 /// Where playback stands at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotPosition {
@@ -99,6 +116,31 @@ impl Rotation {
         self.slot_at(t).or_else(|| self.fallback_at(t))
     }
 
+    /// The panel's brightness at `t`: the first window containing `t`, else
+    /// full (100 %). Windows a server sends are sorted and disjoint; if
+    /// they were not, the first one listed wins and nothing panics.
+    pub fn brightness_at(&self, t: Timestamp) -> BrightnessAt {
+        let current = self
+            .brightness
+            .iter()
+            .find(|w| w.from <= t && t < w.until && w.from < w.until);
+        let percent = current.map_or(100, |w| w.percent.min(100));
+        let next_start = self
+            .brightness
+            .iter()
+            .filter(|w| w.from > t && w.from < w.until)
+            .map(|w| w.from)
+            .min();
+        let changes_at = match (current.map(|w| w.until), next_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        BrightnessAt {
+            percent,
+            changes_at,
+        }
+    }
+
     /// The slot a position refers to.
     pub fn slot(&self, position: &SlotPosition) -> Option<&Slot> {
         match position.block {
@@ -159,7 +201,42 @@ mod tests {
             blocks,
             fallback,
             media,
+            brightness: Vec::new(),
         }
+    }
+
+    #[test]
+    fn brightness_is_full_outside_windows_and_changes_at_their_edges() {
+        use crate::v1::BrightnessWindow;
+        let mut r = rotation(Vec::new(), vec![slot(1, 1000)]);
+        let full = BrightnessAt {
+            percent: 100,
+            changes_at: None,
+        };
+        assert_eq!(r.brightness_at(Timestamp(5)), full, "no windows: full");
+        let window = |from, until, percent| BrightnessWindow {
+            from: Timestamp(from),
+            until: Timestamp(until),
+            percent,
+        };
+        r.brightness = vec![
+            window(100, 400, 30),
+            window(200, 300, 0),
+            window(500, 600, 255),
+        ];
+        let b = |t| {
+            let at = r.brightness_at(Timestamp(t));
+            (at.percent, at.changes_at.map(|c| c.0))
+        };
+        assert_eq!(b(0), (100, Some(100)));
+        assert_eq!(b(100), (30, Some(200)), "a later window's start cuts");
+        assert_eq!(b(399), (30, Some(400)), "the first window listed wins");
+        assert_eq!(b(400), (100, Some(500)));
+        assert_eq!(b(550), (100, Some(600)), "above 100 reads as 100");
+        assert_eq!(b(600), (100, None));
+        r.brightness = vec![window(10, 20, 0)];
+        assert!(r.brightness_at(Timestamp(10)).is_off());
+        assert!(!r.brightness_at(Timestamp(20)).is_off());
     }
 
     fn at(r: &Rotation, t: i64) -> (Option<usize>, usize, u64, i64, i64) {

@@ -28,6 +28,27 @@ pub struct Rotation {
     pub fallback: Vec<Slot>,
     /// Every media item the blocks and fallback reference, with its signed size.
     pub media: Vec<MediaRef>,
+    /// The panel's brightness schedule, compiled into concrete windows in
+    /// the screen's time zone over `[issued_at, expires_at)`: sorted, not
+    /// overlapping. Outside every window the panel is at full brightness;
+    /// see [`Rotation::brightness_at`]. Added after v1's first release:
+    /// older servers send none and older agents ignore it (they play at
+    /// full brightness, as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brightness: Vec<BrightnessWindow>,
+}
+
+/// A stretch of time in which the panel is dimmed or switched off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrightnessWindow {
+    /// Start (inclusive).
+    pub from: Timestamp,
+    /// End (exclusive).
+    pub until: Timestamp,
+    /// Brightness in percent of full: 1–100 scales what is drawn; 0 means
+    /// the panel is off (dark, and no play record: nothing is on the glass).
+    /// Values above 100 are read as 100.
+    pub percent: u8,
 }
 
 /// A half-open interval `[from, until)` that loops its slots.
@@ -708,6 +729,41 @@ mod tests {
         // Older agents say nothing about their connection: taken as before.
         assert!(state(None, Offline, 1).supersedes(&next));
         assert!(next.supersedes(&state(None, Offline, 9_999)));
+    }
+
+    #[test]
+    fn a_rotation_without_brightness_parses_and_is_sent_as_before() {
+        // A rotation as servers sent it before brightness windows existed.
+        let json = r#"{"screen_id":"s1","version":3,"issued_at":1000,"expires_at":9000,
+            "timezone":"Asia/Shanghai","blocks":[],"fallback":[],"media":[]}"#;
+        let rotation: Rotation = serde_json::from_str(json).unwrap();
+        assert!(rotation.brightness.is_empty());
+        assert_eq!(rotation.brightness_at(Timestamp(5000)).percent, 100);
+        let sent = serde_json::to_string(&rotation).unwrap();
+        assert!(!sent.contains("brightness"), "{sent}");
+        // A newer rotation, as an old agent (which has no such field) reads
+        // it: unknown fields are ignored, so it still parses.
+        let mut dimmed = rotation.clone();
+        dimmed.brightness = vec![BrightnessWindow {
+            from: Timestamp(2000),
+            until: Timestamp(3000),
+            percent: 30,
+        }];
+        let sent = serde_json::to_string(&dimmed).unwrap();
+        assert!(
+            sent.contains(r#""brightness":[{"from":2000,"until":3000,"percent":30}]"#),
+            "{sent}"
+        );
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct OldRotation {
+            screen_id: ScreenId,
+            version: u64,
+            blocks: Vec<Block>,
+        }
+        let old: OldRotation = serde_json::from_str(&sent).unwrap();
+        assert_eq!(old.version, 3);
+        assert_eq!(serde_json::from_str::<Rotation>(&sent).unwrap(), dimmed);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! It does not build anything at run time from the internet and sends no
 //! inline script: the Content-Security-Policy allows scripts from 'self' only.
 
+mod brightness;
 mod i18n;
 mod pages;
 mod render;

@@ -365,11 +365,13 @@ pub async fn screen(
         .await?
         .into_iter()
         .find(|s| s.id == screen.site_id);
+    let brightness = super::brightness::of_screen(&state, &screen).await?;
     Ok(frame.render(
         "screen.html",
         json!({
             "s": summary,
             "site": site,
+            "brightness": brightness,
             "calendar": calendar,
             "loop_items": loop_items,
             "expires_at": expires_at,

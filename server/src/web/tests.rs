@@ -445,6 +445,75 @@ async fn a_screen_whose_clock_is_suspect_or_display_missing_says_so_in_plain_wor
 }
 
 #[tokio::test]
+async fn the_screen_page_shows_the_brightness_schedule_in_words() {
+    let ui = Ui::new().await;
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(
+        page.contains("亮度</dt><dd id=\"brightness\">全天 100%</dd>"),
+        "{page}"
+    );
+    // The profile dims at night and is off in the small hours; screen-b
+    // overrides it with a dimmer day and no off hours.
+    let files = [crate::store::PlaylistFile {
+        name: "site.toml".into(),
+        text: r#"
+[[profiles]]
+id = "door"
+width = 352
+height = 80
+color = "mono"
+scroll = true
+brightness = { day = 100, night = 30, night_hours = "20:00-07:00", off_hours = "01:00-05:00" }
+
+[[sites]]
+id = "site-b"
+
+[[screens]]
+id = "screen-b"
+site = "site-b"
+profile = "door"
+brightness = { day = 80, night = 20, night_hours = "19:30-06:30" }
+"#
+        .into(),
+    }];
+    ui.state
+        .store
+        .replace_playlist_files(&files, "admin", 1)
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/screens/screen-a", Some("admin"), true).await).await;
+    assert!(
+        page.contains(
+            "亮度</dt><dd id=\"brightness\">白天 100%，20:00–07:00 30%，01:00–05:00 关屏</dd>"
+        ),
+        "{page}"
+    );
+    let page = text(ui.get("/ui/screens/screen-b", Some("admin"), true).await).await;
+    assert!(
+        page.contains("<dd id=\"brightness\">白天 80%，19:30–06:30 20%</dd>"),
+        "{page}"
+    );
+    let english = |uri: &str| {
+        let request = Request::builder()
+            .uri(uri)
+            .header(header::AUTHORIZATION, "Bearer token-admin")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, "ledcast_lang=en")
+            .body(Body::empty())
+            .unwrap();
+        app(ui.state.clone()).oneshot(request)
+    };
+    let page = text(english("/ui/screens/screen-a").await.unwrap()).await;
+    assert!(
+        page.contains(
+            "Brightness</dt><dd id=\"brightness\">day 100%, 20:00–07:00 30%, 01:00–05:00 off</dd>"
+        ),
+        "{page}"
+    );
+    ui.db.finish().await;
+}
+
+#[tokio::test]
 async fn browsers_are_sent_to_login_and_shown_html_errors() {
     let ui = Ui::new().await;
     let response = ui.get("/ui/screens", None, true).await;
