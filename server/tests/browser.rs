@@ -972,6 +972,26 @@ async fn office_approver_branch_journey_in_chromium() {
         "the confirmation is in the report: {csv}"
     );
 
+    // --- the admin reads the audit log: the alert, in words, by filter -----
+    log_out(&client).await;
+    log_in(&client, &base, "admin", &admin_password).await;
+    client
+        .goto(&format!(
+            "{base}/ui/audit?actor=li.editor&action=alert.create"
+        ))
+        .await
+        .unwrap();
+    let rows = until(15, "the audit log's alert rows", || async {
+        let text = text_of(&client, "table.audit tbody").await?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(
+        rows.contains("发布紧急提示") && rows.contains("li.editor") && !rows.contains("批准素材"),
+        "only li.editor's alerts, in words: {rows}"
+    );
+    shot(&client, "16-audit-filtered").await;
+
     client.close().await.unwrap();
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(20), demo.wait()).await;

@@ -127,6 +127,29 @@ pub struct AuditEntry {
 }
 
 impl Store {
+    /// Every actor and every action in the audit log, each sorted (the
+    /// audit page's filters).
+    pub async fn audit_facets(&self) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let mut out = Vec::new();
+        for column in ["actor", "action"] {
+            let rows = sqlx::query(&format!(
+                "SELECT DISTINCT {column} AS v FROM audit_log ORDER BY {column}"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(
+                rows.iter()
+                    .map(|r| r.try_get("v"))
+                    .collect::<Result<Vec<String>, _>>()?,
+            );
+        }
+        let actions = out.pop().unwrap_or_default();
+        let actors = out.pop().unwrap_or_default();
+        Ok((actors, actions))
+    }
+}
+
+impl Store {
     /// Creates a user (and its site bindings) in one transaction.
     pub async fn create_user(&self, user: NewUser<'_>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
@@ -501,11 +524,25 @@ impl Store {
 
     /// The newest `limit` audit lines, newest first, before id `before` when given.
     pub async fn audit_log(&self, limit: i64, before: Option<i64>) -> StoreResult<Vec<AuditEntry>> {
+        self.audit_log_filtered(limit, before, None, None).await
+    }
+
+    /// [`Store::audit_log`] narrowed to one actor and/or one action.
+    pub async fn audit_log_filtered(
+        &self,
+        limit: i64,
+        before: Option<i64>,
+        actor: Option<&str>,
+        action: Option<&str>,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT id, at, actor, action, target, detail, remote_addr FROM audit_log \
-             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+             WHERE id < $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) \
+             ORDER BY id DESC LIMIT $4",
         )
         .bind(before.unwrap_or(i64::MAX))
+        .bind(actor.unwrap_or_default())
+        .bind(action.unwrap_or_default())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -807,11 +807,18 @@ pub async fn users(
     ))
 }
 
-/// `GET /ui/audit` query.
+/// `GET /ui/audit` query: paging and the two filters (empty = all).
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
     before: Option<i64>,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
 }
+
+/// Entries per audit page.
+const AUDIT_PAGE: i64 = 100;
 
 /// `GET /ui/audit` (admins).
 pub async fn audit(
@@ -821,9 +828,79 @@ pub async fn audit(
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/audit").await?;
-    let entries = state.store.audit_log(200, query.before).await?;
-    let older = (entries.len() == 200)
+    let lang = frame.lang;
+    let (actor, action) = (query.actor.trim(), query.action.trim());
+    let entries = state
+        .store
+        .audit_log_filtered(
+            AUDIT_PAGE,
+            query.before,
+            (!actor.is_empty()).then_some(actor),
+            (!action.is_empty()).then_some(action),
+        )
+        .await?;
+    let older = (entries.len() == usize::try_from(AUDIT_PAGE).unwrap_or(usize::MAX))
         .then(|| entries.last().map(|e| e.id))
         .flatten();
-    Ok(frame.render("audit.html", json!({"entries": entries, "older": older})))
+    let timezone = state.config.reports.timezone.as_str();
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "at": super::words::local_date_time(lang, e.at, timezone),
+                "actor": e.actor,
+                "action": action_words(lang, &e.action),
+                "action_key": e.action,
+                "target": e.target,
+                "detail": detail_pairs(&e.detail),
+                "remote_addr": e.remote_addr,
+            })
+        })
+        .collect();
+    let (actors, actions) = state.store.audit_facets().await?;
+    let actions: Vec<Value> = actions
+        .iter()
+        .map(|a| json!({"key": a, "words": action_words(lang, a)}))
+        .collect();
+    let filter =
+        serde_urlencoded::to_string([("actor", actor), ("action", action)]).unwrap_or_default();
+    Ok(frame.render(
+        "audit.html",
+        json!({
+            "entries": rows,
+            "older": older,
+            "actors": actors,
+            "actions": actions,
+            "actor": actor,
+            "action": action,
+            "filter": filter,
+        }),
+    ))
+}
+
+/// An audit action in the page's language (`alert.create` → "Urgent alert published"),
+/// or the action itself when the catalogue has no words for it.
+fn action_words(lang: Lang, action: &str) -> String {
+    let key = format!("audit_do_{}", action.replace(['.', '-'], "_"));
+    match lang.text(&key) {
+        text if text == key => action.to_owned(),
+        text => text.to_owned(),
+    }
+}
+
+/// An audit entry's detail (JSON text) as `key: value` lines; the text
+/// itself when it is not a JSON object.
+fn detail_pairs(detail: &str) -> Vec<String> {
+    match serde_json::from_str::<Value>(detail) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect(),
+        Ok(Value::Null) => Vec::new(),
+        _ if detail.trim().is_empty() || detail.trim() == "{}" => Vec::new(),
+        _ => vec![detail.to_owned()],
+    }
 }

@@ -761,3 +761,113 @@ duration_seconds = 1800
     assert!(page.contains(r#"title="screen-b">door b</span>"#), "{page}");
     ui.db.finish().await;
 }
+
+/// Issue 19, point 4: the audit log is a table an admin can read and
+/// narrow: actions in words, dates in the site's zone, details as lines,
+/// filters by person and action that paging keeps.
+#[tokio::test]
+async fn the_audit_log_reads_in_words_and_filters_by_person_and_action() {
+    let ui = Ui::new().await;
+    let store = &ui.state.store;
+    let now = crate::http::tests::TEST_NOW.as_millis();
+    for k in 0..130_i64 {
+        let (actor, action) = if k % 2 == 0 {
+            ("li.editor", "alert.create")
+        } else {
+            ("wang.approver", "material.approved")
+        };
+        store
+            .audit(
+                now + k * 60_000,
+                actor,
+                action,
+                &format!("target-{k}"),
+                &serde_json::json!({"material_id": format!("m-{k}"), "until": 5}),
+                Some("10.0.0.7"),
+            )
+            .await
+            .unwrap();
+    }
+    let page = text(ui.get("/ui/audit", Some("admin"), true).await).await;
+    assert!(page.contains("发布紧急提示"), "{page}");
+    assert!(page.contains("批准素材"), "{page}");
+    // 2026-11-30 10:00 Shanghai + 129 minutes.
+    assert!(page.contains("2026年11月30日 12:09"), "{page}");
+    assert!(page.contains("<div>material_id: m-129</div>"), "{page}");
+    assert!(!page.contains(r#"{&quot;material_id"#), "raw JSON: {page}");
+
+    let page = text(
+        ui.get("/ui/audit?actor=li.editor&action=", Some("admin"), true)
+            .await,
+    )
+    .await;
+    assert!(page.contains("target-128"), "{page}");
+    assert!(
+        !page.contains("target-129"),
+        "another person's entry: {page}"
+    );
+    assert!(!page.contains("批准素材</td>"), "{page}");
+    // 65 of li.editor's entries: one page of 100 holds them all.
+    assert!(!page.contains("audit?before="), "{page}");
+
+    let page = text(
+        ui.get(
+            "/ui/audit?actor=&action=material.approved",
+            Some("admin"),
+            true,
+        )
+        .await,
+    )
+    .await;
+    assert!(page.contains("target-129"), "{page}");
+    assert!(!page.contains("target-128"), "{page}");
+
+    // All 130 (plus the seed's): the older page keeps the filters.
+    let page = text(
+        ui.get(
+            "/ui/audit?actor=wang.approver&action=material.approved",
+            Some("admin"),
+            true,
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        !page.contains("audit?before="),
+        "65 fit on one page: {page}"
+    );
+    let page = text(ui.get("/ui/audit", Some("admin"), true).await).await;
+    let older = page
+        .split("/ui/audit?before=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older entries")
+        .replace("&amp;", "&");
+    assert!(older.ends_with("&actor=&action="), "{older}");
+    let page = text(
+        ui.get(&format!("/ui/audit?before={older}"), Some("admin"), true)
+            .await,
+    )
+    .await;
+    assert!(page.contains("target-0"), "{page}");
+    assert!(!page.contains("target-129"), "{page}");
+
+    let english = text(
+        app(ui.state.clone())
+            .oneshot(
+                Request::builder()
+                    .uri("/ui/audit?actor=li.editor")
+                    .header(header::AUTHORIZATION, "Bearer token-admin")
+                    .header(header::ACCEPT, "text/html")
+                    .header(header::COOKIE, "ledcast_lang=en")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(english.contains("Urgent alert published"), "{english}");
+    assert!(english.contains("30 Nov 2026 12:08"), "{english}");
+    ui.db.finish().await;
+}
