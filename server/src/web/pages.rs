@@ -852,7 +852,7 @@ pub async fn audit(
                 "action": action_words(lang, &e.action),
                 "action_key": e.action,
                 "target": e.target,
-                "detail": detail_pairs(&e.detail),
+                "detail": detail_pairs(lang, &e.detail, timezone),
                 "remote_addr": e.remote_addr,
             })
         })
@@ -888,16 +888,37 @@ fn action_words(lang: Lang, action: &str) -> String {
     }
 }
 
-/// An audit entry's detail (JSON text) as `key: value` lines; the text
+/// An audit entry's detail (JSON text) as `key: value` lines, with
+/// instants (`until`, `…_at`) as local dates and lists joined; the text
 /// itself when it is not a JSON object.
-fn detail_pairs(detail: &str) -> Vec<String> {
+fn detail_pairs(lang: Lang, detail: &str, timezone: &str) -> Vec<String> {
+    fn words(lang: Lang, key: &str, value: &Value, timezone: &str) -> String {
+        let instant_key = ["until", "from", "at"].contains(&key) || key.ends_with("_at");
+        match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n)
+                if instant_key && n.as_i64().is_some_and(|ms| ms > 1_000_000_000_000) =>
+            {
+                super::words::local_date_time(lang, n.as_i64().unwrap_or_default(), timezone)
+            }
+            Value::Array(items) => items
+                .iter()
+                .map(|v| words(lang, key, v, timezone))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(_, v)| !matches!(v, Value::Array(a) if a.is_empty()) && !v.is_null())
+                .map(|(k, v)| format!("{k} {}", words(lang, k, v, timezone)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        }
+    }
     match serde_json::from_str::<Value>(detail) {
         Ok(Value::Object(map)) => map
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            })
+            .map(|(k, v)| format!("{k}: {}", words(lang, k, v, timezone)))
             .collect(),
         Ok(Value::Null) => Vec::new(),
         _ if detail.trim().is_empty() || detail.trim() == "{}" => Vec::new(),

@@ -782,7 +782,11 @@ async fn the_audit_log_reads_in_words_and_filters_by_person_and_action() {
                 actor,
                 action,
                 &format!("target-{k}"),
-                &serde_json::json!({"material_id": format!("m-{k}"), "until": 5}),
+                &serde_json::json!({
+                    "material_id": format!("m-{k}"),
+                    "targets": {"screens": [], "sites": ["abc-gaogang", "icbc-gaogang"]},
+                    "until": now + 3_600_000,
+                }),
                 Some("10.0.0.7"),
             )
             .await
@@ -794,6 +798,14 @@ async fn the_audit_log_reads_in_words_and_filters_by_person_and_action() {
     // 2026-11-30 10:00 Shanghai + 129 minutes.
     assert!(page.contains("2026年11月30日 12:09"), "{page}");
     assert!(page.contains("<div>material_id: m-129</div>"), "{page}");
+    assert!(
+        page.contains("<div>targets: sites abc-gaogang, icbc-gaogang</div>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<div>until: 2026年11月30日 11:00</div>"),
+        "{page}"
+    );
     assert!(!page.contains(r#"{&quot;material_id"#), "raw JSON: {page}");
 
     let page = text(
