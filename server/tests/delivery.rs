@@ -628,6 +628,20 @@ async fn a_killed_agent_goes_offline_through_its_signed_last_will() {
             "{url}: will delivered after {will_after:?}, recorded offline after {offline_after:?}"
         );
         drop((agent, observer));
+        // The Last Will stays retained on the broker: clear it (the shared
+        // broker must not keep test topics).
+        let (cleaner, mut cleaner_loop) = client(&url, &format!("clean-{screen}"), None, 30);
+        wait_connack(&mut cleaner_loop).await;
+        cleaner
+            .publish(
+                Topic::name(&screen, TopicKind::State),
+                QoS::AtLeastOnce,
+                true,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let _ = collect(&mut cleaner_loop, Duration::from_millis(300)).await;
     }
 }
 

@@ -285,6 +285,7 @@ async fn many_rotations_in_one_call_store_only_the_changed_ones() {
             "{}",
             db.name
         );
+        db.finish().await;
     }
 }
 
