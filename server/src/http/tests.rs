@@ -2273,18 +2273,7 @@ async fn a_changed_schedule_keeps_its_approved_version_on_air_until_the_change_i
     for db in backends().await {
         let h = Harness::new(db).await;
         h.seed().await;
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let materials =
-            std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
-        crate::service::import_materials_file(
-            &h.state,
-            &materials,
-            std::path::Path::new(&format!("{root}/media")),
-            "editor",
-            "approver",
-        )
-        .await
-        .unwrap();
+        import_demo_materials(&h).await;
         let apply = |files: Vec<Value>| {
             h.send(request(
                 Method::POST,
@@ -2378,6 +2367,22 @@ async fn a_changed_schedule_keeps_its_approved_version_on_air_until_the_change_i
     }
 }
 
+/// Imports the demo's materials (playlists/materials.toml, media/) as
+/// editor, approved by approver.
+async fn import_demo_materials(h: &Harness) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let materials = std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
+    crate::service::import_materials_file(
+        &h.state,
+        &materials,
+        std::path::Path::new(&format!("{root}/media")),
+        "editor",
+        "approver",
+    )
+    .await
+    .unwrap();
+}
+
 /// The longest-running alert's end on a screen's newest stored rotation
 /// (the end of the last top-priority block that plays only `material`), or 0.
 async fn alert_end_on_air(store: &crate::store::Store, screen: &str, material: &str) -> i64 {
@@ -2407,18 +2412,7 @@ async fn concurrent_alerts_through_two_replicas_all_reach_every_screen() {
     for db in backends().await {
         let h = Harness::new(db).await;
         h.seed().await;
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let materials =
-            std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
-        crate::service::import_materials_file(
-            &h.state,
-            &materials,
-            std::path::Path::new(&format!("{root}/media")),
-            "editor",
-            "approver",
-        )
-        .await
-        .unwrap();
+        import_demo_materials(&h).await;
         let applied = h
             .send(request(
                 Method::POST,

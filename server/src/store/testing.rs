@@ -41,17 +41,7 @@ pub(crate) async fn sqlite() -> TestDb {
 }
 
 async fn postgres(url: &str) -> TestDb {
-    sqlx::any::install_default_drivers();
-    let mut random = [0u8; 8];
-    getrandom::getrandom(&mut random).unwrap();
-    let schema = format!("ledcast_test_{}", hex::encode(random));
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_ENV}={url} is set but PostgreSQL is unreachable: {e}"));
-    admin
-        .execute(format!("CREATE SCHEMA \"{schema}\"").as_str())
-        .await
-        .unwrap();
+    let schema = create_schema(url).await;
     let store = Store::connect(url, Some(&schema))
         .await
         .unwrap_or_else(|e| panic!("migrating PostgreSQL test schema {schema}: {e}"));
@@ -63,9 +53,8 @@ async fn postgres(url: &str) -> TestDb {
     }
 }
 
-/// A fresh schema on the PostgreSQL test server at `url`, and a future
-/// that drops it (for tests that open stores themselves, e.g. by URL).
-pub(crate) async fn fresh_schema(url: &str) -> (String, impl std::future::Future<Output = ()>) {
+/// Creates a schema with a random name on the PostgreSQL server at `url`.
+async fn create_schema(url: &str) -> String {
     sqlx::any::install_default_drivers();
     let mut random = [0u8; 8];
     getrandom::getrandom(&mut random).unwrap();
@@ -77,6 +66,13 @@ pub(crate) async fn fresh_schema(url: &str) -> (String, impl std::future::Future
         .execute(format!("CREATE SCHEMA \"{schema}\"").as_str())
         .await
         .unwrap();
+    schema
+}
+
+/// A fresh schema on the PostgreSQL test server at `url`, and a future
+/// that drops it (for tests that open stores themselves, e.g. by URL).
+pub(crate) async fn fresh_schema(url: &str) -> (String, impl std::future::Future<Output = ()>) {
+    let schema = create_schema(url).await;
     let url = url.to_owned();
     let dropped = schema.clone();
     (schema, async move {
