@@ -712,6 +712,66 @@ async fn start_up_republishes_only_what_the_broker_lacks() {
     }
 }
 
+/// A delivery link serving one screen's stored rotation, and a client
+/// watching that screen's rotation topic.
+struct Served {
+    store: Arc<MemoryStore>,
+    delivery: push::Delivery,
+    task: tokio::task::JoinHandle<()>,
+    stop_tx: tokio::sync::oneshot::Sender<()>,
+    watcher: AsyncClient,
+    watch_loop: EventLoop,
+    topic: String,
+}
+
+/// Starts delivery with `envelope` stored as `version` of `screen`, waits
+/// until the start-up reconciliation has put it on the broker (once), and
+/// checks that a watcher finds exactly it retained.
+async fn serve_one_rotation(
+    url: &str,
+    server_key: &SigningKey,
+    screen: &protocol::ScreenId,
+    version: u64,
+    envelope: &[u8],
+) -> Served {
+    use std::sync::atomic::Ordering::Relaxed;
+    let store = Arc::new(MemoryStore::default());
+    store
+        .rotations
+        .lock()
+        .unwrap()
+        .push((screen.clone(), version, envelope.to_vec()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (delivery, task) = push::start(options(url, server_key), store.clone(), async move {
+        let _ = stop_rx.await;
+    })
+    .await
+    .unwrap();
+    for _ in 0..100 {
+        if delivery.metrics().rotations_republished.load(Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivery.metrics().rotations_republished.load(Relaxed), 1);
+    let topic = Topic::name(screen, TopicKind::Rotation);
+    let (watcher, mut watch_loop) = client(url, &format!("watch-{screen}"), None, 30);
+    wait_connack(&mut watch_loop).await;
+    watcher.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+    let retained = collect(&mut watch_loop, Duration::from_millis(500)).await;
+    assert_eq!(retained.len(), 1, "{url}: the retained rotation");
+    assert_eq!(retained[0].1, envelope);
+    Served {
+        store,
+        delivery,
+        task,
+        stop_tx,
+        watcher,
+        watch_loop,
+        topic,
+    }
+}
+
 /// Issue 17, item 3: whatever lands on a screen's retained rotation topic —
 /// junk, an older version signed by the server, or a delete (an empty
 /// retained publish) — the server puts its current sealed rotation back
@@ -725,34 +785,14 @@ async fn a_replaced_or_deleted_retained_rotation_is_restored_within_10_s() {
         let now = now_ms();
         let current = protocol::seal(&rotation(&screen, 7, now), &server_key);
         let older = protocol::seal(&rotation(&screen, 6, now), &server_key);
-        let store = Arc::new(MemoryStore::default());
-        store
-            .rotations
-            .lock()
-            .unwrap()
-            .push((screen.clone(), 7, current.clone()));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (delivery, task) = push::start(options(&url, &server_key), store, async move {
-            let _ = stop_rx.await;
-        })
-        .await
-        .unwrap();
-        // The start-up reconciliation puts version 7 on the broker.
-        for _ in 0..100 {
-            if delivery.metrics().rotations_republished.load(Relaxed) > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(delivery.metrics().rotations_republished.load(Relaxed), 1);
-
-        let topic = Topic::name(&screen, TopicKind::Rotation);
-        let (watcher, mut watch_loop) = client(&url, &format!("watch-{screen}"), None, 30);
-        wait_connack(&mut watch_loop).await;
-        watcher.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
-        let retained = collect(&mut watch_loop, Duration::from_millis(500)).await;
-        assert_eq!(retained.len(), 1, "{url}: the retained rotation");
-        assert_eq!(retained[0].1, current);
+        let Served {
+            delivery,
+            task,
+            stop_tx,
+            mut watch_loop,
+            topic,
+            ..
+        } = serve_one_rotation(&url, &server_key, &screen, 7, &current).await;
 
         let (attacker, mut attacker_loop) = client(&url, &format!("vandal-{screen}"), None, 30);
         wait_connack(&mut attacker_loop).await;
@@ -825,31 +865,15 @@ async fn a_stored_rotation_whose_replica_died_before_publishing_still_reaches_th
         let now = now_ms();
         let first = protocol::seal(&rotation(&screen, 7, now), &server_key);
         let orphan = protocol::seal(&rotation(&screen, 8, now), &server_key);
-        let store = Arc::new(MemoryStore::default());
-        store
-            .rotations
-            .lock()
-            .unwrap()
-            .push((screen.clone(), 7, first.clone()));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (delivery, task) = push::start(options(&url, &server_key), store.clone(), async move {
-            let _ = stop_rx.await;
-        })
-        .await
-        .unwrap();
-        for _ in 0..100 {
-            if delivery.metrics().rotations_republished.load(Relaxed) > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let topic = Topic::name(&screen, TopicKind::Rotation);
-        let (watcher, mut watch_loop) = client(&url, &format!("watch-{screen}"), None, 30);
-        wait_connack(&mut watch_loop).await;
-        watcher.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
-        let retained = collect(&mut watch_loop, Duration::from_millis(500)).await;
-        assert_eq!(retained.len(), 1, "{url}: the retained rotation");
-        assert_eq!(retained[0].1, first);
+        let Served {
+            store,
+            delivery,
+            task,
+            stop_tx,
+            watcher,
+            mut watch_loop,
+            topic,
+        } = serve_one_rotation(&url, &server_key, &screen, 7, &first).await;
 
         // Another replica stores version 8 and dies before publishing it.
         *store.rotations.lock().unwrap() = vec![(screen.clone(), 8, orphan.clone())];
