@@ -522,8 +522,9 @@ async fn recompile_leased(
 }
 
 /// Times a stored chunk is retried when another writer stored a version
-/// first (only a process outside the compile lease can: a key hand-over's
-/// re-signing). Each retry reads the newest versions again.
+/// first (only a writer outside the compile lease can; the key hand-over's
+/// re-signing takes the lease too). Each retry reads the newest versions
+/// again.
 const STORE_ATTEMPTS: usize = 5;
 
 async fn recompile_inputs(

@@ -1077,13 +1077,36 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
             assert_eq!(key_id, rotated.new_key_id);
             trusted = key;
             switched = true;
+            // A real agent asks for the current rotation over HTTP once it
+            // trusts the new key (Action::Resync): MQTT keeps order per
+            // topic only, so the re-signed rotation may have come before
+            // the hand-over and been refused.
+            let current = http_get(
+                running.http_addr,
+                &format!("/api/v1/screens/{screen}/rotation"),
+            )
+            .await;
+            if let Ok(rotation) = protocol::open::<protocol::Rotation>(&current, &trusted) {
+                protocol::accept_rotation(
+                    &rotation,
+                    &screen,
+                    highest,
+                    protocol::Timestamp(now_ms()),
+                )
+                .expect("the re-signed rotation fetched after the hand-over is accepted");
+                highest = Some(rotation.version);
+                accepted_new_key.push(rotation.version);
+            }
             // A schedule change after the hand-over, signed by the running server.
             if !late_rotation_sent {
                 late_rotation_sent = true;
                 let state = running.state.clone();
                 let (screen, key) = (screen.clone(), new_key.clone());
-                // Stored as the serving server's compile stores it: it
-                // publishes what it stores (announced).
+                // Stored as the serving server's compile stores it: under
+                // the compile gate (which the hand-over holds until its
+                // re-signed versions are stored), announced (it publishes
+                // what it stores).
+                let gate = state.compile_lock.lock().await;
                 let candidate = ledcast_server::store::RotationCandidate {
                     screen_id: screen.as_str(),
                     content_sha256: "content-2",
@@ -1099,6 +1122,7 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
                     .unwrap()
                     .pop()
                     .unwrap();
+                drop(gate);
                 let _ = state
                     .events
                     .send(ledcast_server::events::ServerEvent::RotationStored {
@@ -1107,11 +1131,35 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
                         envelope: Arc::new(stored.envelope),
                     });
             }
-        } else if switched {
+        } else if !switched {
+            // Before the hand-over only the old key's rotations open; a
+            // new-key one is refused as a real agent refuses it.
+            if let Err(refused) = protocol::open::<protocol::Rotation>(&p.payload, &trusted) {
+                assert!(matches!(refused, protocol::Rejected::UnknownKey { .. }));
+            }
+        } else {
             let rotation: protocol::Rotation = match protocol::open(&p.payload, &trusted) {
                 Ok(r) => r,
                 Err(_) => continue, // the old-key v1 retained copy
             };
+            if highest == Some(rotation.version)
+                && accepted_new_key.last() == Some(&rotation.version)
+            {
+                // The same rotation twice (live and retained, when the
+                // subscription races the publish, or fetched and then
+                // published): a real agent refuses the copy as a replay;
+                // so does this one.
+                assert!(matches!(
+                    protocol::accept_rotation(
+                        &rotation,
+                        &screen,
+                        highest,
+                        protocol::Timestamp(now_ms())
+                    ),
+                    Err(protocol::Rejected::Replay { .. })
+                ));
+                continue;
+            }
             protocol::accept_rotation(&rotation, &screen, highest, protocol::Timestamp(now_ms()))
                 .expect("a new-key rotation with a higher version is accepted");
             highest = Some(rotation.version);
@@ -1166,4 +1214,21 @@ async fn key_rotation_scenario(external_broker: Option<String>) {
         }
         let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
     }
+}
+
+/// `GET path` on the server over plain HTTP/1.0; the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |i| i + 4);
+    response.split_off(body)
 }

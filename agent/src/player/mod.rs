@@ -859,6 +859,10 @@ impl Player {
                         key_id,
                         public_key_hex,
                     }));
+                    // MQTT keeps order per topic only: the rotation the
+                    // server re-signed with this key may have arrived first
+                    // and been refused. Ask for the current one again.
+                    self.actions.push_back(Action::Resync);
                 }
                 _ => self.reject(MessageKind::Command, Refusal::BadNewKey { key_id }),
             },

@@ -58,11 +58,40 @@ pub async fn transfer(
     delivery: &Delivery,
     previous: &SigningKey,
 ) -> anyhow::Result<TransferReport> {
+    let current_id = protocol::key_id_for(&state.signing_key.verifying_key());
+    let now = state.clock.now();
+    let mut report = TransferReport::default();
+    // Under the compile gate and lease, from the first trust command to the
+    // last re-signed store: a compile (this replica's or another's) that
+    // reacts to something an agent does after the hand-over stores after
+    // the re-signed versions, never between reading and re-signing one
+    // (it used to: the re-signed copy of the old content then collided
+    // with, or superseded, the fresh compile).
+    let _gate = state.compile_lock.lock().await;
+    let lease = state.store.compile_lease().await?;
+    let resigned = hand_over(state, delivery, previous, now, &mut report).await;
+    lease.release().await;
+    resigned?;
+    tracing::info!(
+        commands = report.commands,
+        resigned = report.resigned,
+        new_key = %current_id,
+        "told agents the new server key (signed by the previous key)"
+    );
+    Ok(report)
+}
+
+/// [`transfer`]'s work, under the compile gate and lease.
+async fn hand_over(
+    state: &AppState,
+    delivery: &Delivery,
+    previous: &SigningKey,
+    now: protocol::Timestamp,
+    report: &mut TransferReport,
+) -> anyhow::Result<()> {
     let current = &*state.signing_key;
     let current_id = protocol::key_id_for(&current.verifying_key());
     let previous_trusted = protocol::TrustedKey::new(previous.verifying_key());
-    let now = state.clock.now();
-    let mut report = TransferReport::default();
     for screen in state.store.list_screens(None).await? {
         let Ok(screen_id) = protocol::ScreenId::new(&screen.id) else {
             continue;
@@ -112,11 +141,5 @@ pub async fn transfer(
             envelope: std::sync::Arc::new(resigned.envelope),
         });
     }
-    tracing::info!(
-        commands = report.commands,
-        resigned = report.resigned,
-        new_key = %current_id,
-        "told agents the new server key (signed by the previous key)"
-    );
-    Ok(report)
+    Ok(())
 }
