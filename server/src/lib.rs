@@ -21,6 +21,7 @@ pub mod legibility;
 pub mod media_store;
 pub mod packs;
 pub mod push;
+pub mod recompiler;
 pub mod replicas;
 pub mod service;
 pub mod site_files;

@@ -1,12 +1,7 @@
 //! Server services between the HTTP layer and the store: building the
-//! shared state, compiling the stored playlists into signed per-screen
-//! rotations (version bumped only when content changes), the periodic
-//! refresh, and `serve` itself.
-//!
-//! The compiler stays pure: this module gathers its inputs (files, catalog,
-//! `now` from [`crate::clock`]) and does the I/O around it.
+//! shared state, `serve` itself, applying playlist files, renditions and
+//! material imports. Compiling rotations is [`crate::recompiler`]'s.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,10 +12,16 @@ use ledcast_protocol::v1 as protocol;
 use tokio::sync::broadcast;
 
 use crate::config::Config;
-use crate::events::{ServerEvent, EVENT_CHANNEL_CAPACITY};
+use crate::events::EVENT_CHANNEL_CAPACITY;
 use crate::http::AppState;
 use crate::media_store::{sha256_hex, ContentStore};
-use crate::store::{RotationCandidate, Store};
+use crate::store::Store;
+
+use crate::recompiler::{announce_once, refresh_loop, watch_stored_versions};
+pub use crate::recompiler::{
+    catalog, catalog_with, compile_instant, content_sha256, recompile, stored_model, CompileGate,
+    CompileReport,
+};
 
 /// Opens the database, media store and key for `config` and builds the
 /// state handlers share. `public_url` is what agents are told to use.
@@ -159,8 +160,8 @@ pub async fn serve_with(
     let (delivery, push_task) =
         crate::push::run(prepared, &state, until_stopped(stopping.clone())).await?;
     state.compile_lock.publishes.store(true, Ordering::Relaxed);
-    let refresher = tokio::spawn(refresh_loop(state.clone()));
-    let watcher = tokio::spawn(watch_stored_versions(state.clone()));
+    let refresher = tokio::spawn(refresh_loop(state.clone(), stopping.clone()));
+    let watcher = tokio::spawn(watch_stored_versions(state.clone(), stopping.clone()));
     let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(state.clone()));
     let app = crate::http::app(state.clone());
     on_ready(Running {
@@ -193,9 +194,11 @@ pub async fn serve_with(
         ),
     }
     watchdog.abort();
-    refresher.abort();
-    watcher.abort();
+    let _ = tokio::join!(refresher, watcher);
     expiry_reports.abort();
+    // The recompiler finishes the compile it is in (its rotations are
+    // stored and announced) and stops.
+    state.compile_lock.shutdown().await;
     // Let delivery flush (acks, the last publishes) before the store closes.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), push_task).await;
     let _guard = state.compile_lock.lock().await;
@@ -235,439 +238,6 @@ async fn notify_systemd(stopping: tokio::sync::watch::Receiver<bool>) {
 /// Resolves once the server is shutting down (or the signal is gone).
 pub async fn until_stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
-}
-
-/// Who compiles, one at a time per process (the deployment-wide part is
-/// [`Store::compile_lease`]), and whether this process publishes.
-#[derive(Debug, Default)]
-pub struct CompileGate {
-    /// Recompile requests issued so far (tickets).
-    issued: std::sync::atomic::AtomicU64,
-    /// Held while compiling; the newest ticket a finished compile covers
-    /// (one whose lease was taken after the ticket was issued read its
-    /// change).
-    covered: tokio::sync::Mutex<u64>,
-    /// True in a serving server, which publishes what it stores; false in
-    /// `ledcast-server apply` and other one-shot commands, whose rotations
-    /// a serving replica claims and publishes.
-    pub publishes: std::sync::atomic::AtomicBool,
-}
-
-impl CompileGate {
-    /// Waits until no compile of this process runs, and keeps others out
-    /// while the guard lives (shutdown, before the store closes).
-    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, u64> {
-        self.covered.lock().await
-    }
-}
-
-/// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
-fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
-    let mut announced = state.announced.lock().unwrap_or_else(|e| e.into_inner());
-    let known = announced.entry(screen.to_owned()).or_insert(0);
-    if *known >= version {
-        return false;
-    }
-    *known = version;
-    true
-}
-
-/// Publishes rotations another process stored without publishing them
-/// (`ledcast-server apply`): every 2 seconds it claims the unannounced ones
-/// in the database, so that of several replicas exactly one publishes each
-/// (issue 21: both used to publish every rotation), and announces the
-/// newest of each screen on `events`.
-pub(crate) async fn watch_stored_versions(state: AppState) {
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let claimed = match state.store.claim_unannounced_rotations().await {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(%error, "could not claim rotations to publish");
-                continue;
-            }
-        };
-        let mut newest: BTreeMap<String, u64> = BTreeMap::new();
-        for (screen, version) in claimed {
-            let known = newest.entry(screen).or_insert(version);
-            *known = (*known).max(version);
-        }
-        for (screen, version) in newest {
-            let (Ok(screen_id), Ok(Some(stored))) = (
-                protocol::ScreenId::new(&screen),
-                state.store.latest_rotation(&screen).await,
-            ) else {
-                continue;
-            };
-            // A newer version stored since is published by whoever stored
-            // it (or claimed in turn).
-            if stored.version != version || !announce_once(&state, &screen, version) {
-                continue;
-            }
-            let _ = state.events.send(ServerEvent::RotationStored {
-                screen_id,
-                version: stored.version,
-                envelope: Arc::new(stored.envelope),
-            });
-        }
-    }
-}
-
-/// Keeps every screen's rotation ahead of its expiry: recompiles when any
-/// stored rotation expires within `refresh_when_expiring_within_hours`.
-async fn refresh_loop(state: AppState) {
-    let every =
-        std::time::Duration::from_secs(state.config.rotations.check_interval_seconds.max(1));
-    loop {
-        let now = state.clock.now();
-        let within = state.config.rotations.refresh_when_expiring_within_hours * 3_600_000;
-        match state.store.latest_rotations().await {
-            Ok(rotations) => {
-                if rotations
-                    .iter()
-                    .any(|r| r.expires_at - now.as_millis() < within)
-                {
-                    request_recompile(&state, "rotations nearing expiry").await;
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not check rotation expiry"),
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
-/// Recompiles after a change that affects rotations; failures are logged
-/// (the change itself is already stored).
-///
-/// Requests coalesce: a request whose change a compile that began after it
-/// already read (this process's compiles only) returns at once, so a burst
-/// of changes costs a few compiles, not one each.
-pub async fn request_recompile(state: &AppState, reason: &str) {
-    let ticket = state.compile_lock.issued.fetch_add(1, Ordering::SeqCst) + 1;
-    let mut covered = state.compile_lock.covered.lock().await;
-    if *covered >= ticket {
-        tracing::debug!(reason, "recompile already covered by a later compile");
-        return;
-    }
-    let upto = state.compile_lock.issued.load(Ordering::SeqCst);
-    let result = recompile_leased(state, state.clock.now()).await;
-    if result.is_ok() {
-        *covered = (*covered).max(upto);
-    }
-    drop(covered);
-    match result {
-        Ok(report) => tracing::info!(
-            reason,
-            stored = report.stored.len(),
-            screens = report.screens,
-            "recompiled"
-        ),
-        Err(error) => tracing::error!(reason, %error, "recompile failed"),
-    }
-}
-
-/// What a compile produced.
-#[derive(Debug, Default)]
-pub struct CompileReport {
-    /// Screens compiled.
-    pub screens: usize,
-    /// `(screen, version)` of every newly stored rotation.
-    pub stored: Vec<(String, u64)>,
-    /// The compiler's diagnostics.
-    pub diagnostics: Vec<compiler::Diagnostic>,
-}
-
-/// Builds the compiler's material catalog from the store: non-retired
-/// materials, approved ones marked approved, with their renditions, and the
-/// library editions as stored (see [`crate::packs::EditionView`]).
-pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
-    let editions = crate::packs::EditionView::stored(state).await?;
-    catalog_with(state, &editions).await
-}
-
-/// [`catalog`] with `editions` in place of the stored ones (the rotation
-/// diff before an edition's approval compiles with it as current).
-pub async fn catalog_with(
-    state: &AppState,
-    editions: &crate::packs::EditionView,
-) -> anyhow::Result<compiler::Catalog> {
-    let materials = state.store.list_materials(&Default::default()).await?;
-    let renditions = state.store.list_renditions().await?;
-    let scrolling: std::collections::BTreeSet<String> = state
-        .store
-        .list_profiles()
-        .await?
-        .into_iter()
-        .filter(|p| p.can_scroll)
-        .map(|p| p.id)
-        .collect();
-    let text_materials: std::collections::BTreeSet<String> = materials
-        .iter()
-        .filter(|m| m.kind == "text")
-        .map(|m| m.id.clone())
-        .collect();
-    let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
-    for r in renditions {
-        let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
-            continue;
-        };
-        let facts: crate::legibility::RenditionFacts = r
-            .facts
-            .as_deref()
-            .and_then(|f| serde_json::from_str(f).ok())
-            .unwrap_or_default();
-        let strip_width_px = (text_materials.contains(&r.material_id)
-            && scrolling.contains(&r.profile_id))
-        .then(|| u32::try_from(r.width).unwrap_or(0));
-        let media = protocol::MediaRef {
-            sha256: sha,
-            size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
-            mime: r.mime.clone(),
-            width: u32::try_from(r.width).unwrap_or(0),
-            height: u32::try_from(r.height).unwrap_or(0),
-        };
-        by_material
-            .entry(r.material_id.clone())
-            .or_default()
-            .insert(
-                r.profile_id.clone(),
-                facts.catalog_rendition(media, strip_width_px),
-            );
-    }
-    let mut refused: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (material, profile, problem) in state.store.list_rendition_refusals().await? {
-        if let Ok(problem) = serde_json::from_str::<crate::legibility::Problem>(&problem) {
-            refused
-                .entry(material)
-                .or_default()
-                .insert(profile, problem.en);
-        }
-    }
-    let out = materials
-        .into_iter()
-        .filter(|m| m.state != "retired" && m.state != "rejected")
-        .map(|m| compiler::CatalogMaterial {
-            kind: match m.kind.as_str() {
-                "video" => compiler::MaterialKind::Video,
-                "text" => compiler::MaterialKind::Text,
-                _ => compiler::MaterialKind::Poster,
-            },
-            renditions: by_material.remove(&m.id).unwrap_or_default(),
-            refused: refused.remove(&m.id).unwrap_or_default(),
-            approved: editions.approved(&m),
-            is_warning: m.is_warning,
-            added_at: m.uploaded_at,
-            duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
-            category: m.tags.first().cloned(),
-            source: Some(m.source.clone()),
-            edition: crate::packs::edition_of(&m.tags),
-            valid_from: m.valid_from,
-            valid_until: editions.valid_until(&m),
-            title: m.title.clone(),
-            tags: m.tags.clone(),
-            id: m.id,
-        })
-        .collect();
-    Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
-}
-
-/// Rotations stored per transaction by [`recompile`].
-const ROTATIONS_PER_TRANSACTION: usize = 250;
-
-/// The instant compiles are made at: `now` floored to the hour, so that
-/// recompiling within the same hour with unchanged inputs yields the same
-/// content (and no new version); the periodic refresh moves it forward.
-pub fn compile_instant(now: protocol::Timestamp) -> protocol::Timestamp {
-    protocol::Timestamp(now.as_millis() - now.as_millis().rem_euclid(3_600_000))
-}
-
-/// SHA-256 of a rotation's content, ignoring its version and issue time
-/// (which change on every compile).
-pub fn content_sha256(rotation: &protocol::Rotation) -> String {
-    let mut normalised = rotation.clone();
-    normalised.version = 0;
-    normalised.issued_at = protocol::Timestamp(0);
-    sha256_hex(&serde_json::to_vec(&normalised).unwrap_or_default())
-}
-
-/// Parses the stored playlist files, compiles every screen at `now`, and
-/// stores (and announces) a new signed version for each screen whose
-/// content changed.
-pub async fn recompile(
-    state: &AppState,
-    now: protocol::Timestamp,
-) -> anyhow::Result<CompileReport> {
-    let mut covered = state.compile_lock.covered.lock().await;
-    let upto = state.compile_lock.issued.load(Ordering::SeqCst);
-    let report = recompile_leased(state, now).await?;
-    *covered = (*covered).max(upto);
-    Ok(report)
-}
-
-/// [`recompile`] under the deployment-wide compile lease (the caller holds
-/// the in-process lock): reading inputs, compiling and storing happen
-/// while no other replica does the same.
-async fn recompile_leased(
-    state: &AppState,
-    now: protocol::Timestamp,
-) -> anyhow::Result<CompileReport> {
-    let lease = state
-        .store
-        .compile_lease()
-        .await
-        .context("waiting for the compile lease")?;
-    let report = recompile_inputs(state, now).await;
-    lease.release().await;
-    report
-}
-
-/// Times a stored chunk is retried when another writer stored a version
-/// first (only a writer outside the compile lease can; the key hand-over's
-/// re-signing takes the lease too). Each retry reads the newest versions
-/// again.
-const STORE_ATTEMPTS: usize = 5;
-
-async fn recompile_inputs(
-    state: &AppState,
-    now: protocol::Timestamp,
-) -> anyhow::Result<CompileReport> {
-    let started = crate::clock::monotonic();
-    let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
-        return Ok(CompileReport::default());
-    };
-    let catalog = catalog(state).await?;
-    let loaded_ms = started.elapsed().as_millis();
-    let rotations = &state.config.rotations;
-    let window = compiler::Window::hours(
-        compile_instant(now),
-        rotations.horizon_hours,
-        rotations.expires_after_hours,
-    );
-    let (compiled, compile_diagnostics) = compiler::compile(&model, &catalog, window);
-    diagnostics.extend(compile_diagnostics);
-    let compiled_ms = started.elapsed().as_millis();
-    let mut report = CompileReport {
-        screens: compiled.len(),
-        ..Default::default()
-    };
-    // Changed rotations are stored in chunks, one transaction each (one
-    // fsync per chunk on SQLite, not one per screen), and each chunk is
-    // announced as soon as it is committed, so screens start receiving while
-    // later chunks are stored.
-    let key = state.signing_key.clone();
-    for chunk in compiled.chunks(ROTATIONS_PER_TRANSACTION) {
-        let hashes: Vec<String> = chunk.iter().map(|s| content_sha256(&s.rotation)).collect();
-        let candidates: Vec<RotationCandidate<'_>> = chunk
-            .iter()
-            .zip(&hashes)
-            .map(|(screen, hash)| RotationCandidate {
-                screen_id: screen.rotation.screen_id.as_str(),
-                content_sha256: hash,
-                issued_at: now.as_millis(),
-                expires_at: screen.rotation.expires_at.as_millis(),
-            })
-            .collect();
-        let publishes = state.compile_lock.publishes.load(Ordering::Relaxed);
-        let mut attempt = 0;
-        let stored = loop {
-            attempt += 1;
-            let stored = state
-                .store
-                .store_rotations_if_changed(&candidates, publishes, |i, version| {
-                    let mut stamped = chunk[i].rotation.clone();
-                    stamped.version = version;
-                    stamped.issued_at = now;
-                    protocol::seal(&stamped, &key)
-                })
-                .await;
-            match stored {
-                Err(crate::store::StoreError::Conflict { what }) if attempt < STORE_ATTEMPTS => {
-                    tracing::warn!(attempt, %what, "rotation versions collided; storing again");
-                }
-                other => break other?,
-            }
-        };
-        for (i, stored) in stored {
-            state
-                .metrics
-                .rotations_stored
-                .fetch_add(1, Ordering::Relaxed);
-            report
-                .stored
-                .push((stored.screen_id.clone(), stored.version));
-            announce_once(state, &stored.screen_id, stored.version);
-            let _ = state.events.send(ServerEvent::RotationStored {
-                screen_id: chunk[i].rotation.screen_id.clone(),
-                version: stored.version,
-                envelope: Arc::new(stored.envelope),
-            });
-        }
-    }
-    report.diagnostics = diagnostics;
-    tracing::debug!(
-        screens = report.screens,
-        stored = report.stored.len(),
-        loaded_ms,
-        compiled_ms,
-        total_ms = started.elapsed().as_millis(),
-        "recompile timings (cumulative)"
-    );
-    Ok(report)
-}
-
-/// The stored playlist files parsed, with only approved schedules and the
-/// API's alerts active at `now`; `None` when no files are stored.
-pub async fn stored_model(
-    state: &AppState,
-    now: protocol::Timestamp,
-) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
-    let files = state.store.playlist_files().await?;
-    if files.is_empty() {
-        return Ok(None);
-    }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (mut model, diagnostics) = compiler::parse(&inputs);
-    let approved: Vec<String> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .filter(|s| s.state == "approved")
-        .map(|s| s.id)
-        .collect();
-    model.schedules.retain(|s| approved.contains(&s.id));
-    // A schedule whose change waits for approval (or was rejected) keeps
-    // its last approved version on air, playing today's version of the
-    // playlist it named then.
-    for (id, files) in state.store.previously_approved_schedules().await? {
-        let inputs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|f| (f.name.as_str(), f.text.as_str()))
-            .collect();
-        let (old, _) = compiler::parse(&inputs);
-        let Some(schedule) = old.schedules.iter().find(|s| s.id == id) else {
-            continue;
-        };
-        let Some(playlist_id) = old.playlists.get(schedule.playlist).map(|p| &p.id) else {
-            continue;
-        };
-        match model.playlists.iter().position(|p| &p.id == playlist_id) {
-            Some(playlist) => model.schedules.push(compiler::model::Schedule {
-                playlist,
-                ..schedule.clone()
-            }),
-            None => tracing::warn!(
-                schedule = %id,
-                playlist = %playlist_id,
-                "the approved version of a schedule names a playlist that no longer exists; it is off air until the change is approved"
-            ),
-        }
-    }
-    add_api_alerts(state, &mut model, now).await?;
-    Ok(Some((model, diagnostics)))
 }
 
 /// One file's change in an apply.
@@ -1252,52 +822,6 @@ pub async fn import_materials_file(
 
 fn compile_cmd_materials_name() -> &'static str {
     crate::compile_cmd::MATERIALS_FILE
-}
-
-/// Adds the live API alerts to the model: each gets a one-item playlist
-/// `api-alert:<id>` of its material, pre-empting everything on its targets.
-async fn add_api_alerts(
-    state: &AppState,
-    model: &mut compiler::Model,
-    now: protocol::Timestamp,
-) -> anyhow::Result<()> {
-    for alert in state.store.list_alerts(Some(now.as_millis())).await? {
-        let list = |key: &str| -> Vec<String> {
-            alert.targets[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        model.playlists.push(compiler::model::Playlist {
-            id: format!("api-alert:{}", alert.id),
-            name: format!("alert {}", alert.id),
-            items: vec![compiler::model::Item {
-                source: compiler::model::ItemSource::Material(alert.material_id.clone()),
-                seconds: None,
-                valid_from: None,
-                valid_until: None,
-                location: Default::default(),
-            }],
-            location: Default::default(),
-        });
-        model.alerts.push(compiler::model::Alert {
-            id: format!("api-{}", alert.id),
-            playlist: model.playlists.len() - 1,
-            targets: compiler::model::Targets {
-                screens: list("screens"),
-                tags: list("tags"),
-                sites: list("sites"),
-            },
-            from: Some(alert.starts_at),
-            until: alert.until,
-            location: Default::default(),
-        });
-    }
-    Ok(())
 }
 
 /// The `*.toml` files of a playlists directory, except `materials.toml`.

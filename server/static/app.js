@@ -68,13 +68,38 @@
     logout.addEventListener("click", async () => { await api("POST", "/api/v1/logout", {}); location.assign("/login"); });
   }
 
+  // --- after a change: follow the recompiler until the screens have it -----
+  // Approvals and alerts answer before the screens' loops are compiled; the
+  // answer names a ticket, and the next page says when it is on the loops.
+  function rememberRecompile(result) {
+    const pending = result && result.data && result.data.recompile;
+    if (pending && pending.ticket) sessionStorage.setItem("ledcast-recompile", String(pending.ticket));
+  }
+  (function followRecompile() {
+    const ticket = Number(sessionStorage.getItem("ledcast-recompile") || 0);
+    if (!ticket) return;
+    flash(msg("recompile_waiting"), "info");
+    const poll = async () => {
+      const result = await api("GET", "/api/v1/recompile");
+      if (!result.ok || !result.data) { sessionStorage.removeItem("ledcast-recompile"); return; }
+      const progress = result.data;
+      if (progress.done < ticket) { setTimeout(poll, 500); return; }
+      sessionStorage.removeItem("ledcast-recompile");
+      const last = progress.last || {};
+      if (last.error) flash(msg("recompile_failed", { error: last.error }), "error");
+      else if (last.stored) flash(msg("recompile_done", { stored: last.stored }), "ok");
+      else flash(msg("recompile_same"), "ok");
+    };
+    poll();
+  })();
+
   // --- approve / reject / retire / end: POST then reload -------------------
   $$(".js-decide").forEach((button) => {
     button.addEventListener("click", async () => {
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
       const result = await api("POST", button.dataset.url, {});
-      if (result.ok) { location.reload(); return; }
+      if (result.ok) { rememberRecompile(result); location.reload(); return; }
       button.disabled = false;
       flash(errorText(result), "error");
     });
@@ -285,7 +310,7 @@
         material = up.data.material.id;
       }
       const result = await api("POST", "/api/v1/alerts", { material_id: material, targets, until });
-      if (result.ok) { flash(msg("alert_started"), "ok"); setTimeout(() => location.reload(), 800); }
+      if (result.ok) { rememberRecompile(result); flash(msg("alert_started"), "ok"); setTimeout(() => location.reload(), 800); }
       else flash(errorText(result), "error");
     });
   }
@@ -326,7 +351,7 @@
           button.addEventListener("click", async () => {
             button.disabled = true;
             const r = await api("POST", "/api/v1/editions/" + encodeURIComponent(ed.id) + "/approve", {});
-            if (r.ok) location.reload(); else { button.disabled = false; flash(errorText(r), "error"); }
+            if (r.ok) { rememberRecompile(r); location.reload(); } else { button.disabled = false; flash(errorText(r), "error"); }
           });
           box.append(button);
         }

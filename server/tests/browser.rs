@@ -725,6 +725,23 @@ async fn office_approver_branch_journey_in_chromium() {
         &format!(".pending-schedule[data-id=\"{PLAYLIST_ID}-schedule\"] button.js-decide"),
     )
     .await;
+    // The approval answers before the screens' loops are compiled; the page
+    // it reloads to says when they are (issue 18: the recompiler).
+    let updated = until(
+        30,
+        "the page saying the screens' loops are updated",
+        || async {
+            let flash = client.find(Locator::Css("#flash.ok")).await.ok()?;
+            let text = flash.text().await.ok()?;
+            text.contains("各屏播放表已更新").then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        updated.contains("块屏的内容变了"),
+        "the approval changed the branch's screens: {updated}"
+    );
+    shot(&client, "04b-approved-screens-updated").await;
     // The demo agent on the branch's door picks the new rotation up.
     until(90, "the door agent playing the approved loop", || async {
         client.goto(&door_page).await.ok()?;

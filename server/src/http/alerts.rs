@@ -83,8 +83,10 @@ pub async fn create(
             json!({"material_id": alert.material_id, "targets": alert.targets, "until": alert.until}),
         )
         .await?;
-    crate::service::request_recompile(&state, "alert created").await;
-    Ok((StatusCode::CREATED, Json(alert)).into_response())
+    let ticket = crate::recompiler::request(&state, "alert created");
+    let mut body = serde_json::to_value(&alert).unwrap_or_default();
+    body["recompile"] = crate::recompiler::pending(ticket);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `GET /api/v1/alerts`: the active alerts.
@@ -112,6 +114,17 @@ pub async fn end(
         ));
     }
     principal.audit(&state, "alert.end", &id, json!({})).await?;
-    crate::service::request_recompile(&state, "alert ended").await;
-    Ok(Json(json!({"id": id, "ended_at": now})).into_response())
+    let ticket = crate::recompiler::request(&state, "alert ended");
+    Ok(Json(json!({
+        "id": id,
+        "ended_at": now,
+        "recompile": crate::recompiler::pending(ticket),
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/recompile`: how far the recompiler got (the alert and
+/// approval responses name the ticket to wait for).
+pub async fn recompile_progress(State(state): State<AppState>) -> Response {
+    Json(state.compile_lock.progress()).into_response()
 }

@@ -999,6 +999,8 @@ mod tests {
                 .oneshot(request)
                 .await
                 .unwrap();
+            // What a change asked of the recompiler is on the rotations.
+            self.state.compile_lock.settle_all().await;
             let status = response.status();
             let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await

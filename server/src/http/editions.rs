@@ -454,7 +454,7 @@ pub async fn approve(
             }),
         )
         .await?;
-    crate::service::request_recompile(&state, "edition approved").await;
+    let ticket = crate::recompiler::request(&state, "edition approved");
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -464,6 +464,7 @@ pub async fn approve(
             "materials_approved": materials_approved,
             "summary": diff.summary,
             "screens_changed": diff.screens_changed,
+            "recompile": crate::recompiler::pending(ticket),
         })),
     ))
 }
@@ -579,6 +580,7 @@ valid_until = 2026-12-20
             .oneshot(request)
             .await
             .unwrap();
+        state.compile_lock.settle_all().await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await

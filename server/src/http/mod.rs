@@ -481,6 +481,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             get(alerts::list),
         ),
         route(
+            Method::GET,
+            "/api/v1/recompile",
+            "how far the screens' rotations are recompiled after a change (requested, done, running, last)",
+            Roles(STAFF),
+            get(alerts::recompile_progress),
+        ),
+        route(
             Method::POST,
             "/api/v1/alerts/{id}/end",
             "end an alert early",

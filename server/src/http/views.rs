@@ -2,7 +2,7 @@
 //! branch users), the material approval routes (two-person rule) and export.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ledcast_protocol::v1 as protocol;
@@ -304,8 +304,13 @@ async fn decide(
     principal
         .audit(state, &format!("material.{to_state}"), id, json!({}))
         .await?;
-    crate::service::request_recompile(state, "material decision").await;
-    Ok(Json(json!({"id": id, "state": to_state})).into_response())
+    let ticket = crate::recompiler::request(state, "material decision");
+    Ok(Json(json!({
+        "id": id,
+        "state": to_state,
+        "recompile": crate::recompiler::pending(ticket),
+    }))
+    .into_response())
 }
 
 /// `POST /api/v1/materials/{id}/approve`.
@@ -341,8 +346,13 @@ pub async fn retire_material(
     principal
         .audit(&state, "material.retire", &id, json!({}))
         .await?;
-    crate::service::request_recompile(&state, "material retired").await;
-    Ok((StatusCode::OK, Json(json!({"id": id, "state": "retired"}))).into_response())
+    let ticket = crate::recompiler::request(&state, "material retired");
+    Ok(Json(json!({
+        "id": id,
+        "state": "retired",
+        "recompile": crate::recompiler::pending(ticket),
+    }))
+    .into_response())
 }
 
 /// `GET /api/v1/export`: the stored playlist files, verbatim.
@@ -397,8 +407,13 @@ async fn decide_schedule(
     principal
         .audit(state, &format!("schedule.{to_state}"), id, json!({}))
         .await?;
-    crate::service::request_recompile(state, "schedule decision").await;
-    Ok(Json(json!({"id": id, "state": to_state})).into_response())
+    let ticket = crate::recompiler::request(state, "schedule decision");
+    Ok(Json(json!({
+        "id": id,
+        "state": to_state,
+        "recompile": crate::recompiler::pending(ticket),
+    }))
+    .into_response())
 }
 
 /// `POST /api/v1/schedules/{id}/approve`.

@@ -231,6 +231,34 @@ async fn api(
     .await?
 }
 
+/// Waits until the recompile that a change asked for (its answer's
+/// `recompile.ticket`) is done on the server that answered: handlers
+/// answer before the compile (issue 18).
+async fn settled(base: &str, token: &str, answer: &serde_json::Value) -> anyhow::Result<()> {
+    let Some(ticket) = answer["recompile"]["ticket"].as_u64() else {
+        return Ok(());
+    };
+    let deadline = clock() + Duration::from_secs(120);
+    loop {
+        let (url, token) = (format!("{base}/api/v1/recompile"), token.to_owned());
+        let progress = tokio::task::spawn_blocking(move || -> anyhow::Result<serde_json::Value> {
+            Ok(ureq::get(&url)
+                .set("authorization", &format!("Bearer {token}"))
+                .call()?
+                .into_json()?)
+        })
+        .await??;
+        if progress["done"].as_u64() >= Some(ticket) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            clock() < deadline,
+            "the server did not compile the change within 120 s: {progress}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A Mosquitto the bench owns (storm): started on a free port, killable.
 struct OwnMosquitto {
     port: u16,
@@ -487,13 +515,14 @@ impl Server {
         .await?;
         for schedule in self.running.state.store.list_schedules().await? {
             if schedule.state == "pending" {
-                api(
+                let approved = api(
                     &self.base,
                     &self.approver,
                     &format!("/api/v1/schedules/{}/approve", schedule.id),
                     serde_json::json!({}),
                 )
                 .await?;
+                settled(&self.base, &self.approver, &approved).await?;
             }
         }
         Ok(())
@@ -1150,13 +1179,14 @@ async fn change_round(
     if let Some(id) = alert_id {
         // End the alert and wait until every screen reports the rotation
         // without it, so the next round starts from a fleet in sync.
-        api(
+        let ended = api(
             &server.base,
             &server.editor,
             &format!("/api/v1/alerts/{id}/end"),
             serde_json::json!({}),
         )
         .await?;
+        settled(&server.base, &server.editor, &ended).await?;
         let lagging = wait_in_sync(server, fleet, Duration::from_secs(60 + n as u64 / 20)).await?;
         anyhow::ensure!(
             lagging.is_empty(),

@@ -1,0 +1,692 @@
+//! The rotations' recompiler (issue 18, item 4): changes are recorded by
+//! their handlers, which call [`request`] and return; one task per process
+//! coalesces the requests, compiles (the compiler itself on a blocking
+//! thread), stores under the deployment-wide compile lease and announces
+//! each stored chunk on `events`, which delivery publishes. [`Progress`]
+//! says how far it got (`GET /api/v1/recompile`, the UI's "updating the
+//! screens" line).
+//!
+//! Also here: what a compile reads (the stored playlists, the catalog, the
+//! API's alerts), the periodic refresh before rotations expire, and the
+//! watcher that publishes rotations another process stored.
+//!
+//! The compiler stays pure: this module gathers its inputs (files, catalog,
+//! `now` from [`crate::clock`]) and does the I/O around it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use ledcast_compiler as compiler;
+use ledcast_protocol::v1 as protocol;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::events::ServerEvent;
+use crate::http::AppState;
+use crate::media_store::sha256_hex;
+use crate::store::RotationCandidate;
+
+/// Who compiles, one at a time per process (the deployment-wide part is
+/// [`crate::store::Store::compile_lease`]), the requests waiting for a
+/// compile, and whether this process publishes.
+#[derive(Debug)]
+pub struct CompileGate {
+    /// Recompile requests issued so far (tickets).
+    issued: AtomicU64,
+    /// Held while compiling; the newest ticket a successful compile covers
+    /// (one whose lease was taken after the ticket was issued read its
+    /// change).
+    covered: tokio::sync::Mutex<u64>,
+    /// The newest ticket a finished compile (successful or not) covers.
+    settled: watch::Sender<u64>,
+    /// Wakes the task: a request is waiting.
+    wake: Notify,
+    /// Why compiles were asked for since the last one began (for the log).
+    reasons: Mutex<BTreeSet<&'static str>>,
+    /// The task, once the first request started it.
+    task: Mutex<Option<JoinHandle<()>>>,
+    /// Tells the task to stop after the compile it is in.
+    stop: watch::Sender<bool>,
+    /// The last compile the task finished.
+    last: Mutex<Option<LastCompile>>,
+    /// True in a serving server, which publishes what it stores; false in
+    /// `ledcast-server apply` and other one-shot commands, whose rotations
+    /// a serving replica claims and publishes.
+    pub publishes: AtomicBool,
+}
+
+impl Default for CompileGate {
+    fn default() -> Self {
+        CompileGate {
+            issued: AtomicU64::new(0),
+            covered: tokio::sync::Mutex::new(0),
+            settled: watch::Sender::new(0),
+            wake: Notify::new(),
+            reasons: Mutex::default(),
+            task: Mutex::default(),
+            stop: watch::Sender::new(false),
+            last: Mutex::default(),
+            publishes: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The recompiler's last finished compile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastCompile {
+    /// The newest request it covered.
+    pub ticket: u64,
+    /// When it finished (ms since the epoch).
+    pub finished_at: i64,
+    /// How long it took, from taking the lease to the last stored chunk.
+    pub took_ms: u64,
+    /// Screens compiled.
+    pub screens: usize,
+    /// Rotations stored (screens whose loop changed).
+    pub stored: usize,
+    /// Why it failed (it is tried again in a few seconds).
+    pub error: Option<String>,
+}
+
+/// Where the recompiler is (`GET /api/v1/recompile`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Progress {
+    /// Requests made so far (tickets 1..=requested).
+    pub requested: u64,
+    /// Every ticket up to this one has been compiled (or tried).
+    pub done: u64,
+    /// True while a compile runs.
+    pub running: bool,
+    /// The last compile the task finished.
+    pub last: Option<LastCompile>,
+}
+
+/// How long after a failed compile the task tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl CompileGate {
+    /// Waits until no compile of this process runs, and keeps others out
+    /// while the guard lives.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, u64> {
+        self.covered.lock().await
+    }
+
+    /// Waits until a compile that began after `ticket` was issued finished.
+    pub async fn settled(&self, ticket: u64) {
+        let mut settled = self.settled.subscribe();
+        let _ = settled.wait_for(|done| *done >= ticket).await;
+    }
+
+    /// Waits until every request made so far has been compiled (or tried).
+    pub async fn settle_all(&self) {
+        self.settled(self.issued.load(Ordering::SeqCst)).await;
+    }
+
+    /// Where the recompiler is.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            requested: self.issued.load(Ordering::SeqCst),
+            done: *self.settled.borrow(),
+            running: self.covered.try_lock().is_err(),
+            last: self.last.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+
+    /// Stops the task after the compile it is in (shutdown, before the
+    /// store closes) and waits for it.
+    pub async fn shutdown(&self) {
+        self.stop.send_replace(true);
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Records that rotations must be compiled again (a change that affects
+/// them is stored) and returns at once with the request's ticket; the
+/// recompiler task compiles soon after, once for every request that
+/// arrived meanwhile. [`CompileGate::settled`] waits for it.
+pub fn request(state: &AppState, reason: &'static str) -> u64 {
+    let gate = &state.compile_lock;
+    let ticket = gate.issued.fetch_add(1, Ordering::SeqCst) + 1;
+    gate.reasons
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(reason);
+    {
+        let mut task = gate.task.lock().unwrap_or_else(|e| e.into_inner());
+        if task.is_none() && !*gate.stop.borrow() {
+            *task = Some(tokio::spawn(run(state.clone())));
+        }
+    }
+    gate.wake.notify_one();
+    ticket
+}
+
+/// What a handler says about the compile it asked for.
+pub fn pending(ticket: u64) -> serde_json::Value {
+    serde_json::json!({"ticket": ticket, "progress": "/api/v1/recompile"})
+}
+
+/// The recompiler task: one compile per wake-up, covering every request
+/// issued before it began; after a failure it tries again.
+async fn run(state: AppState) {
+    let gate = state.compile_lock.clone();
+    let mut stop = gate.stop.subscribe();
+    let mut failed = false;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            () = gate.wake.notified() => {}
+            () = tokio::time::sleep(RETRY_AFTER), if failed => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        let reasons: Vec<&str> =
+            std::mem::take(&mut *gate.reasons.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        let mut covered = gate.covered.lock().await;
+        let upto = gate.issued.load(Ordering::SeqCst);
+        if *covered >= upto {
+            drop(covered);
+            gate.settled
+                .send_modify(|settled| *settled = (*settled).max(upto));
+            failed = false;
+            continue;
+        }
+        let started = crate::clock::monotonic();
+        let result = recompile_leased(&state, state.clock.now()).await;
+        let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if result.is_ok() {
+            *covered = (*covered).max(upto);
+        }
+        drop(covered);
+        let finished_at = state.clock.now().as_millis();
+        let last = match &result {
+            Ok(report) => {
+                tracing::info!(
+                    reasons = reasons.join(", "),
+                    stored = report.stored.len(),
+                    screens = report.screens,
+                    took_ms,
+                    "recompiled"
+                );
+                LastCompile {
+                    ticket: upto,
+                    finished_at,
+                    took_ms,
+                    screens: report.screens,
+                    stored: report.stored.len(),
+                    error: None,
+                }
+            }
+            Err(error) => {
+                tracing::error!(reasons = reasons.join(", "), %error, "recompile failed; trying again shortly");
+                LastCompile {
+                    ticket: upto,
+                    finished_at,
+                    took_ms,
+                    screens: 0,
+                    stored: 0,
+                    error: Some(format!("{error:#}")),
+                }
+            }
+        };
+        failed = result.is_err();
+        *gate.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+        gate.settled
+            .send_modify(|settled| *settled = (*settled).max(upto));
+    }
+}
+
+/// Sleeps `every`; false when the server stops first.
+async fn pause(stopping: &watch::Receiver<bool>, every: Duration) -> bool {
+    let mut stopping = stopping.clone();
+    tokio::select! {
+        () = tokio::time::sleep(every) => true,
+        _ = stopping.wait_for(|stop| *stop) => false,
+    }
+}
+
+/// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
+pub(crate) fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
+    let mut announced = state.announced.lock().unwrap_or_else(|e| e.into_inner());
+    let known = announced.entry(screen.to_owned()).or_insert(0);
+    if *known >= version {
+        return false;
+    }
+    *known = version;
+    true
+}
+
+/// Publishes rotations another process stored without publishing them
+/// (`ledcast-server apply`): every 2 seconds it claims the unannounced ones
+/// in the database, so that of several replicas exactly one publishes each
+/// (issue 21: both used to publish every rotation), and announces the
+/// newest of each screen on `events`.
+pub(crate) async fn watch_stored_versions(state: AppState, stopping: watch::Receiver<bool>) {
+    loop {
+        if !pause(&stopping, Duration::from_secs(2)).await {
+            return;
+        }
+        let claimed = match state.store.claim_unannounced_rotations().await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "could not claim rotations to publish");
+                continue;
+            }
+        };
+        let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+        for (screen, version) in claimed {
+            let known = newest.entry(screen).or_insert(version);
+            *known = (*known).max(version);
+        }
+        for (screen, version) in newest {
+            let (Ok(screen_id), Ok(Some(stored))) = (
+                protocol::ScreenId::new(&screen),
+                state.store.latest_rotation(&screen).await,
+            ) else {
+                continue;
+            };
+            // A newer version stored since is published by whoever stored
+            // it (or claimed in turn).
+            if stored.version != version || !announce_once(&state, &screen, version) {
+                continue;
+            }
+            let _ = state.events.send(ServerEvent::RotationStored {
+                screen_id,
+                version: stored.version,
+                envelope: Arc::new(stored.envelope),
+            });
+        }
+    }
+}
+
+/// Keeps every screen's rotation ahead of its expiry: recompiles when any
+/// stored rotation expires within `refresh_when_expiring_within_hours`.
+pub(crate) async fn refresh_loop(state: AppState, stopping: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.rotations.check_interval_seconds.max(1));
+    loop {
+        let now = state.clock.now();
+        let within = state.config.rotations.refresh_when_expiring_within_hours * 3_600_000;
+        match state.store.latest_rotations().await {
+            Ok(rotations) => {
+                if rotations
+                    .iter()
+                    .any(|r| r.expires_at - now.as_millis() < within)
+                {
+                    request(&state, "rotations nearing expiry");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not check rotation expiry"),
+        }
+        if !pause(&stopping, every).await {
+            return;
+        }
+    }
+}
+
+/// What a compile produced.
+#[derive(Debug, Default)]
+pub struct CompileReport {
+    /// Screens compiled.
+    pub screens: usize,
+    /// `(screen, version)` of every newly stored rotation.
+    pub stored: Vec<(String, u64)>,
+    /// The compiler's diagnostics.
+    pub diagnostics: Vec<compiler::Diagnostic>,
+}
+
+/// Builds the compiler's material catalog from the store: non-retired
+/// materials, approved ones marked approved, with their renditions, and the
+/// library editions as stored (see [`crate::packs::EditionView`]).
+pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
+    let editions = crate::packs::EditionView::stored(state).await?;
+    catalog_with(state, &editions).await
+}
+
+/// [`catalog`] with `editions` in place of the stored ones (the rotation
+/// diff before an edition's approval compiles with it as current).
+pub async fn catalog_with(
+    state: &AppState,
+    editions: &crate::packs::EditionView,
+) -> anyhow::Result<compiler::Catalog> {
+    let materials = state.store.list_materials(&Default::default()).await?;
+    let renditions = state.store.list_renditions().await?;
+    let scrolling: std::collections::BTreeSet<String> = state
+        .store
+        .list_profiles()
+        .await?
+        .into_iter()
+        .filter(|p| p.can_scroll)
+        .map(|p| p.id)
+        .collect();
+    let text_materials: std::collections::BTreeSet<String> = materials
+        .iter()
+        .filter(|m| m.kind == "text")
+        .map(|m| m.id.clone())
+        .collect();
+    let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
+    for r in renditions {
+        let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
+            continue;
+        };
+        let facts: crate::legibility::RenditionFacts = r
+            .facts
+            .as_deref()
+            .and_then(|f| serde_json::from_str(f).ok())
+            .unwrap_or_default();
+        let strip_width_px = (text_materials.contains(&r.material_id)
+            && scrolling.contains(&r.profile_id))
+        .then(|| u32::try_from(r.width).unwrap_or(0));
+        let media = protocol::MediaRef {
+            sha256: sha,
+            size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
+            mime: r.mime.clone(),
+            width: u32::try_from(r.width).unwrap_or(0),
+            height: u32::try_from(r.height).unwrap_or(0),
+        };
+        by_material
+            .entry(r.material_id.clone())
+            .or_default()
+            .insert(
+                r.profile_id.clone(),
+                facts.catalog_rendition(media, strip_width_px),
+            );
+    }
+    let mut refused: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (material, profile, problem) in state.store.list_rendition_refusals().await? {
+        if let Ok(problem) = serde_json::from_str::<crate::legibility::Problem>(&problem) {
+            refused
+                .entry(material)
+                .or_default()
+                .insert(profile, problem.en);
+        }
+    }
+    let out = materials
+        .into_iter()
+        .filter(|m| m.state != "retired" && m.state != "rejected")
+        .map(|m| compiler::CatalogMaterial {
+            kind: match m.kind.as_str() {
+                "video" => compiler::MaterialKind::Video,
+                "text" => compiler::MaterialKind::Text,
+                _ => compiler::MaterialKind::Poster,
+            },
+            renditions: by_material.remove(&m.id).unwrap_or_default(),
+            refused: refused.remove(&m.id).unwrap_or_default(),
+            approved: editions.approved(&m),
+            is_warning: m.is_warning,
+            added_at: m.uploaded_at,
+            duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
+            category: m.tags.first().cloned(),
+            source: Some(m.source.clone()),
+            edition: crate::packs::edition_of(&m.tags),
+            valid_from: m.valid_from,
+            valid_until: editions.valid_until(&m),
+            title: m.title.clone(),
+            tags: m.tags.clone(),
+            id: m.id,
+        })
+        .collect();
+    Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
+}
+
+/// Rotations stored per transaction by [`recompile`].
+const ROTATIONS_PER_TRANSACTION: usize = 250;
+
+/// The instant compiles are made at: `now` floored to the hour, so that
+/// recompiling within the same hour with unchanged inputs yields the same
+/// content (and no new version); the periodic refresh moves it forward.
+pub fn compile_instant(now: protocol::Timestamp) -> protocol::Timestamp {
+    protocol::Timestamp(now.as_millis() - now.as_millis().rem_euclid(3_600_000))
+}
+
+/// SHA-256 of a rotation's content, ignoring its version and issue time
+/// (which change on every compile).
+pub fn content_sha256(rotation: &protocol::Rotation) -> String {
+    let mut normalised = rotation.clone();
+    normalised.version = 0;
+    normalised.issued_at = protocol::Timestamp(0);
+    sha256_hex(&serde_json::to_vec(&normalised).unwrap_or_default())
+}
+
+/// Parses the stored playlist files, compiles every screen at `now`, and
+/// stores (and announces) a new signed version for each screen whose
+/// content changed.
+pub async fn recompile(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
+    let gate = &state.compile_lock;
+    let mut covered = gate.covered.lock().await;
+    let upto = gate.issued.load(Ordering::SeqCst);
+    let report = recompile_leased(state, now).await;
+    if report.is_ok() {
+        *covered = (*covered).max(upto);
+    }
+    gate.settled
+        .send_modify(|settled| *settled = (*settled).max(upto));
+    report
+}
+
+/// [`recompile`] under the deployment-wide compile lease (the caller holds
+/// the in-process lock): reading inputs, compiling and storing happen
+/// while no other replica does the same.
+async fn recompile_leased(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
+    let lease = state
+        .store
+        .compile_lease()
+        .await
+        .context("waiting for the compile lease")?;
+    let report = recompile_inputs(state, now).await;
+    lease.release().await;
+    report
+}
+
+/// Times a stored chunk is retried when another writer stored a version
+/// first (only a writer outside the compile lease can; the key hand-over's
+/// re-signing takes the lease too). Each retry reads the newest versions
+/// again.
+const STORE_ATTEMPTS: usize = 5;
+
+async fn recompile_inputs(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<CompileReport> {
+    let started = crate::clock::monotonic();
+    let Some((model, mut diagnostics)) = stored_model(state, now).await? else {
+        return Ok(CompileReport::default());
+    };
+    let catalog = catalog(state).await?;
+    let loaded_ms = started.elapsed().as_millis();
+    let rotations = &state.config.rotations;
+    let window = compiler::Window::hours(
+        compile_instant(now),
+        rotations.horizon_hours,
+        rotations.expires_after_hours,
+    );
+    // The compiler spreads over every core; off the async workers.
+    let (compiled, compile_diagnostics) =
+        tokio::task::spawn_blocking(move || compiler::compile(&model, &catalog, window))
+            .await
+            .context("the compiler stopped")?;
+    diagnostics.extend(compile_diagnostics);
+    let compiled_ms = started.elapsed().as_millis();
+    let mut report = CompileReport {
+        screens: compiled.len(),
+        ..Default::default()
+    };
+    // Changed rotations are stored in chunks, one transaction each (one
+    // fsync per chunk on SQLite, not one per screen), and each chunk is
+    // announced as soon as it is committed, so screens start receiving while
+    // later chunks are stored.
+    let key = state.signing_key.clone();
+    for chunk in compiled.chunks(ROTATIONS_PER_TRANSACTION) {
+        let hashes: Vec<String> = chunk.iter().map(|s| content_sha256(&s.rotation)).collect();
+        let candidates: Vec<RotationCandidate<'_>> = chunk
+            .iter()
+            .zip(&hashes)
+            .map(|(screen, hash)| RotationCandidate {
+                screen_id: screen.rotation.screen_id.as_str(),
+                content_sha256: hash,
+                issued_at: now.as_millis(),
+                expires_at: screen.rotation.expires_at.as_millis(),
+            })
+            .collect();
+        let publishes = state.compile_lock.publishes.load(Ordering::Relaxed);
+        let mut attempt = 0;
+        let stored = loop {
+            attempt += 1;
+            let stored = state
+                .store
+                .store_rotations_if_changed(&candidates, publishes, |i, version| {
+                    let mut stamped = chunk[i].rotation.clone();
+                    stamped.version = version;
+                    stamped.issued_at = now;
+                    protocol::seal(&stamped, &key)
+                })
+                .await;
+            match stored {
+                Err(crate::store::StoreError::Conflict { what }) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(attempt, %what, "rotation versions collided; storing again");
+                }
+                other => break other?,
+            }
+        };
+        for (i, stored) in stored {
+            state
+                .metrics
+                .rotations_stored
+                .fetch_add(1, Ordering::Relaxed);
+            report
+                .stored
+                .push((stored.screen_id.clone(), stored.version));
+            announce_once(state, &stored.screen_id, stored.version);
+            let _ = state.events.send(ServerEvent::RotationStored {
+                screen_id: chunk[i].rotation.screen_id.clone(),
+                version: stored.version,
+                envelope: Arc::new(stored.envelope),
+            });
+        }
+    }
+    report.diagnostics = diagnostics;
+    tracing::debug!(
+        screens = report.screens,
+        stored = report.stored.len(),
+        loaded_ms,
+        compiled_ms,
+        total_ms = started.elapsed().as_millis(),
+        "recompile timings (cumulative)"
+    );
+    Ok(report)
+}
+
+/// The stored playlist files parsed, with only approved schedules and the
+/// API's alerts active at `now`; `None` when no files are stored.
+pub async fn stored_model(
+    state: &AppState,
+    now: protocol::Timestamp,
+) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
+    let files = state.store.playlist_files().await?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (mut model, diagnostics) = compiler::parse(&inputs);
+    let approved: Vec<String> = state
+        .store
+        .list_schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.state == "approved")
+        .map(|s| s.id)
+        .collect();
+    model.schedules.retain(|s| approved.contains(&s.id));
+    // A schedule whose change waits for approval (or was rejected) keeps
+    // its last approved version on air, playing today's version of the
+    // playlist it named then.
+    for (id, files) in state.store.previously_approved_schedules().await? {
+        let inputs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|f| (f.name.as_str(), f.text.as_str()))
+            .collect();
+        let (old, _) = compiler::parse(&inputs);
+        let Some(schedule) = old.schedules.iter().find(|s| s.id == id) else {
+            continue;
+        };
+        let Some(playlist_id) = old.playlists.get(schedule.playlist).map(|p| &p.id) else {
+            continue;
+        };
+        match model.playlists.iter().position(|p| &p.id == playlist_id) {
+            Some(playlist) => model.schedules.push(compiler::model::Schedule {
+                playlist,
+                ..schedule.clone()
+            }),
+            None => tracing::warn!(
+                schedule = %id,
+                playlist = %playlist_id,
+                "the approved version of a schedule names a playlist that no longer exists; it is off air until the change is approved"
+            ),
+        }
+    }
+    add_api_alerts(state, &mut model, now).await?;
+    Ok(Some((model, diagnostics)))
+}
+
+/// Adds the live API alerts to the model: each gets a one-item playlist
+/// `api-alert:<id>` of its material, pre-empting everything on its targets.
+async fn add_api_alerts(
+    state: &AppState,
+    model: &mut compiler::Model,
+    now: protocol::Timestamp,
+) -> anyhow::Result<()> {
+    for alert in state.store.list_alerts(Some(now.as_millis())).await? {
+        let list = |key: &str| -> Vec<String> {
+            alert.targets[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        model.playlists.push(compiler::model::Playlist {
+            id: format!("api-alert:{}", alert.id),
+            name: format!("alert {}", alert.id),
+            items: vec![compiler::model::Item {
+                source: compiler::model::ItemSource::Material(alert.material_id.clone()),
+                seconds: None,
+                valid_from: None,
+                valid_until: None,
+                location: Default::default(),
+            }],
+            location: Default::default(),
+        });
+        model.alerts.push(compiler::model::Alert {
+            id: format!("api-{}", alert.id),
+            playlist: model.playlists.len() - 1,
+            targets: compiler::model::Targets {
+                screens: list("screens"),
+                tags: list("tags"),
+                sites: list("sites"),
+            },
+            from: Some(alert.starts_at),
+            until: alert.until,
+            location: Default::default(),
+        });
+    }
+    Ok(())
+}
