@@ -59,7 +59,9 @@
       error.hidden = true;
       const result = await api("POST", "/api/v1/login", { username: $("#username").value.trim(), password: $("#password").value });
       if (result.ok) { location.assign(login.dataset.next || "/ui"); return; }
-      error.textContent = result.status === 401 ? msg("login_failed") : errorText(result);
+      const code = (result.data || {}).error;
+      error.textContent = code === "account_disabled" ? msg("login_disabled")
+        : result.status === 401 ? msg("login_failed") : errorText(result);
       error.hidden = false;
     });
   }
@@ -433,7 +435,25 @@
     });
   });
 
-  // --- users (admins): the password is shown once -------------------------
+  // --- users (admins): passwords are shown once --------------------------
+  // The table is the server's own rendering, fetched again after a change,
+  // so a new or changed account shows at once without a reload.
+  async function reloadUsers() {
+    let html;
+    try {
+      const response = await fetch("/ui/users", { headers: { "Accept": "text/html" }, credentials: "same-origin" });
+      if (!response.ok) return;
+      html = await response.text();
+    } catch (e) { return; }
+    const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#users-table tbody");
+    const current = $("#users-table tbody");
+    if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+  }
+  function showOnce(box, text, password) {
+    box.textContent = text;
+    box.dataset.password = password;
+    box.hidden = false;
+  }
   const createUser = $("#create-user");
   if (createUser) {
     createUser.addEventListener("click", async () => {
@@ -441,24 +461,52 @@
       const sites = role === "branch" ? $$(".new-site:checked").map((b) => b.value) : [];
       const result = await api("POST", "/api/v1/users", { username: $("#new-username").value.trim(), role, sites });
       if (!result.ok) { flash(errorText(result), "error"); return; }
-      const box = $("#new-password");
-      box.textContent = msg("user_created", { user: result.data.username, password: result.data.password });
-      box.dataset.password = result.data.password;
-      box.hidden = false;
+      showOnce($("#new-password"), msg("user_created", { user: result.data.username, password: result.data.password }), result.data.password);
+      $("#new-username").value = "";
+      await reloadUsers();
     });
   }
 
-  // An admin lifts a login lock; the row says so at once.
-  $$(".unlock-user").forEach((button) => {
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      const result = await api("POST", "/api/v1/users/" + encodeURIComponent(button.dataset.user) + "/unlock");
-      if (!result.ok) { button.disabled = false; flash(errorText(result), "error"); return; }
-      const cell = button.closest(".login-state");
-      cell.replaceChildren(el("span", { class: "pill online", text: msg("user_unlocked") }));
-      flash(msg("user_unlocked_flash", { user: button.dataset.name }), "info");
+  const usersTable = $("#users-table");
+  if (usersTable) {
+    usersTable.addEventListener("click", async (event) => {
+      const button = event.target.closest("button");
+      if (!button || !button.dataset.user) return;
+      const user = button.dataset.name;
+      const url = "/api/v1/users/" + encodeURIComponent(button.dataset.user);
+      if (button.classList.contains("unlock-user")) {
+        // An admin lifts a login lock; the row says so at once.
+        button.disabled = true;
+        const result = await api("POST", url + "/unlock");
+        if (!result.ok) { button.disabled = false; flash(errorText(result), "error"); return; }
+        button.closest(".login-state").replaceChildren(el("span", { class: "pill online", text: msg("user_unlocked") }));
+        flash(msg("user_unlocked_flash", { user }), "info");
+      } else if (button.classList.contains("disable-user") || button.classList.contains("enable-user")) {
+        const disable = button.classList.contains("disable-user");
+        if (disable && !window.confirm(msg("user_disable_confirm", { user }))) return;
+        button.disabled = true;
+        const result = await api("POST", url + (disable ? "/disable" : "/enable"));
+        if (!result.ok) {
+          button.disabled = false;
+          const code = (result.data || {}).error;
+          flash(code === "own_account" ? msg("user_own_account") : errorText(result), "error");
+          return;
+        }
+        flash(msg(disable ? "user_disabled_flash" : "user_enabled_flash", { user }), "info");
+        await reloadUsers();
+      } else if (button.classList.contains("reset-password")) {
+        if (!window.confirm(msg("user_reset_confirm", { user }))) return;
+        button.disabled = true;
+        const result = await api("POST", url + "/password");
+        button.disabled = false;
+        if (!result.ok) { flash(errorText(result), "error"); return; }
+        const box = $("#reset-password");
+        showOnce(box, msg("user_password_reset", { user: result.data.username, password: result.data.password }), result.data.password);
+        box.scrollIntoView({ block: "center" });
+        await reloadUsers();
+      }
     });
-  });
+  }
 
   // --- reports: the date range goes into every link --------------------------
   const reportFrom = $("#report-from");

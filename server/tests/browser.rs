@@ -371,8 +371,7 @@ async fn office_approver_branch_journey_in_chromium() {
         shown.attr("data-password").await.ok()?
     })
     .await;
-    // The users list names the branch user's site, not its id.
-    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    // The new user is in the list at once (no reload), named by site, not id.
     let row = until(15, "the branch user's row", || async {
         let rows = client.find_all(Locator::Css("tbody tr")).await.ok()?;
         for row in rows {
@@ -396,6 +395,65 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "01d-users-sites").await;
+    // The admin disables the branch user (the row says so at once), enables
+    // them again, and resets their password: the new one is shown once.
+    let zhao = "[data-name=\"zhao.branch\"]";
+    client
+        .find(Locator::Css(&format!(".disable-user{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .accept_alert()
+        .await
+        .expect("the disable confirmation");
+    let disabled_row = until(15, "the row to say disabled", || async {
+        let text = text_of(&client, &format!("tr:has(.enable-user{zhao})")).await?;
+        text.contains(zh.text("users_disabled")).then_some(text)
+    })
+    .await;
+    assert!(disabled_row.contains("zhao.branch"), "{disabled_row}");
+    client
+        .execute(
+            "document.querySelector('.enable-user').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "01e-users-disabled").await;
+    client
+        .find(Locator::Css(&format!(".enable-user{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(15, "the row to be in use again", || async {
+        client
+            .find(Locator::Css(&format!(".disable-user{zhao}")))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    client
+        .find(Locator::Css(&format!(".reset-password{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.accept_alert().await.expect("the reset confirmation");
+    let reset_pw = until(15, "the reset password", || async {
+        let shown = client.find(Locator::Id("reset-password")).await.ok()?;
+        shown.attr("data-password").await.ok()?
+    })
+    .await;
+    assert_ne!(reset_pw, branch_pw);
+    let branch_pw = reset_pw;
+    shot(&client, "01f-users-password-reset").await;
     log_out(&client).await;
 
     // --- the editor: two posters and a warning text, a playlist, a schedule ---

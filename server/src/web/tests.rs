@@ -883,3 +883,51 @@ async fn the_audit_log_reads_in_words_and_filters_by_person_and_action() {
     assert!(english.contains("30 Nov 2026 12:08"), "{english}");
     ui.db.finish().await;
 }
+
+/// Issue 19, point 4: each account's row says whether it is in use and
+/// offers the admin's chores: disable (not on the admin's own row, which
+/// says it is theirs), enable again, reset the password.
+#[tokio::test]
+async fn the_users_page_offers_disable_enable_and_reset_but_not_disabling_oneself() {
+    let ui = Ui::new().await;
+    ui.state
+        .store
+        .set_user_disabled("editor", Some(crate::http::tests::TEST_NOW.as_millis()))
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/users", Some("admin"), true).await).await;
+    let row = |name: &str| -> String {
+        page.split("<tr>")
+            .find(|row| row.contains(&format!("<td>{name}</td>")))
+            .unwrap_or_else(|| panic!("no row for {name}: {page}"))
+            .to_owned()
+    };
+    let editor = row("editor");
+    assert!(editor.contains("已停用"), "{editor}");
+    assert!(
+        editor.contains(r#"class="enable-user" data-user="editor""#),
+        "{editor}"
+    );
+    assert!(!editor.contains("disable-user"), "{editor}");
+    let approver = row("approver");
+    assert!(approver.contains("正常使用"), "{approver}");
+    assert!(
+        approver.contains(r#"class="secondary disable-user" data-user="approver""#),
+        "{approver}"
+    );
+    let admin = row("admin");
+    assert!(admin.contains("（这是您本人）"), "{admin}");
+    assert!(
+        !admin.contains("disable-user"),
+        "no way to disable oneself: {admin}"
+    );
+    for name in ["admin", "editor", "approver", "branch-b"] {
+        assert!(
+            row(name).contains(&format!(
+                r#"class="secondary reset-password" data-user="{name}""#
+            )),
+            "{name}"
+        );
+    }
+    ui.db.finish().await;
+}
