@@ -228,18 +228,38 @@
     lines.push("priority = " + (parseInt($("#sc-priority").value, 10) || 0), "");
     return { id, text: lines.join("\n") };
   }
+  // The server says each diagnostic in the page's language (text, hint_text)
+  // and lists the builder's own file first; the others fold away.
+  function diagnosticItem(d) {
+    return el("li", { class: "diag " + (d.severity || "") },
+      el("b", { text: msg("severity_" + d.severity) }), " ", d.text || d.message || "",
+      (d.hint_text || d.hint) ? el("span", { class: "muted", text: " — " + (d.hint_text || d.hint) }) : "",
+      d.where ? el("span", { class: "muted small mono diag-where", text: " (" + msg("diag_where") + " " + d.where + ")" }) : "");
+  }
   function showDiagnostics(result, applied) {
     const box = $("#diagnostics");
+    const othersBox = $("#other-diagnostics");
     box.replaceChildren();
+    othersBox.replaceChildren();
     const data = result.data || {};
     const diagnostics = data.diagnostics || [];
-    diagnostics.forEach((d) => {
-      const where = d.location ? d.location.file + ":" + d.location.line + ":" + d.location.column : "";
-      box.append(el("li", { class: "diag " + (d.severity || "") }, el("b", { text: msg("severity_" + d.severity) }), " ", el("span", { class: "mono", text: where }), " ", d.message || "", d.hint ? el("span", { class: "muted", text: " — " + d.hint }) : ""));
-    });
-    if (!result.ok) { flash(errorText(result), "error"); return; }
+    const own = diagnostics.filter((d) => d.own);
+    const others = diagnostics.filter((d) => !d.own);
+    own.forEach((d) => box.append(diagnosticItem(d)));
+    if (others.length) {
+      const list = el("ul", { class: "diagnostics" });
+      others.forEach((d) => list.append(diagnosticItem(d)));
+      const details = el("details", { class: "other-diagnostics" }, el("summary", { text: msg("diag_others", { n: others.length }) }), list);
+      // Errors elsewhere also block saving: then the list starts open.
+      details.open = others.some((d) => d.severity === "error");
+      othersBox.append(details);
+    }
+    const errors = diagnostics.filter((d) => d.severity === "error").length;
+    if (!result.ok) { flash(errors ? msg("check_errors", { n: errors }) : errorText(result), "error"); return; }
     if (applied) flash(msg("apply_done"), "ok");
-    else flash(diagnostics.length ? msg("check_with_notes", { n: diagnostics.length }) : msg("check_clean"), "ok");
+    else if (!diagnostics.length) flash(msg("check_clean"), "ok");
+    else if (!own.length) flash(msg("check_own_clean", { n: others.length }), "ok");
+    else flash(msg("check_with_notes", { n: own.length }), "ok");
   }
   async function submitBuilder(dryRun) {
     const built = builderToml();
@@ -250,7 +270,7 @@
     const name = "ui-" + built.id + ".toml";
     const files = exported.data.files.filter((f) => f.name !== name && f.name !== "materials.toml");
     files.push({ name, text: built.text });
-    const result = await api("POST", "/api/v1/apply", { files, dry_run: dryRun });
+    const result = await api("POST", "/api/v1/apply", { files, dry_run: dryRun, own_file: name });
     showDiagnostics(result, !dryRun);
     if (result.ok && !dryRun) setTimeout(() => location.reload(), 1200);
   }

@@ -628,9 +628,6 @@ async fn office_approver_branch_journey_in_chromium() {
             .await
             .unwrap();
     }
-    let hours = client.find(Locator::Id("sc-hours")).await.unwrap();
-    hours.clear().await.unwrap();
-    hours.send_keys("00:00-24:00").await.unwrap();
     let priority = client.find(Locator::Id("sc-priority")).await.unwrap();
     priority.clear().await.unwrap();
     priority.send_keys("90").await.unwrap();
@@ -641,6 +638,62 @@ async fn office_approver_branch_journey_in_chromium() {
         .click()
         .await
         .unwrap();
+    // A typo in the hours: 检查 says it in Chinese, first, with the file
+    // and line beside it; the demo's own notes fold away below.
+    let hours = client.find(Locator::Id("sc-hours")).await.unwrap();
+    hours.clear().await.unwrap();
+    hours.send_keys("08:00-2000").await.unwrap();
+    client
+        .find(Locator::Id("pl-check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let first = until(20, "the typo said", || async {
+        text_of(&client, "#diagnostics li:first-child").await
+    })
+    .await;
+    let expected = zh
+        .text("diag_hours_not_a_time")
+        .replace("{value}", "2000")
+        .replace("{example}", "17:30");
+    assert!(
+        first.contains(&expected)
+            && first.contains(&format!("ui-{PLAYLIST_ID}.toml:"))
+            && !first.contains("is not a time"),
+        "{first}"
+    );
+    let others = client
+        .find(Locator::Css("#other-diagnostics details"))
+        .await
+        .expect("the other files' notes, folded");
+    assert_eq!(others.attr("open").await.unwrap(), None, "folded");
+    client
+        .execute(
+            "document.getElementById('pl-check').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03a-builder-bad-time").await;
+    client
+        .execute(
+            "document.querySelector('#other-diagnostics details').open = true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03a-builder-other-notes").await;
+    client
+        .execute(
+            "document.getElementById('flash').className = 'flash'; window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    hours.clear().await.unwrap();
+    hours.send_keys("00:00-24:00").await.unwrap();
     client
         .find(Locator::Id("pl-check"))
         .await
