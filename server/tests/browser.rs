@@ -6,6 +6,8 @@
 //! schedules it on one bank branch; an approver approves all of it and sees
 //! the branch's door screen pick the new rotation up; the branch user sees
 //! only their branch, confirms a screen and downloads the CSV report.
+//! On the way the admin disables (the clerk's login says so), enables and
+//! resets a user, and the editor's typo in the hours is said in Chinese.
 //! Screenshots of the main pages go to `target/tmp/browser-screenshots/`.
 //!
 //! `LEDCAST_TEST_CHROMEDRIVER=/usr/bin/chromedriver` makes the test required
@@ -423,6 +425,13 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "01e-users-disabled").await;
+    // The disabled clerk is told so on the login page, in Chinese.
+    log_out(&client).await;
+    let shown = try_login(&client, &base, "zhao.branch", &branch_pw).await;
+    assert_eq!(shown, zh.text("js_login_disabled"));
+    shot(&client, "01e-login-disabled").await;
+    log_in(&client, &base, "admin", &admin_password).await;
+    client.goto(&format!("{base}/ui/users")).await.unwrap();
     client
         .find(Locator::Css(&format!(".enable-user{zhao}")))
         .await
