@@ -95,7 +95,9 @@ pub(crate) fn read(raw: &Spanned<RawBrightness>, owner: &str) -> Result<Brightne
             Ok(ranges) => ranges,
             Err(error) => {
                 let message = match error {
-                    HoursError::Syntax(message) => message,
+                    error @ (HoursError::NotARange { .. } | HoursError::NotATime { .. }) => {
+                        error.to_string()
+                    }
                     HoursError::Empty(range) => format!("`{range}` is empty"),
                     HoursError::CrossesMidnight { range } => format!("`{range}` crosses midnight"),
                 };

@@ -111,6 +111,12 @@ pub struct DaysError {
     pub offset: usize,
     /// How to write it instead.
     pub hint: String,
+    /// The message's key (see [`crate::diagnostic::MessageKey`]): its
+    /// values are `token` and, where the message names a second word, `other`.
+    pub key: &'static str,
+    /// The second word the message names (the day before, the day after),
+    /// or empty.
+    pub other: String,
 }
 
 impl fmt::Display for DaysError {
@@ -198,21 +204,26 @@ fn word_at(rest: &str) -> Option<(DayToken, usize)> {
 /// [`DAY_SET_WORDS`]. See the tables above for every accepted form.
 pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
     let tokens = day_tokens(text);
-    let refuse = |k: usize, message: String, hint: String| -> DaysError {
-        let (_, offset, token) = tokens
-            .get(k)
-            .copied()
-            .unwrap_or((DayToken::List, text.len(), ""));
-        DaysError {
-            message,
-            token: token.to_owned(),
-            offset,
-            hint,
-        }
-    };
+    let refuse =
+        |k: usize, key: (&'static str, &str), message: String, hint: String| -> DaysError {
+            let (_, offset, token) =
+                tokens
+                    .get(k)
+                    .copied()
+                    .unwrap_or((DayToken::List, text.len(), ""));
+            DaysError {
+                message,
+                token: token.to_owned(),
+                offset,
+                hint,
+                key: key.0,
+                other: key.1.to_owned(),
+            }
+        };
     if tokens.is_empty() {
         return Err(refuse(
             0,
+            ("days_none", ""),
             "no day given".to_owned(),
             DAYS_EXAMPLES.to_owned(),
         ));
@@ -239,6 +250,7 @@ pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
                         Some(&(DayToken::Set(_), _, word)) => {
                             return Err(refuse(
                                 k + 1,
+                                ("days_range_of_set", ""),
                                 format!("`{word}` is several days; a range joins two single days"),
                                 format!(
                                     "write the range between two days, e.g. `{token}{separator}{}`",
@@ -250,6 +262,7 @@ pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
                         None => {
                             return Err(refuse(
                                 k,
+                                ("days_range_no_end", token),
                                 format!("`{separator}` after `{token}` has no last day"),
                                 format!(
                                     "e.g. `{token}{separator}{}`",
@@ -277,6 +290,7 @@ pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
                 if k + 1 == tokens.len() {
                     return Err(refuse(
                         k,
+                        ("days_trailing_separator", ""),
                         format!("`{separator}` is not followed by a day"),
                         "remove the trailing separator".to_owned(),
                     ));
@@ -294,7 +308,7 @@ pub fn parse_days(text: &str) -> Result<DaySet, DaysError> {
 fn unknown_or_misplaced(
     tokens: &[(DayToken, usize, &str)],
     k: usize,
-    refuse: impl Fn(usize, String, String) -> DaysError,
+    refuse: impl Fn(usize, (&'static str, &str), String, String) -> DaysError,
 ) -> DaysError {
     let (kind, _, token) = tokens[k];
     let previous = k.checked_sub(1).map(|p| tokens[p]);
@@ -308,6 +322,7 @@ fn unknown_or_misplaced(
                 let dash = if a.is_ascii() { "-" } else { "至" };
                 return refuse(
                     k,
+                    ("days_not_a_day", ""),
                     format!("`{token}` is not a day or a separator"),
                     format!("for the range write `{a}{dash}{b}`; for the two days `{a},{b}`"),
                 );
@@ -320,13 +335,19 @@ fn unknown_or_misplaced(
                 Some(best) => format!("did you mean `{best}`?"),
                 None => DAYS_EXAMPLES.to_owned(),
             };
-            refuse(k, format!("`{token}` is not a day or a separator"), hint)
+            refuse(
+                k,
+                ("days_not_a_day", ""),
+                format!("`{token}` is not a day or a separator"),
+                hint,
+            )
         }
         DayToken::Day(_) | DayToken::Set(_) => {
             let before = previous.map_or("", |p| p.2);
             let dash = if before.is_ascii() { "-" } else { "至" };
             refuse(
                 k,
+                ("days_no_separator", before),
                 format!("`{token}` follows `{before}` without a separator"),
                 format!(
                     "for the range write `{before}{dash}{token}`; for a list `{before},{token}`"
@@ -336,22 +357,26 @@ fn unknown_or_misplaced(
         DayToken::Range => match (previous, next) {
             (Some((DayToken::Day(_), _, _)), Some((DayToken::Day(_), _, _))) => refuse(
                 k,
+                ("days_second_range", ""),
                 format!("a second `{token}`: a range has two ends"),
                 "write several ranges as a list, e.g. `mon-wed,fri-sat`".to_owned(),
             ),
             (Some((DayToken::Set(_), _, word)), _) => refuse(
                 k,
+                ("days_range_of_set_word", word),
                 format!("`{word}` is several days; a range joins two single days"),
                 DAYS_EXAMPLES.to_owned(),
             ),
             _ => refuse(
                 k,
+                ("days_nothing_before", ""),
                 format!("`{token}` has no day before it"),
                 DAYS_EXAMPLES.to_owned(),
             ),
         },
         DayToken::List => refuse(
             k,
+            ("days_nothing_before", ""),
             format!("`{token}` has no day before it"),
             "remove the extra separator".to_owned(),
         ),
@@ -361,8 +386,18 @@ fn unknown_or_misplaced(
 /// Why an hours string was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HoursError {
-    /// Not `HH:MM-HH:MM`.
-    Syntax(String),
+    /// A part that is not `HH:MM-HH:MM`.
+    NotARange {
+        /// The part as written.
+        part: String,
+    },
+    /// A start or end that is not a time.
+    NotATime {
+        /// The side as written.
+        value: String,
+        /// A time to write instead (`08:30` for a start, `17:30` for an end).
+        example: &'static str,
+    },
     /// The range ends before it starts and `overnight` was not set.
     CrossesMidnight {
         /// The offending range as written.
@@ -375,7 +410,12 @@ pub enum HoursError {
 impl fmt::Display for HoursError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HoursError::Syntax(message) => f.write_str(message),
+            HoursError::NotARange { part } => {
+                write!(f, "`{part}` is not a range like `08:30-17:30`")
+            }
+            HoursError::NotATime { value, example } => {
+                write!(f, "`{value}` is not a time like `{example}`")
+            }
             HoursError::CrossesMidnight { range } => {
                 write!(f, "`{range}` crosses midnight")
             }
@@ -417,14 +457,18 @@ pub fn parse_hours(text: &str, overnight: bool) -> Result<Vec<TimeRange>, HoursE
     let mut ranges = Vec::new();
     for part in text.split(|c| HOURS_LIST_SEPARATORS.iter().any(|s| s.starts_with(c))) {
         let part = part.trim();
-        let (a, b) = split_range(part).ok_or_else(|| {
-            HoursError::Syntax(format!("`{part}` is not a range like `08:30-17:30`"))
+        let (a, b) = split_range(part).ok_or_else(|| HoursError::NotARange {
+            part: part.to_owned(),
         })?;
-        let start = parse_clock(a).filter(|m| *m < 1440).ok_or_else(|| {
-            HoursError::Syntax(format!("`{}` is not a time like `08:30`", a.trim()))
-        })?;
-        let end = parse_clock(b).ok_or_else(|| {
-            HoursError::Syntax(format!("`{}` is not a time like `17:30`", b.trim()))
+        let start = parse_clock(a)
+            .filter(|m| *m < 1440)
+            .ok_or_else(|| HoursError::NotATime {
+                value: a.trim().to_owned(),
+                example: "08:30",
+            })?;
+        let end = parse_clock(b).ok_or_else(|| HoursError::NotATime {
+            value: b.trim().to_owned(),
+            example: "17:30",
         })?;
         // "…-00:00" means until midnight.
         let end = if end == 0 { 1440 } else { end };
@@ -449,11 +493,38 @@ pub fn parse_hours(text: &str, overnight: bool) -> Result<Vec<TimeRange>, HoursE
     Ok(ranges)
 }
 
+/// Why a date or date range was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DateRangeError {
+    /// Not `YYYY-MM-DD`.
+    NotADate {
+        /// The date as written.
+        value: String,
+    },
+    /// The last day is before the first.
+    Backwards {
+        /// The range as written.
+        range: String,
+    },
+}
+
+impl fmt::Display for DateRangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DateRangeError::NotADate { value } => {
+                write!(f, "`{value}` is not a date like `2026-12-01`")
+            }
+            DateRangeError::Backwards { range } => write!(f, "`{range}` ends before it starts"),
+        }
+    }
+}
+
 /// Parses `"2026-12-01"` or `"2026-12-24..2026-12-26"`.
-pub fn parse_date_range(text: &str) -> Result<DateRange, String> {
+pub fn parse_date_range(text: &str) -> Result<DateRange, DateRangeError> {
     let parse = |s: &str| {
-        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("`{}` is not a date like `2026-12-01`", s.trim()))
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| DateRangeError::NotADate {
+            value: s.trim().to_owned(),
+        })
     };
     let (first, last) = match text.split_once("..") {
         Some((a, b)) => (parse(a)?, parse(b)?),
@@ -463,7 +534,9 @@ pub fn parse_date_range(text: &str) -> Result<DateRange, String> {
         }
     };
     if last < first {
-        return Err(format!("`{text}` ends before it starts"));
+        return Err(DateRangeError::Backwards {
+            range: text.to_owned(),
+        });
     }
     Ok(DateRange { first, last })
 }

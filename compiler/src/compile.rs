@@ -538,13 +538,17 @@ impl<'a> Compiler<'a> {
                         &alert.location,
                         format!("alert `{}` has expired; it is not compiled in", alert.id),
                     )
-                    .with_hint("remove it once it is no longer needed for the record"),
+                    .with_hint("remove it once it is no longer needed for the record")
+                    .with_key(
+                        "alert_expired",
+                        [("owner_kind", "alert"), ("owner", alert.id.as_str())],
+                    ),
                 );
             } else if alert.from.is_some_and(|f| f >= end) {
                 self.report(Diagnostic::info(
                     &alert.location,
                     format!("alert `{}` starts after this compilation's horizon; it will appear in a later one", alert.id),
-                ));
+                ).with_key("alert_later", [("owner_kind", "alert"), ("owner", alert.id.as_str())]));
             }
         }
         for rule in &self.model.rules {
@@ -554,10 +558,16 @@ impl<'a> Compiler<'a> {
                 .iter()
                 .any(|s| rule.targets.matches(s, &self.model.sites[s.site].id));
             if !any {
-                self.report(Diagnostic::warning(
-                    &rule.location,
-                    format!("rule `{}` applies to no screen", rule.id),
-                ));
+                self.report(
+                    Diagnostic::warning(
+                        &rule.location,
+                        format!("rule `{}` applies to no screen", rule.id),
+                    )
+                    .with_key(
+                        "rule_on_no_screen",
+                        [("owner_kind", "rule"), ("owner", rule.id.as_str())],
+                    ),
+                );
             }
         }
     }
@@ -983,7 +993,8 @@ impl<'a> Compiler<'a> {
             let location = model.settings.location.clone();
             self.report(
                 Diagnostic::error(&location, format!("screen `{}` is under a rule but the warning playlist has no warning without an expiry that profile `{}` can show; no rotation", screen.id, profile.id))
-                    .with_hint("add a standard warning (text or poster) without an expiry that this profile can show"),
+                    .with_hint("add a standard warning (text or poster) without an expiry that this profile can show")
+                    .with_key("rule_no_lasting_warning", [("screen", screen.id.as_str()), ("profile", profile.id.as_str())]),
             );
             failed = true;
         }
@@ -1100,29 +1111,31 @@ impl<'a> Compiler<'a> {
                     match self.catalog.get(id) {
                         None => {
                             let hint = unknown_material_hint(self.catalog, id);
-                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: unknown material `{id}`; the item is skipped", playlist.id)).with_hint(hint));
+                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: unknown material `{id}`; the item is skipped", playlist.id)).with_hint(hint)
+                                .with_key("unknown_material", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id.as_str())]));
                             continue;
                         }
                         Some(m) if !m.approved => {
-                            self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: material `{id}` is not approved; the item is skipped", playlist.id)).with_hint("ask an approver to approve it"));
+                            self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: material `{id}` is not approved; the item is skipped", playlist.id)).with_hint("ask an approver to approve it")
+                                .with_key("material_not_approved", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id.as_str())]));
                             continue;
                         }
                         Some(m) if !m.is_live_at(t) => continue,
                         Some(m) if m.refused.contains_key(&profile.id) => {
                             let why = &m.refused[&profile.id];
                             let screens = self.screens_of(profile_index);
-                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll"));
+                            self.report(Diagnostic::error(&item.location, format!("playlist `{}`: `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll")
+                                .with_key("unreadable_on_profile", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id.as_str()), ("profile", profile.id.as_str()), ("screens", screens.as_str()), ("why", why.as_str())]));
                             continue;
                         }
-                        Some(m) => {
-                            match self.showable(m, profile) {
-                                Ok(()) => vec![m],
-                                Err(why) => {
-                                    self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id)));
-                                    continue;
-                                }
+                        Some(m) => match self.showable(m, profile) {
+                            Ok(()) => vec![m],
+                            Err((why, why_key)) => {
+                                self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id))
+                                        .with_key("skipped_on_profile", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id.as_str()), ("profile", profile.id.as_str()), ("why", why.as_str()), ("why_key", why_key)]));
+                                continue;
                             }
-                        }
+                        },
                     }
                 }
                 ItemSource::Query(query) => {
@@ -1160,7 +1173,8 @@ impl<'a> Compiler<'a> {
                         .collect();
                     for (id, why) in refused {
                         let screens = self.screens_of(profile_index);
-                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query's `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll"));
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query's `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll")
+                            .with_key("unreadable_on_profile", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id), ("profile", profile.id.as_str()), ("screens", screens.as_str()), ("why", why)]));
                     }
                     found.sort_by(|a, b| b.added_at.cmp(&a.added_at).then_with(|| a.id.cmp(&b.id)));
                     if let Some(n) = query.newest {
@@ -1172,7 +1186,8 @@ impl<'a> Compiler<'a> {
                             (Some(_), Some(current)) => format!("the current edition is `{current}`: check the query's category/kind/tags against its materials, their validity and the screens' profiles"),
                             (None, _) => "check the query's tags/category, and the materials' approval and validity".to_owned(),
                         };
-                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint(hint));
+                        self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query matches no approved, valid material that profile `{}` can show", playlist.id, profile.id)).with_hint(hint)
+                            .with_key("query_matches_nothing", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("profile", profile.id.as_str())]));
                     }
                     found
                 }
@@ -1194,7 +1209,18 @@ impl<'a> Compiler<'a> {
                     };
                     self.report(
                         diagnostic
-                            .with_hint("see the material's page for how it looks on each screen"),
+                            .with_hint("see the material's page for how it looks on each screen")
+                            .with_key(
+                                "unreadable_no_airtime",
+                                [
+                                    ("owner_kind", "playlist"),
+                                    ("owner", playlist.id.as_str()),
+                                    ("id", m.id.as_str()),
+                                    ("profile", profile.id.as_str()),
+                                    ("screens", screens.as_str()),
+                                    ("why", why.to_string().as_str()),
+                                ],
+                            ),
                     );
                     continue;
                 }
@@ -1234,24 +1260,42 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn showable(&self, m: &CatalogMaterial, profile: &Profile) -> Result<(), String> {
+    /// Whether `profile` can show `m`; if not, why (in English) and the
+    /// reason's message key (`why_key`).
+    fn showable(
+        &self,
+        m: &CatalogMaterial,
+        profile: &Profile,
+    ) -> Result<(), (String, &'static str)> {
         match m.kind {
             MaterialKind::Video if !profile.video => {
-                return Err("a video on a screen that cannot play video".into())
+                return Err((
+                    "a video on a screen that cannot play video".into(),
+                    "video_without_video",
+                ))
             }
             MaterialKind::Poster if !profile.still => {
-                return Err(format!(
-                    "a poster on a {}×{} text scroller",
-                    profile.width, profile.height
+                return Err((
+                    format!(
+                        "a poster on a {}×{} text scroller",
+                        profile.width, profile.height
+                    ),
+                    "poster_on_scroller",
                 ))
             }
             MaterialKind::Text if !profile.scroll && !profile.still => {
-                return Err("a text on a screen that can neither scroll nor show stills".into())
+                return Err((
+                    "a text on a screen that can neither scroll nor show stills".into(),
+                    "text_without_scroll_or_still",
+                ))
             }
             _ => {}
         }
         if !m.renditions.contains_key(&profile.id) {
-            return Err(format!("no rendition for profile `{}` yet", profile.id));
+            return Err((
+                format!("no rendition for profile `{}` yet", profile.id),
+                "no_rendition_yet",
+            ));
         }
         Ok(())
     }
@@ -1317,7 +1361,8 @@ impl<'a> Compiler<'a> {
             .map_or("(none)".to_owned(), |w| model.playlists[w].id.clone());
         self.report(
             Diagnostic::error(&rule.location, format!("rule `{}` cannot be met on screen `{}`: warning playlist `{warning}` has no valid warning that profile `{}` can show; no rotation for this screen", rule.id, screen.id, profile.id))
-                .with_hint(format!("add a warning text or poster with a rendition for `{}` to `{warning}`", profile.id)),
+                .with_hint(format!("add a warning text or poster with a rendition for `{}` to `{warning}`", profile.id))
+                .with_key("rule_cannot_be_met", [("owner_kind", "rule"), ("owner", rule.id.as_str()), ("screen", screen.id.as_str()), ("playlist", warning.as_str()), ("profile", profile.id.as_str())]),
         );
     }
 
@@ -1401,22 +1446,34 @@ impl<'a> Compiler<'a> {
         let playlist = &model.playlists[playlist];
         let profile = &model.profiles[profile];
         let mut asks = Vec::new();
+        // What the rules ask, for the message keys: `asks_key` names the
+        // combination, `gap` and `share` its numbers.
+        let mut ask_params = Vec::new();
         if let Some(g) = c.max_gap_ms {
             asks.push(format!("a warning at least every {} s", g / 1000));
+            ask_params.push(("gap", (g / 1000).to_string()));
         }
         if let Some(s) = c.min_share {
             asks.push(format!("at least {:.0} % warnings", s * 100.0));
+            ask_params.push(("share", format!("{:.0}", s * 100.0)));
         }
+        let asks_key = match (c.max_gap_ms, c.min_share) {
+            (Some(_), Some(_)) => "gap_and_share",
+            (Some(_), None) => "gap",
+            _ => "share",
+        };
+        ask_params.push(("asks_key", asks_key.to_owned()));
         if inserted > 0 {
             self.report(Diagnostic::info(
                 &playlist.location,
                 format!("playlist `{}` on profile `{}`: interleaved {inserted} warning slot(s) during opening hours for rule(s) {} ({})", playlist.id, profile.id, rules.join(", "), asks.join(", ")),
-            ));
+            ).with_key("warnings_interleaved", [("owner_kind", "playlist".to_owned()), ("owner", playlist.id.clone()), ("profile", profile.id.clone()), ("n", inserted.to_string()), ("rules", rules.join(", ")), ("asks", asks.join(", "))].into_iter().chain(ask_params.clone())));
         }
         if !dropped.is_empty() {
             self.report(
                 Diagnostic::warning(&playlist.location, format!("playlist `{}` on profile `{}`: left out {} during opening hours: longer than the rules allow without a warning ({})", playlist.id, profile.id, dropped.join(", "), asks.join(", ")))
-                    .with_hint("shorten the item (seconds = …) or relax max_gap_seconds"),
+                    .with_hint("shorten the item (seconds = …) or relax max_gap_seconds")
+                    .with_key("items_too_long_for_rules", [("owner_kind", "playlist".to_owned()), ("owner", playlist.id.clone()), ("profile", profile.id.clone()), ("items", dropped.join(", ")), ("asks", asks.join(", "))].into_iter().chain(ask_params)),
             );
         }
         plan

@@ -1,9 +1,14 @@
 //! Diagnostics: what is wrong, where (`file:line:column`), and a hint.
+//! A diagnostic may also carry its message as a key with named values
+//! ([`MessageKey`]) so a user interface can say it in the user's language;
+//! the English `message` and `hint` stay, for the CLI and for interfaces
+//! that do not know the key.
 //!
 //! Also the small text helpers diagnostics need: byte offset → line/column
 //! and "did you mean" suggestions by edit distance. This module never decides
 //! whether something is wrong; the parser and the compiler do.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -63,6 +68,20 @@ impl fmt::Display for Location {
     }
 }
 
+/// What a diagnostic says as a message key and named values, e.g. key
+/// `hours_not_a_time` with `value = "2000"`, `example = "17:30"`. Keys are
+/// snake_case; the conventional parameters are `owner_kind` + `owner` (the
+/// entity the message is about: `schedule` and its id), `kind` (a kind of
+/// entity), and `did_you_mean` or `known` (the suggestion of an unknown
+/// reference's hint). Values are ids and text as the user wrote them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MessageKey {
+    /// The message's key.
+    pub key: String,
+    /// Its values by name.
+    pub params: BTreeMap<String, String>,
+}
+
 /// One problem (or one thing the compiler did), with a hint to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Diagnostic {
@@ -74,6 +93,10 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, if we know.
     pub hint: Option<String>,
+    /// The message as a key with values (serialised as `key` and
+    /// `params` beside `message`), when it has one.
+    #[serde(flatten)]
+    pub keyed: Option<MessageKey>,
 }
 
 impl Diagnostic {
@@ -98,7 +121,34 @@ impl Diagnostic {
             severity,
             message: message.into(),
             hint: None,
+            keyed: None,
         }
+    }
+
+    /// The same diagnostic with its message key and values.
+    pub fn with_key<K: Into<String>, V: Into<String>>(
+        mut self,
+        key: &str,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> Diagnostic {
+        self.set_key(key, params);
+        self
+    }
+
+    /// Gives this diagnostic its message key and values.
+    pub fn set_key<K: Into<String>, V: Into<String>>(
+        &mut self,
+        key: &str,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> &mut Diagnostic {
+        self.keyed = Some(MessageKey {
+            key: key.to_owned(),
+            params: params
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        });
+        self
     }
 
     /// The same diagnostic with a hint.
@@ -222,6 +272,27 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, c)| c)
+}
+
+/// What [`did_you_mean`] says, as message parameters: `did_you_mean`
+/// (the closest candidate) or `known` (up to 8 that exist, comma-separated);
+/// nothing when none exists.
+pub fn suggestion_params<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> Vec<(&'static str, String)> {
+    if let Some(best) = closest(wanted, candidates.clone()) {
+        return vec![("did_you_mean", best.to_owned())];
+    }
+    let mut known: Vec<&str> = candidates.into_iter().collect();
+    known.sort_unstable();
+    known.dedup();
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let more = if known.len() > 8 { ", …" } else { "" };
+    let shown: Vec<&str> = known.into_iter().take(8).collect();
+    vec![("known", format!("{}{more}", shown.join(", ")))]
 }
 
 /// "did you mean `x`?" for the closest candidate, else a list of what exists.

@@ -42,7 +42,7 @@ pub use catalog::{
 };
 pub use channel::{channel_at, ChannelNow};
 pub use compile::{compile, recompile, BlockOrigin, Changes, CompiledScreen, Source, Window};
-pub use diagnostic::{Diagnostic, Location, Severity};
+pub use diagnostic::{Diagnostic, Location, MessageKey, Severity};
 pub use explain::explain;
 pub use model::Model;
 pub use parse::parse;

@@ -23,11 +23,13 @@ use toml::Spanned;
 
 use crate::brightness::{Brightness, RawBrightness};
 use crate::calendar_text::{
-    parse_date_range, parse_days, parse_hours, parse_opening_entry, DaysError, HoursError,
-    OpeningError,
+    parse_date_range, parse_days, parse_hours, parse_opening_entry, DateRangeError, DaysError,
+    HoursError, OpeningError,
 };
 use crate::catalog::MaterialKind;
-use crate::diagnostic::{closest, did_you_mean, Diagnostic, LineIndex, Location};
+use crate::diagnostic::{
+    closest, did_you_mean, suggestion_params, Diagnostic, LineIndex, Location,
+};
 use crate::model::{
     Alert, ColorClass, EditionSelector, Item, ItemSource, Model, Playlist, Profile, Query, Rule,
     Schedule, Screen, Settings, Site, Targets, When, MAX_SCHEDULE_PRIORITY,
@@ -267,6 +269,45 @@ fn parse_timezone(name: &str) -> Result<Tz, String> {
     })
 }
 
+/// The entity a message is about: written "schedule `id`" in the English
+/// message, and given to its key as `owner_kind` and `owner`.
+struct Owner {
+    kind: &'static str,
+    id: String,
+}
+
+impl Owner {
+    fn new(kind: &'static str, id: &str) -> Owner {
+        Owner {
+            kind,
+            id: id.to_owned(),
+        }
+    }
+
+    /// The owner's key parameters followed by `more`.
+    fn params(&self, more: impl IntoIterator<Item = (&'static str, String)>) -> KeyParams {
+        let mut params = vec![
+            ("owner_kind", self.kind.to_owned()),
+            ("owner", self.id.clone()),
+        ];
+        params.extend(more);
+        params
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind == "settings" {
+            f.write_str("[settings]")
+        } else {
+            write!(f, "{} `{}`", self.kind, self.id)
+        }
+    }
+}
+
+/// A message key's values.
+type KeyParams = Vec<(&'static str, String)>;
+
 struct Ctx {
     indexes: Vec<LineIndex>,
     diagnostics: Vec<Diagnostic>,
@@ -293,7 +334,7 @@ impl Ctx {
         &mut self,
         file: usize,
         spanned: &Spanned<String>,
-        what: &str,
+        (what, owner): (&str, &Owner),
         error: &DaysError,
     ) {
         let location = self.loc_in(file, spanned, error.offset);
@@ -301,11 +342,27 @@ impl Ctx {
             &location,
             format!("{what}: {}", error.message),
             Some(error.hint.clone()),
+        )
+        .set_key(
+            error.key,
+            owner.params([
+                ("token", error.token.clone()),
+                ("other", error.other.clone()),
+            ]),
         );
     }
-    fn error(&mut self, location: &Location, message: String, hint: Option<String>) {
-        self.diagnostics
-            .push(Diagnostic::error(location, message).with_optional_hint(hint));
+    fn error(
+        &mut self,
+        location: &Location,
+        message: String,
+        hint: Option<String>,
+    ) -> &mut Diagnostic {
+        self.push(Diagnostic::error(location, message).with_optional_hint(hint))
+    }
+    fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+        self.diagnostics.push(diagnostic);
+        let last = self.diagnostics.len() - 1;
+        &mut self.diagnostics[last]
     }
     /// Checks a `brightness = { … }` table; reports every problem and
     /// returns `Err(())` when there is one.
@@ -329,9 +386,13 @@ impl Ctx {
             }
         }
     }
-    fn warning(&mut self, location: &Location, message: String, hint: Option<String>) {
-        self.diagnostics
-            .push(Diagnostic::warning(location, message).with_optional_hint(hint));
+    fn warning(
+        &mut self,
+        location: &Location,
+        message: String,
+        hint: Option<String>,
+    ) -> &mut Diagnostic {
+        self.push(Diagnostic::warning(location, message).with_optional_hint(hint))
     }
 }
 
@@ -339,7 +400,7 @@ impl Ctx {
 fn first_definition(
     ctx: &mut Ctx,
     seen: &mut HashMap<String, Location>,
-    kind: &str,
+    kind: &'static str,
     id: &str,
     location: &Location,
 ) -> bool {
@@ -351,6 +412,14 @@ fn first_definition(
             Some(format!(
                 "the first definition is at {first}; rename or remove one"
             )),
+        )
+        .set_key(
+            "defined_twice",
+            [
+                ("kind", kind.to_owned()),
+                ("id", id.to_owned()),
+                ("first", first.to_string()),
+            ],
         );
         return false;
     }
@@ -367,7 +436,7 @@ struct Names<'a> {
 fn resolve_targets(
     ctx: &mut Ctx,
     file: usize,
-    owner: &str,
+    owner: &Owner,
     names: &Names<'_>,
     [screens, tags, sites]: [&[Spanned<String>]; 3],
     owner_location: &Location,
@@ -385,6 +454,14 @@ fn resolve_targets(
                     &location,
                     format!("{owner}: unknown {kind} `{}`", id.get_ref()),
                     Some(did_you_mean(kind, id.get_ref(), known.iter().copied())),
+                )
+                .set_key(
+                    "unknown_target",
+                    owner.params(
+                        [("kind", kind.to_owned()), ("id", id.get_ref().clone())]
+                            .into_iter()
+                            .chain(suggestion_params(id.get_ref(), known.iter().copied())),
+                    ),
                 );
                 ok = false;
             }
@@ -402,6 +479,14 @@ fn resolve_targets(
                     tag.get_ref(),
                     names.tags.iter().copied(),
                 )),
+            )
+            .set_key(
+                "tag_on_no_screen",
+                owner.params(
+                    [("tag", tag.get_ref().clone())]
+                        .into_iter()
+                        .chain(suggestion_params(tag.get_ref(), names.tags.iter().copied())),
+                ),
             );
         }
     }
@@ -410,7 +495,8 @@ fn resolve_targets(
             owner_location,
             format!("{owner} targets no screen"),
             Some("add screens = [...], tags = [...] or sites = [...]".to_owned()),
-        );
+        )
+        .set_key("targets_nothing", owner.params([]));
         ok = false;
     }
     ok.then(|| Targets {
@@ -423,7 +509,7 @@ fn resolve_targets(
 fn resolve_playlist(
     ctx: &mut Ctx,
     file: usize,
-    owner: &str,
+    owner: &Owner,
     playlists: &[Playlist],
     wanted: &Spanned<String>,
 ) -> Option<usize> {
@@ -438,6 +524,17 @@ fn resolve_playlist(
                 wanted.get_ref(),
                 playlists.iter().map(|p| p.id.as_str()),
             )),
+        )
+        .set_key(
+            "unknown_playlist",
+            owner.params(
+                [("id", wanted.get_ref().clone())]
+                    .into_iter()
+                    .chain(suggestion_params(
+                        wanted.get_ref(),
+                        playlists.iter().map(|p| p.id.as_str()),
+                    )),
+            ),
         );
     }
     found
@@ -628,7 +725,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     Ok(None) => {}
                     Err(OpeningError::Days(error)) => {
                         let what = format!("site `{id}`: opening_hours key \"{}\"", days.get_ref());
-                        ctx.days_error(file, days, &what, &error);
+                        ctx.days_error(file, days, (&what, &Owner::new("site", id)), &error);
                         ok = false;
                     }
                     Err(OpeningError::Hours(error)) => {
@@ -793,6 +890,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             if !first_definition(&mut ctx, &mut seen, "playlist", id, &location) {
                 continue;
             }
+            let owner = Owner::new("playlist", id);
             let mut items = Vec::new();
             let mut ok = true;
             for item in &p.items {
@@ -813,7 +911,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                             Some(format!(
                                 "write edition = \"current\" (the edition approved most recently; screens move to a new one when it is approved); to keep one edition's materials use tags = [\"edition:{other}\"]"
                             )),
-                        );
+                        )
+                        .set_key("item_edition_unsupported", owner.params([("edition", other.to_owned())]));
                         ok = false;
                         continue;
                     }
@@ -823,7 +922,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         &item_location,
                         format!("playlist `{id}`: an item names a material and an edition"),
                         Some("edition = \"current\" is a query: drop material = \"…\", or drop edition and name the material alone".into()),
-                    );
+                    )
+                    .set_key("item_material_and_edition", owner.params([]));
                     ok = false;
                     continue;
                 }
@@ -844,12 +944,14 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                                 "use either material = \"…\" or tags/category/kind/newest/edition"
                                     .into(),
                             ),
-                        );
+                        )
+                        .set_key("item_material_and_query", owner.params([]));
                         ok = false;
                         continue;
                     }
                     (None, false) => {
-                        ctx.error(&item_location, format!("playlist `{id}`: an item names nothing to play"), Some("add material = \"…\" or a query such as tags = [\"county-pack\"], newest = 5".into()));
+                        ctx.error(&item_location, format!("playlist `{id}`: an item names nothing to play"), Some("add material = \"…\" or a query such as tags = [\"county-pack\"], newest = 5".into()))
+                            .set_key("item_nothing", owner.params([]));
                         ok = false;
                         continue;
                     }
@@ -859,7 +961,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         &item_location,
                         format!("playlist `{id}`: zero in newest/seconds"),
                         Some("use a positive number".into()),
-                    );
+                    )
+                    .set_key("item_zero", owner.params([]));
                     ok = false;
                     continue;
                 }
@@ -873,6 +976,10 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                                     &item_location,
                                     format!("playlist `{id}`: {field}: {message}"),
                                     None,
+                                )
+                                .set_key(
+                                    "bad_instant",
+                                    owner.params([("field", field.to_owned()), ("why", message)]),
                                 );
                                 ok = false;
                                 None
@@ -887,7 +994,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                             &item_location,
                             format!("playlist `{id}`: an item expires before it becomes valid"),
                             None,
-                        );
+                        )
+                        .set_key("item_expires_before_valid", owner.params([]));
                         ok = false;
                     }
                 }
@@ -904,7 +1012,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     &location,
                     format!("playlist `{id}` has no items"),
                     Some("add items = [{ material = \"…\" }]".into()),
-                );
+                )
+                .set_key("playlist_no_items", owner.params([]));
                 ok = false;
             }
             if ok {
@@ -940,7 +1049,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             if !first_definition(&mut ctx, &mut seen, "schedule", id, &location) {
                 continue;
             }
-            let owner = format!("schedule `{id}`");
+            let owner = Owner::new("schedule", id);
             let playlist = resolve_playlist(&mut ctx, file, &owner, &playlists, &s.playlist);
             let targets = resolve_targets(
                 &mut ctx,
@@ -955,7 +1064,14 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             let priority_ok = priority.abs() <= i64::from(MAX_SCHEDULE_PRIORITY);
             if let (false, Some(p)) = (priority_ok, &s.priority) {
                 let l = ctx.loc(file, p);
-                ctx.error(&l, format!("{owner}: priority {priority} is out of range"), Some(format!("use -{MAX_SCHEDULE_PRIORITY}..={MAX_SCHEDULE_PRIORITY}; alerts already beat every schedule")));
+                ctx.error(&l, format!("{owner}: priority {priority} is out of range"), Some(format!("use -{MAX_SCHEDULE_PRIORITY}..={MAX_SCHEDULE_PRIORITY}; alerts already beat every schedule")))
+                    .set_key(
+                        "priority_out_of_range",
+                        owner.params([
+                            ("priority", priority.to_string()),
+                            ("max", MAX_SCHEDULE_PRIORITY.to_string()),
+                        ]),
+                    );
             }
             if let (Some(playlist), Some(targets), Some(when), true) =
                 (playlist, targets, when, priority_ok)
@@ -984,7 +1100,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             if !first_definition(&mut ctx, &mut seen, "rule", id, &location) {
                 continue;
             }
-            let owner = format!("rule `{id}`");
+            let owner = Owner::new("rule", id);
             let targets = resolve_targets(
                 &mut ctx,
                 file,
@@ -999,7 +1115,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                     &location,
                     format!("{owner} asks for nothing"),
                     Some("add max_gap_seconds and/or min_warning_share".into()),
-                );
+                )
+                .set_key("rule_asks_nothing", owner.params([]));
                 ok = false;
             }
             if let Some(gap) = &r.max_gap_seconds {
@@ -1009,7 +1126,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         &l,
                         format!("{owner}: max_gap_seconds = 0 can never hold"),
                         Some("a screen needs some time between warnings; use e.g. 120".into()),
-                    );
+                    )
+                    .set_key("rule_zero_gap", owner.params([]));
                     ok = false;
                 }
             }
@@ -1021,7 +1139,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         &l,
                         format!("{owner}: min_warning_share = {v} is not a share"),
                         Some("use a number in (0, 1], e.g. 0.3 for 30 % of airtime".into()),
-                    );
+                    )
+                    .set_key("rule_not_a_share", owner.params([("value", v.to_string())]));
                     ok = false;
                 }
             }
@@ -1048,7 +1167,7 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             if !first_definition(&mut ctx, &mut seen, "alert", id, &location) {
                 continue;
             }
-            let owner = format!("alert `{id}`");
+            let owner = Owner::new("alert", id);
             let targets = resolve_targets(
                 &mut ctx,
                 file,
@@ -1079,7 +1198,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         &location,
                         format!("{owner} needs exactly one of playlist or material"),
                         Some("e.g. material = \"text-urgent\"".into()),
-                    );
+                    )
+                    .set_key("alert_playlist_or_material", owner.params([]));
                     None
                 }
             };
@@ -1090,7 +1210,11 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                         Ok(ms) => Some(Some(ms)),
                         Err(message) => {
                             let l = ctx.loc(file, f);
-                            ctx.error(&l, format!("{owner}: from: {message}"), None);
+                            ctx.error(&l, format!("{owner}: from: {message}"), None)
+                                .set_key(
+                                    "bad_instant",
+                                    owner.params([("field", "from".to_owned()), ("why", message)]),
+                                );
                             None
                         }
                     });
@@ -1099,14 +1223,19 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 Ok(ms) => Some(ms),
                 Err(message) => {
                     let l = ctx.loc(file, &a.until);
-                    ctx.error(&l, format!("{owner}: until: {message}"), None);
+                    ctx.error(&l, format!("{owner}: until: {message}"), None)
+                        .set_key(
+                            "bad_instant",
+                            owner.params([("field", "until".to_owned()), ("why", message)]),
+                        );
                     None
                 }
             };
             if let (Some(Some(f)), Some(u)) = (from, until) {
                 if u <= f {
                     let l = ctx.loc(file, &a.until);
-                    ctx.error(&l, format!("{owner} ends before it starts"), None);
+                    ctx.error(&l, format!("{owner} ends before it starts"), None)
+                        .set_key("alert_ends_before_start", owner.params([]));
                     continue;
                 }
             }
@@ -1127,10 +1256,12 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
     alerts.sort_by(|a, b| a.id.cmp(&b.id));
 
     // settings references
-    let settings_playlist =
-        |ctx: &mut Ctx, field: Option<&Spanned<String>>, file: usize| -> Option<usize> {
-            field.and_then(|p| resolve_playlist(ctx, file, "[settings]", &playlists, p))
-        };
+    let settings_playlist = |ctx: &mut Ctx,
+                             field: Option<&Spanned<String>>,
+                             file: usize|
+     -> Option<usize> {
+        field.and_then(|p| resolve_playlist(ctx, file, &Owner::new("settings", ""), &playlists, p))
+    };
     let (default_playlist, warning_playlist) = match &settings_raw {
         Some((file, s)) => (
             settings_playlist(&mut ctx, s.get_ref().default_playlist.as_ref(), *file),
@@ -1147,7 +1278,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             &location,
             "rules need a warning playlist to interleave, and none is set".to_owned(),
             Some("add warning_playlist = \"…\" under [settings]".into()),
-        );
+        )
+        .set_key("rules_need_warning_playlist", KeyParams::new());
     }
     if settings_raw
         .as_ref()
@@ -1157,7 +1289,8 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
             &settings_location,
             "no default_playlist: screens show the fallback outside schedules".to_owned(),
             Some("add default_playlist = \"…\" under [settings]".into()),
-        );
+        )
+        .set_key("no_default_playlist", KeyParams::new());
     }
 
     let model = Model {
@@ -1186,10 +1319,25 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
     (model, diagnostics)
 }
 
+/// The message key and values of an hours error.
+fn hours_key(error: &HoursError) -> (&'static str, KeyParams) {
+    match error {
+        HoursError::NotARange { part } => ("hours_not_a_range", vec![("value", part.clone())]),
+        HoursError::NotATime { value, example } => (
+            "hours_not_a_time",
+            vec![("value", value.clone()), ("example", (*example).to_owned())],
+        ),
+        HoursError::CrossesMidnight { range } => {
+            ("hours_cross_midnight", vec![("value", range.clone())])
+        }
+        HoursError::Empty(range) => ("hours_empty", vec![("value", range.clone())]),
+    }
+}
+
 fn hours_problem(error: &HoursError) -> (String, String) {
     match error {
-        HoursError::Syntax(message) => (
-            message.clone(),
+        HoursError::NotARange { .. } | HoursError::NotATime { .. } => (
+            error.to_string(),
             "write hours like \"08:30-17:30\" (several: \"08:30-12:00, 13:30-17:30\")".to_owned(),
         ),
         HoursError::CrossesMidnight { range } => (
@@ -1206,7 +1354,7 @@ fn hours_problem(error: &HoursError) -> (String, String) {
 fn schedule_when(
     ctx: &mut Ctx,
     file: usize,
-    owner: &str,
+    owner: &Owner,
     s: &RawSchedule,
     location: &Location,
 ) -> Option<When> {
@@ -1216,7 +1364,8 @@ fn schedule_when(
                 location,
                 format!("{owner} has both cron and days/hours"),
                 Some("use either cron + duration_seconds, or days/hours/dates".into()),
-            );
+            )
+            .set_key("cron_and_days", owner.params([]));
             return None;
         }
         let expression = cron_text.get_ref();
@@ -1229,6 +1378,10 @@ fn schedule_when(
                         &l,
                         format!("{owner}: cron `{expression}`: {}", error.message),
                         Some(error.hint),
+                    )
+                    .set_key(
+                        "cron_invalid",
+                        owner.params([("expression", expression.clone()), ("why", error.message)]),
                     );
                 }
                 None
@@ -1243,7 +1396,8 @@ fn schedule_when(
                     &l,
                     format!("{owner}: cron `{expression}` starts only on days that match both day-of-month and day-of-week"),
                 )
-                .with_hint(format!("that is how ledcast reads it (`0 0 12 13 * Fri *` is Friday the 13th only); Unix cron would start on either day: for that, write two schedules, `{by_date}` and `{by_weekday}`")),
+                .with_hint(format!("that is how ledcast reads it (`0 0 12 13 * Fri *` is Friday the 13th only); Unix cron would start on either day: for that, write two schedules, `{by_date}` and `{by_weekday}`"))
+                .with_key("cron_both_days", owner.params([("expression", expression.clone())])),
             );
         }
         let duration = s.duration_seconds.filter(|d| *d > 0);
@@ -1257,7 +1411,8 @@ fn schedule_when(
                     location,
                     format!("{owner}: dates do not combine with cron"),
                     Some("put the dates into the cron expression's day and month fields".into()),
-                );
+                )
+                .set_key("cron_with_dates", owner.params([]));
                 None
             }
             (Some(_), None) => {
@@ -1265,7 +1420,8 @@ fn schedule_when(
                     location,
                     format!("{owner}: cron needs duration_seconds"),
                     Some("add duration_seconds = 1800 (how long each start lasts)".into()),
-                );
+                )
+                .set_key("cron_needs_duration", owner.params([]));
                 None
             }
             (None, _) => None,
@@ -1277,7 +1433,7 @@ fn schedule_when(
         Some(d) => match parse_days(d.get_ref()) {
             Ok(set) => set,
             Err(error) => {
-                ctx.days_error(file, d, &format!("{owner}: days"), &error);
+                ctx.days_error(file, d, (&format!("{owner}: days"), owner), &error);
                 ok = false;
                 crate::calendar::DaySet::ALL
             }
@@ -1290,7 +1446,9 @@ fn schedule_when(
             Err(error) => {
                 let l = ctx.loc(file, h);
                 let (message, hint) = hours_problem(&error);
-                ctx.error(&l, format!("{owner}: {message}"), Some(hint));
+                let (key, params) = hours_key(&error);
+                ctx.error(&l, format!("{owner}: {message}"), Some(hint))
+                    .set_key(key, owner.params(params));
                 ok = false;
                 Vec::new()
             }
@@ -1300,13 +1458,18 @@ fn schedule_when(
     for d in &s.dates {
         match parse_date_range(d.get_ref()) {
             Ok(r) => dates.push(r),
-            Err(message) => {
+            Err(error) => {
                 let l = ctx.loc(file, d);
+                let (key, value) = match &error {
+                    DateRangeError::NotADate { value } => ("dates_not_a_date", value),
+                    DateRangeError::Backwards { range } => ("dates_backwards", range),
+                };
                 ctx.error(
                     &l,
-                    format!("{owner}: dates: {message}"),
+                    format!("{owner}: dates: {error}"),
                     Some("e.g. dates = [\"2026-12-01\", \"2026-12-24..2026-12-26\"]".into()),
-                );
+                )
+                .set_key(key, owner.params([("value", value.clone())]));
                 ok = false;
             }
         }
@@ -1316,7 +1479,8 @@ fn schedule_when(
             location,
             format!("{owner}: duration_seconds only applies to cron"),
             Some("use hours = \"HH:MM-HH:MM\" for a daily window".into()),
-        );
+        )
+        .set_key("duration_only_cron", owner.params([]));
         ok = false;
     }
     ok.then_some(When::Calendar { days, dates, hours })

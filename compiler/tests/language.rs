@@ -628,3 +628,82 @@ fn off_hours_inside_opening_hours_of_a_screen_under_a_rule_are_an_error() {
     let changes = compiler::Changes::between(&old, &model);
     assert_eq!(changes.profiles, vec!["door".to_owned()]);
 }
+
+/// Issue 19, point 1: the mistakes a clerk makes in the web builder carry
+/// a message key with values, so the UI can say them in Chinese; the
+/// English message stays as it was.
+#[test]
+fn builder_mistakes_carry_a_message_key_with_values() {
+    let builder = r#"
+[[playlists]]
+id = "mine"
+items = [{ material = "poster" }]
+
+[[schedules]]
+id = "mine-schedule"
+playlist = "mien"
+tags = ["bank-door"]
+hours = "08:00-2000"
+dates = ["2026-13-01"]
+priority = 20000
+"#;
+    let (_, diagnostics) = compiler::parse(&[("base.toml", BASE), ("ui-mine.toml", builder)]);
+    let keyed: Vec<(String, Vec<(String, String)>)> = diagnostics
+        .iter()
+        .filter(|d| d.location.file == "ui-mine.toml")
+        .map(|d| {
+            let keyed = d.keyed.as_ref().unwrap_or_else(|| panic!("no key: {d}"));
+            (
+                keyed.key.clone(),
+                keyed
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let owner = |more: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut params: Vec<(String, String)> =
+            [("owner", "mine-schedule"), ("owner_kind", "schedule")]
+                .iter()
+                .chain(more)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        params.sort();
+        params
+    };
+    assert_eq!(
+        keyed,
+        vec![
+            (
+                "unknown_playlist".to_owned(),
+                owner(&[("did_you_mean", "mine"), ("id", "mien")])
+            ),
+            (
+                "hours_not_a_time".to_owned(),
+                owner(&[("example", "17:30"), ("value", "2000")])
+            ),
+            (
+                "dates_not_a_date".to_owned(),
+                owner(&[("value", "2026-13-01")])
+            ),
+            (
+                "priority_out_of_range".to_owned(),
+                owner(&[("max", "10000"), ("priority", "20000")])
+            ),
+        ]
+    );
+    let hours = diagnostics
+        .iter()
+        .find(|d| {
+            d.keyed
+                .as_ref()
+                .is_some_and(|k| k.key == "hours_not_a_time")
+        })
+        .unwrap();
+    assert_eq!(
+        hours.message,
+        "schedule `mine-schedule`: `2000` is not a time like `17:30`"
+    );
+}

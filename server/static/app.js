@@ -59,7 +59,9 @@
       error.hidden = true;
       const result = await api("POST", "/api/v1/login", { username: $("#username").value.trim(), password: $("#password").value });
       if (result.ok) { location.assign(login.dataset.next || "/ui"); return; }
-      error.textContent = result.status === 401 ? msg("login_failed") : errorText(result);
+      const code = (result.data || {}).error;
+      error.textContent = code === "account_disabled" ? msg("login_disabled")
+        : result.status === 401 ? msg("login_failed") : errorText(result);
       error.hidden = false;
     });
   }
@@ -251,18 +253,38 @@
     lines.push("priority = " + (parseInt($("#sc-priority").value, 10) || 0), "");
     return { id, text: lines.join("\n") };
   }
+  // The server says each diagnostic in the page's language (text, hint_text)
+  // and lists the builder's own file first; the others fold away.
+  function diagnosticItem(d) {
+    return el("li", { class: "diag " + (d.severity || "") },
+      el("b", { text: msg("severity_" + d.severity) }), " ", d.text || d.message || "",
+      (d.hint_text || d.hint) ? el("span", { class: "muted", text: " — " + (d.hint_text || d.hint) }) : "",
+      d.where ? el("span", { class: "muted small mono diag-where", text: " (" + msg("diag_where") + " " + d.where + ")" }) : "");
+  }
   function showDiagnostics(result, applied) {
     const box = $("#diagnostics");
+    const othersBox = $("#other-diagnostics");
     box.replaceChildren();
+    othersBox.replaceChildren();
     const data = result.data || {};
     const diagnostics = data.diagnostics || [];
-    diagnostics.forEach((d) => {
-      const where = d.location ? d.location.file + ":" + d.location.line + ":" + d.location.column : "";
-      box.append(el("li", { class: "diag " + (d.severity || "") }, el("b", { text: msg("severity_" + d.severity) }), " ", el("span", { class: "mono", text: where }), " ", d.message || "", d.hint ? el("span", { class: "muted", text: " — " + d.hint }) : ""));
-    });
-    if (!result.ok) { flash(errorText(result), "error"); return; }
+    const own = diagnostics.filter((d) => d.own);
+    const others = diagnostics.filter((d) => !d.own);
+    own.forEach((d) => box.append(diagnosticItem(d)));
+    if (others.length) {
+      const list = el("ul", { class: "diagnostics" });
+      others.forEach((d) => list.append(diagnosticItem(d)));
+      const details = el("details", { class: "other-diagnostics" }, el("summary", { text: msg("diag_others", { n: others.length }) }), list);
+      // Errors elsewhere also block saving: then the list starts open.
+      details.open = others.some((d) => d.severity === "error");
+      othersBox.append(details);
+    }
+    const errors = diagnostics.filter((d) => d.severity === "error").length;
+    if (!result.ok) { flash(errors ? msg("check_errors", { n: errors }) : errorText(result), "error"); return; }
     if (applied) flash(msg("apply_done"), "ok");
-    else flash(diagnostics.length ? msg("check_with_notes", { n: diagnostics.length }) : msg("check_clean"), "ok");
+    else if (!diagnostics.length) flash(msg("check_clean"), "ok");
+    else if (!own.length) flash(msg("check_own_clean", { n: others.length }), "ok");
+    else flash(msg("check_with_notes", { n: own.length }), "ok");
   }
   async function submitBuilder(dryRun) {
     const built = builderToml();
@@ -273,7 +295,7 @@
     const name = "ui-" + built.id + ".toml";
     const files = exported.data.files.filter((f) => f.name !== name && f.name !== "materials.toml");
     files.push({ name, text: built.text });
-    const result = await api("POST", "/api/v1/apply", { files, dry_run: dryRun });
+    const result = await api("POST", "/api/v1/apply", { files, dry_run: dryRun, own_file: name });
     showDiagnostics(result, !dryRun);
     if (result.ok && !dryRun) setTimeout(() => location.reload(), 1200);
   }
@@ -458,7 +480,25 @@
     });
   });
 
-  // --- users (admins): the password is shown once -------------------------
+  // --- users (admins): passwords are shown once --------------------------
+  // The table is the server's own rendering, fetched again after a change,
+  // so a new or changed account shows at once without a reload.
+  async function reloadUsers() {
+    let html;
+    try {
+      const response = await fetch("/ui/users", { headers: { "Accept": "text/html" }, credentials: "same-origin" });
+      if (!response.ok) return;
+      html = await response.text();
+    } catch (e) { return; }
+    const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#users-table tbody");
+    const current = $("#users-table tbody");
+    if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+  }
+  function showOnce(box, text, password) {
+    box.textContent = text;
+    box.dataset.password = password;
+    box.hidden = false;
+  }
   const createUser = $("#create-user");
   if (createUser) {
     createUser.addEventListener("click", async () => {
@@ -466,24 +506,52 @@
       const sites = role === "branch" ? $$(".new-site:checked").map((b) => b.value) : [];
       const result = await api("POST", "/api/v1/users", { username: $("#new-username").value.trim(), role, sites });
       if (!result.ok) { flash(errorText(result), "error"); return; }
-      const box = $("#new-password");
-      box.textContent = msg("user_created", { user: result.data.username, password: result.data.password });
-      box.dataset.password = result.data.password;
-      box.hidden = false;
+      showOnce($("#new-password"), msg("user_created", { user: result.data.username, password: result.data.password }), result.data.password);
+      $("#new-username").value = "";
+      await reloadUsers();
     });
   }
 
-  // An admin lifts a login lock; the row says so at once.
-  $$(".unlock-user").forEach((button) => {
-    button.addEventListener("click", async () => {
-      button.disabled = true;
-      const result = await api("POST", "/api/v1/users/" + encodeURIComponent(button.dataset.user) + "/unlock");
-      if (!result.ok) { button.disabled = false; flash(errorText(result), "error"); return; }
-      const cell = button.closest(".login-state");
-      cell.replaceChildren(el("span", { class: "pill online", text: msg("user_unlocked") }));
-      flash(msg("user_unlocked_flash", { user: button.dataset.name }), "info");
+  const usersTable = $("#users-table");
+  if (usersTable) {
+    usersTable.addEventListener("click", async (event) => {
+      const button = event.target.closest("button");
+      if (!button || !button.dataset.user) return;
+      const user = button.dataset.name;
+      const url = "/api/v1/users/" + encodeURIComponent(button.dataset.user);
+      if (button.classList.contains("unlock-user")) {
+        // An admin lifts a login lock; the row says so at once.
+        button.disabled = true;
+        const result = await api("POST", url + "/unlock");
+        if (!result.ok) { button.disabled = false; flash(errorText(result), "error"); return; }
+        button.closest(".login-state").replaceChildren(el("span", { class: "pill online", text: msg("user_unlocked") }));
+        flash(msg("user_unlocked_flash", { user }), "info");
+      } else if (button.classList.contains("disable-user") || button.classList.contains("enable-user")) {
+        const disable = button.classList.contains("disable-user");
+        if (disable && !window.confirm(msg("user_disable_confirm", { user }))) return;
+        button.disabled = true;
+        const result = await api("POST", url + (disable ? "/disable" : "/enable"));
+        if (!result.ok) {
+          button.disabled = false;
+          const code = (result.data || {}).error;
+          flash(code === "own_account" ? msg("user_own_account") : errorText(result), "error");
+          return;
+        }
+        flash(msg(disable ? "user_disabled_flash" : "user_enabled_flash", { user }), "info");
+        await reloadUsers();
+      } else if (button.classList.contains("reset-password")) {
+        if (!window.confirm(msg("user_reset_confirm", { user }))) return;
+        button.disabled = true;
+        const result = await api("POST", url + "/password");
+        button.disabled = false;
+        if (!result.ok) { flash(errorText(result), "error"); return; }
+        const box = $("#reset-password");
+        showOnce(box, msg("user_password_reset", { user: result.data.username, password: result.data.password }), result.data.password);
+        box.scrollIntoView({ block: "center" });
+        await reloadUsers();
+      }
     });
-  });
+  }
 
   // --- reports: the date range goes into every link --------------------------
   const reportFrom = $("#report-from");

@@ -6,6 +6,8 @@
 //! schedules it on one bank branch; an approver approves all of it and sees
 //! the branch's door screen pick the new rotation up; the branch user sees
 //! only their branch, confirms a screen and downloads the CSV report.
+//! On the way the admin disables (the clerk's login says so), enables and
+//! resets a user, and the editor's typo in the hours is said in Chinese.
 //! Screenshots of the main pages go to `target/tmp/browser-screenshots/`.
 //!
 //! `LEDCAST_TEST_CHROMEDRIVER=/usr/bin/chromedriver` makes the test required
@@ -371,8 +373,7 @@ async fn office_approver_branch_journey_in_chromium() {
         shown.attr("data-password").await.ok()?
     })
     .await;
-    // The users list names the branch user's site, not its id.
-    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    // The new user is in the list at once (no reload), named by site, not id.
     let row = until(15, "the branch user's row", || async {
         let rows = client.find_all(Locator::Css("tbody tr")).await.ok()?;
         for row in rows {
@@ -396,6 +397,72 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "01d-users-sites").await;
+    // The admin disables the branch user (the row says so at once), enables
+    // them again, and resets their password: the new one is shown once.
+    let zhao = "[data-name=\"zhao.branch\"]";
+    client
+        .find(Locator::Css(&format!(".disable-user{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .accept_alert()
+        .await
+        .expect("the disable confirmation");
+    let disabled_row = until(15, "the row to say disabled", || async {
+        let text = text_of(&client, &format!("tr:has(.enable-user{zhao})")).await?;
+        text.contains(zh.text("users_disabled")).then_some(text)
+    })
+    .await;
+    assert!(disabled_row.contains("zhao.branch"), "{disabled_row}");
+    client
+        .execute(
+            "document.querySelector('.enable-user').scrollIntoView({block: 'center'})",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "01e-users-disabled").await;
+    // The disabled clerk is told so on the login page, in Chinese.
+    log_out(&client).await;
+    let shown = try_login(&client, &base, "zhao.branch", &branch_pw).await;
+    assert_eq!(shown, zh.text("js_login_disabled"));
+    shot(&client, "01e-login-disabled").await;
+    log_in(&client, &base, "admin", &admin_password).await;
+    client.goto(&format!("{base}/ui/users")).await.unwrap();
+    client
+        .find(Locator::Css(&format!(".enable-user{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(15, "the row to be in use again", || async {
+        client
+            .find(Locator::Css(&format!(".disable-user{zhao}")))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    client
+        .find(Locator::Css(&format!(".reset-password{zhao}")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client.accept_alert().await.expect("the reset confirmation");
+    let reset_pw = until(15, "the reset password", || async {
+        let shown = client.find(Locator::Id("reset-password")).await.ok()?;
+        shown.attr("data-password").await.ok()?
+    })
+    .await;
+    assert_ne!(reset_pw, branch_pw);
+    let branch_pw = reset_pw;
+    shot(&client, "01f-users-password-reset").await;
     log_out(&client).await;
 
     // --- the editor: two posters and a warning text, a playlist, a schedule ---
@@ -570,9 +637,6 @@ async fn office_approver_branch_journey_in_chromium() {
             .await
             .unwrap();
     }
-    let hours = client.find(Locator::Id("sc-hours")).await.unwrap();
-    hours.clear().await.unwrap();
-    hours.send_keys("00:00-24:00").await.unwrap();
     let priority = client.find(Locator::Id("sc-priority")).await.unwrap();
     priority.clear().await.unwrap();
     priority.send_keys("90").await.unwrap();
@@ -583,6 +647,62 @@ async fn office_approver_branch_journey_in_chromium() {
         .click()
         .await
         .unwrap();
+    // A typo in the hours: 检查 says it in Chinese, first, with the file
+    // and line beside it; the demo's own notes fold away below.
+    let hours = client.find(Locator::Id("sc-hours")).await.unwrap();
+    hours.clear().await.unwrap();
+    hours.send_keys("08:00-2000").await.unwrap();
+    client
+        .find(Locator::Id("pl-check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let first = until(20, "the typo said", || async {
+        text_of(&client, "#diagnostics li:first-child").await
+    })
+    .await;
+    let expected = zh
+        .text("diag_hours_not_a_time")
+        .replace("{value}", "2000")
+        .replace("{example}", "17:30");
+    assert!(
+        first.contains(&expected)
+            && first.contains(&format!("ui-{PLAYLIST_ID}.toml:"))
+            && !first.contains("is not a time"),
+        "{first}"
+    );
+    let others = client
+        .find(Locator::Css("#other-diagnostics details"))
+        .await
+        .expect("the other files' notes, folded");
+    assert_eq!(others.attr("open").await.unwrap(), None, "folded");
+    client
+        .execute(
+            "document.getElementById('pl-check').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03a-builder-bad-time").await;
+    client
+        .execute(
+            "document.querySelector('#other-diagnostics details').open = true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(&client, "03a-builder-other-notes").await;
+    client
+        .execute(
+            "document.getElementById('flash').className = 'flash'; window.scrollTo(0, 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    hours.clear().await.unwrap();
+    hours.send_keys("00:00-24:00").await.unwrap();
     client
         .find(Locator::Id("pl-check"))
         .await

@@ -1,9 +1,12 @@
 //! `POST /api/v1/apply`: the TOML files of `playlists/` in, the compiler's
 //! diagnostics and the per-file diff out; stored and compiled unless
 //! `dry_run` or an error. Invalid TOML answers 422 with every diagnostic.
+//! Each diagnostic also comes said in the user's language (`text`,
+//! `hint_text`: the language cookie, zh-CN by default), and the diagnostics
+//! of `own_file` (the file the user is editing) come first.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -20,15 +23,21 @@ pub struct ApplyRequest {
     files: Vec<PlaylistFile>,
     #[serde(default)]
     dry_run: bool,
+    /// The file the user is editing (the web builder's): its diagnostics
+    /// are listed first.
+    #[serde(default)]
+    own_file: Option<String>,
 }
 
 /// `POST /api/v1/apply`.
 pub async fn apply(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     StrictJson(body): StrictJson<ApplyRequest>,
 ) -> Result<Response, ApiError> {
     principal.require(&[Role::Admin, Role::Editor])?;
+    let lang = crate::web::language(&headers);
     for file in &body.files {
         let ok = file.name.ends_with(".toml")
             && !file.name.contains(['/', '\\'])
@@ -45,13 +54,15 @@ pub async fn apply(
         crate::service::apply_files(&state, &body.files, &principal.user.id, body.dry_run)
             .await
             .map_err(|e| ApiError::internal(&e))?;
+    let diagnostics =
+        crate::web::diagnostics_for_builder(lang, &outcome.diagnostics, body.own_file.as_deref());
     let errors = outcome.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         let mut error = ApiError::unprocessable(
             format!("{errors} error(s) in the playlist files; nothing was applied"),
             "fix every diagnostic listed (file:line:column, hint) and apply again",
         );
-        error.extra = Some(json!({"diagnostics": outcome.diagnostics, "diff": outcome.diff}));
+        error.extra = Some(json!({"diagnostics": diagnostics, "diff": outcome.diff}));
         return Err(error);
     }
     if outcome.applied {
@@ -64,5 +75,7 @@ pub async fn apply(
             )
             .await?;
     }
-    Ok((StatusCode::OK, Json(outcome)).into_response())
+    let mut answer = serde_json::to_value(&outcome).map_err(|e| ApiError::internal(&e))?;
+    answer["diagnostics"] = json!(diagnostics);
+    Ok((StatusCode::OK, Json(answer)).into_response())
 }

@@ -297,6 +297,27 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             post(session::unlock_user),
         ),
         route(
+            Method::POST,
+            "/api/v1/users/{id}/disable",
+            "disable a user: no login; sessions and API tokens refused at once (not oneself)",
+            Roles(ADMIN),
+            post(session::disable_user),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users/{id}/enable",
+            "enable a disabled user again",
+            Roles(ADMIN),
+            post(session::enable_user),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users/{id}/password",
+            "reset a user's password (a new one generated and shown once; sessions end)",
+            Roles(ADMIN),
+            post(session::reset_password),
+        ),
+        route(
             Method::GET,
             "/api/v1/audit",
             "the audit log, newest first",

@@ -88,6 +88,27 @@ pub async fn login(
     .map_err(|e| ApiError::internal(&e))?;
     let user = match user {
         Some(user) if ok && user.disabled_at.is_none() => user,
+        // The right password of a disabled account: say so (only to
+        // someone who knows the password, so it reveals nothing to guessers).
+        Some(user) if ok => {
+            state
+                .store
+                .audit(
+                    now,
+                    &user.username,
+                    "login.failed",
+                    &user.username,
+                    &json!({"reason": "disabled"}),
+                    addr.as_deref(),
+                )
+                .await?;
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "this account has been disabled by an administrator",
+                "ask an administrator to enable it again",
+            ));
+        }
         _ => {
             // The reserved attempt stays counted as a failure.
             state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
@@ -299,6 +320,88 @@ pub async fn unlock_user(
         )
         .await?;
     Ok(Json(json!({ "username": user.username, "unlocked_addresses": addresses })).into_response())
+}
+
+/// The user `id` names, or 404.
+async fn user_named(state: &AppState, id: &str) -> Result<crate::store::UserRow, ApiError> {
+    state.store.user_by_id(id).await?.ok_or_else(|| {
+        ApiError::not_found(
+            format!("no user {id:?}"),
+            "list users with GET /api/v1/users",
+        )
+    })
+}
+
+/// `POST /api/v1/users/{id}/disable` (admin): the user can no longer log
+/// in; their sessions end and their API tokens are refused at once. An
+/// admin cannot disable their own account.
+pub async fn disable_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_named(&state, &id).await?;
+    if user.id == principal.user.id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "own_account",
+            "you cannot disable your own account",
+            "ask another administrator to do it",
+        ));
+    }
+    if user.disabled_at.is_none() {
+        let now = state.clock.now().as_millis();
+        state.store.set_user_disabled(&user.id, Some(now)).await?;
+        principal
+            .audit(&state, "user.disable", &user.username, json!({}))
+            .await?;
+    }
+    Ok(Json(json!({ "username": user.username, "disabled": true })).into_response())
+}
+
+/// `POST /api/v1/users/{id}/enable` (admin): a disabled user may log in again.
+pub async fn enable_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_named(&state, &id).await?;
+    if user.disabled_at.is_some() {
+        state.store.set_user_disabled(&user.id, None).await?;
+        principal
+            .audit(&state, "user.enable", &user.username, json!({}))
+            .await?;
+    }
+    Ok(Json(json!({ "username": user.username, "disabled": false })).into_response())
+}
+
+/// `POST /api/v1/users/{id}/password` (admin): a new generated password,
+/// returned once; the old one stops working, the user's sessions end and
+/// their login locks are lifted, so they can log in with the new one at once.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = user_named(&state, &id).await?;
+    let password = auth::generate_password();
+    let hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || auth::hash_password(&password))
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+    };
+    state.store.reset_password_hash(&user.id, &hash).await?;
+    let addresses = state.store.clear_login_failures(&user.username).await?;
+    principal
+        .audit(
+            &state,
+            "user.password_reset",
+            &user.username,
+            json!({ "unlocked_addresses": addresses }),
+        )
+        .await?;
+    Ok(Json(json!({ "username": user.username, "password": password })).into_response())
 }
 
 /// The accounts locked out of logging in right now, by user name: the

@@ -256,6 +256,24 @@ fn matrix() -> Vec<MatrixRow> {
             "/api/v1/users/none/unlock",
             Roles(ADMIN),
         ),
+        (
+            "POST",
+            "/api/v1/users/{id}/disable",
+            "/api/v1/users/none/disable",
+            Roles(ADMIN),
+        ),
+        (
+            "POST",
+            "/api/v1/users/{id}/enable",
+            "/api/v1/users/none/enable",
+            Roles(ADMIN),
+        ),
+        (
+            "POST",
+            "/api/v1/users/{id}/password",
+            "/api/v1/users/none/password",
+            Roles(ADMIN),
+        ),
         ("GET", "/api/v1/audit", "/api/v1/audit", Roles(ADMIN)),
         ("GET", "/api/v1/sites", "/api/v1/sites", SiteList),
         ("GET", "/api/v1/profiles", "/api/v1/profiles", AnyUser),
@@ -1088,6 +1106,166 @@ async fn an_admin_sees_a_locked_user_on_the_users_page_and_unlocks_them() {
     assert!(audit
         .iter()
         .any(|a| a.action == "user.unlock" && a.actor == "admin" && a.target == "li"));
+    h.finish().await;
+}
+
+/// Issue 19, point 4: an admin disables a user, and the user's open
+/// session and API token stop working at once; their right password gets a
+/// clear "disabled" answer (a wrong one still only "wrong password"); an
+/// admin cannot disable themself; enabling lets the user log in again; a
+/// password reset gives a new password once, the old one stops working.
+#[tokio::test]
+async fn a_disabled_user_is_refused_at_once_and_a_reset_password_replaces_the_old_one() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    add_editor_li(&h).await;
+    h.state
+        .store
+        .create_api_token(
+            "t-li",
+            &crate::auth::token_sha256("token-li"),
+            "u1",
+            "script",
+            1,
+        )
+        .await
+        .unwrap();
+    let login = |password: &str| {
+        request(
+            Method::POST,
+            "/api/v1/login",
+            None,
+            Some(json!({"username": "li", "password": password})),
+        )
+    };
+    let response = h.send(login("a long enough password")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let session = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me_by_session = || {
+        Request::builder()
+            .uri("/api/v1/me")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(h.send(me_by_session()).await.status(), StatusCode::OK);
+    assert_eq!(
+        h.send(request(Method::GET, "/api/v1/me", Some("li"), None))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    let own = h
+        .send(request(
+            Method::POST,
+            "/api/v1/users/admin/disable",
+            Some("admin"),
+            None,
+        ))
+        .await;
+    assert_eq!(own.status(), StatusCode::CONFLICT);
+    assert_eq!(body_json(own).await["error"], "own_account");
+    assert!(h
+        .state
+        .store
+        .user_by_id("admin")
+        .await
+        .unwrap()
+        .unwrap()
+        .disabled_at
+        .is_none());
+
+    let disabled = h
+        .send(request(
+            Method::POST,
+            "/api/v1/users/u1/disable",
+            Some("admin"),
+            None,
+        ))
+        .await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert_eq!(
+        h.send(me_by_session()).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the open session ends at once"
+    );
+    assert_eq!(
+        h.send(request(Method::GET, "/api/v1/me", Some("li"), None))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "the API token is refused at once"
+    );
+    let refused = h.send(login("a long enough password")).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_json(refused).await["error"], "account_disabled");
+    let guessed = h.send(login("somebody's guess")).await;
+    assert_eq!(guessed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body_json(guessed).await["error"],
+        "bad_credentials",
+        "a guesser learns nothing about the account"
+    );
+
+    let enabled = h
+        .send(request(
+            Method::POST,
+            "/api/v1/users/u1/enable",
+            Some("admin"),
+            None,
+        ))
+        .await;
+    assert_eq!(enabled.status(), StatusCode::OK);
+    assert_eq!(
+        h.send(me_by_session()).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "enabling does not bring the old session back"
+    );
+    assert_eq!(
+        h.send(login("a long enough password")).await.status(),
+        StatusCode::OK
+    );
+
+    let reset = h
+        .send(request(
+            Method::POST,
+            "/api/v1/users/u1/password",
+            Some("admin"),
+            None,
+        ))
+        .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    let password = body_json(reset).await["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(password.len() >= 12, "{password}");
+    assert_eq!(
+        h.send(login("a long enough password")).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old password stops working"
+    );
+    assert_eq!(h.send(login(&password)).await.status(), StatusCode::OK);
+    let audit = h.state.store.audit_log(100, None).await.unwrap();
+    for action in ["user.disable", "user.enable", "user.password_reset"] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == action && a.actor == "admin" && a.target == "li"),
+            "{action} not audited"
+        );
+    }
+    assert!(
+        audit.iter().all(|a| !a.detail.contains(&password)),
+        "the new password is not in the audit log"
+    );
     h.finish().await;
 }
 

@@ -186,6 +186,50 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Disables a user at `disabled_at`, or enables them again (`None`).
+    /// Disabling ends the user's sessions at once; their API tokens are
+    /// kept but refused while the account is disabled (every request checks
+    /// `disabled_at`), so enabling it again brings the scripts back and not
+    /// the browser sessions. False when there is no such user.
+    pub async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+            .bind(disabled_at)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled_at.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a user's password hash and ends their sessions (an admin's
+    /// password reset: whoever held the old password is logged out).
+    /// False when there is no such user.
+    pub async fn reset_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn user_from_row(&self, row: sqlx::any::AnyRow) -> StoreResult<UserRow> {
         let id: String = row.try_get("id")?;
         let role_text: String = row.try_get("role")?;

@@ -14,6 +14,7 @@
 //! inline script: the Content-Security-Policy allows scripts from 'self' only.
 
 mod brightness;
+mod diagnostics;
 mod i18n;
 mod pages;
 mod render;
@@ -25,8 +26,9 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::http::{route, Access, Route, ADMIN, STAFF};
 
+pub use diagnostics::for_builder as diagnostics_for_builder;
 pub use i18n::Lang;
-pub use render::html_errors;
+pub use render::{html_errors, language};
 
 /// The UI's routes (merged into [`crate::http::route_table`]).
 pub fn routes(_config: &Config) -> Vec<Route> {

@@ -803,7 +803,8 @@ pub async fn users(
         .collect();
     Ok(frame.render(
         "users.html",
-        json!({"users": users, "sites": sites, "site_names": site_names, "locks": locks}),
+        json!({"users": users, "sites": sites, "site_names": site_names, "locks": locks,
+               "me": principal.user.id}),
     ))
 }
 

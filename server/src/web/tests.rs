@@ -137,6 +137,7 @@ fn no_chinese_outside_the_catalogues() {
         ("web/render.rs", include_str!("render.rs")),
         ("web/i18n.rs", include_str!("i18n.rs")),
         ("web/words.rs", include_str!("words.rs")),
+        ("web/diagnostics.rs", include_str!("diagnostics.rs")),
         ("static/app.js", include_str!("../../static/app.js")),
         ("static/app.css", include_str!("../../static/app.css")),
     ];
@@ -882,4 +883,216 @@ async fn the_audit_log_reads_in_words_and_filters_by_person_and_action() {
     assert!(english.contains("Urgent alert published"), "{english}");
     assert!(english.contains("30 Nov 2026 12:08"), "{english}");
     ui.db.finish().await;
+}
+
+/// Issue 19, point 4: each account's row says whether it is in use and
+/// offers the admin's chores: disable (not on the admin's own row, which
+/// says it is theirs), enable again, reset the password.
+#[tokio::test]
+async fn the_users_page_offers_disable_enable_and_reset_but_not_disabling_oneself() {
+    let ui = Ui::new().await;
+    ui.state
+        .store
+        .set_user_disabled("editor", Some(crate::http::tests::TEST_NOW.as_millis()))
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/users", Some("admin"), true).await).await;
+    let row = |name: &str| -> String {
+        page.split("<tr>")
+            .find(|row| row.contains(&format!("<td>{name}</td>")))
+            .unwrap_or_else(|| panic!("no row for {name}: {page}"))
+            .to_owned()
+    };
+    let editor = row("editor");
+    assert!(editor.contains("已停用"), "{editor}");
+    assert!(
+        editor.contains(r#"class="enable-user" data-user="editor""#),
+        "{editor}"
+    );
+    assert!(!editor.contains("disable-user"), "{editor}");
+    let approver = row("approver");
+    assert!(approver.contains("正常使用"), "{approver}");
+    assert!(
+        approver.contains(r#"class="secondary disable-user" data-user="approver""#),
+        "{approver}"
+    );
+    let admin = row("admin");
+    assert!(admin.contains("（这是您本人）"), "{admin}");
+    assert!(
+        !admin.contains("disable-user"),
+        "no way to disable oneself: {admin}"
+    );
+    for name in ["admin", "editor", "approver", "branch-b"] {
+        assert!(
+            row(name).contains(&format!(
+                r#"class="secondary reset-password" data-user="{name}""#
+            )),
+            "{name}"
+        );
+    }
+    ui.db.finish().await;
+}
+
+/// Issue 19, point 1: pressing 检查 in the builder lists the clerk's own
+/// mistake first, in Chinese, with its file and line beside it; the notes
+/// about other files come after it (the page folds them away); English
+/// for a user who chose English.
+#[tokio::test]
+async fn the_builder_check_says_a_bad_time_in_chinese_and_lists_the_own_file_first() {
+    let ui = Ui::new().await;
+    let site = r#"
+[[profiles]]
+id = "door"
+width = 352
+height = 80
+color = "mono"
+scroll = true
+
+[[sites]]
+id = "site-a"
+
+[[screens]]
+id = "screen-a"
+site = "site-a"
+profile = "door"
+tags = ["bank-door"]
+
+[[playlists]]
+id = "county"
+items = [{ material = "m1" }]
+
+[[schedules]]
+id = "county-day"
+playlist = "county"
+tags = ["no-such-tag"]
+"#;
+    let mine = r#"# made in the web UI
+
+[[playlists]]
+id = "mine"
+items = [
+  { material = "m1" },
+]
+
+[[schedules]]
+id = "mine-schedule"
+playlist = "mine"
+sites = ["site-a"]
+days = "mon-sun"
+hours = "08:00-2000"
+priority = 0
+"#;
+    let check = |lang: &'static str| {
+        let body = serde_json::json!({
+            "files": [
+                {"name": "demo.toml", "text": site},
+                {"name": "ui-mine.toml", "text": mine},
+            ],
+            "dry_run": true,
+            "own_file": "ui-mine.toml",
+        });
+        app(ui.state.clone()).oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/api/v1/apply")
+                .header(header::AUTHORIZATION, "Bearer token-editor")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::COOKIE, format!("ledcast_lang={lang}"))
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+    };
+    let response = check("zh-CN").await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    let diagnostics = body["diagnostics"].as_array().unwrap();
+    let first = &diagnostics[0];
+    assert_eq!(
+        first["text"], "排期“mine-schedule”：“2000”不是时间，应写成 17:30 这样的格式",
+        "{body}"
+    );
+    assert!(
+        first["hint_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("时段写成 08:30-17:30"),
+        "{first}"
+    );
+    assert_eq!(first["where"], "ui-mine.toml:14:9", "{first}");
+    assert_eq!(first["own"], true);
+    assert_eq!(first["key"], "hours_not_a_time");
+    assert_eq!(
+        first["message"], "schedule `mine-schedule`: `2000` is not a time like `17:30`",
+        "the English message stays for API clients"
+    );
+    let others: Vec<&serde_json::Value> = diagnostics.iter().skip(1).collect();
+    assert!(!others.is_empty(), "{body}");
+    assert!(
+        others.iter().all(|d| d["own"] == false),
+        "the own file's diagnostics come first: {body}"
+    );
+    assert!(
+        others
+            .iter()
+            .any(|d| d["text"] == "排期“county-day”：没有屏幕带有标签“no-such-tag”"),
+        "{body}"
+    );
+
+    let response = check("en").await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+    assert_eq!(
+        body["diagnostics"][0]["text"],
+        "schedule `mine-schedule`: `2000` is not a time like `17:30`"
+    );
+    ui.db.finish().await;
+}
+
+/// Issue 19, point 1: a reason with its own key is said in words too, a
+/// suggestion becomes the hint, and a key the catalogue does not know
+/// keeps the compiler's English.
+#[test]
+fn diagnostics_are_said_with_their_reasons_and_unknown_keys_stay_english() {
+    use ledcast_compiler::{Diagnostic, Location};
+    let at = Location::file_only("playlists.toml");
+    let skipped = Diagnostic::warning(&at, "playlist `loop`: `std-poster` is skipped on profile `counter`: a poster on a 192×32 text scroller")
+        .with_key(
+            "skipped_on_profile",
+            [
+                ("owner_kind", "playlist"),
+                ("owner", "loop"),
+                ("id", "std-poster"),
+                ("profile", "counter"),
+                ("why", "a poster on a 192×32 text scroller"),
+                ("why_key", "poster_on_scroller"),
+            ],
+        );
+    let (text, _) = super::diagnostics::said(Lang::ZhCn, &skipped);
+    assert_eq!(
+        text,
+        "播放列表“loop”：“std-poster”在屏幕型号 counter 上跳过：这是只能滚动文字的条屏，不能显示海报"
+    );
+    let unknown = Diagnostic::error(&at, "schedule `s`: unknown playlist `mien`")
+        .with_hint("did you mean `mine`?")
+        .with_key(
+            "unknown_playlist",
+            [
+                ("owner_kind", "schedule"),
+                ("owner", "s"),
+                ("id", "mien"),
+                ("did_you_mean", "mine"),
+            ],
+        );
+    assert_eq!(
+        super::diagnostics::said(Lang::ZhCn, &unknown),
+        (
+            "排期“s”：没有编号为“mien”的播放列表".to_owned(),
+            Some("是不是要写“mine”？".to_owned())
+        )
+    );
+    let new_key =
+        Diagnostic::error(&at, "something new").with_key("not_in_any_catalogue", [("x", "y")]);
+    assert_eq!(
+        super::diagnostics::said(Lang::ZhCn, &new_key),
+        ("something new".to_owned(), None)
+    );
 }
