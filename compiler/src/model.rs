@@ -219,13 +219,20 @@ pub struct Targets {
 impl Targets {
     /// Whether `screen` (at site id `site_id`) is targeted.
     pub fn matches(&self, screen: &Screen, site_id: &str) -> bool {
-        if self.screens.iter().any(|s| s == screen.id.as_str()) {
+        self.applies_to(screen.id.as_str(), &screen.tags, site_id)
+    }
+
+    /// Whether the screen `screen_id`, carrying `tags`, at site `site_id`
+    /// is targeted: the one rule, also for stored screens (the server's
+    /// compliance reads rules' targets against its screen rows).
+    pub fn applies_to(&self, screen_id: &str, tags: &[String], site_id: &str) -> bool {
+        if self.screens.iter().any(|s| s == screen_id) {
             return true;
         }
         if self.tags.is_empty() && self.sites.is_empty() {
             return false;
         }
-        (self.tags.is_empty() || self.tags.iter().any(|t| screen.tags.contains(t)))
+        (self.tags.is_empty() || self.tags.iter().any(|t| tags.contains(t)))
             && (self.sites.is_empty() || self.sites.iter().any(|s| s == site_id))
     }
 }

@@ -213,17 +213,6 @@ async fn screens_for(
     Ok(screens)
 }
 
-fn targets_match(targets: &ledcast_compiler::model::Targets, screen: &ScreenRow) -> bool {
-    if targets.screens.contains(&screen.id) {
-        return true;
-    }
-    if targets.tags.is_empty() && targets.sites.is_empty() {
-        return false;
-    }
-    (targets.tags.is_empty() || targets.tags.iter().any(|t| screen.tags.contains(t)))
-        && (targets.sites.is_empty() || targets.sites.contains(&screen.site_id))
-}
-
 /// The rules of the applied playlist files, with their targets.
 async fn stored_rules(state: &AppState) -> Result<Vec<ledcast_compiler::model::Rule>, ApiError> {
     let files = state.store.playlist_files().await?;
@@ -237,7 +226,10 @@ async fn stored_rules(state: &AppState) -> Result<Vec<ledcast_compiler::model::R
 fn rules_for(rules: &[ledcast_compiler::model::Rule], screen: &ScreenRow) -> Vec<RuleSpec> {
     rules
         .iter()
-        .filter(|r| targets_match(&r.targets, screen))
+        .filter(|r| {
+            r.targets
+                .applies_to(&screen.id, &screen.tags, &screen.site_id)
+        })
         .map(|r| RuleSpec {
             rule_id: r.id.clone(),
             max_gap_seconds: r.max_gap_seconds,
