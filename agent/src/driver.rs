@@ -21,7 +21,7 @@ use ledcast_protocol::v1::{
     self, AgentState, BootId, CacheStatus, MediaRef, PlayBatch, Presence, ScreenId, Sha256,
     SlotKind, Timestamp, Topic, TopicKind,
 };
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, NetworkOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, NetworkOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -1154,66 +1154,6 @@ impl Driver {
     }
 }
 
-/// A broker address parsed from the enrollment's `broker_url`.
-#[derive(Debug, PartialEq, Eq)]
-struct BrokerAddress {
-    host: String,
-    port: u16,
-    tls: bool,
-}
-
-/// Parses `mqtt://host:port` (plain) or `mqtts://host:port` (TLS, checked
-/// against the built-in web PKI roots).
-fn parse_broker_url(url: &str) -> anyhow::Result<BrokerAddress> {
-    let (rest, tls, default_port) = if let Some(rest) = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-    {
-        (rest, false, 1883)
-    } else if let Some(rest) = url
-        .strip_prefix("mqtts://")
-        .or_else(|| url.strip_prefix("ssl://"))
-    {
-        (rest, true, 8883)
-    } else {
-        bail!("broker URL {url:?} must look like mqtt://host:1883 or mqtts://host:8883");
-    };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') => (
-            h,
-            p.parse::<u16>()
-                .with_context(|| format!("port in broker URL {url:?}"))?,
-        ),
-        _ => (rest, default_port),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        bail!("broker URL {url:?} has no host");
-    }
-    Ok(BrokerAddress {
-        host: host.to_owned(),
-        port,
-        tls,
-    })
-}
-
-/// rustls with the ring provider and the web PKI roots compiled in.
-fn tls_transport() -> anyhow::Result<rumqttc::Transport> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("configuring TLS for the broker")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(rumqttc::Transport::tls_with_config(
-        rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(config)),
-    ))
-}
-
 /// Configures rumqttc (TCP_NODELAY, keep-alive, credentials, signed Last
 /// Will) and spawns the task that polls it, reconnecting with backoff
 /// (also used by [`crate::sim`]).
@@ -1223,12 +1163,8 @@ pub(crate) fn start_mqtt(
     boot_id: &BootId,
 ) -> anyhow::Result<(AsyncClient, mpsc::Receiver<MqttEvent>)> {
     let enrollment = &loaded.identity.enrollment;
-    let broker = parse_broker_url(&enrollment.broker_url)?;
     let client_id = v1::agent_client_id(&loaded.screen_id);
-    let mut options = MqttOptions::new(client_id, broker.host, broker.port);
-    if broker.tls {
-        options.set_transport(tls_transport()?);
-    }
+    let mut options = ledcast_mqtt::options(&enrollment.broker_url, &client_id)?;
     options.set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_seconds.max(5)));
     options.set_credentials(
         enrollment.broker_username.clone(),
@@ -1336,37 +1272,4 @@ fn jpeg_to_png(jpeg: &[u8]) -> anyhow::Result<Vec<u8>> {
         .context("decoding the card's JPEG")?
         .into_rgb8();
     Ok(crate::display::encode_png(&image)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_urls() {
-        let parsed = |url: &str| {
-            parse_broker_url(url)
-                .map(|b| (b.host, b.port, b.tls))
-                .unwrap()
-        };
-        assert_eq!(
-            parsed("mqtt://127.0.0.1:1883"),
-            ("127.0.0.1".to_owned(), 1883, false)
-        );
-        assert_eq!(
-            parsed("mqtt://broker.local"),
-            ("broker.local".to_owned(), 1883, false)
-        );
-        assert_eq!(
-            parsed("mqtts://b.example:9883"),
-            ("b.example".to_owned(), 9883, true)
-        );
-        assert_eq!(
-            parsed("mqtts://b.example"),
-            ("b.example".to_owned(), 8883, true)
-        );
-        assert!(parse_broker_url("http://b").is_err());
-        assert!(parse_broker_url("mqtt://:1883").is_err());
-        assert!(tls_transport().is_ok());
-    }
 }

@@ -17,7 +17,7 @@ use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use ledcast_protocol::v1 as protocol;
 use protocol::{Topic, TopicKind};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Mutex};
 use tokio::task::JoinHandle;
@@ -181,54 +181,14 @@ impl Delivery {
 
 /// Builds rumqttc options from `mqtt://host:port` / `mqtts://host:port`.
 pub fn mqtt_options(url: &str, client_id: &str) -> anyhow::Result<MqttOptions> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .with_context(|| format!("broker url {url:?} must look like mqtt://host:1883"))?;
-    let tls = match scheme {
-        "mqtt" | "tcp" => false,
-        "mqtts" | "ssl" => true,
-        other => {
-            anyhow::bail!("broker url scheme {other:?} is not supported; use mqtt:// or mqtts://")
-        }
-    };
-    let authority = rest.trim_end_matches('/');
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (
-            host,
-            port.parse::<u16>()
-                .with_context(|| format!("bad port in broker url {url:?}"))?,
-        ),
-        None => (authority, if tls { 8883 } else { 1883 }),
-    };
-    anyhow::ensure!(!host.is_empty(), "broker url {url:?} has no host");
-    let mut options = MqttOptions::new(client_id, host.trim_matches(['[', ']']), port);
+    let mut options = ledcast_mqtt::options(url, client_id)?;
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(
         super::broker::MAX_PAYLOAD_BYTES,
         super::broker::MAX_PAYLOAD_BYTES,
     );
     options.set_clean_session(true);
-    if tls {
-        options.set_transport(tls_transport()?);
-    }
     Ok(options)
-}
-
-/// rustls with the ring provider and the web PKI roots compiled in (the
-/// aws-lc provider would need cmake and minutes of C compilation).
-fn tls_transport() -> anyhow::Result<Transport> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .context("configuring TLS for the broker")?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Transport::tls_with_config(
-        rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
-    ))
 }
 
 /// A message taken off the broker for the worker.
