@@ -49,9 +49,8 @@ pub struct ScheduleImpact {
     /// changed ones first, then by id.
     pub screens: Vec<ScreenImpact>,
     /// Screens where its priority is above that of every other schedule
-    /// there (there it replaces them in its hours), by that highest other
-    /// priority, lowest first.
-    pub outranks: Vec<Outranks>,
+    /// there (there it replaces them in its hours).
+    pub outranks: Option<Outranks>,
     /// The compared span (ms): from now for [`PREVIEW_HOURS`].
     pub from: i64,
     /// End of the compared span (ms, exclusive).
@@ -70,9 +69,10 @@ pub struct Targets {
 }
 
 /// Screens on which the schedule's priority beats every other schedule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outranks {
-    /// The highest priority of the other schedules on these screens.
+    /// The highest priority of the other schedules on these screens (the
+    /// largest over all of them).
     pub highest: i32,
     /// The screens.
     pub screens: Vec<NamedScreen>,
@@ -179,7 +179,7 @@ pub struct Summary {
     /// Screens it targets where nothing would change in the week.
     pub screens_unchanged: Vec<NamedScreen>,
     /// Where it beats every other schedule.
-    pub outranks: Vec<Outranks>,
+    pub outranks: Option<Outranks>,
     /// What it replaces on which screens: schedule id → screens.
     pub replaces: Vec<Replaces>,
     /// Its materials still waiting for approval.
@@ -371,14 +371,24 @@ async fn compare(
             .cmp(&b.changes.is_empty())
             .then_with(|| a.screen.id.cmp(&b.screen.id))
     });
-    let mut outranks: BTreeMap<i32, Vec<NamedScreen>> = BTreeMap::new();
-    for s in &screens {
-        if let Some(highest) = s.highest_other.filter(|h| entry.priority > *h) {
-            if targeted_by(&after_model, &entry).contains(&s.screen.id) {
-                outranks.entry(highest).or_default().push(s.screen.clone());
-            }
-        }
-    }
+    let targeted_now = targeted_by(&after_model, &entry);
+    let outranked: Vec<(&NamedScreen, i32)> = screens
+        .iter()
+        .filter(|s| targeted_now.contains(&s.screen.id))
+        .filter_map(|s| {
+            s.highest_other
+                .filter(|h| entry.priority > *h)
+                .map(|h| (&s.screen, h))
+        })
+        .collect();
+    let outranks = outranked
+        .iter()
+        .map(|(_, h)| *h)
+        .max()
+        .map(|highest| Outranks {
+            highest,
+            screens: outranked.iter().map(|(s, _)| (*s).clone()).collect(),
+        });
     // Its materials: named items in order, then what its queries found.
     let mut materials: Vec<String> = Vec::new();
     if let Some(playlist) = playlist {
@@ -429,10 +439,7 @@ async fn compare(
         materials,
         pending_materials,
         screens,
-        outranks: outranks
-            .into_iter()
-            .map(|(highest, screens)| Outranks { highest, screens })
-            .collect(),
+        outranks,
         from,
         until,
     }))
@@ -620,4 +627,49 @@ fn loop_changes(
         }
     }
     changes
+}
+
+/// The priority the builder offers a new schedule, and the range of the
+/// schedules that play on screens now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PriorityAdvice {
+    /// The default: below every schedule that targets a screen, so a new
+    /// schedule plays only where nothing else is scheduled until its author
+    /// raises it (issue 19: the old default 40 silently beat every demo
+    /// schedule).
+    pub default: i32,
+    /// The lowest and highest priority of the schedules that target at
+    /// least one screen (channels such as the online-transfer feed are not
+    /// screens); `None` when there are none.
+    pub range: Option<(i32, i32)>,
+}
+
+/// The priority for a new schedule when no schedule targets a screen.
+pub const NEW_SCHEDULE_PRIORITY: i32 = 10;
+
+/// [`PriorityAdvice`] for the playlist files `files`.
+pub fn priority_advice(files: &[PlaylistFile]) -> PriorityAdvice {
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    let (model, _) = compiler::parse(&inputs);
+    let on_screens: Vec<i32> = model
+        .schedules
+        .iter()
+        .filter(|s| !targeted_by(&model, s).is_empty())
+        .map(|s| s.priority)
+        .collect();
+    match (on_screens.iter().min(), on_screens.iter().max()) {
+        (Some(&lowest), Some(&highest)) => PriorityAdvice {
+            default: lowest
+                .saturating_sub(1)
+                .max(-compiler::model::MAX_SCHEDULE_PRIORITY),
+            range: Some((lowest, highest)),
+        },
+        _ => PriorityAdvice {
+            default: NEW_SCHEDULE_PRIORITY,
+            range: None,
+        },
+    }
 }

@@ -294,10 +294,15 @@
     box.replaceChildren();
     const impacts = (result.data || {}).impact || [];
     if (!impacts.length) return;
-    const names = (screens) => screens.map((s) => s.site_name + " · " + s.name).join(msg("list_separator"));
+    // Screens by site: "site: a, b; other site: c".
+    const names = (screens) => {
+      const sites = new Map();
+      screens.forEach((s) => sites.set(s.site_name, (sites.get(s.site_name) || []).concat([s.name])));
+      return Array.from(sites, ([site, list]) => msg("impact_site_screens", { site, screens: list.join(msg("list_separator")) })).join(msg("impact_sites_separator"));
+    };
     const list = el("ul", { class: "diagnostics impact" });
     impacts.forEach((i) => {
-      i.outranks.forEach((o) => list.append(el("li", { class: "diag warning impact-outranks", text: msg("impact_outranks", { priority: i.priority, highest: o.highest, screens: names(o.screens) }) })));
+      if (i.outranks) list.append(el("li", { class: "diag warning impact-outranks", text: msg("impact_outranks", { priority: i.priority, highest: i.outranks.highest, screens: names(i.outranks.screens) }) }));
       if (i.screens_changed.length) {
         list.append(el("li", { class: "diag info impact-changes", text: msg("impact_changes", { targeted: i.screens_targeted, changed: i.screens_changed.length, screens: names(i.screens_changed) }) }));
       } else {

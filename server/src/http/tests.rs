@@ -2905,6 +2905,20 @@ async fn a_pending_schedule_shows_its_targets_hours_screens_and_override_before_
             .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
+    // The builder offers a priority below every schedule on screens (5–30
+    // in the demo; the online-transfer channel is no screen) and says why.
+    let response = h
+        .send(request(Method::GET, "/ui/playlists", Some("editor"), None))
+        .await;
+    let builder = String::from_utf8(body_bytes(response).await).unwrap();
+    assert!(
+        builder.contains("<input id=\"sc-priority\" type=\"number\" value=\"4\""),
+        "{builder}"
+    );
+    assert!(
+        builder.contains("现有排期的优先级为 5–30。默认 4 比它们都低，只在没有其他排期的时段播出"),
+        "{builder}"
+    );
     // The clerk's loop for one branch, at priority 40, 08:00–20:00 daily.
     let own = json!({"name": "ui-kefu-loop.toml", "text": r#"
 [[playlists]]
@@ -2938,29 +2952,22 @@ priority = 40
     let impact = &answer["impact"][0];
     assert_eq!(impact["schedule"], "kefu-loop-schedule", "{answer}");
     assert_eq!(impact["priority"], 40);
-    let outranks: Vec<(i64, Vec<&str>)> = impact["outranks"]
+    // Above the door's 20 (bank notices), the ATM's 10 (county pack) and
+    // the counter's and lobby's 30 (pension day): the highest is 30.
+    assert_eq!(impact["outranks"]["highest"], 30, "{impact}");
+    let outranked: Vec<&str> = impact["outranks"]["screens"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| {
-            let screens = o["screens"].as_array().unwrap();
-            (
-                o["highest"].as_i64().unwrap(),
-                screens
-                    .iter()
-                    .map(|s| s["name"].as_str().unwrap())
-                    .collect(),
-            )
-        })
+        .map(|s| s["name"].as_str().unwrap())
         .collect();
-    // ATM: county pack 10; door: bank notices 20; counter and lobby:
-    // pension day 30.
     assert_eq!(
-        outranks,
+        outranked,
         [
-            (10, vec!["工行 ATM 顶屏"]),
-            (20, vec!["工行门头条屏"]),
-            (30, vec!["工行柜台滚动屏", "工行大堂屏"]),
+            "工行 ATM 顶屏",
+            "工行柜台滚动屏",
+            "工行门头条屏",
+            "工行大堂屏"
         ],
         "{impact}"
     );
@@ -3014,7 +3021,7 @@ priority = 40
     // The override, said before approval, naming the screens.
     assert!(
         article.contains(
-            "优先级 40 高于本屏现有的全部排期（最高 30），批准后这些屏在所列时段只播这个排期：<b>工商银行高港支行 · 工行柜台滚动屏、工商银行高港支行 · 工行大堂屏</b>"
+            "优先级 40 高于本屏现有的全部排期（最高 30），批准后这些屏在所列时段只播这个排期：<b>工商银行高港支行：工行 ATM 顶屏、工行柜台滚动屏、工行门头条屏、工行大堂屏</b>"
         ),
         "{article}"
     );

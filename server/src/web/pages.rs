@@ -16,7 +16,6 @@ use super::render::{language, render, see_other, Frame};
 use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};
 use crate::store::{MaterialFilter, Role, ScreenRow};
-use ledcast_compiler::model::MAX_SCHEDULE_PRIORITY;
 
 /// `?next=` of the login and language routes.
 #[derive(Debug, Deserialize)]
@@ -504,9 +503,6 @@ fn toml_strings(value: &toml::Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The builder's priority for a new schedule when there is no other.
-const NEW_SCHEDULE_PRIORITY: i64 = 10;
-
 /// A `[[schedules]]` entry's when, as written.
 fn schedule_when(s: &toml::Value) -> ScheduleWhen<'_> {
     ScheduleWhen {
@@ -629,33 +625,23 @@ pub async fn playlists(
         .iter()
         .map(|s| (s.id.as_str(), s.name.as_str()))
         .collect();
-    // A new schedule starts below every existing one, so that it never wins
-    // over them unless its author raises it (and the check then says where).
-    let priorities: Vec<i64> = schedules
-        .iter()
-        .filter_map(|s| s["priority"].as_i64())
-        .collect();
-    let (default_priority, priority_help) = match (priorities.iter().min(), priorities.iter().max())
-    {
-        (Some(&lowest), Some(&highest)) => {
-            let default = (lowest - 1).max(-i64::from(MAX_SCHEDULE_PRIORITY));
-            let help = frame
-                .lang
-                .text("builder_priority_help")
-                .replace("{lowest}", &lowest.to_string())
-                .replace("{highest}", &highest.to_string())
-                .replace("{default}", &default.to_string());
-            (default, help)
-        }
-        _ => (
-            NEW_SCHEDULE_PRIORITY,
-            frame.lang.text("builder_priority_help_none").to_owned(),
-        ),
+    // A new schedule starts below every schedule on screens, so that it
+    // never wins over them unless its author raises it (and the check then
+    // says where).
+    let advice = crate::schedule_impact::priority_advice(&files);
+    let priority_help = match advice.range {
+        Some((lowest, highest)) => frame
+            .lang
+            .text("builder_priority_help")
+            .replace("{lowest}", &lowest.to_string())
+            .replace("{highest}", &highest.to_string())
+            .replace("{default}", &advice.default.to_string()),
+        None => frame.lang.text("builder_priority_help_none").to_owned(),
     };
     Ok(frame.render(
         "playlists.html",
         json!({
-            "default_priority": default_priority,
+            "default_priority": advice.default,
             "priority_help": priority_help,
             "site_names": site_names,
             "screen_names": screen_names,
@@ -800,13 +786,24 @@ fn impact_view(
             "seconds": view.slots.iter().map(|s| s.seconds).sum::<u64>(),
         })
     };
-    let screen_words = |s: &NamedScreen| format!("{} · {}", s.site_name, s.name);
+    // Screens by site: "工商银行高港支行：工行门头条屏、工行大堂屏".
     let list = |screens: &[NamedScreen]| {
-        screens
+        let mut sites: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in screens {
+            match sites.iter_mut().find(|(site, _)| *site == s.site_name) {
+                Some((_, names)) => names.push(&s.name),
+                None => sites.push((&s.site_name, vec![&s.name])),
+            }
+        }
+        sites
             .iter()
-            .map(screen_words)
+            .map(|(site, names)| {
+                lang.text("impact_site_screens")
+                    .replace("{site}", site)
+                    .replace("{screens}", &names.join(lang.text("words_list_separator")))
+            })
             .collect::<Vec<_>>()
-            .join(lang.text("words_list_separator"))
+            .join(lang.text("impact_sites_separator"))
     };
     let hours = |ms: i64| {
         let hours = ms as f64 / 3_600_000.0;
@@ -816,19 +813,15 @@ fn impact_view(
             format!("{hours:.1}")
         }
     };
-    let outranks: Vec<Value> = impact
-        .outranks
-        .iter()
-        .map(|o| {
-            json!({
-                "text": lang
-                    .text("impact_outranks")
-                    .replace("{priority}", &impact.priority.to_string())
-                    .replace("{highest}", &o.highest.to_string()),
-                "screens": list(&o.screens),
-            })
+    let outranks = impact.outranks.as_ref().map(|o| {
+        json!({
+            "text": lang
+                .text("impact_outranks")
+                .replace("{priority}", &impact.priority.to_string())
+                .replace("{highest}", &o.highest.to_string()),
+            "screens": list(&o.screens),
         })
-        .collect();
+    });
     let screens: Vec<Value> = impact
         .screens
         .iter()
