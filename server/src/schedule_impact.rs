@@ -99,8 +99,9 @@ pub struct ScreenImpact {
     pub timezone: String,
     /// The highest priority of the other schedules that target it.
     pub highest_other: Option<i32>,
-    /// Each different pair of loops (now → after approval), by the first
-    /// instant it applies; empty when nothing changes in the week.
+    /// Each pair of loop sources (now → after approval) where the loop
+    /// changes, with the loops of the first instant it applies, by that
+    /// instant; empty when nothing changes in the week.
     pub changes: Vec<LoopChange>,
     /// What the schedule takes the place of there (from [`Self::changes`]).
     pub replaces: Vec<LoopSource>,
@@ -574,8 +575,9 @@ fn loop_at(compiled: &compiler::CompiledScreen, model: &compiler::Model, t: i64)
     }
 }
 
-/// Each different (now, after) pair of loops within `[from, until)`, by
-/// its first instant, with how long it applies.
+/// Each (now, after) pair of loop sources that differ within `[from,
+/// until)`, with the loops of its first instant and how long it applies in
+/// all, by first instant.
 fn loop_changes(
     before: Option<(&compiler::CompiledScreen, &compiler::Model)>,
     after: (&compiler::CompiledScreen, &compiler::Model),
@@ -613,9 +615,11 @@ fn loop_changes(
         if old == new {
             continue;
         }
+        // One change per (now, after) source pair: a loop that changes
+        // within a source (an item expiring) is the same change to people.
         match changes
             .iter_mut()
-            .find(|c| c.before == old && c.after == new)
+            .find(|c| c.before.source == old.source && c.after.source == new.source)
         {
             Some(change) => change.duration_ms += b - a,
             None => changes.push(LoopChange {

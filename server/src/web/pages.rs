@@ -786,7 +786,7 @@ fn impact_view(
             "seconds": view.slots.iter().map(|s| s.seconds).sum::<u64>(),
         })
     };
-    // Screens by site: "工商银行高港支行：工行门头条屏、工行大堂屏".
+    // Screens by site: "Site A: door, lobby; Site B: atm" (in the catalogue's words).
     let list = |screens: &[NamedScreen]| {
         let mut sites: Vec<(&str, Vec<&str>)> = Vec::new();
         for s in screens {
