@@ -43,8 +43,14 @@ pub struct ScheduleImpact {
     /// material, then what its queries found on the targeted screens.
     pub materials: Vec<String>,
     /// Those of [`Self::materials`] still waiting for approval: until they
-    /// are approved they are left out, "after" included.
+    /// are approved they are left out, and so they are of "after" unless
+    /// [`Self::assumes_approved`].
     pub pending_materials: Vec<String>,
+    /// True when "after" counts the playlist's pending materials approved
+    /// too (the builder's check, see [`of_file`]); false on the approval
+    /// page, where "after" is exactly what approving the schedule alone
+    /// puts on air.
+    pub assumes_approved: bool,
     /// Every screen it targets (or targeted in the version on air):
     /// changed ones first, then by id.
     pub screens: Vec<ScreenImpact>,
@@ -185,6 +191,8 @@ pub struct Summary {
     pub replaces: Vec<Replaces>,
     /// Its materials still waiting for approval.
     pub pending_materials: Vec<String>,
+    /// True when the changes count them approved.
+    pub assumes_approved: bool,
 }
 
 /// A schedule (or the default) the new one replaces, and where.
@@ -226,6 +234,7 @@ impl ScheduleImpact {
                 })
                 .collect(),
             pending_materials: self.pending_materials.clone(),
+            assumes_approved: self.assumes_approved,
         }
     }
 }
@@ -238,12 +247,14 @@ pub async fn of_pending(
     now: protocol::Timestamp,
 ) -> anyhow::Result<Option<ScheduleImpact>> {
     let files = state.store.playlist_files().await?;
-    compare(state, &files, schedule, now).await
+    compare(state, &files, schedule, now, false).await
 }
 
 /// What the schedules defined in `own_file` of `files` (a builder's
 /// proposal, not stored yet) would change once stored and approved,
-/// compared with what is on air now.
+/// compared with what is on air now. The clerk who asks has usually just
+/// uploaded its materials, so "after" counts the materials its playlist
+/// names as approved too (and says so: [`ScheduleImpact::assumes_approved`]).
 pub async fn of_file(
     state: &AppState,
     files: &[PlaylistFile],
@@ -261,18 +272,20 @@ pub async fn of_file(
         .iter()
         .filter(|s| s.location.file == own_file)
     {
-        out.extend(compare(state, files, &schedule.id, now).await?);
+        out.extend(compare(state, files, &schedule.id, now, true).await?);
     }
     Ok(out)
 }
 
 /// Compiles the screens `schedule` (in `files`) targets as on air now and
-/// with it approved, and compares them.
+/// with it approved (and, with `assume_approved`, the materials its
+/// playlist names), and compares them.
 async fn compare(
     state: &AppState,
     files: &[PlaylistFile],
     schedule: &str,
     now: protocol::Timestamp,
+    assume_approved: bool,
 ) -> anyhow::Result<Option<ScheduleImpact>> {
     let stored = state.store.playlist_files().await?;
     let before = model_of(state, &stored, now, &[]).await?.map(|(m, _)| m);
@@ -294,6 +307,31 @@ async fn compare(
         targeted.extend(targeted_by(model, old));
     }
     let catalog = catalog(state).await?;
+    let named_items: BTreeSet<&str> = after
+        .playlists
+        .get(entry.playlist)
+        .into_iter()
+        .flat_map(|p| &p.items)
+        .filter_map(|item| match &item.source {
+            compiler::model::ItemSource::Material(id) => Some(id.as_str()),
+            compiler::model::ItemSource::Query(_) => None,
+        })
+        .collect();
+    let after_catalog = if assume_approved {
+        let materials = catalog
+            .materials()
+            .iter()
+            .cloned()
+            .map(|mut m| {
+                m.approved |= named_items.contains(m.id.as_str());
+                m
+            })
+            .collect();
+        compiler::Catalog::new(materials)
+            .with_current_edition(catalog.current_edition().map(str::to_owned))
+    } else {
+        catalog.clone()
+    };
     let window = compiler::Window::hours(compile_instant(now), PREVIEW_HOURS, PREVIEW_HOURS);
     // Only the targeted screens can change: compile those (each screen
     // compiles on its own, so this is what a full compile gives them).
@@ -312,7 +350,7 @@ async fn compare(
                 .as_ref()
                 .map(|m| compiler::compile(m, &catalog, window).0)
                 .unwrap_or_default();
-            let (after_compiled, _) = compiler::compile(&after_model, &catalog, window);
+            let (after_compiled, _) = compiler::compile(&after_model, &after_catalog, window);
             (
                 before_compiled,
                 after_compiled,
@@ -439,6 +477,7 @@ async fn compare(
         },
         materials,
         pending_materials,
+        assumes_approved: assume_approved,
         screens,
         outranks,
         from,
