@@ -3057,6 +3057,19 @@ priority = 40
         "{door}"
     );
     assert!(!article.contains("data-screen=\"abc-door\""), "{article}");
+    // The same in English.
+    let english = Request::builder()
+        .uri("/ui/approvals")
+        .header(header::AUTHORIZATION, "Bearer token-approver")
+        .header(header::COOKIE, "ledcast_lang=en")
+        .body(Body::empty())
+        .unwrap();
+    let page = String::from_utf8(body_bytes(h.send(english).await).await).unwrap();
+    assert!(
+        page.contains("Priority 40 is above every schedule these screens have (highest 30): once approved, these screens play only this schedule in its hours: <b>工商银行高港支行: 工行 ATM 顶屏, 工行柜台滚动屏, 工行门头条屏, 工行大堂屏</b>"),
+        "{page}"
+    );
+    assert!(page.contains(">every day 08:00–20:00</dd>"), "{page}");
 
     // "After" is what the real compile makes once it is approved.
     let now = h.state.clock.now();
