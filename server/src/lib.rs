@@ -23,6 +23,7 @@ pub mod packs;
 pub mod push;
 pub mod recompiler;
 pub mod replicas;
+pub mod schedule_impact;
 pub mod service;
 pub mod site_files;
 pub mod store;

@@ -597,6 +597,20 @@ pub async fn stored_model(
     now: protocol::Timestamp,
 ) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
     let files = state.store.playlist_files().await?;
+    model_of(state, &files, now, &[]).await
+}
+
+/// The model a compile of `files` makes at `now`: only approved schedules,
+/// plus those in `counted_approved` as if an approver had approved them
+/// (what approving them would put on air: [`crate::schedule_impact`]),
+/// the last approved version of every other schedule waiting for
+/// approval, and the API's alerts; `None` when `files` is empty.
+pub async fn model_of(
+    state: &AppState,
+    files: &[crate::store::PlaylistFile],
+    now: protocol::Timestamp,
+    counted_approved: &[&str],
+) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
     if files.is_empty() {
         return Ok(None);
     }
@@ -613,11 +627,17 @@ pub async fn stored_model(
         .filter(|s| s.state == "approved")
         .map(|s| s.id)
         .collect();
-    model.schedules.retain(|s| approved.contains(&s.id));
+    model
+        .schedules
+        .retain(|s| approved.contains(&s.id) || counted_approved.contains(&s.id.as_str()));
     // A schedule whose change waits for approval (or was rejected) keeps
     // its last approved version on air, playing today's version of the
-    // playlist it named then.
+    // playlist it named then (unless it is counted approved: then its new
+    // version replaces it).
     for (id, files) in state.store.previously_approved_schedules().await? {
+        if counted_approved.contains(&id.as_str()) {
+            continue;
+        }
         let inputs: Vec<(&str, &str)> = files
             .iter()
             .map(|f| (f.name.as_str(), f.text.as_str()))

@@ -286,6 +286,36 @@
     else if (!own.length) flash(msg("check_own_clean", { n: others.length }), "ok");
     else flash(msg("check_with_notes", { n: own.length }), "ok");
   }
+  // What approving the builder's schedule would change (the server compiles
+  // it as if approved): where it beats every other schedule, which screens
+  // change, what it replaces, and materials still waiting for approval.
+  function showImpact(result) {
+    const box = $("#impact");
+    box.replaceChildren();
+    const impacts = (result.data || {}).impact || [];
+    if (!impacts.length) return;
+    // Screens by site: "site: a, b; other site: c".
+    const names = (screens) => {
+      const sites = new Map();
+      screens.forEach((s) => sites.set(s.site_name, (sites.get(s.site_name) || []).concat([s.name])));
+      return Array.from(sites, ([site, list]) => msg("impact_site_screens", { site, screens: list.join(msg("list_separator")) })).join(msg("impact_sites_separator"));
+    };
+    const list = el("ul", { class: "diagnostics impact" });
+    impacts.forEach((i) => {
+      if (i.outranks) list.append(el("li", { class: "diag warning impact-outranks", text: msg("impact_outranks", { priority: i.priority, highest: i.outranks.highest, screens: names(i.outranks.screens) }) }));
+      if (i.screens_changed.length) {
+        list.append(el("li", { class: "diag info impact-changes", text: msg("impact_changes", { targeted: i.screens_targeted, changed: i.screens_changed.length, screens: names(i.screens_changed) }) }));
+      } else {
+        list.append(el("li", { class: "diag warning impact-no-change", text: msg("impact_no_change", { targeted: i.screens_targeted, priority: i.priority }) }));
+      }
+      i.replaces.forEach((r) => {
+        const what = msg("impact_source_" + r.kind, { name: r.playlist_name, priority: r.priority });
+        list.append(el("li", { class: "diag info impact-replaces", text: msg("impact_replaces", { what, screens: names(r.screens) }) }));
+      });
+      if (i.pending_materials.length) list.append(el("li", { class: "diag info", text: msg("impact_pending", { n: i.pending_materials.length }) }));
+    });
+    box.append(el("h3", { text: msg("impact_title") }), list);
+  }
   async function submitBuilder(dryRun) {
     const built = builderToml();
     if (!/^[a-z0-9._-]+$/.test(built.id)) { flash(msg("builder_bad_id"), "error"); return; }
@@ -297,6 +327,7 @@
     files.push({ name, text: built.text });
     const result = await api("POST", "/api/v1/apply", { files, dry_run: dryRun, own_file: name });
     showDiagnostics(result, !dryRun);
+    showImpact(result);
     if (result.ok && !dryRun) setTimeout(() => location.reload(), 1200);
   }
   const check = $("#pl-check");

@@ -637,7 +637,12 @@ async fn office_approver_branch_journey_in_chromium() {
             .await
             .unwrap();
     }
+    // The default priority is below every demo schedule (5–30), so a new
+    // schedule does not silently win; the clerk raises it on purpose.
     let priority = client.find(Locator::Id("sc-priority")).await.unwrap();
+    assert_eq!(priority.prop("value").await.unwrap().as_deref(), Some("4"));
+    let help = text_of(&client, "#priority-help").await.unwrap_or_default();
+    assert!(help.contains("数字越大越优先"), "{help}");
     priority.clear().await.unwrap();
     priority.send_keys("90").await.unwrap();
     client
@@ -724,7 +729,30 @@ async fn office_approver_branch_journey_in_chromium() {
         Some(())
     })
     .await;
+    // The check says, before anything is submitted, where this schedule
+    // would win over every other one.
+    let outranks = until(20, "the check's override warning", || async {
+        text_of(&client, "#impact .impact-outranks").await?;
+        text_of(&client, "#impact").await
+    })
+    .await;
+    assert!(
+        outranks.contains("优先级 90 高于本屏现有的全部排期（最高 30）")
+            && outranks.contains("工行大堂屏"),
+        "{outranks}"
+    );
+    client
+        .execute(
+            "document.getElementById('pl-check').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
     shot(&client, "03-playlist-builder").await;
+    client
+        .execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .unwrap();
     client
         .find(Locator::Id("pl-apply"))
         .await
@@ -833,6 +861,22 @@ async fn office_approver_branch_journey_in_chromium() {
     log_in(&client, &base, "wang.approver", &approver_pw).await;
     client.goto(&format!("{base}/ui/approvals")).await.unwrap();
     shot(&client, "04-approvals").await;
+    // Before approving, the approver sees what the schedule changes: its
+    // override, its materials still pending, the branch's screens.
+    let article = format!(".pending-schedule[data-id=\"{PLAYLIST_ID}-schedule\"]");
+    let preview = text_of(&client, &article).await.unwrap_or_default();
+    assert!(
+        preview.contains(
+            "优先级 90 高于本屏现有的全部排期（最高 30），批准后这些屏在所列时段只播这个排期"
+        ),
+        "{preview}"
+    );
+    assert!(
+        text_of(&client, &format!("{article} .pending-note"))
+            .await
+            .is_some_and(|t| t.contains("3 个素材还没有批准")),
+        "the materials waiting are pointed out"
+    );
     for id in &material_ids {
         click_and_wait_gone(
             &client,
@@ -840,6 +884,39 @@ async fn office_approver_branch_journey_in_chromium() {
         )
         .await;
     }
+    // With its materials approved, "after" on the branch's door plays them.
+    let door_after = format!("{article} .impact-screen[data-screen=\"{DOOR_SCREEN}\"] .ba.after");
+    for id in &material_ids {
+        client
+            .find(Locator::Css(&format!(
+                "{door_after} .slot[data-material=\"{id}\"] img.led"
+            )))
+            .await
+            .unwrap_or_else(|_| panic!("the door's loop after approval shows {id}"));
+    }
+    let before = text_of(
+        &client,
+        &format!("{article} .impact-screen[data-screen=\"{DOOR_SCREEN}\"] .ba.before .ba-label"),
+    )
+    .await
+    .unwrap_or_default();
+    assert!(before.starts_with("现在播"), "{before}");
+    client
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+            vec![serde_json::json!(article)],
+        )
+        .await
+        .unwrap();
+    shot(&client, "04a-approval-preview").await;
+    client
+        .execute(
+            "document.querySelector(arguments[0] + ' .impact-screen').scrollIntoView({block: 'start'});",
+            vec![serde_json::json!(article)],
+        )
+        .await
+        .unwrap();
+    shot(&client, "04a-approval-preview-screens").await;
     click_and_wait_gone(
         &client,
         &format!(".pending-schedule[data-id=\"{PLAYLIST_ID}-schedule\"] button.js-decide"),

@@ -3,7 +3,10 @@
 //! `dry_run` or an error. Invalid TOML answers 422 with every diagnostic.
 //! Each diagnostic also comes said in the user's language (`text`,
 //! `hint_text`: the language cookie, zh-CN by default), and the diagnostics
-//! of `own_file` (the file the user is editing) come first.
+//! of `own_file` (the file the user is editing) come first, and `impact`
+//! says, per schedule of `own_file`, what approving it would change
+//! ([`crate::schedule_impact::Summary`]): where its priority beats every
+//! other schedule, which screens change, what it replaces.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -74,7 +77,16 @@ pub async fn apply(
             )
             .await?;
     }
+    // What approving the builder's own schedules would change, before
+    // anyone approves them (issue 19, point 3).
+    let impact = match body.own_file.as_deref() {
+        Some(own) => crate::schedule_impact::of_file(&state, &body.files, own, state.clock.now())
+            .await
+            .map_err(|e| ApiError::internal(&e))?,
+        None => Vec::new(),
+    };
     let mut answer = serde_json::to_value(&outcome).map_err(|e| ApiError::internal(&e))?;
     answer["diagnostics"] = json!(diagnostics);
+    answer["impact"] = json!(impact.iter().map(|i| i.summary()).collect::<Vec<_>>());
     Ok((StatusCode::OK, Json(answer)).into_response())
 }

@@ -2871,3 +2871,256 @@ async fn an_alert_request_answers_before_the_compile_and_the_screens_follow() {
     assert!(last.stored >= 1, "{last:?}");
     h.finish().await;
 }
+
+/// Issue 19, point 3: a schedule that would win over every other schedule
+/// on some screens says so in the builder's check, and the approval page
+/// shows what approving it changes — targets, hours in words, priority,
+/// its materials, and each affected screen's loop now and after — computed
+/// as the real compile computes it once the schedule is approved.
+#[tokio::test]
+async fn a_pending_schedule_shows_its_targets_hours_screens_and_override_before_approval() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    import_demo_materials(&h).await;
+    let files = playlist_files();
+    let body = body_json(
+        h.send(request(
+            Method::POST,
+            "/api/v1/apply",
+            Some("editor"),
+            Some(json!({"files": files})),
+        ))
+        .await,
+    )
+    .await;
+    for id in body["pending_schedules"].as_array().unwrap() {
+        let uri = format!("/api/v1/schedules/{}/approve", id.as_str().unwrap());
+        let response = h
+            .send(request(
+                Method::POST,
+                &uri,
+                Some("approver"),
+                Some(json!({})),
+            ))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // The builder offers a priority below every schedule on screens (5–30
+    // in the demo; the online-transfer channel is no screen) and says why.
+    let response = h
+        .send(request(Method::GET, "/ui/playlists", Some("editor"), None))
+        .await;
+    let builder = String::from_utf8(body_bytes(response).await).unwrap();
+    assert!(
+        builder.contains("<input id=\"sc-priority\" type=\"number\" value=\"4\""),
+        "{builder}"
+    );
+    assert!(
+        builder.contains("现有排期的优先级为 5–30。默认 4 比它们都低，只在没有其他排期的时段播出"),
+        "{builder}"
+    );
+    // The clerk's loop for one branch, at priority 40, 08:00–20:00 daily.
+    let own = json!({"name": "ui-kefu-loop.toml", "text": r#"
+[[playlists]]
+id = "kefu-loop"
+name = "客服防骗轮播"
+items = [
+  { material = "std-poster-96110" },
+  { material = "notice-business-hours" },
+]
+
+[[schedules]]
+id = "kefu-loop-schedule"
+playlist = "kefu-loop"
+sites = ["icbc-gaogang"]
+days = "mon-sun"
+hours = "08:00-20:00"
+priority = 40
+"#});
+    let mut with_own = files.clone();
+    with_own.push(own);
+    let check = |dry_run: bool| {
+        h.send(request(
+            Method::POST,
+            "/api/v1/apply",
+            Some("editor"),
+            Some(json!({"files": with_own, "dry_run": dry_run, "own_file": "ui-kefu-loop.toml"})),
+        ))
+    };
+    // 检查 (a dry run) already says where it would win over everything.
+    let answer = body_json(check(true).await).await;
+    let impact = &answer["impact"][0];
+    assert_eq!(impact["schedule"], "kefu-loop-schedule", "{answer}");
+    assert_eq!(impact["priority"], 40);
+    // Above the door's 20 (bank notices), the ATM's 10 (county pack) and
+    // the counter's and lobby's 30 (pension day): the highest is 30.
+    assert_eq!(impact["outranks"]["highest"], 30, "{impact}");
+    let outranked: Vec<&str> = impact["outranks"]["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outranked,
+        [
+            "工行 ATM 顶屏",
+            "工行柜台滚动屏",
+            "工行门头条屏",
+            "工行大堂屏"
+        ],
+        "{impact}"
+    );
+    assert_eq!(impact["screens_targeted"], 4, "{impact}");
+    assert!(
+        impact["replaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "county-pack-daytime"),
+        "{impact}"
+    );
+    assert!(
+        !h.state
+            .store
+            .list_schedules()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == "kefu-loop-schedule"),
+        "a check stores nothing"
+    );
+    // Submitted: it waits for the approver, who sees what it changes.
+    let answer = body_json(check(false).await).await;
+    assert_eq!(answer["pending_schedules"], json!(["kefu-loop-schedule"]));
+    assert_eq!(answer["impact"][0]["outranks"], impact["outranks"]);
+    let response = h
+        .send(request(
+            Method::GET,
+            "/ui/approvals",
+            Some("approver"),
+            None,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = String::from_utf8(body_bytes(response).await).unwrap();
+    let start = page
+        .find("class=\"pending-schedule\" data-id=\"kefu-loop-schedule\"")
+        .expect("the pending schedule listed");
+    let article = &page[start..start + page[start..].find("</article>").unwrap()];
+    // Targets by name, hours in words, priority.
+    assert!(
+        article.contains("<span class=\"tag\">工商银行高港支行</span>"),
+        "{article}"
+    );
+    assert!(article.contains(">每天 08:00–20:00</dd>"), "{article}");
+    assert!(
+        article.contains("<dd class=\"priority\">40</dd>"),
+        "{article}"
+    );
+    // The override, said before approval, naming the screens.
+    assert!(
+        article.contains(
+            "优先级 40 高于本屏现有的全部排期（最高 30），批准后这些屏在所列时段只播这个排期：<b>工商银行高港支行：工行 ATM 顶屏、工行柜台滚动屏、工行门头条屏、工行大堂屏</b>"
+        ),
+        "{article}"
+    );
+    // Its materials with their LED previews.
+    assert!(
+        article.contains("<span class=\"mat-title\">96110 反诈预警专线</span>"),
+        "{article}"
+    );
+    assert!(
+        article.contains("<span class=\"mat-title\">网点营业时间</span>"),
+        "{article}"
+    );
+    // Each affected screen: the door now plays the county pack in the
+    // daytime, after approval the clerk's loop; the other branches' screens
+    // are not affected.
+    let door_start = article
+        .find("data-screen=\"icbc-door\"")
+        .expect("the door screen listed");
+    let door = &article[door_start..];
+    let door = &door[..door.find("class=\"impact-screen\"").unwrap_or(door.len())];
+    assert!(
+        door.contains("<b>现在播</b> 排期“县反诈中心每周素材包”（优先级 10）"),
+        "{door}"
+    );
+    assert!(
+        door.contains("<b>批准后播</b> 排期“客服防骗轮播”（优先级 40）"),
+        "{door}"
+    );
+    assert!(door.contains("顶替："), "{door}");
+    assert!(door.contains("2026年11月30日 10:00 起"), "{door}");
+    assert!(
+        door.contains("data-material=\"notice-business-hours\""),
+        "{door}"
+    );
+    assert!(!article.contains("data-screen=\"abc-door\""), "{article}");
+    // The same in English.
+    let english = Request::builder()
+        .uri("/ui/approvals")
+        .header(header::AUTHORIZATION, "Bearer token-approver")
+        .header(header::COOKIE, "ledcast_lang=en")
+        .body(Body::empty())
+        .unwrap();
+    let page = String::from_utf8(body_bytes(h.send(english).await).await).unwrap();
+    assert!(
+        page.contains("Priority 40 is above every schedule these screens have (highest 30): once approved, these screens play only this schedule in its hours: <b>工商银行高港支行: 工行 ATM 顶屏, 工行柜台滚动屏, 工行门头条屏, 工行大堂屏</b>"),
+        "{page}"
+    );
+    assert!(page.contains(">every day 08:00–20:00</dd>"), "{page}");
+
+    // "After" is what the real compile makes once it is approved.
+    let now = h.state.clock.now();
+    let preview = crate::schedule_impact::of_pending(&h.state, "kefu-loop-schedule", now)
+        .await
+        .unwrap()
+        .unwrap();
+    let door = preview
+        .screens
+        .iter()
+        .find(|s| s.screen.id == "icbc-door")
+        .unwrap();
+    let change = door
+        .changes
+        .iter()
+        .find(|c| c.after.source.id == "kefu-loop-schedule")
+        .unwrap();
+    let response = h
+        .send(request(
+            Method::POST,
+            "/api/v1/schedules/kefu-loop-schedule/approve",
+            Some("approver"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stored = h
+        .state
+        .store
+        .latest_rotation("icbc-door")
+        .await
+        .unwrap()
+        .unwrap();
+    let trusted = protocol::TrustedKey::new(SigningKey::from_bytes(&[9; 32]).verifying_key());
+    let rotation: protocol::Rotation = protocol::open(&stored.envelope, &trusted).unwrap();
+    let position = rotation
+        .position_at(protocol::Timestamp(change.from))
+        .unwrap();
+    let block = &rotation.blocks[position.block.unwrap()];
+    let on_air: Vec<(&str, String)> = block
+        .slots
+        .iter()
+        .map(|s| (s.material_id.as_str(), s.media.to_hex()))
+        .collect();
+    let predicted: Vec<(&str, String)> = change
+        .after
+        .slots
+        .iter()
+        .map(|s| (s.material.as_str(), s.media.clone()))
+        .collect();
+    assert_eq!(on_air, predicted);
+    assert!(predicted.iter().any(|(m, _)| *m == "notice-business-hours"));
+    h.finish().await;
+}

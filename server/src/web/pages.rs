@@ -503,6 +503,41 @@ fn toml_strings(value: &toml::Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A `[[schedules]]` entry's when, as written.
+fn schedule_when(s: &toml::Value) -> ScheduleWhen<'_> {
+    ScheduleWhen {
+        days: s.get("days").and_then(|v| v.as_str()),
+        hours: s.get("hours").and_then(|v| v.as_str()),
+        overnight: s
+            .get("overnight")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        dates: s
+            .get("dates")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .collect(),
+        cron: s.get("cron").and_then(|v| v.as_str()),
+        duration_seconds: s.get("duration_seconds").and_then(|v| v.as_integer()),
+    }
+}
+
+/// The stored `[[schedules]]` entry with id `id`, as written.
+fn schedule_entry(files: &[crate::store::PlaylistFile], id: &str) -> Option<toml::Value> {
+    files
+        .iter()
+        .filter_map(|f| toml::from_str::<toml::Value>(&f.text).ok())
+        .flat_map(|doc| {
+            doc.get("schedules")
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|s| s.get("id").and_then(|v| v.as_str()) == Some(id))
+}
+
 /// `GET /ui/playlists`: playlists and schedules as written, plus the builder.
 pub async fn playlists(
     State(state): State<AppState>,
@@ -551,23 +586,7 @@ pub async fn playlists(
         {
             let id = s.get("id").and_then(|v| v.as_str()).unwrap_or_default();
             let approval = approvals.iter().find(|a| a.id == id);
-            let when = ScheduleWhen {
-                days: s.get("days").and_then(|v| v.as_str()),
-                hours: s.get("hours").and_then(|v| v.as_str()),
-                overnight: s
-                    .get("overnight")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
-                dates: s
-                    .get("dates")
-                    .and_then(|v| v.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| d.as_str())
-                    .collect(),
-                cron: s.get("cron").and_then(|v| v.as_str()),
-                duration_seconds: s.get("duration_seconds").and_then(|v| v.as_integer()),
-            };
+            let when = schedule_when(s);
             let raw_when = words::schedule_raw(&when);
             let when_words = words::schedule_words(frame.lang, &when);
             schedules.push(json!({
@@ -606,9 +625,24 @@ pub async fn playlists(
         .iter()
         .map(|s| (s.id.as_str(), s.name.as_str()))
         .collect();
+    // A new schedule starts below every schedule on screens, so that it
+    // never wins over them unless its author raises it (and the check then
+    // says where).
+    let advice = crate::schedule_impact::priority_advice(&files);
+    let priority_help = match advice.range {
+        Some((lowest, highest)) => frame
+            .lang
+            .text("builder_priority_help")
+            .replace("{lowest}", &lowest.to_string())
+            .replace("{highest}", &highest.to_string())
+            .replace("{default}", &advice.default.to_string()),
+        None => frame.lang.text("builder_priority_help_none").to_owned(),
+    };
     Ok(frame.render(
         "playlists.html",
         json!({
+            "default_priority": advice.default,
+            "priority_help": priority_help,
             "site_names": site_names,
             "screen_names": screen_names,
             "playlists": playlists,
@@ -621,35 +655,243 @@ pub async fn playlists(
     ))
 }
 
-/// `GET /ui/approvals`: pending materials and schedules.
+/// `GET /ui/approvals`: pending materials, and pending schedules with what
+/// approving each would change (computed by [`crate::schedule_impact`]).
 pub async fn approvals(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/approvals").await?;
+    let lang = frame.lang;
     let filter = MaterialFilter {
         state: Some("pending".into()),
         ..MaterialFilter::default()
     };
     let materials = material_rows(&state, &principal, &filter).await?;
     let names = usernames(&state).await?;
-    let schedules: Vec<Value> = state
+    let now = state.clock.now();
+    let files = state.store.playlist_files().await?;
+    let library: HashMap<String, Value> =
+        material_rows(&state, &principal, &MaterialFilter::default())
+            .await?
+            .into_iter()
+            .map(|row| {
+                let m = &row["m"];
+                let id = m["id"].as_str().unwrap_or_default().to_owned();
+                let view = json!({"id": id, "title": m["title"], "kind": m["kind"],
+                                  "state": m["state"], "thumb": row["thumb"]});
+                (id, view)
+            })
+            .collect();
+    let site_names: HashMap<String, String> = state
+        .store
+        .list_sites()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let screen_names: HashMap<String, String> = state
+        .store
+        .list_screens(None)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut schedules = Vec::new();
+    for s in state
         .store
         .list_schedules()
         .await?
         .into_iter()
         .filter(|s| s.state == "pending")
-        .map(|s| {
-            let own = s.submitted_by == principal.user.id;
-            let by = names.get(&s.submitted_by).cloned();
-            json!({"s": s, "own": own, "submitted_by": by})
-        })
-        .collect();
+    {
+        let own = s.submitted_by == principal.user.id;
+        let by = names.get(&s.submitted_by).cloned();
+        let entry = schedule_entry(&files, &s.id);
+        let (when, when_raw) = match &entry {
+            Some(entry) => {
+                let when = schedule_when(entry);
+                let raw = words::schedule_raw(&when);
+                (
+                    words::schedule_words(lang, &when).unwrap_or_else(|| raw.clone()),
+                    raw,
+                )
+            }
+            None => (String::new(), String::new()),
+        };
+        let impact = crate::schedule_impact::of_pending(&state, &s.id, now)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let impact = impact.map(|i| impact_view(lang, &i, &library, &site_names, &screen_names));
+        schedules.push(json!({"s": s, "own": own, "submitted_by": by,
+                              "when": when, "when_raw": when_raw, "impact": impact}));
+    }
     Ok(frame.render(
         "approvals.html",
         json!({"materials": materials, "schedules": schedules}),
     ))
+}
+
+/// Loop slots shown per loop on the approval page (the rest are counted).
+const LOOP_SLOTS_SHOWN: usize = 12;
+
+/// A schedule's impact as the approval page shows it: sentences in `lang`,
+/// material titles and previews, loops as strips of LED previews.
+fn impact_view(
+    lang: Lang,
+    impact: &crate::schedule_impact::ScheduleImpact,
+    library: &HashMap<String, Value>,
+    site_names: &HashMap<String, String>,
+    screen_names: &HashMap<String, String>,
+) -> Value {
+    use crate::schedule_impact::{LoopSource, LoopView, NamedScreen};
+    let material = |id: &str| {
+        library
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| json!({"id": id, "title": id, "state": "approved"}))
+    };
+    let source_words = |source: &LoopSource| {
+        let key = match source.kind {
+            "schedule" => "impact_source_schedule",
+            "default" => "impact_source_default",
+            "alert" => "impact_source_alert",
+            _ => "impact_source_fallback",
+        };
+        lang.text(key)
+            .replace("{name}", &source.playlist_name)
+            .replace(
+                "{priority}",
+                &source.priority.map(|p| p.to_string()).unwrap_or_default(),
+            )
+    };
+    let loop_view = |view: &LoopView| {
+        let slots: Vec<Value> = view
+            .slots
+            .iter()
+            .take(LOOP_SLOTS_SHOWN)
+            .map(|slot| {
+                let m = material(&slot.material);
+                json!({"material": slot.material, "title": m["title"], "media": slot.media,
+                       "is_image": slot.is_image, "is_warning": slot.is_warning,
+                       "inserted": slot.inserted, "seconds": slot.seconds})
+            })
+            .collect();
+        json!({
+            "label": source_words(&view.source),
+            "kind": view.source.kind,
+            "slots": slots,
+            "more": view.slots.len().saturating_sub(LOOP_SLOTS_SHOWN),
+            "seconds": view.slots.iter().map(|s| s.seconds).sum::<u64>(),
+        })
+    };
+    // Screens by site: "Site A: door, lobby; Site B: atm" (in the catalogue's words).
+    let list = |screens: &[NamedScreen]| {
+        let mut sites: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in screens {
+            match sites.iter_mut().find(|(site, _)| *site == s.site_name) {
+                Some((_, names)) => names.push(&s.name),
+                None => sites.push((&s.site_name, vec![&s.name])),
+            }
+        }
+        sites
+            .iter()
+            .map(|(site, names)| {
+                lang.text("impact_site_screens")
+                    .replace("{site}", site)
+                    .replace("{screens}", &names.join(lang.text("words_list_separator")))
+            })
+            .collect::<Vec<_>>()
+            .join(lang.text("impact_sites_separator"))
+    };
+    let hours = |ms: i64| {
+        let hours = ms as f64 / 3_600_000.0;
+        if (hours - hours.round()).abs() < 0.05 {
+            format!("{hours:.0}")
+        } else {
+            format!("{hours:.1}")
+        }
+    };
+    let outranks = impact.outranks.as_ref().map(|o| {
+        json!({
+            "text": lang
+                .text("impact_outranks")
+                .replace("{priority}", &impact.priority.to_string())
+                .replace("{highest}", &o.highest.to_string()),
+            "screens": list(&o.screens),
+        })
+    });
+    let screens: Vec<Value> = impact
+        .screens
+        .iter()
+        .filter(|s| !s.changes.is_empty() || s.fails_after)
+        .map(|s| {
+            let changes: Vec<Value> = s
+                .changes
+                .iter()
+                .map(|c| {
+                    json!({
+                        "from": words::local_date_time(lang, c.from, &s.timezone),
+                        "span": lang
+                            .text("impact_span")
+                            .replace("{hours}", &hours(c.duration_ms)),
+                        "before": loop_view(&c.before),
+                        "after": loop_view(&c.after),
+                    })
+                })
+                .collect();
+            let replaces: Vec<String> = s.replaces.iter().map(source_words).collect();
+            json!({
+                "id": s.screen.id,
+                "name": s.screen.name,
+                "site_name": s.screen.site_name,
+                "changes": changes,
+                "replaces": replaces.join(lang.text("words_list_separator")),
+                "fails_after": s.fails_after,
+            })
+        })
+        .collect();
+    let unchanged: Vec<NamedScreen> = impact
+        .screens
+        .iter()
+        .filter(|s| s.changes.is_empty() && !s.fails_after)
+        .map(|s| s.screen.clone())
+        .collect();
+    let targets: Vec<String> = impact
+        .targets
+        .sites
+        .iter()
+        .map(|id| site_names.get(id).cloned().unwrap_or_else(|| id.clone()))
+        .chain(impact.targets.tags.iter().map(|t| format!("#{t}")))
+        .chain(
+            impact
+                .targets
+                .screens
+                .iter()
+                .map(|id| screen_names.get(id).cloned().unwrap_or_else(|| id.clone())),
+        )
+        .collect();
+    json!({
+        "playlist": impact.playlist,
+        "playlist_name": impact.playlist_name,
+        "priority": impact.priority,
+        "targets": targets,
+        "materials": impact.materials.iter().map(|id| material(id)).collect::<Vec<_>>(),
+        "pending_materials": impact.pending_materials.len(),
+        "pending_text": lang
+            .text("impact_pending_materials")
+            .replace("{n}", &impact.pending_materials.len().to_string()),
+        "outranks": outranks,
+        "screens": screens,
+        "screens_targeted": impact.screens.len(),
+        "unchanged": list(&unchanged),
+        "unchanged_count": unchanged.len(),
+        "summary": lang
+            .text("impact_summary")
+            .replace("{changed}", &screens.len().to_string())
+            .replace("{targeted}", &impact.screens.len().to_string()),
+    })
 }
 
 /// `GET /ui/alerts`.

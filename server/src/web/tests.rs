@@ -92,6 +92,10 @@ fn every_key_the_templates_and_script_use_exists() {
         ),
         ("js_severity_", &["error", "warning", "info"]),
         (
+            "js_impact_source_",
+            &["schedule", "default", "alert", "fallback"],
+        ),
+        (
             "js_err_",
             &[
                 "bad_request",
