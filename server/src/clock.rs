@@ -27,6 +27,19 @@ pub fn monotonic() -> std::time::Instant {
     std::time::Instant::now()
 }
 
+/// Sleeps `every` on tokio's timer; false when `stopping` turns true first
+/// (the background loops' pause, so a stop does not have to abort them).
+pub async fn pause(
+    stopping: &tokio::sync::watch::Receiver<bool>,
+    every: std::time::Duration,
+) -> bool {
+    let mut stopping = stopping.clone();
+    tokio::select! {
+        () = tokio::time::sleep(every) => true,
+        _ = stopping.wait_for(|stop| *stop) => false,
+    }
+}
+
 /// Where the server's "now" comes from: the system clock, or an instant a
 /// test pinned (shared by every clone, so a test can move it).
 #[derive(Clone, Debug, Default)]

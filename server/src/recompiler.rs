@@ -245,15 +245,6 @@ async fn run(state: AppState) {
     }
 }
 
-/// Sleeps `every`; false when the server stops first.
-async fn pause(stopping: &watch::Receiver<bool>, every: Duration) -> bool {
-    let mut stopping = stopping.clone();
-    tokio::select! {
-        () = tokio::time::sleep(every) => true,
-        _ = stopping.wait_for(|stop| *stop) => false,
-    }
-}
-
 /// Marks `version` of `screen` as announced; false when it (or a newer one) already was.
 pub(crate) fn announce_once(state: &AppState, screen: &str, version: u64) -> bool {
     let mut announced = state.announced.lock().unwrap_or_else(|e| e.into_inner());
@@ -272,7 +263,7 @@ pub(crate) fn announce_once(state: &AppState, screen: &str, version: u64) -> boo
 /// newest of each screen on `events`.
 pub(crate) async fn watch_stored_versions(state: AppState, stopping: watch::Receiver<bool>) {
     loop {
-        if !pause(&stopping, Duration::from_secs(2)).await {
+        if !crate::clock::pause(&stopping, Duration::from_secs(2)).await {
             return;
         }
         let claimed = match state.store.claim_unannounced_rotations().await {
@@ -326,7 +317,7 @@ pub(crate) async fn refresh_loop(state: AppState, stopping: watch::Receiver<bool
             }
             Err(error) => tracing::warn!(%error, "could not check rotation expiry"),
         }
-        if !pause(&stopping, every).await {
+        if !crate::clock::pause(&stopping, every).await {
             return;
         }
     }

@@ -162,7 +162,10 @@ pub async fn serve_with(
     state.compile_lock.publishes.store(true, Ordering::Relaxed);
     let refresher = tokio::spawn(refresh_loop(state.clone(), stopping.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone(), stopping.clone()));
-    let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(state.clone()));
+    let expiry_reports = tokio::spawn(crate::http::expiry::daily_task(
+        state.clone(),
+        stopping.clone(),
+    ));
     let app = crate::http::app(state.clone());
     on_ready(Running {
         state: state.clone(),
@@ -194,8 +197,8 @@ pub async fn serve_with(
         ),
     }
     watchdog.abort();
-    let _ = tokio::join!(refresher, watcher);
-    expiry_reports.abort();
+    // The background loops end on the stop signal (none is aborted mid-way).
+    let _ = tokio::join!(refresher, watcher, expiry_reports);
     // The recompiler finishes the compile it is in (its rotations are
     // stored and announced) and stops.
     state.compile_lock.shutdown().await;

@@ -103,6 +103,7 @@ fn agent_binary() -> PathBuf {
                 root.join("agent/src"),
                 root.join("agent/Cargo.toml"),
                 root.join("protocol/src"),
+                root.join("mqtt/src"),
                 root.join("Cargo.lock"),
             ]);
             let fresh = std::fs::metadata(&binary)

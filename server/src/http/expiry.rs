@@ -162,7 +162,7 @@ pub async fn produce_if_due(state: &AppState, now: i64) -> anyhow::Result<Option
 /// (also right after start if today's is due and missing), then sleeps
 /// until [`next_report_at`] (at most an hour at a time, so a changed
 /// clock is noticed).
-pub async fn daily_task(state: AppState) {
+pub async fn daily_task(state: AppState, stopping: tokio::sync::watch::Receiver<bool>) {
     let tz: Tz = state
         .config
         .reports
@@ -177,10 +177,10 @@ pub async fn daily_task(state: AppState) {
         let now = state.clock.now().as_millis();
         let wait = (next_report_at(now, tz, state.config.reports.expiry_hour) - now)
             .clamp(1_000, 3_600_000);
-        tokio::time::sleep(std::time::Duration::from_millis(
-            u64::try_from(wait).unwrap_or(1_000),
-        ))
-        .await;
+        let wait = std::time::Duration::from_millis(u64::try_from(wait).unwrap_or(1_000));
+        if !crate::clock::pause(&stopping, wait).await {
+            return;
+        }
     }
 }
 
