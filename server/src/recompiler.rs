@@ -135,8 +135,9 @@ impl CompileGate {
         }
     }
 
-    /// Stops the task after the compile it is in (shutdown, before the
-    /// store closes) and waits for it.
+    /// Stops the task after the compile it is in, and one more if a
+    /// request is still waiting (shutdown, before the store closes), and
+    /// waits for it.
     pub async fn shutdown(&self) {
         self.stop.send_replace(true);
         let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -179,14 +180,14 @@ async fn run(state: AppState) {
     let mut stop = gate.stop.subscribe();
     let mut failed = false;
     loop {
-        if *stop.borrow() {
-            return;
-        }
-        tokio::select! {
-            () = gate.wake.notified() => {}
-            () = tokio::time::sleep(RETRY_AFTER), if failed => {}
-            _ = stop.wait_for(|stop| *stop) => return,
-        }
+        // Told to stop: one last compile if a request is still waiting (a
+        // change recorded just before the stop reaches the screens), then
+        // return.
+        let stopping = tokio::select! {
+            () = gate.wake.notified() => false,
+            () = tokio::time::sleep(RETRY_AFTER), if failed => false,
+            _ = stop.wait_for(|stop| *stop) => true,
+        };
         let reasons: Vec<&str> =
             std::mem::take(&mut *gate.reasons.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
@@ -198,6 +199,9 @@ async fn run(state: AppState) {
             gate.settled
                 .send_modify(|settled| *settled = (*settled).max(upto));
             failed = false;
+            if stopping {
+                return;
+            }
             continue;
         }
         let started = crate::clock::monotonic();
@@ -242,6 +246,9 @@ async fn run(state: AppState) {
         *gate.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
         gate.settled
             .send_modify(|settled| *settled = (*settled).max(upto));
+        if stopping {
+            return;
+        }
     }
 }
 
