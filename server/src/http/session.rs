@@ -336,23 +336,7 @@ pub async fn disable_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_named(&state, &id).await?;
-    if user.id == principal.user.id {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "own_account",
-            "you cannot disable your own account",
-            "ask another administrator to do it",
-        ));
-    }
-    if user.disabled_at.is_none() {
-        let now = state.clock.now().as_millis();
-        state.store.set_user_disabled(&user.id, Some(now)).await?;
-        principal
-            .audit(&state, "user.disable", &user.username, json!({}))
-            .await?;
-    }
-    Ok(Json(json!({ "username": user.username, "disabled": true })).into_response())
+    set_disabled(&state, &principal, &id, true).await
 }
 
 /// `POST /api/v1/users/{id}/enable` (admin): a disabled user may log in again.
@@ -361,14 +345,38 @@ pub async fn enable_user(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = user_named(&state, &id).await?;
-    if user.disabled_at.is_some() {
-        state.store.set_user_disabled(&user.id, None).await?;
+    set_disabled(&state, &principal, &id, false).await
+}
+
+/// Disables or enables the user `id`, audited when it changes anything.
+async fn set_disabled(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    let user = user_named(state, id).await?;
+    if disabled && user.id == principal.user.id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "own_account",
+            "you cannot disable your own account",
+            "ask another administrator to do it",
+        ));
+    }
+    if user.disabled_at.is_some() != disabled {
+        let at = disabled.then(|| state.clock.now().as_millis());
+        state.store.set_user_disabled(&user.id, at).await?;
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
         principal
-            .audit(&state, "user.enable", &user.username, json!({}))
+            .audit(state, action, &user.username, json!({}))
             .await?;
     }
-    Ok(Json(json!({ "username": user.username, "disabled": false })).into_response())
+    Ok(Json(json!({ "username": user.username, "disabled": disabled })).into_response())
 }
 
 /// `POST /api/v1/users/{id}/password` (admin): a new generated password,
