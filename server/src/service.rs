@@ -202,8 +202,14 @@ pub async fn serve_with(
     // The recompiler finishes the compile it is in (its rotations are
     // stored and announced) and stops.
     state.compile_lock.shutdown().await;
-    // Let delivery flush (acks, the last publishes) before the store closes.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), push_task).await;
+    // Delivery has been draining since the stop signal: it stores and acks
+    // what agents had sent, then disconnects. Wait for it (bounded) before
+    // the store closes.
+    let _ = tokio::time::timeout(
+        crate::push::INGEST_DRAIN + std::time::Duration::from_secs(5),
+        push_task,
+    )
+    .await;
     let _guard = state.compile_lock.lock().await;
     state.store.close().await;
     tracing::info!("ledcast server stopped");

@@ -401,6 +401,128 @@ async fn play_ingest_is_idempotent_and_acked_and_strangers_are_dropped() {
     }
 }
 
+/// A store whose play inserts wait for the test to let them through.
+#[derive(Default)]
+struct GatedStore {
+    inner: MemoryStore,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl DeliveryStore for GatedStore {
+    fn device_key(
+        &self,
+        screen_id: &protocol::ScreenId,
+    ) -> BoxFuture<'_, anyhow::Result<Option<protocol::TrustedKey>>> {
+        self.inner.device_key(screen_id)
+    }
+
+    fn insert_play_batch(
+        &self,
+        screen_id: &protocol::ScreenId,
+        batch: &protocol::PlayBatch,
+    ) -> BoxFuture<'_, anyhow::Result<u64>> {
+        let (screen_id, batch) = (screen_id.clone(), batch.clone());
+        Box::pin(async move {
+            self.entered.notify_one();
+            self.release.notified().await;
+            self.inner.insert_play_batch(&screen_id, &batch).await
+        })
+    }
+
+    fn record_agent_state(
+        &self,
+        screen_id: &protocol::ScreenId,
+        state: &protocol::AgentState,
+        received_at: protocol::Timestamp,
+    ) -> BoxFuture<'_, anyhow::Result<bool>> {
+        self.inner
+            .record_agent_state(screen_id, state, received_at)
+    }
+
+    fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<push::LatestRotation>>> {
+        self.inner.latest_rotations()
+    }
+}
+
+/// `systemctl stop` while a play batch is being stored: the server finishes
+/// storing it and the agent gets its ack before the server disconnects (so
+/// the records are not sent, and counted, a second time by the next server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_stores_and_acks_the_batch_it_was_ingesting() {
+    for url in broker_urls() {
+        let server_key = SigningKey::from_bytes(&[22; 32]);
+        let trusted = protocol::TrustedKey::new(server_key.verifying_key());
+        let device_key = SigningKey::from_bytes(&[23; 32]);
+        let screen = unique("hall");
+        let store = Arc::new(GatedStore::default());
+        store.inner.device_keys.lock().unwrap().insert(
+            screen.clone(),
+            protocol::TrustedKey::new(device_key.verifying_key()),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (delivery, task) = push::start(options(&url, &server_key), store.clone(), async move {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+        for _ in 0..50 {
+            if delivery.is_connected() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
+
+        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
+        wait_connack(&mut agent_loop).await;
+        agent
+            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let boot = protocol::BootId::from_random([2; 16]);
+        agent
+            .publish(
+                Topic::name(&screen, TopicKind::Plays),
+                QoS::AtLeastOnce,
+                false,
+                protocol::seal(&batch(&screen, &boot, 1..=10), &device_key),
+            )
+            .await
+            .unwrap();
+        // Keep the agent's connection polled while the server works.
+        let acks = tokio::spawn(async move { collect(&mut agent_loop, Duration::from_secs(8)).await });
+        tokio::time::timeout(Duration::from_secs(10), store.entered.notified())
+            .await
+            .expect("the server starts storing the batch");
+        // SIGTERM arrives mid-transaction; the commit takes another second.
+        let _ = stop.send(());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        store.release.notify_one();
+        let started = tokio::time::Instant::now();
+        tokio::time::timeout(push::INGEST_DRAIN + Duration::from_secs(5), task)
+            .await
+            .expect("delivery stops within its drain time")
+            .unwrap();
+        let stop_took = started.elapsed();
+
+        assert_eq!(
+            store.inner.plays.lock().unwrap().len(),
+            10,
+            "{url}: the batch in hand is stored"
+        );
+        let acks = acks.await.unwrap();
+        assert_eq!(acks.len(), 1, "{url}: the agent got the ack for it");
+        let ack: protocol::Ack = protocol::open(&acks[0].1, &trusted).unwrap();
+        assert_eq!((ack.boot_id, ack.upto_seq), (boot, 10));
+        assert!(
+            stop_took < Duration::from_secs(5),
+            "{url}: with nothing left to store, delivery stops at once ({stop_took:?})"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absurd_play_records_are_refused_one_by_one_and_the_rest_is_stored() {
     use protocol::RecordRefusal::{EndsBeforeStart, SeqOutsideBatch, SeqTooLarge, TimeOutOfRange};

@@ -256,7 +256,7 @@ pub async fn start(
         }
     }
 
-    let worker = tokio::spawn(run_worker(
+    let mut worker = tokio::spawn(run_worker(
         incoming_rx,
         store.clone(),
         delivery.clone(),
@@ -360,26 +360,59 @@ pub async fn start(
                             tokio::time::sleep(Duration::from_millis(500)).await;
                         }
                     },
-                    () = &mut shutdown => {
-                        let _ = stop_plays.send(true);
-                        let _ = client.try_disconnect();
-                        // Let the disconnect and in-flight publishes go out.
-                        let drain = async { while eventloop.poll().await.is_ok() {} };
-                        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-                        break;
-                    }
+                    () = &mut shutdown => break,
                 }
             }
-            // Dropping the sender ends the worker once it has drained.
+            // Stopping. Take no more messages: the play connections leave
+            // (a batch they had not handed over is redelivered to another
+            // server sharing the subscription, or resent by its agent, which
+            // resends until acked), and the main connection unsubscribes.
+            let _ = stop_plays.send(true);
+            let mut topics = vec![Topic::filter_all(TopicKind::State)];
+            if plays_on_main {
+                topics.push(plays_filter.clone());
+            }
+            for topic in topics {
+                let _ = client.try_unsubscribe(topic);
+            }
+            // The worker finishes what it holds (the group it is storing and
+            // everything queued) and acks it; the connection stays up and
+            // polled until then, so those acks reach the agents. Dropping the
+            // sender ends the worker once the queue is empty.
+            drop(incoming_tx);
+            let drained = tokio::time::timeout(INGEST_DRAIN, async {
+                loop {
+                    tokio::select! {
+                        _ = &mut worker => break,
+                        event = eventloop.poll() => if event.is_err() {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        },
+                    }
+                }
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    seconds = INGEST_DRAIN.as_secs(),
+                    "play ingest still running at shutdown; what is not acked is resent by the agents"
+                );
+            }
+            let _ = client.try_disconnect();
+            // Let the disconnect and the last publishes go out.
+            let flush = async { while eventloop.poll().await.is_ok() {} };
+            let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
+            worker.abort();
         })
     };
 
-    let handle = tokio::spawn(async move {
-        let _ = event_task.await;
-        let _ = worker.await;
-    });
-    Ok((delivery, handle))
+    Ok((delivery, event_task))
 }
+
+/// How long a stopping server keeps storing and acking what agents sent
+/// before it disconnects (the rest is resent by the agents to whichever
+/// server runs next). With the HTTP drain this stays inside the systemd
+/// unit's `TimeoutStopSec`.
+pub const INGEST_DRAIN: Duration = Duration::from_secs(10);
 
 /// A client for `options`' broker and login as `client_id` (TCP_NODELAY,
 /// 10 s connect timeout); `capacity` bounds its request queue.

@@ -28,7 +28,8 @@ pub use broker::{
     BrokerLogin, EmbeddedBroker,
 };
 pub use link::{
-    mqtt_options, plays_username, start, Delivery, DeliveryMetrics, DeliveryOptions, PLAYS_CLIENTS,
+    mqtt_options, plays_username, start, Delivery, DeliveryMetrics, DeliveryOptions, INGEST_DRAIN,
+    PLAYS_CLIENTS,
 };
 pub use server_glue::{broker_auth, prepare, run, Prepared, SERVER_BROKER_USERNAME};
 
