@@ -26,9 +26,13 @@
     if (type.startsWith("application/json")) { try { data = await response.json(); } catch (e) { data = null; } }
     return { ok: response.ok, status: response.status, data };
   }
-  // A plain-language sentence for an API error, with the API's detail after it.
+  // A plain-language sentence for an API error: the server's own sentence
+  // when it sends one (a catalogue key with figures), else the error code's
+  // sentence with the API's detail after it.
   function errorText(result) {
     const data = result.data || {};
+    const said = data.message;
+    if (said && said.key && messages["js_" + said.key]) return msg(said.key, said.params);
     const code = data.error || (result.status === 0 ? "network" : "unknown");
     const plain = messages["js_err_" + code] || msg("err_unknown");
     return data.detail ? plain + " (" + data.detail + ")" : plain;

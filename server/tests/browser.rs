@@ -521,9 +521,18 @@ async fn office_approver_branch_journey_in_chromium() {
         },
     )
     .await;
+    // Why, in a sentence a clerk reads (the damaged-file one), with no
+    // English after it.
+    let said = |key: &str| zh.text(key).replace("{format}", "PNG");
     assert!(
-        refusal.contains("坏文件.png") && refusal.contains(zh.text("js_err_invalid_media")),
+        refusal.contains("坏文件.png")
+            && (refusal.contains(&said("js_upload_corrupt"))
+                || refusal.contains(&said("js_upload_truncated"))),
         "the refusal names the file and says why in plain words: {refusal}"
+    );
+    assert!(
+        !refusal.contains("the PNG file"),
+        "the developer's English detail is not shown to the clerk: {refusal}"
     );
     client
         .find(Locator::Id("text-title"))

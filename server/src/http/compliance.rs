@@ -175,6 +175,7 @@ fn forbidden_site(site: &str) -> ApiError {
         format!("site {site:?} is not one of your sites"),
         "ask an admin to assign you to that site",
     )
+    .said_as("err_other_site", serde_json::json!({}))
 }
 
 /// The screens a request covers: those of `site` (checked against the

@@ -419,7 +419,8 @@ pub async fn approve(
         return Err(ApiError::forbidden(
             "you imported this edition, so you cannot approve it",
             "ask another approver (two-person rule)",
-        ));
+        )
+        .said_as("err_two_person", serde_json::json!({})));
     }
     let now = state.clock.now();
     // The diff is what the audit log records as the reason screens changed.

@@ -107,6 +107,21 @@ impl ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail, hint)
     }
 
+    /// Adds what to tell a person, as a catalogue key (`js_{key}` in
+    /// `server/locales/*.toml`) with `{name}` parameters: the web UI says
+    /// that sentence in the user's language, and `detail`/`hint` stay for
+    /// API clients and as the technical details under it.
+    pub fn said_as(mut self, key: &'static str, params: serde_json::Value) -> ApiError {
+        let message = serde_json::json!({ "key": key, "params": params });
+        match &mut self.extra {
+            Some(serde_json::Value::Object(extra)) => {
+                extra.insert("message".into(), message);
+            }
+            _ => self.extra = Some(serde_json::json!({ "message": message })),
+        }
+        self
+    }
+
     /// 500: logs `cause`, shows nothing of it.
     pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error while handling a request");

@@ -134,7 +134,8 @@ impl FromRequestParts<AppState> for Principal {
                     format!(
                         "send the csrf_token from the login response in the {CSRF_HEADER} header"
                     ),
-                ));
+                )
+                .said_as("err_csrf", serde_json::json!({})));
             }
         }
         let user = live_user(state, &session.user_id).await?;
@@ -169,7 +170,8 @@ impl Principal {
             Err(ApiError::forbidden(
                 format!("your role {} may not do this", self.user.role.as_str()),
                 format!("ask a user with role {} to do it", names.join(" or ")),
-            ))
+            )
+            .said_as("err_role", serde_json::json!({})))
         }
     }
 
@@ -195,7 +197,8 @@ impl Principal {
             return Err(ApiError::forbidden(
                 format!("screen {screen_id:?} belongs to a site you are not assigned to"),
                 "ask an admin to assign you to that site",
-            ));
+            )
+            .said_as("err_other_site", serde_json::json!({})));
         }
         Ok(screen)
     }

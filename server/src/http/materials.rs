@@ -71,6 +71,59 @@ fn duplicate(existing: &crate::store::MaterialRow) -> ApiError {
     error
 }
 
+/// 422 `invalid_media` for a refused upload: the pipeline's reason as
+/// `detail`, and the same reason as a catalogue key (`js_upload_*`) with
+/// its figures, so the clerk reads it in their language.
+fn refusal(error: &ledcast_media::IngestError) -> ApiError {
+    use ledcast_media::IngestError as E;
+    let mib = |bytes: u64| format!("{:.1}", bytes as f64 / (1024.0 * 1024.0));
+    let (key, params) = match error {
+        E::Empty => ("upload_empty", json!({})),
+        E::UnsupportedType { detected } => ("upload_unsupported", json!({ "detected": detected })),
+        E::TooLarge { bytes, max, .. } => (
+            "upload_too_large",
+            json!({ "mib": mib(*bytes), "max_mib": mib(*max) }),
+        ),
+        E::TooManyPixels {
+            width,
+            height,
+            max_side,
+            ..
+        } => (
+            "upload_too_many_pixels",
+            json!({ "width": width, "height": height, "max_side": max_side }),
+        ),
+        E::DecodeMemory { format, .. } => ("upload_decode_memory", json!({ "format": format })),
+        E::Truncated { format, .. } => ("upload_truncated", json!({ "format": format })),
+        E::Corrupt { format, .. } | E::Encode { format, .. } => {
+            ("upload_corrupt", json!({ "format": format }))
+        }
+        E::Mp4NotFaststart => ("upload_mp4_not_faststart", json!({})),
+        E::Mp4Unplayable { .. } => ("upload_mp4_unplayable", json!({})),
+        E::TooLong {
+            duration_ms,
+            max_ms,
+        } => (
+            "upload_too_long",
+            json!({ "seconds": duration_ms / 1000, "max_minutes": max_ms / 60_000 }),
+        ),
+        E::UnknownGlyphs { chars } => (
+            "upload_unknown_glyphs",
+            json!({ "chars": chars.iter().map(|c| format!("“{c}”")).collect::<Vec<_>>().join(" ") }),
+        ),
+        E::TextTooLong { chars, max } => {
+            ("upload_text_too_long", json!({ "chars": chars, "max": max }))
+        }
+    };
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_media",
+        error.to_string(),
+        "upload a JPEG, PNG, WebP, GIF, MP4 (H.264/H.265) or UTF-8 text file within the limits",
+    )
+    .said_as(key, params)
+}
+
 /// `POST /api/v1/materials` (editor, admin).
 pub async fn upload(
     State(state): State<AppState>,
@@ -175,12 +228,7 @@ pub async fn upload(
         is_warning: form.is_warning.unwrap_or(true),
     };
     let import_error = |e: crate::service::ImportError| match e {
-        crate::service::ImportError::Media(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_media",
-            e.to_string(),
-            "upload a JPEG, PNG, WebP, GIF, MP4 (H.264/H.265) or UTF-8 text file within the limits",
-        ),
+        crate::service::ImportError::Media(e) => refusal(&e),
         crate::service::ImportError::Store(e) => ApiError::from(e),
         crate::service::ImportError::Other(e) => ApiError::internal(&e),
     };

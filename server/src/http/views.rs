@@ -135,7 +135,8 @@ pub async fn play_days(
                 return Err(ApiError::forbidden(
                     format!("site {site:?} is not one of your sites"),
                     "ask an admin to assign you to that site",
-                ));
+                )
+                .said_as("err_other_site", serde_json::json!({})));
             }
             state
                 .store
@@ -280,7 +281,8 @@ async fn decide(
         return Err(ApiError::forbidden(
             "you uploaded this material, so you cannot approve or reject it",
             "ask another approver (two-person rule)",
-        ));
+        )
+        .said_as("err_two_person", serde_json::json!({})));
     }
     let now = state.clock.now().as_millis();
     if !state
@@ -373,7 +375,8 @@ async fn decide_schedule(
         return Err(ApiError::forbidden(
             "you applied this version of the schedule, so you cannot approve or reject it",
             "ask another approver (two-person rule)",
-        ));
+        )
+        .said_as("err_two_person", serde_json::json!({})));
     }
     let now = state.clock.now().as_millis();
     if !state

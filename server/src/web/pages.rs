@@ -244,7 +244,8 @@ pub async fn site(
         return Err(ApiError::forbidden(
             format!("site {id:?} is not one of your sites"),
             "ask an admin to assign you to that site",
-        ));
+        )
+        .said_as("err_other_site", serde_json::json!({})));
     }
     let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
     let groups = site_groups(&state, &principal, Some(&id)).await?;

@@ -427,11 +427,13 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
         .await
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let message = said(lang, &body["message"]);
     let mut html = render(
         lang,
         "error.html",
         json!({
             "status": status.as_u16(),
+            "message": message,
             "detail": body["detail"],
             "hint": body["hint"],
             "code": body["error"],
@@ -439,6 +441,23 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
     );
     *html.status_mut() = status;
     html
+}
+
+/// The sentence an error body's `message` (`{key, params}`, see
+/// `ApiError::said_as`) says in `lang`, if the catalogue has it.
+fn said(lang: Lang, message: &Value) -> Option<String> {
+    let key = message["key"].as_str()?;
+    let mut text = lang.catalogue().get(&format!("js_{key}"))?.clone();
+    if let Some(params) = message["params"].as_object() {
+        for (name, value) in params {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            text = text.replace(&format!("{{{name}}}"), &value);
+        }
+    }
+    Some(text)
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.

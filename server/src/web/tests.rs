@@ -71,6 +71,33 @@ fn every_key_the_templates_and_script_use_exists() {
             used.insert(("app.js".into(), format!("js_{key}")));
         }
     }
+    // Sentences handlers send with an error (`ApiError::said_as`).
+    let senders = [
+        ("http/materials.rs", include_str!("../http/materials.rs")),
+        ("http/extract.rs", include_str!("../http/extract.rs")),
+        ("http/views.rs", include_str!("../http/views.rs")),
+        ("http/editions.rs", include_str!("../http/editions.rs")),
+        ("http/compliance.rs", include_str!("../http/compliance.rs")),
+        ("web/pages.rs", include_str!("pages.rs")),
+    ];
+    for (file, source) in senders {
+        let keyed_refusals = if file == "http/materials.rs" {
+            source.match_indices("\"upload_").collect()
+        } else {
+            Vec::new()
+        };
+        for (i, _) in keyed_refusals
+            .into_iter()
+            .chain(source.match_indices("said_as(\""))
+        {
+            let start = i + source[i..].find('"').unwrap_or(0) + 1;
+            let key: String = source[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            used.insert((file.into(), format!("js_{key}")));
+        }
+    }
     for (file, key) in &used {
         if !zh.contains(key) {
             missing.push(format!("{file}: {key}"));
@@ -535,6 +562,18 @@ async fn browsers_are_sent_to_login_and_shown_html_errors() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = text(response).await;
     assert!(body.contains(Lang::ZhCn.text("error_forbidden")), "{body}");
+    // Why, in Chinese first; the English detail only under 技术细节.
+    let said = body
+        .split("<p class=\"error-said\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default();
+    assert_eq!(said, Lang::ZhCn.text("js_err_other_site"), "{body}");
+    let (before_details, _) = body.split_once("<details").unwrap_or((&body, ""));
+    assert!(
+        !before_details.contains("belongs to a site"),
+        "English detail shown before the details: {body}"
+    );
     assert!(
         !body.contains("alert("),
         "another site's screen name leaked: {body}"
