@@ -27,6 +27,7 @@ pub mod schedule_impact;
 pub mod service;
 pub mod site_files;
 pub mod store;
+pub mod telemetry;
 pub mod web;
 
 pub use service::serve;

@@ -464,7 +464,12 @@ pub async fn recompile(
     let gate = &state.compile_lock;
     let mut covered = gate.covered.lock().await;
     let upto = gate.issued.load(Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
     let report = recompile_leased(state, now).await;
+    state
+        .metrics
+        .recompile
+        .observe(started.elapsed().as_secs_f64());
     if report.is_ok() {
         *covered = (*covered).max(upto);
     }
@@ -561,10 +566,7 @@ async fn recompile_inputs(
             }
         };
         for (i, stored) in stored {
-            state
-                .metrics
-                .rotations_stored
-                .fetch_add(1, Ordering::Relaxed);
+            state.metrics.rotations_stored.inc();
             report
                 .stored
                 .push((stored.screen_id.clone(), stored.version));

@@ -172,6 +172,7 @@ fn options(url: &str, server_key: &SigningKey) -> DeliveryOptions {
         // shared group would split their messages between them.
         shared_subscription_group: Some(format!("ledcast-test-{}", hex::encode(id))),
         reconcile_window: Duration::from_millis(500),
+        telemetry: Default::default(),
     }
 }
 
@@ -436,8 +437,7 @@ impl DeliveryStore for GatedStore {
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
     ) -> BoxFuture<'_, anyhow::Result<bool>> {
-        self.inner
-            .record_agent_state(screen_id, state, received_at)
+        self.inner.record_agent_state(screen_id, state, received_at)
     }
 
     fn latest_rotations(&self) -> BoxFuture<'_, anyhow::Result<Vec<push::LatestRotation>>> {
@@ -492,7 +492,8 @@ async fn a_stopping_server_stores_and_acks_the_batch_it_was_ingesting() {
             .await
             .unwrap();
         // Keep the agent's connection polled while the server works.
-        let acks = tokio::spawn(async move { collect(&mut agent_loop, Duration::from_secs(8)).await });
+        let acks =
+            tokio::spawn(async move { collect(&mut agent_loop, Duration::from_secs(8)).await });
         tokio::time::timeout(Duration::from_secs(10), store.entered.notified())
             .await
             .expect("the server starts storing the batch");

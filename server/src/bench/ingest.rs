@@ -212,6 +212,7 @@ async fn measure(store: &Store, backend: &str, args: &IngestArgs) -> anyhow::Res
             server_key,
             shared_subscription_group: Some("ledcast-ingest".into()),
             reconcile_window: Duration::from_millis(100),
+            telemetry: Default::default(),
         },
         Arc::new(store.clone()),
         async move {

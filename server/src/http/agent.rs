@@ -5,8 +5,6 @@
 //! The MQTT side (broker auth, publishing) lives in `crate::push`; this
 //! module only records what it needs (device key, broker password hash).
 
-use std::sync::atomic::Ordering;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -201,10 +199,7 @@ pub async fn upload_screenshot(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let refuse = |detail: String, hint: &str| {
-        state
-            .metrics
-            .uploads_refused
-            .fetch_add(1, Ordering::Relaxed);
+        state.metrics.uploads_refused.inc();
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_device_signature",
@@ -304,10 +299,7 @@ pub async fn upload_screenshot(
             }
         }
     }
-    state
-        .metrics
-        .screenshots_accepted
-        .fetch_add(1, Ordering::Relaxed);
+    state.metrics.screenshots_accepted.inc();
     Ok((
         StatusCode::CREATED,
         Json(json!({"sha256": stored.to_hex(), "received_at": now})),

@@ -111,9 +111,10 @@ fn refusal(error: &ledcast_media::IngestError) -> ApiError {
             "upload_unknown_glyphs",
             json!({ "chars": chars.iter().map(|c| format!("“{c}”")).collect::<Vec<_>>().join(" ") }),
         ),
-        E::TextTooLong { chars, max } => {
-            ("upload_text_too_long", json!({ "chars": chars, "max": max }))
-        }
+        E::TextTooLong { chars, max } => (
+            "upload_text_too_long",
+            json!({ "chars": chars, "max": max }),
+        ),
     };
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

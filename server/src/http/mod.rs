@@ -28,7 +28,6 @@ mod views;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -64,8 +63,8 @@ pub struct AppState {
     pub events: broadcast::Sender<ServerEvent>,
     /// Base URL handed to agents (media) and used in links.
     pub public_url: Arc<str>,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
+    /// Counters and latency histograms for `/metrics`.
+    pub metrics: Arc<crate::telemetry::Telemetry>,
     /// Serialises compiles (one at a time per process; across replicas
     /// through the database's compile lease) and coalesces requests.
     pub compile_lock: Arc<crate::service::CompileGate>,
@@ -74,28 +73,6 @@ pub struct AppState {
     pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
     /// Where "now" comes from: the system clock, or a test's pinned instant.
     pub clock: crate::clock::Clock,
-}
-
-/// Prometheus counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Requests answered, by status class (index 1..=5).
-    pub responses: [AtomicU64; 6],
-    /// Rotation versions stored.
-    pub rotations_stored: AtomicU64,
-    /// Screenshots accepted.
-    pub screenshots_accepted: AtomicU64,
-    /// Device-signed uploads refused.
-    pub uploads_refused: AtomicU64,
-    /// Failed logins.
-    pub login_failures: AtomicU64,
-}
-
-impl Metrics {
-    fn count_response(&self, status: u16) {
-        let class = usize::from(status / 100).min(5);
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Who may call a route.

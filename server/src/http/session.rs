@@ -2,8 +2,6 @@
 //! address; each attempt reserved before the password is checked),
 //! logout, who-am-I, API tokens, users (admin) and the audit log (admin).
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -111,7 +109,7 @@ pub async fn login(
         }
         _ => {
             // The reserved attempt stays counted as a failure.
-            state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+            state.metrics.login_failures.inc();
             state
                 .store
                 .audit(

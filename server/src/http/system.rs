@@ -1,8 +1,6 @@
 //! Health, readiness, Prometheus metrics, the JSON 404/405, and the outer
 //! middleware that counts responses and adds hardening headers.
 
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -10,7 +8,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, AppState, Metrics};
+use super::{ApiError, AppState};
+use crate::telemetry::Telemetry;
 
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> &'static str {
@@ -32,56 +31,20 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it).
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let m = &state.metrics;
-    let mut out = String::new();
-    out.push_str("# HELP ledcast_http_responses_total HTTP responses by status class.\n");
-    out.push_str("# TYPE ledcast_http_responses_total counter\n");
-    for class in 1..=5 {
-        let _ = writeln!(
-            out,
-            "ledcast_http_responses_total{{class=\"{class}xx\"}} {}",
-            m.responses[class].load(Ordering::Relaxed)
+    let mut out = state.metrics.encode();
+    // A gauge read at the scrape, before the closing `# EOF`.
+    if let Some(body) = out.strip_suffix("# EOF\n") {
+        out = format!(
+            "{body}# HELP ledcast_event_subscribers Delivery subscribers.\n# TYPE ledcast_event_subscribers gauge\nledcast_event_subscribers {}\n# EOF\n",
+            state.events.receiver_count()
         );
     }
-    for (name, help, value) in [
-        (
-            "ledcast_rotations_stored_total",
-            "Rotation versions stored.",
-            &m.rotations_stored,
-        ),
-        (
-            "ledcast_screenshots_accepted_total",
-            "Screenshots accepted.",
-            &m.screenshots_accepted,
-        ),
-        (
-            "ledcast_uploads_refused_total",
-            "Device-signed uploads refused.",
-            &m.uploads_refused,
-        ),
-        (
-            "ledcast_login_failures_total",
-            "Failed logins.",
-            &m.login_failures,
-        ),
-    ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            value.load(Ordering::Relaxed)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP ledcast_event_subscribers Delivery subscribers.\n# TYPE ledcast_event_subscribers gauge\nledcast_event_subscribers {}",
-        state.events.receiver_count()
-    );
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         out,
     )
@@ -108,9 +71,20 @@ pub async fn method_not_allowed() -> ApiError {
 
 /// Counts responses by status class and adds `X-Content-Type-Options: nosniff`
 /// and `X-Frame-Options: DENY` to every response that sets no `frame-ancestors`.
-pub async fn count_and_harden(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
+pub async fn count_and_harden(metrics: Arc<Telemetry>, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = tokio::time::Instant::now();
     let mut response = next.run(req).await;
-    metrics.count_response(response.status().as_u16());
+    metrics.http_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

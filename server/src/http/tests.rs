@@ -3124,3 +3124,75 @@ priority = 40
     assert!(predicted.iter().any(|(m, _)| *m == "notice-business-hours"));
     h.finish().await;
 }
+
+#[tokio::test]
+async fn metrics_report_request_and_recompile_latency_by_route_template() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    import_demo_materials(&h).await;
+    let applied = h
+        .send(request(
+            Method::POST,
+            "/api/v1/apply",
+            Some("editor"),
+            Some(json!({"files": playlist_files()})),
+        ))
+        .await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    for _ in 0..3 {
+        let screen = h
+            .send(request(
+                Method::GET,
+                "/api/v1/screens/icbc-door",
+                Some("approver"),
+                None,
+            ))
+            .await;
+        assert_eq!(screen.status(), StatusCode::OK);
+    }
+    let response = h.send(request(Method::GET, "/metrics", None, None)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let value = |prefix: &str, labels: &[&str]| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix) && labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} {labels:?} in:\n{text}"))
+    };
+    // Requests are timed per route template: three reads of one screen.
+    assert_eq!(
+        value(
+            "ledcast_http_request_duration_seconds_count{",
+            &[
+                r#"method="GET""#,
+                r#"route="/api/v1/screens/{id}""#,
+                r#"status="2xx""#
+            ]
+        ),
+        3.0
+    );
+    // with buckets a dashboard can draw (everything here took under 16 s).
+    assert_eq!(
+        value(
+            "ledcast_http_request_duration_seconds_bucket{",
+            &[r#"route="/api/v1/screens/{id}""#, r#"le="+Inf""#]
+        ),
+        3.0
+    );
+    assert!(
+        !text.contains("icbc-door"),
+        "ids never become labels (one series per route): {text}"
+    );
+    // The apply's recompile is timed, and its rotations counted.
+    assert!(value("ledcast_recompile_duration_seconds_count", &[]) >= 1.0);
+    assert!(value("ledcast_rotations_stored_total", &[]) >= 1.0);
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

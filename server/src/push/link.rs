@@ -43,6 +43,8 @@ pub struct DeliveryOptions {
     /// How long to collect retained rotations from the broker at start-up
     /// before republishing what it lacks.
     pub reconcile_window: Duration,
+    /// Where publish and ingest times (and delivery's counters) are reported.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// Counters for `/metrics` and tests.
@@ -79,12 +81,87 @@ pub struct DeliveryMetrics {
     pub connects: AtomicU64,
 }
 
+impl DeliveryMetrics {
+    /// Every counter as `(name, help, value)`, for `/metrics`.
+    pub fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        vec![
+            (
+                "delivery_rotations_published",
+                "Rotations published",
+                read(&self.rotations_published),
+            ),
+            (
+                "delivery_rotations_republished",
+                "Rotations republished after a connect because the broker lacked them",
+                read(&self.rotations_republished),
+            ),
+            (
+                "delivery_rotations_healed",
+                "Rotations republished because the broker's retained copy was replaced or deleted",
+                read(&self.rotations_healed),
+            ),
+            (
+                "delivery_rotations_caught_up",
+                "Stored rotations published because another replica stopped before publishing them",
+                read(&self.rotations_caught_up),
+            ),
+            (
+                "delivery_play_records_inserted",
+                "Play records stored",
+                read(&self.play_records_inserted),
+            ),
+            (
+                "delivery_play_records_refused",
+                "Play records refused one by one (acked, not stored)",
+                read(&self.play_records_refused),
+            ),
+            (
+                "delivery_play_batches_duplicate",
+                "Play batches already stored (acked again)",
+                read(&self.play_batches_duplicate),
+            ),
+            (
+                "delivery_acks_published",
+                "Acks published",
+                read(&self.acks_published),
+            ),
+            (
+                "delivery_states_recorded",
+                "Agent state reports recorded",
+                read(&self.states_recorded),
+            ),
+            (
+                "delivery_states_ignored_older",
+                "Agent state reports older than the one kept",
+                read(&self.states_ignored_older),
+            ),
+            (
+                "delivery_dropped_unknown_device",
+                "Messages from unknown or revoked devices",
+                read(&self.dropped_unknown_device),
+            ),
+            (
+                "delivery_dropped_rejected",
+                "Messages that failed verification",
+                read(&self.dropped_rejected),
+            ),
+            (
+                "delivery_connects",
+                "Connections to the broker",
+                read(&self.connects),
+            ),
+        ]
+    }
+}
+
 /// A handle to publish through the server's MQTT connection. Cheap to clone.
 #[derive(Clone)]
 pub struct Delivery {
     client: AsyncClient,
     connected: Arc<AtomicBool>,
     metrics: Arc<DeliveryMetrics>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
     /// SHA-256 of the rotation envelope last published (or found current)
     /// per screen: what its retained topic should hold.
     published: Arc<std::sync::Mutex<HashMap<protocol::ScreenId, [u8; 32]>>>,
@@ -103,8 +180,12 @@ impl Delivery {
         envelope: Vec<u8>,
     ) -> anyhow::Result<()> {
         self.expect_retained(screen_id, digest(&envelope));
+        let started = Instant::now();
         self.publish(screen_id, TopicKind::Rotation, true, envelope)
             .await?;
+        self.telemetry
+            .publish
+            .observe(started.elapsed().as_secs_f64());
         self.metrics
             .rotations_published
             .fetch_add(1, Ordering::Relaxed);
@@ -221,8 +302,10 @@ pub async fn start(
         client: client.clone(),
         connected: connected.clone(),
         metrics: metrics.clone(),
+        telemetry: options.telemetry.clone(),
         published: Arc::default(),
     };
+    options.telemetry.watch_delivery(metrics.clone());
     // The event loop must keep reading: while it waits for room here the
     // broker queues for us, and Mosquitto drops QoS 1 messages past its
     // per-client queue (1000 by default; 5,000 screens sending one play
@@ -841,14 +924,18 @@ async fn run_worker(
             }
         }
         if !states.is_empty() {
+            let started = Instant::now();
             if let Err(error) = ingest_states(&store, &delivery, states).await {
                 tracing::error!(%error, "state ingest failed; the agents report again");
             }
+            delivery.telemetry.ingest_group("states", started.elapsed());
         }
         if !plays.is_empty() {
+            let started = Instant::now();
             if let Err(error) = ingest_plays(&store, &delivery, &server_key, plays).await {
                 tracing::error!(%error, "play ingest failed; nothing acked, the agents will resend");
             }
+            delivery.telemetry.ingest_group("plays", started.elapsed());
         }
     }
 }

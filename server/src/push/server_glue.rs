@@ -105,6 +105,7 @@ pub async fn run(
             .is_none()
             .then(|| "ledcast-ingest".to_owned()),
         reconcile_window: Duration::from_secs(2),
+        telemetry: state.metrics.clone(),
     };
     let (delivery, delivery_task) = link::start(options, Arc::new(state.store.clone()), shutdown)
         .await
