@@ -608,6 +608,40 @@ mod tests {
     use crate::config::BrightnessStep;
 
     #[test]
+    fn a_brightness_change_is_due_once_and_stopping_steering_restores_full_once() {
+        let config = BridgeConfig {
+            address: "127.0.0.1:9".into(),
+            ..BridgeConfig::default()
+        };
+        let mut bridge = Bridge::start(&config, |_| {}).unwrap();
+        let level = |percent: u8, off_requested| plan::CardBrightness {
+            brightness: Some(Brightness::all_day(percent)),
+            off_requested,
+        };
+        let alone = plan::CardBrightness {
+            brightness: None,
+            off_requested: false,
+        };
+        assert!(
+            !bridge.want_brightness(alone.clone()),
+            "nothing asked, nothing sent"
+        );
+        assert_eq!(bridge.brightness_due, None);
+        assert!(bridge.want_brightness(level(30, false)));
+        assert_eq!(bridge.brightness_due, Some(Brightness::all_day(30)));
+        assert!(!bridge.want_brightness(level(30, false)), "no change");
+        assert!(bridge.want_brightness(level(1, true)), "off: 1 %, and said");
+        assert!(bridge.off_requested);
+        // The rotation stops dimming: the card goes back to full once, then
+        // its own setting is left alone (not checked against anything).
+        assert!(bridge.want_brightness(alone.clone()));
+        assert_eq!(bridge.brightness_due, Some(Brightness::all_day(100)));
+        assert_eq!(bridge.desired_brightness, None);
+        assert!(!bridge.off_requested);
+        assert!(!bridge.want_brightness(alone));
+    }
+
+    #[test]
     fn a_bad_bridge_config_is_refused_with_every_problem_named() {
         let mut config = BridgeConfig::default();
         let problem = Bridge::validate(&config).unwrap_err();
