@@ -430,6 +430,8 @@ impl Driver {
             }
             Action::Brightness { percent } => {
                 info!(percent, "panel brightness set by the rotation's schedule");
+                // A bridged card follows the same level, without a new upload.
+                self.sync_bridge(now);
                 let result = self.screen.set_brightness(percent);
                 self.next_frame_at = self.screen.next_frame_at(now);
                 if let Err(e) = result {
@@ -952,12 +954,21 @@ impl Driver {
     }
 
     /// The card should play the loop in effect now (bridge sink only): the
-    /// rotation's, else the built-in warnings.
+    /// rotation's, else the built-in warnings; and have the brightness in
+    /// force now (the rotation's windows, else the config's schedule).
     fn sync_bridge(&mut self, now: Timestamp) {
         let Some(bridge) = self.bridge.as_mut() else {
             return;
         };
-        let brightness = crate::bridge::plan::brightness(&self.config.display.bridge.brightness);
+        let brightness = crate::bridge::plan::card_brightness(
+            self.player.current_rotation(),
+            now,
+            &self.config.display.bridge.brightness,
+        );
+        if bridge.want_brightness(brightness) {
+            bridge.poll(now);
+            self.state_dirty = true;
+        }
         let (width, height) = (self.config.display.width_px, self.config.display.height_px);
         let looped = self
             .player
@@ -969,7 +980,7 @@ impl Driver {
                     return;
                 }
                 let cache = &mut self.cache;
-                crate::bridge::plan::plan(&looped, width, height, brightness, |media| {
+                crate::bridge::plan::plan(&looped, width, height, |media| {
                     cache.read_verified(media).ok()
                 })
                 .map_err(|e| e.to_string())
@@ -984,7 +995,6 @@ impl Driver {
                     width,
                     height,
                     self.config.player.builtin_slot_seconds.max(1) * 1000,
-                    brightness,
                 )
                 .map_err(|e| e.to_string())
             }

@@ -3,14 +3,17 @@
 //! the card's readback lands in the signed state, play records say whether
 //! the card confirmed their loop, and the card's faults (a reboot that
 //! comes back with the old program, going offline) turn the records
-//! unconfirmed until the agent has the card playing the loop again.
+//! unconfirmed until the agent has the card playing the loop again; and the
+//! rotation's brightness windows reach the card without a new upload.
 
 use std::sync::Arc;
 
 use ledcast_agent::bridge::emulator::EmulatorServer;
 use ledcast_agent::config::{BrightnessStep, SinkKind};
 use ledcast_bridge::huidu::{DeviceConfig, Emulator, Fault};
-use ledcast_protocol::v1::{self, Command, CommandAction, PlayRecord, Sha256, TopicKind};
+use ledcast_protocol::v1::{
+    self, BrightnessWindow, Command, CommandAction, PlayRecord, Sha256, TopicKind,
+};
 use sha2::Digest;
 
 mod common;
@@ -288,5 +291,172 @@ async fn before_any_rotation_the_card_gets_the_built_in_warnings_not_the_banks_o
         })
     })
     .await;
+    agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_follows_the_rotations_night_dimming_without_a_second_upload() {
+    let port = start_broker();
+    let http_state: Shared = Arc::default();
+    let http = start_http(http_state.clone()).await;
+    let blue = png(BLUE);
+    let m = media_ref(&blue);
+    http_state
+        .lock()
+        .unwrap()
+        .media
+        .insert(m.sha256.to_hex(), (blue.clone(), Serve::Correct));
+    let card = EmulatorServer::spawn(
+        Emulator::new(DeviceConfig::door_strip(352, 80)),
+        "127.0.0.1:0",
+    )
+    .unwrap();
+    let server = start_server_client(port, true).await;
+    // One rotation: full brightness, then a dimmed window (30 %), then an
+    // off window, then full again. The windows sit a few seconds ahead of
+    // now, whatever the date.
+    let mut dimmed = rotation(1, screen(), &[&blue], 2_000);
+    let start = dimmed.issued_at.plus_ms(1_000);
+    let (dim_from, off_from, day_from) = (
+        start.plus_ms(6_000),
+        start.plus_ms(14_000),
+        start.plus_ms(19_000),
+    );
+    dimmed.brightness = vec![
+        BrightnessWindow {
+            from: dim_from,
+            until: off_from,
+            percent: 30,
+        },
+        BrightnessWindow {
+            from: off_from,
+            until: day_from,
+            percent: 0,
+        },
+    ];
+    server
+        .publish(TopicKind::Rotation, v1::seal(&dimmed, &server_key()))
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    enroll(dir.path(), port, &http);
+    let mut config = config(dir.path());
+    config.display.sink = SinkKind::Bridge;
+    config.display.bridge.address = card.addr.to_string();
+    config.display.bridge.timeout_seconds = 2;
+    config.display.bridge.check_interval_seconds = 1;
+    config.display.bridge.retry_initial_ms = 100;
+    config.display.bridge.retry_max_ms = 400;
+    let agent = start_agent(config);
+
+    let loop_v1 = "branch-1-door-v1-b0";
+    wait_for("the card confirms loop v1", 15_000, || {
+        server
+            .latest_state()
+            .and_then(|s| s.bridge)
+            .is_some_and(|b| b.confirmed && b.uploaded_loop.as_deref() == Some(loop_v1))
+    })
+    .await;
+    let card_percent = || card.card.lock().unwrap().luminance().percent_at(0);
+    let uploads = || card.card.lock().unwrap().counters().programs_added;
+    // (The built-in warnings may have gone up first, before the rotation.)
+    let uploaded = uploads();
+
+    // In the window the card runs at 30 %, and the state shows it.
+    wait_for("the card dimmed to 30 %", 20_000, || {
+        card_percent() == Some(30)
+    })
+    .await;
+    assert!(wall_now() >= dim_from, "not dimmed before the window");
+    wait_for("the state shows the card at 30 %", 5_000, || {
+        server
+            .latest_state()
+            .and_then(|s| s.bridge)
+            .is_some_and(|b| {
+                b.brightness_mode.as_deref() == Some("default") && b.brightness_percent == Some(30)
+            })
+    })
+    .await;
+
+    // Off hours: a card cannot be switched off through the bridge; it runs
+    // at its lowest level and the state says why.
+    wait_for("the card at its lowest level", 10_000, || {
+        card_percent() == Some(1)
+    })
+    .await;
+    wait_for(
+        "the state says the card cannot be switched off",
+        5_000,
+        || {
+            server
+                .latest_state()
+                .and_then(|s| s.bridge)
+                .is_some_and(|b| {
+                    b.brightness_percent == Some(1)
+                        && b.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("无法通过桥接关屏"))
+                })
+        },
+    )
+    .await;
+
+    // After the windows: full brightness again, the note gone.
+    wait_for("the card back at 100 %", 10_000, || {
+        card_percent() == Some(100)
+    })
+    .await;
+    assert!(
+        wall_now() >= day_from,
+        "not brightened before the window ended"
+    );
+    wait_for("the state shows 100 % and no note", 5_000, || {
+        server
+            .latest_state()
+            .and_then(|s| s.bridge)
+            .is_some_and(|b| b.brightness_percent == Some(100) && b.last_error.is_none())
+    })
+    .await;
+
+    // Someone turns the card down in HDPlayer: the next check puts it back.
+    {
+        let mut card = card.card.lock().unwrap();
+        let mut by_hand = card.luminance().clone();
+        by_hand.default_percent = 55;
+        card.set_luminance_by_hand(by_hand);
+    }
+    wait_for("the agent restores the card's brightness", 10_000, || {
+        card_percent() == Some(100)
+    })
+    .await;
+
+    // All of it without a second upload, and the loop confirmed throughout.
+    assert_eq!(
+        uploads(),
+        uploaded,
+        "brightness changes never re-upload the program"
+    );
+    let states = server.seen.lock().unwrap().states.clone();
+    let bridged: Vec<_> = states.iter().filter_map(|s| s.bridge.as_ref()).collect();
+    let first = bridged
+        .iter()
+        .position(|b| b.confirmed && b.uploaded_loop.as_deref() == Some(loop_v1))
+        .expect("a state confirming loop v1");
+    assert!(
+        bridged[first..].iter().all(|b| b.confirmed),
+        "confirmation never dropped: {:?}",
+        bridged[first..]
+            .iter()
+            .map(|b| (b.confirmed, b.brightness_percent))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        records(&server)
+            .iter()
+            .any(|r| r.bridge.as_ref().is_some_and(|b| b.confirmed)
+                && r.started_at >= dim_from
+                && r.started_at < off_from),
+        "records played in the dimmed window are confirmed"
+    );
     agent.stop().await;
 }

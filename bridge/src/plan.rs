@@ -88,6 +88,31 @@ pub struct Brightness {
     pub entries: Vec<BrightnessEntry>,
 }
 
+impl Brightness {
+    /// One level all day (a single entry at `00:00:00`): what the agent
+    /// sends while it follows the rotation's brightness windows, changing
+    /// it at each window edge, so the card needs no time zone. `percent` is
+    /// clamped to the card's range, 1–100.
+    pub fn all_day(percent: u8) -> Brightness {
+        Brightness {
+            entries: vec![BrightnessEntry {
+                start: "00:00:00".to_owned(),
+                percent: percent.clamp(1, 100),
+            }],
+        }
+    }
+
+    /// The level when the schedule is one level all day.
+    pub fn all_day_percent(&self) -> Option<u8> {
+        match self.entries.as_slice() {
+            [only] if only.start.split(':').all(|p| p.parse::<u32>() == Ok(0)) => {
+                Some(only.percent)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One brightness step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrightnessEntry {

@@ -6,6 +6,7 @@
 use ledcast_bridge::huidu::emulator::{decode_png_rgb, DeviceConfig, Emulator, Fault};
 use ledcast_bridge::huidu::packet::cmd;
 use ledcast_bridge::huidu::program::parse_program_guid;
+use ledcast_bridge::huidu::sdk::{Luminance, LuminanceMode};
 use ledcast_bridge::huidu::session::{Report, Session, SessionError, Task};
 use ledcast_bridge::{Brightness, BrightnessEntry, LoopPlan, Motion, PlanFile, PlanItem};
 
@@ -167,11 +168,79 @@ fn an_upload_puts_the_loop_on_the_card_and_the_readback_confirms_it() {
     // Ten seconds later the card has moved on to the scroll by itself.
     let later = drive(
         &mut card,
-        Session::new(Task::Check { screenshot: false }),
+        Session::new(Task::Check {
+            screenshot: false,
+            brightness: None,
+        }),
         1_011_000,
     )
     .unwrap();
     assert_eq!(later.playing_program.as_deref(), Some("icbc-door-v7-b0-1"));
+}
+
+#[test]
+fn a_check_with_a_brightness_dims_the_card_without_touching_its_program() {
+    let mut card = Emulator::new(DeviceConfig::door_strip(W, H));
+    let mut uploaded = plan("icbc-door-v7-b0", 40);
+    uploaded.brightness = None;
+    upload(&mut card, &uploaded, 1_000_000).unwrap();
+    let before = card.counters().clone();
+    assert_eq!(card.luminance().percent_at(0), Some(100), "factory level");
+
+    // Night: one level all day, changed at the window's edge.
+    let night = Brightness::all_day(30);
+    let check = |card: &mut Emulator, brightness: Option<Brightness>, now_ms| {
+        drive(
+            card,
+            Session::new(Task::Check {
+                screenshot: false,
+                brightness,
+            }),
+            now_ms,
+        )
+    };
+    let report = check(&mut card, Some(night.clone()), 1_011_000).unwrap();
+    assert_eq!(report.upload, None, "a check is not an upload");
+    let luminance = report.luminance.unwrap();
+    assert_eq!(luminance.mode, LuminanceMode::Default, "one level all day");
+    assert_eq!(luminance.percent_at(0), Some(30));
+    assert_eq!(luminance.percent_at(23 * 3600), Some(30));
+    assert!(luminance.same_policy(&Luminance::for_brightness(&night)));
+    assert_eq!(card.luminance().percent_at(12 * 3600), Some(30));
+    // The card kept its program and its place in the loop: no file, no
+    // AddProgram, the scroll it had moved on to still playing.
+    assert_eq!(card.counters().programs_added, before.programs_added);
+    assert_eq!(card.counters().file_bytes, before.file_bytes);
+    assert_eq!(card.counters().luminance_sets, before.luminance_sets + 1);
+    assert_eq!(report.playing_program.as_deref(), Some("icbc-door-v7-b0-1"));
+
+    // Off is not a level a card has: the lowest one, 1 %.
+    let off = check(&mut card, Some(Brightness::all_day(0)), 1_012_000).unwrap();
+    assert_eq!(off.luminance.unwrap().percent_at(0), Some(1));
+
+    // Day again; a plain check reads back and sets nothing.
+    check(&mut card, Some(Brightness::all_day(100)), 1_013_000).unwrap();
+    let sets = card.counters().luminance_sets;
+    let plain = check(&mut card, None, 1_014_000).unwrap();
+    assert_eq!(plain.luminance.as_ref().unwrap().percent_at(0), Some(100));
+    assert!(!plain
+        .luminance
+        .as_ref()
+        .is_some_and(|l| l.same_policy(&Luminance::for_brightness(&night))));
+    assert_eq!(card.counters().luminance_sets, sets);
+
+    // A card that refuses the level says so, naming the method.
+    card.add_fault(Fault::Nak {
+        method: "SetLuminancePloy".to_owned(),
+        result: "kInvalidParam".to_owned(),
+    });
+    let refused = check(&mut card, Some(night), 1_015_000).unwrap_err();
+    assert!(
+        matches!(&refused, SessionError::Nak { method, .. } if method == "SetLuminancePloy"),
+        "{refused:?}"
+    );
+    assert_eq!(card.luminance().percent_at(0), Some(100));
+    assert_eq!(card.counters().programs_added, before.programs_added);
 }
 
 #[test]
@@ -293,7 +362,10 @@ fn a_reboot_that_loses_the_upload_shows_in_the_readback() {
     card.reboot(2_000);
     let check = drive(
         &mut card,
-        Session::new(Task::Check { screenshot: true }),
+        Session::new(Task::Check {
+            screenshot: true,
+            brightness: None,
+        }),
         2_500,
     )
     .unwrap();

@@ -18,8 +18,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use ledcast_bridge::huidu::program::parse_program_guid;
+use ledcast_bridge::huidu::sdk::{Luminance, LuminanceMode};
 use ledcast_bridge::huidu::{Report, Session, SessionError, Task};
-use ledcast_bridge::LoopPlan;
+use ledcast_bridge::{Brightness, LoopPlan};
 use ledcast_protocol::v1::{BridgeDevice, BridgeState, Timestamp};
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -32,6 +33,8 @@ use crate::config::BridgeConfig;
 pub struct Outcome {
     /// The job.
     pub job: JobKind,
+    /// The brightness the job put on the card (before its readback).
+    pub brightness: Option<Brightness>,
     /// Its result.
     pub result: Result<Report, SessionError>,
 }
@@ -55,6 +58,7 @@ enum Job {
     },
     Check {
         screenshot: bool,
+        brightness: Option<Brightness>,
     },
 }
 
@@ -67,7 +71,6 @@ pub fn builtin_plan(
     width: u32,
     height: u32,
     slot_ms: u64,
-    brightness: Option<ledcast_bridge::Brightness>,
 ) -> io::Result<LoopPlan> {
     use crate::display::{encode_png, render};
     use crate::player::builtin;
@@ -107,7 +110,8 @@ pub fn builtin_plan(
         height,
         items,
         files,
-        brightness,
+        // The bridge adds the brightness it wants on the card.
+        brightness: None,
     })
 }
 
@@ -172,6 +176,9 @@ pub fn run_session(
     }
 }
 
+/// What the state says while the rotation wants the panel off.
+const OFF_NOTE: &str = "the rotation switches the panel off now, but a controller card cannot be switched off through the bridge: it runs at its lowest brightness, 1 % (播放表要求此时关屏，但控制卡无法通过桥接关屏，已调到最低亮度 1%)";
+
 /// The driver's side of the bridge.
 pub struct Bridge {
     /// Settings.
@@ -194,6 +201,15 @@ pub struct Bridge {
     next_check_at: Instant,
     /// A screenshot was asked for.
     want_screenshot: bool,
+    /// The brightness the card should have ([`plan::card_brightness`]):
+    /// checked against every readback; `None` leaves the card's own alone.
+    desired_brightness: Option<Brightness>,
+    /// A brightness to put on the card with the next job (a change, or a
+    /// readback that differs); cleared once a job set it.
+    brightness_due: Option<Brightness>,
+    /// The rotation asks for the panel off, which the card cannot do: it
+    /// runs at 1 % and the state says so.
+    off_requested: bool,
     /// Bumped whenever confirmation is lost (records spanning it are unconfirmed).
     epoch: u64,
 }
@@ -266,10 +282,27 @@ impl Bridge {
                                 screenshot,
                             },
                         ),
-                        Job::Check { screenshot } => (JobKind::Check, Task::Check { screenshot }),
+                        Job::Check {
+                            screenshot,
+                            brightness,
+                        } => (
+                            JobKind::Check,
+                            Task::Check {
+                                screenshot,
+                                brightness,
+                            },
+                        ),
+                    };
+                    let brightness = match &task {
+                        Task::Upload { plan, .. } => plan.brightness.clone(),
+                        Task::Check { brightness, .. } => brightness.clone(),
                     };
                     let result = run_session(&address, timeout, Session::new(task));
-                    done(Outcome { job: kind, result });
+                    done(Outcome {
+                        job: kind,
+                        brightness,
+                        result,
+                    });
                 }
             })?;
         let now = Instant::now();
@@ -288,6 +321,9 @@ impl Bridge {
             next_try_at: now,
             next_check_at: now,
             want_screenshot: false,
+            desired_brightness: None,
+            brightness_due: None,
+            off_requested: false,
             epoch: 0,
         })
     }
@@ -333,6 +369,48 @@ impl Bridge {
         self.next_try_at = Instant::now();
     }
 
+    /// The card should have this brightness ([`plan::card_brightness`]).
+    /// A change goes to the card with the next job, without uploading the
+    /// program again; returns whether anything changed. When the agent
+    /// stops steering (a rotation without windows, no configured schedule)
+    /// the card is put back to full brightness once, then left alone.
+    pub fn want_brightness(&mut self, wanted: plan::CardBrightness) -> bool {
+        if wanted.brightness == self.desired_brightness
+            && wanted.off_requested == self.off_requested
+        {
+            return false;
+        }
+        if wanted.off_requested && !self.off_requested {
+            warn!(address = %self.config.address, "bridge: the rotation switches the panel off, but a controller card cannot be switched off through the bridge; it runs at its lowest level, 1 %");
+        }
+        self.off_requested = wanted.off_requested;
+        match &wanted.brightness {
+            Some(b) => {
+                match b.all_day_percent() {
+                    Some(percent) => {
+                        info!(
+                            percent,
+                            "bridge: controller card brightness follows the rotation"
+                        )
+                    }
+                    None => {
+                        info!(schedule = ?b.entries, "bridge: controller card brightness schedule")
+                    }
+                }
+                self.brightness_due = Some(b.clone());
+            }
+            None => {
+                info!("bridge: no brightness asked for; the controller card goes back to full brightness and is left alone");
+                self.brightness_due = self
+                    .desired_brightness
+                    .is_some()
+                    .then(|| Brightness::all_day(100));
+            }
+        }
+        self.desired_brightness = wanted.brightness;
+        true
+    }
+
     /// Asks for the card's screenshot with the next readback (soon).
     pub fn request_screenshot(&mut self) {
         self.want_screenshot = true;
@@ -358,17 +436,24 @@ impl Bridge {
             .as_ref()
             .is_some_and(|d| self.uploaded.as_deref() != Some(d.loop_id.as_str()));
         let job = if needs_upload {
-            let Some(plan) = self.desired.clone() else {
+            let Some(mut plan) = self.desired.clone() else {
                 return;
             };
+            plan.brightness = self
+                .brightness_due
+                .clone()
+                .or_else(|| self.desired_brightness.clone());
             Job::Upload {
                 plan,
                 timestamps: (now.as_millis() / 1000).max(1) as u64,
                 screenshot: self.want_screenshot,
             }
-        } else if instant >= self.next_check_at && !self.config.address.is_empty() {
+        } else if (self.brightness_due.is_some() || instant >= self.next_check_at)
+            && !self.config.address.is_empty()
+        {
             Job::Check {
                 screenshot: self.want_screenshot,
+                brightness: self.brightness_due.clone(),
             }
         } else {
             return;
@@ -387,7 +472,7 @@ impl Bridge {
             .desired
             .as_ref()
             .is_some_and(|d| self.uploaded.as_deref() != Some(d.loop_id.as_str()));
-        Some(if needs_upload {
+        Some(if needs_upload || self.brightness_due.is_some() {
             self.next_try_at
         } else {
             self.next_check_at.max(self.next_try_at)
@@ -442,12 +527,32 @@ impl Bridge {
                     self.uploaded = None;
                 }
                 self.set_confirmed(confirmed);
+                if outcome.brightness.is_some() && outcome.brightness == self.brightness_due {
+                    self.brightness_due = None;
+                }
+                let mut next_try_at = instant;
+                if let (Some(desired), Some(luminance)) =
+                    (&self.desired_brightness, &report.luminance)
+                {
+                    if !luminance.same_policy(&Luminance::for_brightness(desired)) {
+                        self.brightness_due = Some(desired.clone());
+                        if outcome.brightness.is_some() {
+                            // Set and read back different: try again at the
+                            // next check, not in a loop.
+                            warn!(reported = ?luminance, "bridge: the controller card did not keep the brightness it was given");
+                            next_try_at = instant + check_every;
+                        } else {
+                            info!(reported = ?luminance, "bridge: the controller card's brightness differs (a reset, or a change in HDPlayer); setting it again");
+                        }
+                    }
+                }
                 if let Some(luminance) = &report.luminance {
                     self.state.brightness_mode = Some(luminance.mode.as_str().to_owned());
-                    self.state.brightness_percent = (luminance.mode
-                        == ledcast_bridge::huidu::sdk::LuminanceMode::Default)
+                    self.state.brightness_percent = (luminance.mode == LuminanceMode::Default)
                         .then_some(luminance.default_percent);
-                    self.state.brightness_schedule = (!luminance.items.is_empty()).then(|| {
+                    self.state.brightness_schedule = (luminance.mode == LuminanceMode::Ploys
+                        && !luminance.items.is_empty())
+                    .then(|| {
                         luminance
                             .items
                             .iter()
@@ -460,8 +565,11 @@ impl Bridge {
                 if !was_reachable {
                     info!(address = %self.config.address, "bridge: controller card reachable");
                 }
+                if self.off_requested && self.state.last_error.is_none() {
+                    self.state.last_error = Some(OFF_NOTE.to_owned());
+                }
                 self.next_check_at = instant + check_every;
-                self.next_try_at = instant;
+                self.next_try_at = next_try_at;
                 let screenshot = report.screenshot_jpeg;
                 if screenshot.is_some() {
                     self.want_screenshot = false;
@@ -498,6 +606,40 @@ impl Bridge {
 mod tests {
     use super::*;
     use crate::config::BrightnessStep;
+
+    #[test]
+    fn a_brightness_change_is_due_once_and_stopping_steering_restores_full_once() {
+        let config = BridgeConfig {
+            address: "127.0.0.1:9".into(),
+            ..BridgeConfig::default()
+        };
+        let mut bridge = Bridge::start(&config, |_| {}).unwrap();
+        let level = |percent: u8, off_requested| plan::CardBrightness {
+            brightness: Some(Brightness::all_day(percent)),
+            off_requested,
+        };
+        let alone = plan::CardBrightness {
+            brightness: None,
+            off_requested: false,
+        };
+        assert!(
+            !bridge.want_brightness(alone.clone()),
+            "nothing asked, nothing sent"
+        );
+        assert_eq!(bridge.brightness_due, None);
+        assert!(bridge.want_brightness(level(30, false)));
+        assert_eq!(bridge.brightness_due, Some(Brightness::all_day(30)));
+        assert!(!bridge.want_brightness(level(30, false)), "no change");
+        assert!(bridge.want_brightness(level(1, true)), "off: 1 %, and said");
+        assert!(bridge.off_requested);
+        // The rotation stops dimming: the card goes back to full once, then
+        // its own setting is left alone (not checked against anything).
+        assert!(bridge.want_brightness(alone.clone()));
+        assert_eq!(bridge.brightness_due, Some(Brightness::all_day(100)));
+        assert_eq!(bridge.desired_brightness, None);
+        assert!(!bridge.off_requested);
+        assert!(!bridge.want_brightness(alone));
+    }
 
     #[test]
     fn a_bad_bridge_config_is_refused_with_every_problem_named() {

@@ -6,7 +6,8 @@
 //! agent uploads the next one when the block changes. Video slots are left
 //! out (the renditions a card is given are images). When no rotation loop
 //! plays, the agent uploads its built-in warnings instead
-//! ([`super::builtin_plan`]).
+//! ([`super::builtin_plan`]). [`card_brightness`] says which brightness the
+//! card should have at an instant.
 
 use ledcast_bridge::{Brightness, BrightnessEntry, LoopPlan, Motion, PlanFile, PlanItem};
 use ledcast_protocol::v1::{Rotation, Sha256, Slot, SlotKind, Timestamp};
@@ -57,17 +58,46 @@ pub enum PlanError {
     Nothing,
 }
 
-/// The brightness schedule of the config, if any.
-pub fn brightness(steps: &[BrightnessStep]) -> Option<Brightness> {
-    (!steps.is_empty()).then(|| Brightness {
-        entries: steps
-            .iter()
-            .map(|s| BrightnessEntry {
-                start: s.start.clone(),
-                percent: s.percent,
-            })
-            .collect(),
-    })
+/// The brightness the card should have now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardBrightness {
+    /// What to put on the card; `None`: leave the card's own setting alone.
+    pub brightness: Option<Brightness>,
+    /// The rotation switches the panel off now, which a card cannot do
+    /// through the bridge: `brightness` is its lowest level, 1 %.
+    pub off_requested: bool,
+}
+
+/// The card's brightness at `now`. While the current rotation has
+/// brightness windows the card follows them: the level in force now
+/// ([`Rotation::brightness_at`], as the agent's own display), sent as one
+/// level all day and changed at each edge, so the card needs no time zone
+/// (percent 0, off, becomes 1 %). Without windows (or without a rotation)
+/// the card gets the installer's schedule from the config, if any.
+pub fn card_brightness(
+    rotation: Option<&Rotation>,
+    now: Timestamp,
+    steps: &[BrightnessStep],
+) -> CardBrightness {
+    if let Some(rotation) = rotation.filter(|r| !r.brightness.is_empty()) {
+        let percent = rotation.brightness_at(now).percent;
+        return CardBrightness {
+            brightness: Some(Brightness::all_day(percent.max(1))),
+            off_requested: percent == 0,
+        };
+    }
+    CardBrightness {
+        brightness: (!steps.is_empty()).then(|| Brightness {
+            entries: steps
+                .iter()
+                .map(|s| BrightnessEntry {
+                    start: s.start.clone(),
+                    percent: s.percent,
+                })
+                .collect(),
+        }),
+        off_requested: false,
+    }
 }
 
 /// The loop as a plan for a `width`×`height` card.
@@ -75,7 +105,6 @@ pub fn plan(
     looped: &LoopRef<'_>,
     width: u32,
     height: u32,
-    brightness: Option<Brightness>,
     mut media: impl FnMut(&Sha256) -> Option<Vec<u8>>,
 ) -> Result<LoopPlan, PlanError> {
     let mut items = Vec::new();
@@ -109,7 +138,8 @@ pub fn plan(
         height,
         items,
         files,
-        brightness,
+        // The bridge adds the brightness it wants on the card.
+        brightness: None,
     })
 }
 
@@ -181,10 +211,73 @@ mod tests {
     }
 
     #[test]
+    fn the_card_follows_the_rotations_windows_else_the_config_else_is_left_alone() {
+        use ledcast_protocol::v1::BrightnessWindow;
+        let config = [
+            BrightnessStep {
+                start: "07:00".into(),
+                percent: 80,
+            },
+            BrightnessStep {
+                start: "19:30".into(),
+                percent: 40,
+            },
+        ];
+        let mut r = rotation();
+        r.brightness = vec![
+            BrightnessWindow {
+                from: Timestamp(20_000),
+                until: Timestamp(30_000),
+                percent: 30,
+            },
+            BrightnessWindow {
+                from: Timestamp(30_000),
+                until: Timestamp(40_000),
+                percent: 0,
+            },
+        ];
+        let level = |t| {
+            let b = card_brightness(Some(&r), Timestamp(t), &config);
+            (
+                b.brightness.and_then(|b| b.all_day_percent()),
+                b.off_requested,
+            )
+        };
+        assert_eq!(level(10_000), (Some(100), false), "before the window: full");
+        assert_eq!(level(20_000), (Some(30), false), "the night level");
+        assert_eq!(level(29_999), (Some(30), false));
+        assert_eq!(
+            level(30_000),
+            (Some(1), true),
+            "off: the lowest level, said"
+        );
+        assert_eq!(level(40_000), (Some(100), false), "after: full again");
+
+        let schedule = |r: Option<&Rotation>| card_brightness(r, Timestamp(25_000), &config);
+        let plain = rotation();
+        let from_config = schedule(Some(&plain)).brightness.unwrap();
+        assert_eq!(
+            from_config
+                .entries
+                .iter()
+                .map(|e| (e.start.as_str(), e.percent))
+                .collect::<Vec<_>>(),
+            vec![("07:00", 80), ("19:30", 40)],
+            "no windows: the installer's schedule"
+        );
+        assert_eq!(schedule(None).brightness, Some(from_config));
+        let none = card_brightness(Some(&plain), Timestamp(25_000), &[]);
+        assert_eq!(
+            none.brightness, None,
+            "nothing asked: the card is left alone"
+        );
+    }
+
+    #[test]
     fn a_plan_has_every_still_and_scroll_once_per_file_and_no_video() {
         let r = rotation();
         let looped = loop_at(&r, Timestamp(20_000)).unwrap();
-        let plan = plan(&looped, 352, 80, None, |m| Some(vec![m.0[0]; 3])).unwrap();
+        let plan = plan(&looped, 352, 80, |m| Some(vec![m.0[0]; 3])).unwrap();
         let kinds: Vec<(u64, Motion)> = plan
             .items
             .iter()
@@ -201,7 +294,7 @@ mod tests {
         assert_eq!(plan.files.len(), 2, "the poster shown twice is one file");
         assert_eq!(plan.items[0].file_name, plan.items[2].file_name);
         assert!(plan.items[1].is_warning);
-        let missing = super::plan(&looped, 352, 80, None, |_| None).unwrap_err();
+        let missing = super::plan(&looped, 352, 80, |_| None).unwrap_err();
         assert_eq!(missing, PlanError::MediaMissing(Sha256([1; 32])));
     }
 }

@@ -141,6 +141,8 @@ pub struct Counters {
     pub files_completed: u64,
     /// Reboots.
     pub reboots: u64,
+    /// `SetLuminancePloy` requests accepted.
+    pub luminance_sets: u64,
 }
 
 /// The emulated card.
@@ -230,6 +232,12 @@ impl Emulator {
     /// The brightness policy.
     pub fn luminance(&self) -> &Luminance {
         &self.luminance
+    }
+
+    /// Sets the brightness policy from outside the SDK connection: someone
+    /// with HDPlayer, or a card reset to its factory level.
+    pub fn set_luminance_by_hand(&mut self, luminance: Luminance) {
+        self.luminance = luminance;
     }
 
     /// The program playing at `now_ms` (card time) and when it started.
@@ -590,6 +598,7 @@ impl Emulator {
                 match sdk::luminance(&parsed) {
                     Ok(l) if l.items.iter().all(|i| sdk::parse_hms(&i.start).is_some()) => {
                         self.luminance = l;
+                        self.counters.luminance_sets += 1;
                         ("kSuccess", Vec::new())
                     }
                     _ => ("kInvalidParam", Vec::new()),

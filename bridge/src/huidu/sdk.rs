@@ -10,6 +10,7 @@ use base64::Engine;
 use thiserror::Error;
 
 use super::xml::{self, Element, XmlError};
+use crate::plan::Brightness;
 
 /// The SDK version offered in `GetIFVersion` (the only value the vendor lists).
 pub const SDK_VERSION: &str = "1000000";
@@ -133,6 +134,66 @@ impl Luminance {
                     .or(Some(self.default_percent))
             }
         }
+    }
+}
+
+impl Luminance {
+    /// The policy that puts `brightness` on the card: one level all day
+    /// ([`Brightness::all_day`]) is `default` mode at that level (its ploy
+    /// list holds the same level, as the vendor's demo always sends one);
+    /// anything else is a daily schedule (`ploys`). Levels are clamped to
+    /// the card's range, 1–100: a card cannot be switched off this way.
+    pub fn for_brightness(brightness: &Brightness) -> Luminance {
+        let items: Vec<LuminanceItem> = brightness
+            .entries
+            .iter()
+            .map(|e| LuminanceItem {
+                enable: true,
+                start: parse_hms(&e.start).map_or_else(
+                    || e.start.clone(),
+                    |s| format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60),
+                ),
+                percent: e.percent.clamp(1, 100),
+            })
+            .collect();
+        Luminance {
+            mode: if brightness.all_day_percent().is_some() {
+                LuminanceMode::Default
+            } else {
+                LuminanceMode::Ploys
+            },
+            default_percent: items.first().map_or(100, |i| i.percent),
+            sensor_min: 1,
+            sensor_max: 100,
+            sensor_seconds: 5,
+            items,
+        }
+    }
+
+    /// Whether `other` sets the panel the same way: the same mode and, for
+    /// it, the same level (`default`), the same enabled entries in time
+    /// order (`ploys`), or the same range (`sensor`). What the card reads
+    /// back is compared with what the agent wants this way, so a card
+    /// reset or a change made in HDPlayer shows.
+    pub fn same_policy(&self, other: &Luminance) -> bool {
+        fn entries(l: &Luminance) -> Vec<(Option<u32>, u8)> {
+            let mut entries: Vec<(Option<u32>, u8)> = l
+                .items
+                .iter()
+                .filter(|i| i.enable)
+                .map(|i| (parse_hms(&i.start), i.percent))
+                .collect();
+            entries.sort_unstable();
+            entries
+        }
+        self.mode == other.mode
+            && match self.mode {
+                LuminanceMode::Default => self.default_percent == other.default_percent,
+                LuminanceMode::Ploys => entries(self) == entries(other),
+                LuminanceMode::Sensor => {
+                    (self.sensor_min, self.sensor_max) == (other.sensor_min, other.sensor_max)
+                }
+            }
     }
 }
 

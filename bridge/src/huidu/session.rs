@@ -12,20 +12,22 @@
 //! `FileEndAsk`) → `SetLuminancePloy` (when the plan has a schedule) →
 //! `AddProgram` → readback (`GetCurrentPlayProgramGUID`,
 //! `GetLuminancePloy`, optionally `GetScreenshot2`). A check is the readback
-//! alone. No clock is read: timeouts are the caller's.
+//! alone, or `SetLuminancePloy` and the readback when it carries a
+//! brightness (no file, no `AddProgram`: the card keeps playing). No clock
+//! is read: timeouts are the caller's.
 
 use std::collections::VecDeque;
 
 use thiserror::Error;
 
-use crate::plan::LoopPlan;
+use crate::plan::{Brightness, LoopPlan};
 
 use super::packet::{
     error_name, sdk_packets, Deframer, Packet, PacketError, SdkAssembler, MAX_FILE_CHUNK,
     TRANSPORT_VERSION,
 };
 use super::program;
-use super::sdk::{self, Answer, AnswerError, DeviceInfo, Luminance, LuminanceItem, LuminanceMode};
+use super::sdk::{self, Answer, AnswerError, DeviceInfo, Luminance};
 
 /// What a session is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,10 +42,14 @@ pub enum Task {
         /// Also fetch a screenshot.
         screenshot: bool,
     },
-    /// Read back only.
+    /// Read back, after setting the brightness if one is given: the way
+    /// to change the card's brightness without uploading the program again
+    /// (which would interrupt the card and its confirmation).
     Check {
         /// Also fetch a screenshot.
         screenshot: bool,
+        /// Put this brightness on the card first (`SetLuminancePloy`).
+        brightness: Option<Brightness>,
     },
 }
 
@@ -198,29 +204,6 @@ pub struct Session {
     outcome: Option<Result<Report, SessionError>>,
 }
 
-fn luminance_of(brightness: &crate::plan::Brightness) -> Luminance {
-    let items: Vec<LuminanceItem> = brightness
-        .entries
-        .iter()
-        .map(|e| LuminanceItem {
-            enable: true,
-            start: sdk::parse_hms(&e.start).map_or_else(
-                || e.start.clone(),
-                |s| format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60),
-            ),
-            percent: e.percent.clamp(1, 100),
-        })
-        .collect();
-    Luminance {
-        mode: LuminanceMode::Ploys,
-        default_percent: items.first().map_or(100, |i| i.percent),
-        sensor_min: 1,
-        sensor_max: 100,
-        sensor_seconds: 5,
-        items,
-    }
-}
-
 impl Session {
     /// A session for `task`; its first packet is ready to send.
     pub fn new(task: Task) -> Session {
@@ -228,7 +211,13 @@ impl Session {
         match task {
             // The readback steps follow once the card's files are known.
             Task::Upload { .. } => steps.push_back(Step::Files),
-            Task::Check { screenshot } => {
+            Task::Check {
+                screenshot,
+                ref brightness,
+            } => {
+                if brightness.is_some() {
+                    steps.push_back(Step::SetLuminance);
+                }
                 steps.extend([Step::CurrentProgram, Step::GetLuminance]);
                 if screenshot {
                     steps.push_back(Step::Screenshot);
@@ -339,7 +328,15 @@ impl Session {
 
     fn wants_screenshot(&self) -> bool {
         match self.task {
-            Task::Upload { screenshot, .. } | Task::Check { screenshot } => screenshot,
+            Task::Upload { screenshot, .. } | Task::Check { screenshot, .. } => screenshot,
+        }
+    }
+
+    /// The brightness to set: the plan's in an upload, the check's own.
+    fn brightness(&self) -> Option<&Brightness> {
+        match &self.task {
+            Task::Upload { plan, .. } => plan.brightness.as_ref(),
+            Task::Check { brightness, .. } => brightness.as_ref(),
         }
     }
 
@@ -375,10 +372,10 @@ impl Session {
             }
             Step::FileEnd(_) => {}
             Step::SetLuminance => {
-                let Some(brightness) = self.plan().and_then(|p| p.brightness.clone()) else {
+                let Some(luminance) = self.brightness().map(Luminance::for_brightness) else {
                     return self.start_next();
                 };
-                self.send_xml(&sdk::set_luminance(&guid, &luminance_of(&brightness)));
+                self.send_xml(&sdk::set_luminance(&guid, &luminance));
             }
             Step::AddProgram => {
                 let Task::Upload {
