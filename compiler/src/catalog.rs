@@ -37,6 +37,10 @@ pub struct Rendition {
     pub strip_width_px: Option<u32>,
     /// For a text: its glyph size and length, as the renderer laid it out.
     pub text: Option<TextMetrics>,
+    /// For a video: its codec, as the media pipeline probed it (`None`:
+    /// not a video, or not known; then only its size, `media.width` ×
+    /// `media.height`, is checked against the profile's player box).
+    pub video_codec: Option<crate::model::VideoCodec>,
     /// Why a person could not read it on its panel, as the renderer judged
     /// it (dark, glyphs too small); empty when legible. The scroll speed is
     /// judged by the compiler, which knows the profile's reading speed.
@@ -388,6 +392,7 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                         },
                         strip_width_px,
                         text: metrics,
+                        video_codec: None,
                         problems: Vec::new(),
                     },
                 );

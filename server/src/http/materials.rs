@@ -181,6 +181,17 @@ pub async fn upload(
             e.to_string(),
             "upload a JPEG, PNG, WebP, GIF, MP4 (H.264/H.265) or UTF-8 text file within the limits",
         ),
+        crate::service::ImportError::Unplayable(problem) => {
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "video_unplayable",
+                format!("{} / {}", problem.zh, problem.en),
+                crate::web::said_key(crate::web::Lang::En, "video_playable_nowhere_hint", &[])
+                    .unwrap_or_default(),
+            );
+            error.extra = Some(json!({ "problem": problem }));
+            error
+        }
         crate::service::ImportError::Store(e) => ApiError::from(e),
         crate::service::ImportError::Other(e) => ApiError::internal(&e),
     };
