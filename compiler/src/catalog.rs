@@ -37,9 +37,10 @@ pub struct Rendition {
     pub strip_width_px: Option<u32>,
     /// For a text: its glyph size and length, as the renderer laid it out.
     pub text: Option<TextMetrics>,
-    /// For a video: its codec, as the media pipeline probed it (`None`:
-    /// not a video, or not known; then only its size, `media.width` ×
-    /// `media.height`, is checked against the profile's player box).
+    /// For a video: its codec, as the media pipeline probed it; with its
+    /// coded size (`media.width` × `media.height`) it is checked against
+    /// the profile's player box. `None`: not a video, or not probed (the
+    /// placeholder renditions of [`preview_catalog`]), and not checked.
     pub video_codec: Option<crate::model::VideoCodec>,
     /// Why a person could not read it on its panel, as the renderer judged
     /// it (dark, glyphs too small); empty when legible. The scroll speed is

@@ -37,7 +37,8 @@ use crate::model::{
 };
 
 /// Why `profile`'s player box cannot decode video `m` as rendered for it
-/// (`None` for anything else, or a video it decodes, or no rendition).
+/// (`None` for anything else, a video it decodes, no rendition, or one
+/// whose codec was not probed, like the CLI's placeholder renditions).
 fn video_mismatch(m: &CatalogMaterial, profile: &Profile) -> Option<VideoMismatch> {
     if m.kind != MaterialKind::Video {
         return None;
@@ -46,7 +47,7 @@ fn video_mismatch(m: &CatalogMaterial, profile: &Profile) -> Option<VideoMismatc
     profile.video_mismatch(
         rendition.media.width,
         rendition.media.height,
-        rendition.video_codec,
+        rendition.video_codec?,
     )
 }
 

@@ -171,8 +171,8 @@ pub enum VideoProblem {
 pub struct VideoMismatch {
     /// What is wrong (the codec is checked first).
     pub problem: VideoProblem,
-    /// The video's codec, if known.
-    pub codec: Option<VideoCodec>,
+    /// The video's codec.
+    pub codec: VideoCodec,
     /// The video's coded width.
     pub width: u32,
     /// The video's coded height.
@@ -208,7 +208,7 @@ impl VideoMismatch {
     /// `video_size`, the box's `codecs` and `max_size`.
     pub fn params(&self) -> [(&'static str, String); 4] {
         [
-            ("codec", self.codec.map_or("?", VideoCodec::name).to_owned()),
+            ("codec", self.codec.name().to_owned()),
             ("video_size", format!("{}×{}", self.width, self.height)),
             ("codecs", codec_list(&self.decoder.codecs)),
             (
@@ -230,14 +230,13 @@ fn codec_list(codecs: &[VideoCodec]) -> String {
 
 impl Profile {
     /// Why this profile's player box cannot decode a `width`×`height`
-    /// video in `codec` (`None`: the codec is unknown and only the size is
-    /// checked), or `None` when it can. Whether the profile plays video at
-    /// all is [`Profile::video`], checked first by the caller.
+    /// video in `codec`, or `None` when it can. Whether the profile plays
+    /// video at all is [`Profile::video`], checked first by the caller.
     pub fn video_mismatch(
         &self,
         width: u32,
         height: u32,
-        codec: Option<VideoCodec>,
+        codec: VideoCodec,
     ) -> Option<VideoMismatch> {
         let decoder = &self.video_decoder;
         let (long, short) = (width.max(height), width.min(height));
@@ -245,7 +244,7 @@ impl Profile {
             decoder.max_width.max(decoder.max_height),
             decoder.max_width.min(decoder.max_height),
         );
-        let problem = if codec.is_some_and(|c| !decoder.codecs.contains(&c)) {
+        let problem = if !decoder.codecs.contains(&codec) {
             VideoProblem::Codec
         } else if long > max_long || short > max_short {
             VideoProblem::TooLarge

@@ -127,7 +127,7 @@ pub fn video_problem(
     profile: &compiler::model::Profile,
     width: u32,
     height: u32,
-    codec: Option<compiler::model::VideoCodec>,
+    codec: compiler::model::VideoCodec,
 ) -> Option<Problem> {
     let mismatch = profile.video_mismatch(width, height, codec)?;
     let params = mismatch_params(&mismatch);
@@ -147,7 +147,7 @@ pub fn video_playable_nowhere(
     profiles: &[compiler::model::Profile],
     width: u32,
     height: u32,
-    codec: Option<compiler::model::VideoCodec>,
+    codec: compiler::model::VideoCodec,
 ) -> Option<Problem> {
     let mut reasons: Vec<Vec<(&str, String)>> = Vec::new();
     for profile in profiles {
@@ -161,6 +161,7 @@ pub fn video_playable_nowhere(
                 ("why_key", "video_without_video".to_owned()),
             ]);
         } else {
+            // A profile whose box decodes it: playable somewhere.
             params.extend(mismatch_params(
                 &profile.video_mismatch(width, height, codec)?,
             ));
@@ -323,12 +324,12 @@ pub async fn material_report(
                 location: compiler::Location::file_only(""),
             });
         let mut problems = problems_on(facts.as_ref(), refusal, &profile);
-        if let Some(r) = rendition.filter(|r| r.mime == "video/mp4") {
+        if let (Some(r), Some(codec)) = (rendition, facts.as_ref().and_then(|f| f.video_codec)) {
             problems.extend(video_problem(
                 &profile,
                 u32::try_from(r.width).unwrap_or(u32::MAX),
                 u32::try_from(r.height).unwrap_or(u32::MAX),
-                facts.as_ref().and_then(|f| f.video_codec),
+                codec,
             ));
         }
         let scrolling = profile.scroll && facts.as_ref().is_some_and(|f| f.glyph_px.is_some());

@@ -694,7 +694,7 @@ pub async fn store_ingested(
     meta: MaterialMeta,
     uploader_id: &str,
 ) -> Result<crate::store::MaterialRow, ImportError> {
-    if ingested.kind == ledcast_media::MaterialKind::Video {
+    if let Some(codec) = ingested.video_codec {
         let model = crate::recompiler::stored_model(state, state.clock.now())
             .await
             .map_err(|e| ImportError::Other(e.to_string()))?;
@@ -703,7 +703,7 @@ pub async fn store_ingested(
             &profiles,
             ingested.width,
             ingested.height,
-            ingested.video_codec.map(crate::legibility::video_codec),
+            crate::legibility::video_codec(codec),
         ) {
             return Err(ImportError::Unplayable(problem));
         }
