@@ -37,6 +37,11 @@ pub struct Rendition {
     pub strip_width_px: Option<u32>,
     /// For a text: its glyph size and length, as the renderer laid it out.
     pub text: Option<TextMetrics>,
+    /// For a video: its codec, as the media pipeline probed it; with its
+    /// coded size (`media.width` × `media.height`) it is checked against
+    /// the profile's player box. `None`: not a video, or not probed (the
+    /// placeholder renditions of [`preview_catalog`]), and not checked.
+    pub video_codec: Option<crate::model::VideoCodec>,
     /// Why a person could not read it on its panel, as the renderer judged
     /// it (dark, glyphs too small); empty when legible. The scroll speed is
     /// judged by the compiler, which knows the profile's reading speed.
@@ -388,6 +393,7 @@ pub fn preview_catalog(entries: &[MaterialEntry], model: &Model) -> Catalog {
                         },
                         strip_width_px,
                         text: metrics,
+                        video_codec: None,
                         problems: Vec::new(),
                     },
                 );

@@ -32,9 +32,24 @@ use crate::calendar::{expand_calendar, expand_cron, CalendarSpec, Interval, Mill
 use crate::catalog::{unknown_material_hint, Catalog, CatalogMaterial, MaterialKind};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::{
-    EditionSelector, ItemSource, Model, Playlist, Profile, Query, Screen, Targets, When,
-    ALERT_PRIORITY, DEFAULT_PRIORITY,
+    EditionSelector, ItemSource, Model, Playlist, Profile, Query, Screen, Targets, VideoMismatch,
+    When, ALERT_PRIORITY, DEFAULT_PRIORITY,
 };
+
+/// Why `profile`'s player box cannot decode video `m` as rendered for it
+/// (`None` for anything else, a video it decodes, no rendition, or one
+/// whose codec was not probed, like the CLI's placeholder renditions).
+fn video_mismatch(m: &CatalogMaterial, profile: &Profile) -> Option<VideoMismatch> {
+    if m.kind != MaterialKind::Video {
+        return None;
+    }
+    let rendition = m.renditions.get(&profile.id)?;
+    profile.video_mismatch(
+        rendition.media.width,
+        rendition.media.height,
+        rendition.video_codec?,
+    )
+}
 
 /// The time a compilation covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1129,7 +1144,20 @@ impl<'a> Compiler<'a> {
                             continue;
                         }
                         Some(m) => match self.showable(m, profile) {
-                            Ok(()) => vec![m],
+                            Ok(()) => match video_mismatch(m, profile) {
+                                None => vec![m],
+                                Some(mismatch) => {
+                                    self.report_undecodable(
+                                        playlist,
+                                        &item.location,
+                                        &m.id,
+                                        profile_index,
+                                        &mismatch,
+                                        true,
+                                    );
+                                    continue;
+                                }
+                            },
                             Err((why, why_key)) => {
                                 self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: `{id}` is skipped on profile `{}`: {why}", playlist.id, profile.id))
                                         .with_key("skipped_on_profile", [("owner_kind", "playlist"), ("owner", playlist.id.as_str()), ("id", id.as_str()), ("profile", profile.id.as_str()), ("why", why.as_str()), ("why_key", why_key)]));
@@ -1171,6 +1199,24 @@ impl<'a> Compiler<'a> {
                                 .map(|why| (m.id.as_str(), why.as_str()))
                         })
                         .collect();
+                    let mut undecodable = Vec::new();
+                    found.retain(|m| match video_mismatch(m, profile) {
+                        None => true,
+                        Some(mismatch) => {
+                            undecodable.push((m.id.as_str(), mismatch));
+                            false
+                        }
+                    });
+                    for (id, mismatch) in &undecodable {
+                        self.report_undecodable(
+                            playlist,
+                            &item.location,
+                            id,
+                            profile_index,
+                            mismatch,
+                            false,
+                        );
+                    }
                     for (id, why) in refused {
                         let screens = self.screens_of(profile_index);
                         self.report(Diagnostic::warning(&item.location, format!("playlist `{}`: the query's `{id}` cannot be read on profile `{}` (screens {screens}): {why}; it is left out there", playlist.id, profile.id)).with_hint("shorten the text, or schedule it only on screens that can scroll")
@@ -1258,6 +1304,52 @@ impl<'a> Compiler<'a> {
         } else {
             ids.join(", ")
         }
+    }
+
+    /// Reports that `profile`'s player box cannot decode video `id`, which
+    /// a playlist names (`explicit`: an error) or a query matched (a
+    /// warning); it is left out there either way.
+    fn report_undecodable(
+        &mut self,
+        playlist: &Playlist,
+        location: &Location,
+        id: &str,
+        profile_index: usize,
+        mismatch: &VideoMismatch,
+        explicit: bool,
+    ) {
+        let profile = &self.model.profiles[profile_index];
+        let screens = self.screens_of(profile_index);
+        let why = mismatch.en();
+        let message = format!(
+            "playlist `{}`: video `{id}` cannot be played on profile `{}` (screens {screens}): {why}; it is left out there",
+            playlist.id, profile.id
+        );
+        let diagnostic = if explicit {
+            Diagnostic::error(location, message)
+        } else {
+            Diagnostic::warning(location, message)
+        };
+        let [codec, video_size, codecs, max_size] = mismatch.params();
+        let mut params = vec![
+            ("owner_kind", "playlist".to_owned()),
+            ("owner", playlist.id.clone()),
+            ("id", id.to_owned()),
+            ("profile", profile.id.clone()),
+            ("screens", screens),
+            ("why", why),
+            ("why_key", mismatch.key().to_owned()),
+        ];
+        let hint = format!(
+            "re-export it as {} of at most {} and upload it again, or schedule it only on screens whose player box decodes it",
+            codecs.1, max_size.1
+        );
+        params.extend([codec, video_size, codecs, max_size]);
+        self.report(
+            diagnostic
+                .with_hint(hint)
+                .with_key("video_not_decodable", params),
+        );
     }
 
     /// Whether `profile` can show `m`; if not, why (in English) and the

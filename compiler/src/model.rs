@@ -89,6 +89,9 @@ pub struct Profile {
     pub color: ColorClass,
     /// Can play video.
     pub video: bool,
+    /// What the profile's player box can decode (checked for every video
+    /// rendition; meaningful only when `video` is true).
+    pub video_decoder: VideoDecoder,
     /// Can scroll text strips.
     pub scroll: bool,
     /// Can show still images (posters); false for text-only scrollers.
@@ -101,6 +104,161 @@ pub struct Profile {
     pub brightness: Option<Brightness>,
     /// Where it was defined.
     pub location: Location,
+}
+
+/// A video codec, as the media pipeline probes it from the MP4 sample
+/// entry and as a profile's `video_codecs` names it (`h264`, `h265`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoCodec {
+    /// H.264 / AVC.
+    H264,
+    /// H.265 / HEVC.
+    H265,
+}
+
+impl VideoCodec {
+    /// The codec as people write it (`H.264`).
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "H.264",
+            VideoCodec::H265 => "H.265",
+        }
+    }
+}
+
+/// What a profile's player box decodes: the largest coded picture (either
+/// way round, so a portrait 1080×1920 clip fits a 1920×1080 decoder) and
+/// the codecs. Written as a profile's `video_max_width`,
+/// `video_max_height` and `video_codecs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VideoDecoder {
+    /// Largest coded width, pixels (the longer side).
+    pub max_width: u32,
+    /// Largest coded height, pixels (the shorter side).
+    pub max_height: u32,
+    /// Codecs it decodes.
+    pub codecs: Vec<VideoCodec>,
+}
+
+impl Default for VideoDecoder {
+    /// 1920×1080 H.264: what every box that plays video at all decodes
+    /// (an H.265 decoder is not a given on the weak ARM boxes beside LED
+    /// controllers; a profile whose box has one says so).
+    fn default() -> VideoDecoder {
+        VideoDecoder {
+            max_width: 1920,
+            max_height: 1080,
+            codecs: vec![VideoCodec::H264],
+        }
+    }
+}
+
+/// What about a video a profile's player box cannot decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VideoProblem {
+    /// Its codec is not one the box decodes.
+    Codec,
+    /// Its coded picture is larger than the box decodes.
+    TooLarge,
+}
+
+/// Why a profile's player box cannot play a video: the problem, the
+/// video's facts and what the box decodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VideoMismatch {
+    /// What is wrong (the codec is checked first).
+    pub problem: VideoProblem,
+    /// The video's codec.
+    pub codec: VideoCodec,
+    /// The video's coded width.
+    pub width: u32,
+    /// The video's coded height.
+    pub height: u32,
+    /// What the box decodes.
+    pub decoder: VideoDecoder,
+}
+
+impl VideoMismatch {
+    /// The reason's message key (`why_key` of a diagnostic; the server's
+    /// catalogues say `diag_why_{key}`).
+    pub fn key(&self) -> &'static str {
+        match self.problem {
+            VideoProblem::Codec => "video_codec",
+            VideoProblem::TooLarge => "video_too_large",
+        }
+    }
+
+    /// The reason in English.
+    pub fn en(&self) -> String {
+        let [(_, codec), (_, video_size), (_, codecs), (_, max_size)] = self.params();
+        match self.problem {
+            VideoProblem::Codec => {
+                format!("it is {codec} video and the player box decodes only {codecs}")
+            }
+            VideoProblem::TooLarge => {
+                format!("it is {video_size} pixels and the player box decodes at most {max_size}")
+            }
+        }
+    }
+
+    /// The values a message about it names: the video's `codec` and
+    /// `video_size`, the box's `codecs` and `max_size`.
+    pub fn params(&self) -> [(&'static str, String); 4] {
+        [
+            ("codec", self.codec.name().to_owned()),
+            ("video_size", format!("{}×{}", self.width, self.height)),
+            ("codecs", codec_list(&self.decoder.codecs)),
+            (
+                "max_size",
+                format!("{}×{}", self.decoder.max_width, self.decoder.max_height),
+            ),
+        ]
+    }
+}
+
+/// `H.264/H.265`.
+fn codec_list(codecs: &[VideoCodec]) -> String {
+    codecs
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Profile {
+    /// Why this profile's player box cannot decode a `width`×`height`
+    /// video in `codec`, or `None` when it can. Whether the profile plays
+    /// video at all is [`Profile::video`], checked first by the caller.
+    pub fn video_mismatch(
+        &self,
+        width: u32,
+        height: u32,
+        codec: VideoCodec,
+    ) -> Option<VideoMismatch> {
+        let decoder = &self.video_decoder;
+        let (long, short) = (width.max(height), width.min(height));
+        let (max_long, max_short) = (
+            decoder.max_width.max(decoder.max_height),
+            decoder.max_width.min(decoder.max_height),
+        );
+        let problem = if !decoder.codecs.contains(&codec) {
+            VideoProblem::Codec
+        } else if long > max_long || short > max_short {
+            VideoProblem::TooLarge
+        } else {
+            return None;
+        };
+        Some(VideoMismatch {
+            problem,
+            codec,
+            width,
+            height,
+            decoder: decoder.clone(),
+        })
+    }
 }
 
 /// A bank branch or service hall.

@@ -32,7 +32,8 @@ use crate::diagnostic::{
 };
 use crate::model::{
     Alert, ColorClass, EditionSelector, Item, ItemSource, Model, Playlist, Profile, Query, Rule,
-    Schedule, Screen, Settings, Site, Targets, When, MAX_SCHEDULE_PRIORITY,
+    Schedule, Screen, Settings, Site, Targets, VideoCodec, VideoDecoder, When,
+    MAX_SCHEDULE_PRIORITY,
 };
 
 /// Default time zone when `[settings]` names none.
@@ -83,6 +84,11 @@ struct RawProfile {
     color: ColorClass,
     #[serde(default)]
     video: bool,
+    /// The player box's largest coded picture (default 1920×1080).
+    video_max_width: Option<u32>,
+    video_max_height: Option<u32>,
+    /// Codecs the player box decodes (default `["h264"]`).
+    video_codecs: Option<Vec<VideoCodec>>,
     #[serde(default)]
     scroll: bool,
     still: Option<bool>,
@@ -672,12 +678,52 @@ pub fn parse(files: &[(&str, &str)]) -> (Model, Vec<Diagnostic>) {
                 ctx.reject("profile", id);
                 continue;
             };
+            let default_decoder = VideoDecoder::default();
+            let video_decoder = VideoDecoder {
+                max_width: p.video_max_width.unwrap_or(default_decoder.max_width),
+                max_height: p.video_max_height.unwrap_or(default_decoder.max_height),
+                codecs: p.video_codecs.clone().unwrap_or(default_decoder.codecs),
+            };
+            if video_decoder.max_width == 0 || video_decoder.max_height == 0 {
+                ctx.error(
+                    &location,
+                    format!("profile `{id}`: video_max_width and video_max_height must not be 0"),
+                    Some(
+                        "give the largest video the player box decodes, e.g. 1920 and 1080".into(),
+                    ),
+                );
+                ctx.reject("profile", id);
+                continue;
+            }
+            if p.video && video_decoder.codecs.is_empty() {
+                ctx.error(
+                    &location,
+                    format!("profile `{id}`: video_codecs is empty"),
+                    Some(
+                        "name what the player box decodes, e.g. [\"h264\"], or set video = false"
+                            .into(),
+                    ),
+                );
+                ctx.reject("profile", id);
+                continue;
+            }
+            let decoder_written = p.video_max_width.is_some()
+                || p.video_max_height.is_some()
+                || p.video_codecs.is_some();
+            if !p.video && decoder_written {
+                ctx.warning(
+                    &location,
+                    format!("profile `{id}`: video_max_width, video_max_height and video_codecs have no effect without video = true"),
+                    Some("remove them, or set video = true if its player box plays video".into()),
+                );
+            }
             profiles.push(Profile {
                 id: id.clone(),
                 width: p.width,
                 height: p.height,
                 color: p.color,
                 video: p.video,
+                video_decoder,
                 scroll: p.scroll,
                 still: p.still.unwrap_or(true),
                 scroll_chars_per_second: p

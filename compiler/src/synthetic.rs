@@ -44,6 +44,7 @@ fn profiles() -> Vec<Profile> {
         height,
         color,
         video,
+        video_decoder: Default::default(),
         scroll,
         still,
         scroll_chars_per_second: 3.0,
@@ -138,6 +139,8 @@ pub fn catalog(model: &Model, now_ms: i64, materials: usize) -> Catalog {
                         glyph_px: crate::catalog::estimate_glyph_px(profile.height),
                         chars: 20,
                     }),
+                    video_codec: (kind == MaterialKind::Video)
+                        .then_some(crate::model::VideoCodec::H264),
                     problems: Vec::new(),
                 },
             );

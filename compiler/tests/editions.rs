@@ -56,6 +56,7 @@ fn material(id: &str, kind: MaterialKind, edition: Option<&str>) -> CatalogMater
                 glyph_px: 16,
                 chars: 10,
             }),
+            video_codec: None,
             problems: Vec::new(),
         },
     );

@@ -129,6 +129,7 @@ fn material(id: &str, kind: MaterialKind, warning: bool, profile: &str) -> Catal
                 glyph_px: 16,
                 chars: 10,
             }),
+            video_codec: None,
             problems: Vec::new(),
         },
     );

@@ -364,6 +364,7 @@ fn catalog(spec: &SiteSpec) -> Catalog {
                                 chars: 10,
                             },
                         ),
+                        video_codec: None,
                         problems: Vec::new(),
                     },
                 );

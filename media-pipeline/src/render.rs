@@ -73,6 +73,9 @@ pub struct Rendition {
     pub lit_pixels: Option<u64>,
     /// For a warning text: its layout, glyph size and length.
     pub text: Option<crate::TextFacts>,
+    /// For a video: its codec (its coded size is `media.width` ×
+    /// `media.height`).
+    pub video_codec: Option<crate::VideoCodec>,
 }
 
 /// Why a rendition cannot be made.
@@ -190,6 +193,7 @@ pub fn render(
                 strip_width_px: None,
                 lit_pixels: None,
                 text: None,
+                video_codec: material.video_codec,
             })
         }
         MaterialKind::Text => {
@@ -448,6 +452,7 @@ pub(crate) fn still_rendition(
         strip_width_px: strip,
         lit_pixels: Some(lit_pixels),
         text: None,
+        video_codec: None,
     }
 }
 

@@ -401,6 +401,11 @@ fn video_passes_through_on_video_screens_and_is_refused_elsewhere() {
     assert_eq!(r.bytes, m.bytes);
     assert_eq!(r.media.sha256, m.sha256);
     assert_eq!(r.media.mime, "video/mp4");
+    // What the screen's player box must decode (checked against its profile).
+    assert_eq!(
+        (r.media.width, r.media.height, r.video_codec),
+        (1920, 1080, Some(ledcast_media::VideoCodec::H264))
+    );
     let e = render(&m, &profile(192, 32, ColorClass::Dual), Fit::Fill).unwrap_err();
     assert_eq!(
         e,

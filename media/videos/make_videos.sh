@@ -13,4 +13,9 @@ make() { # name seconds
 }
 make w48-pension 30
 make hall-drama 90
-ls -l ./*.mp4
+# A test fixture (fixtures/, not a demo material): 2 s of 1920×1080 H.265 (hvc1) at
+# 1 fps, which a profile's default player box (H.264 only) cannot decode.
+ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=1920x1080:rate=1:duration=2" \
+    -c:v libx265 -x265-params log-level=error -preset ultrafast -crf 51 -tag:v hvc1 \
+    -pix_fmt yuv420p -movflags +faststart -an fixtures/h265-1920x1080.mp4
+ls -l ./*.mp4 fixtures/*.mp4

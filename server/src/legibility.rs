@@ -1,11 +1,17 @@
 //! What a person can read, per (material, profile): the facts the media
-//! pipeline measured on a rendition (glyph size, length, lit LEDs) and its
-//! legibility verdict in Chinese and English, kept with the rendition, and
-//! turned into the compiler's catalog entry. One description feeds the
-//! upload response, the material page, the compiler and compliance.
+//! pipeline measured on a rendition (glyph size, length, lit LEDs; a
+//! video's codec) and its legibility verdict in Chinese and English, kept
+//! with the rendition, and turned into the compiler's catalog entry. One
+//! description feeds the upload response, the material page, the compiler
+//! and compliance. A video the profile's player box cannot decode (its
+//! codec or size, `Profile::video_mismatch`) is a problem here too, and a
+//! video no profile can play is refused at upload
+//! ([`video_playable_nowhere`]).
 //!
 //! The verdicts themselves come from `ledcast_media::judge`,
-//! `judge_refusal` and `check_scroll`; this module only carries them.
+//! `judge_refusal`, `check_scroll` and the compiler's
+//! `Profile::video_mismatch`; this module only carries them. The words of
+//! the video verdicts are the catalogues' (`server/locales/`, `diag_*`).
 
 use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
@@ -53,6 +59,10 @@ pub struct RenditionFacts {
     /// speed, which may change without a new rendition).
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// For a video: its codec as probed (its size is the rendition's).
+    /// Video renditions stored before it was recorded are made again.
+    #[serde(default)]
+    pub video_codec: Option<compiler::model::VideoCodec>,
 }
 
 impl RenditionFacts {
@@ -70,7 +80,17 @@ impl RenditionFacts {
                 .iter()
                 .map(Problem::from)
                 .collect(),
+            video_codec: rendition.video_codec.map(video_codec),
         }
+    }
+
+    /// Whether facts stored as `json` for a rendition of type `mime` say
+    /// all a compile needs (else the rendition is made again): any facts
+    /// for a still or a strip, the codec too for a video.
+    pub fn complete(json: Option<&str>, mime: &str) -> bool {
+        let Some(json) = json else { return false };
+        mime != "video/mp4"
+            || serde_json::from_str::<RenditionFacts>(json).is_ok_and(|f| f.video_codec.is_some())
     }
 
     /// The compiler's view of a rendition with these facts.
@@ -86,9 +106,101 @@ impl RenditionFacts {
                 (Some(glyph_px), Some(chars)) => Some(compiler::TextMetrics { glyph_px, chars }),
                 _ => None,
             },
+            video_codec: self.video_codec,
             problems: self.problems.iter().map(|p| p.en.clone()).collect(),
         }
     }
+}
+
+/// The compiler's name for a codec the media pipeline probed.
+pub fn video_codec(codec: ledcast_media::VideoCodec) -> compiler::model::VideoCodec {
+    match codec {
+        ledcast_media::VideoCodec::H264 => compiler::model::VideoCodec::H264,
+        ledcast_media::VideoCodec::H265 => compiler::model::VideoCodec::H265,
+    }
+}
+
+/// Why `profile`'s player box cannot play a video rendition of `width` ×
+/// `height` in `codec`, with what to do, in both languages (`None`: it
+/// can; whether the profile plays video at all is the renderer's check).
+pub fn video_problem(
+    profile: &compiler::model::Profile,
+    width: u32,
+    height: u32,
+    codec: compiler::model::VideoCodec,
+) -> Option<Problem> {
+    let mismatch = profile.video_mismatch(width, height, codec)?;
+    let params = mismatch_params(&mismatch);
+    let say = |lang| crate::web::said_key(lang, "video_on_profile", &params);
+    Some(Problem {
+        code: mismatch.key().to_owned(),
+        en: say(crate::web::Lang::En).unwrap_or_else(|| mismatch.en()),
+        zh: say(crate::web::Lang::ZhCn).unwrap_or_else(|| mismatch.en()),
+    })
+}
+
+/// Why no profile of `profiles` can play a `width` × `height` video in
+/// `codec`: each profile's reason, in both languages (code
+/// `video_playable_nowhere`). `None` when one can, or when there is no
+/// profile to judge by (nothing applied yet).
+pub fn video_playable_nowhere(
+    profiles: &[compiler::model::Profile],
+    width: u32,
+    height: u32,
+    codec: compiler::model::VideoCodec,
+) -> Option<Problem> {
+    let mut reasons: Vec<Vec<(&str, String)>> = Vec::new();
+    for profile in profiles {
+        let mut params = vec![("profile", profile.id.clone())];
+        if !profile.video {
+            params.extend([
+                (
+                    "why",
+                    "a video on a screen that cannot play video".to_owned(),
+                ),
+                ("why_key", "video_without_video".to_owned()),
+            ]);
+        } else {
+            // A profile whose box decodes it: playable somewhere.
+            params.extend(mismatch_params(
+                &profile.video_mismatch(width, height, codec)?,
+            ));
+        }
+        reasons.push(params);
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    let say = |lang: crate::web::Lang| {
+        let separator = crate::web::said_key(lang, "list_separator", &[]).unwrap_or_default();
+        let each: Vec<String> = reasons
+            .iter()
+            .map(|params| crate::web::said_key(lang, "video_reason_on", params).unwrap_or_default())
+            .collect();
+        crate::web::said_key(
+            lang,
+            "video_playable_nowhere",
+            &[("reasons", each.join(&separator))],
+        )
+        .unwrap_or_default()
+    };
+    Some(Problem {
+        code: "video_playable_nowhere".to_owned(),
+        en: say(crate::web::Lang::En),
+        zh: say(crate::web::Lang::ZhCn),
+    })
+}
+
+/// A mismatch's values for the catalogues' sentences: `why` (English),
+/// `why_key`, the video's `codec` and `video_size`, the box's `codecs` and
+/// `max_size`.
+fn mismatch_params(mismatch: &compiler::model::VideoMismatch) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("why", mismatch.en()),
+        ("why_key", mismatch.key().to_owned()),
+    ];
+    params.extend(mismatch.params());
+    params
 }
 
 /// The render target for a compiler profile (the same mapping as the
@@ -204,13 +316,22 @@ pub async fn material_report(
                 height: row.height,
                 color: compiler::model::ColorClass::Full,
                 video: row.can_play_video,
+                video_decoder: Default::default(),
                 scroll: row.can_scroll,
                 still: true,
                 scroll_chars_per_second: protocol::scroll::DEFAULT_CHARS_PER_SECOND,
                 brightness: None,
                 location: compiler::Location::file_only(""),
             });
-        let problems = problems_on(facts.as_ref(), refusal, &profile);
+        let mut problems = problems_on(facts.as_ref(), refusal, &profile);
+        if let (Some(r), Some(codec)) = (rendition, facts.as_ref().and_then(|f| f.video_codec)) {
+            problems.extend(video_problem(
+                &profile,
+                u32::try_from(r.width).unwrap_or(u32::MAX),
+                u32::try_from(r.height).unwrap_or(u32::MAX),
+                codec,
+            ));
+        }
         let scrolling = profile.scroll && facts.as_ref().is_some_and(|f| f.glyph_px.is_some());
         let glyph_px = facts.as_ref().and_then(|f| f.glyph_px);
         out.push(ProfileLegibility {

@@ -430,7 +430,8 @@ pub fn render_profile(profile: &crate::store::ProfileRow) -> ledcast_media::Rend
 /// Makes every missing (material, profile) rendition the profile can show,
 /// storing its bytes content-addressed with what the renderer measured and
 /// judged ([`crate::legibility::RenditionFacts`]). Renditions made before
-/// the legibility rules (no facts) are made again; an old one that lit no
+/// the legibility rules (no facts), and video renditions stored before
+/// their codec was recorded, are made again; an old one that lit no
 /// LED is listed as illegible media first, so compliance never counts its
 /// plays. A text that cannot be rendered legibly for a profile is recorded
 /// with the reason. Returns how many renditions were made.
@@ -440,7 +441,7 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
     let renditions = state.store.list_renditions().await?;
     let judged: std::collections::BTreeSet<(String, String)> = renditions
         .iter()
-        .filter(|r| r.facts.is_some())
+        .filter(|r| crate::legibility::RenditionFacts::complete(r.facts.as_deref(), &r.mime))
         .map(|r| (r.material_id.clone(), r.profile_id.clone()))
         .collect();
     let refused: std::collections::BTreeSet<(String, String)> = state
@@ -643,6 +644,10 @@ pub enum ImportError {
     /// The media pipeline refused the bytes (user-facing message).
     #[error("{0}")]
     Media(ledcast_media::IngestError),
+    /// A video no screen profile can play (what each profile's player box
+    /// lacks, in Chinese and English).
+    #[error("{} / {}", .0.zh, .0.en)]
+    Unplayable(crate::legibility::Problem),
     /// The store refused (e.g. the id exists).
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -687,12 +692,28 @@ pub async fn ingest_media(
 
 /// Stores already-ingested media under its SHA-256 and inserts the material
 /// (state `pending`). Makes no renditions (call [`ensure_renditions`]).
+/// A video that no profile of the applied playlist files can play is
+/// refused ([`ImportError::Unplayable`]) and nothing is stored.
 pub async fn store_ingested(
     state: &AppState,
     ingested: &ledcast_media::Material,
     meta: MaterialMeta,
     uploader_id: &str,
 ) -> Result<crate::store::MaterialRow, ImportError> {
+    if let Some(codec) = ingested.video_codec {
+        let model = crate::recompiler::stored_model(state, state.clock.now())
+            .await
+            .map_err(|e| ImportError::Other(e.to_string()))?;
+        let profiles = model.map(|(m, _)| m.profiles).unwrap_or_default();
+        if let Some(problem) = crate::legibility::video_playable_nowhere(
+            &profiles,
+            ingested.width,
+            ingested.height,
+            crate::legibility::video_codec(codec),
+        ) {
+            return Err(ImportError::Unplayable(problem));
+        }
+    }
     let digest = state
         .media
         .put(&ingested.bytes)

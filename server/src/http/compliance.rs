@@ -604,7 +604,8 @@ pub async fn upload_photo(
                 "upload a JPEG, PNG, WebP or GIF photo within the limits",
             ),
             crate::service::ImportError::Store(e) => ApiError::from(e),
-            crate::service::ImportError::Other(e) => ApiError::internal(&e),
+            other @ (crate::service::ImportError::Unplayable(_)
+            | crate::service::ImportError::Other(_)) => ApiError::internal(&other),
         })?;
     if ingested.kind != ledcast_media::MaterialKind::Poster {
         return Err(ApiError::new(

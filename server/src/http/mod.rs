@@ -27,6 +27,8 @@ mod views;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod video_tests;
 
 use std::sync::Arc;
 

@@ -50,6 +50,23 @@ pub fn said(lang: Lang, diagnostic: &Diagnostic) -> (String, Option<String>) {
     (text, hint)
 }
 
+/// The catalogue's `diag_{key}` in `lang`, its `{name}` placeholders filled
+/// from `params` as a diagnostic's values are (a `{why}` beside a
+/// `why_key` is said by `diag_why_{why_key}`); `None` when the catalogue
+/// lacks the key. For the same sentences outside a compile (the material
+/// page, the upload's answer).
+pub fn said_key(lang: Lang, key: &str, params: &[(&str, String)]) -> Option<String> {
+    let sentence = known(lang, &format!("diag_{key}"))?;
+    let keyed = MessageKey {
+        key: key.to_owned(),
+        params: params
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect(),
+    };
+    Some(fill(lang, sentence, &keyed))
+}
+
 /// Diagnostics as the playlist builder shows them: each with `text` and
 /// `hint_text` in `lang`, `where` (`file:line:column`) and `own` (in
 /// `own_file`), the own file's first, each group in the compiler's order.

@@ -26,7 +26,7 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::http::{route, Access, Route, ADMIN, STAFF};
 
-pub use diagnostics::for_builder as diagnostics_for_builder;
+pub use diagnostics::{for_builder as diagnostics_for_builder, said_key};
 pub use i18n::Lang;
 pub use render::{html_errors, language};
 
