@@ -131,11 +131,11 @@ pub fn video_problem(
 ) -> Option<Problem> {
     let mismatch = profile.video_mismatch(width, height, codec)?;
     let params = mismatch_params(&mismatch);
-    let say = |lang| crate::web::said_key(lang, "video_on_profile", &params);
+    let say = |lang| crate::i18n::diagnostics::said_key(lang, "video_on_profile", &params);
     Some(Problem {
         code: mismatch.key().to_owned(),
-        en: say(crate::web::Lang::En).unwrap_or_else(|| mismatch.en()),
-        zh: say(crate::web::Lang::ZhCn).unwrap_or_else(|| mismatch.en()),
+        en: say(crate::i18n::Lang::En).unwrap_or_else(|| mismatch.en()),
+        zh: say(crate::i18n::Lang::ZhCn).unwrap_or_else(|| mismatch.en()),
     })
 }
 
@@ -171,13 +171,13 @@ pub fn video_playable_nowhere(
     if reasons.is_empty() {
         return None;
     }
-    let say = |lang: crate::web::Lang| {
-        let separator = crate::web::said_key(lang, "list_separator", &[]).unwrap_or_default();
+    let say = |lang: crate::i18n::Lang| {
+        let separator = crate::i18n::diagnostics::said_key(lang, "list_separator", &[]).unwrap_or_default();
         let each: Vec<String> = reasons
             .iter()
-            .map(|params| crate::web::said_key(lang, "video_reason_on", params).unwrap_or_default())
+            .map(|params| crate::i18n::diagnostics::said_key(lang, "video_reason_on", params).unwrap_or_default())
             .collect();
-        crate::web::said_key(
+        crate::i18n::diagnostics::said_key(
             lang,
             "video_playable_nowhere",
             &[("reasons", each.join(&separator))],
@@ -186,8 +186,8 @@ pub fn video_playable_nowhere(
     };
     Some(Problem {
         code: "video_playable_nowhere".to_owned(),
-        en: say(crate::web::Lang::En),
-        zh: say(crate::web::Lang::ZhCn),
+        en: say(crate::i18n::Lang::En),
+        zh: say(crate::i18n::Lang::ZhCn),
     })
 }
 

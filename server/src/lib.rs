@@ -16,6 +16,7 @@ pub mod demo;
 pub mod events;
 pub mod glass;
 pub mod http;
+pub mod i18n;
 pub mod keys;
 pub mod legibility;
 pub mod media_store;

@@ -3,12 +3,12 @@
 //! embedded (a per-document subset of the fonts in `server/assets/fonts`).
 //!
 //! Pure: the HTTP layer gathers screens, figures and confirmations; this
-//! module only formats them. Strings come from `messages.toml`.
+//! module only formats them. Strings are the `report_*` keys of
+//! `server/locales/` (`crate::i18n`).
 
 mod pdf;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -32,47 +32,9 @@ pub struct ListedConfirmation {
     pub corrected_by: Option<String>,
 }
 
-/// Report language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Simplified Chinese (default).
-    ZhCn,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// `en` (or `en-*`) is English; anything else is zh-CN.
-    pub fn parse(text: Option<&str>) -> Lang {
-        match text {
-            Some(t)
-                if t.eq_ignore_ascii_case("en") || t.to_ascii_lowercase().starts_with("en-") =>
-            {
-                Lang::En
-            }
-            _ => Lang::ZhCn,
-        }
-    }
-
-    fn key(self) -> &'static str {
-        match self {
-            Lang::ZhCn => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-}
-
-type Catalogue = HashMap<String, HashMap<String, String>>;
-
-fn catalogue() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| {
-        toml::from_str(include_str!("messages.toml")).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "compliance_report/messages.toml does not parse");
-            HashMap::new()
-        })
-    })
-}
+/// Report language: the server's one [`crate::i18n::Lang`]
+/// (`Lang::parse` reads the `lang` query value).
+pub use crate::i18n::Lang;
 
 /// Everything a report shows.
 #[derive(Debug, Clone)]
@@ -128,12 +90,10 @@ impl Report {
 
     /// The message `key` in the report's language (English, then the key, as fallbacks).
     pub fn t(&self, key: &str) -> String {
-        let cat = catalogue();
-        cat.get(self.input.lang.key())
-            .and_then(|m| m.get(key))
-            .or_else(|| cat.get("en").and_then(|m| m.get(key)))
-            .cloned()
-            .unwrap_or_else(|| key.to_owned())
+        self.input
+            .lang
+            .text_or_english(&format!("report_{key}"))
+            .to_owned()
     }
 
     fn site_name(&self, id: &str) -> String {

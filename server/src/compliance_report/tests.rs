@@ -81,15 +81,15 @@ fn input(lang: Lang) -> ReportInput {
 }
 
 #[test]
-fn every_language_has_every_key() {
-    let cat = catalogue();
-    let zh = &cat["zh-CN"];
-    let en = &cat["en"];
-    let mut a: Vec<&String> = zh.keys().collect();
-    let mut b: Vec<&String> = en.keys().collect();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+fn every_language_has_every_report_key() {
+    let keys = |lang: Lang| -> Vec<&String> {
+        lang.catalogue()
+            .keys()
+            .filter(|k| k.starts_with("report_"))
+            .collect()
+    };
+    assert!(keys(Lang::ZhCn).len() > 50);
+    assert_eq!(keys(Lang::ZhCn), keys(Lang::En));
 }
 
 #[test]

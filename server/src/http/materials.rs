@@ -235,7 +235,7 @@ pub async fn upload(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "video_unplayable",
                 format!("{} / {}", problem.zh, problem.en),
-                crate::web::said_key(crate::web::Lang::En, "video_playable_nowhere_hint", &[])
+                crate::i18n::diagnostics::said_key(crate::i18n::Lang::En, "video_playable_nowhere_hint", &[])
                     .unwrap_or_default(),
             )
             .said_as(

@@ -14,8 +14,6 @@
 //! inline script: the Content-Security-Policy allows scripts from 'self' only.
 
 mod brightness;
-mod diagnostics;
-mod i18n;
 mod pages;
 mod render;
 mod words;
@@ -26,8 +24,8 @@ use axum::routing::get;
 use crate::config::Config;
 use crate::http::{route, Access, Route, ADMIN, STAFF};
 
-pub use diagnostics::{for_builder as diagnostics_for_builder, said_key};
-pub use i18n::Lang;
+pub use crate::i18n::diagnostics::for_builder as diagnostics_for_builder;
+pub use crate::i18n::Lang;
 pub use render::{html_errors, language};
 
 /// The UI's routes (merged into [`crate::http::route_table`]).

@@ -11,7 +11,8 @@ use ledcast_protocol::v1 as protocol;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::i18n::{Lang, LANG_COOKIE};
+use super::render::LANG_COOKIE;
+use crate::i18n::Lang;
 use super::render::{language, render, see_other, Frame};
 use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};

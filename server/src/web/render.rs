@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::Environment;
 use serde_json::{json, Value};
 
-use super::i18n::{Lang, LANG_COOKIE};
+use crate::i18n::Lang;
+
+/// Name of the cookie that keeps the chosen language.
+pub const LANG_COOKIE: &str = "ledcast_lang";
 use crate::http::{ApiError, AppState, Principal};
 use crate::store::Role;
 

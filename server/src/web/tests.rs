@@ -11,7 +11,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use tower::ServiceExt;
 
-use super::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
+use crate::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
 use crate::config::Config;
 use crate::http::{app, AppState};
 use crate::store::testing::sqlite;
@@ -166,9 +166,9 @@ fn no_chinese_outside_the_catalogues() {
         ("web/mod.rs", include_str!("mod.rs")),
         ("web/pages.rs", include_str!("pages.rs")),
         ("web/render.rs", include_str!("render.rs")),
-        ("web/i18n.rs", include_str!("i18n.rs")),
+        ("i18n/mod.rs", include_str!("../i18n/mod.rs")),
         ("web/words.rs", include_str!("words.rs")),
-        ("web/diagnostics.rs", include_str!("diagnostics.rs")),
+        ("i18n/diagnostics.rs", include_str!("../i18n/diagnostics.rs")),
         ("static/app.js", include_str!("../../static/app.js")),
         ("static/app.css", include_str!("../../static/app.css")),
     ];
@@ -1109,7 +1109,7 @@ fn diagnostics_are_said_with_their_reasons_and_unknown_keys_stay_english() {
                 ("why_key", "poster_on_scroller"),
             ],
         );
-    let (text, _) = super::diagnostics::said(Lang::ZhCn, &skipped);
+    let (text, _) = crate::i18n::diagnostics::said(Lang::ZhCn, &skipped);
     assert_eq!(
         text,
         "播放列表“loop”：“std-poster”在屏幕型号 counter 上跳过：这是只能滚动文字的条屏，不能显示海报"
@@ -1126,7 +1126,7 @@ fn diagnostics_are_said_with_their_reasons_and_unknown_keys_stay_english() {
             ],
         );
     assert_eq!(
-        super::diagnostics::said(Lang::ZhCn, &unknown),
+        crate::i18n::diagnostics::said(Lang::ZhCn, &unknown),
         (
             "排期“s”：没有编号为“mien”的播放列表".to_owned(),
             Some("是不是要写“mine”？".to_owned())
@@ -1135,7 +1135,7 @@ fn diagnostics_are_said_with_their_reasons_and_unknown_keys_stay_english() {
     let new_key =
         Diagnostic::error(&at, "something new").with_key("not_in_any_catalogue", [("x", "y")]);
     assert_eq!(
-        super::diagnostics::said(Lang::ZhCn, &new_key),
+        crate::i18n::diagnostics::said(Lang::ZhCn, &new_key),
         ("something new".to_owned(), None)
     );
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use ledcast_compiler::calendar::{DaySet, TimeRange};
 use ledcast_compiler::{calendar_text, cron_text};
 
-use super::i18n::Lang;
+use crate::i18n::Lang;
 
 /// `ms` as a local date and time in `timezone` (Asia/Shanghai when unknown),
 /// in `lang`'s format (`format_date_time`): `6 Dec 2026 20:27`.

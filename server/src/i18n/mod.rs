@@ -1,9 +1,14 @@
-//! Message catalogues: `server/locales/{zh-CN,en}.toml`, flat `key = "text"`
-//! tables embedded in the binary and parsed once. Templates read them as
-//! `t.key`; the page's JavaScript gets the `js_*` keys as a JSON data block.
+//! The one place words come from: `server/locales/{zh-CN,en}.toml`, flat
+//! `key = "text"` tables embedded in the binary and parsed once. Templates
+//! read them as `t.key`; the page's JavaScript gets the `js_*` keys as a
+//! JSON data block; the compliance reports use the `report_*` keys; compiler
+//! diagnostics and the checks beside them are said by [`diagnostics`].
 //!
-//! It does not do plurals or argument interpolation beyond `{name}`
-//! placeholders that the JavaScript fills in.
+//! A bottom module: the web UI, the reports and the domain checks all read
+//! it, and it knows none of them. It does not do plurals or argument
+//! interpolation beyond `{name}` placeholders.
+
+pub mod diagnostics;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -16,9 +21,6 @@ pub enum Lang {
     /// English.
     En,
 }
-
-/// Name of the cookie that keeps the chosen language.
-pub const LANG_COOKIE: &str = "ledcast_lang";
 
 impl Lang {
     /// The BCP 47 tag (`zh-CN`, `en`).
@@ -35,6 +37,19 @@ impl Lang {
             "zh-CN" | "zh" => Some(Lang::ZhCn),
             "en" => Some(Lang::En),
             _ => None,
+        }
+    }
+
+    /// A report's `lang` query value: `en` (or `en-*`) is English, anything
+    /// else zh-CN.
+    pub fn parse(text: Option<&str>) -> Lang {
+        match text {
+            Some(t)
+                if t.eq_ignore_ascii_case("en") || t.to_ascii_lowercase().starts_with("en-") =>
+            {
+                Lang::En
+            }
+            _ => Lang::ZhCn,
         }
     }
 
@@ -73,5 +88,15 @@ impl Lang {
     /// The message for `key` (the key itself when missing, so a gap shows).
     pub fn text(self, key: &str) -> &str {
         self.catalogue().get(key).map(String::as_str).unwrap_or(key)
+    }
+
+    /// The message for `key`, in English when this language lacks it (the
+    /// key itself when both do).
+    pub fn text_or_english(self, key: &str) -> &str {
+        self.catalogue()
+            .get(key)
+            .or_else(|| Lang::En.catalogue().get(key))
+            .map(String::as_str)
+            .unwrap_or(key)
     }
 }

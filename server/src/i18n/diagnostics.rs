@@ -16,7 +16,7 @@
 use ledcast_compiler::{Diagnostic, MessageKey};
 use serde_json::{json, Value};
 
-use super::i18n::Lang;
+use super::Lang;
 
 /// A diagnostic said in `lang`: the sentence and the hint.
 pub fn said(lang: Lang, diagnostic: &Diagnostic) -> (String, Option<String>) {
