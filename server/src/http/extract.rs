@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState};
@@ -61,16 +62,29 @@ pub struct Principal {
     pub session_key: Option<String>,
 }
 
-fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(name)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// A `Set-Cookie` for `name=value` on every path, `SameSite=Strict`,
+/// `Secure` behind TLS, living `max_age` (zero: delete it).
+pub fn strict_cookie(
+    name: &'static str,
+    value: String,
+    http_only: bool,
+    secure: bool,
+    max_age: time::Duration,
+) -> CookieJar {
+    CookieJar::new().add(
+        Cookie::build((name, value))
+            .path("/")
+            .http_only(http_only)
+            .same_site(SameSite::Strict)
+            .secure(secure)
+            .max_age(max_age),
+    )
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -115,7 +129,7 @@ impl FromRequestParts<AppState> for Principal {
         let Some(cookie) = cookie_value(parts, SESSION_COOKIE) else {
             return Err(ApiError::unauthenticated());
         };
-        let key = auth::token_sha256(cookie);
+        let key = auth::token_sha256(&cookie);
         let session = state
             .store
             .session(&key, now)

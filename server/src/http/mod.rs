@@ -45,7 +45,7 @@ use crate::media_store::ContentStore;
 use crate::store::{Role, Store};
 
 pub use error::ApiError;
-pub use extract::{ClientAddr, Principal};
+pub use extract::{strict_cookie, ClientAddr, Principal};
 pub use session::validate_username;
 
 /// Everything a handler may use. Cheap to clone.

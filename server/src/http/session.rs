@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{ClientAddr, StrictJson, StrictQuery, SESSION_COOKIE};
+use super::extract::{strict_cookie, ClientAddr, StrictJson, StrictQuery, SESSION_COOKIE};
 use super::{ApiError, AppState, Principal};
 use crate::auth;
 use crate::store::{NewUser, Role};
@@ -158,25 +158,22 @@ pub async fn login(
             addr.as_deref(),
         )
         .await?;
-    let secure = if state.config.behind_tls {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        auth_config.session_hours * 3600
+    let cookie = strict_cookie(
+        SESSION_COOKIE,
+        token,
+        true,
+        state.config.behind_tls,
+        time::Duration::hours(auth_config.session_hours),
     );
-    let mut response = Json(json!({
-        "user": user,
-        "csrf_token": csrf,
-        "expires_at": expires_at,
-    }))
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok((
+        cookie,
+        Json(json!({
+            "user": user,
+            "csrf_token": csrf,
+            "expires_at": expires_at,
+        })),
+    )
+        .into_response())
 }
 
 /// Serialises the check-and-reserve of login attempts in this process.
@@ -200,12 +197,14 @@ pub async fn logout(
             .delete_session(key, state.clock.now().as_millis())
             .await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("ledcast_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    let gone = strict_cookie(
+        SESSION_COOKIE,
+        String::new(),
+        true,
+        state.config.behind_tls,
+        time::Duration::ZERO,
     );
-    Ok(response)
+    Ok((gone, StatusCode::NO_CONTENT).into_response())
 }
 
 /// `GET /api/v1/me`.

@@ -92,20 +92,14 @@ pub async fn choose_language(
     Query(query): Query<NextQuery>,
 ) -> Response {
     let lang = Lang::from_tag(&tag).unwrap_or(Lang::ZhCn);
-    let mut response = see_other(&safe_next(query.next.as_deref()));
-    let secure = if state.config.behind_tls {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000{secure}",
-        lang.tag()
+    let cookie = crate::http::strict_cookie(
+        LANG_COOKIE,
+        lang.tag().to_owned(),
+        false,
+        state.config.behind_tls,
+        time::Duration::days(365),
     );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
+    (cookie, see_other(&safe_next(query.next.as_deref()))).into_response()
 }
 
 /// `GET /ui`: branch users go to their confirmation page, others to screens.

@@ -118,14 +118,9 @@ fn format_bytes(bytes: Option<i64>) -> String {
 
 /// The language a request asked for (cookie), zh-CN by default.
 pub fn language(headers: &HeaderMap) -> Lang {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == LANG_COOKIE)
-        .and_then(|(_, v)| Lang::from_tag(v))
+    axum_extra::extract::cookie::CookieJar::from_headers(headers)
+        .get(LANG_COOKIE)
+        .and_then(|cookie| Lang::from_tag(cookie.value()))
         .unwrap_or(Lang::ZhCn)
 }
 
