@@ -172,10 +172,14 @@ pub fn video_playable_nowhere(
         return None;
     }
     let say = |lang: crate::i18n::Lang| {
-        let separator = crate::i18n::diagnostics::said_key(lang, "list_separator", &[]).unwrap_or_default();
+        let separator =
+            crate::i18n::diagnostics::said_key(lang, "list_separator", &[]).unwrap_or_default();
         let each: Vec<String> = reasons
             .iter()
-            .map(|params| crate::i18n::diagnostics::said_key(lang, "video_reason_on", params).unwrap_or_default())
+            .map(|params| {
+                crate::i18n::diagnostics::said_key(lang, "video_reason_on", params)
+                    .unwrap_or_default()
+            })
             .collect();
         crate::i18n::diagnostics::said_key(
             lang,

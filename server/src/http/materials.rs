@@ -235,8 +235,12 @@ pub async fn upload(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "video_unplayable",
                 format!("{} / {}", problem.zh, problem.en),
-                crate::i18n::diagnostics::said_key(crate::i18n::Lang::En, "video_playable_nowhere_hint", &[])
-                    .unwrap_or_default(),
+                crate::i18n::diagnostics::said_key(
+                    crate::i18n::Lang::En,
+                    "video_playable_nowhere_hint",
+                    &[],
+                )
+                .unwrap_or_default(),
             )
             .said_as(
                 "upload_video_unplayable",

@@ -3,7 +3,7 @@
 //! logout, who-am-I, API tokens, users (admin) and the audit log (admin).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;

@@ -4,18 +4,17 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use chrono::Datelike;
 use ledcast_protocol::v1 as protocol;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::render::LANG_COOKIE;
-use crate::i18n::Lang;
-use super::render::{language, render, see_other, Frame};
+use super::render::{language, render, see_other, Frame, LANG_COOKIE};
 use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};
+use crate::i18n::Lang;
 use crate::store::{MaterialFilter, Role, ScreenRow};
 
 /// `?next=` of the login and language routes.

@@ -11,9 +11,9 @@ use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use tower::ServiceExt;
 
-use crate::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
 use crate::config::Config;
 use crate::http::{app, AppState};
+use crate::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
 use crate::store::testing::sqlite;
 use crate::store::{MaterialRow, NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 
@@ -168,7 +168,10 @@ fn no_chinese_outside_the_catalogues() {
         ("web/render.rs", include_str!("render.rs")),
         ("i18n/mod.rs", include_str!("../i18n/mod.rs")),
         ("web/words.rs", include_str!("words.rs")),
-        ("i18n/diagnostics.rs", include_str!("../i18n/diagnostics.rs")),
+        (
+            "i18n/diagnostics.rs",
+            include_str!("../i18n/diagnostics.rs"),
+        ),
         ("static/app.js", include_str!("../../static/app.js")),
         ("static/app.css", include_str!("../../static/app.css")),
     ];
