@@ -1019,6 +1019,32 @@ async fn office_approver_branch_journey_in_chromium() {
         .await
         .unwrap();
     shot(&client, "03b-schedules").await;
+    // Playlists read as their loop: LED thumbnails and titles in order,
+    // queries in words (not TOML).
+    client
+        .execute(
+            "document.querySelector('ol.loop-items').scrollIntoView({block: 'start'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let loop_text = client
+        .find(Locator::Css("ol.loop-items"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !loop_text.contains("{ ") && !loop_text.contains("m-"),
+        "a playlist shows titles and words, not TOML or material ids: {loop_text}"
+    );
+    let thumbnails = client
+        .find_all(Locator::Css("ol.loop-items img.led"))
+        .await
+        .unwrap();
+    assert!(!thumbnails.is_empty(), "playlists show LED thumbnails");
+    shot(&client, "03c-playlists-loop").await;
     log_out(&client).await;
 
     // --- the branch user: only their branch; confirm; the CSV ---------------

@@ -542,6 +542,15 @@ pub async fn playlists(
     let frame = Frame::new(&state, &principal, &headers, "/ui/playlists").await?;
     let files = state.store.playlist_files().await?;
     let titles = material_titles(&state).await?;
+    let thumbs: HashMap<String, String> =
+        material_rows(&state, &principal, &MaterialFilter::default())
+            .await?
+            .into_iter()
+            .filter_map(|row| {
+                let id = row["m"]["id"].as_str()?.to_owned();
+                Some((id, row["thumb"].as_str()?.to_owned()))
+            })
+            .collect();
     let approvals = state.store.list_schedules().await?;
     let names = usernames(&state).await?;
     let mut playlists = Vec::new();
@@ -556,14 +565,23 @@ pub async fn playlists(
             .into_iter()
             .flatten()
         {
-            let items: Vec<String> = p
+            // Each item as a person sees it: a material's thumbnail and
+            // title, or what a query picks in words (raw form beside it).
+            let items: Vec<Value> = p
                 .get("items")
                 .and_then(|v| v.as_array())
                 .into_iter()
                 .flatten()
                 .map(|item| match item.get("material").and_then(|m| m.as_str()) {
-                    Some(m) => titles.get(m).cloned().unwrap_or_else(|| m.to_owned()),
-                    None => item.to_string(),
+                    Some(m) => json!({
+                        "material": m,
+                        "title": titles.get(m).cloned().unwrap_or_else(|| m.to_owned()),
+                        "thumb": thumbs.get(m),
+                    }),
+                    None => json!({
+                        "query": words::query_words(frame.lang, item),
+                        "raw": item.to_string(),
+                    }),
                 })
                 .collect();
             playlists.push(json!({
@@ -633,6 +651,10 @@ pub async fn playlists(
             .replace("{default}", &advice.default.to_string()),
         None => frame.lang.text("builder_priority_help_none").to_owned(),
     };
+    let playlist_names: HashMap<String, String> = playlists
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?.to_owned(), p["name"].as_str()?.to_owned())))
+        .collect();
     Ok(frame.render(
         "playlists.html",
         json!({
@@ -640,6 +662,7 @@ pub async fn playlists(
             "priority_help": priority_help,
             "site_names": site_names,
             "screen_names": screen_names,
+            "playlist_names": playlist_names,
             "playlists": playlists,
             "schedules": schedules,
             "materials": materials,

@@ -1142,3 +1142,93 @@ fn diagnostics_are_said_with_their_reasons_and_unknown_keys_stay_english() {
         ("something new".to_owned(), None)
     );
 }
+
+/// Issue 19, point 2: a playlist reads as its loop: each material's LED
+/// thumbnail and title in order, and a query said in words (the TOML only
+/// in the tooltip); schedules name the playlist, not its id.
+#[tokio::test]
+async fn playlists_show_thumbnails_titles_and_queries_in_words() {
+    let ui = Ui::new().await;
+    let store = &ui.state.store;
+    let m1 = store
+        .list_materials(&crate::store::MaterialFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == "m1")
+        .unwrap();
+    let thumb = ui.state.media.put(b"led preview").await.unwrap().to_hex();
+    store
+        .upsert_rendition(&crate::store::RenditionRow {
+            material_id: "m1".into(),
+            profile_id: "door-352x80".into(),
+            sha256: thumb.clone(),
+            size_bytes: 11,
+            mime: "image/png".into(),
+            width: 352,
+            height: 80,
+            facts: None,
+        })
+        .await
+        .unwrap();
+    store
+        .replace_playlist_files(
+            &[crate::store::PlaylistFile {
+                name: "ui-loop.toml".into(),
+                text: r#"
+[[playlists]]
+id = "branch-loop"
+name = "网点日常轮播"
+items = [
+  { material = "m1", seconds = 8 },
+  { kind = "video", tags = ["防诈"], newest = 3 },
+]
+
+[[schedules]]
+id = "branch-loop-weekdays"
+playlist = "branch-loop"
+sites = ["site-b"]
+days = "mon-fri"
+hours = "09:00-17:00"
+"#
+                .into(),
+            }],
+            "admin",
+            1,
+        )
+        .await
+        .unwrap();
+    let page = text(ui.get("/ui/playlists", Some("admin"), true).await).await;
+    let list = page
+        .split("class=\"loop-items\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</ol>").next())
+        .expect("the playlist's items as a list");
+    // The material: its thumbnail, then its (escaped) title, linking to it.
+    let item = list.find("href=\"/ui/materials/m1\"").expect(list);
+    let img = list.find(&format!("src=\"/media/{thumb}\"")).expect(list);
+    let title = list.find(&minijinja_escaped(&m1.title)).expect(list);
+    assert!(item < img && img < title, "{list}");
+    // The query, in words; its TOML only in the tooltip.
+    let said = "自动选取：视频，标签 #防诈，最新 3 条";
+    let picks = list
+        .find(said)
+        .unwrap_or_else(|| panic!("{said} in {list}"));
+    assert!(title < picks, "in loop order: {list}");
+    assert!(
+        !list.contains(">{ kind") && !list.contains(">{kind"),
+        "raw TOML shown as the item: {list}"
+    );
+    // The schedule names its playlist.
+    assert!(
+        page.contains(r#"<td title="branch-loop">网点日常轮播</td>"#),
+        "{page}"
+    );
+    ui.db.finish().await;
+}
+
+/// What minijinja's HTML escaping makes of `text` (the page shows titles
+/// escaped).
+fn minijinja_escaped(text: &str) -> String {
+    minijinja::HtmlEscape(text).to_string()
+}

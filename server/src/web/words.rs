@@ -232,6 +232,67 @@ fn cron_words(lang: Lang, text: &str, duration_seconds: i64) -> Option<String> {
     Some(format!("{}{length}", parts.join(" ")))
 }
 
+/// A playlist item that picks materials by query (`{ tags = [...],
+/// category = "…", kind = "video", newest = N, edition = "current" }`), said
+/// in words: "自动选取：视频，标签 #防诈，最新 3 条". `None` when the item
+/// is not a query (it names a material) or has a part that cannot be said
+/// (the page shows the raw form).
+pub fn query_words(lang: Lang, item: &toml::Value) -> Option<String> {
+    let table = item.as_table()?;
+    if table.contains_key("material") {
+        return None;
+    }
+    const SAID: [&str; 5] = ["kind", "tags", "category", "newest", "edition"];
+    // How long each item shows and when it is valid are said with the
+    // item, not as part of what it picks.
+    const BESIDE: [&str; 3] = ["seconds", "valid_from", "valid_until"];
+    if table
+        .keys()
+        .any(|k| !SAID.contains(&k.as_str()) && !BESIDE.contains(&k.as_str()))
+    {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for key in SAID {
+        let Some(value) = table.get(key) else {
+            continue;
+        };
+        match key {
+            "kind" => {
+                let kind = value.as_str()?;
+                parts.push(lang.catalogue().get(&format!("kind_{kind}"))?.clone());
+            }
+            "tags" => {
+                let tags: Vec<String> = value
+                    .as_array()?
+                    .iter()
+                    .map(|t| t.as_str().map(|t| format!("#{t}")))
+                    .collect::<Option<_>>()?;
+                parts.push(lang.text("query_tags").replace("{tags}", &tags.join(" ")));
+            }
+            "category" => parts.push(
+                lang.text("query_category")
+                    .replace("{category}", value.as_str()?),
+            ),
+            "newest" => parts.push(
+                lang.text("query_newest")
+                    .replace("{n}", &value.as_integer()?.to_string()),
+            ),
+            _ if value.as_str() == Some("current") => {
+                parts.push(lang.text("query_edition_current").to_owned())
+            }
+            _ => return None,
+        }
+    }
+    if parts.is_empty() {
+        parts.push(lang.text("query_everything").to_owned());
+    }
+    Some(
+        lang.text("query_picks")
+            .replace("{what}", &parts.join(lang.text("query_separator"))),
+    )
+}
+
 #[cfg(test)]
 #[path = "words_tests.rs"]
 mod tests;
