@@ -1,5 +1,7 @@
 //! The server's MQTT client: publishes signed rotations (retained) and
-//! commands, ingests signed state reports and play batches, and acks them.
+//! commands, and hands signed state reports and play batches to the ingest
+//! worker (`ingest.rs`), which stores and acks them; `retained.rs` keeps
+//! the broker's retained rotations right.
 //!
 //! One task polls the rumqttc event loop (and re-subscribes on every
 //! connect); one worker task verifies and stores what arrives, so a slow
@@ -19,10 +21,12 @@ use ledcast_protocol::v1 as protocol;
 use protocol::{Topic, TopicKind};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::ingest::{run_worker, INCOMING_QUEUE};
+use super::retained::{heal_retained, read_back, reconcile, RetainedRotations};
 use super::DeliveryStore;
 
 /// How to reach the broker.
@@ -158,17 +162,17 @@ impl DeliveryMetrics {
 /// A handle to publish through the server's MQTT connection. Cheap to clone.
 #[derive(Clone)]
 pub struct Delivery {
-    client: AsyncClient,
-    connected: Arc<AtomicBool>,
-    metrics: Arc<DeliveryMetrics>,
-    telemetry: Arc<crate::telemetry::Telemetry>,
+    pub(super) client: AsyncClient,
+    pub(super) connected: Arc<AtomicBool>,
+    pub(super) metrics: Arc<DeliveryMetrics>,
+    pub(super) telemetry: Arc<crate::telemetry::Telemetry>,
     /// SHA-256 of the rotation envelope last published (or found current)
     /// per screen: what its retained topic should hold.
-    published: Arc<std::sync::Mutex<HashMap<protocol::ScreenId, [u8; 32]>>>,
+    pub(super) published: Arc<std::sync::Mutex<HashMap<protocol::ScreenId, [u8; 32]>>>,
 }
 
 /// SHA-256 of a message payload.
-fn digest(payload: &[u8]) -> [u8; 32] {
+pub(super) fn digest(payload: &[u8]) -> [u8; 32] {
     Sha256::digest(payload).into()
 }
 
@@ -214,7 +218,7 @@ impl Delivery {
     }
 
     /// Queues a signed envelope for `screen_id`'s `kind` topic, QoS 1.
-    async fn publish(
+    pub(super) async fn publish(
         &self,
         screen_id: &protocol::ScreenId,
         kind: TopicKind,
@@ -243,7 +247,7 @@ impl Delivery {
     }
 
     /// Records what `screen_id`'s retained rotation topic should hold.
-    fn expect_retained(&self, screen_id: &protocol::ScreenId, digest: [u8; 32]) {
+    pub(super) fn expect_retained(&self, screen_id: &protocol::ScreenId, digest: [u8; 32]) {
         self.published
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -251,7 +255,7 @@ impl Delivery {
     }
 
     /// What `screen_id`'s retained rotation topic should hold, if known.
-    fn expected_retained(&self, screen_id: &protocol::ScreenId) -> Option<[u8; 32]> {
+    pub(super) fn expected_retained(&self, screen_id: &protocol::ScreenId) -> Option<[u8; 32]> {
         self.published
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -273,13 +277,13 @@ pub fn mqtt_options(url: &str, client_id: &str) -> anyhow::Result<MqttOptions> {
 }
 
 /// A message taken off the broker for the worker.
-struct Incoming {
-    topic: Topic,
-    payload: Vec<u8>,
+pub(super) struct Incoming {
+    pub(super) topic: Topic,
+    pub(super) payload: Vec<u8>,
 }
 
 /// What the event loop hands the retained-rotation watcher, in order.
-enum ReadBack {
+pub(super) enum ReadBack {
     /// A new connection: what was seen on the broker before no longer counts.
     Connected,
     /// A message on some screen's rotation topic.
@@ -571,587 +575,5 @@ fn spawn_plays_client(
             }
         }
     });
-    Ok(())
-}
-
-/// What the broker holds on the rotation topics, as seen since the last connect.
-#[derive(Default)]
-struct RetainedRotations {
-    /// Newest version seen per screen (signature checked).
-    versions: Mutex<HashMap<protocol::ScreenId, u64>>,
-    /// Digest of the last message seen per screen's rotation topic, whatever
-    /// it held (an empty payload is a deleted retained message).
-    last_seen: Mutex<HashMap<protocol::ScreenId, [u8; 32]>>,
-    /// Screens whose topic last showed something other than what the server
-    /// published, with when that was first noticed.
-    suspect: Mutex<HashMap<protocol::ScreenId, Instant>>,
-    /// Set once the first reconciliation has loaded what every screen's
-    /// topic should hold; from then on every mismatch is healed.
-    armed: AtomicBool,
-    /// The event loop dropped rotation messages (the watcher fell behind).
-    overflowed: AtomicBool,
-    /// A reconciliation is running (a flapping connection starts one per connect).
-    reconciling: AtomicBool,
-    /// Retained rotation messages processed so far (valid or not).
-    read: AtomicU64,
-}
-
-/// Records every message on a rotation topic: its digest, and its version
-/// when it carries the server's signature for its own screen. Once armed,
-/// a message that is not what the server published marks its screen suspect.
-async fn read_back(
-    mut incoming: mpsc::Receiver<ReadBack>,
-    server_trusted: protocol::TrustedKey,
-    retained: Arc<RetainedRotations>,
-    delivery: Delivery,
-) {
-    while let Some(message) = incoming.recv().await {
-        let message = match message {
-            ReadBack::Connected => {
-                retained.versions.lock().await.clear();
-                retained.last_seen.lock().await.clear();
-                continue;
-            }
-            ReadBack::Message(message) => message,
-        };
-        retained.read.fetch_add(1, Ordering::Relaxed);
-        let screen_id = message.topic.screen_id;
-        let seen = digest(&message.payload);
-        retained
-            .last_seen
-            .lock()
-            .await
-            .insert(screen_id.clone(), seen);
-        if retained.armed.load(Ordering::Relaxed) {
-            let mut suspect = retained.suspect.lock().await;
-            if delivery.expected_retained(&screen_id) == Some(seen) {
-                suspect.remove(&screen_id);
-            } else {
-                suspect
-                    .entry(screen_id.clone())
-                    .or_insert_with(Instant::now);
-            }
-        }
-        let Ok(rotation) = protocol::open::<protocol::Rotation>(&message.payload, &server_trusted)
-        else {
-            continue;
-        };
-        if rotation.screen_id == screen_id {
-            retained
-                .versions
-                .lock()
-                .await
-                .insert(screen_id, rotation.version);
-        }
-    }
-}
-
-/// How often suspect rotation topics are looked at.
-const HEAL_TICK: Duration = Duration::from_millis(500);
-
-/// How long a topic must keep showing something else before it is healed:
-/// the server's own publishes come back in order, so an older one seen just
-/// before the newest is not yet a reason to publish again.
-const HEAL_SETTLE: Duration = Duration::from_millis(800);
-
-/// How often the stored versions are compared with the broker's.
-const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
-
-/// How long the broker may hold an older version than the store before
-/// this server publishes the stored one: the replica that stored it
-/// publishes within milliseconds, unless it died first.
-const CATCH_UP_GRACE: Duration = Duration::from_secs(3);
-
-/// Keeps every screen's retained rotation the server's current sealed one
-/// (issue 17): a topic that shows junk, another version, or was deleted
-/// (an empty retained publish) gets the latest stored rotation again within
-/// about a second, whatever the screen reports. The store decides what is
-/// current, so a newer version another replica published is left alone.
-///
-/// It also catches up after another replica (issue 21): a version stored
-/// but still not on the broker after [`CATCH_UP_GRACE`] (its replica died
-/// between storing and publishing, e.g. killed during an urgent alert) is
-/// published from the store.
-async fn heal_retained(
-    delivery: Delivery,
-    store: Arc<dyn DeliveryStore>,
-    retained: Arc<RetainedRotations>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(HEAL_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut catch_up = tokio::time::interval(CATCH_UP_EVERY);
-    catch_up.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Screens whose stored version the broker lacks: (version, since).
-    let mut behind: HashMap<protocol::ScreenId, (u64, Instant)> = HashMap::new();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = catch_up.tick() => {
-                if retained.armed.load(Ordering::Relaxed) {
-                    catch_up_with_store(&delivery, &store, &retained, &mut behind).await;
-                }
-                continue;
-            }
-            _ = stop.changed() => return,
-        }
-        if retained.overflowed.swap(false, Ordering::Relaxed) {
-            // Some messages were dropped unseen: have the broker hand over
-            // its retained rotations again.
-            let filter = Topic::filter_all(TopicKind::Rotation);
-            let _ = delivery.client.unsubscribe(filter.clone()).await;
-            let _ = delivery.client.subscribe(filter, QoS::AtMostOnce).await;
-        }
-        let due: Vec<protocol::ScreenId> = {
-            let mut suspect = retained.suspect.lock().await;
-            let due: Vec<_> = suspect
-                .iter()
-                .filter(|(_, since)| since.elapsed() >= HEAL_SETTLE)
-                .map(|(screen, _)| screen.clone())
-                .collect();
-            for screen in &due {
-                suspect.remove(screen);
-            }
-            due
-        };
-        for screen_id in due {
-            let seen = retained.last_seen.lock().await.get(&screen_id).copied();
-            if seen.is_some() && seen == delivery.expected_retained(&screen_id) {
-                continue;
-            }
-            let current = match store.latest_rotation(&screen_id).await {
-                Ok(Some((_, _, envelope))) => envelope,
-                Ok(None) => continue, // not a screen with a rotation
-                Err(error) => {
-                    tracing::error!(screen = %screen_id, %error, "cannot load the rotation to heal its retained copy");
-                    continue;
-                }
-            };
-            let current_digest = digest(&current);
-            if seen == Some(current_digest) {
-                // Another replica published the newest one.
-                delivery.expect_retained(&screen_id, current_digest);
-                continue;
-            }
-            tracing::warn!(
-                screen = %screen_id,
-                "the broker's retained rotation was not the current one (junk, another version or deleted); republished"
-            );
-            match delivery.publish_rotation(&screen_id, current).await {
-                Ok(()) => {
-                    delivery
-                        .metrics
-                        .rotations_healed
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    tracing::error!(screen = %screen_id, %error, "republishing a healed rotation failed");
-                }
-            }
-        }
-    }
-}
-
-/// One [`CATCH_UP_EVERY`] pass of [`heal_retained`]'s catch-up.
-async fn catch_up_with_store(
-    delivery: &Delivery,
-    store: &Arc<dyn DeliveryStore>,
-    retained: &RetainedRotations,
-    behind: &mut HashMap<protocol::ScreenId, (u64, Instant)>,
-) {
-    let stored = match store.latest_versions().await {
-        Ok(stored) => stored,
-        Err(error) => {
-            tracing::warn!(%error, "cannot compare stored rotation versions with the broker's");
-            return;
-        }
-    };
-    let seen = retained.versions.lock().await.clone();
-    let now = Instant::now();
-    let mut still_behind = HashMap::new();
-    for (screen_id, version) in stored {
-        if seen.get(&screen_id).is_some_and(|&v| v >= version) {
-            continue;
-        }
-        let since = match behind.get(&screen_id) {
-            Some(&(v, since)) if v == version => since,
-            _ => now,
-        };
-        if now.duration_since(since) < CATCH_UP_GRACE {
-            still_behind.insert(screen_id, (version, since));
-            continue;
-        }
-        let envelope = match store.latest_rotation(&screen_id).await {
-            Ok(Some((_, v, envelope))) if v == version => envelope,
-            Ok(_) => continue, // moved on meanwhile; the next pass looks again
-            Err(error) => {
-                tracing::error!(screen = %screen_id, %error, "cannot load a rotation to catch up");
-                continue;
-            }
-        };
-        tracing::warn!(
-            screen = %screen_id,
-            version,
-            "a stored rotation was not on the broker (the replica that stored it stopped before publishing?); published it"
-        );
-        match delivery.publish_rotation(&screen_id, envelope).await {
-            Ok(()) => {
-                delivery
-                    .metrics
-                    .rotations_caught_up
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            Err(error) => {
-                tracing::error!(screen = %screen_id, %error, "publishing a caught-up rotation failed");
-                still_behind.insert(screen_id, (version, since));
-            }
-        }
-    }
-    *behind = still_behind;
-}
-
-/// Longest the reconciliation keeps reading retained rotations.
-const RECONCILE_MAX: Duration = Duration::from_secs(30);
-
-/// After a connect (the rotation topics are subscribed with it): waits
-/// `window` and then until no retained rotation has arrived for another
-/// `window` (a broker holding thousands takes a while to hand them over),
-/// then republishes the latest stored rotation of every screen whose
-/// retained copy is missing, older, or not the stored one, and arms the
-/// watcher that heals later changes.
-async fn reconcile(
-    delivery: Delivery,
-    store: Arc<dyn DeliveryStore>,
-    broker_versions: Arc<RetainedRotations>,
-    window: Duration,
-) {
-    if broker_versions.reconciling.swap(true, Ordering::AcqRel) {
-        return; // the running one reads what this connection hands over too
-    }
-    reconcile_once(&delivery, store, &broker_versions, window).await;
-    broker_versions.reconciling.store(false, Ordering::Release);
-}
-
-async fn reconcile_once(
-    delivery: &Delivery,
-    store: Arc<dyn DeliveryStore>,
-    broker_versions: &RetainedRotations,
-    window: Duration,
-) {
-    tokio::time::sleep(window).await;
-    let mut waited = window;
-    loop {
-        let before = broker_versions.read.load(Ordering::Relaxed);
-        tokio::time::sleep(window).await;
-        waited += window;
-        if broker_versions.read.load(Ordering::Relaxed) == before || waited >= RECONCILE_MAX {
-            break;
-        }
-    }
-    let latest = match store.latest_rotations().await {
-        Ok(latest) => latest,
-        Err(error) => {
-            tracing::error!(%error, "cannot load rotations to republish");
-            return;
-        }
-    };
-    let seen = broker_versions.versions.lock().await.clone();
-    let seen_digests = broker_versions.last_seen.lock().await.clone();
-    let mut republished = 0u64;
-    let mut already = 0usize;
-    for (screen_id, version, envelope) in latest {
-        let stored = digest(&envelope);
-        if seen_digests.get(&screen_id) == Some(&stored)
-            || seen.get(&screen_id).is_some_and(|&v| v > version)
-        {
-            // The broker holds it (or a newer one another replica published).
-            if delivery.expected_retained(&screen_id).is_none() {
-                delivery.expect_retained(&screen_id, stored);
-            }
-            already += 1;
-            continue;
-        }
-        if let Err(error) = delivery.publish_rotation(&screen_id, envelope).await {
-            tracing::error!(screen = %screen_id, %error, "republish failed");
-            continue;
-        }
-        republished += 1;
-    }
-    broker_versions.armed.store(true, Ordering::Relaxed);
-    delivery
-        .metrics
-        .rotations_republished
-        .fetch_add(republished, Ordering::Relaxed);
-    tracing::info!(
-        republished,
-        already_on_broker = already,
-        "rotations reconciled with the broker"
-    );
-}
-
-/// Messages from agents (state, plays) waiting for the ingest worker.
-const INCOMING_QUEUE: usize = 32_768;
-
-/// Most play batches stored in one transaction. Whatever has queued up
-/// while the previous transaction ran is taken together (up to this many),
-/// so one commit (one fsync on SQLite) covers a burst of batches.
-const MAX_BATCHES_PER_TRANSACTION: usize = 256;
-
-/// Most state reports recorded in one transaction (the same idea: a
-/// fan-out makes every screen report at once).
-const MAX_STATES_PER_TRANSACTION: usize = 1024;
-
-async fn run_worker(
-    mut incoming: mpsc::Receiver<Incoming>,
-    store: Arc<dyn DeliveryStore>,
-    delivery: Delivery,
-    server_key: SigningKey,
-) {
-    while let Some(first) = incoming.recv().await {
-        let mut plays = Vec::new();
-        let mut states = Vec::new();
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message.topic.kind {
-                TopicKind::Plays => plays.push(message),
-                TopicKind::State => states.push(message),
-                TopicKind::Rotation | TopicKind::Command | TopicKind::Ack => {}
-            }
-            if plays.len() < MAX_BATCHES_PER_TRANSACTION
-                && states.len() < MAX_STATES_PER_TRANSACTION
-            {
-                next = incoming.try_recv().ok();
-            }
-        }
-        if !states.is_empty() {
-            let started = Instant::now();
-            if let Err(error) = ingest_states(&store, &delivery, states).await {
-                tracing::error!(%error, "state ingest failed; the agents report again");
-            }
-            delivery.telemetry.ingest_group("states", started.elapsed());
-        }
-        if !plays.is_empty() {
-            let started = Instant::now();
-            if let Err(error) = ingest_plays(&store, &delivery, &server_key, plays).await {
-                tracing::error!(%error, "play ingest failed; nothing acked, the agents will resend");
-            }
-            delivery.telemetry.ingest_group("plays", started.elapsed());
-        }
-    }
-}
-
-/// Opens each device-signed message with its screen's device key (one key
-/// lookup for the group), counting and logging what is dropped: messages
-/// from unknown or revoked devices and ones whose signature fails.
-async fn open_from_devices<T: protocol::Signed>(
-    store: &Arc<dyn DeliveryStore>,
-    delivery: &Delivery,
-    messages: Vec<Incoming>,
-) -> anyhow::Result<Vec<(protocol::ScreenId, T)>> {
-    let mut screens: Vec<protocol::ScreenId> =
-        messages.iter().map(|m| m.topic.screen_id.clone()).collect();
-    screens.sort();
-    screens.dedup();
-    let keys = store.device_keys(&screens).await?;
-    let metrics = &delivery.metrics;
-    let mut opened = Vec::with_capacity(messages.len());
-    for message in messages {
-        let screen_id = message.topic.screen_id;
-        let Some(device_key) = keys.get(&screen_id) else {
-            metrics
-                .dropped_unknown_device
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(screen = %screen_id, kind = ?message.topic.kind, "message from an unknown or revoked device dropped");
-            continue;
-        };
-        match protocol::open::<T>(&message.payload, device_key) {
-            Ok(body) => opened.push((screen_id, body)),
-            Err(rejected) => {
-                metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(screen = %screen_id, %rejected, "device message refused");
-            }
-        }
-    }
-    Ok(opened)
-}
-
-/// Verifies each batch with its screen's device key, stores every valid one
-/// in one transaction, and acks each only after that commit.
-async fn ingest_plays(
-    store: &Arc<dyn DeliveryStore>,
-    delivery: &Delivery,
-    server_key: &SigningKey,
-    messages: Vec<Incoming>,
-) -> anyhow::Result<()> {
-    let metrics = &delivery.metrics;
-    let opened = open_from_devices::<protocol::PlayBatch>(store, delivery, messages).await?;
-    // Each record is checked on its own: an absurd one is refused with its
-    // reason in the ack, and the rest of its batch is stored.
-    let mut verified = Vec::with_capacity(opened.len());
-    let mut refusals = Vec::with_capacity(opened.len());
-    let mut all_refused = Vec::new();
-    for (screen_id, mut batch) in opened {
-        if batch.screen_id != screen_id || batch.records.is_empty() {
-            metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(screen = %screen_id, "play batch for another screen or without records refused");
-            continue;
-        }
-        let refused = batch.take_refused();
-        if !refused.is_empty() {
-            metrics
-                .play_records_refused
-                .fetch_add(refused.len() as u64, Ordering::Relaxed);
-            tracing::warn!(
-                screen = %screen_id,
-                boot = %batch.boot_id,
-                refused = refused.len(),
-                first = %refused[0].seq,
-                reason = refused[0].reason.describe(),
-                "play records refused; the rest of the batch is stored"
-            );
-        }
-        if batch.records.is_empty() {
-            all_refused.push((screen_id, batch, refused));
-        } else {
-            verified.push((screen_id, batch));
-            refusals.push(refused);
-        }
-    }
-    // Batches with nothing left to store are acked (with their refusals) at once.
-    for (screen_id, batch, refused) in all_refused {
-        publish_ack(delivery, server_key, &screen_id, &batch, refused).await?;
-    }
-    if verified.is_empty() {
-        return Ok(());
-    }
-    let inserted = match store.insert_play_batches(&verified).await {
-        Ok(inserted) => inserted,
-        Err(error) if verified.len() > 1 => {
-            // One bad batch must not hold back the rest: store them one by
-            // one and ack those that committed.
-            tracing::warn!(%error, batches = verified.len(), "grouped play insert failed; storing batch by batch");
-            let mut stored = Vec::with_capacity(verified.len());
-            let mut kept = Vec::with_capacity(verified.len());
-            let mut kept_refusals = Vec::with_capacity(verified.len());
-            for ((screen_id, batch), refused) in verified.into_iter().zip(refusals) {
-                match store.insert_play_batch(&screen_id, &batch).await {
-                    Ok(n) => {
-                        stored.push(n);
-                        kept.push((screen_id, batch));
-                        kept_refusals.push(refused);
-                    }
-                    Err(error) => {
-                        tracing::error!(screen = %screen_id, %error, "play batch not stored; not acked, the agent will resend");
-                    }
-                }
-            }
-            verified = kept;
-            refusals = kept_refusals;
-            stored
-        }
-        Err(error) => return Err(error),
-    };
-    // Committed: now, and only now, ack.
-    for (((screen_id, batch), inserted), refused) in
-        verified.into_iter().zip(inserted).zip(refusals)
-    {
-        if inserted == 0 {
-            metrics
-                .play_batches_duplicate
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        metrics
-            .play_records_inserted
-            .fetch_add(inserted, Ordering::Relaxed);
-        publish_ack(delivery, server_key, &screen_id, &batch, refused).await?;
-    }
-    Ok(())
-}
-
-/// Acks every record of `batch` up to its `last_seq`, naming those refused.
-async fn publish_ack(
-    delivery: &Delivery,
-    server_key: &SigningKey,
-    screen_id: &protocol::ScreenId,
-    batch: &protocol::PlayBatch,
-    refused: Vec<protocol::RefusedRecord>,
-) -> anyhow::Result<()> {
-    let ack = protocol::Ack {
-        screen_id: screen_id.clone(),
-        boot_id: batch.boot_id.clone(),
-        upto_seq: batch.last_seq,
-        refused,
-    };
-    delivery
-        .publish(
-            screen_id,
-            TopicKind::Ack,
-            false,
-            protocol::seal(&ack, server_key),
-        )
-        .await?;
-    delivery
-        .metrics
-        .acks_published
-        .fetch_add(1, Ordering::Relaxed);
-    Ok(())
-}
-
-/// Verifies each state report with its screen's device key and records all
-/// valid ones in arrival order, in one transaction; if that fails, one by
-/// one, so one bad report does not hold back the rest.
-async fn ingest_states(
-    store: &Arc<dyn DeliveryStore>,
-    delivery: &Delivery,
-    messages: Vec<Incoming>,
-) -> anyhow::Result<()> {
-    let metrics = &delivery.metrics;
-    // An empty payload is a cleared retained message, not a report.
-    let messages = messages
-        .into_iter()
-        .filter(|m| !m.payload.is_empty())
-        .collect();
-    let mut verified = open_from_devices::<protocol::AgentState>(store, delivery, messages).await?;
-    verified.retain(|(screen_id, state)| {
-        let ok = state.screen_id == *screen_id;
-        if !ok {
-            metrics.dropped_rejected.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
-    });
-    if verified.is_empty() {
-        return Ok(());
-    }
-    let now = crate::clock::now();
-    let (recorded, ignored) = match store.record_agent_states(&verified, now).await {
-        Ok(ignored) => (verified.len() as u64 - ignored, ignored),
-        Err(error) if verified.len() > 1 => {
-            tracing::warn!(%error, states = verified.len(), "grouped state write failed; recording one by one");
-            let (mut recorded, mut ignored) = (0, 0);
-            for (screen_id, state) in &verified {
-                match store.record_agent_state(screen_id, state, now).await {
-                    Ok(true) => recorded += 1,
-                    Ok(false) => ignored += 1,
-                    Err(error) => {
-                        tracing::error!(screen = %screen_id, %error, "state not recorded; the agent reports again");
-                    }
-                }
-            }
-            (recorded, ignored)
-        }
-        Err(error) => return Err(error),
-    };
-    metrics
-        .states_recorded
-        .fetch_add(recorded, Ordering::Relaxed);
-    if ignored > 0 {
-        metrics
-            .states_ignored_older
-            .fetch_add(ignored, Ordering::Relaxed);
-        tracing::debug!(
-            ignored,
-            "state reports older than the last one kept ignored"
-        );
-    }
     Ok(())
 }

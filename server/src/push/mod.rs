@@ -9,10 +9,12 @@
 //! is signed with the server key.
 
 mod broker;
+mod ingest;
 pub mod key_transfer;
 mod link;
 pub mod mosquitto;
 pub mod presence;
+mod retained;
 pub(crate) mod server_glue;
 mod store_adapter;
 
