@@ -263,7 +263,7 @@ fn keep_admin_password(data_dir: &Path, created: Option<String>) -> anyhow::Resu
 /// password when this call created the admin (`None`: it already existed,
 /// and its password is unchanged).
 pub(crate) async fn set_up(
-    state: &crate::http::AppState,
+    state: &crate::state::AppState,
     playlists: &[crate::store::PlaylistFile],
     materials_toml: &str,
     media_dir: &Path,
@@ -333,7 +333,7 @@ pub(crate) async fn set_up(
 /// alerts and date ranges keep their distance from now on any date. Files
 /// without `sample_today` (a real site) are returned as they are.
 pub(crate) fn move_sample_to_today(
-    state: &crate::http::AppState,
+    state: &crate::state::AppState,
     playlists: &[crate::store::PlaylistFile],
     materials_toml: &str,
 ) -> anyhow::Result<(Vec<crate::store::PlaylistFile>, String)> {

@@ -278,7 +278,7 @@ pub struct ProfileLegibility {
 /// How `material_id` reads on every profile: the stored facts and refusals,
 /// judged with each profile's reading speed from the stored playlists.
 pub async fn material_report(
-    state: &crate::http::AppState,
+    state: &crate::state::AppState,
     material_id: &str,
 ) -> anyhow::Result<Vec<ProfileLegibility>> {
     let profiles = state.store.list_profiles().await?;

@@ -27,6 +27,7 @@ pub mod replicas;
 pub mod schedule_impact;
 pub mod service;
 pub mod site_files;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry};
 
-use crate::http::AppState;
 use crate::service::{self, ImportError, MaterialMeta};
+use crate::state::AppState;
 
 /// The tag every pack material carries (the demo playlists' queries select
 /// `tags = ["county-pack"]`, like the county materials in `materials.toml`).

@@ -25,8 +25,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::events::ServerEvent;
-use crate::http::AppState;
 use crate::media_store::sha256_hex;
+use crate::state::AppState;
 use crate::store::RotationCandidate;
 
 /// Who compiles, one at a time per process (the deployment-wide part is

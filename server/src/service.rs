@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 
 use crate::config::Config;
 use crate::events::EVENT_CHANNEL_CAPACITY;
-use crate::http::AppState;
 use crate::media_store::{sha256_hex, ContentStore};
+use crate::state::AppState;
 use crate::store::Store;
 
 use crate::recompiler::{announce_once, refresh_loop, watch_stored_versions};

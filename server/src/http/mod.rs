@@ -36,46 +36,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
-use ed25519_dalek::SigningKey;
-use tokio::sync::broadcast;
 
 use crate::config::Config;
-use crate::events::ServerEvent;
-use crate::media_store::ContentStore;
-use crate::store::{Role, Store};
+use crate::store::Role;
 
+pub use crate::state::AppState;
 pub use error::ApiError;
 pub use extract::{strict_cookie, ClientAddr, Principal};
 pub use session::validate_username;
-
-/// Everything a handler may use. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// Content-addressed media (`/media/{sha256}`).
-    pub media: ContentStore,
-    /// Content-addressed screenshots (served only to users of the screen's site).
-    pub screenshots: ContentStore,
-    /// The configuration in effect.
-    pub config: Arc<Config>,
-    /// The server signing key (rotations, commands).
-    pub signing_key: Arc<SigningKey>,
-    /// Events for the MQTT publisher.
-    pub events: broadcast::Sender<ServerEvent>,
-    /// Base URL handed to agents (media) and used in links.
-    pub public_url: Arc<str>,
-    /// Counters and latency histograms for `/metrics`.
-    pub metrics: Arc<crate::telemetry::Telemetry>,
-    /// Serialises compiles (one at a time per process; across replicas
-    /// through the database's compile lease) and coalesces requests.
-    pub compile_lock: Arc<crate::service::CompileGate>,
-    /// Newest rotation version announced on `events`, per screen (so versions
-    /// stored by another process, e.g. `ledcast-server apply`, are announced once).
-    pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
-    /// Where "now" comes from: the system clock, or a test's pinned instant.
-    pub clock: crate::clock::Clock,
-}
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

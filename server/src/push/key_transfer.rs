@@ -14,7 +14,7 @@ use ledcast_protocol::v1 as protocol;
 
 use super::Delivery;
 use crate::events::ServerEvent;
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// How long a key-transfer command stays valid for an agent that was away.
 pub const TRUST_COMMAND_DAYS: i64 = 90;

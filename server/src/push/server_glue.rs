@@ -21,7 +21,7 @@ use super::{
     link, BoxFuture, BrokerAuth, BrokerLogin, Delivery, DeliveryOptions, EmbeddedBroker, MqttConfig,
 };
 use crate::events::ServerEvent;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::Store;
 
 /// The server's own broker account name on the embedded broker.

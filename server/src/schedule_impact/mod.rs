@@ -20,8 +20,8 @@ use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
 use serde::Serialize;
 
-use crate::http::AppState;
 use crate::recompiler::{catalog, compile_instant, model_of};
+use crate::state::AppState;
 use crate::store::PlaylistFile;
 
 /// How far ahead the comparison looks: one week, so that a weekday-only
