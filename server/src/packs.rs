@@ -18,6 +18,7 @@ use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry}
 
 use crate::http::AppState;
 use crate::service::{self, ImportError, MaterialMeta};
+use crate::store::MaterialState;
 
 /// The tag every pack material carries (the demo playlists' queries select
 /// `tags = ["county-pack"]`, like the county materials in `materials.toml`).
@@ -98,8 +99,8 @@ impl EditionView {
     /// Whether the compiler may use `m` (approved, or pending in the
     /// edition being approved).
     pub fn approved(&self, m: &crate::store::MaterialRow) -> bool {
-        m.state == "approved"
-            || (m.state == "pending"
+        m.state == MaterialState::Approved
+            || (m.state == MaterialState::Pending
                 && self.approving.is_some()
                 && edition_of(&m.tags) == self.approving
                 && m.source == *self.approving.as_deref().unwrap_or_default())

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::extract::StrictQuery;
 use super::{ApiError, AppState, Principal};
-use crate::store::MaterialFilter;
+use crate::store::{MaterialFilter, MaterialState, StoredWord};
 
 /// `GET /api/v1/sites`.
 pub async fn list_sites(
@@ -231,12 +231,28 @@ pub async fn list_materials(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<MaterialsQuery>,
 ) -> Result<Response, ApiError> {
+    // A word that names no state or kind matches no material, as before.
+    let (Some(state_filter), Some(kind_filter)) = (
+        filter_word(query.state.as_deref()),
+        filter_word(query.kind.as_deref()),
+    ) else {
+        return Ok(Json(Vec::<crate::store::MaterialRow>::new()).into_response());
+    };
     let filter = MaterialFilter {
-        state: query.state,
+        state: state_filter,
         tag: query.tag,
-        kind: query.kind,
+        kind: kind_filter,
     };
     Ok(Json(state.store.list_materials(&filter).await?).into_response())
+}
+
+/// A query's word as a filter: `Some(None)` when absent, `None` when it
+/// names no value.
+fn filter_word<T: StoredWord>(text: Option<&str>) -> Option<Option<T>> {
+    match text {
+        None => Some(None),
+        Some(text) => T::parse(text).map(Some),
+    }
 }
 
 /// `GET /api/v1/materials/{id}`.
@@ -270,7 +286,7 @@ async fn decide(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    to_state: &str,
+    to_state: MaterialState,
 ) -> Result<Response, ApiError> {
     let material = state
         .store
@@ -287,16 +303,30 @@ async fn decide(
     let now = state.clock.now().as_millis();
     if !state
         .store
-        .decide_material(id, "pending", to_state, &principal.user.id, now)
+        .decide_material(
+            id,
+            MaterialState::Pending,
+            to_state,
+            &principal.user.id,
+            now,
+        )
         .await?
     {
         return Err(ApiError::conflict(
-            format!("material {id:?} is {}, not pending", material.state),
+            format!(
+                "material {id:?} is {}, not pending",
+                material.state.as_str()
+            ),
             "only pending materials can be approved or rejected",
         ));
     }
     principal
-        .audit(state, &format!("material.{to_state}"), id, json!({}))
+        .audit(
+            state,
+            &format!("material.{}", to_state.as_str()),
+            id,
+            json!({}),
+        )
         .await?;
     let ticket = crate::recompiler::request(state, "material decision");
     Ok(Json(json!({
@@ -313,7 +343,7 @@ pub async fn approve_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, "approved").await
+    decide(&state, &principal, &id, MaterialState::Approved).await
 }
 
 /// `POST /api/v1/materials/{id}/reject`.
@@ -322,7 +352,7 @@ pub async fn reject_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, "rejected").await
+    decide(&state, &principal, &id, MaterialState::Rejected).await
 }
 
 /// `POST /api/v1/materials/{id}/retire`.

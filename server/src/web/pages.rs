@@ -15,7 +15,7 @@ use super::render::{language, render, see_other, Frame, LANG_COOKIE};
 use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};
 use crate::i18n::Lang;
-use crate::store::{MaterialFilter, Role, ScreenRow};
+use crate::store::{MaterialFilter, MaterialState, Role, ScreenRow};
 
 /// `?next=` of the login and language routes.
 #[derive(Debug, Deserialize)]
@@ -604,7 +604,7 @@ pub async fn playlists(
         .list_materials(&MaterialFilter::default())
         .await?
         .into_iter()
-        .filter(|m| m.state == "approved" || m.state == "pending")
+        .filter(|m| matches!(m.state, MaterialState::Approved | MaterialState::Pending))
         .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind, "state": m.state}))
         .collect();
     let screens = state.store.list_screens(None).await?;
@@ -660,7 +660,7 @@ pub async fn approvals(
     let frame = Frame::new(&state, &principal, &headers, "/ui/approvals").await?;
     let lang = frame.lang;
     let filter = MaterialFilter {
-        state: Some("pending".into()),
+        state: Some(MaterialState::Pending),
         ..MaterialFilter::default()
     };
     let materials = material_rows(&state, &principal, &filter).await?;
@@ -903,7 +903,7 @@ pub async fn alerts(
         .list_materials(&MaterialFilter::default())
         .await?
         .into_iter()
-        .filter(|m| m.state == "approved")
+        .filter(|m| m.state == MaterialState::Approved)
         .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind}))
         .collect();
     let screens = state.store.list_screens(None).await?;
