@@ -18,7 +18,7 @@ use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry}
 
 use crate::http::AppState;
 use crate::service::{self, ImportError, MaterialMeta};
-use crate::store::MaterialState;
+use crate::store::{EditionState, MaterialState};
 
 /// The tag every pack material carries (the demo playlists' queries select
 /// `tags = ["county-pack"]`, like the county materials in `materials.toml`).
@@ -73,13 +73,13 @@ impl EditionView {
     pub async fn stored(state: &AppState) -> anyhow::Result<EditionView> {
         let mut view = EditionView::default();
         for e in state.store.list_editions().await? {
-            match e.state.as_str() {
-                "current" => view.current = Some(e.id),
-                "superseded" => {
+            match e.state {
+                EditionState::Current => view.current = Some(e.id),
+                EditionState::Superseded => {
                     view.superseded
                         .insert(e.id, e.superseded_at.unwrap_or(i64::MIN));
                 }
-                _ => {}
+                EditionState::Pending => {}
             }
         }
         Ok(view)

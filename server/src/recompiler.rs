@@ -620,7 +620,7 @@ pub async fn model_of(
         .list_schedules()
         .await?
         .into_iter()
-        .filter(|s| s.state == "approved")
+        .filter(|s| s.state == crate::store::ScheduleState::Approved)
         .map(|s| s.id)
         .collect();
     model

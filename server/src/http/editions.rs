@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use super::{limited, route, Access, ApiError, AppState, Principal, Route, APPROVE, STAFF};
 use crate::config::Config;
 use crate::packs::{edition_of, EditionView};
-use crate::store::{ApproveOutcome, EditionRow, StoredWord};
+use crate::store::{ApproveOutcome, EditionRow, EditionState, StoredWord};
 
 /// This area's routes (merged into [`super::route_table`]).
 pub(crate) fn routes(config: &Config) -> Vec<Route> {
@@ -384,7 +384,7 @@ pub async fn diff(
         .edition(&id)
         .await?
         .ok_or_else(|| unknown_edition(&id))?;
-    if row.state == "superseded" {
+    if row.state == EditionState::Superseded {
         return Err(ApiError::conflict(
             format!("edition {id:?} is superseded"),
             "a superseded edition cannot become current again; import a newer edition",
@@ -429,7 +429,7 @@ pub async fn approve(
     } = outcome
     else {
         return Err(ApiError::conflict(
-            format!("edition {id:?} is {}, not pending", row.state),
+            format!("edition {id:?} is {}, not pending", row.state.as_str()),
             "only a pending edition can be approved",
         ));
     };
@@ -612,7 +612,12 @@ valid_until = 2026-12-20
             assert!(applied.applied, "{:?}", applied.diagnostics);
             assert!(state
                 .store
-                .decide_schedule("transfer-always", "approved", "approver", 1)
+                .decide_schedule(
+                    "transfer-always",
+                    crate::store::Verdict::Approved,
+                    "approver",
+                    1
+                )
                 .await
                 .unwrap());
             crate::packs::import_pack(&state, &sample_w48(), "editor", |_, _, _| {})
@@ -668,7 +673,7 @@ valid_until = 2026-12-20
                     .unwrap()
                     .unwrap()
                     .state,
-                "pending",
+                EditionState::Pending,
                 "the diff stores nothing"
             );
             let (status, body) = call(
@@ -768,7 +773,7 @@ valid_until = 2026-12-20
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(w48.state, "superseded");
+            assert_eq!(w48.state, EditionState::Superseded);
             assert_eq!(w48.superseded_by.as_deref(), Some("gaogang-2026-W49"));
 
             // Superseded materials retire everywhere: even a playlist naming

@@ -352,7 +352,7 @@ priority = 50
     for id in ["transfer-always", "transfer-new-year-2030"] {
         assert!(state
             .store
-            .decide_schedule(id, "approved", "approver", 1)
+            .decide_schedule(id, crate::store::Verdict::Approved, "approver", 1)
             .await
             .unwrap());
     }

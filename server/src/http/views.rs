@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::extract::StrictQuery;
 use super::{ApiError, AppState, Principal};
-use crate::store::{MaterialFilter, MaterialState, StoredWord};
+use crate::store::{MaterialFilter, StoredWord, Verdict};
 
 /// `GET /api/v1/sites`.
 pub async fn list_sites(
@@ -286,7 +286,7 @@ async fn decide(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    to_state: MaterialState,
+    verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let material = state
         .store
@@ -305,8 +305,8 @@ async fn decide(
         .store
         .decide_material(
             id,
-            MaterialState::Pending,
-            to_state,
+            crate::store::MaterialState::Pending,
+            verdict.material_state(),
             &principal.user.id,
             now,
         )
@@ -323,7 +323,7 @@ async fn decide(
     principal
         .audit(
             state,
-            &format!("material.{}", to_state.as_str()),
+            &format!("material.{}", verdict.as_str()),
             id,
             json!({}),
         )
@@ -331,7 +331,7 @@ async fn decide(
     let ticket = crate::recompiler::request(state, "material decision");
     Ok(Json(json!({
         "id": id,
-        "state": to_state,
+        "state": verdict,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -343,7 +343,7 @@ pub async fn approve_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, MaterialState::Approved).await
+    decide(&state, &principal, &id, Verdict::Approved).await
 }
 
 /// `POST /api/v1/materials/{id}/reject`.
@@ -352,7 +352,7 @@ pub async fn reject_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, MaterialState::Rejected).await
+    decide(&state, &principal, &id, Verdict::Rejected).await
 }
 
 /// `POST /api/v1/materials/{id}/retire`.
@@ -372,7 +372,7 @@ pub async fn retire_material(
     let ticket = crate::recompiler::request(&state, "material retired");
     Ok(Json(json!({
         "id": id,
-        "state": "retired",
+        "state": crate::store::MaterialState::Retired,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -392,7 +392,7 @@ async fn decide_schedule(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    to_state: &str,
+    verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let schedules = state.store.list_schedules().await?;
     let schedule = schedules.iter().find(|s| s.id == id).ok_or_else(|| {
@@ -411,21 +411,29 @@ async fn decide_schedule(
     let now = state.clock.now().as_millis();
     if !state
         .store
-        .decide_schedule(id, to_state, &principal.user.id, now)
+        .decide_schedule(id, verdict, &principal.user.id, now)
         .await?
     {
         return Err(ApiError::conflict(
-            format!("schedule {id:?} is {}, not pending", schedule.state),
+            format!(
+                "schedule {id:?} is {}, not pending",
+                schedule.state.as_str()
+            ),
             "only pending schedules can be approved or rejected; apply a change to resubmit",
         ));
     }
     principal
-        .audit(state, &format!("schedule.{to_state}"), id, json!({}))
+        .audit(
+            state,
+            &format!("schedule.{}", verdict.as_str()),
+            id,
+            json!({}),
+        )
         .await?;
     let ticket = crate::recompiler::request(state, "schedule decision");
     Ok(Json(json!({
         "id": id,
-        "state": to_state,
+        "state": verdict,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -437,7 +445,7 @@ pub async fn approve_schedule(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide_schedule(&state, &principal, &id, "approved").await
+    decide_schedule(&state, &principal, &id, Verdict::Approved).await
 }
 
 /// `POST /api/v1/schedules/{id}/reject`.
@@ -446,7 +454,7 @@ pub async fn reject_schedule(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide_schedule(&state, &principal, &id, "rejected").await
+    decide_schedule(&state, &principal, &id, Verdict::Rejected).await
 }
 
 async fn stored_model(state: &AppState) -> Result<ledcast_compiler::Model, ApiError> {

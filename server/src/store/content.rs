@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::domain::{decode, MaterialKind, MaterialState, StoredWord};
+use super::domain::{decode, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict};
 use super::{conflict_or, to_i64, Store, StoreResult};
 
 /// A material as stored.
@@ -437,8 +437,8 @@ pub struct ScheduleRow {
     pub id: String,
     /// Its playlist id.
     pub playlist_id: String,
-    /// `pending`, `approved` or `rejected`.
-    pub state: String,
+    /// Pending, approved or rejected.
+    pub state: ScheduleState,
     /// Who applied the current version.
     pub submitted_by: String,
     /// Who approved or rejected it.
@@ -520,10 +520,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get("id")?;
                 Ok(ScheduleRow {
-                    id: r.try_get("id")?,
+                    state: decode(r, "schedules", &id, "state")?,
+                    id,
                     playlist_id: r.try_get("playlist_id")?,
-                    state: r.try_get("state")?,
                     submitted_by: r.try_get("submitted_by")?,
                     decided_by: r.try_get("decided_by")?,
                     decided_at: r.try_get("decided_at")?,
@@ -533,11 +534,12 @@ impl Store {
             .collect()
     }
 
-    /// Moves a pending schedule to `to_state`; false when it was not pending.
+    /// Moves a pending schedule to the state `verdict` leads to; false
+    /// when it was not pending.
     pub async fn decide_schedule(
         &self,
         id: &str,
-        to_state: &str,
+        verdict: Verdict,
         decided_by: &str,
         now: i64,
     ) -> StoreResult<bool> {
@@ -545,13 +547,13 @@ impl Store {
         let done = sqlx::query(
             "UPDATE schedules SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'pending'",
         )
-        .bind(to_state)
+        .bind(verdict.schedule_state().as_str())
         .bind(decided_by)
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 1 && to_state == "approved" {
+        if done.rows_affected() == 1 && verdict == Verdict::Approved {
             // What was approved: the files as they are now, so this version
             // stays on air while a later change to it waits for approval.
             let rows = sqlx::query("SELECT name, text FROM playlist_files ORDER BY name")

@@ -1,4 +1,5 @@
-//! The domain's words as types: a material's kind and approval state.
+//! The domain's words as types: a material's kind and approval state, a
+//! schedule's and an edition's state, and an approver's verdict.
 //! Each is decoded once, where a row is read ([`decode`]: a word the column
 //! should not hold is [`StoreError::Corrupt`], never a default), written
 //! back and serialised as the same lowercase word, so the JSON API, the
@@ -27,6 +28,67 @@ pub enum MaterialState {
     Rejected,
     /// Taken out of every future rotation.
     Retired,
+}
+
+/// A schedule's approval state (its current version's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleState {
+    /// Applied, waiting for a second person.
+    Pending,
+    /// Approved: this version is on air.
+    Approved,
+    /// Rejected: the version approved before (if any) stays on air.
+    Rejected,
+}
+
+/// A library edition's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditionState {
+    /// Imported, waiting for approval.
+    Pending,
+    /// The edition on air.
+    Current,
+    /// Replaced by a later edition.
+    Superseded,
+}
+
+/// What an approver decided about a pending material or schedule; its
+/// word is the state it leads to (`approved`, `rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Approve it.
+    Approved,
+    /// Reject it.
+    Rejected,
+}
+
+impl Verdict {
+    /// The material state it leads to.
+    pub fn material_state(self) -> MaterialState {
+        match self {
+            Self::Approved => MaterialState::Approved,
+            Self::Rejected => MaterialState::Rejected,
+        }
+    }
+
+    /// The schedule state it leads to.
+    pub fn schedule_state(self) -> ScheduleState {
+        match self {
+            Self::Approved => ScheduleState::Approved,
+            Self::Rejected => ScheduleState::Rejected,
+        }
+    }
+
+    /// Its word, as in audit actions (`material.approved`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
 }
 
 /// A word stored in a column: every value, and the word for each.
@@ -68,6 +130,44 @@ impl StoredWord for MaterialState {
             Self::Rejected => "rejected",
             Self::Retired => "retired",
         }
+    }
+}
+
+impl StoredWord for ScheduleState {
+    const ALL: &'static [Self] = &[Self::Pending, Self::Approved, Self::Rejected];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl StoredWord for EditionState {
+    const ALL: &'static [Self] = &[Self::Pending, Self::Current, Self::Superseded];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Current => "current",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+impl ScheduleState {
+    /// The stored word (also [`StoredWord::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StoredWord::as_str(self)
+    }
+}
+
+impl EditionState {
+    /// The stored word (also [`StoredWord::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StoredWord::as_str(self)
     }
 }
 

@@ -945,6 +945,61 @@ async fn a_corrupt_kind_or_state_is_an_error_not_a_poster() {
     }
 }
 
+/// A schedule's or an edition's state that is none of its words is an
+/// error naming the row, not a schedule silently off air.
+#[tokio::test]
+async fn a_corrupt_schedule_or_edition_state_is_an_error() {
+    for db in backends().await {
+        let store = &db.store;
+        let schedules = [("s1".to_owned(), "p1".to_owned(), "body".to_owned())];
+        store.sync_schedules(&schedules, "u1", 1).await.unwrap();
+        assert!(store
+            .decide_schedule("s1", Verdict::Approved, "u2", 2)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.list_schedules().await.unwrap()[0].state,
+            ScheduleState::Approved
+        );
+        assert!(store
+            .record_edition("e1", "county", "2026-11-23", "u1", 3)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.list_editions().await.unwrap()[0].state,
+            EditionState::Pending
+        );
+
+        for table in ["schedules", "editions"] {
+            sqlx::query(&format!("UPDATE {table} SET state = 'aproved'"))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        match store.list_schedules().await {
+            Err(StoreError::Corrupt { table, detail }) => {
+                assert_eq!(table, "schedules");
+                assert!(
+                    detail.contains("s1") && detail.contains("aproved"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{}: schedules read as {other:?}", db.name),
+        }
+        match store.list_editions().await {
+            Err(StoreError::Corrupt { table, detail }) => {
+                assert_eq!(table, "editions");
+                assert!(
+                    detail.contains("e1") && detail.contains("aproved"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{}: editions read as {other:?}", db.name),
+        }
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn playlist_files_round_trip_verbatim() {
     for db in backends().await {

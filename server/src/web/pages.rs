@@ -699,7 +699,7 @@ pub async fn approvals(
         .list_schedules()
         .await?
         .into_iter()
-        .filter(|s| s.state == "pending")
+        .filter(|s| s.state == crate::store::ScheduleState::Pending)
     {
         let own = s.submitted_by == principal.user.id;
         let by = names.get(&s.submitted_by).cloned();
