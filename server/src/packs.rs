@@ -18,7 +18,6 @@ use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry}
 
 use crate::http::AppState;
 use crate::service::{self, ImportError, MaterialMeta};
-use crate::store::{EditionState, MaterialState};
 
 /// The tag every pack material carries (the demo playlists' queries select
 /// `tags = ["county-pack"]`, like the county materials in `materials.toml`).
@@ -74,12 +73,12 @@ impl EditionView {
         let mut view = EditionView::default();
         for e in state.store.list_editions().await? {
             match e.state {
-                EditionState::Current => view.current = Some(e.id),
-                EditionState::Superseded => {
+                crate::store::EditionState::Current => view.current = Some(e.id),
+                crate::store::EditionState::Superseded => {
                     view.superseded
                         .insert(e.id, e.superseded_at.unwrap_or(i64::MIN));
                 }
-                EditionState::Pending => {}
+                crate::store::EditionState::Pending => {}
             }
         }
         Ok(view)
@@ -99,8 +98,8 @@ impl EditionView {
     /// Whether the compiler may use `m` (approved, or pending in the
     /// edition being approved).
     pub fn approved(&self, m: &crate::store::MaterialRow) -> bool {
-        m.state == MaterialState::Approved
-            || (m.state == MaterialState::Pending
+        m.state == crate::store::MaterialState::Approved
+            || (m.state == crate::store::MaterialState::Pending
                 && self.approving.is_some()
                 && edition_of(&m.tags) == self.approving
                 && m.source == *self.approving.as_deref().unwrap_or_default())
