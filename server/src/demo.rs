@@ -315,10 +315,15 @@ pub(crate) async fn set_up(
         "the demo playlists did not apply (see the errors above)"
     );
     for schedule in state.store.list_schedules().await? {
-        if schedule.state == "pending" {
+        if schedule.state == crate::store::ScheduleState::Pending {
             state
                 .store
-                .decide_schedule(&schedule.id, "approved", "demo-approver", now)
+                .decide_schedule(
+                    &schedule.id,
+                    crate::store::Verdict::Approved,
+                    "demo-approver",
+                    now,
+                )
                 .await?;
         }
     }

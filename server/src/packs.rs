@@ -72,13 +72,13 @@ impl EditionView {
     pub async fn stored(state: &AppState) -> anyhow::Result<EditionView> {
         let mut view = EditionView::default();
         for e in state.store.list_editions().await? {
-            match e.state.as_str() {
-                "current" => view.current = Some(e.id),
-                "superseded" => {
+            match e.state {
+                crate::store::EditionState::Current => view.current = Some(e.id),
+                crate::store::EditionState::Superseded => {
                     view.superseded
                         .insert(e.id, e.superseded_at.unwrap_or(i64::MIN));
                 }
-                _ => {}
+                crate::store::EditionState::Pending => {}
             }
         }
         Ok(view)
@@ -98,8 +98,8 @@ impl EditionView {
     /// Whether the compiler may use `m` (approved, or pending in the
     /// edition being approved).
     pub fn approved(&self, m: &crate::store::MaterialRow) -> bool {
-        m.state == "approved"
-            || (m.state == "pending"
+        m.state == crate::store::MaterialState::Approved
+            || (m.state == crate::store::MaterialState::Pending
                 && self.approving.is_some()
                 && edition_of(&m.tags) == self.approving
                 && m.source == *self.approving.as_deref().unwrap_or_default())

@@ -367,7 +367,7 @@ pub async fn catalog_with(
         .collect();
     let text_materials: std::collections::BTreeSet<String> = materials
         .iter()
-        .filter(|m| m.kind == "text")
+        .filter(|m| m.kind == compiler::MaterialKind::Text)
         .map(|m| m.id.clone())
         .collect();
     let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
@@ -409,13 +409,9 @@ pub async fn catalog_with(
     }
     let out = materials
         .into_iter()
-        .filter(|m| m.state != "retired" && m.state != "rejected")
+        .filter(|m| m.state.is_live())
         .map(|m| compiler::CatalogMaterial {
-            kind: match m.kind.as_str() {
-                "video" => compiler::MaterialKind::Video,
-                "text" => compiler::MaterialKind::Text,
-                _ => compiler::MaterialKind::Poster,
-            },
+            kind: m.kind,
             renditions: by_material.remove(&m.id).unwrap_or_default(),
             refused: refused.remove(&m.id).unwrap_or_default(),
             approved: editions.approved(&m),
@@ -624,7 +620,7 @@ pub async fn model_of(
         .list_schedules()
         .await?
         .into_iter()
-        .filter(|s| s.state == "approved")
+        .filter(|s| s.state == crate::store::ScheduleState::Approved)
         .map(|s| s.id)
         .collect();
     model

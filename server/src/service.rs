@@ -452,7 +452,10 @@ pub async fn ensure_renditions(state: &AppState) -> anyhow::Result<usize> {
         .map(|(m, p, _)| (m, p))
         .collect();
     let mut made = 0;
-    for material in materials.iter().filter(|m| m.state != "retired") {
+    for material in materials
+        .iter()
+        .filter(|m| m.state != crate::store::MaterialState::Retired)
+    {
         let missing: Vec<&crate::store::ProfileRow> = profiles
             .iter()
             .filter(|p| {
@@ -730,14 +733,14 @@ pub async fn store_ingested(
         )
         .await?;
     let kind = match ingested.kind {
-        ledcast_media::MaterialKind::Poster => "poster",
-        ledcast_media::MaterialKind::Video => "video",
-        ledcast_media::MaterialKind::Text => "text",
+        ledcast_media::MaterialKind::Poster => crate::store::MaterialKind::Poster,
+        ledcast_media::MaterialKind::Video => crate::store::MaterialKind::Video,
+        ledcast_media::MaterialKind::Text => crate::store::MaterialKind::Text,
     };
     let material = crate::store::MaterialRow {
         id: meta.id,
         sha256: digest.to_hex(),
-        kind: kind.to_owned(),
+        kind,
         title: meta.title,
         tags: meta.tags,
         source: meta.source,
@@ -748,7 +751,7 @@ pub async fn store_ingested(
         duration_ms: ingested.duration_ms.and_then(|d| i64::try_from(d).ok()),
         valid_from: meta.valid_from,
         valid_until: meta.valid_until,
-        state: "pending".to_owned(),
+        state: crate::store::MaterialState::Pending,
         uploaded_by: uploader_id.to_owned(),
         uploaded_at: now,
         decided_by: None,
@@ -839,8 +842,8 @@ pub async fn import_materials_file(
                 .store
                 .decide_material(
                     &entry.id,
-                    "pending",
-                    "approved",
+                    crate::store::MaterialState::Pending,
+                    crate::store::MaterialState::Approved,
                     approver_id,
                     state.clock.now().as_millis(),
                 )

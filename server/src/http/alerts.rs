@@ -57,7 +57,7 @@ pub async fn create(
         ));
     }
     match state.store.material(&body.material_id).await? {
-        Some(m) if m.state != "retired" && m.state != "rejected" => {}
+        Some(m) if m.state.is_live() => {}
         _ => return Err(ApiError::bad_request(
             format!("no usable material {:?}", body.material_id),
             "upload the alert's text or poster first (POST /api/v1/materials) and have it approved",

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use super::{limited, route, Access, ApiError, AppState, Principal, Route, APPROVE, STAFF};
 use crate::config::Config;
 use crate::packs::{edition_of, EditionView};
-use crate::store::{ApproveOutcome, EditionRow};
+use crate::store::{ApproveOutcome, EditionRow, EditionState, StoredWord};
 
 /// This area's routes (merged into [`super::route_table`]).
 pub(crate) fn routes(config: &Config) -> Vec<Route> {
@@ -130,9 +130,9 @@ async fn with_counts(
                 .iter()
                 .filter(|m| edition_of(&m.tags).as_deref() == Some(row.id.as_str()))
             {
-                *counts.entry(m.state.clone()).or_insert(0) += 1;
+                *counts.entry(m.state.as_str().to_owned()).or_insert(0) += 1;
                 *counts.entry("total".to_owned()).or_insert(0) += 1;
-                *kinds.entry(m.kind.clone()).or_insert(0) += 1;
+                *kinds.entry(m.kind.as_str().to_owned()).or_insert(0) += 1;
             }
             EditionListing { row, counts, kinds }
         })
@@ -230,14 +230,6 @@ pub struct InOut {
     pub in_: usize,
 }
 
-fn kind_name(kind: compiler::MaterialKind) -> &'static str {
-    match kind {
-        compiler::MaterialKind::Poster => "poster",
-        compiler::MaterialKind::Video => "video",
-        compiler::MaterialKind::Text => "text",
-    }
-}
-
 /// Material ids each screen shows from `from` on (blocks still running at
 /// `from`, and the fallback).
 fn shown_from(
@@ -331,7 +323,7 @@ pub async fn rotation_diff(
         let m = after_catalog.get(id).or_else(|| before_catalog.get(id));
         Moved {
             id: id.to_owned(),
-            kind: m.map_or("poster", |m| kind_name(m.kind)),
+            kind: m.map_or("poster", |m| m.kind.as_str()),
             title: m.map(|m| m.title.clone()).unwrap_or_default(),
         }
     };
@@ -392,7 +384,7 @@ pub async fn diff(
         .edition(&id)
         .await?
         .ok_or_else(|| unknown_edition(&id))?;
-    if row.state == "superseded" {
+    if row.state == EditionState::Superseded {
         return Err(ApiError::conflict(
             format!("edition {id:?} is superseded"),
             "a superseded edition cannot become current again; import a newer edition",
@@ -437,7 +429,7 @@ pub async fn approve(
     } = outcome
     else {
         return Err(ApiError::conflict(
-            format!("edition {id:?} is {}, not pending", row.state),
+            format!("edition {id:?} is {}, not pending", row.state.as_str()),
             "only a pending edition can be approved",
         ));
     };
@@ -620,7 +612,12 @@ valid_until = 2026-12-20
             assert!(applied.applied, "{:?}", applied.diagnostics);
             assert!(state
                 .store
-                .decide_schedule("transfer-always", "approved", "approver", 1)
+                .decide_schedule(
+                    "transfer-always",
+                    crate::store::Verdict::Approved,
+                    "approver",
+                    1
+                )
                 .await
                 .unwrap());
             crate::packs::import_pack(&state, &sample_w48(), "editor", |_, _, _| {})
@@ -676,7 +673,7 @@ valid_until = 2026-12-20
                     .unwrap()
                     .unwrap()
                     .state,
-                "pending",
+                EditionState::Pending,
                 "the diff stores nothing"
             );
             let (status, body) = call(
@@ -776,7 +773,7 @@ valid_until = 2026-12-20
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!(w48.state, "superseded");
+            assert_eq!(w48.state, EditionState::Superseded);
             assert_eq!(w48.superseded_by.as_deref(), Some("gaogang-2026-W49"));
 
             // Superseded materials retire everywhere: even a playlist naming
@@ -873,7 +870,13 @@ valid_until = 2026-12-20
                 .unwrap();
                 assert!(state
                     .store
-                    .decide_material(id, "pending", "approved", "approver", now)
+                    .decide_material(
+                        id,
+                        crate::store::MaterialState::Pending,
+                        crate::store::MaterialState::Approved,
+                        "approver",
+                        now
+                    )
                     .await
                     .unwrap());
             }

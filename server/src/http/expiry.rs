@@ -291,7 +291,7 @@ mod tests {
         let row = |id: &str, until: i64| MaterialRow {
             id: id.into(),
             sha256: String::new(),
-            kind: "poster".into(),
+            kind: crate::store::MaterialKind::Poster,
             title: format!("title {id}"),
             tags: vec!["edition:gaogang-2026-W48".into()],
             source: "gaogang-2026-W48".into(),
@@ -302,7 +302,7 @@ mod tests {
             duration_ms: None,
             valid_from: None,
             valid_until: Some(until),
-            state: "approved".into(),
+            state: crate::store::MaterialState::Approved,
             uploaded_by: "editor".into(),
             uploaded_at: 0,
             decided_by: None,

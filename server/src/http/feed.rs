@@ -105,8 +105,8 @@ pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<
         let not_ended = m.valid_until.is_none_or(|until| now < until);
         if !(live
             && m.is_warning
-            && m.kind == "text"
-            && m.state == "approved"
+            && m.kind == crate::store::MaterialKind::Text
+            && m.state == crate::store::MaterialState::Approved
             && started
             && not_ended)
         {
@@ -352,7 +352,7 @@ priority = 50
     for id in ["transfer-always", "transfer-new-year-2030"] {
         assert!(state
             .store
-            .decide_schedule(id, "approved", "approver", 1)
+            .decide_schedule(id, crate::store::Verdict::Approved, "approver", 1)
             .await
             .unwrap());
     }

@@ -274,7 +274,7 @@ pub async fn upload(
     let renditions = crate::service::ensure_renditions(&state)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let kind = material.kind.clone();
+    let kind = material.kind;
     principal
         .audit(
             &state,

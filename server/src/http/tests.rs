@@ -492,6 +492,89 @@ const ACTORS: [Option<&str>; 7] = [
     Some("admin"),
 ];
 
+/// The material list and decisions speak the words they always did
+/// (`poster`, `text`, `pending`, `approved`), filter by them, and a word
+/// that names no kind or state matches nothing.
+#[tokio::test]
+async fn materials_api_keeps_its_words_for_kinds_and_states() {
+    let h = Harness::new(crate::store::testing::sqlite().await).await;
+    h.seed().await;
+    for (id, kind) in [
+        ("m-poster", crate::store::MaterialKind::Poster),
+        ("m-text", crate::store::MaterialKind::Text),
+    ] {
+        let material = crate::store::MaterialRow {
+            id: id.into(),
+            sha256: "ab".repeat(32),
+            kind,
+            title: id.into(),
+            tags: vec![],
+            source: String::new(),
+            mime: "image/png".into(),
+            size_bytes: 12,
+            width: None,
+            height: None,
+            duration_ms: None,
+            valid_from: None,
+            valid_until: None,
+            state: crate::store::MaterialState::Pending,
+            uploaded_by: "editor".into(),
+            uploaded_at: 1,
+            decided_by: None,
+            decided_at: None,
+            is_warning: true,
+        };
+        h.state.store.insert_material(&material).await.unwrap();
+    }
+    let approve = "/api/v1/materials/m-text/approve";
+    let response = h
+        .send(request(
+            Method::POST,
+            approve,
+            Some("approver"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_json(response).await["state"], "approved");
+    async fn list(h: &Harness, query: &str) -> Vec<String> {
+        let uri = format!("/api/v1/materials{query}");
+        let response = h
+            .send(request(Method::GET, &uri, Some("editor"), None))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let body = body_json(response).await;
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} {}",
+                    m["id"].as_str().unwrap(),
+                    m["kind"].as_str().unwrap(),
+                    m["state"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+    assert_eq!(
+        list(&h, "").await,
+        ["m-poster poster pending", "m-text text approved"]
+    );
+    assert_eq!(list(&h, "?kind=text").await, ["m-text text approved"]);
+    assert_eq!(
+        list(&h, "?state=pending").await,
+        ["m-poster poster pending"]
+    );
+    assert_eq!(
+        list(&h, "?state=approved&kind=poster").await,
+        Vec::<String>::new()
+    );
+    assert!(list(&h, "?kind=banner").await.is_empty());
+    assert!(list(&h, "?state=Approved").await.is_empty());
+    h.finish().await;
+}
+
 #[tokio::test]
 async fn route_role_site_matrix_allows_exactly_what_it_lists() {
     for db in backends().await {
@@ -511,7 +594,7 @@ async fn route_role_site_matrix_allows_exactly_what_it_lists() {
         let material = crate::store::MaterialRow {
             id: "m1".into(),
             sha256: media.clone(),
-            kind: "poster".into(),
+            kind: crate::store::MaterialKind::Poster,
             title: "t".into(),
             tags: vec![],
             source: String::new(),
@@ -522,7 +605,7 @@ async fn route_role_site_matrix_allows_exactly_what_it_lists() {
             duration_ms: None,
             valid_from: None,
             valid_until: None,
-            state: "pending".into(),
+            state: crate::store::MaterialState::Pending,
             uploaded_by: "editor2".into(),
             uploaded_at: 1,
             decided_by: None,
@@ -1336,7 +1419,7 @@ async fn the_uploader_cannot_approve_their_own_material() {
     let mut material = crate::store::MaterialRow {
         id: "m1".into(),
         sha256: "ab".repeat(32),
-        kind: "poster".into(),
+        kind: crate::store::MaterialKind::Poster,
         title: "t".into(),
         tags: vec![],
         source: String::new(),
@@ -1347,7 +1430,7 @@ async fn the_uploader_cannot_approve_their_own_material() {
         duration_ms: None,
         valid_from: None,
         valid_until: None,
-        state: "pending".into(),
+        state: crate::store::MaterialState::Pending,
         uploaded_by: "approver".into(),
         uploaded_at: 1,
         decided_by: None,
@@ -2025,7 +2108,11 @@ async fn sample_pack_imports_pending_with_its_metadata_and_twice_changes_nothing
             .await
             .unwrap()
             .expect("stable id {edition}-001");
-        assert_eq!(row.state, "pending", "packs wait for approval");
+        assert_eq!(
+            row.state,
+            crate::store::MaterialState::Pending,
+            "packs wait for approval"
+        );
         assert_eq!(row.source, "gaogang-2026-W48");
         assert_eq!(row.title, first.title);
         assert_eq!(
@@ -2146,7 +2233,7 @@ async fn pack_upload_imports_for_editors_only_and_refuses_a_zip_slip_writing_not
             .state
             .store
             .list_materials(&crate::store::MaterialFilter {
-                state: Some("pending".into()),
+                state: Some(crate::store::MaterialState::Pending),
                 ..Default::default()
             })
             .await
@@ -2226,7 +2313,13 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
             assert!(h
                 .state
                 .store
-                .decide_material(id, "pending", "approved", "approver", now)
+                .decide_material(
+                    id,
+                    crate::store::MaterialState::Pending,
+                    crate::store::MaterialState::Approved,
+                    "approver",
+                    now
+                )
                 .await
                 .unwrap());
         }
@@ -2380,7 +2473,13 @@ async fn expiring_report_lists_approved_materials_ending_within_the_window() {
             assert!(h
                 .state
                 .store
-                .decide_material(id, "pending", "approved", "approver", now)
+                .decide_material(
+                    id,
+                    crate::store::MaterialState::Pending,
+                    crate::store::MaterialState::Approved,
+                    "approver",
+                    now
+                )
                 .await
                 .unwrap());
         }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::extract::StrictQuery;
 use super::{ApiError, AppState, Principal};
-use crate::store::MaterialFilter;
+use crate::store::{MaterialFilter, StoredWord, Verdict};
 
 /// `GET /api/v1/sites`.
 pub async fn list_sites(
@@ -231,12 +231,28 @@ pub async fn list_materials(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<MaterialsQuery>,
 ) -> Result<Response, ApiError> {
+    // A word that names no state or kind matches no material, as before.
+    let (Some(state_filter), Some(kind_filter)) = (
+        filter_word(query.state.as_deref()),
+        filter_word(query.kind.as_deref()),
+    ) else {
+        return Ok(Json(Vec::<crate::store::MaterialRow>::new()).into_response());
+    };
     let filter = MaterialFilter {
-        state: query.state,
+        state: state_filter,
         tag: query.tag,
-        kind: query.kind,
+        kind: kind_filter,
     };
     Ok(Json(state.store.list_materials(&filter).await?).into_response())
+}
+
+/// A query's word as a filter: `Some(None)` when absent, `None` when it
+/// names no value.
+fn filter_word<T: StoredWord>(text: Option<&str>) -> Option<Option<T>> {
+    match text {
+        None => Some(None),
+        Some(text) => T::parse(text).map(Some),
+    }
 }
 
 /// `GET /api/v1/materials/{id}`.
@@ -270,7 +286,7 @@ async fn decide(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    to_state: &str,
+    verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let material = state
         .store
@@ -287,21 +303,35 @@ async fn decide(
     let now = state.clock.now().as_millis();
     if !state
         .store
-        .decide_material(id, "pending", to_state, &principal.user.id, now)
+        .decide_material(
+            id,
+            crate::store::MaterialState::Pending,
+            verdict.material_state(),
+            &principal.user.id,
+            now,
+        )
         .await?
     {
         return Err(ApiError::conflict(
-            format!("material {id:?} is {}, not pending", material.state),
+            format!(
+                "material {id:?} is {}, not pending",
+                material.state.as_str()
+            ),
             "only pending materials can be approved or rejected",
         ));
     }
     principal
-        .audit(state, &format!("material.{to_state}"), id, json!({}))
+        .audit(
+            state,
+            &format!("material.{}", verdict.as_str()),
+            id,
+            json!({}),
+        )
         .await?;
     let ticket = crate::recompiler::request(state, "material decision");
     Ok(Json(json!({
         "id": id,
-        "state": to_state,
+        "state": verdict,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -313,7 +343,7 @@ pub async fn approve_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, "approved").await
+    decide(&state, &principal, &id, Verdict::Approved).await
 }
 
 /// `POST /api/v1/materials/{id}/reject`.
@@ -322,7 +352,7 @@ pub async fn reject_material(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &principal, &id, "rejected").await
+    decide(&state, &principal, &id, Verdict::Rejected).await
 }
 
 /// `POST /api/v1/materials/{id}/retire`.
@@ -342,7 +372,7 @@ pub async fn retire_material(
     let ticket = crate::recompiler::request(&state, "material retired");
     Ok(Json(json!({
         "id": id,
-        "state": "retired",
+        "state": crate::store::MaterialState::Retired,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -362,7 +392,7 @@ async fn decide_schedule(
     state: &AppState,
     principal: &Principal,
     id: &str,
-    to_state: &str,
+    verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let schedules = state.store.list_schedules().await?;
     let schedule = schedules.iter().find(|s| s.id == id).ok_or_else(|| {
@@ -381,21 +411,29 @@ async fn decide_schedule(
     let now = state.clock.now().as_millis();
     if !state
         .store
-        .decide_schedule(id, to_state, &principal.user.id, now)
+        .decide_schedule(id, verdict, &principal.user.id, now)
         .await?
     {
         return Err(ApiError::conflict(
-            format!("schedule {id:?} is {}, not pending", schedule.state),
+            format!(
+                "schedule {id:?} is {}, not pending",
+                schedule.state.as_str()
+            ),
             "only pending schedules can be approved or rejected; apply a change to resubmit",
         ));
     }
     principal
-        .audit(state, &format!("schedule.{to_state}"), id, json!({}))
+        .audit(
+            state,
+            &format!("schedule.{}", verdict.as_str()),
+            id,
+            json!({}),
+        )
         .await?;
     let ticket = crate::recompiler::request(state, "schedule decision");
     Ok(Json(json!({
         "id": id,
-        "state": to_state,
+        "state": verdict,
         "recompile": crate::recompiler::pending(ticket),
     }))
     .into_response())
@@ -407,7 +445,7 @@ pub async fn approve_schedule(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide_schedule(&state, &principal, &id, "approved").await
+    decide_schedule(&state, &principal, &id, Verdict::Approved).await
 }
 
 /// `POST /api/v1/schedules/{id}/reject`.
@@ -416,7 +454,7 @@ pub async fn reject_schedule(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    decide_schedule(&state, &principal, &id, "rejected").await
+    decide_schedule(&state, &principal, &id, Verdict::Rejected).await
 }
 
 async fn stored_model(state: &AppState) -> Result<ledcast_compiler::Model, ApiError> {

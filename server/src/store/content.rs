@@ -7,6 +7,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::domain::{decode, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict};
 use super::{conflict_or, to_i64, Store, StoreResult};
 
 /// A material as stored.
@@ -16,8 +17,8 @@ pub struct MaterialRow {
     pub id: String,
     /// SHA-256 of the stored (re-encoded) bytes.
     pub sha256: String,
-    /// `poster`, `video` or `text`.
-    pub kind: String,
+    /// Poster, video or text.
+    pub kind: MaterialKind,
     /// Title.
     pub title: String,
     /// Fraud category tags.
@@ -38,8 +39,8 @@ pub struct MaterialRow {
     pub valid_from: Option<i64>,
     /// Validity end (ms).
     pub valid_until: Option<i64>,
-    /// `pending`, `approved`, `rejected` or `retired`.
-    pub state: String,
+    /// Pending, approved, rejected or retired.
+    pub state: MaterialState,
     /// Uploader's user id.
     pub uploaded_by: String,
     /// Upload instant (ms).
@@ -63,11 +64,11 @@ pub struct NewMaterial {
 #[derive(Debug, Clone, Default)]
 pub struct MaterialFilter {
     /// Only this state.
-    pub state: Option<String>,
+    pub state: Option<MaterialState>,
     /// Only materials carrying this tag.
     pub tag: Option<String>,
     /// Only this kind.
-    pub kind: Option<String>,
+    pub kind: Option<MaterialKind>,
 }
 
 /// A rendition as stored.
@@ -104,10 +105,12 @@ pub struct PlaylistFile {
 
 fn material_from_row(r: &sqlx::any::AnyRow) -> StoreResult<MaterialRow> {
     let tags: String = r.try_get("tags")?;
+    let id: String = r.try_get("id")?;
     Ok(MaterialRow {
-        id: r.try_get("id")?,
+        kind: decode(r, "materials", &id, "kind")?,
+        state: decode(r, "materials", &id, "state")?,
+        id,
         sha256: r.try_get("sha256")?,
-        kind: r.try_get("kind")?,
         title: r.try_get("title")?,
         tags: serde_json::from_str(&tags).unwrap_or_default(),
         source: r.try_get("source")?,
@@ -118,7 +121,6 @@ fn material_from_row(r: &sqlx::any::AnyRow) -> StoreResult<MaterialRow> {
         duration_ms: r.try_get("duration_ms")?,
         valid_from: r.try_get("valid_from")?,
         valid_until: r.try_get("valid_until")?,
-        state: r.try_get("state")?,
         uploaded_by: r.try_get("uploaded_by")?,
         uploaded_at: r.try_get("uploaded_at")?,
         decided_by: r.try_get("decided_by")?,
@@ -168,7 +170,7 @@ impl Store {
         )
         .bind(&material.id)
         .bind(&material.sha256)
-        .bind(&material.kind)
+        .bind(material.kind.as_str())
         .bind(&material.title)
         .bind(serde_json::to_string(&material.tags).unwrap_or_else(|_| "[]".to_owned()))
         .bind(&material.source)
@@ -228,8 +230,8 @@ impl Store {
             "SELECT * FROM materials WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR kind = $2) \
              ORDER BY uploaded_at DESC, id",
         )
-        .bind(filter.state.as_deref())
-        .bind(filter.kind.as_deref())
+        .bind(filter.state.map(MaterialState::as_str))
+        .bind(filter.kind.map(StoredWord::as_str))
         .fetch_all(&self.pool)
         .await?;
         let materials = rows
@@ -250,8 +252,8 @@ impl Store {
     pub async fn decide_material(
         &self,
         id: &str,
-        from_state: &str,
-        to_state: &str,
+        from_state: MaterialState,
+        to_state: MaterialState,
         decided_by: &str,
         now: i64,
     ) -> StoreResult<bool> {
@@ -259,11 +261,11 @@ impl Store {
             "UPDATE materials SET state = $1, decided_by = $2, decided_at = $3 \
              WHERE id = $4 AND state = $5",
         )
-        .bind(to_state)
+        .bind(to_state.as_str())
         .bind(decided_by)
         .bind(now)
         .bind(id)
-        .bind(from_state)
+        .bind(from_state.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -435,8 +437,8 @@ pub struct ScheduleRow {
     pub id: String,
     /// Its playlist id.
     pub playlist_id: String,
-    /// `pending`, `approved` or `rejected`.
-    pub state: String,
+    /// Pending, approved or rejected.
+    pub state: ScheduleState,
     /// Who applied the current version.
     pub submitted_by: String,
     /// Who approved or rejected it.
@@ -518,10 +520,11 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get("id")?;
                 Ok(ScheduleRow {
-                    id: r.try_get("id")?,
+                    state: decode(r, "schedules", &id, "state")?,
+                    id,
                     playlist_id: r.try_get("playlist_id")?,
-                    state: r.try_get("state")?,
                     submitted_by: r.try_get("submitted_by")?,
                     decided_by: r.try_get("decided_by")?,
                     decided_at: r.try_get("decided_at")?,
@@ -531,11 +534,12 @@ impl Store {
             .collect()
     }
 
-    /// Moves a pending schedule to `to_state`; false when it was not pending.
+    /// Moves a pending schedule to the state `verdict` leads to; false
+    /// when it was not pending.
     pub async fn decide_schedule(
         &self,
         id: &str,
-        to_state: &str,
+        verdict: Verdict,
         decided_by: &str,
         now: i64,
     ) -> StoreResult<bool> {
@@ -543,13 +547,13 @@ impl Store {
         let done = sqlx::query(
             "UPDATE schedules SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'pending'",
         )
-        .bind(to_state)
+        .bind(verdict.schedule_state().as_str())
         .bind(decided_by)
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 1 && to_state == "approved" {
+        if done.rows_affected() == 1 && verdict == Verdict::Approved {
             // What was approved: the files as they are now, so this version
             // stays on air while a later change to it waits for approval.
             let rows = sqlx::query("SELECT name, text FROM playlist_files ORDER BY name")

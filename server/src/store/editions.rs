@@ -9,6 +9,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
+use super::domain::{decode, EditionState};
 use super::{Store, StoreResult};
 
 /// One imported library edition.
@@ -24,8 +25,8 @@ pub struct EditionRow {
     pub imported_at: i64,
     /// The importing user's id.
     pub imported_by: String,
-    /// `pending`, `current` or `superseded`.
-    pub state: String,
+    /// Pending, current or superseded.
+    pub state: EditionState,
     /// Approver's user id.
     pub approved_by: Option<String>,
     /// Approval (ms).
@@ -48,13 +49,14 @@ pub struct ExpiryReportRow {
 }
 
 fn edition_from_row(r: &sqlx::any::AnyRow) -> StoreResult<EditionRow> {
+    let id: String = r.try_get("id")?;
     Ok(EditionRow {
-        id: r.try_get("id")?,
+        state: decode(r, "editions", &id, "state")?,
+        id,
         publisher: r.try_get("publisher")?,
         issued: r.try_get("issued")?,
         imported_at: r.try_get("imported_at")?,
         imported_by: r.try_get("imported_by")?,
-        state: r.try_get("state")?,
         approved_by: r.try_get("approved_by")?,
         approved_at: r.try_get("approved_at")?,
         superseded_at: r.try_get("superseded_at")?,

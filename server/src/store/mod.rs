@@ -9,6 +9,7 @@
 mod accounts;
 mod compliance;
 mod content;
+mod domain;
 mod editions;
 mod evidence;
 mod fleet;
@@ -24,6 +25,7 @@ pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
+pub use domain::{EditionState, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict};
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, RotationCandidate, ScreenshotRow, StoredRotation};
 pub use fleet::{

@@ -796,7 +796,7 @@ async fn materials_move_through_approval_states_once() {
         let material = MaterialRow {
             id: "m1".to_owned(),
             sha256: "ab".repeat(32),
-            kind: "poster".to_owned(),
+            kind: MaterialKind::Poster,
             title: "防诈骗".to_owned(),
             tags: vec!["investment".to_owned()],
             source: "county pack".to_owned(),
@@ -807,7 +807,7 @@ async fn materials_move_through_approval_states_once() {
             duration_ms: None,
             valid_from: None,
             valid_until: None,
-            state: "pending".to_owned(),
+            state: MaterialState::Pending,
             uploaded_by: "u1".to_owned(),
             uploaded_at: 1,
             decided_by: None,
@@ -816,12 +816,24 @@ async fn materials_move_through_approval_states_once() {
         };
         store.insert_material(&material).await.unwrap();
         assert!(store
-            .decide_material("m1", "pending", "approved", "u2", 5)
+            .decide_material(
+                "m1",
+                MaterialState::Pending,
+                MaterialState::Approved,
+                "u2",
+                5
+            )
             .await
             .unwrap());
         assert!(
             !store
-                .decide_material("m1", "pending", "rejected", "u3", 6)
+                .decide_material(
+                    "m1",
+                    MaterialState::Pending,
+                    MaterialState::Rejected,
+                    "u3",
+                    6
+                )
                 .await
                 .unwrap(),
             "{}",
@@ -838,7 +850,7 @@ async fn materials_move_through_approval_states_once() {
         );
         let filtered = store
             .list_materials(&MaterialFilter {
-                state: Some("approved".to_owned()),
+                state: Some(MaterialState::Approved),
                 tag: Some("investment".to_owned()),
                 kind: None,
             })
@@ -847,13 +859,143 @@ async fn materials_move_through_approval_states_once() {
         assert_eq!(filtered.len(), 1);
         assert!(store
             .list_materials(&MaterialFilter {
-                state: Some("pending".to_owned()),
+                state: Some(MaterialState::Pending),
                 ..Default::default()
             })
             .await
             .unwrap()
             .is_empty());
         assert!(store.retire_material("m1", 9).await.unwrap());
+        db.finish().await;
+    }
+}
+
+/// A stored kind or state no release wrote is an error naming the table,
+/// the row and the word, never a default (an unknown kind once became a
+/// poster on air).
+#[tokio::test]
+async fn a_corrupt_kind_or_state_is_an_error_not_a_poster() {
+    for db in backends().await {
+        let store = &db.store;
+        let material = MaterialRow {
+            id: "m1".to_owned(),
+            sha256: "ab".repeat(32),
+            kind: MaterialKind::Video,
+            title: "防诈骗".to_owned(),
+            tags: vec![],
+            source: "county pack".to_owned(),
+            mime: "video/mp4".to_owned(),
+            size_bytes: 10,
+            width: Some(100),
+            height: Some(50),
+            duration_ms: Some(5_000),
+            valid_from: None,
+            valid_until: None,
+            state: MaterialState::Pending,
+            uploaded_by: "u1".to_owned(),
+            uploaded_at: 1,
+            decided_by: None,
+            decided_at: None,
+            is_warning: true,
+        };
+        store.insert_material(&material).await.unwrap();
+        let stored = store.material("m1").await.unwrap().unwrap();
+        assert_eq!(
+            (stored.kind, stored.state),
+            (MaterialKind::Video, MaterialState::Pending)
+        );
+
+        for (column, word) in [("kind", "banner"), ("state", "Approved")] {
+            sqlx::query(&format!(
+                "UPDATE materials SET {column} = $1 WHERE id = 'm1'"
+            ))
+            .bind(word)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+            for read in [
+                store.material("m1").await.map(|_| ()),
+                store
+                    .list_materials(&MaterialFilter::default())
+                    .await
+                    .map(|_| ()),
+                store.material_by_sha256(&"ab".repeat(32)).await.map(|_| ()),
+            ] {
+                match read {
+                    Err(StoreError::Corrupt { table, detail }) => {
+                        assert_eq!(table, "materials", "{}", db.name);
+                        for named in ["m1", column, word] {
+                            assert!(detail.contains(named), "{detail} names {named}");
+                        }
+                    }
+                    other => panic!("{}: {column} {word:?} read as {other:?}", db.name),
+                }
+            }
+            // Put it back, so the next column is the only corrupt one.
+            let good = if column == "kind" { "video" } else { "pending" };
+            sqlx::query(&format!(
+                "UPDATE materials SET {column} = $1 WHERE id = 'm1'"
+            ))
+            .bind(good)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        db.finish().await;
+    }
+}
+
+/// A schedule's or an edition's state that is none of its words is an
+/// error naming the row, not a schedule silently off air.
+#[tokio::test]
+async fn a_corrupt_schedule_or_edition_state_is_an_error() {
+    for db in backends().await {
+        let store = &db.store;
+        let schedules = [("s1".to_owned(), "p1".to_owned(), "body".to_owned())];
+        store.sync_schedules(&schedules, "u1", 1).await.unwrap();
+        assert!(store
+            .decide_schedule("s1", Verdict::Approved, "u2", 2)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.list_schedules().await.unwrap()[0].state,
+            ScheduleState::Approved
+        );
+        assert!(store
+            .record_edition("e1", "county", "2026-11-23", "u1", 3)
+            .await
+            .unwrap());
+        assert_eq!(
+            store.list_editions().await.unwrap()[0].state,
+            EditionState::Pending
+        );
+
+        for table in ["schedules", "editions"] {
+            sqlx::query(&format!("UPDATE {table} SET state = 'aproved'"))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        match store.list_schedules().await {
+            Err(StoreError::Corrupt { table, detail }) => {
+                assert_eq!(table, "schedules");
+                assert!(
+                    detail.contains("s1") && detail.contains("aproved"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{}: schedules read as {other:?}", db.name),
+        }
+        match store.list_editions().await {
+            Err(StoreError::Corrupt { table, detail }) => {
+                assert_eq!(table, "editions");
+                assert!(
+                    detail.contains("e1") && detail.contains("aproved"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{}: editions read as {other:?}", db.name),
+        }
         db.finish().await;
     }
 }

@@ -15,7 +15,7 @@ use super::render::{language, render, see_other, Frame, LANG_COOKIE};
 use super::words::{self, ScheduleWhen};
 use crate::http::{ApiError, AppState, Principal};
 use crate::i18n::Lang;
-use crate::store::{MaterialFilter, Role, ScreenRow};
+use crate::store::{MaterialFilter, MaterialState, Role, ScreenRow};
 
 /// `?next=` of the login and language routes.
 #[derive(Debug, Deserialize)]
@@ -622,7 +622,7 @@ pub async fn playlists(
         .list_materials(&MaterialFilter::default())
         .await?
         .into_iter()
-        .filter(|m| m.state == "approved" || m.state == "pending")
+        .filter(|m| matches!(m.state, MaterialState::Approved | MaterialState::Pending))
         .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind, "state": m.state}))
         .collect();
     let screens = state.store.list_screens(None).await?;
@@ -683,7 +683,7 @@ pub async fn approvals(
     let frame = Frame::new(&state, &principal, &headers, "/ui/approvals").await?;
     let lang = frame.lang;
     let filter = MaterialFilter {
-        state: Some("pending".into()),
+        state: Some(MaterialState::Pending),
         ..MaterialFilter::default()
     };
     let materials = material_rows(&state, &principal, &filter).await?;
@@ -722,7 +722,7 @@ pub async fn approvals(
         .list_schedules()
         .await?
         .into_iter()
-        .filter(|s| s.state == "pending")
+        .filter(|s| s.state == crate::store::ScheduleState::Pending)
     {
         let own = s.submitted_by == principal.user.id;
         let by = names.get(&s.submitted_by).cloned();
@@ -926,7 +926,7 @@ pub async fn alerts(
         .list_materials(&MaterialFilter::default())
         .await?
         .into_iter()
-        .filter(|m| m.state == "approved")
+        .filter(|m| m.state == MaterialState::Approved)
         .map(|m| json!({"id": m.id, "title": m.title, "kind": m.kind}))
         .collect();
     let screens = state.store.list_screens(None).await?;

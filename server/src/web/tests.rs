@@ -264,7 +264,7 @@ impl Ui {
             .insert_material(&MaterialRow {
                 id: "m1".into(),
                 sha256: media,
-                kind: "poster".into(),
+                kind: crate::store::MaterialKind::Poster,
                 title: HOSTILE.into(),
                 tags: vec![HOSTILE.into()],
                 source: HOSTILE.into(),
@@ -275,7 +275,7 @@ impl Ui {
                 duration_ms: None,
                 valid_from: None,
                 valid_until: None,
-                state: "pending".into(),
+                state: crate::store::MaterialState::Pending,
                 uploaded_by: "editor".into(),
                 uploaded_at: 1,
                 decided_by: None,

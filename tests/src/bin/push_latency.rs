@@ -75,7 +75,11 @@ async fn main() -> anyhow::Result<()> {
         .list_materials(&Default::default())
         .await?
         .into_iter()
-        .find(|m| m.state == "approved" && m.is_warning && m.kind == "poster")
+        .find(|m| {
+            m.state == ledcast_server::store::MaterialState::Approved
+                && m.is_warning
+                && m.kind == ledcast_server::store::MaterialKind::Poster
+        })
         .context("an approved warning poster in the demo")?;
 
     // A raw subscriber on the wall's rotation topic.

@@ -514,7 +514,7 @@ impl Server {
         )
         .await?;
         for schedule in self.running.state.store.list_schedules().await? {
-            if schedule.state == "pending" {
+            if schedule.state == ledcast_server::store::ScheduleState::Pending {
                 let approved = api(
                     &self.base,
                     &self.approver,
