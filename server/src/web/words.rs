@@ -234,9 +234,10 @@ fn cron_words(lang: Lang, text: &str, duration_seconds: i64) -> Option<String> {
 
 /// A playlist item that picks materials by query (`{ tags = [...],
 /// category = "…", kind = "video", newest = N, edition = "current" }`), said
-/// in words: "自动选取：视频，标签 #防诈，最新 3 条". `None` when the item
-/// is not a query (it names a material) or has a part that cannot be said
-/// (the page shows the raw form).
+/// in words ("Picked automatically: video, tagged #fraud, newest 3"; the
+/// Chinese form is checked by `web::tests::playlists_show_thumbnails_…`).
+/// `None` when the item is not a query (it names a material) or has a part
+/// that cannot be said (the page shows the raw form).
 pub fn query_words(lang: Lang, item: &toml::Value) -> Option<String> {
     let table = item.as_table()?;
     if table.contains_key("material") {
