@@ -62,20 +62,15 @@ pub struct Telemetry {
     delivery: Arc<OnceLock<Arc<DeliveryMetrics>>>,
 }
 
-fn http_histogram() -> Histogram {
-    // 1 ms … 16 s.
-    Histogram::new(exponential_buckets(0.001, 2.0, 15))
-}
-
-fn ingest_histogram() -> Histogram {
-    // 1 ms … 16 s.
+/// Buckets from 1 ms to 16 s (requests, ingest groups).
+fn millis_to_seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
 impl Default for Telemetry {
     fn default() -> Telemetry {
         let mut registry = Registry::with_prefix("ledcast");
-        let http: Histograms<HttpLabels> = Family::new_with_constructor(http_histogram);
+        let http: Histograms<HttpLabels> = Family::new_with_constructor(millis_to_seconds);
         registry.register(
             "http_request_duration_seconds",
             "HTTP requests by method, route template and status class",
@@ -116,7 +111,7 @@ impl Default for Telemetry {
             "Handing one signed rotation to the MQTT connection",
             publish.clone(),
         );
-        let ingest: Histograms<IngestLabels> = Family::new_with_constructor(ingest_histogram);
+        let ingest: Histograms<IngestLabels> = Family::new_with_constructor(millis_to_seconds);
         registry.register(
             "ingest_duration_seconds",
             "Verifying, storing and acking one group of agent messages",

@@ -151,6 +151,30 @@ fn rotation(screen_id: &protocol::ScreenId, version: u64, now: i64) -> protocol:
     }
 }
 
+/// Once `delivery` is connected and subscribed: an agent for `screen`
+/// connected and subscribed to its acks, with nothing pending.
+async fn agent_awaiting_acks(
+    url: &str,
+    delivery: &push::Delivery,
+    screen: &protocol::ScreenId,
+) -> (AsyncClient, EventLoop) {
+    for _ in 0..50 {
+        if delivery.is_connected() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
+    let (agent, mut agent_loop) = client(url, &format!("agent-{screen}"), None, 30);
+    wait_connack(&mut agent_loop).await;
+    agent
+        .subscribe(Topic::name(screen, TopicKind::Ack), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+    (agent, agent_loop)
+}
+
 #[allow(clippy::disallowed_methods)]
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -329,21 +353,7 @@ async fn play_ingest_is_idempotent_and_acked_and_strangers_are_dropped() {
         )
         .await
         .unwrap();
-        for _ in 0..50 {
-            if delivery.is_connected() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
-
-        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
-        wait_connack(&mut agent_loop).await;
-        agent
-            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let (agent, mut agent_loop) = agent_awaiting_acks(&url, &delivery, &screen).await;
         let boot = protocol::BootId::from_random([1; 16]);
         let sealed = protocol::seal(&batch(&screen, &boot, 1..=10), &device_key);
         // The same batch twice (a lost ack makes the agent resend).
@@ -466,21 +476,7 @@ async fn a_stopping_server_stores_and_acks_the_batch_it_was_ingesting() {
         })
         .await
         .unwrap();
-        for _ in 0..50 {
-            if delivery.is_connected() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
-
-        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
-        wait_connack(&mut agent_loop).await;
-        agent
-            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let (agent, mut agent_loop) = agent_awaiting_acks(&url, &delivery, &screen).await;
         let boot = protocol::BootId::from_random([2; 16]);
         agent
             .publish(
@@ -544,21 +540,7 @@ async fn absurd_play_records_are_refused_one_by_one_and_the_rest_is_stored() {
         )
         .await
         .unwrap();
-        for _ in 0..50 {
-            if delivery.is_connected() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await; // subscriptions settle
-
-        let (agent, mut agent_loop) = client(&url, &format!("agent-{screen}"), None, 30);
-        wait_connack(&mut agent_loop).await;
-        agent
-            .subscribe(Topic::name(&screen, TopicKind::Ack), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let _ = collect(&mut agent_loop, Duration::from_millis(300)).await;
+        let (agent, mut agent_loop) = agent_awaiting_acks(&url, &delivery, &screen).await;
         let boot = protocol::BootId::from_random([3; 16]);
         // Records 1..=4 are fine; 5 ends before it starts, 6 starts before
         // 1970, and the last one claims seq u64::MAX.

@@ -231,7 +231,7 @@ pub async fn upload(
     let import_error = |e: crate::service::ImportError| match e {
         crate::service::ImportError::Media(e) => refusal(&e),
         crate::service::ImportError::Unplayable(problem) => {
-            let error = ApiError::new(
+            let mut error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "video_unplayable",
                 format!("{} / {}", problem.zh, problem.en),
@@ -241,17 +241,13 @@ pub async fn upload(
                     &[],
                 )
                 .unwrap_or_default(),
-            )
-            .said_as(
+            );
+            error.extra = Some(json!({ "problem": problem }));
+            // said_as adds its sentence beside `problem`.
+            error.said_as(
                 "upload_video_unplayable",
                 json!({ "why_zh": problem.zh, "why_en": problem.en }),
-            );
-            let mut extra = error.extra.clone().unwrap_or_else(|| json!({}));
-            extra["problem"] = json!(problem);
-            ApiError {
-                extra: Some(extra),
-                ..error
-            }
+            )
         }
         crate::service::ImportError::Store(e) => ApiError::from(e),
         crate::service::ImportError::Other(e) => ApiError::internal(&e),
