@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-hardware checks (issue 22), run by hand as root (not yet from .ci/run):
+# Real-hardware checks (issue 22), run as root (.ci/run calls it with --ci):
 #   1. cross builds: the agent for aarch64 (static), armv7 and amd64 (static),
 #      the server for amd64 and arm64 (deploy/cross-build.sh --server);
 #   2. .deb packages with cargo-deb into target/packages/;
