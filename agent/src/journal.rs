@@ -320,6 +320,60 @@ impl Journal {
         self.append(&entry)
     }
 
+    /// Appends records of this run that are already over (each a start
+    /// with its end merged in, as [`Journal::next_batch`] returns them),
+    /// syncing once per segment instead of once per entry. For a run
+    /// replayed after the fact ([`crate::replay`]), never for live plays.
+    pub fn record_finished(&mut self, records: &[PlayRecord]) -> Result<(), JournalError> {
+        let mut pending: Vec<u8> = Vec::new();
+        for record in records {
+            if self
+                .segments
+                .last()
+                .is_some_and(|s| s.starts >= self.limits.segment_records)
+            {
+                self.flush_synced(&mut pending)?;
+                self.roll()?;
+            }
+            let start = frame(&Entry::Start {
+                boot_id: self.boot_id.clone(),
+                record: record.clone(),
+            });
+            let end = record.ended_at.map(|ended_at| {
+                frame(&Entry::End {
+                    boot_id: self.boot_id.clone(),
+                    seq: record.seq,
+                    ended_at,
+                    outcome: record.outcome,
+                    bridge_confirmed: record.bridge.as_ref().map(|b| b.confirmed),
+                })
+            });
+            let boot_id = self.boot_id.clone();
+            if let Some(segment) = self.segments.last_mut() {
+                segment.starts += 1;
+                segment.bytes += (start.len() + end.as_ref().map_or(0, Vec::len)) as u64;
+                note_range(&mut segment.ranges, &boot_id, record.seq);
+            }
+            pending.extend_from_slice(&start);
+            pending.extend(end.into_iter().flatten());
+        }
+        self.flush_synced(&mut pending)
+    }
+
+    /// Writes `bytes` to the active segment and fsyncs it (its size is
+    /// already counted in the segment).
+    fn flush_synced(&mut self, bytes: &mut Vec<u8>) -> Result<(), JournalError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let index = self.segments.last().map_or(0, |s| s.index);
+        let path = segment_path(&self.dir, index);
+        self.active.write_all(bytes).map_err(io_err(&path))?;
+        self.active.sync_data().map_err(io_err(&path))?;
+        bytes.clear();
+        Ok(())
+    }
+
     /// Records an acknowledgement and deletes fully acknowledged segments.
     pub fn ack(&mut self, boot_id: &BootId, upto_seq: u64) -> Result<(), JournalError> {
         if self.acked.get(boot_id).is_some_and(|&a| a >= upto_seq) {

@@ -14,6 +14,8 @@
 //! - [`clock`]: the only place that reads the wall clock.
 //! - [`sim`]: a simulated screen for the fleet bench (real player and MQTT task,
 //!   in-memory cache, no display).
+//! - [`replay`]: a screen's past on the real player and a virtual clock,
+//!   journaled as an offline agent would have (the demo's past week).
 
 pub mod backoff;
 pub mod bridge;
@@ -27,6 +29,7 @@ pub mod identity;
 pub mod journal;
 pub mod link;
 pub mod player;
+pub mod replay;
 pub mod sim;
 
 pub use config::AgentConfig;

@@ -483,7 +483,7 @@
   async function reloadConfirmations(screen) {
     const selector = '.confirmations[data-screen="' + CSS.escape(screen) + '"]';
     let response;
-    try { response = await fetch(location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } }); } catch (e) { return; }
+    try { response = await fetch(location.pathname + location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } }); } catch (e) { return; }
     if (!response.ok) return;
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = $(selector, page);

@@ -266,6 +266,7 @@ async fn office_approver_branch_journey_in_chromium() {
             media: repo_root().join("media"),
             no_agents: false,
             broker_url: None,
+            no_history: false,
         },
         async {
             let _ = stopped.await;
@@ -1068,6 +1069,85 @@ async fn office_approver_branch_journey_in_chromium() {
         text_of(&client, "h1").await.as_deref(),
         Some(zh.text("error_forbidden"))
     );
+    // The demo's first start gave the screens last week through their agents:
+    // the previous week's table is judged, and the branch's clerk confirmed it.
+    client.goto(&format!("{base}/ui/branch")).await.unwrap();
+    client
+        .find(Locator::Css("a.week-previous"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(20, "last week's compliance table", || async {
+        let text = text_of(&client, ".compliance").await?;
+        (!text.contains(zh.text("loading"))).then_some(())
+    })
+    .await;
+    let pills = |status: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .find_all(Locator::Css(&format!(
+                    ".compliance-table td .pill.{status}"
+                )))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let branch_screen_count = store
+        .list_screens(Some(&[BRANCH_SITE.to_owned()]))
+        .await
+        .unwrap()
+        .len();
+    let (compliant, unknown) = (pills("compliant").await, pills("unknown").await);
+    assert_eq!(
+        compliant + unknown + pills("non_compliant").await,
+        branch_screen_count * 7,
+        "a verdict for every screen and day of last week"
+    );
+    // Only the ATM topper's Wednesday (its display was unplugged for an
+    // afternoon) cannot be judged; every other day is proven compliant.
+    assert_eq!(unknown, 1, "one day without full evidence");
+    assert_eq!(compliant, branch_screen_count * 7 - 1);
+    let atm = text_of(
+        &client,
+        &format!(
+            ".confirmations[data-screen=\"{}\"]",
+            demo::history::OUTAGE_SCREEN
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        atm.starts_with(zh.text("js_confirmed_problem"))
+            && atm.contains(demo::history::BRANCH_CLERK)
+            && atm.contains("黑屏"),
+        "the clerk reported the outage: {atm}"
+    );
+    let door = text_of(
+        &client,
+        &format!(".confirmations[data-screen=\"{DOOR_SCREEN}\"]"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        door.starts_with(zh.text("js_confirmed_ok")),
+        "last week confirmed: {door}"
+    );
+    shot(&client, "07b-branch-last-week").await;
+    // And every screen's agent sent a screenshot when asked.
+    let screenshots = client
+        .find_all(Locator::Css("img.led.shot[src*='/screenshots/']"))
+        .await
+        .unwrap();
+    assert_eq!(
+        screenshots.len(),
+        branch_screen_count,
+        "each screen shows its agent's screenshot"
+    );
+
     client.goto(&format!("{base}/ui/branch")).await.unwrap();
     until(20, "the compliance table", || async {
         let text = text_of(&client, ".compliance").await?;

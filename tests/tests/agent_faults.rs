@@ -249,6 +249,7 @@ impl Server {
                 media: repo_root().join("media"),
                 no_agents: true,
                 broker_url,
+                no_history: true,
             },
             async {
                 let _ = stopped.await;

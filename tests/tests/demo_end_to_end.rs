@@ -38,6 +38,7 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
             media: repo_root().join("media"),
             no_agents: false,
             broker_url: None,
+            no_history: true,
         },
         async {
             let _ = stopped.await;
@@ -237,4 +238,139 @@ async fn bridged_door_strip(demo: &demo::Demo) {
     })
     .await
     .expect("the card confirms the loop again");
+}
+
+/// A first start gives every demo screen last week and this week so far,
+/// played by its agent's real player on a shifted clock and sent through the
+/// real MQTT ingest: last week is judged compliant day by day except the
+/// ATM topper's Wednesday (its display was unplugged for an afternoon, so
+/// that day cannot be judged), the ICBC branch's clerk confirmed last week
+/// and reported the outage, and every screen sent a screenshot. A second
+/// start on the same data directory adds no past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_gives_every_screen_a_past_week_through_its_agent() {
+    let data = tempfile::tempdir().unwrap();
+    let args = DemoArgs {
+        data_dir: Some(data.path().to_path_buf()),
+        playlists: repo_root().join("playlists"),
+        media: repo_root().join("media"),
+        no_agents: false,
+        broker_url: None,
+        no_history: false,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let demo = demo::start(args.clone(), async {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("the demo starts");
+    let state = demo.running.state.clone();
+    let screens = state.store.list_screens(None).await.unwrap();
+    let past = demo.past.clone().expect("a first start loads the past");
+    assert_eq!(past.screens, screens.len());
+    assert_eq!(past.confirmations, 4, "the ICBC branch's four screens");
+
+    // Last week, judged from the stored records as the branch page does.
+    let sunday = past.since + chrono::Duration::days(6);
+    let now = state.clock.now().as_millis();
+    let days =
+        ledcast_server::compliance::evaluate::compute(&state, &screens, past.since, sunday, now)
+            .await
+            .unwrap();
+    assert_eq!(days.len(), screens.len() * 7);
+    let not_compliant: Vec<String> = days
+        .iter()
+        .filter(|d| d.day.status != ledcast_server::compliance::Status::Compliant)
+        .map(|d| {
+            format!(
+                "{} {} {:?} {:?}",
+                d.screen_id, d.date, d.day.status, d.day.reasons
+            )
+        })
+        .collect();
+    let wednesday = (past.since + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(not_compliant.len(), 1, "{not_compliant:#?}");
+    assert!(
+        not_compliant[0].starts_with(&format!(
+            "{} {wednesday} Unknown",
+            demo::history::OUTAGE_SCREEN
+        )),
+        "{not_compliant:#?}"
+    );
+    let outage = days
+        .iter()
+        .find(|d| d.screen_id == demo::history::OUTAGE_SCREEN && d.date == wednesday)
+        .unwrap();
+    assert_eq!(outage.day.missing_seconds, 150 * 60, "the 2.5 dark hours");
+
+    // The door strip's past was played by its controller card: bridged, confirmed.
+    let (from, _) = ledcast_server::compliance::day_bounds(chrono_tz::Asia::Shanghai, past.since);
+    let door = state
+        .store
+        .play_records(demo::BRIDGED_SCREEN, from, from + 86_400_000, 50)
+        .await
+        .unwrap();
+    assert!(!door.is_empty());
+    assert!(door.iter().all(|r| r
+        .bridge
+        .as_ref()
+        .is_some_and(|b| b.vendor == "huidu" && b.confirmed)));
+
+    // The branch's confirmations of last week, with the outage reported.
+    let week = ledcast_server::compliance::iso_week_of(past.since);
+    let confirmations = state
+        .store
+        .confirmations(Some(&["icbc-gaogang".to_owned()]), Some(&week), None)
+        .await
+        .unwrap();
+    assert_eq!(confirmations.len(), 4);
+    let problem: Vec<_> = confirmations
+        .iter()
+        .filter(|c| c.verdict == "problem")
+        .collect();
+    assert_eq!(problem.len(), 1);
+    assert_eq!(problem[0].screen_id, demo::history::OUTAGE_SCREEN);
+
+    // Every screen's agent answered the screenshot request.
+    let missing = within(90, async || {
+        let mut missing = Vec::new();
+        for screen in &screens {
+            if state
+                .store
+                .screenshots(&screen.id)
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                missing.push(screen.id.clone());
+            }
+        }
+        missing.is_empty().then_some(())
+    })
+    .await;
+    assert!(missing.is_some(), "a screen sent no screenshot");
+
+    let _ = stop.send(());
+    demo.wait().await.expect("the demo stops cleanly");
+
+    // A second start on the same data directory: the past is not loaded again.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let again = demo::start(args, async {
+        let _ = stopped.await;
+    })
+    .await
+    .expect("the demo starts again");
+    assert!(again.past.is_none());
+    let confirmations = again
+        .running
+        .state
+        .store
+        .confirmations(Some(&["icbc-gaogang".to_owned()]), Some(&week), None)
+        .await
+        .unwrap();
+    assert_eq!(confirmations.len(), 4, "no second set of confirmations");
+    let _ = stop.send(());
+    again.wait().await.expect("the demo stops cleanly");
 }

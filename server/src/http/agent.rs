@@ -340,23 +340,14 @@ pub async fn send_command(
             ))
         }
     };
-    let now = state.clock.now();
     let screen_id = protocol::ScreenId::new(&screen.id).map_err(|e| ApiError::internal(&e))?;
-    let command = protocol::Command {
-        screen_id: screen_id.clone(),
-        command_id: auth::random_hex::<12>(),
-        issued_at: now,
-        expires_at: now.plus_ms(5 * 60_000),
+    let (command, listeners) = crate::events::send_command(
+        &state.events,
+        &state.signing_key,
+        screen_id,
         action,
-    };
-    let envelope = protocol::seal(&command, &state.signing_key);
-    let listeners = state
-        .events
-        .send(crate::events::ServerEvent::Command {
-            screen_id,
-            envelope: std::sync::Arc::new(envelope),
-        })
-        .unwrap_or(0);
+        state.clock.now(),
+    );
     principal
         .audit(
             &state,

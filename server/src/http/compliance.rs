@@ -16,17 +16,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use ledcast_protocol::v1 as protocol;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::{StrictJson, StrictQuery};
 use super::{limited, route, Access, ApiError, AppState, Principal, Route};
-use crate::compliance::{self as calc, ComplianceEntry, DayCompliance, RuleSpec};
+use crate::compliance::evaluate::{self, compute, screen_tz, Confirm};
+use crate::compliance::{self as calc};
 use crate::compliance_report::{self as report, ListedConfirmation, Report};
 use crate::config::Config;
-use crate::store::{ConfirmError, ConfirmationRow, NewConfirmation, ScreenRow};
+use crate::store::{ConfirmError, ConfirmationRow, ScreenRow};
 
 /// The longest date range one request may ask for, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -34,8 +34,6 @@ pub const MAX_RANGE_DAYS: i64 = 62;
 pub const PHOTO_MAX_BYTES: u64 = 15 * 1024 * 1024;
 /// The longest confirmation note, in characters.
 pub const NOTE_MAX_CHARS: usize = 2000;
-/// How many of a screen's newest screenshots a confirmation records.
-pub const EVIDENCE_SCREENSHOTS: usize = 3;
 
 /// This area's routes (merged into [`super::route_table`]).
 pub(crate) fn routes(config: &Config) -> Vec<Route> {
@@ -214,117 +212,6 @@ async fn screens_for(
     Ok(screens)
 }
 
-/// The rules of the applied playlist files, with their targets.
-async fn stored_rules(state: &AppState) -> Result<Vec<ledcast_compiler::model::Rule>, ApiError> {
-    let files = state.store.playlist_files().await?;
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    Ok(ledcast_compiler::parse(&inputs).0.rules)
-}
-
-fn rules_for(rules: &[ledcast_compiler::model::Rule], screen: &ScreenRow) -> Vec<RuleSpec> {
-    rules
-        .iter()
-        .filter(|r| {
-            r.targets
-                .applies_to(&screen.id, &screen.tags, &screen.site_id)
-        })
-        .map(|r| RuleSpec {
-            rule_id: r.id.clone(),
-            max_gap_seconds: r.max_gap_seconds,
-            min_warning_share: r.min_warning_share,
-        })
-        .collect()
-}
-
-fn screen_tz(screen: &ScreenRow) -> Tz {
-    screen.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
-/// Records from this long before opening to this long after closing are read.
-const LOOKBACK_MS: i64 = 60 * 60 * 1000;
-
-/// Compliance of `screens` for every local day in `[from, to]`, at `now`.
-pub async fn compute(
-    state: &AppState,
-    screens: &[ScreenRow],
-    from: NaiveDate,
-    to: NaiveDate,
-    now: i64,
-) -> Result<Vec<ComplianceEntry>, ApiError> {
-    let rules = stored_rules(state).await?;
-    let mut out = Vec::new();
-    for screen in screens {
-        let tz = screen_tz(screen);
-        let applicable = rules_for(&rules, screen);
-        let hours = ledcast_compiler::calendar_text::parse_opening_hours(&screen.opening_hours);
-        let mut date = from;
-        while date <= to {
-            let day = match &hours {
-                Ok(hours) => {
-                    let windows = calc::opening_windows(hours, tz, date);
-                    // Only records around the opening hours matter.
-                    let plays = match (windows.first(), windows.last()) {
-                        (Some(first), Some(last)) => {
-                            state
-                                .store
-                                .compliance_plays(
-                                    &screen.id,
-                                    first.0 - LOOKBACK_MS,
-                                    last.1 + LOOKBACK_MS,
-                                )
-                                .await?
-                        }
-                        _ => Vec::new(),
-                    };
-                    calc::evaluate_day(&windows, &plays, &applicable, now)
-                }
-                Err(problem) => unreadable_hours(&applicable, problem),
-            };
-            out.push(ComplianceEntry {
-                screen_id: screen.id.clone(),
-                site_id: screen.site_id.clone(),
-                date: date.format("%Y-%m-%d").to_string(),
-                day,
-            });
-            date += chrono::Duration::days(1);
-        }
-    }
-    Ok(out)
-}
-
-fn unreadable_hours(rules: &[RuleSpec], problem: &str) -> DayCompliance {
-    DayCompliance {
-        status: calc::Status::Unknown,
-        opening_seconds: 0,
-        online_seconds: 0,
-        missing_seconds: 0,
-        longest_gap_seconds: None,
-        warning_share: None,
-        records: 0,
-        evidence_until: None,
-        received_until: None,
-        rules: rules
-            .iter()
-            .map(|r| calc::RuleOutcome {
-                rule_id: r.rule_id.clone(),
-                max_gap_seconds: r.max_gap_seconds,
-                min_warning_share: r.min_warning_share,
-                holds: None,
-            })
-            .collect(),
-        reasons: vec![calc::Reason {
-            code: "opening_hours_unreadable",
-            message: format!("the screen's opening hours cannot be read: {problem}"),
-            rule_id: None,
-            value: None,
-            limit: None,
-        }],
-    }
-}
-
 /// `GET /api/v1/compliance` query.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -431,12 +318,6 @@ pub struct ConfirmationBody {
     corrects: Option<String>,
 }
 
-fn random_id() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes).map_err(|e| ApiError::internal(&e))?;
-    Ok(format!("cf-{}", hex::encode(bytes)))
-}
-
 /// `POST /api/v1/confirmations`.
 pub async fn create_confirmation(
     State(state): State<AppState>,
@@ -444,7 +325,7 @@ pub async fn create_confirmation(
     StrictJson(body): StrictJson<ConfirmationBody>,
 ) -> Result<Response, ApiError> {
     let screen = principal.screen(&state, &body.screen_id).await?;
-    let (monday, sunday) = parse_week(&body.week)?;
+    let (monday, _) = parse_week(&body.week)?;
     let tz = screen_tz(&screen);
     let now = state.clock.now().as_millis();
     let today = ledcast_compiler::calendar::local_date(tz, now);
@@ -494,55 +375,32 @@ pub async fn create_confirmation(
             ));
         }
     }
-    // The evidence this confirmation is based on, as of now.
-    let days = compute(&state, std::slice::from_ref(&screen), monday, sunday, now).await?;
-    let screenshots: Vec<_> = state
-        .store
-        .screenshots(&screen.id)
-        .await?
-        .into_iter()
-        .take(EVIDENCE_SCREENSHOTS)
-        .map(
-            |s| json!({"sha256": s.sha256, "signed_at": s.signed_at, "received_at": s.received_at}),
-        )
-        .collect();
-    let evidence = json!({
-        "computed_at": now,
-        "compliance": days,
-        "screenshots": screenshots,
-    });
-    let id = random_id()?;
-    let (period_from, _) = calc::day_bounds(tz, monday);
-    let (_, period_until) = calc::day_bounds(tz, sunday);
-    let stored = state
-        .store
-        .add_confirmation(&NewConfirmation {
-            id: &id,
-            screen_id: &screen.id,
-            site_id: &screen.site_id,
+    let stored = evaluate::confirm(
+        &state,
+        &Confirm {
+            screen: &screen,
             week: &body.week,
-            period_from,
-            period_until,
+            monday,
             verdict: &body.verdict,
             note,
             photo_sha256: body.photo_sha256.as_deref(),
             corrects: body.corrects.as_deref(),
-            evidence: &evidence,
-            confirmed_by: &principal.user.id,
-            confirmed_at: now,
-        })
-        .await
-        .map_err(|e| match e {
-            ConfirmError::UnknownCorrected(_) => ApiError::not_found(
-                e.to_string(),
-                "list the week's confirmations with GET /api/v1/confirmations?week=…",
-            ),
-            ConfirmError::AlreadyCorrected { .. } => ApiError::conflict(
-                e.to_string(),
-                "leave `corrects` out to correct the latest entry",
-            ),
-            ConfirmError::Store(e) => ApiError::from(e),
-        })?;
+            by: &principal.user.id,
+            now,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        ConfirmError::UnknownCorrected(_) => ApiError::not_found(
+            e.to_string(),
+            "list the week's confirmations with GET /api/v1/confirmations?week=…",
+        ),
+        ConfirmError::AlreadyCorrected { .. } => ApiError::conflict(
+            e.to_string(),
+            "leave `corrects` out to correct the latest entry",
+        ),
+        ConfirmError::Store(e) => ApiError::from(e),
+    })?;
     principal
         .audit(
             &state,

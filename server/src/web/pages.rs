@@ -958,14 +958,42 @@ fn this_week(now: protocol::Timestamp) -> (String, String, String) {
         .unwrap_or_default()
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
-    let iso = today.iso_week();
-    let monday = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
+    week_of(today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday())))
+}
+
+/// The ISO week starting on `monday`, its Monday and its Sunday.
+fn week_of(monday: chrono::NaiveDate) -> (String, String, String) {
+    let iso = monday.iso_week();
     let sunday = monday + chrono::Days::new(6);
     (
         format!("{}-W{:02}", iso.year(), iso.week()),
         monday.format("%Y-%m-%d").to_string(),
         sunday.format("%Y-%m-%d").to_string(),
     )
+}
+
+/// `?week=2026-W49` on the branch page.
+#[derive(Debug, Deserialize)]
+pub struct WeekQuery {
+    week: Option<String>,
+}
+
+/// The week the branch page shows: the one asked for when it has begun,
+/// else this week; with the weeks before and after it (none after this week).
+fn shown_week(
+    now: protocol::Timestamp,
+    asked: Option<&str>,
+) -> ((String, String, String), String, Option<String>) {
+    let this = this_week(now);
+    let this_monday = chrono::NaiveDate::parse_from_str(&this.1, "%Y-%m-%d").unwrap_or_default();
+    let monday = asked
+        .and_then(crate::compliance::iso_week_days)
+        .map(|(monday, _)| monday)
+        .filter(|monday| *monday <= this_monday)
+        .unwrap_or(this_monday);
+    let previous = week_of(monday - chrono::Days::new(7)).0;
+    let next = (monday < this_monday).then(|| week_of(monday + chrono::Days::new(7)).0);
+    (week_of(monday), previous, next)
 }
 
 /// This week's confirmations by screen, oldest first, as a clerk reads
@@ -1003,19 +1031,22 @@ async fn confirmation_lines(
     Ok(lines)
 }
 
-/// `GET /ui/branch`: a branch user's weekly confirmation page.
+/// `GET /ui/branch`: a branch user's weekly confirmation page, this week
+/// or an earlier one (`?week=2026-W49`).
 pub async fn branch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
+    Query(query): Query<WeekQuery>,
 ) -> Result<Response, ApiError> {
     let frame = Frame::new(&state, &principal, &headers, "/ui/branch").await?;
     let groups = site_groups(&state, &principal, None).await?;
-    let (week, from, to) = this_week(state.clock.now());
+    let ((week, from, to), previous, next) = shown_week(state.clock.now(), query.week.as_deref());
     let confirmations = confirmation_lines(&state, &principal, &frame, &week).await?;
     Ok(frame.render(
         "branch.html",
-        json!({"groups": groups, "week": week, "from": from, "to": to, "confirmations": confirmations}),
+        json!({"groups": groups, "week": week, "from": from, "to": to,
+               "previous_week": previous, "next_week": next, "confirmations": confirmations}),
     ))
 }
 

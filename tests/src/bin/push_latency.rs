@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
             media: root.join("media"),
             no_agents: true,
             broker_url: broker_url.clone(),
+            no_history: true,
         },
         async {
             let _ = stopped.await;

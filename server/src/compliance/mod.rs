@@ -17,6 +17,8 @@ use chrono_tz::Tz;
 use ledcast_compiler::calendar::{self, DaySet, TimeRange};
 use serde::Serialize;
 
+pub mod evaluate;
+
 /// Milliseconds.
 pub type Millis = i64;
 

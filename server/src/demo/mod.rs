@@ -21,6 +21,8 @@ use crate::config::Config;
 use crate::service::{self, Running};
 use crate::store::{NewUser, Role};
 
+pub mod history;
+
 /// Arguments of `ledcast-server demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DemoArgs {
@@ -39,6 +41,10 @@ pub struct DemoArgs {
     /// Use this external broker (e.g. mqtt://127.0.0.1:1883) instead of the embedded one.
     #[arg(long)]
     pub broker_url: Option<String>,
+    /// On a new data directory, do not give the screens a past week of
+    /// plays, confirmations and screenshots (see `demo/history.rs`).
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// Picks `preferred` when it is free, else any free port on the same host.
@@ -90,6 +96,21 @@ pub struct Demo {
     agent_threads: Vec<std::thread::JoinHandle<()>>,
     /// The emulated controller card the bridged door strip drives.
     pub card: Option<ledcast_agent::bridge::emulator::EmulatorServer>,
+    /// What the first start loaded as the screens' past, if it did.
+    pub past: Option<PastLoaded>,
+}
+
+/// The past a first start gave the demo screens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastLoaded {
+    /// Play records the agents sent through ingest.
+    pub records: usize,
+    /// Screens.
+    pub screens: usize,
+    /// The first day (last week's Monday).
+    pub since: chrono::NaiveDate,
+    /// Branch confirmations stored for last week.
+    pub confirmations: usize,
 }
 
 /// The demo screen driven through a vendor bridge (an emulated Huidu card)
@@ -118,7 +139,11 @@ pub async fn run(
     args: DemoArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let embedded_broker = args.broker_url.is_none();
     let demo = start(args, shutdown).await?;
+    for line in port_fallbacks(&demo.running, embedded_broker) {
+        println!("{line}");
+    }
     let file = demo.data_dir.join(ADMIN_PASSWORD_FILE);
     match (&demo.admin_password, demo.admin_created) {
         (Some(password), true) => println!(
@@ -142,6 +167,12 @@ pub async fn run(
         demo.data_dir.display(),
         demo.running.broker_url
     );
+    if let Some(past) = &demo.past {
+        println!(
+            "ledcast demo: first start: the {} screens' past since {} came in through the agents ({} play records), {} branch confirmations of last week",
+            past.screens, past.since, past.records, past.confirmations
+        );
+    }
     if let Some(card) = &demo.card {
         println!(
             "ledcast demo: {BRIDGED_SCREEN} plays through the Huidu bridge on an emulated HD-WF2 card at {} (its state on the screen page)",
@@ -149,6 +180,29 @@ pub async fn run(
         );
     }
     demo.wait().await
+}
+
+/// The ports the demo prefers, and what for.
+const PREFERRED_WEB: &str = "127.0.0.1:8080";
+const PREFERRED_BROKER: &str = "127.0.0.1:1883";
+
+/// One line per preferred port that was taken, saying where the demo went
+/// instead (a silent fallback would leave a newcomer at a dead address).
+fn port_fallbacks(running: &Running, embedded_broker: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let web = running.http_addr.to_string();
+    if web != PREFERRED_WEB {
+        lines.push(format!(
+            "ledcast demo: port 8080 is in use, so the web UI is on http://{web}/ instead"
+        ));
+    }
+    if embedded_broker && !running.broker_url.ends_with(":1883") {
+        lines.push(format!(
+            "ledcast demo: port 1883 is in use (another MQTT broker?), so the embedded broker listens on {} instead",
+            running.broker_url
+        ));
+    }
+    lines
 }
 
 /// Starts the server, loads the demo content and starts the agents.
@@ -177,10 +231,10 @@ pub async fn start(
         data_dir: data_dir.clone(),
         ..Config::default()
     };
-    config.listen = free_or_any("127.0.0.1:8080")
+    config.listen = free_or_any(PREFERRED_WEB)
         .parse::<SocketAddr>()
         .context("demo listen address")?;
-    config.mqtt.embedded_listen = free_or_any("127.0.0.1:1883");
+    config.mqtt.embedded_listen = free_or_any(PREFERRED_BROKER);
     config.mqtt.broker_url = args.broker_url.clone();
 
     let (stop_agents, agents_stopping) = watch::channel(false);
@@ -202,10 +256,32 @@ pub async fn start(
     let admin_password = keep_admin_password(&data_dir, created)?;
     let mut agent_threads = Vec::new();
     let mut card = None;
+    let mut past = None;
     if !args.no_agents {
-        let (threads, bridged) = start_agents(&running, &data_dir, agents_stopping).await?;
+        let history = if admin_created && !args.no_history {
+            println!(
+                "ledcast demo: first start on this data directory: the agents replay the screens' past week and send it (under a minute)"
+            );
+            Some(history::compile(&running.state, running.state.clock.now()).await?)
+        } else {
+            None
+        };
+        let (threads, bridged, expected) =
+            start_agents(&running, &data_dir, agents_stopping, history.as_ref()).await?;
         agent_threads = threads;
         card = bridged;
+        if let Some(history) = history {
+            let state = &running.state;
+            history::wait_delivered(state, &expected, history.from).await?;
+            let confirmations = history::confirm_last_week(state, history.monday).await?;
+            history::ask_for_screenshots(state, &state.store.list_screens(None).await?);
+            past = Some(PastLoaded {
+                records: expected.iter().map(|(_, n)| n).sum(),
+                screens: expected.len(),
+                since: history.monday,
+                confirmations,
+            });
+        }
     }
     Ok(Demo {
         running,
@@ -216,6 +292,7 @@ pub async fn start(
         stop_agents,
         agent_threads,
         card,
+        past,
     })
 }
 
@@ -366,23 +443,52 @@ pub(crate) fn move_sample_to_today(
     Ok((moved, materials))
 }
 
+/// Play records per batch for demo agents sending their past (the default,
+/// 200, suits a live agent; 500 records stay well under the envelope limit).
+const PAST_BATCH_RECORDS: usize = 500;
+
+/// What [`start_agents`] started: the agent threads, the emulated card,
+/// and per screen how many past records its journal holds.
+type Started = (
+    Vec<std::thread::JoinHandle<()>>,
+    Option<ledcast_agent::bridge::emulator::EmulatorServer>,
+    Vec<(String, usize)>,
+);
+
 /// Enrolls one agent per screen through the real API and starts each on
 /// its own thread; [`BRIDGED_SCREEN`]'s agent drives an emulated Huidu card
-/// through the bridge sink. Returns the threads and the card.
+/// through the bridge sink. With `history`, each agent's journal first gets
+/// its screen's replayed past, which the agent sends when it starts.
 async fn start_agents(
     running: &Running,
     data_dir: &Path,
     stopping: watch::Receiver<bool>,
-) -> anyhow::Result<(
-    Vec<std::thread::JoinHandle<()>>,
-    Option<ledcast_agent::bridge::emulator::EmulatorServer>,
-)> {
-    let mut card = None;
+    history: Option<&history::History>,
+) -> anyhow::Result<Started> {
     let state = &running.state;
+    let screens = state.store.list_screens(None).await?;
+    // Every screen's past is replayed at once (each on a blocking thread)
+    // before its agent starts and sends it.
+    let mut replays = Vec::new();
+    if let Some(history) = history {
+        for screen in &screens {
+            let vendor = (screen.id == BRIDGED_SCREEN).then_some("huidu");
+            let agent_dir = data_dir.join("agents").join(&screen.id);
+            replays.push((
+                screen.id.clone(),
+                history.start_journal(state, screen, &agent_dir, vendor)?,
+            ));
+        }
+    }
+    let mut expected = Vec::new();
+    for (screen_id, replay) in replays {
+        expected.push((screen_id, replay.await.context("the replay stopped")??));
+    }
+    let mut card = None;
     let server_url = format!("http://{}", running.http_addr);
     let profiles = state.store.list_profiles().await?;
     let mut threads = Vec::new();
-    for screen in state.store.list_screens(None).await? {
+    for screen in screens {
         let code = auth::generate_enrollment_code();
         let now = state.clock.now().as_millis();
         state
@@ -429,6 +535,10 @@ async fn start_agents(
             ];
             card = Some(server);
         }
+        if history.is_some() {
+            // Back after a week offline: send the backlog in larger batches.
+            config.plays.batch_max_records = PAST_BATCH_RECORDS;
+        }
         let mut stopping = stopping.clone();
         let screen_id = screen.id.clone();
         threads.push(
@@ -456,7 +566,7 @@ async fn start_agents(
         // Stagger start-ups a little so the log reads in order.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok((threads, card))
+    Ok((threads, card, expected))
 }
 
 #[cfg(test)]
