@@ -4,6 +4,7 @@
 //! Entry points: [`service::serve`] (config + shutdown future) and
 //! [`http::app`] (the router, for in-process tests).
 
+pub mod approval;
 pub mod auth;
 pub mod bench;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod contact_sheet;
 pub mod demo;
 pub mod events;
+pub mod expiry;
 pub mod glass;
 pub mod http;
 pub mod i18n;

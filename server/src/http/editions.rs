@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{limited, route, Access, ApiError, AppState, Principal, Route, APPROVE, STAFF};
+use crate::approval::{two_person_rule, Submission};
 use crate::config::Config;
 use crate::packs::{edition_of, EditionView};
 use crate::store::{ApproveOutcome, EditionRow, EditionState, StoredWord};
@@ -407,13 +408,7 @@ pub async fn approve(
         .edition(&id)
         .await?
         .ok_or_else(|| unknown_edition(&id))?;
-    if row.imported_by == principal.user.id {
-        return Err(ApiError::forbidden(
-            "you imported this edition, so you cannot approve it",
-            "ask another approver (two-person rule)",
-        )
-        .said_as("err_two_person", serde_json::json!({})));
-    }
+    two_person_rule(Submission::Edition, &row.imported_by, &principal.user.id)?;
     let now = state.clock.now();
     // The diff is what the audit log records as the reason screens changed.
     let diff = rotation_diff(&state, &id, now)
@@ -881,13 +876,13 @@ valid_until = 2026-12-20
                     .unwrap());
             }
             assert!(
-                crate::http::expiry::produce_if_due(&state, now - 2 * 3_600_000)
+                crate::expiry::produce_if_due(&state, now - 2 * 3_600_000)
                     .await
                     .unwrap()
                     .is_none(),
                 "06:00: not due yet"
             );
-            let report = crate::http::expiry::produce_if_due(&state, now)
+            let report = crate::expiry::produce_if_due(&state, now)
                 .await
                 .unwrap()
                 .expect("due at 08:00");
@@ -895,7 +890,7 @@ valid_until = 2026-12-20
             assert_eq!(report["count"], 1);
             assert_eq!(report["materials"][0]["id"], "soon");
             assert!(
-                crate::http::expiry::produce_if_due(&state, now + 3_600_000)
+                crate::expiry::produce_if_due(&state, now + 3_600_000)
                     .await
                     .unwrap()
                     .is_none(),
@@ -913,7 +908,7 @@ valid_until = 2026-12-20
                     .any(|a| a.action == "report.expiry" && a.target == "2026-11-28"),
                 "{audit:?}"
             );
-            let tomorrow = crate::http::expiry::produce_if_due(&state, now + day)
+            let tomorrow = crate::expiry::produce_if_due(&state, now + day)
                 .await
                 .unwrap()
                 .expect("the next day's report");
@@ -962,7 +957,7 @@ valid_until = 2026-12-20
             String::from_utf8(request).unwrap()
         });
         let now = 1_795_824_000_000; // 2026-11-28 08:00 CST
-        let report = crate::http::expiry::produce_if_due(&state, now)
+        let report = crate::expiry::produce_if_due(&state, now)
             .await
             .unwrap()
             .expect("due");

@@ -146,6 +146,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::approval::OwnSubmission> for ApiError {
+    fn from(refused: crate::approval::OwnSubmission) -> ApiError {
+        ApiError::forbidden(
+            refused.to_string(),
+            "ask another approver (two-person rule)",
+        )
+        .said_as("err_two_person", serde_json::json!({}))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body {

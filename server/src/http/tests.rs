@@ -2533,7 +2533,7 @@ async fn expiring_report_lists_approved_materials_ending_within_the_window() {
             ))
             .await;
         assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-        let (start, end) = super::expiry::window(now, 7);
+        let (start, end) = crate::expiry::window(now, 7);
         let edge = h.state.store.materials_expiring(start, end).await.unwrap();
         assert_eq!(
             edge.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),

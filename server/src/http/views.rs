@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::extract::StrictQuery;
 use super::{ApiError, AppState, Principal};
+use crate::approval::{two_person_rule, Submission};
 use crate::store::{MaterialFilter, StoredWord, Verdict};
 
 /// `GET /api/v1/sites`.
@@ -293,13 +294,11 @@ async fn decide(
         .material(id)
         .await?
         .ok_or_else(|| unknown_material(id))?;
-    if material.uploaded_by == principal.user.id {
-        return Err(ApiError::forbidden(
-            "you uploaded this material, so you cannot approve or reject it",
-            "ask another approver (two-person rule)",
-        )
-        .said_as("err_two_person", serde_json::json!({})));
-    }
+    two_person_rule(
+        Submission::Material,
+        &material.uploaded_by,
+        &principal.user.id,
+    )?;
     let now = state.clock.now().as_millis();
     if !state
         .store
@@ -401,13 +400,11 @@ async fn decide_schedule(
             "list schedules with GET /api/v1/schedules",
         )
     })?;
-    if schedule.submitted_by == principal.user.id {
-        return Err(ApiError::forbidden(
-            "you applied this version of the schedule, so you cannot approve or reject it",
-            "ask another approver (two-person rule)",
-        )
-        .said_as("err_two_person", serde_json::json!({})));
-    }
+    two_person_rule(
+        Submission::Schedule,
+        &schedule.submitted_by,
+        &principal.user.id,
+    )?;
     let now = state.clock.now().as_millis();
     if !state
         .store
