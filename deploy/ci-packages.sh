@@ -12,11 +12,12 @@
 #
 #   deploy/ci-packages.sh        # everything above, release server builds
 #                                # for amd64 and arm64 (about 25 min more)
-#   deploy/ci-packages.sh --ci   # what .ci/run calls: the agents as above; the
-#                                # amd64 server package wraps the debug server
-#                                # `cargo test` built (it checks the packaging:
-#                                # units, users, conffiles, SIGTERM), and no
-#                                # arm64 server build (23 min on 2 cores)
+#   deploy/ci-packages.sh --ci   # what .ci/run calls: the ARM agents as above;
+#                                # the amd64 agent and server packages wrap the
+#                                # debug binaries `cargo test` built (they check
+#                                # the packaging: units, users, conffiles,
+#                                # SIGTERM), and no arm64 server build (23 min
+#                                # on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -50,16 +51,19 @@ trap cleanup EXIT
     http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; echo $? >"$work/debootstrap.rc") &
 debootstrap_pid=$!
 if [ -n "$ci" ]; then
-    log "cross builds (deploy/cross-build.sh: the agents)"
-    time deploy/cross-build.sh
+    log "cross builds (deploy/cross-build.sh: the ARM agents)"
+    time LEDCAST_AGENT_TARGETS="aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf" deploy/cross-build.sh
     [ -x target/debug/ledcast-server ] || cargo build -p ledcast-server
+    [ -x target/debug/ledcast-agent ] || cargo build -p ledcast-agent
 else
     log "cross builds (deploy/cross-build.sh --server)"
     time deploy/cross-build.sh --server
 fi
 
 log "binary sizes"
-for t in aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf x86_64-unknown-linux-musl; do
+agent_targets=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf)
+[ -z "$ci" ] && agent_targets+=(x86_64-unknown-linux-musl)
+for t in "${agent_targets[@]}"; do
     printf 'agent  %-32s %8d KiB\n' "$t" $(( $(stat -c %s "target/$t/agent-release/ledcast-agent") / 1024 ))
 done
 if [ -z "$ci" ]; then
@@ -75,7 +79,11 @@ mkdir -p "$out"
 deb() { # deb PACKAGE PROFILE [TARGET [VARIANT]]
     cargo deb --no-build --no-strip -p "$1" --profile "$2" ${3:+--target "$3"} ${4:+--variant "$4"} -o "$out/" >/dev/null
 }
-deb ledcast-agent agent-release x86_64-unknown-linux-musl
+if [ -n "$ci" ]; then
+    deb ledcast-agent dev
+else
+    deb ledcast-agent agent-release x86_64-unknown-linux-musl
+fi
 deb ledcast-agent agent-release aarch64-unknown-linux-musl
 deb ledcast-agent agent-release armv7-unknown-linux-gnueabihf armhf
 server_arches=(amd64 arm64)

@@ -17,6 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AGENT_TARGETS=(aarch64-unknown-linux-musl armv7-unknown-linux-gnueabihf x86_64-unknown-linux-musl)
+# CI builds only the ARM agents (LEDCAST_AGENT_TARGETS="…"); its amd64
+# package wraps the debug agent `cargo test` built.
+if [ -n "${LEDCAST_AGENT_TARGETS:-}" ]; then read -r -a AGENT_TARGETS <<<"$LEDCAST_AGENT_TARGETS"; fi
 SERVER_TARGETS=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
 # Zig picks the glibc version from a suffix on the target name.
 zig_target() {
