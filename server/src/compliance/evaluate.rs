@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::{self as calc, ComplianceEntry, DayCompliance, RuleSpec};
 use crate::state::AppState;
-use crate::store::{ConfirmError, ConfirmationRow, NewConfirmation, ScreenRow, StoreResult};
+use crate::store::{
+    BranchVerdict, ConfirmError, ConfirmationRow, NewConfirmation, ScreenRow, StoreResult,
+};
 
 /// How many of a screen's newest screenshots a confirmation records.
 pub const EVIDENCE_SCREENSHOTS: usize = 3;
@@ -138,8 +140,8 @@ pub struct Confirm<'a> {
     pub week: &'a str,
     /// Its Monday (the caller parsed `week`).
     pub monday: NaiveDate,
-    /// `ok` or `problem`.
-    pub verdict: &'a str,
+    /// Shown as required, or a problem (with a note).
+    pub verdict: BranchVerdict,
     /// What the branch wrote.
     pub note: &'a str,
     /// A photo uploaded with `POST /api/v1/confirmations/photos`.

@@ -291,7 +291,7 @@ impl Report {
                     self.site_name(&e.site_id),
                     e.screen_id.clone(),
                     self.screen_name(&e.screen_id),
-                    self.t(&format!("verdict_{}", e.verdict)),
+                    self.t(&format!("verdict_{}", e.verdict.as_str())),
                     e.note.clone(),
                     self.input
                         .usernames

@@ -42,7 +42,7 @@ fn input(lang: Lang) -> ReportInput {
         week: "2026-W48".into(),
         period_from: base,
         period_until: base + 7 * 86_400_000,
-        verdict: "problem".into(),
+        verdict: crate::store::BranchVerdict::Problem,
         note: "=HYPERLINK(\"x\") 门口屏幕周二黑屏, \"待修\"".into(),
         photo_sha256: None,
         corrects: None,

@@ -30,7 +30,7 @@ use ledcast_protocol::v1 as protocol;
 
 use crate::compliance::{self as calc, evaluate};
 use crate::state::AppState;
-use crate::store::{NewUser, Role, ScreenRow};
+use crate::store::{BranchVerdict, NewUser, Role, ScreenRow};
 
 /// The demo site's time zone (every demo screen is in Gaogang).
 const ZONE: Tz = chrono_tz::Asia::Shanghai;
@@ -261,11 +261,11 @@ pub async fn confirm_last_week(state: &AppState, monday: NaiveDate) -> anyhow::R
     for screen in &screens {
         let (verdict, note) = if screen.id == OUTAGE_SCREEN {
             (
-                "problem",
+                BranchVerdict::Problem,
                 "周三下午 ATM 顶屏黑屏约两个半小时（信号线松动），已重新接好。",
             )
         } else {
-            ("ok", "")
+            (BranchVerdict::Ok, "")
         };
         evaluate::confirm(
             state,

@@ -26,7 +26,7 @@ use crate::compliance::evaluate::{self, compute, screen_tz, Confirm};
 use crate::compliance::{self as calc};
 use crate::compliance_report::{self as report, ListedConfirmation, Report};
 use crate::config::Config;
-use crate::store::{ConfirmError, ConfirmationRow, ScreenRow};
+use crate::store::{BranchVerdict, ConfirmError, ConfirmationRow, ScreenRow, StoredWord};
 
 /// The longest date range one request may ask for, in days.
 pub const MAX_RANGE_DAYS: i64 = 62;
@@ -335,7 +335,7 @@ pub async fn create_confirmation(
             "confirm a week that has begun",
         ));
     }
-    if !matches!(body.verdict.as_str(), "ok" | "problem") {
+    let Some(verdict) = BranchVerdict::parse(&body.verdict) else {
         return Err(ApiError::bad_request(
             format!(
                 "verdict {:?} is neither \"ok\" nor \"problem\"",
@@ -343,9 +343,9 @@ pub async fn create_confirmation(
             ),
             "send verdict \"ok\" (shown as required) or \"problem\" with a note",
         ));
-    }
+    };
     let note = body.note.trim();
-    if body.verdict == "problem" && note.is_empty() {
+    if verdict == BranchVerdict::Problem && note.is_empty() {
         return Err(ApiError::bad_request(
             "a problem needs a note saying what is wrong",
             "describe the problem in `note`",
@@ -381,7 +381,7 @@ pub async fn create_confirmation(
             screen: &screen,
             week: &body.week,
             monday,
-            verdict: &body.verdict,
+            verdict,
             note,
             photo_sha256: body.photo_sha256.as_deref(),
             corrects: body.corrects.as_deref(),

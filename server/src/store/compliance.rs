@@ -6,7 +6,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Store, StoreError, StoreResult};
+use super::{BranchVerdict, Store, StoreError, StoreResult};
 use crate::compliance::Play;
 
 /// One stored confirmation.
@@ -27,7 +27,7 @@ pub struct ConfirmationRow {
     /// End of the week (ms, exclusive).
     pub period_until: i64,
     /// `ok` or `problem`.
-    pub verdict: String,
+    pub verdict: BranchVerdict,
     /// What the confirmer wrote.
     pub note: String,
     /// An uploaded photo (SHA-256), if any.
@@ -58,7 +58,7 @@ pub struct NewConfirmation<'a> {
     /// Week end (ms).
     pub period_until: i64,
     /// `ok` or `problem`.
-    pub verdict: &'a str,
+    pub verdict: BranchVerdict,
     /// Note.
     pub note: &'a str,
     /// Photo.
@@ -103,15 +103,16 @@ impl From<sqlx::Error> for ConfirmError {
 
 fn confirmation_from_row(r: &sqlx::any::AnyRow) -> StoreResult<ConfirmationRow> {
     let evidence: String = r.try_get("evidence")?;
+    let id: String = r.try_get("id")?;
     Ok(ConfirmationRow {
-        id: r.try_get("id")?,
+        verdict: super::domain::decode(r, "confirmations", &id, "status")?,
+        id,
         seq: r.try_get("seq")?,
         screen_id: r.try_get("screen_id")?,
         site_id: r.try_get("site_id")?,
         week: r.try_get("week")?,
         period_from: r.try_get("period_from")?,
         period_until: r.try_get("period_until")?,
-        verdict: r.try_get("status")?,
         note: r.try_get("note")?,
         photo_sha256: r.try_get("photo_sha256")?,
         corrects: r.try_get("corrects")?,
@@ -219,7 +220,7 @@ impl Store {
         .bind(new.screen_id)
         .bind(new.period_from)
         .bind(new.period_until)
-        .bind(new.verdict)
+        .bind(new.verdict.as_str())
         .bind(new.note)
         .bind(new.evidence.to_string())
         .bind(new.confirmed_by)
@@ -241,7 +242,7 @@ impl Store {
             week: new.week.to_owned(),
             period_from: new.period_from,
             period_until: new.period_until,
-            verdict: new.verdict.to_owned(),
+            verdict: new.verdict,
             note: new.note.to_owned(),
             photo_sha256: new.photo_sha256.map(str::to_owned),
             corrects,
@@ -361,7 +362,7 @@ mod tests {
             week: "2026-W48",
             period_from: 1,
             period_until: 2,
-            verdict: "ok",
+            verdict: BranchVerdict::Ok,
             note: "fine",
             photo_sha256: None,
             corrects,

@@ -1,5 +1,6 @@
 //! The domain's words as types: a material's kind and approval state, a
-//! schedule's and an edition's state, and an approver's verdict.
+//! schedule's and an edition's state, an approver's verdict and a branch's
+//! weekly confirmation verdict.
 //! Each is decoded once, where a row is read ([`decode`]: a word the column
 //! should not hold is [`StoreError::Corrupt`], never a default), written
 //! back and serialised as the same lowercase word, so the JSON API, the
@@ -88,6 +89,34 @@ impl Verdict {
             Self::Approved => "approved",
             Self::Rejected => "rejected",
         }
+    }
+}
+
+/// What a branch confirmed about a screen's week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BranchVerdict {
+    /// The warnings were shown as required.
+    Ok,
+    /// Something was wrong (the note says what).
+    Problem,
+}
+
+impl StoredWord for BranchVerdict {
+    const ALL: &'static [Self] = &[Self::Ok, Self::Problem];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Problem => "problem",
+        }
+    }
+}
+
+impl BranchVerdict {
+    /// The stored word (also [`StoredWord::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StoredWord::as_str(self)
     }
 }
 

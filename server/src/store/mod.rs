@@ -25,7 +25,9 @@ pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
-pub use domain::{EditionState, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict};
+pub use domain::{
+    BranchVerdict, EditionState, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict,
+};
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, RotationCandidate, ScreenshotRow, StoredRotation};
 pub use fleet::{

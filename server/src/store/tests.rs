@@ -1000,6 +1000,34 @@ async fn a_corrupt_schedule_or_edition_state_is_an_error() {
     }
 }
 
+/// A branch confirmation whose stored verdict is neither `ok` nor
+/// `problem` is a read error naming the row, not a silent "ok".
+#[tokio::test]
+async fn a_corrupt_confirmation_verdict_is_an_error() {
+    for db in backends().await {
+        let store = &db.store;
+        sqlx::query(
+            "INSERT INTO confirmations (id, screen_id, period_from, period_until, status, note, \
+             evidence, confirmed_by, confirmed_at, site_id, week, photo_sha256, corrects, seq) \
+             VALUES ('cf-1', 's1', 1, 2, 'okay', '', '{}', 'u1', 3, 'site-a', '2026-W48', NULL, NULL, 1)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        match store.confirmations(None, None, None).await {
+            Err(StoreError::Corrupt { table, detail }) => {
+                assert_eq!(table, "confirmations");
+                assert!(
+                    detail.contains("cf-1") && detail.contains("okay"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{}: confirmations read as {other:?}", db.name),
+        }
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn playlist_files_round_trip_verbatim() {
     for db in backends().await {

@@ -743,7 +743,7 @@ async fn pages_show_names_local_chinese_dates_and_schedules_in_words() {
             week: "2026-W49",
             period_from: now - 36_000_000,
             period_until: now + 6 * 86_400_000,
-            verdict: "ok",
+            verdict: crate::store::BranchVerdict::Ok,
             note: "",
             photo_sha256: None,
             corrects: None,
