@@ -22,7 +22,7 @@ pub fn random_hex<const N: usize>() -> String {
 
 /// The lookup key of a random token.
 pub fn token_sha256(token: &str) -> String {
-    crate::media_store::sha256_hex(token.as_bytes())
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 /// Hashes a password with argon2id (default parameters, random salt).

@@ -8,15 +8,12 @@
 //! This is the only place the compiler's inputs come from files; the
 //! compiler itself is pure. It does not sign, store or publish anything.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use chrono::NaiveDateTime;
 use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
-
-/// The file under `--dir` that lists the demo materials (not a playlist file).
-pub const MATERIALS_FILE: &str = "materials.toml";
 
 /// Arguments of `ledcast-server compile`.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,23 +37,6 @@ pub struct CompileArgs {
     /// Horizon in hours.
     #[arg(long, default_value_t = 48)]
     pub horizon_hours: i64,
-}
-
-/// Reads every `*.toml` in `dir` (sorted by name) as `(display name, text)`.
-pub fn read_dir_texts(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading playlist directory {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    let mut out = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        out.push((path.display().to_string(), text));
-    }
-    Ok(out)
 }
 
 fn parse_at(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<protocol::Timestamp> {

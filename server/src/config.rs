@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::push::MqttConfig;
-
 /// The whole `ledcast.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -222,6 +220,37 @@ impl Config {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("ledcast.db").display()
             ),
+        }
+    }
+}
+
+/// `[mqtt]` section of the server configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// External broker URL (`mqtt://host:1883`, `mqtts://host:8883`); unset = embedded broker.
+    pub broker_url: Option<String>,
+    /// Where the embedded broker listens.
+    pub embedded_listen: String,
+    /// Broker user name of the server's own client (external broker).
+    pub username: Option<String>,
+    /// Broker password of the server's own client (external broker).
+    pub password: Option<String>,
+    /// Broker URL handed to agents at enrollment; defaults to the one the server uses.
+    pub agent_broker_url: Option<String>,
+    /// A screen offline longer than this raises an alert.
+    pub offline_alert_seconds: u64,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            broker_url: None,
+            embedded_listen: "127.0.0.1:1883".to_owned(),
+            username: None,
+            password: None,
+            agent_broker_url: None,
+            offline_alert_seconds: 600,
         }
     }
 }

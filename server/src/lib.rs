@@ -14,6 +14,7 @@ pub mod compliance_report;
 pub mod config;
 pub mod contact_sheet;
 pub mod demo;
+pub mod digest;
 pub mod events;
 pub mod expiry;
 pub mod glass;

@@ -11,10 +11,7 @@ use ledcast_protocol::v1 as protocol;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-/// SHA-256 of `bytes` as 64 lowercase hex digits.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+use crate::digest::sha256_hex;
 
 /// A directory of files named by their SHA-256, optionally kept in the
 /// database too (`[replicas]`, issue 21): then every file written is also

@@ -193,7 +193,7 @@ async fn import_entry(
             })
         }
     };
-    let sha256 = crate::media_store::sha256_hex(&ingested.bytes);
+    let sha256 = crate::digest::sha256_hex(&ingested.bytes);
     if state.store.material_by_sha256(&sha256).await?.is_some() {
         return Ok(ImportOutcome::Duplicate { sha256 });
     }

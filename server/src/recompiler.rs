@@ -24,8 +24,8 @@ use ledcast_protocol::v1 as protocol;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::digest::sha256_hex;
 use crate::events::ServerEvent;
-use crate::media_store::sha256_hex;
 use crate::state::AppState;
 use crate::store::RotationCandidate;
 

@@ -12,8 +12,9 @@ use ledcast_protocol::v1 as protocol;
 use tokio::sync::broadcast;
 
 use crate::config::Config;
+use crate::digest::sha256_hex;
 use crate::events::EVENT_CHANNEL_CAPACITY;
-use crate::media_store::{sha256_hex, ContentStore};
+use crate::media_store::ContentStore;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -851,7 +852,7 @@ pub async fn import_materials_file(
 }
 
 fn compile_cmd_materials_name() -> &'static str {
-    crate::compile_cmd::MATERIALS_FILE
+    crate::site_files::MATERIALS_FILE
 }
 
 /// The `*.toml` files of a playlists directory, except `materials.toml`.
@@ -862,7 +863,7 @@ pub fn read_playlist_dir(dir: &std::path::Path) -> anyhow::Result<Vec<crate::sto
         let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
-        if !name.ends_with(".toml") || name == crate::compile_cmd::MATERIALS_FILE {
+        if !name.ends_with(".toml") || name == crate::site_files::MATERIALS_FILE {
             continue;
         }
         let text = std::fs::read_to_string(&path)

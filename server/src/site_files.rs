@@ -16,6 +16,26 @@ use ledcast_protocol::v1 as protocol;
 
 use crate::legibility::{render_profile, Problem, RenditionFacts};
 
+/// The file under `--dir` that lists the demo materials (not a playlist file).
+pub const MATERIALS_FILE: &str = "materials.toml";
+
+/// Reads every `*.toml` in `dir` (sorted by name) as `(display name, text)`.
+pub fn read_dir_texts(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading playlist directory {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        out.push((path.display().to_string(), text));
+    }
+    Ok(out)
+}
+
 /// The site, compiled inputs and rendered media.
 pub struct SiteFiles {
     /// The parsed playlist model.
@@ -40,11 +60,11 @@ pub struct SiteFiles {
 /// materials) and the files it names under `media_dir`, and renders every
 /// material for every profile.
 pub fn load(playlists_dir: &Path, media_dir: &Path) -> anyhow::Result<SiteFiles> {
-    let texts = crate::compile_cmd::read_dir_texts(playlists_dir)?;
+    let texts = read_dir_texts(playlists_dir)?;
     let (materials, playlist_files): (Vec<_>, Vec<_>) = texts.iter().partition(|(name, _)| {
         Path::new(name)
             .file_name()
-            .is_some_and(|f| f == crate::compile_cmd::MATERIALS_FILE)
+            .is_some_and(|f| f == MATERIALS_FILE)
     });
     if playlist_files.is_empty() {
         anyhow::bail!("no playlist *.toml files in {}", playlists_dir.display());

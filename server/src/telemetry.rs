@@ -1,7 +1,8 @@
 //! What `/metrics` reports, kept by `prometheus-client`: counters, and
 //! latency histograms for HTTP requests (by route template, not by id),
 //! recompiles, rotation publishes and ingest groups. Delivery's own
-//! counters (`push::DeliveryMetrics`) are read at each scrape.
+//! counters (any [`CounterSource`]: `push::DeliveryMetrics`) are read at
+//! each scrape.
 //!
 //! Bottom layer: it knows nothing of HTTP handlers or the store; they
 //! record into it.
@@ -16,7 +17,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::push::DeliveryMetrics;
+/// Counters kept elsewhere (delivery's atomics), read at each scrape.
+pub trait CounterSource: Send + Sync + std::fmt::Debug {
+    /// Every counter as `(name, help, value)`.
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)>;
+}
 
 /// One HTTP request's labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,7 +64,7 @@ pub struct Telemetry {
     /// Storing and acking one group of agent messages, seconds.
     pub ingest: Histograms<IngestLabels>,
     /// Delivery's counters, once delivery runs.
-    delivery: Arc<OnceLock<Arc<DeliveryMetrics>>>,
+    delivery: Arc<OnceLock<Arc<dyn CounterSource>>>,
 }
 
 /// Buckets from 1 ms to 16 s (requests, ingest groups).
@@ -117,7 +122,7 @@ impl Default for Telemetry {
             "Verifying, storing and acking one group of agent messages",
             ingest.clone(),
         );
-        let delivery: Arc<OnceLock<Arc<DeliveryMetrics>>> = Arc::default();
+        let delivery: Arc<OnceLock<Arc<dyn CounterSource>>> = Arc::default();
         registry.register_collector(Box::new(DeliveryCollector(delivery.clone())));
         Telemetry {
             registry,
@@ -136,7 +141,7 @@ impl Default for Telemetry {
 
 impl Telemetry {
     /// Reports `metrics` from now on (the first delivery of the process).
-    pub fn watch_delivery(&self, metrics: Arc<DeliveryMetrics>) {
+    pub fn watch_delivery(&self, metrics: Arc<dyn CounterSource>) {
         let _ = self.delivery.set(metrics);
     }
 
@@ -169,7 +174,7 @@ impl Telemetry {
 
 /// Delivery's atomics, read at each scrape.
 #[derive(Debug)]
-struct DeliveryCollector(Arc<OnceLock<Arc<DeliveryMetrics>>>);
+struct DeliveryCollector(Arc<OnceLock<Arc<dyn CounterSource>>>);
 
 impl Collector for DeliveryCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

@@ -1,6 +1,7 @@
 //! `ledcast-server demo` as a newcomer meets it: started outside the
-//! repository root it says in one line what to do (no backtrace, even with
-//! RUST_BACKTRACE=1), and a restart on the same data directory prints the
+//! repository root it finds its sample site and says where; a site that is
+//! nowhere is one line saying what to do (no backtrace, even with
+//! RUST_BACKTRACE=1); and a restart on the same data directory prints the
 //! admin password that still works instead of a new one that does not.
 
 use std::io::{BufRead, BufReader};
@@ -21,20 +22,60 @@ fn repo_root() -> &'static Path {
 }
 
 #[test]
-fn outside_the_repository_the_demo_says_in_one_line_what_to_do() {
+fn a_site_that_is_nowhere_is_one_line_saying_what_to_do() {
     let elsewhere = tempfile::tempdir().unwrap();
-    let output = demo().current_dir(elsewhere.path()).output().unwrap();
+    let nowhere = elsewhere.path().join("nowhere");
+    let output = demo()
+        .arg("--playlists")
+        .arg(&nowhere)
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(
-        lines[0].starts_with("ledcast demo: no demo site at playlists: run `ledcast-server demo` from the repository root"),
+        lines[0].starts_with(&format!(
+            "ledcast demo: no demo site at {}: run `ledcast-server demo` from the repository root",
+            nowhere.display()
+        )),
         "{stderr}"
     );
     assert!(lines[0].contains("--playlists DIR --media DIR"), "{stderr}");
     assert!(!stderr.contains("backtrace") && !stderr.contains("Error:"));
     // Nothing was created where it was started.
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn from_any_directory_the_demo_finds_its_sample_site_and_says_where() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = demo()
+        .arg("--no-agents")
+        .arg("--data-dir")
+        .arg(data.path())
+        .current_dir(elsewhere.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| !l.contains("user admin"))
+        .collect();
+    let repo = repo_root().canonicalize().unwrap();
+    for name in ["playlists", "media"] {
+        let said = format!(
+            "ledcast demo: no {name}/ here, so the sample {name} from {}",
+            repo.join(name).display()
+        );
+        assert!(lines.contains(&said), "{lines:?}");
+    }
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
 

@@ -328,7 +328,7 @@ async fn the_first_start_gives_every_screen_a_past_week_through_its_agent() {
     assert_eq!(confirmations.len(), 4);
     let problem: Vec<_> = confirmations
         .iter()
-        .filter(|c| c.verdict == "problem")
+        .filter(|c| c.verdict == ledcast_server::store::BranchVerdict::Problem)
         .collect();
     assert_eq!(problem.len(), 1);
     assert_eq!(problem[0].screen_id, demo::history::OUTAGE_SCREEN);

@@ -54,11 +54,11 @@ fn profiles() -> Vec<(RenderProfile, Fit)> {
 /// `playlists_dir`), 15 timed passes after a warm-up; returns the line
 /// `media texts: texts=… profiles=… renditions=… ms=…` (median per pass).
 pub fn texts_line(playlists_dir: &Path) -> anyhow::Result<String> {
-    let texts = crate::compile_cmd::read_dir_texts(playlists_dir)?;
+    let texts = crate::site_files::read_dir_texts(playlists_dir)?;
     let (materials, playlist_files): (Vec<_>, Vec<_>) = texts.iter().partition(|(name, _)| {
         Path::new(name)
             .file_name()
-            .is_some_and(|f| f == crate::compile_cmd::MATERIALS_FILE)
+            .is_some_and(|f| f == crate::site_files::MATERIALS_FILE)
     });
     let inputs: Vec<(&str, &str)> = playlist_files
         .iter()

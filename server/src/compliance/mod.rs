@@ -26,23 +26,8 @@ pub type Millis = i64;
 /// agent's switch from one item to the next is not instantaneous).
 pub const SLACK_MS: Millis = 2_000;
 
-/// One play record, as compliance needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Play {
-    /// When it went on screen (agent clock, ms).
-    pub started_at: Millis,
-    /// When it left the screen (`None`: the agent died while showing it).
-    pub ended_at: Option<Millis>,
-    /// Whether it was an anti-fraud warning.
-    pub is_warning: bool,
-    /// The agent distrusted its clock; such records are not evidence.
-    pub clock_suspect: bool,
-    /// A controller card played it through a vendor bridge and did not
-    /// confirm the loop for the record's whole time; such time is unproven.
-    pub bridge_unconfirmed: bool,
-    /// When the server received it (ms).
-    pub received_at: Millis,
-}
+/// One play record, as compliance needs it (the store reads them so).
+pub use crate::store::Play;
 
 /// A compliance rule that applies to a screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -210,11 +210,9 @@ pub async fn start(
     args: DemoArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Demo> {
-    for dir in [&args.playlists, &args.media] {
-        if !dir.is_dir() {
-            return Err(no_demo_site(dir).into());
-        }
-    }
+    let mut args = args;
+    args.playlists = find_sample(&args.playlists, "playlists")?;
+    args.media = find_sample(&args.media, "media")?;
     let data_dir = match &args.data_dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("ledcast-demo-{}", auth::random_hex::<4>())),
@@ -223,7 +221,7 @@ pub async fn start(
         .with_context(|| format!("creating the demo data directory {}", data_dir.display()))?;
     let playlists = service::read_playlist_dir(&args.playlists)
         .with_context(|| "run the demo from the repository root, or pass --playlists".to_owned())?;
-    let materials_path = args.playlists.join(crate::compile_cmd::MATERIALS_FILE);
+    let materials_path = args.playlists.join(crate::site_files::MATERIALS_FILE);
     let materials_toml = std::fs::read_to_string(&materials_path)
         .with_context(|| format!("reading {}", materials_path.display()))?;
 
@@ -294,6 +292,40 @@ pub async fn start(
         card,
         past,
     })
+}
+
+/// Where the sample `name` (`playlists` or `media`) is: `dir` when it is
+/// there; for the default relative `dir`, else next to the binary (`DIR/`
+/// or `../share/ledcast/DIR/` beside it) or in the repository the binary
+/// was built from, so the demo runs from any directory. Says on stdout
+/// which one it took when it is not `dir`.
+fn find_sample(dir: &Path, name: &str) -> Result<PathBuf, NoDemoSite> {
+    if dir.is_dir() {
+        return Ok(dir.to_path_buf());
+    }
+    if dir != Path::new(name) {
+        return Err(no_demo_site(dir));
+    }
+    let mut candidates = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(exe_dir.join(name));
+        candidates.push(exe_dir.join("../share/ledcast").join(name));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name));
+    match candidates.into_iter().find(|c| c.is_dir()) {
+        Some(found) => {
+            let found = found.canonicalize().unwrap_or(found);
+            println!(
+                "ledcast demo: no {name}/ here, so the sample {name} from {}",
+                found.display()
+            );
+            Ok(found)
+        }
+        None => Err(no_demo_site(dir)),
+    }
 }
 
 /// The refusal for a missing `dir`, naming the repository this binary was

@@ -71,8 +71,8 @@ pub async fn create_enrollment(
         .into_response())
 }
 
-/// The broker URL handed to agents (see `crate::push::MqttConfig`).
-pub fn agent_broker_url(mqtt: &crate::push::MqttConfig) -> String {
+/// The broker URL handed to agents (see `crate::config::MqttConfig`).
+pub fn agent_broker_url(mqtt: &crate::config::MqttConfig) -> String {
     mqtt.agent_broker_url
         .clone()
         .or_else(|| mqtt.broker_url.clone())

@@ -44,7 +44,7 @@ pub async fn apply(
         let ok = file.name.ends_with(".toml")
             && !file.name.contains(['/', '\\'])
             && file.name.len() <= 100
-            && file.name != crate::compile_cmd::MATERIALS_FILE;
+            && file.name != crate::site_files::MATERIALS_FILE;
         if !ok {
             return Err(ApiError::bad_request(
                 format!("file name {:?} is not a playlist file", file.name),

@@ -130,7 +130,7 @@ pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<
 }
 
 fn etag_of(body: &[u8]) -> String {
-    format!("\"{}\"", &crate::media_store::sha256_hex(body)[..32])
+    format!("\"{}\"", &crate::digest::sha256_hex(body)[..32])
 }
 
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {

@@ -85,9 +85,9 @@ pub struct DeliveryMetrics {
     pub connects: AtomicU64,
 }
 
-impl DeliveryMetrics {
+impl crate::telemetry::CounterSource for DeliveryMetrics {
     /// Every counter as `(name, help, value)`, for `/metrics`.
-    pub fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         vec![
             (

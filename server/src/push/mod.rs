@@ -23,7 +23,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use ledcast_protocol::v1 as protocol;
-use serde::{Deserialize, Serialize};
 
 pub use broker::{
     device_may_publish, device_may_subscribe, start_embedded_broker, BrokerAuth, BrokerError,
@@ -34,37 +33,6 @@ pub use link::{
     PLAYS_CLIENTS,
 };
 pub use server_glue::{broker_auth, prepare, run, Prepared, SERVER_BROKER_USERNAME};
-
-/// `[mqtt]` section of the server configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// External broker URL (`mqtt://host:1883`, `mqtts://host:8883`); unset = embedded broker.
-    pub broker_url: Option<String>,
-    /// Where the embedded broker listens.
-    pub embedded_listen: String,
-    /// Broker user name of the server's own client (external broker).
-    pub username: Option<String>,
-    /// Broker password of the server's own client (external broker).
-    pub password: Option<String>,
-    /// Broker URL handed to agents at enrollment; defaults to the one the server uses.
-    pub agent_broker_url: Option<String>,
-    /// A screen offline longer than this raises an alert.
-    pub offline_alert_seconds: u64,
-}
-
-impl Default for MqttConfig {
-    fn default() -> Self {
-        MqttConfig {
-            broker_url: None,
-            embedded_listen: "127.0.0.1:1883".to_owned(),
-            username: None,
-            password: None,
-            agent_broker_url: None,
-            offline_alert_seconds: 600,
-        }
-    }
-}
 
 /// A boxed, sendable future (the store seam is object-safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -189,7 +189,7 @@ pub struct BrokerConfigReport {
 /// line, so re-enrollment drops the old credentials.
 pub async fn write_from_store(
     store: &crate::store::Store,
-    mqtt: &super::MqttConfig,
+    mqtt: &crate::config::MqttConfig,
     out: &Path,
     listener: &str,
     extra_server_users: &[String],

@@ -17,9 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use super::presence::{next_step, PresencePolicy, Reported, Step};
-use super::{
-    link, BoxFuture, BrokerAuth, BrokerLogin, Delivery, DeliveryOptions, EmbeddedBroker, MqttConfig,
-};
+use super::{link, BoxFuture, BrokerAuth, BrokerLogin, Delivery, DeliveryOptions, EmbeddedBroker};
 use crate::events::ServerEvent;
 use crate::state::AppState;
 use crate::store::Store;
@@ -51,7 +49,7 @@ impl Prepared {
 
 /// Starts the embedded broker unless `mqtt.broker_url` names an external
 /// one, and rewrites `mqtt.embedded_listen` to the real bound address.
-pub fn prepare(mqtt: &mut MqttConfig) -> anyhow::Result<Prepared> {
+pub fn prepare(mqtt: &mut crate::config::MqttConfig) -> anyhow::Result<Prepared> {
     let store_cell: Arc<OnceLock<Store>> = Arc::default();
     let server_password = crate::auth::random_hex::<24>();
     if mqtt.broker_url.is_some() {

@@ -7,7 +7,24 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{BranchVerdict, Store, StoreError, StoreResult};
-use crate::compliance::Play;
+
+/// One play record, as compliance needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Play {
+    /// When it went on screen (agent clock, ms).
+    pub started_at: i64,
+    /// When it left the screen (`None`: the agent died while showing it).
+    pub ended_at: Option<i64>,
+    /// Whether it was an anti-fraud warning.
+    pub is_warning: bool,
+    /// The agent distrusted its clock; such records are not evidence.
+    pub clock_suspect: bool,
+    /// A controller card played it through a vendor bridge and did not
+    /// confirm the loop for the record's whole time; such time is unproven.
+    pub bridge_unconfirmed: bool,
+    /// When the server received it (ms).
+    pub received_at: i64,
+}
 
 /// One stored confirmation.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -328,7 +328,7 @@ impl Store {
                 None => 1,
             };
             let envelope = make_envelope(i, next_version);
-            let envelope_sha256 = crate::media_store::sha256_hex(&envelope);
+            let envelope_sha256 = crate::digest::sha256_hex(&envelope);
             stored.push((
                 i,
                 StoredRotation {

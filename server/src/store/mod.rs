@@ -21,7 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRow, AuditEntry, NewUser, Role, SessionRow, UserRow};
-pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation};
+pub use compliance::{ConfirmError, ConfirmationRow, NewConfirmation, Play};
 pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };

@@ -338,7 +338,7 @@ async fn rotation_versions_increase_only_when_content_changes() {
         );
         assert_eq!(
             latest.envelope_sha256,
-            crate::media_store::sha256_hex(b"envelope-v3")
+            crate::digest::sha256_hex(b"envelope-v3")
         );
         let all = store.latest_rotations().await.unwrap();
         let summary: Vec<_> = all
