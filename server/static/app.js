@@ -168,7 +168,7 @@
         if (xhr.status >= 200 && xhr.status < 300) {
           bar.value = 100;
           item.classList.add("done");
-          status.textContent = msg("upload_done", { id: data.material.id });
+          status.textContent = msg("upload_done", { title: data.material.title });
           const link = el("a", { href: "/ui/materials/" + encodeURIComponent(data.material.id), text: data.material.title });
           item.append(" ", link);
         } else if (data && data.error === "duplicate" && data.existing) {

@@ -535,6 +535,13 @@ async fn office_approver_branch_journey_in_chromium() {
         !refusal.contains("the PNG file"),
         "the developer's English detail is not shown to the clerk: {refusal}"
     );
+    // An upload that went through is named by its title, not its id.
+    let uploads = text_of(&client, "#uploads").await.unwrap();
+    assert!(
+        uploads.contains(&zh.text("js_upload_done").replace("{title}", "反诈海报A")),
+        "{uploads}"
+    );
+    assert!(!uploads.contains("（m-"), "no material ids: {uploads}");
     client
         .find(Locator::Id("text-title"))
         .await
