@@ -706,3 +706,14 @@ async fn add_api_alerts(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiles_happen_on_the_hour() {
+        let t = protocol::Timestamp(1_796_004_000_000 + 59 * 60_000 + 999);
+        assert_eq!(compile_instant(t), protocol::Timestamp(1_796_004_000_000));
+    }
+}
