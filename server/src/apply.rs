@@ -9,7 +9,8 @@ use crate::media_store::sha256_hex;
 use crate::state::AppState;
 
 use crate::materials::ensure_renditions;
-use crate::recompiler::{catalog, compile_instant, recompile};
+use crate::recompiler::model::catalog;
+use crate::recompiler::{compile_instant, recompile};
 
 /// One file's change in an apply.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -283,7 +283,7 @@ pub async fn material_report(
 ) -> anyhow::Result<Vec<ProfileLegibility>> {
     let profiles = state.store.list_profiles().await?;
     let screens = state.store.list_screens(None).await?;
-    let model = crate::recompiler::stored_model(state, crate::clock::now())
+    let model = crate::recompiler::model::stored_model(state, crate::clock::now())
         .await?
         .map(|(m, _)| m);
     let renditions: Vec<crate::store::RenditionRow> = state

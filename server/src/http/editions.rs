@@ -298,9 +298,9 @@ pub async fn rotation_diff(
     let stored = EditionView::stored(state).await?;
     let supersedes = stored.current.clone().filter(|c| c != edition);
     let after_view = stored.clone().approving(edition, now.as_millis());
-    let model = crate::recompiler::stored_model(state, now).await?;
-    let before_catalog = crate::recompiler::catalog_with(state, &stored).await?;
-    let after_catalog = crate::recompiler::catalog_with(state, &after_view).await?;
+    let model = crate::recompiler::model::stored_model(state, now).await?;
+    let before_catalog = crate::recompiler::model::catalog_with(state, &stored).await?;
+    let after_catalog = crate::recompiler::model::catalog_with(state, &after_view).await?;
     let (before, after, compiled) = match &model {
         None => (BTreeMap::new(), BTreeMap::new(), 0),
         Some((model, _)) => {
@@ -778,7 +778,7 @@ valid_until = 2026-12-20
 
             // Superseded materials retire everywhere: even a playlist naming
             // one directly no longer gets it, from the instant of supersession.
-            let catalog = crate::recompiler::catalog(&state).await.unwrap();
+            let catalog = crate::recompiler::model::catalog(&state).await.unwrap();
             assert_eq!(catalog.current_edition(), Some("gaogang-2026-W49"));
             let old = catalog.get("gaogang-2026-W48-001").unwrap();
             assert_eq!(old.valid_until, w48.superseded_at);
