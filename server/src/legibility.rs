@@ -208,7 +208,7 @@ fn mismatch_params(mismatch: &compiler::model::VideoMismatch) -> Vec<(&'static s
 }
 
 /// The render target for a compiler profile (the same mapping as the
-/// stored profile rows: see `service::render_profile`).
+/// stored profile rows: see `materials::render_profile`).
 pub fn render_profile(profile: &compiler::model::Profile) -> ledcast_media::RenderProfile {
     ledcast_media::RenderProfile {
         width: profile.width,
@@ -283,7 +283,7 @@ pub async fn material_report(
 ) -> anyhow::Result<Vec<ProfileLegibility>> {
     let profiles = state.store.list_profiles().await?;
     let screens = state.store.list_screens(None).await?;
-    let model = crate::service::stored_model(state, crate::clock::now())
+    let model = crate::recompiler::model::stored_model(state, crate::clock::now())
         .await?
         .map(|(m, _)| m);
     let renditions: Vec<crate::store::RenditionRow> = state

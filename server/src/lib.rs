@@ -4,6 +4,7 @@
 //! Entry points: [`service::serve`] (config + shutdown future) and
 //! [`http::app`] (the router, for in-process tests).
 
+pub mod apply;
 pub mod approval;
 pub mod auth;
 pub mod bench;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod i18n;
 pub mod keys;
 pub mod legibility;
+pub mod materials;
 pub mod media_store;
 pub mod packs;
 pub mod push;

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use ledcast_server::compile_cmd::CompileArgs;
 use ledcast_server::config::Config;
 use ledcast_server::store::{NewUser, Role};
-use ledcast_server::{auth, bench, compile_cmd, service};
+use ledcast_server::{apply, auth, bench, compile_cmd, materials, service};
 
 /// ledcast central server: compiles playlists into signed per-screen
 /// rotations, serves media and the web UI, and pushes rotations to LED agents
@@ -472,10 +472,10 @@ fn main() -> anyhow::Result<()> {
             dry_run,
         } => {
             let config = config.load()?;
-            let files = service::read_playlist_dir(&dir)?;
+            let files = apply::read_playlist_dir(&dir)?;
             runtime()?.block_on(async {
                 let state = service::build_state(config, String::new()).await?;
-                let outcome = service::apply_files(&state, &files, "cli", dry_run).await?;
+                let outcome = apply::apply_files(&state, &files, "cli", dry_run).await?;
                 for change in &outcome.diff {
                     println!("{:>9}  {}", change.change, change.name);
                 }
@@ -525,7 +525,7 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(async {
                 let state = service::build_state(config, String::new()).await?;
                 let (imported, skipped, problems) =
-                    service::import_materials_file(&state, &text, &media, "cli", "cli").await?;
+                    materials::import_materials_file(&state, &text, &media, "cli", "cli").await?;
                 state
                     .store
                     .audit(

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use ledcast_pack::{ImportOutcome, ImportReport, MaterialSource, Pack, PackEntry};
 
-use crate::service::{self, ImportError, MaterialMeta};
+use crate::materials::{self, ImportError, MaterialMeta};
 use crate::state::AppState;
 
 /// The tag every pack material carries (the demo playlists' queries select
@@ -166,7 +166,7 @@ pub async fn import_pack(
         progress(index + 1, total, &entry.material.title);
     }
     if report.imported() > 0 {
-        service::ensure_renditions(state).await?;
+        materials::ensure_renditions(state).await?;
     }
     Ok(report)
 }
@@ -185,7 +185,7 @@ async fn import_entry(
         });
     }
     let (bytes, declared_name) = entry.ingest_input();
-    let ingested = match service::ingest_media(&declared_name, bytes.to_vec()).await {
+    let ingested = match materials::ingest_media(&declared_name, bytes.to_vec()).await {
         Ok(ingested) => ingested,
         Err(error) => {
             return Ok(ImportOutcome::Refused {
@@ -207,7 +207,7 @@ async fn import_entry(
         valid_until: Some(m.valid_until.timestamp_millis()),
         is_warning: true,
     };
-    match service::store_ingested(state, &ingested, meta, uploader_id).await {
+    match materials::store_ingested(state, &ingested, meta, uploader_id).await {
         Ok(row) => Ok(ImportOutcome::Imported { sha256: row.sha256 }),
         Err(ImportError::Other(reason)) => Err(anyhow::anyhow!(reason)),
         Err(error) => Ok(ImportOutcome::Refused {

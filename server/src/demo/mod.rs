@@ -219,7 +219,7 @@ pub async fn start(
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the demo data directory {}", data_dir.display()))?;
-    let playlists = service::read_playlist_dir(&args.playlists)
+    let playlists = crate::apply::read_playlist_dir(&args.playlists)
         .with_context(|| "run the demo from the repository root, or pass --playlists".to_owned())?;
     let materials_path = args.playlists.join(crate::site_files::MATERIALS_FILE);
     let materials_toml = std::fs::read_to_string(&materials_path)
@@ -403,7 +403,7 @@ pub(crate) async fn set_up(
             })
             .await?;
     }
-    let (imported, skipped, problems) = service::import_materials_file(
+    let (imported, skipped, problems) = crate::materials::import_materials_file(
         state,
         materials_toml,
         media_dir,
@@ -415,7 +415,7 @@ pub(crate) async fn set_up(
         tracing::warn!(%problem, "demo material not imported");
     }
     tracing::info!(imported, skipped, "demo materials");
-    let outcome = service::apply_files(state, playlists, "demo-editor", false).await?;
+    let outcome = crate::apply::apply_files(state, playlists, "demo-editor", false).await?;
     for diagnostic in outcome.diagnostics.iter().filter(|d| d.is_error()) {
         tracing::error!(%diagnostic, "demo playlists");
     }
@@ -436,7 +436,7 @@ pub(crate) async fn set_up(
                 .await?;
         }
     }
-    let report = service::recompile(state, state.clock.now()).await?;
+    let report = crate::recompiler::recompile(state, state.clock.now()).await?;
     tracing::info!(rotations = report.stored.len(), "demo rotations compiled");
     Ok(admin_created.then_some(password))
 }
@@ -621,7 +621,7 @@ mod tests {
             let state = crate::http::tests::test_state(&store, dir.path()).await;
             let now = chrono::DateTime::parse_from_rfc3339(at).unwrap();
             state.clock.set(protocol::Timestamp(now.timestamp_millis()));
-            let files = crate::service::read_playlist_dir(&root.join("playlists")).unwrap();
+            let files = crate::apply::read_playlist_dir(&root.join("playlists")).unwrap();
             let materials = std::fs::read_to_string(root.join("playlists/materials.toml")).unwrap();
             super::set_up(&state, &files, &materials, &root.join("media"))
                 .await

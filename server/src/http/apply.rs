@@ -52,10 +52,9 @@ pub async fn apply(
             ));
         }
     }
-    let outcome =
-        crate::service::apply_files(&state, &body.files, &principal.user.id, body.dry_run)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+    let outcome = crate::apply::apply_files(&state, &body.files, &principal.user.id, body.dry_run)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let diagnostics =
         crate::web::diagnostics_for_builder(lang, &outcome.diagnostics, body.own_file.as_deref());
     let errors = outcome.diagnostics.iter().filter(|d| d.is_error()).count();

@@ -452,18 +452,18 @@ pub async fn upload_photo(
             "send the photo as multipart/form-data field `file`",
         ));
     };
-    let ingested = crate::service::ingest_media(&declared, bytes)
+    let ingested = crate::materials::ingest_media(&declared, bytes)
         .await
         .map_err(|e| match e {
-            crate::service::ImportError::Media(e) => ApiError::new(
+            crate::materials::ImportError::Media(e) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_media",
                 e.to_string(),
                 "upload a JPEG, PNG, WebP or GIF photo within the limits",
             ),
-            crate::service::ImportError::Store(e) => ApiError::from(e),
-            other @ (crate::service::ImportError::Unplayable(_)
-            | crate::service::ImportError::Other(_)) => ApiError::internal(&other),
+            crate::materials::ImportError::Store(e) => ApiError::from(e),
+            other @ (crate::materials::ImportError::Unplayable(_)
+            | crate::materials::ImportError::Other(_)) => ApiError::internal(&other),
         })?;
     if ingested.kind != ledcast_media::MaterialKind::Poster {
         return Err(ApiError::new(

@@ -299,15 +299,15 @@ pub async fn rotation_diff(
     let stored = EditionView::stored(state).await?;
     let supersedes = stored.current.clone().filter(|c| c != edition);
     let after_view = stored.clone().approving(edition, now.as_millis());
-    let model = crate::service::stored_model(state, now).await?;
-    let before_catalog = crate::service::catalog_with(state, &stored).await?;
-    let after_catalog = crate::service::catalog_with(state, &after_view).await?;
+    let model = crate::recompiler::model::stored_model(state, now).await?;
+    let before_catalog = crate::recompiler::model::catalog_with(state, &stored).await?;
+    let after_catalog = crate::recompiler::model::catalog_with(state, &after_view).await?;
     let (before, after, compiled) = match &model {
         None => (BTreeMap::new(), BTreeMap::new(), 0),
         Some((model, _)) => {
             let r = &state.config.rotations;
             let window = compiler::Window::hours(
-                crate::service::compile_instant(now),
+                crate::recompiler::compile_instant(now),
                 r.horizon_hours,
                 r.expires_after_hours,
             );
@@ -601,7 +601,7 @@ valid_until = 2026-12-20
                 name: "site.toml".into(),
                 text: SITE.into(),
             }];
-            let applied = crate::service::apply_files(&state, &files, "editor", false)
+            let applied = crate::apply::apply_files(&state, &files, "editor", false)
                 .await
                 .unwrap();
             assert!(applied.applied, "{:?}", applied.diagnostics);
@@ -773,7 +773,7 @@ valid_until = 2026-12-20
 
             // Superseded materials retire everywhere: even a playlist naming
             // one directly no longer gets it, from the instant of supersession.
-            let catalog = crate::service::catalog(&state).await.unwrap();
+            let catalog = crate::recompiler::model::catalog(&state).await.unwrap();
             assert_eq!(catalog.current_edition(), Some("gaogang-2026-W49"));
             let old = catalog.get("gaogang-2026-W48-001").unwrap();
             assert_eq!(old.valid_until, w48.superseded_at);
@@ -845,7 +845,7 @@ valid_until = 2026-12-20
             let now = 1_795_824_000_000;
             let day = 86_400_000;
             for (id, until) in [("soon", now + 3 * day), ("later", now + 8 * day)] {
-                let meta = crate::service::MaterialMeta {
+                let meta = crate::materials::MaterialMeta {
                     id: id.into(),
                     title: format!("title {id}"),
                     tags: vec!["冒充客服".into()],
@@ -854,7 +854,7 @@ valid_until = 2026-12-20
                     valid_until: Some(until),
                     is_warning: true,
                 };
-                crate::service::import_material(
+                crate::materials::import_material(
                     &state,
                     "w.txt",
                     format!("提醒 {id}").into_bytes(),

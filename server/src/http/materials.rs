@@ -216,7 +216,7 @@ pub async fn upload(
             ));
         }
     }
-    let meta = crate::service::MaterialMeta {
+    let meta = crate::materials::MaterialMeta {
         id: id.clone(),
         title: form
             .title
@@ -228,9 +228,9 @@ pub async fn upload(
         valid_until: form.valid_until,
         is_warning: form.is_warning.unwrap_or(true),
     };
-    let import_error = |e: crate::service::ImportError| match e {
-        crate::service::ImportError::Media(e) => refusal(&e),
-        crate::service::ImportError::Unplayable(problem) => {
+    let import_error = |e: crate::materials::ImportError| match e {
+        crate::materials::ImportError::Media(e) => refusal(&e),
+        crate::materials::ImportError::Unplayable(problem) => {
             let mut error = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "video_unplayable",
@@ -249,10 +249,10 @@ pub async fn upload(
                 json!({ "why_zh": problem.zh, "why_en": problem.en }),
             )
         }
-        crate::service::ImportError::Store(e) => ApiError::from(e),
-        crate::service::ImportError::Other(e) => ApiError::internal(&e),
+        crate::materials::ImportError::Store(e) => ApiError::from(e),
+        crate::materials::ImportError::Other(e) => ApiError::internal(&e),
     };
-    let ingested = crate::service::ingest_media(&declared_name, bytes)
+    let ingested = crate::materials::ingest_media(&declared_name, bytes)
         .await
         .map_err(import_error)?;
     // The same content (the same stored bytes) is already a material: say
@@ -264,10 +264,10 @@ pub async fn upload(
         }
     }
     let notes = ingested.notes.clone();
-    let material = crate::service::store_ingested(&state, &ingested, meta, &principal.user.id)
+    let material = crate::materials::store_ingested(&state, &ingested, meta, &principal.user.id)
         .await
         .map_err(import_error)?;
-    let renditions = crate::service::ensure_renditions(&state)
+    let renditions = crate::materials::ensure_renditions(&state)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let kind = material.kind;

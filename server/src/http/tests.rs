@@ -1575,7 +1575,7 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let materials =
             std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
-        let (imported, _, problems) = crate::service::import_materials_file(
+        let (imported, _, problems) = crate::materials::import_materials_file(
             &h.state,
             &materials,
             std::path::Path::new(&format!("{root}/media")),
@@ -1761,9 +1761,9 @@ async fn demo_materials_then_apply_gives_signed_versioned_rotations_per_screen()
         // Another hour: new versions; again within that hour: none.
         h.state.clock.advance(3_600_000);
         let t = h.state.clock.now(); // 2026-11-30T11:00+08:00
-        let report = crate::service::recompile(&h.state, t).await.unwrap();
+        let report = crate::recompiler::recompile(&h.state, t).await.unwrap();
         assert_eq!(report.stored.len(), report.screens, "{:?}", report.stored);
-        let report = crate::service::recompile(&h.state, t.plus_ms(10 * 60_000))
+        let report = crate::recompiler::recompile(&h.state, t.plus_ms(10 * 60_000))
             .await
             .unwrap();
         assert!(
@@ -2245,7 +2245,7 @@ async fn pack_upload_imports_for_editors_only_and_refuses_a_zip_slip_writing_not
 }
 
 async fn text_material(h: &Harness, id: &str, text: &str, from: i64, until: i64, warning: bool) {
-    let meta = crate::service::MaterialMeta {
+    let meta = crate::materials::MaterialMeta {
         id: id.into(),
         title: format!("title {id}"),
         tags: vec!["冒充客服".into()],
@@ -2254,7 +2254,7 @@ async fn text_material(h: &Harness, id: &str, text: &str, from: i64, until: i64,
         valid_until: Some(until),
         is_warning: warning,
     };
-    crate::service::import_material(&h.state, "w.txt", text.as_bytes().to_vec(), meta, "editor")
+    crate::materials::import_material(&h.state, "w.txt", text.as_bytes().to_vec(), meta, "editor")
         .await
         .unwrap();
 }
@@ -2291,7 +2291,7 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
         .await;
         text_material(&h, "notice", "营业时间九点到五点", from, until, false).await;
         // approved and current, but its playlist is scheduled on 2030-01-01 only
-        let meta = crate::service::MaterialMeta {
+        let meta = crate::materials::MaterialMeta {
             id: "not-scheduled".into(),
             title: "title not-scheduled".into(),
             tags: vec!["刷单返利".into()],
@@ -2300,7 +2300,7 @@ async fn warning_feed_shows_only_approved_current_texts_with_etag_cors_and_an_em
             valid_until: None,
             is_warning: true,
         };
-        crate::service::import_material(
+        crate::materials::import_material(
             &h.state,
             "w.txt",
             "刷单都是诈骗，现在不该出现".as_bytes().to_vec(),
@@ -2667,7 +2667,7 @@ async fn a_changed_schedule_keeps_its_approved_version_on_air_until_the_change_i
 async fn import_demo_materials(h: &Harness) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let materials = std::fs::read_to_string(format!("{root}/playlists/materials.toml")).unwrap();
-    crate::service::import_materials_file(
+    crate::materials::import_materials_file(
         &h.state,
         &materials,
         std::path::Path::new(&format!("{root}/media")),
@@ -2783,7 +2783,7 @@ async fn concurrent_alerts_through_two_replicas_all_reach_every_screen() {
         // Every change is on the newest rotation of every screen: compiling
         // again finds nothing to store, and the longest alert of each
         // screen plays until its end.
-        let again = crate::service::recompile(&h.state, h.state.clock.now())
+        let again = crate::recompiler::recompile(&h.state, h.state.clock.now())
             .await
             .unwrap();
         assert!(

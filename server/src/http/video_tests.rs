@@ -274,7 +274,7 @@ async fn a_video_rendition_stored_without_its_codec_is_made_again_and_judged() {
         row.facts = Some(r#"{"lit_pixels":null,"problems":[]}"#.to_owned());
         state.store.upsert_rendition(&row).await.unwrap();
     }
-    let made = crate::service::ensure_renditions(&state).await.unwrap();
+    let made = crate::materials::ensure_renditions(&state).await.unwrap();
     assert_eq!(made, 2, "both video renditions are made again");
     let report = crate::legibility::material_report(&state, "clip")
         .await
@@ -287,7 +287,7 @@ async fn a_video_rendition_stored_without_its_codec_is_made_again_and_judged() {
             .collect::<Vec<_>>(),
         ["video_codec"]
     );
-    let catalog = crate::recompiler::catalog(&state).await.unwrap();
+    let catalog = crate::recompiler::model::catalog(&state).await.unwrap();
     assert_eq!(
         catalog.get("clip").unwrap().renditions["hall-box"].video_codec,
         Some(ledcast_compiler::model::VideoCodec::H265)

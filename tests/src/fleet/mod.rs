@@ -811,7 +811,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Outcome> {
     let server = start_server(args, broker_url, embedded_port, agent_broker_url).await?;
     let state = server.running.state.clone();
     let media = repo_root().join("media");
-    let (imported, _, problems) = ledcast_server::service::import_materials_file(
+    let (imported, _, problems) = ledcast_server::materials::import_materials_file(
         &state,
         site::MATERIALS,
         &media,

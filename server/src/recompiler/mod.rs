@@ -6,9 +6,9 @@
 //! says how far it got (`GET /api/v1/recompile`, the UI's "updating the
 //! screens" line).
 //!
-//! Also here: what a compile reads (the stored playlists, the catalog, the
-//! API's alerts), the periodic refresh before rotations expire, and the
-//! watcher that publishes rotations another process stored.
+//! Also here: the periodic refresh before rotations expire and the watcher
+//! that publishes rotations another process stored. What a compile reads
+//! (the stored playlists, the catalog, the API's alerts) is [`model`]'s.
 //!
 //! The compiler stays pure: this module gathers its inputs (files, catalog,
 //! `now` from [`crate::clock`]) and does the I/O around it.
@@ -28,6 +28,10 @@ use crate::digest::sha256_hex;
 use crate::events::ServerEvent;
 use crate::state::AppState;
 use crate::store::RotationCandidate;
+
+pub mod model;
+
+use model::{catalog, stored_model};
 
 /// Who compiles, one at a time per process (the deployment-wide part is
 /// [`crate::store::Store::compile_lease`]), the requests waiting for a
@@ -341,96 +345,6 @@ pub struct CompileReport {
     pub diagnostics: Vec<compiler::Diagnostic>,
 }
 
-/// Builds the compiler's material catalog from the store: non-retired
-/// materials, approved ones marked approved, with their renditions, and the
-/// library editions as stored (see [`crate::packs::EditionView`]).
-pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
-    let editions = crate::packs::EditionView::stored(state).await?;
-    catalog_with(state, &editions).await
-}
-
-/// [`catalog`] with `editions` in place of the stored ones (the rotation
-/// diff before an edition's approval compiles with it as current).
-pub async fn catalog_with(
-    state: &AppState,
-    editions: &crate::packs::EditionView,
-) -> anyhow::Result<compiler::Catalog> {
-    let materials = state.store.list_materials(&Default::default()).await?;
-    let renditions = state.store.list_renditions().await?;
-    let scrolling: std::collections::BTreeSet<String> = state
-        .store
-        .list_profiles()
-        .await?
-        .into_iter()
-        .filter(|p| p.can_scroll)
-        .map(|p| p.id)
-        .collect();
-    let text_materials: std::collections::BTreeSet<String> = materials
-        .iter()
-        .filter(|m| m.kind == compiler::MaterialKind::Text)
-        .map(|m| m.id.clone())
-        .collect();
-    let mut by_material: BTreeMap<String, BTreeMap<String, compiler::Rendition>> = BTreeMap::new();
-    for r in renditions {
-        let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
-            continue;
-        };
-        let facts: crate::legibility::RenditionFacts = r
-            .facts
-            .as_deref()
-            .and_then(|f| serde_json::from_str(f).ok())
-            .unwrap_or_default();
-        let strip_width_px = (text_materials.contains(&r.material_id)
-            && scrolling.contains(&r.profile_id))
-        .then(|| u32::try_from(r.width).unwrap_or(0));
-        let media = protocol::MediaRef {
-            sha256: sha,
-            size_bytes: u64::try_from(r.size_bytes).unwrap_or(0),
-            mime: r.mime.clone(),
-            width: u32::try_from(r.width).unwrap_or(0),
-            height: u32::try_from(r.height).unwrap_or(0),
-        };
-        by_material
-            .entry(r.material_id.clone())
-            .or_default()
-            .insert(
-                r.profile_id.clone(),
-                facts.catalog_rendition(media, strip_width_px),
-            );
-    }
-    let mut refused: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (material, profile, problem) in state.store.list_rendition_refusals().await? {
-        if let Ok(problem) = serde_json::from_str::<crate::legibility::Problem>(&problem) {
-            refused
-                .entry(material)
-                .or_default()
-                .insert(profile, problem.en);
-        }
-    }
-    let out = materials
-        .into_iter()
-        .filter(|m| m.state.is_live())
-        .map(|m| compiler::CatalogMaterial {
-            kind: m.kind,
-            renditions: by_material.remove(&m.id).unwrap_or_default(),
-            refused: refused.remove(&m.id).unwrap_or_default(),
-            approved: editions.approved(&m),
-            is_warning: m.is_warning,
-            added_at: m.uploaded_at,
-            duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
-            category: m.tags.first().cloned(),
-            source: Some(m.source.clone()),
-            edition: crate::packs::edition_of(&m.tags),
-            valid_from: m.valid_from,
-            valid_until: editions.valid_until(&m),
-            title: m.title.clone(),
-            tags: m.tags.clone(),
-            id: m.id,
-        })
-        .collect();
-    Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
-}
-
 /// Rotations stored per transaction by [`recompile`].
 const ROTATIONS_PER_TRANSACTION: usize = 250;
 
@@ -586,123 +500,13 @@ async fn recompile_inputs(
     Ok(report)
 }
 
-/// The stored playlist files parsed, with only approved schedules and the
-/// API's alerts active at `now`; `None` when no files are stored.
-pub async fn stored_model(
-    state: &AppState,
-    now: protocol::Timestamp,
-) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
-    let files = state.store.playlist_files().await?;
-    model_of(state, &files, now, &[]).await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The model a compile of `files` makes at `now`: only approved schedules,
-/// plus those in `counted_approved` as if an approver had approved them
-/// (what approving them would put on air: [`crate::schedule_impact`]),
-/// the last approved version of every other schedule waiting for
-/// approval, and the API's alerts; `None` when `files` is empty.
-pub async fn model_of(
-    state: &AppState,
-    files: &[crate::store::PlaylistFile],
-    now: protocol::Timestamp,
-    counted_approved: &[&str],
-) -> anyhow::Result<Option<(compiler::Model, Vec<compiler::Diagnostic>)>> {
-    if files.is_empty() {
-        return Ok(None);
+    #[test]
+    fn compiles_happen_on_the_hour() {
+        let t = protocol::Timestamp(1_796_004_000_000 + 59 * 60_000 + 999);
+        assert_eq!(compile_instant(t), protocol::Timestamp(1_796_004_000_000));
     }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (mut model, diagnostics) = compiler::parse(&inputs);
-    let approved: Vec<String> = state
-        .store
-        .list_schedules()
-        .await?
-        .into_iter()
-        .filter(|s| s.state == crate::store::ScheduleState::Approved)
-        .map(|s| s.id)
-        .collect();
-    model
-        .schedules
-        .retain(|s| approved.contains(&s.id) || counted_approved.contains(&s.id.as_str()));
-    // A schedule whose change waits for approval (or was rejected) keeps
-    // its last approved version on air, playing today's version of the
-    // playlist it named then (unless it is counted approved: then its new
-    // version replaces it).
-    for (id, files) in state.store.previously_approved_schedules().await? {
-        if counted_approved.contains(&id.as_str()) {
-            continue;
-        }
-        let inputs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|f| (f.name.as_str(), f.text.as_str()))
-            .collect();
-        let (old, _) = compiler::parse(&inputs);
-        let Some(schedule) = old.schedules.iter().find(|s| s.id == id) else {
-            continue;
-        };
-        let Some(playlist_id) = old.playlists.get(schedule.playlist).map(|p| &p.id) else {
-            continue;
-        };
-        match model.playlists.iter().position(|p| &p.id == playlist_id) {
-            Some(playlist) => model.schedules.push(compiler::model::Schedule {
-                playlist,
-                ..schedule.clone()
-            }),
-            None => tracing::warn!(
-                schedule = %id,
-                playlist = %playlist_id,
-                "the approved version of a schedule names a playlist that no longer exists; it is off air until the change is approved"
-            ),
-        }
-    }
-    add_api_alerts(state, &mut model, now).await?;
-    Ok(Some((model, diagnostics)))
-}
-
-/// Adds the live API alerts to the model: each gets a one-item playlist
-/// `api-alert:<id>` of its material, pre-empting everything on its targets.
-async fn add_api_alerts(
-    state: &AppState,
-    model: &mut compiler::Model,
-    now: protocol::Timestamp,
-) -> anyhow::Result<()> {
-    for alert in state.store.list_alerts(Some(now.as_millis())).await? {
-        let list = |key: &str| -> Vec<String> {
-            alert.targets[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        model.playlists.push(compiler::model::Playlist {
-            id: format!("api-alert:{}", alert.id),
-            name: format!("alert {}", alert.id),
-            items: vec![compiler::model::Item {
-                source: compiler::model::ItemSource::Material(alert.material_id.clone()),
-                seconds: None,
-                valid_from: None,
-                valid_until: None,
-                location: Default::default(),
-            }],
-            location: Default::default(),
-        });
-        model.alerts.push(compiler::model::Alert {
-            id: format!("api-{}", alert.id),
-            playlist: model.playlists.len() - 1,
-            targets: compiler::model::Targets {
-                screens: list("screens"),
-                tags: list("tags"),
-                sites: list("sites"),
-            },
-            from: Some(alert.starts_at),
-            until: alert.until,
-            location: Default::default(),
-        });
-    }
-    Ok(())
 }
