@@ -53,12 +53,24 @@ pub fn wall_now() -> Timestamp {
     )
 }
 
+/// A loopback port nothing listens on, never the same one twice in this
+/// process: two tests that each start a broker in parallel could otherwise
+/// be handed the same released port, and then one broker fails to bind and
+/// both tests' clients (same client id) talk to the other one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// Starts rumqttd on a free loopback port (in its own threads).
