@@ -7,7 +7,9 @@
 //! The agents run in-process, each on its own thread and runtime, through
 //! the same enrollment and `run` entry points as the `ledcast-agent` binary.
 //! The demo approves the demo schedules as a separate "demo-approver"
-//! account, so the two-person rule still holds. It does not serve TLS.
+//! account, so the two-person rule still holds. On a data directory's first
+//! start the agents first replay and send the screens' past week
+//! ([`history`]). It does not serve TLS.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
