@@ -260,7 +260,7 @@ pub async fn start(
     if !args.no_agents {
         let history = if admin_created && !args.no_history {
             println!(
-                "ledcast demo: first start on this data directory: the agents replay the screens' past week and send it (under a minute)"
+                "ledcast demo: first start on this data directory: the agents replay the screens' past week and send it (about a minute)"
             );
             Some(history::compile(&running.state, running.state.clock.now()).await?)
         } else {
