@@ -498,15 +498,11 @@ impl Journal {
     }
 
     fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        let bytes = frame(entry);
-        let index = self.segments.last().map_or(0, |s| s.index);
-        let path = segment_path(&self.dir, index);
-        self.active.write_all(&bytes).map_err(io_err(&path))?;
-        self.active.sync_data().map_err(io_err(&path))?;
+        let mut bytes = frame(entry);
         if let Some(segment) = self.segments.last_mut() {
             segment.bytes += bytes.len() as u64;
         }
-        Ok(())
+        self.flush_synced(&mut bytes)
     }
 
     fn roll(&mut self) -> Result<(), JournalError> {
