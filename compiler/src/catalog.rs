@@ -18,6 +18,7 @@ use crate::parse::datetime_to_millis;
 
 /// The kind of a material.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MaterialKind {
     /// A still image.

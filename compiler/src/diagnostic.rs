@@ -15,6 +15,7 @@ use serde::Serialize;
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Something that was done on the user's behalf (e.g. warnings interleaved).
@@ -38,6 +39,7 @@ impl fmt::Display for Severity {
 /// A place in an input text: file name as given, 1-based line and column
 /// (column counted in characters).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Location {
     /// The file name the text was given under (e.g. `schedules.toml`).
     pub file: String,
@@ -75,6 +77,7 @@ impl fmt::Display for Location {
 /// entity), and `did_you_mean` or `known` (the suggestion of an unknown
 /// reference's hint). Values are ids and text as the user wrote them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MessageKey {
     /// The message's key.
     pub key: String,
@@ -84,6 +87,7 @@ pub struct MessageKey {
 
 /// One problem (or one thing the compiler did), with a hint to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Diagnostic {
     /// Where: file, line, column.
     pub location: Location,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 /// What happened to one material.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ImportOutcome {
     /// Stored as new media.
@@ -32,6 +33,7 @@ pub enum ImportOutcome {
 
 /// One material's row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportRow {
     /// The material's title.
     pub title: String,
@@ -43,6 +45,7 @@ pub struct ImportRow {
 
 /// The result of importing one edition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportReport {
     /// The edition id.
     pub edition: String,

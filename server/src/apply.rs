@@ -13,7 +13,7 @@ use crate::recompiler::model::catalog;
 use crate::recompiler::{compile_instant, recompile};
 
 /// One file's change in an apply.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct FileChange {
     /// File name.
     pub name: String,
@@ -22,7 +22,7 @@ pub struct FileChange {
 }
 
 /// What an apply did (or would do, in a dry run).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct ApplyOutcome {
     /// True when the files were stored (not a dry run, no errors).
     pub applied: bool,

@@ -18,7 +18,7 @@ use ledcast_protocol::v1 as protocol;
 use serde::{Deserialize, Serialize};
 
 /// One legibility problem, in both languages.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     /// `no_lit_pixels`, `glyph_too_small`, `does_not_fit`, `scroll_too_fast`.
     pub code: String,
@@ -40,7 +40,7 @@ impl From<&ledcast_media::LegibilityProblem> for Problem {
 }
 
 /// What the renderer measured on one rendition (stored as JSON with it).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RenditionFacts {
     /// LEDs lit (`None` for video).
     #[serde(default)]
@@ -250,7 +250,7 @@ pub fn problems_on(
 
 /// How one material reads on one profile, for the upload response and the
 /// material page.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 pub struct ProfileLegibility {
     /// The profile.
     pub profile_id: String,

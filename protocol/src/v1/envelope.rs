@@ -20,6 +20,7 @@ pub const DEFAULT_MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 /// The envelope as it travels. `payload` is the JSON text of the message;
 /// `signature` is 128 hex digits of an ed25519 signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Envelope {
     /// Which key signed it (see [`key_id_for`]).
     pub key_id: String,

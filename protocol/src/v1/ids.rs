@@ -229,6 +229,28 @@ string_serde!(ScreenId, ScreenId::new, |v: &ScreenId| v.0.clone());
 string_serde!(Sha256, Sha256::from_hex, |v: &Sha256| v.to_hex());
 string_serde!(BootId, BootId::new, |v: &BootId| v.0.clone());
 
+/// The ids travel as strings; their schemas say which.
+#[cfg(feature = "schema")]
+macro_rules! string_schema {
+    ($ty:ty, $name:literal, $schema:tt) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($schema)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "schema")]
+string_schema!(ScreenId, "ScreenId", {"type": "string", "description": "a screen id: letters, digits, '-', '_' and '.'"});
+#[cfg(feature = "schema")]
+string_schema!(Sha256, "Sha256", {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256, 64 lower-case hex digits"});
+#[cfg(feature = "schema")]
+string_schema!(BootId, "BootId", {"type": "string", "description": "one agent start, hex"});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// An instant in milliseconds since 1970-01-01T00:00:00Z (UTC, no leap seconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 

@@ -11,6 +11,7 @@ use super::time::Timestamp;
 /// A compiled, per-screen timetable (DESIGN.md §4). Playback is a pure
 /// function of the wall clock: see [`Rotation::slot_at`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rotation {
     /// The screen this rotation is for; an agent refuses any other.
     pub screen_id: ScreenId,
@@ -40,6 +41,7 @@ pub struct Rotation {
 
 /// A stretch of time in which the panel is dimmed or switched off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BrightnessWindow {
     /// Start (inclusive).
     pub from: Timestamp,
@@ -53,6 +55,7 @@ pub struct BrightnessWindow {
 
 /// A half-open interval `[from, until)` that loops its slots.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Block {
     /// Start of the block (inclusive); also the loop's phase origin.
     pub from: Timestamp,
@@ -66,6 +69,7 @@ pub struct Block {
 
 /// One item in a loop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Slot {
     /// The rendition to show (listed in [`Rotation::media`]).
     pub media: Sha256,
@@ -81,6 +85,7 @@ pub struct Slot {
 
 /// How a slot's media is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SlotKind {
     /// A still image, shown for the slot's duration.
@@ -97,6 +102,7 @@ pub enum SlotKind {
 
 /// A media item an agent must fetch over HTTP (`GET /media/{sha256}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MediaRef {
     /// Content address; the agent checks it before the file enters its cache.
     pub sha256: Sha256,
@@ -113,6 +119,7 @@ pub struct MediaRef {
 /// What an agent reports on its retained `state` topic. Its Last Will is
 /// the same message with `status = offline`, signed at connect time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentState {
     /// The reporting screen.
     pub screen_id: ScreenId,
@@ -212,6 +219,7 @@ impl AgentState {
 
 /// What a bridged controller card reports (DESIGN.md §7), as of `checked_at`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BridgeState {
     /// Controller family, e.g. `huidu`.
     pub vendor: String,
@@ -258,6 +266,7 @@ pub struct BridgeState {
 
 /// A bridged card's identity.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BridgeDevice {
     /// Device id, e.g. `WF2-D00-A0001`.
     pub id: String,
@@ -273,6 +282,7 @@ pub struct BridgeDevice {
 
 /// Online or offline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// Connected and playing.
@@ -283,6 +293,7 @@ pub enum Presence {
 
 /// What a screen is showing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NowPlaying {
     /// The media shown.
     pub media: Sha256,
@@ -296,6 +307,7 @@ pub struct NowPlaying {
 
 /// Cache figures for the state report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CacheStatus {
     /// Items in the cache.
     pub items: u64,
@@ -307,6 +319,7 @@ pub struct CacheStatus {
 
 /// One thing a screen showed, from when to when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlayRecord {
     /// Sequence number, unique within `(screen, boot_id)`.
     pub seq: u64,
@@ -335,6 +348,7 @@ pub struct PlayRecord {
 
 /// How far a bridged play record is proven.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BridgeEvidence {
     /// Controller family, e.g. `huidu`.
     pub vendor: String,
@@ -345,6 +359,7 @@ pub struct BridgeEvidence {
 
 /// How a play ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PlayOutcome {
     /// Shown for its whole slot (or until its block ended).
@@ -359,6 +374,7 @@ pub enum PlayOutcome {
 /// A batch of play records on the `plays` topic. Ingest is idempotent on
 /// `(screen, boot_id, seq)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlayBatch {
     /// The reporting screen.
     pub screen_id: ScreenId,
@@ -375,6 +391,7 @@ pub struct PlayBatch {
 /// The server's acknowledgement: every record of `boot_id` up to and
 /// including `upto_seq` is stored and may be deleted from the journal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Ack {
     /// The screen acknowledged.
     pub screen_id: ScreenId,
@@ -392,6 +409,7 @@ pub struct Ack {
 
 /// One play record the server refused, named by its `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RefusedRecord {
     /// The refused record's sequence number.
     pub seq: u64,
@@ -402,6 +420,7 @@ pub struct RefusedRecord {
 /// Why a play record was refused. New reasons may be added; an agent that
 /// does not know one reads it as [`RecordRefusal::Other`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordRefusal {
     /// `seq` lies outside the batch's `first_seq..=last_seq`.
@@ -516,6 +535,7 @@ impl PlayBatch {
 
 /// A command from the server on the `command` topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Command {
     /// The screen commanded; an agent ignores commands for other screens.
     pub screen_id: ScreenId,
@@ -531,6 +551,7 @@ pub struct Command {
 
 /// What a [`Command`] asks for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CommandAction {
     /// Upload a PNG of the frame on screen now.
@@ -553,6 +574,7 @@ pub enum CommandAction {
 
 /// `POST /api/v1/enroll` request: a one-time code and the agent's own key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrollRequest {
     /// The one-time enrollment code an admin created for the screen.
     pub code: String,
@@ -562,6 +584,7 @@ pub struct EnrollRequest {
 
 /// `POST /api/v1/enroll` response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrollResponse {
     /// The screen this device now is.
     pub screen_id: ScreenId,
@@ -755,6 +778,7 @@ mod tests {
             "{sent}"
         );
         #[derive(Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[allow(dead_code)]
         struct OldRotation {
             screen_id: ScreenId,

@@ -30,7 +30,7 @@ pub const SLACK_MS: Millis = 2_000;
 pub use crate::store::Play;
 
 /// A compliance rule that applies to a screen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RuleSpec {
     /// Rule id (from the playlist files).
     pub rule_id: String,
@@ -41,7 +41,7 @@ pub struct RuleSpec {
 }
 
 /// A day's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Evidence covers the whole opening time and every rule holds.
@@ -64,7 +64,7 @@ impl Status {
 }
 
 /// One rule's outcome on one day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RuleOutcome {
     /// Rule id.
     pub rule_id: String,
@@ -78,7 +78,7 @@ pub struct RuleOutcome {
 
 /// Why a day has its status: a stable `code` (for message catalogues), an
 /// English `message` with the figures, and the figures themselves.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reason {
     /// `closed`, `no_records`, `missing_evidence`, `day_not_over`,
     /// `evidence_behind`, `gap_too_long`, `share_too_low`, `suspect_clock`,
@@ -110,7 +110,7 @@ impl Reason {
 }
 
 /// One screen's figures for one local day.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DayCompliance {
     /// The verdict.
     pub status: Status,
@@ -468,7 +468,7 @@ pub fn evaluate_day(
 }
 
 /// One screen's compliance on one local day (the `/api/v1/compliance` entry).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ComplianceEntry {
     /// The screen.
     pub screen_id: String,

@@ -23,7 +23,7 @@ pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A confirmation as listed: the stored entry plus the id of the entry that
 /// corrected it (if any).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ListedConfirmation {
     /// The stored entry.
     #[serde(flatten)]

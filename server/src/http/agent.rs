@@ -8,21 +8,35 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use ledcast_protocol::v1 as protocol;
 use serde_json::json;
 
+use super::docs::{Accepted, Created, Documented, JsonBody, Status};
 use super::extract::{ClientAddr, StrictJson};
 use super::{ApiError, AppState, Principal};
 use crate::auth;
+
+/// A new enrollment code.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct EnrollmentCode {
+    /// The screen it enrolls.
+    pub screen_id: String,
+    /// The one-time code (shown once).
+    pub code: String,
+    /// When it stops working (ms since the epoch).
+    pub expires_at: i64,
+    /// The command to run on the agent's machine.
+    pub command: String,
+}
 
 /// `POST /api/v1/screens/{id}/enrollment` (admin): a one-time code.
 pub async fn create_enrollment(
     State(state): State<AppState>,
     principal: Principal,
     Path(screen_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<EnrollmentCode>, ApiError> {
     let screen = principal.screen(&state, &screen_id).await?;
     let auth_config = &state.config.auth;
     let now = state.clock.now().as_millis();
@@ -59,16 +73,15 @@ pub async fn create_enrollment(
             json!({"expires_at": expires_at}),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "screen_id": screen.id,
-            "code": code,
-            "expires_at": expires_at,
-            "command": format!("ledcast-agent enroll --server {} --code {code}", state.public_url),
-        })),
-    )
-        .into_response())
+    Ok(Status(EnrollmentCode {
+        command: format!(
+            "ledcast-agent enroll --server {} --code {code}",
+            state.public_url
+        ),
+        screen_id: screen.id,
+        code,
+        expires_at,
+    }))
 }
 
 /// The broker URL handed to agents (see `crate::config::MqttConfig`).
@@ -89,7 +102,7 @@ pub async fn enroll(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     StrictJson(request): StrictJson<protocol::EnrollRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<protocol::EnrollResponse>, ApiError> {
     let now = state.clock.now().as_millis();
     let auth_config = &state.config.auth;
     let window_ms = auth_config.enrollment_window_seconds * 1000;
@@ -165,15 +178,14 @@ pub async fn enroll(
         server_public_key_hex: server_key.public_key_hex(),
         media_base_url: state.public_url.to_string(),
         screen_id: screen,
-    })
-    .into_response())
+    }))
 }
 
 /// `GET /api/v1/screens/{id}/rotation`: the stored envelope, byte for byte.
 pub async fn get_rotation(
     State(state): State<AppState>,
     Path(screen_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<JsonBody<protocol::Envelope>>, ApiError> {
     let rotation = state.store.latest_rotation(&screen_id).await?.ok_or_else(|| {
         ApiError::not_found(
             format!("no rotation for screen {screen_id:?} yet"),
@@ -189,6 +201,7 @@ pub async fn get_rotation(
         rotation.envelope,
     )
         .into_response())
+    .map(Documented::new)
 }
 
 /// `POST /api/v1/screens/{id}/screenshots`: a PNG signed by the device key.
@@ -197,7 +210,7 @@ pub async fn upload_screenshot(
     Path(screen_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Created<ScreenshotReceived>, ApiError> {
     let refuse = |detail: String, hint: &str| {
         state.metrics.uploads_refused.inc();
         ApiError::new(
@@ -300,15 +313,34 @@ pub async fn upload_screenshot(
         }
     }
     state.metrics.screenshots_accepted.inc();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"sha256": stored.to_hex(), "received_at": now})),
-    )
-        .into_response())
+    Ok(Status(ScreenshotReceived {
+        sha256: stored.to_hex(),
+        received_at: now,
+    }))
+}
+
+/// A stored screenshot.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ScreenshotReceived {
+    /// Its SHA-256.
+    pub sha256: String,
+    /// When the server took it (ms since the epoch).
+    pub received_at: i64,
+}
+
+/// A command on its way.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct CommandSent {
+    /// The command's id (the agent answers with it).
+    pub command_id: String,
+    /// When the agent stops accepting it (ms since the epoch).
+    pub expires_at: i64,
+    /// Whether the MQTT publisher was listening (false: no agent will get it now).
+    pub delivered_to_publisher: bool,
 }
 
 /// `POST /api/v1/screens/{id}/commands` body.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandRequest {
     /// `screenshot`, `resync` or `identify`.
@@ -325,7 +357,7 @@ pub async fn send_command(
     principal: Principal,
     Path(screen_id): Path<String>,
     StrictJson(body): StrictJson<CommandRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Accepted<CommandSent>, ApiError> {
     let screen = principal.screen(&state, &screen_id).await?;
     let action = match body.action.as_str() {
         "screenshot" => protocol::CommandAction::Screenshot,
@@ -356,13 +388,9 @@ pub async fn send_command(
             json!({"action": body.action, "command_id": command.command_id}),
         )
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "command_id": command.command_id,
-            "expires_at": command.expires_at,
-            "delivered_to_publisher": listeners > 0,
-        })),
-    )
-        .into_response())
+    Ok(Status(CommandSent {
+        command_id: command.command_id.clone(),
+        expires_at: command.expires_at.0,
+        delivered_to_publisher: listeners > 0,
+    }))
 }

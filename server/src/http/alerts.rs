@@ -4,18 +4,18 @@
 //! approved ones and says so in its diagnostics).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::docs::{Created, Status};
 use super::extract::StrictJson;
 use super::{ApiError, AppState, Principal};
+use crate::recompiler::Pending;
 use crate::store::AlertRow;
 
 /// Targets of an alert.
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertTargets {
     #[serde(default)]
@@ -27,7 +27,7 @@ pub struct AlertTargets {
 }
 
 /// `POST /api/v1/alerts` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAlert {
     material_id: String,
@@ -41,7 +41,7 @@ pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     StrictJson(body): StrictJson<CreateAlert>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<AlertStarted>, ApiError> {
     let now = state.clock.now().as_millis();
     if body.until <= now {
         return Err(ApiError::bad_request(
@@ -83,15 +83,37 @@ pub async fn create(
         )
         .await?;
     let ticket = crate::recompiler::request(&state, "alert created");
-    let mut body = serde_json::to_value(&alert).unwrap_or_default();
-    body["recompile"] = crate::recompiler::pending(ticket);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(Status(AlertStarted {
+        alert,
+        recompile: crate::recompiler::pending(ticket),
+    }))
+}
+
+/// A started alert: the stored alert and the recompile that puts it on glass.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct AlertStarted {
+    /// The alert as stored.
+    #[serde(flatten)]
+    pub alert: AlertRow,
+    /// The recompile it asked for.
+    pub recompile: Pending,
+}
+
+/// An ended alert.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct AlertEnded {
+    /// Its id.
+    pub id: String,
+    /// When it ended (ms since the epoch).
+    pub ended_at: i64,
+    /// The recompile that takes it off the screens.
+    pub recompile: Pending,
 }
 
 /// `GET /api/v1/alerts`: the active alerts.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<AlertRow>>, ApiError> {
     let now = state.clock.now().as_millis();
-    Ok(Json(state.store.list_alerts(Some(now)).await?).into_response())
+    Ok(Json(state.store.list_alerts(Some(now)).await?))
 }
 
 /// `POST /api/v1/alerts/{id}/end`.
@@ -99,7 +121,7 @@ pub async fn end(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<AlertEnded>, ApiError> {
     let now = state.clock.now().as_millis();
     if !state.store.end_alert(&id, now).await? {
         return Err(ApiError::not_found(
@@ -109,16 +131,17 @@ pub async fn end(
     }
     principal.audit(&state, "alert.end", &id, json!({})).await?;
     let ticket = crate::recompiler::request(&state, "alert ended");
-    Ok(Json(json!({
-        "id": id,
-        "ended_at": now,
-        "recompile": crate::recompiler::pending(ticket),
+    Ok(Json(AlertEnded {
+        id,
+        ended_at: now,
+        recompile: crate::recompiler::pending(ticket),
     }))
-    .into_response())
 }
 
 /// `GET /api/v1/recompile`: how far the recompiler got (the alert and
 /// approval responses name the ticket to wait for).
-pub async fn recompile_progress(State(state): State<AppState>) -> Response {
-    Json(state.compile_lock.progress()).into_response()
+pub async fn recompile_progress(
+    State(state): State<AppState>,
+) -> Json<crate::recompiler::Progress> {
+    Json(state.compile_lock.progress())
 }

@@ -9,8 +9,7 @@
 //! other schedule, which screens change, what it replaces.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -20,7 +19,7 @@ use super::{ApiError, AppState, Principal};
 use crate::store::PlaylistFile;
 
 /// `POST /api/v1/apply` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
     files: Vec<PlaylistFile>,
@@ -38,7 +37,7 @@ pub async fn apply(
     principal: Principal,
     headers: HeaderMap,
     StrictJson(body): StrictJson<ApplyRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Applied>, ApiError> {
     let lang = crate::web::language(&headers);
     for file in &body.files {
         let ok = file.name.ends_with(".toml")
@@ -84,8 +83,29 @@ pub async fn apply(
             .map_err(|e| ApiError::internal(&e))?,
         None => Vec::new(),
     };
-    let mut answer = serde_json::to_value(&outcome).map_err(|e| ApiError::internal(&e))?;
-    answer["diagnostics"] = json!(diagnostics);
-    answer["impact"] = json!(impact.iter().map(|i| i.summary()).collect::<Vec<_>>());
-    Ok((StatusCode::OK, Json(answer)).into_response())
+    Ok(Json(Applied {
+        applied: outcome.applied,
+        diff: outcome.diff,
+        diagnostics,
+        stored: outcome.stored,
+        pending_schedules: outcome.pending_schedules,
+        impact: impact.iter().map(|i| i.summary()).collect(),
+    }))
+}
+
+/// What `POST /api/v1/apply` answers.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Applied {
+    /// True when the files were stored (not a dry run, no errors).
+    pub applied: bool,
+    /// Per-file changes against the stored set.
+    pub diff: Vec<crate::apply::FileChange>,
+    /// Every diagnostic, said in the user's language, the edited file's first.
+    pub diagnostics: Vec<serde_json::Value>,
+    /// Rotation versions stored, per screen.
+    pub stored: Vec<(String, u64)>,
+    /// Schedules that are new or changed and wait for an approver.
+    pub pending_schedules: Vec<String>,
+    /// Per schedule of the edited file: what approving it would change.
+    pub impact: Vec<crate::schedule_impact::Summary>,
 }

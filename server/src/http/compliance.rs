@@ -10,10 +10,10 @@
 //!
 //! Branch users see and confirm only their own sites' screens.
 
+use aide::axum::routing::{get, post};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
 use chrono::NaiveDate;
 use ledcast_protocol::v1 as protocol;
@@ -213,7 +213,7 @@ async fn screens_for(
 }
 
 /// `GET /api/v1/compliance` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComplianceQuery {
     site: Option<String>,
@@ -242,7 +242,7 @@ pub async fn get_compliance(
 }
 
 /// `GET /api/v1/confirmations` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationsQuery {
     site: Option<String>,
@@ -303,7 +303,7 @@ fn parse_week(week: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
 }
 
 /// `POST /api/v1/confirmations` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationBody {
     screen_id: String,
@@ -560,7 +560,7 @@ pub async fn get_photo(
 }
 
 /// Report query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     site: Option<String>,

@@ -16,9 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aide::axum::routing::{get, post};
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
 use axum::Json;
 use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
@@ -107,7 +107,7 @@ pub(crate) fn matrix_rows() -> Vec<super::tests::MatrixRow> {
 }
 
 /// An edition as the API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EditionListing {
     #[serde(flatten)]
     row: EditionRow,
@@ -176,7 +176,7 @@ pub async fn one(
 }
 
 /// One material entering or leaving a screen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct Moved {
     /// Material id.
     pub id: String,
@@ -187,7 +187,7 @@ pub struct Moved {
 }
 
 /// One screen's change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScreenChange {
     /// Screen id.
     pub screen: String,
@@ -201,7 +201,7 @@ pub struct ScreenChange {
 }
 
 /// The rotation diff of approving an edition.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RotationDiff {
     /// The edition that would become current.
     pub edition: String,
@@ -222,7 +222,7 @@ pub struct RotationDiff {
 }
 
 /// Counts of distinct materials leaving and entering.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InOut {
     /// Leaving.
     pub out: usize,

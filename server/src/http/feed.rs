@@ -29,7 +29,7 @@ pub const LANG: &str = "zh-CN";
 pub const MAX_AGE_SECONDS: u32 = 300;
 
 /// Query of both routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// `online-transfer` (the default).
@@ -39,7 +39,7 @@ pub struct FeedQuery {
 }
 
 /// One warning as the feed shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Warning {
     /// Material id (stable across re-imports).
     pub id: String,
@@ -56,7 +56,7 @@ pub struct Warning {
 }
 
 /// The feed's JSON body.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Feed {
     /// The channel asked for.
     pub channel: &'static str,

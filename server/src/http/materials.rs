@@ -5,10 +5,9 @@
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 
+use super::docs::{Created, Status};
 use super::{ApiError, AppState, Principal};
 
 /// Fields of the upload form besides `file`.
@@ -130,7 +129,7 @@ pub async fn upload(
     State(state): State<AppState>,
     principal: Principal,
     mut multipart: Multipart,
-) -> Result<Response, ApiError> {
+) -> Result<Created<Uploaded>, ApiError> {
     let limit = state.config.limits.upload_max_bytes;
     let mut form = Form::default();
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -284,14 +283,23 @@ pub async fn upload(
     let legibility = crate::legibility::material_report(&state, &id)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "material": material,
-            "renditions_made": renditions,
-            "notes": notes,
-            "legibility": legibility,
-        })),
-    )
-        .into_response())
+    Ok(Status(Uploaded {
+        material,
+        renditions_made: renditions,
+        notes,
+        legibility,
+    }))
+}
+
+/// An uploaded material, waiting for approval.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Uploaded {
+    /// The stored material.
+    pub material: crate::store::MaterialRow,
+    /// How many renditions (one per screen profile) were made.
+    pub renditions_made: usize,
+    /// What the ingest changed or noticed (e.g. re-encoded, trimmed).
+    pub notes: Vec<String>,
+    /// How it reads on every screen profile.
+    pub legibility: Vec<crate::legibility::ProfileLegibility>,
 }

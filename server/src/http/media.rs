@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use ledcast_protocol::v1 as protocol;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use super::docs::{Documented, Media};
 use super::{ApiError, AppState};
 
 /// A byte range `[start, end]` (inclusive) of a file of `size` bytes.
@@ -75,8 +76,12 @@ pub async fn get_media(
     State(state): State<AppState>,
     Path(digest): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let sha = protocol::Sha256::from_hex(&digest).map_err(|e| {
+) -> Result<Documented<Media>, ApiError> {
+    serve(&state, &digest, &headers).await.map(Documented::new)
+}
+
+async fn serve(state: &AppState, digest: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let sha = protocol::Sha256::from_hex(digest).map_err(|e| {
         ApiError::bad_request(
             e.to_string(),
             "media are addressed by 64 lowercase hex digits",
@@ -90,7 +95,7 @@ pub async fn get_media(
     };
     let (mime, _) = state
         .store
-        .media_object(&digest)
+        .media_object(digest)
         .await?
         .ok_or_else(not_found)?;
     let path = match state.media.local_path(&sha).await {

@@ -11,6 +11,7 @@ mod agent;
 mod alerts;
 mod apply;
 mod compliance;
+pub(crate) mod docs;
 pub(crate) mod editions;
 mod error;
 pub(crate) mod expiry;
@@ -26,15 +27,17 @@ mod system;
 mod views;
 
 #[cfg(test)]
+mod schema_check;
+#[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
 mod video_tests;
 
 use std::sync::Arc;
 
+use aide::axum::routing::{get, post, ApiMethodRouter};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 use crate::config::Config;
@@ -70,8 +73,8 @@ pub struct Route {
     pub summary: &'static str,
     /// Who may call it.
     pub access: Access,
-    /// The handler.
-    pub handler: MethodRouter<AppState>,
+    /// The handler, with what aide reads off its types for OpenAPI.
+    pub handler: ApiMethodRouter<AppState>,
 }
 
 pub(crate) const EDIT: &[Role] = &[Role::Admin, Role::Editor];
@@ -80,7 +83,7 @@ pub(crate) const STAFF: &[Role] = &[Role::Admin, Role::Editor, Role::Approver];
 pub(crate) const ADMIN: &[Role] = &[Role::Admin];
 
 /// `handler` with a body limit of `max` bytes, refused early from `Content-Length`.
-pub(crate) fn limited(handler: MethodRouter<AppState>, max: u64) -> MethodRouter<AppState> {
+pub(crate) fn limited(handler: ApiMethodRouter<AppState>, max: u64) -> ApiMethodRouter<AppState> {
     handler
         .layer(DefaultBodyLimit::max(
             usize::try_from(max).unwrap_or(usize::MAX),
@@ -93,10 +96,10 @@ pub(crate) fn limited(handler: MethodRouter<AppState>, max: u64) -> MethodRouter
 /// `handler` run only when one of `gate`'s places is free (see
 /// [`extract::wait_for_turn`]).
 pub(crate) fn one_at_a_time(
-    handler: MethodRouter<AppState>,
+    handler: ApiMethodRouter<AppState>,
     gate: &Arc<tokio::sync::Semaphore>,
     limits: &crate::config::LimitsConfig,
-) -> MethodRouter<AppState> {
+) -> ApiMethodRouter<AppState> {
     let gate = gate.clone();
     let places = limits.uploads_at_once;
     let wait = std::time::Duration::from_secs(limits.upload_wait_seconds);
@@ -111,7 +114,7 @@ pub(crate) fn route(
     path: &'static str,
     summary: &'static str,
     access: Access,
-    handler: MethodRouter<AppState>,
+    handler: ApiMethodRouter<AppState>,
 ) -> Route {
     Route {
         method,
@@ -220,7 +223,7 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "/api/v1/tokens/{id}",
             "revoke one of my API tokens",
             AnyUser,
-            axum::routing::delete(session::revoke_token),
+            aide::axum::routing::delete(session::revoke_token),
         ),
         route(
             Method::GET,
@@ -521,7 +524,8 @@ pub fn app(state: AppState) -> Router {
         let gate = axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
             extract::access_gate(s, access, req, next)
         });
-        router = router.route(route.path, route.handler.route_layer(gate));
+        let handler: axum::routing::MethodRouter<AppState> = route.handler.into();
+        router = router.route(route.path, handler.route_layer(gate));
     }
     let metrics = state.metrics.clone();
     router

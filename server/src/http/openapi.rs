@@ -1,56 +1,103 @@
 //! `GET /api/v1/openapi.json`, generated from the route table so it lists
 //! every route the router answers (a test checks that). Request and
-//! response schemas are described in words (summary + access), not typed.
+//! response schemas come from the handlers' types through [`aide`]: a
+//! handler's `StrictJson<T>`, `StrictQuery<T>` and `Json<T>` answer name
+//! `T`, whose schema `schemars` derives (see [`super::docs`]). This module
+//! adds what types cannot say: the summary, who may call the route, and
+//! path parameters.
 
+use aide::axum::ApiRouter;
+use aide::openapi::{Info, OpenApi};
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::docs::{Documented, OpenApiDocument};
 use super::{route_table, Access, AppState};
 
 /// The OpenAPI document.
 pub fn build(config: &crate::config::Config) -> Value {
-    let mut paths: Map<String, Value> = Map::new();
-    for route in route_table(config) {
-        let access = match route.access {
-            Access::Public => "public".to_owned(),
-            Access::Device => {
-                "device signature (x-ledcast-key-id, x-ledcast-timestamp, x-ledcast-signature)"
-                    .to_owned()
-            }
-            Access::AnyUser => "any signed-in user".to_owned(),
-            Access::SiteScoped => {
-                "any signed-in user; branch users only for their own sites".to_owned()
-            }
-            Access::Roles(roles) => {
-                let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-                format!("roles: {}", names.join(", "))
-            }
-        };
-        let parameters: Vec<Value> = route
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let entry = paths
-            .entry(route.path.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        entry[route.method.as_str().to_lowercase()] = json!({
-            "summary": route.summary,
-            "description": format!("Access: {access}. Errors are JSON {{error, detail, hint}}."),
-            "parameters": parameters,
-            "responses": {"default": {"description": "see summary; 4xx bodies are {error, detail, hint}"}},
-        });
+    let table = route_table(config);
+    let mut described = Vec::with_capacity(table.len());
+    let mut router: ApiRouter<AppState> = ApiRouter::new();
+    for route in table {
+        described.push((
+            route.method.clone(),
+            route.path,
+            route.summary,
+            route.access,
+        ));
+        router = router.api_route(route.path, route.handler);
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "ledcast server API", "version": "1"},
-        "paths": paths,
-    })
+    let mut api = OpenApi {
+        info: Info {
+            title: "ledcast server API".to_owned(),
+            version: "1".to_owned(),
+            ..Info::default()
+        },
+        ..OpenApi::default()
+    };
+    let _ = router.finish_api(&mut api);
+    let mut doc = serde_json::to_value(&api).unwrap_or_else(|_| json!({}));
+    doc["openapi"] = json!("3.1.0");
+    for (method, path, summary, access) in described {
+        let Some(operation) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/{}",
+                path.replace('~', "~0").replace('/', "~1"),
+                method.as_str().to_lowercase()
+            ))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        operation.insert("summary".to_owned(), json!(summary));
+        operation.insert(
+            "description".to_owned(),
+            json!(format!(
+                "Access: {}. Refusals are JSON {{error, detail, hint}}.",
+                access_words(access)
+            )),
+        );
+        let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(list) = parameters.as_array_mut() {
+            for name in path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            {
+                let known = list.iter().any(|p| p["in"] == "path" && p["name"] == name);
+                if !known {
+                    list.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+                }
+            }
+            if list.is_empty() {
+                operation.remove("parameters");
+            }
+        }
+    }
+    doc
+}
+
+fn access_words(access: Access) -> String {
+    match access {
+        Access::Public => "public".to_owned(),
+        Access::Device => {
+            "device signature (x-ledcast-key-id, x-ledcast-timestamp, x-ledcast-signature)"
+                .to_owned()
+        }
+        Access::AnyUser => "any signed-in user".to_owned(),
+        Access::SiteScoped => {
+            "any signed-in user; branch users only for their own sites".to_owned()
+        }
+        Access::Roles(roles) => {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            format!("roles: {}", names.join(", "))
+        }
+    }
 }
 
 /// `GET /api/v1/openapi.json`.
-pub async fn document(State(state): State<AppState>) -> Json<Value> {
-    Json(build(&state.config))
+pub async fn document(State(state): State<AppState>) -> Documented<OpenApiDocument> {
+    Documented::new(Json(build(&state.config)).into_response())
 }

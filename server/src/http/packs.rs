@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
@@ -23,7 +22,7 @@ pub async fn upload(
     principal: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Imported>, ApiError> {
     let limit = state.config.limits.upload_max_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -72,17 +71,32 @@ pub async fn upload(
             }),
         )
         .await?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "edition": report.edition,
-            "imported": report.imported(),
-            "duplicates": report.duplicates(),
-            "refused": report.refused(),
-            "summary": report.to_string(),
-            "rows": report.rows,
-            "unreferenced": pack.unreferenced,
-        })),
-    )
-        .into_response())
+    Ok(Json(Imported {
+        imported: report.imported(),
+        duplicates: report.duplicates(),
+        refused: report.refused(),
+        summary: report.to_string(),
+        edition: report.edition,
+        rows: report.rows,
+        unreferenced: pack.unreferenced,
+    }))
+}
+
+/// What a pack import answers.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Imported {
+    /// The edition the pack is (`gaogang-2026-W48`).
+    pub edition: String,
+    /// Materials new to the library.
+    pub imported: usize,
+    /// Materials the library already had.
+    pub duplicates: usize,
+    /// Materials refused (each row says why).
+    pub refused: usize,
+    /// One line for people.
+    pub summary: String,
+    /// One row per material in the pack.
+    pub rows: Vec<ledcast_pack::ImportRow>,
+    /// Files in the zip no manifest entry names.
+    pub unreferenced: Vec<String>,
 }

@@ -4,12 +4,11 @@
 //! whose state is `offline` since longer than `mqtt.offline_alert_seconds`
 //! is listed, and drops off the list as soon as it reports `online` again.
 
+use aide::axum::routing::get;
 use axum::extract::State;
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{route, Access, ApiError, AppState, Principal, Route};
 use crate::config::Config;
@@ -25,13 +24,37 @@ pub(crate) fn routes(_config: &Config) -> Vec<Route> {
     )]
 }
 
-/// `GET /api/v1/fleet/alerts`: `{offline_alert_seconds, alerts: [{kind:
-/// "screen_offline", screen_id, site_id, screen_name, offline_since,
-/// offline_for_seconds}]}`, longest offline first.
+/// `GET /api/v1/fleet/alerts`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FleetAlerts {
+    /// How long a screen may be offline before it is listed.
+    pub offline_alert_seconds: u64,
+    /// The screens offline longer, longest first.
+    pub alerts: Vec<FleetAlert>,
+}
+
+/// One screen offline too long.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct FleetAlert {
+    /// Always `screen_offline`.
+    pub kind: String,
+    /// The screen.
+    pub screen_id: String,
+    /// Its site.
+    pub site_id: String,
+    /// Its name.
+    pub screen_name: String,
+    /// Since when (ms since the epoch).
+    pub offline_since: i64,
+    /// For how long.
+    pub offline_for_seconds: i64,
+}
+
+/// `GET /api/v1/fleet/alerts`: screens offline too long, longest first.
 pub async fn fleet_alerts(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Response, ApiError> {
+) -> Result<Json<FleetAlerts>, ApiError> {
     let threshold_s = state.config.mqtt.offline_alert_seconds;
     let now = state.clock.now().as_millis();
     let threshold_ms = i64::try_from(threshold_s.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -41,22 +64,19 @@ pub async fn fleet_alerts(
         .await?;
     let alerts: Vec<_> = offline
         .into_iter()
-        .map(|screen| {
-            json!({
-                "kind": "screen_offline",
-                "screen_id": screen.screen_id,
-                "site_id": screen.site_id,
-                "screen_name": screen.name,
-                "offline_since": screen.offline_since,
-                "offline_for_seconds": (now - screen.offline_since).max(0) / 1000,
-            })
+        .map(|screen| FleetAlert {
+            kind: "screen_offline".to_owned(),
+            offline_for_seconds: (now - screen.offline_since).max(0) / 1000,
+            screen_id: screen.screen_id,
+            site_id: screen.site_id,
+            screen_name: screen.name,
+            offline_since: screen.offline_since,
         })
         .collect();
-    Ok(Json(json!({
-        "offline_alert_seconds": threshold_s,
-        "alerts": alerts,
+    Ok(Json(FleetAlerts {
+        offline_alert_seconds: threshold_s,
+        alerts,
     }))
-    .into_response())
 }
 
 /// This area's rows of the route × role matrix test.

@@ -4,18 +4,19 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::docs::{Created, Documented, JsonBody, NoContentWith, Status};
 use super::extract::{strict_cookie, ClientAddr, StrictJson, StrictQuery, SESSION_COOKIE};
 use super::{ApiError, AppState, Principal};
 use crate::auth;
-use crate::store::{NewUser, Role};
+use crate::store::{NewUser, Role, UserRow};
 
 /// `POST /api/v1/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: String,
@@ -27,7 +28,7 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     StrictJson(body): StrictJson<LoginRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<JsonBody<LoggedIn>>, ApiError> {
     let now = state.clock.now().as_millis();
     let auth_config = &state.config.auth;
     let window_ms = auth_config.login_window_seconds * 1000;
@@ -165,15 +166,84 @@ pub async fn login(
         state.config.behind_tls,
         time::Duration::hours(auth_config.session_hours),
     );
-    Ok((
-        cookie,
-        Json(json!({
-            "user": user,
-            "csrf_token": csrf,
-            "expires_at": expires_at,
-        })),
-    )
-        .into_response())
+    Ok(Documented::new(
+        (
+            cookie,
+            Json(LoggedIn {
+                user,
+                csrf_token: csrf,
+                expires_at,
+            }),
+        )
+            .into_response(),
+    ))
+}
+
+/// A started session (the cookie is set alongside).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct LoggedIn {
+    /// Who logged in.
+    pub user: UserRow,
+    /// Send it back in `X-CSRF-Token` with every change.
+    pub csrf_token: String,
+    /// When the session ends (ms since the epoch).
+    pub expires_at: i64,
+}
+
+/// Who is calling.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Me {
+    /// The signed-in user, with role and sites.
+    pub user: UserRow,
+}
+
+/// A new API token, shown once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NewToken {
+    /// Its id (to revoke it).
+    pub id: String,
+    /// The secret: send it as `Authorization: Bearer …`.
+    pub token: String,
+    /// The name it was given.
+    pub name: String,
+}
+
+/// A user's login locks lifted.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Unlocked {
+    /// The user.
+    pub username: String,
+    /// How many addresses were locked out.
+    pub unlocked_addresses: u64,
+}
+
+/// A user disabled or enabled.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct DisabledState {
+    /// The user.
+    pub username: String,
+    /// Whether the account is disabled now.
+    pub disabled: bool,
+}
+
+/// A new password, shown once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NewPassword {
+    /// The user (for a new user, also its id).
+    pub username: String,
+    /// The generated password.
+    pub password: String,
+}
+
+/// A created user.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct NewUserCreated {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub username: String,
+    /// The generated password, shown once.
+    pub password: String,
 }
 
 /// Serialises the check-and-reserve of login attempts in this process.
@@ -190,7 +260,7 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 pub async fn logout(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Response, ApiError> {
+) -> Result<NoContentWith, ApiError> {
     if let Some(key) = &principal.session_key {
         state
             .store
@@ -204,16 +274,20 @@ pub async fn logout(
         state.config.behind_tls,
         time::Duration::ZERO,
     );
-    Ok((gone, StatusCode::NO_CONTENT).into_response())
+    Ok(NoContentWith(
+        (gone, StatusCode::NO_CONTENT).into_response(),
+    ))
 }
 
 /// `GET /api/v1/me`.
-pub async fn me(principal: Principal) -> Json<serde_json::Value> {
-    Json(json!({ "user": principal.user }))
+pub async fn me(principal: Principal) -> Json<Me> {
+    Json(Me {
+        user: principal.user,
+    })
 }
 
 /// `POST /api/v1/tokens` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     name: String,
@@ -224,7 +298,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
     StrictJson(body): StrictJson<CreateToken>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<NewToken>, ApiError> {
     if body.name.trim().is_empty() || body.name.len() > 200 {
         return Err(ApiError::bad_request(
             "name must be 1 to 200 characters",
@@ -247,19 +321,19 @@ pub async fn create_token(
     principal
         .audit(&state, "token.create", &id, json!({"name": body.name}))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "token": secret, "name": body.name})),
-    )
-        .into_response())
+    Ok(Status(NewToken {
+        id,
+        token: secret,
+        name: body.name,
+    }))
 }
 
 /// `GET /api/v1/tokens`.
 pub async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Response, ApiError> {
-    Ok(Json(state.store.list_api_tokens(&principal.user.id).await?).into_response())
+) -> Result<Json<Vec<crate::store::ApiTokenRow>>, ApiError> {
+    Ok(Json(state.store.list_api_tokens(&principal.user.id).await?))
 }
 
 /// `DELETE /api/v1/tokens/{id}`.
@@ -267,7 +341,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<axum::response::NoContent, ApiError> {
     let now = state.clock.now().as_millis();
     if !state
         .store
@@ -282,12 +356,12 @@ pub async fn revoke_token(
     principal
         .audit(&state, "token.revoke", &id, json!({}))
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(axum::response::NoContent)
 }
 
 /// `GET /api/v1/users` (admin).
-pub async fn list_users(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(state.store.list_users().await?).into_response())
+pub async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, ApiError> {
+    Ok(Json(state.store.list_users().await?))
 }
 
 /// `POST /api/v1/users/{id}/unlock` (admin): lifts the user's login locks
@@ -296,7 +370,7 @@ pub async fn unlock_user(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Unlocked>, ApiError> {
     let Some(user) = state.store.user_by_id(&id).await? else {
         return Err(ApiError::not_found(
             format!("no user {id:?}"),
@@ -312,7 +386,10 @@ pub async fn unlock_user(
             json!({ "addresses": addresses }),
         )
         .await?;
-    Ok(Json(json!({ "username": user.username, "unlocked_addresses": addresses })).into_response())
+    Ok(Json(Unlocked {
+        username: user.username,
+        unlocked_addresses: addresses,
+    }))
 }
 
 /// The user `id` names, or 404.
@@ -332,7 +409,7 @@ pub async fn disable_user(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<DisabledState>, ApiError> {
     set_disabled(&state, &principal, &id, true).await
 }
 
@@ -341,7 +418,7 @@ pub async fn enable_user(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<DisabledState>, ApiError> {
     set_disabled(&state, &principal, &id, false).await
 }
 
@@ -351,7 +428,7 @@ async fn set_disabled(
     principal: &Principal,
     id: &str,
     disabled: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Json<DisabledState>, ApiError> {
     let user = user_named(state, id).await?;
     if disabled && user.id == principal.user.id {
         return Err(ApiError::new(
@@ -373,7 +450,10 @@ async fn set_disabled(
             .audit(state, action, &user.username, json!({}))
             .await?;
     }
-    Ok(Json(json!({ "username": user.username, "disabled": disabled })).into_response())
+    Ok(Json(DisabledState {
+        username: user.username,
+        disabled,
+    }))
 }
 
 /// `POST /api/v1/users/{id}/password` (admin): a new generated password,
@@ -383,7 +463,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<NewPassword>, ApiError> {
     let user = user_named(&state, &id).await?;
     let password = auth::generate_password();
     let hash = {
@@ -402,7 +482,10 @@ pub async fn reset_password(
             json!({ "unlocked_addresses": addresses }),
         )
         .await?;
-    Ok(Json(json!({ "username": user.username, "password": password })).into_response())
+    Ok(Json(NewPassword {
+        username: user.username,
+        password,
+    }))
 }
 
 /// The accounts locked out of logging in right now, by user name: the
@@ -432,7 +515,7 @@ pub async fn login_locks(
 }
 
 /// `POST /api/v1/users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     username: String,
@@ -446,7 +529,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     principal: Principal,
     StrictJson(body): StrictJson<CreateUser>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<NewUserCreated>, ApiError> {
     validate_username(&body.username)?;
     if body.role == Role::Branch && body.sites.is_empty() {
         return Err(ApiError::bad_request(
@@ -500,11 +583,11 @@ pub async fn create_user(
             json!({"role": body.role, "sites": body.sites}),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "username": body.username, "password": password})),
-    )
-        .into_response())
+    Ok(Status(NewUserCreated {
+        id,
+        username: body.username,
+        password,
+    }))
 }
 
 /// Refuses user names that would be confusing in logs and audit lines.
@@ -527,7 +610,7 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/audit` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<i64>,
@@ -538,7 +621,7 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<AuditQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Vec<crate::store::AuditEntry>>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.store.audit_log(limit, query.before).await?).into_response())
+    Ok(Json(state.store.audit_log(limit, query.before).await?))
 }

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::docs::{Documented, Metrics, Text};
 use super::{ApiError, AppState};
 use crate::telemetry::Telemetry;
 
@@ -17,22 +18,21 @@ pub async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: the database answers.
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<AppState>) -> Result<Documented<Text>, ApiError> {
     if state.store.ping().await {
-        "ready\n".into_response()
+        Ok(Documented::new("ready\n".into_response()))
     } else {
-        ApiError::new(
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the database does not answer",
             "check database_url and that the database server is running",
-        )
-        .into_response()
+        ))
     }
 }
 
 /// `GET /metrics`: OpenMetrics text (Prometheus scrapes it).
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>) -> Documented<Metrics> {
     let mut out = state.metrics.encode();
     // A gauge read at the scrape, before the closing `# EOF`.
     if let Some(body) = out.strip_suffix("# EOF\n") {
@@ -41,14 +41,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             state.events.receiver_count()
         );
     }
-    (
+    let response = (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         out,
     )
-        .into_response()
+        .into_response();
+    Documented::new(response)
 }
 
 /// Unknown path.

@@ -106,10 +106,21 @@ impl Harness {
 
     /// Sends `request`; returns once what it asked of the recompiler is
     /// on the rotations (handlers return before the compile).
+    /// Every JSON answer is checked against the route's OpenAPI schema.
     async fn send(&self, request: Request<Body>) -> Response {
+        let method = request.method().to_string();
+        let path = request.uri().path().to_owned();
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         self.state.compile_lock.settle_all().await;
-        response
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        super::schema_check::check(&method, &path, parts.status.as_u16(), content_type, &bytes);
+        Response::from_parts(parts, Body::from(bytes))
     }
 
     /// Sites a and b, screens `screen-a` (site a) and `screen-b` (site b),
@@ -673,6 +684,65 @@ async fn openapi_lists_every_route() {
             "{} {} missing from openapi.json",
             route.method,
             route.path
+        );
+    }
+}
+
+/// Issue 18: the document says what each route answers, from the
+/// handlers' types: a 2xx (or redirect) with a content type and a schema
+/// for every route, a JSON schema wherever the answer is JSON, a request
+/// body wherever the handler reads one, and every `$ref` resolves.
+#[tokio::test]
+async fn openapi_gives_every_route_its_answer_schema() {
+    let doc = super::openapi::build(&Config::default());
+    let mut missing = Vec::new();
+    for route in route_table(&Config::default()) {
+        let method = route.method.as_str().to_lowercase();
+        let op = &doc["paths"][route.path][&method];
+        let responses = op["responses"].as_object().cloned().unwrap_or_default();
+        let success: Vec<(&String, &Value)> = responses
+            .iter()
+            .filter(|(code, _)| code.starts_with('2') || code.starts_with('3'))
+            .collect();
+        if success.is_empty() {
+            missing.push(format!("{method} {}: no 2xx/3xx answer", route.path));
+        }
+        for (code, answer) in success {
+            let redirect = code.starts_with('3');
+            let content = answer["content"].as_object().cloned().unwrap_or_default();
+            if content.is_empty() && !redirect && code != "204" {
+                missing.push(format!("{method} {} {code}: no content type", route.path));
+            }
+            for (media, body) in content {
+                if body["schema"].is_null() {
+                    missing.push(format!("{method} {} {code} {media}: no schema", route.path));
+                }
+                let schema = body["schema"].to_string();
+                if media == "application/json" && (schema == "true" || schema == "{}") {
+                    missing.push(format!("{method} {} {code}: JSON of any shape", route.path));
+                }
+            }
+        }
+        let reads_body = route.method == Method::POST && !op["requestBody"].is_null();
+        if route.method == Method::POST && !reads_body && route.summary.contains("(body") {
+            missing.push(format!(
+                "{method} {}: says it reads a body, documents none",
+                route.path
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without a documented answer:\n{}",
+        missing.join("\n")
+    );
+    // Every reference points at a schema the document holds.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().unwrap_or_default();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "$ref to {name}, which components.schemas does not hold"
         );
     }
 }

@@ -79,7 +79,7 @@ impl Default for CompileGate {
 }
 
 /// The recompiler's last finished compile.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct LastCompile {
     /// The newest request it covered.
     pub ticket: u64,
@@ -96,7 +96,7 @@ pub struct LastCompile {
 }
 
 /// Where the recompiler is (`GET /api/v1/recompile`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Progress {
     /// Requests made so far (tickets 1..=requested).
     pub requested: u64,
@@ -173,8 +173,20 @@ pub fn request(state: &AppState, reason: &'static str) -> u64 {
 }
 
 /// What a handler says about the compile it asked for.
-pub fn pending(ticket: u64) -> serde_json::Value {
-    serde_json::json!({"ticket": ticket, "progress": "/api/v1/recompile"})
+pub fn pending(ticket: u64) -> Pending {
+    Pending {
+        ticket,
+        progress: "/api/v1/recompile".to_owned(),
+    }
+}
+
+/// A change's place in the recompiler's queue, as an answer tells it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct Pending {
+    /// The change's ticket: done once `GET /api/v1/recompile` says `done` ≥ it.
+    pub ticket: u64,
+    /// Where to ask.
+    pub progress: String,
 }
 
 /// The recompiler task: one compile per wake-up, covering every request

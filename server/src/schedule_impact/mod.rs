@@ -466,7 +466,7 @@ fn loop_changes(
 
 /// The priority the builder offers a new schedule, and the range of the
 /// schedules that play on screens now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PriorityAdvice {
     /// The default: below every schedule that targets a screen, so a new
     /// schedule plays only where nothing else is scheduled until its author

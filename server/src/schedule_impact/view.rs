@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 /// What approving one schedule would change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScheduleImpact {
     /// Schedule id.
     pub schedule: String,
@@ -44,7 +44,7 @@ pub struct ScheduleImpact {
 }
 
 /// A schedule's targets (ids).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Targets {
     /// Screen ids.
     pub screens: Vec<String>,
@@ -55,7 +55,7 @@ pub struct Targets {
 }
 
 /// Screens on which the schedule's priority beats every other schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Outranks {
     /// The highest priority of the other schedules on these screens (the
     /// largest over all of them).
@@ -65,7 +65,7 @@ pub struct Outranks {
 }
 
 /// A screen as people know it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NamedScreen {
     /// Screen id.
     pub id: String,
@@ -76,7 +76,7 @@ pub struct NamedScreen {
 }
 
 /// One targeted screen: what plays there now and after approval.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ScreenImpact {
     /// The screen.
     #[serde(flatten)]
@@ -97,7 +97,7 @@ pub struct ScreenImpact {
 }
 
 /// One change of a screen's loop.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LoopChange {
     /// The first instant it applies (ms).
     pub from: i64,
@@ -110,7 +110,7 @@ pub struct LoopChange {
 }
 
 /// Where a loop comes from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct LoopSource {
     /// `schedule`, `alert`, `default` (the default playlist) or `fallback`
     /// (the standard warnings, where nothing is scheduled).
@@ -125,7 +125,7 @@ pub struct LoopSource {
 }
 
 /// A loop: its source and its slots in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LoopView {
     /// Where it comes from.
     #[serde(flatten)]
@@ -135,7 +135,7 @@ pub struct LoopView {
 }
 
 /// One slot of a loop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SlotView {
     /// Material id.
     pub material: String,
@@ -153,7 +153,7 @@ pub struct SlotView {
 
 /// What the builder's answer says about one of its schedules (small: the
 /// builder shows sentences, not loops).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Schedule id.
     pub schedule: String,
@@ -176,7 +176,7 @@ pub struct Summary {
 }
 
 /// A schedule (or the default) the new one replaces, and where.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Replaces {
     /// What is replaced.
     #[serde(flatten)]

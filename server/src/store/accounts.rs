@@ -8,7 +8,9 @@ use sqlx::Row;
 use super::{conflict_or, Store, StoreError, StoreResult};
 
 /// What a user may do (DESIGN.md §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including accounts, enrollment and the audit log.
@@ -45,7 +47,7 @@ impl Role {
 }
 
 /// A user as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UserRow {
     /// Stable id.
     pub id: String,
@@ -93,7 +95,7 @@ pub struct SessionRow {
 }
 
 /// An API token's public part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ApiTokenRow {
     /// Token id (not the secret).
     pub id: String,
@@ -108,7 +110,7 @@ pub struct ApiTokenRow {
 }
 
 /// One audit log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Sequence.
     pub id: i64,

@@ -27,7 +27,7 @@ pub struct Play {
 }
 
 /// One stored confirmation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ConfirmationRow {
     /// Id (`cf-` + 16 hex digits).
     pub id: String,

@@ -11,7 +11,7 @@ use super::domain::{decode, MaterialKind, MaterialState, ScheduleState, StoredWo
 use super::{conflict_or, to_i64, Store, StoreResult};
 
 /// A material as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MaterialRow {
     /// Stable id.
     pub id: String,
@@ -72,7 +72,7 @@ pub struct MaterialFilter {
 }
 
 /// A rendition as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RenditionRow {
     /// Material.
     pub material_id: String,
@@ -94,7 +94,7 @@ pub struct RenditionRow {
 }
 
 /// One file of `playlists/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaylistFile {
     /// File name, e.g. `schedules.toml`.
@@ -431,7 +431,7 @@ impl Store {
 }
 
 /// A schedule's approval record (the schedule itself lives in the playlist files).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScheduleRow {
     /// Schedule id.
     pub id: String,
@@ -606,7 +606,7 @@ impl Store {
 }
 
 /// An urgent alert created through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AlertRow {
     /// Alert id.
     pub id: String,

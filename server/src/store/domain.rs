@@ -18,7 +18,19 @@ use super::{StoreError, StoreResult};
 pub use ledcast_compiler::MaterialKind;
 
 /// A material's approval state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MaterialState {
     /// Uploaded, waiting for a second person.
@@ -32,7 +44,19 @@ pub enum MaterialState {
 }
 
 /// A schedule's approval state (its current version's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleState {
     /// Applied, waiting for a second person.
@@ -44,7 +68,19 @@ pub enum ScheduleState {
 }
 
 /// A library edition's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EditionState {
     /// Imported, waiting for approval.
@@ -57,7 +93,7 @@ pub enum EditionState {
 
 /// What an approver decided about a pending material or schedule; its
 /// word is the state it leads to (`approved`, `rejected`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Approve it.
@@ -93,7 +129,7 @@ impl Verdict {
 }
 
 /// What a branch confirmed about a screen's week.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BranchVerdict {
     /// The warnings were shown as required.

@@ -13,7 +13,7 @@ use super::domain::{decode, EditionState};
 use super::{Store, StoreResult};
 
 /// One imported library edition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EditionRow {
     /// Edition id, e.g. `gaogang-2026-W48`.
     pub id: String,
@@ -38,7 +38,7 @@ pub struct EditionRow {
 }
 
 /// A stored daily expiry report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ExpiryReportRow {
     /// The local day it covers (`YYYY-MM-DD`).
     pub day: String,

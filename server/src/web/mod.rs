@@ -18,10 +18,12 @@ mod pages;
 mod render;
 mod words;
 
+use aide::axum::routing::get_with;
+use aide::transform::TransformOperation;
 use axum::http::Method;
-use axum::routing::get;
 
 use crate::config::Config;
+use crate::http::docs::{Documented, Page, StaticFile};
 use crate::http::{route, Access, Route, ADMIN, STAFF};
 
 pub use crate::i18n::diagnostics::for_builder as diagnostics_for_builder;
@@ -37,128 +39,141 @@ pub fn routes(_config: &Config) -> Vec<Route> {
             "/",
             "the web UI's front door (redirects to /ui)",
             Public,
-            get(pages::front_door),
+            get_with(pages::front_door, redirect),
         ),
         route(
             Method::GET,
             "/login",
             "web UI: login page",
             Public,
-            get(pages::login),
+            get_with(pages::login, html),
         ),
         route(
             Method::GET,
             "/lang/{lang}",
             "web UI: choose the language (zh-CN or en; ?next=/ui/...)",
             Public,
-            get(pages::choose_language),
+            get_with(pages::choose_language, redirect),
         ),
         route(
             Method::GET,
             "/static/{file}",
             "web UI: stylesheet and script (embedded)",
             Public,
-            get(render::static_file),
+            get_with(render::static_file, |op| {
+                op.response::<200, Documented<StaticFile>>()
+            }),
         ),
         route(
             Method::GET,
             "/ui",
             "web UI: home (by role)",
             AnyUser,
-            get(pages::home),
+            get_with(pages::home, html),
         ),
         route(
             Method::GET,
             "/ui/screens",
             "web UI: screens, grouped by site (branch users: their own)",
             SiteScoped,
-            get(pages::screens),
+            get_with(pages::screens, html),
         ),
         route(
             Method::GET,
             "/ui/sites/{id}",
             "web UI: one site's screens",
             SiteScoped,
-            get(pages::site),
+            get_with(pages::site, html),
         ),
         route(
             Method::GET,
             "/ui/screens/{id}",
             "web UI: one screen (state, now playing, screenshots, week calendar)",
             SiteScoped,
-            get(pages::screen),
+            get_with(pages::screen, html),
         ),
         route(
             Method::GET,
             "/ui/materials",
             "web UI: material library and upload",
             Roles(STAFF),
-            get(pages::materials),
+            get_with(pages::materials, html),
         ),
         route(
             Method::GET,
             "/ui/materials/{id}",
             "web UI: one material with its LED previews",
             Roles(STAFF),
-            get(pages::material),
+            get_with(pages::material, html),
         ),
         route(
             Method::GET,
             "/ui/playlists",
             "web UI: playlists and schedules (build, schedule, diagnostics)",
             Roles(STAFF),
-            get(pages::playlists),
+            get_with(pages::playlists, html),
         ),
         route(
             Method::GET,
             "/ui/approvals",
             "web UI: approval queue",
             Roles(STAFF),
-            get(pages::approvals),
+            get_with(pages::approvals, html),
         ),
         route(
             Method::GET,
             "/ui/alerts",
             "web UI: urgent alerts",
             Roles(STAFF),
-            get(pages::alerts),
+            get_with(pages::alerts, html),
         ),
         route(
             Method::GET,
             "/ui/editions",
             "web UI: library editions with their diff",
             Roles(STAFF),
-            get(pages::editions),
+            get_with(pages::editions, html),
         ),
         route(
             Method::GET,
             "/ui/branch",
             "web UI: weekly branch confirmation",
             SiteScoped,
-            get(pages::branch),
+            get_with(pages::branch, html),
         ),
         route(
             Method::GET,
             "/ui/reports",
             "web UI: compliance report downloads",
             SiteScoped,
-            get(pages::reports),
+            get_with(pages::reports, html),
         ),
         route(
             Method::GET,
             "/ui/users",
             "web UI: users (create editors, approvers, branch users)",
             Roles(ADMIN),
-            get(pages::users),
+            get_with(pages::users, html),
         ),
         route(
             Method::GET,
             "/ui/audit",
             "web UI: audit log",
             Roles(ADMIN),
-            get(pages::audit),
+            get_with(pages::audit, html),
         ),
     ]
+}
+
+/// A page's answer in the OpenAPI document (handlers build HTML as a
+/// `Response` because they also set headers).
+fn html(op: TransformOperation<'_>) -> TransformOperation<'_> {
+    op.response::<200, Documented<Page>>()
+}
+
+/// A redirect's answer in the OpenAPI document.
+fn redirect(op: TransformOperation<'_>) -> TransformOperation<'_> {
+    op.response_with::<303, (), _>(|r| r.description("redirect: see Location"))
 }
 
 /// The UI's rows of the route × role matrix test.

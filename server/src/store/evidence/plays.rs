@@ -11,7 +11,7 @@ use sqlx::Row;
 use crate::store::{bool_i64, to_i64, to_u64, Store, StoreResult};
 
 /// The per-screen-per-day play aggregate (day in the screen's time zone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PlayDay {
     /// The screen.
     pub screen_id: String,

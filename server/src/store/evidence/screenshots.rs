@@ -6,7 +6,7 @@ use sqlx::Row;
 use crate::store::{to_i64, Store, StoreResult};
 
 /// A stored screenshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScreenshotRow {
     /// Sequence.
     pub id: i64,

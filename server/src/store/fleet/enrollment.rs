@@ -9,7 +9,7 @@ use sqlx::Row;
 use crate::store::{Store, StoreResult};
 
 /// The device key of an enrolled screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DeviceKeyRow {
     /// The screen.
     pub screen_id: String,

@@ -16,7 +16,7 @@ use sqlx::Row;
 use super::{bool_i64, conflict_or, Store, StoreResult};
 
 /// A site (bank branch, service hall).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteRow {
     /// Stable id.
@@ -28,7 +28,7 @@ pub struct SiteRow {
 }
 
 /// A screen profile (native size and capabilities).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRow {
     /// Stable id, e.g. `door-352x80`.
@@ -46,7 +46,7 @@ pub struct ProfileRow {
 }
 
 /// A screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScreenRow {
     /// Screen id (topic-safe).

@@ -18,7 +18,7 @@ pub struct RecordedStates {
 }
 
 /// The last state a screen reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScreenStateRow {
     /// The screen.
     pub screen_id: String,
@@ -81,7 +81,7 @@ fn from_report(state: Option<protocol::AgentState>) -> FromReport {
 }
 
 /// A screen whose last presence is `offline` (alerts).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OfflineScreen {
     /// The screen.
     pub screen_id: String,
@@ -94,7 +94,7 @@ pub struct OfflineScreen {
 }
 
 /// Desired versus reported rotation version of a screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScreenVersions {
     /// The screen.
     pub screen_id: String,

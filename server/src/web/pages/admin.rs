@@ -34,7 +34,7 @@ pub async fn users(
 }
 
 /// `GET /ui/audit` query: paging and the two filters (empty = all).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AuditQuery {
     before: Option<i64>,
     #[serde(default)]

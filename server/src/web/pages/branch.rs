@@ -38,7 +38,7 @@ fn week_of(monday: chrono::NaiveDate) -> (String, String, String) {
 }
 
 /// `?week=2026-W49` on the branch page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct WeekQuery {
     week: Option<String>,
 }

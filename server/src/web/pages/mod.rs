@@ -27,7 +27,7 @@ use crate::i18n::Lang;
 use crate::store::{MaterialFilter, Role};
 
 /// `?next=` of the login and language routes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct NextQuery {
     next: Option<String>,
 }
