@@ -115,6 +115,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the HTTP API's OpenAPI 3.1 document (what GET /api/v1/openapi.json answers).
+    Openapi,
     /// Benchmarks that print one figure line each.
     Bench {
         #[command(subcommand)]
@@ -595,6 +597,11 @@ fn main() -> anyhow::Result<()> {
                 println!("{report}");
                 Ok(())
             })
+        }
+        Command::Openapi => {
+            let doc = ledcast_server::http::openapi_document(&Default::default());
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
         }
         Command::Export { config, out } => {
             let config = config.load()?;

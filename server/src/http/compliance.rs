@@ -13,13 +13,14 @@
 use aide::axum::routing::{get, post};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use chrono::NaiveDate;
 use ledcast_protocol::v1 as protocol;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::docs::{Created, Csv, Documented, Pdf, Photo, Status};
 use super::extract::{StrictJson, StrictQuery};
 use super::{limited, route, Access, ApiError, AppState, Principal, Route};
 use crate::compliance::evaluate::{self, compute, screen_tz, Confirm};
@@ -227,7 +228,7 @@ pub async fn get_compliance(
     State(state): State<AppState>,
     principal: Principal,
     StrictQuery(query): StrictQuery<ComplianceQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Vec<crate::compliance::ComplianceEntry>>, ApiError> {
     let (from, to) = date_range(&query.from, &query.to)?;
     let screens = screens_for(
         &state,
@@ -238,7 +239,7 @@ pub async fn get_compliance(
     )
     .await?;
     let now = state.clock.now().as_millis();
-    Ok(Json(compute(&state, &screens, from, to, now).await?).into_response())
+    Ok(Json(compute(&state, &screens, from, to, now).await?))
 }
 
 /// `GET /api/v1/confirmations` query.
@@ -268,7 +269,7 @@ pub async fn list_confirmations(
     State(state): State<AppState>,
     principal: Principal,
     StrictQuery(query): StrictQuery<ConfirmationsQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Vec<ListedConfirmation>>, ApiError> {
     if let Some(week) = &query.week {
         parse_week(week)?;
     }
@@ -290,7 +291,7 @@ pub async fn list_confirmations(
             query.screen.as_deref(),
         )
         .await?;
-    Ok(Json(with_corrections(rows)).into_response())
+    Ok(Json(with_corrections(rows)))
 }
 
 fn parse_week(week: &str) -> Result<(NaiveDate, NaiveDate), ApiError> {
@@ -323,7 +324,7 @@ pub async fn create_confirmation(
     State(state): State<AppState>,
     principal: Principal,
     StrictJson(body): StrictJson<ConfirmationBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<ConfirmationRow>, ApiError> {
     let screen = principal.screen(&state, &body.screen_id).await?;
     let (monday, _) = parse_week(&body.week)?;
     let tz = screen_tz(&screen);
@@ -410,7 +411,7 @@ pub async fn create_confirmation(
                    "corrects": stored.corrects}),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(stored)).into_response())
+    Ok(Status(stored))
 }
 
 /// `POST /api/v1/confirmations/photos`: multipart `file`, an image run
@@ -419,7 +420,7 @@ pub async fn upload_photo(
     State(state): State<AppState>,
     principal: Principal,
     mut multipart: Multipart,
-) -> Result<Response, ApiError> {
+) -> Result<Created<PhotoStored>, ApiError> {
     let limit = PHOTO_MAX_BYTES;
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -501,17 +502,28 @@ pub async fn upload_photo(
             json!({"bytes": ingested.bytes.len()}),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "sha256": digest.to_hex(),
-            "mime": ingested.mime,
-            "width": ingested.width,
-            "height": ingested.height,
-            "size_bytes": ingested.bytes.len(),
-        })),
-    )
-        .into_response())
+    Ok(Status(PhotoStored {
+        sha256: digest.to_hex(),
+        mime: ingested.mime.to_owned(),
+        width: ingested.width,
+        height: ingested.height,
+        size_bytes: ingested.bytes.len(),
+    }))
+}
+
+/// A stored confirmation photo.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct PhotoStored {
+    /// Its SHA-256: name it as a confirmation's `photo_sha256`.
+    pub sha256: String,
+    /// Its type after the re-encode.
+    pub mime: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size in bytes.
+    pub size_bytes: usize,
 }
 
 /// `GET /api/v1/confirmations/photos/{sha256}`.
@@ -519,7 +531,7 @@ pub async fn get_photo(
     State(state): State<AppState>,
     principal: Principal,
     Path(sha): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<Photo>, ApiError> {
     let digest = protocol::Sha256::from_hex(&sha).map_err(|e| {
         ApiError::bad_request(e.to_string(), "use a photo_sha256 from a confirmation")
     })?;
@@ -557,6 +569,7 @@ pub async fn get_photo(
         bytes,
     )
         .into_response())
+    .map(Documented::new)
 }
 
 /// Report query.
@@ -670,7 +683,7 @@ pub async fn report_csv(
     State(state): State<AppState>,
     principal: Principal,
     StrictQuery(query): StrictQuery<ReportQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<Csv>, ApiError> {
     let report = build_report(&state, &principal, &query).await?;
     Ok((
         [
@@ -684,6 +697,7 @@ pub async fn report_csv(
         report.csv(),
     )
         .into_response())
+    .map(Documented::new)
 }
 
 /// `GET /api/v1/reports/compliance.pdf`.
@@ -691,7 +705,7 @@ pub async fn report_pdf(
     State(state): State<AppState>,
     principal: Principal,
     StrictQuery(query): StrictQuery<ReportQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<Pdf>, ApiError> {
     let report = build_report(&state, &principal, &query).await?;
     let pdf = tokio::task::spawn_blocking(move || report.pdf())
         .await
@@ -709,6 +723,7 @@ pub async fn report_pdf(
         pdf,
     )
         .into_response())
+    .map(Documented::new)
 }
 
 #[cfg(test)]
@@ -836,6 +851,8 @@ mod tests {
             actor: &str,
             body: Option<Value>,
         ) -> (StatusCode, Vec<u8>) {
+            let method_name = method.to_string();
+            let path = uri.to_owned();
             let builder = Request::builder()
                 .method(method)
                 .uri(uri)
@@ -854,10 +871,23 @@ mod tests {
             // What a change asked of the recompiler is on the rotations.
             self.state.compile_lock.settle_all().await;
             let status = response.status();
+            let content_type = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .unwrap()
                 .to_vec();
+            crate::http::schema_check::check(
+                method_name.as_str(),
+                &path,
+                status.as_u16(),
+                &content_type,
+                &bytes,
+            );
             (status, bytes)
         }
 

@@ -185,6 +185,8 @@ body_kind!(/// A CSV file.
     Csv, "text/csv", "a CSV file (UTF-8 with BOM, for spreadsheet programs)");
 body_kind!(/// A PDF document.
     Pdf, "application/pdf", "a PDF document");
+body_kind!(/// A confirmation photo.
+    Photo, "image/jpeg", "the photo (JPEG, PNG, GIF or WebP, as stored)");
 body_kind!(/// Plain text.
     Text, "text/plain", "plain text");
 body_kind!(/// An HTML page.
@@ -195,10 +197,6 @@ body_kind!(/// Metrics in OpenMetrics text.
     Metrics, "application/openmetrics-text", "counters and latency histograms, OpenMetrics text (Prometheus scrapes it)");
 body_kind!(/// The UI's stylesheet or script.
     StaticFile, "text/css", "the UI's stylesheet (text/css) or script (text/javascript), embedded in the binary");
-body_kind!(/// A TOML file.
-    Toml, "application/toml", "a TOML file");
-body_kind!(/// A zip archive.
-    Zip, "application/zip", "a zip archive");
 
 impl<T: BodyKind> OperationOutput for Documented<T> {
     type Inner = Self;
@@ -259,9 +257,14 @@ impl OperationOutput for NoContentWith {
     }
 }
 
-/// A request body that is not JSON (a zip, a TOML file), for routes that
-/// read the raw body.
-pub fn raw_body(operation: &mut Operation, content_type: &str, description: &str) {
+/// Documents a request body that is not JSON (a zip, a PNG) for a route
+/// whose handler reads the raw bytes.
+pub fn raw_body<'t>(
+    mut op: aide::transform::TransformOperation<'t>,
+    content_type: &str,
+    description: &str,
+) -> aide::transform::TransformOperation<'t> {
+    let operation = op.inner_mut();
     operation.request_body = Some(ReferenceOr::Item(aide::openapi::RequestBody {
         description: Some(description.to_owned()),
         content: IndexMap::from_iter([(
@@ -278,4 +281,5 @@ pub fn raw_body(operation: &mut Operation, content_type: &str, description: &str
         required: true,
         extensions: IndexMap::default(),
     }));
+    op
 }

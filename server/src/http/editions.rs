@@ -18,12 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aide::axum::routing::{get, post};
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::Json;
 use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{limited, route, Access, ApiError, AppState, Principal, Route, APPROVE, STAFF};
 use crate::approval::{two_person_rule, Submission};
@@ -148,17 +148,52 @@ fn unknown_edition(id: &str) -> ApiError {
 }
 
 /// `GET /api/v1/editions`.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Editions {
+    /// Every imported edition, newest first, with its counts.
+    pub editions: Vec<EditionListing>,
+}
+
+/// `GET /api/v1/editions/{id}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct EditionDetail {
+    /// The edition with its counts.
+    pub edition: Option<EditionListing>,
+    /// Its materials.
+    pub materials: Vec<crate::store::MaterialRow>,
+}
+
+/// What approving an edition answers.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct EditionApproved {
+    /// The edition.
+    pub id: String,
+    /// Always `current`.
+    pub state: String,
+    /// The edition it replaced, if any.
+    pub superseded: Option<String>,
+    /// How many of its materials were approved with it.
+    pub materials_approved: u64,
+    /// What changes on the screens, in words, per language.
+    pub summary: BTreeMap<&'static str, String>,
+    /// How many screens change.
+    pub screens_changed: usize,
+    /// The recompile it asked for.
+    pub recompile: crate::recompiler::Pending,
+}
+
+/// `GET /api/v1/editions`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Editions>, ApiError> {
     let rows = state.store.list_editions().await?;
     let editions = with_counts(&state, rows).await?;
-    Ok(Json(json!({ "editions": editions })))
+    Ok(Json(Editions { editions }))
 }
 
 /// `GET /api/v1/editions/{id}`.
 pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EditionDetail>, ApiError> {
     let row = state
         .store
         .edition(&id)
@@ -172,7 +207,7 @@ pub async fn one(
         .into_iter()
         .filter(|m| edition_of(&m.tags).as_deref() == Some(id.as_str()))
         .collect();
-    Ok(Json(json!({ "edition": edition, "materials": materials })))
+    Ok(Json(EditionDetail { edition, materials }))
 }
 
 /// One material entering or leaving a screen.
@@ -402,7 +437,7 @@ pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Json<EditionApproved>, ApiError> {
     let row = state
         .store
         .edition(&id)
@@ -442,18 +477,15 @@ pub async fn approve(
         )
         .await?;
     let ticket = crate::recompiler::request(&state, "edition approved");
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "id": id,
-            "state": "current",
-            "superseded": superseded,
-            "materials_approved": materials_approved,
-            "summary": diff.summary,
-            "screens_changed": diff.screens_changed,
-            "recompile": crate::recompiler::pending(ticket),
-        })),
-    ))
+    Ok(Json(EditionApproved {
+        id,
+        state: "current".to_owned(),
+        superseded,
+        materials_approved,
+        summary: diff.summary,
+        screens_changed: diff.screens_changed,
+        recompile: crate::recompiler::pending(ticket),
+    }))
 }
 
 #[cfg(test)]
@@ -557,6 +589,7 @@ valid_until = 2026-12-20
     }
 
     async fn call(state: &AppState, method: Method, uri: &str, actor: &str) -> (StatusCode, Value) {
+        let method_name = method.to_string();
         let request = Request::builder()
             .method(method)
             .uri(uri)
@@ -569,9 +602,16 @@ valid_until = 2026-12-20
             .unwrap();
         state.compile_lock.settle_all().await;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
+        crate::http::schema_check::check(&method_name, uri, status.as_u16(), &content_type, &bytes);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),

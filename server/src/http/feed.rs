@@ -18,6 +18,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use super::docs::{Documented, JsonBody, Page};
 use super::extract::StrictQuery;
 use super::{ApiError, AppState};
 
@@ -194,7 +195,7 @@ pub async fn warnings(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<FeedQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<JsonBody<Feed>>, ApiError> {
     check_query(&query)?;
     let now = state.clock.now().as_millis();
     let feed = Feed {
@@ -213,7 +214,12 @@ pub async fn warnings(
             HeaderValue::from_static("ETag"),
         ));
     }
-    Ok(cached(&headers, "application/json", body, extra))
+    Ok(Documented::new(cached(
+        &headers,
+        "application/json",
+        body,
+        extra,
+    )))
 }
 
 /// The embed page's only style (allowed by its hash in the CSP).
@@ -296,7 +302,7 @@ pub async fn embed(
     State(state): State<AppState>,
     StrictQuery(query): StrictQuery<FeedQuery>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Documented<Page>, ApiError> {
     check_query(&query)?;
     let now = state.clock.now().as_millis();
     let warnings = current_warnings(&state, now)
@@ -304,12 +310,12 @@ pub async fn embed(
         .map_err(|e| ApiError::internal(&e))?;
     let csp = embed_csp(&state.config.feed.allowed_origins);
     let csp = HeaderValue::from_str(&csp).map_err(|e| ApiError::internal(&e))?;
-    Ok(cached(
+    Ok(Documented::new(cached(
         &headers,
         "text/html; charset=utf-8",
         embed_html(&warnings).into_bytes(),
         vec![(header::CONTENT_SECURITY_POLICY, csp)],
-    ))
+    )))
 }
 
 /// Test support: applies a tiny site whose `online-transfer` channel plays

@@ -27,7 +27,7 @@ mod system;
 mod views;
 
 #[cfg(test)]
-mod schema_check;
+pub(crate) mod schema_check;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
@@ -35,7 +35,7 @@ mod video_tests;
 
 use std::sync::Arc;
 
-use aide::axum::routing::{get, post, ApiMethodRouter};
+use aide::axum::routing::{get, post, post_with, ApiMethodRouter};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::Router;
@@ -46,6 +46,7 @@ use crate::store::Role;
 pub use crate::state::AppState;
 pub use error::ApiError;
 pub use extract::{strict_cookie, ClientAddr, Principal};
+pub use openapi::build as openapi_document;
 pub use session::validate_username;
 
 /// Who may call a route.
@@ -364,7 +365,9 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "agent: upload a device-signed PNG screenshot",
             Device,
             limited(
-                post(agent::upload_screenshot),
+                post_with(agent::upload_screenshot, |op| {
+                    docs::raw_body(op, "image/png", "the screenshot, a PNG signed by the device key")
+                }),
                 config.limits.screenshot_max_bytes,
             ),
         ),
@@ -384,7 +387,13 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "import a weekly library pack (body: the .zip, application/zip); answers the import report",
             Roles(EDIT),
             limited(
-                one_at_a_time(post(packs::upload), &heavy, &config.limits),
+                one_at_a_time(
+                    post_with(packs::upload, |op| {
+                        docs::raw_body(op, "application/zip", "the weekly library pack, as the .zip file")
+                    }),
+                    &heavy,
+                    &config.limits,
+                ),
                 config.limits.upload_max_bytes,
             ),
         ),

@@ -18,6 +18,17 @@ use super::{route_table, Access, AppState};
 
 /// The OpenAPI document.
 pub fn build(config: &crate::config::Config) -> Value {
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12 (aide starts from
+    // draft 7, whose tuples are not valid 2020-12). aide reads the
+    // handlers' types while the table is built, so this comes first.
+    aide::generate::in_context(|ctx| {
+        ctx.schema = schemars::SchemaGenerator::new(
+            schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+                s.inline_subschemas = false;
+                s.definitions_path = "#/components/schemas/".into();
+            }),
+        );
+    });
     let table = route_table(config);
     let mut described = Vec::with_capacity(table.len());
     let mut router: ApiRouter<AppState> = ApiRouter::new();
@@ -41,6 +52,17 @@ pub fn build(config: &crate::config::Config) -> Value {
     let _ = router.finish_api(&mut api);
     let mut doc = serde_json::to_value(&api).unwrap_or_else(|_| json!({}));
     doc["openapi"] = json!("3.1.0");
+    doc["components"]["securitySchemes"] = json!({
+        "session": {"type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE,
+                    "description": "the web UI's session (POST /api/v1/login); changes also need X-CSRF-Token"},
+        "bearer": {"type": "http", "scheme": "bearer",
+                   "description": "an API token for scripts (POST /api/v1/tokens)"},
+        "device": {"type": "apiKey", "in": "header", "name": "x-ledcast-signature",
+                   "description": "an enrolled agent: x-ledcast-key-id, x-ledcast-timestamp and this ed25519 signature"}
+    });
+    if let Some(object) = doc.as_object_mut() {
+        object.remove("jsonSchemaDialect");
+    }
     for (method, path, summary, access) in described {
         let Some(operation) = doc
             .pointer_mut(&format!(
@@ -54,12 +76,28 @@ pub fn build(config: &crate::config::Config) -> Value {
         };
         operation.insert("summary".to_owned(), json!(summary));
         operation.insert(
+            "security".to_owned(),
+            match access {
+                Access::Public => json!([]),
+                Access::Device => json!([{"device": []}]),
+                _ => json!([{"session": []}, {"bearer": []}]),
+            },
+        );
+        operation.insert(
             "description".to_owned(),
             json!(format!(
                 "Access: {}. Refusals are JSON {{error, detail, hint}}.",
                 access_words(access)
             )),
         );
+        // The access gate, the body limit and the extractors can refuse any
+        // route, whatever its handler returns.
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            responses.entry("default").or_insert_with(refusal_response);
+        }
         let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
         if let Some(list) = parameters.as_array_mut() {
             for name in path
@@ -77,6 +115,22 @@ pub fn build(config: &crate::config::Config) -> Value {
         }
     }
     doc
+}
+
+/// What every refusal looks like.
+fn refusal_response() -> Value {
+    json!({
+        "description": "refused: `error` is a stable code, `detail` says what went wrong, `hint` what to do",
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["error", "detail", "hint"],
+            "properties": {
+                "error": {"type": "string"},
+                "detail": {"type": "string"},
+                "hint": {"type": "string"}
+            }
+        }}}
+    })
 }
 
 fn access_words(access: Access) -> String {

@@ -82,7 +82,7 @@ pub(crate) fn check(method: &str, path: &str, status: u16, content_type: &str, b
                 let root = json!({"components": doc["components"].clone(), "allOf": [schema]});
                 std::sync::Arc::new(
                     jsonschema::options()
-                        .with_draft(jsonschema::Draft::Draft7)
+                        .with_draft(jsonschema::Draft::Draft202012)
                         .build(&root)
                         .unwrap_or_else(|e| panic!("{key}: the schema does not compile: {e}")),
                 )

@@ -13,8 +13,8 @@ use super::{ApiError, AppState};
 use crate::telemetry::Telemetry;
 
 /// `GET /healthz`: the process answers.
-pub async fn healthz() -> &'static str {
-    "ok\n"
+pub async fn healthz() -> Documented<Text> {
+    Documented::new("ok\n".into_response())
 }
 
 /// `GET /readyz`: the database answers.
