@@ -12,7 +12,7 @@ use serde_json::json;
 use super::extract::StrictQuery;
 use super::{ApiError, AppState, Principal};
 use crate::approval::{two_person_rule, Submission};
-use crate::store::{MaterialFilter, StoredWord, Verdict};
+use crate::store::{MaterialFilter, ScreenPresence, StoredWord, Verdict};
 
 /// `GET /api/v1/sites`.
 pub async fn list_sites(
@@ -47,7 +47,7 @@ pub async fn list_screens(
                 "screen": screen,
                 "desired_version": v.and_then(|v| v.desired_version),
                 "reported_version": v.and_then(|v| v.reported_version),
-                "status": v.map(|v| v.status.as_str()).unwrap_or("never"),
+                "status": v.map_or(ScreenPresence::Never, |v| v.status),
                 "last_seen_at": v.and_then(|v| v.last_seen_at),
             })
         })
