@@ -1049,6 +1049,112 @@ async fn a_corrupt_confirmation_verdict_is_an_error() {
     }
 }
 
+/// Every domain word serialises (JSON API, templates) as the word stored
+/// in its column, so typing them changed no output.
+#[test]
+fn domain_words_serialise_as_their_stored_word() {
+    fn check<T: StoredWord + serde::Serialize + std::fmt::Debug>() {
+        for value in T::ALL {
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                serde_json::Value::from(value.as_str()),
+                "{value:?}"
+            );
+            assert_eq!(
+                T::parse(value.as_str()).map(|v| v.as_str()),
+                Some(value.as_str())
+            );
+        }
+    }
+    check::<ScreenPresence>();
+    check::<BranchVerdict>();
+    check::<MaterialKind>();
+    check::<MaterialState>();
+    check::<ScheduleState>();
+    check::<EditionState>();
+}
+
+/// A stored presence that is neither `online` nor `offline` (`never` is
+/// no stored word either: a screen that reported has a row) is a read
+/// error naming the row, not a screen silently shown offline, online or
+/// never seen, and not a transition recorded from a word no one wrote.
+#[tokio::test]
+async fn a_corrupt_presence_is_an_error() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        let t = protocol::Timestamp;
+        store
+            .record_agent_state("s1", &state("s1", Online, Some(1)), t(100))
+            .await
+            .unwrap();
+        let expect_corrupt =
+            |read: StoreResult<()>, table_read: &str, word: &str, what: &str| match read {
+                Err(StoreError::Corrupt { table, detail }) => {
+                    assert_eq!(table, table_read, "{}: {what}", db.name);
+                    for named in ["s1", "status", word] {
+                        assert!(detail.contains(named), "{what}: {detail} names {named}");
+                    }
+                }
+                other => panic!("{}: {what} with status {word:?} read as {other:?}", db.name),
+            };
+        for word in ["Online", "onl1ne", "never", ""] {
+            sqlx::query("UPDATE screen_state SET status = $1 WHERE screen_id = 's1'")
+                .bind(word)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            expect_corrupt(
+                store.screen_state("s1").await.map(|_| ()),
+                "screen_state",
+                word,
+                "screen_state",
+            );
+            expect_corrupt(
+                store.screen_versions().await.map(|_| ()),
+                "screen_state",
+                word,
+                "screen_versions",
+            );
+            expect_corrupt(
+                store
+                    .record_agent_state("s1", &state("s1", Offline, Some(1)), t(200))
+                    .await
+                    .map(|_| ()),
+                "screen_state",
+                word,
+                "record_agent_state",
+            );
+        }
+        // The failed reports recorded nothing; put the row back.
+        sqlx::query("UPDATE screen_state SET status = 'online' WHERE screen_id = 's1'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.presence_history("s1").await.unwrap(),
+            [(ScreenPresence::Online, 100)],
+            "{}",
+            db.name
+        );
+        for word in ["offline ", "never"] {
+            sqlx::query("UPDATE presence_events SET status = $1 WHERE screen_id = 's1'")
+                .bind(word)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            expect_corrupt(
+                store.presence_history("s1").await.map(|_| ()),
+                "presence_events",
+                word,
+                "presence_history",
+            );
+        }
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn playlist_files_round_trip_verbatim() {
     for db in backends().await {
