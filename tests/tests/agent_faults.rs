@@ -29,6 +29,7 @@ use std::time::Duration;
 use ledcast_protocol::v1::{self, PlayRecord, Rotation, ScreenId, Timestamp, Topic, TopicKind};
 use ledcast_server::auth;
 use ledcast_server::demo::{self, Demo, DemoArgs};
+use ledcast_server::store::ScreenPresence;
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -273,23 +274,25 @@ impl Server {
         &self.demo.running.state.store
     }
 
-    async fn desired_and_reported(&self) -> (Option<u64>, Option<u64>, String) {
+    async fn desired_and_reported(&self) -> (Option<u64>, Option<u64>, ScreenPresence) {
         let versions = self.store().screen_versions().await.unwrap();
         let v = versions.iter().find(|v| v.screen_id == SCREEN).unwrap();
-        (v.desired_version, v.reported_version, v.status.clone())
+        (v.desired_version, v.reported_version, v.status)
     }
 
     async fn wait_playing_desired(&self, within: Duration, what: &str) -> u64 {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let (desired, reported, status) = self.desired_and_reported().await;
-            if let Some(version) = desired.filter(|_| desired == reported && status == "online") {
+            if let Some(version) =
+                desired.filter(|_| desired == reported && status == ScreenPresence::Online)
+            {
                 step(&format!("{what}: playing rotation {}", version));
                 return version;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{what}: the agent does not report its desired rotation: desired {desired:?} reported {reported:?} {status}"
+                "{what}: the agent does not report its desired rotation: desired {desired:?} reported {reported:?} {status:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -1301,7 +1304,7 @@ async fn publish_state(server: &Server, payload: Vec<u8>) {
     let _ = client.disconnect().await;
 }
 
-async fn wait_status(server: &Server, want: &str, within: Duration) -> bool {
+async fn wait_status(server: &Server, want: ScreenPresence, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     loop {
         if server.desired_and_reported().await.2 == want {
@@ -1361,12 +1364,12 @@ async fn late_will_scenario(
         let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         loop {
             let row = server.store().screen_state(SCREEN).await.unwrap().unwrap();
-            if row.status == "online" && row.status_since >= published_at {
+            if row.status == ScreenPresence::Online && row.status_since >= published_at {
                 break;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{what} cycle {cycle}: after a late Last Will the screen is {} since {} (will at {published_at})",
+                "{what} cycle {cycle}: after a late Last Will the screen is {:?} since {} (will at {published_at})",
                 row.status,
                 row.status_since
             );
@@ -1375,7 +1378,7 @@ async fn late_will_scenario(
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert_eq!(
             server.desired_and_reported().await.2,
-            "online",
+            ScreenPresence::Online,
             "{what}: stays online"
         );
     }
@@ -1389,7 +1392,7 @@ async fn late_will_scenario(
             // keep-alive 5 s: the broker gives up on the old connection within 7.5 s.
             tokio::time::sleep(Duration::from_secs(9)).await;
             assert!(
-                wait_status(&server, "online", Duration::from_secs(5)).await,
+                wait_status(&server, ScreenPresence::Online, Duration::from_secs(5)).await,
                 "{what}: online after a quick reconnect"
             );
         }

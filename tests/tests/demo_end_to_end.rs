@@ -64,12 +64,15 @@ async fn every_demo_screen_plays_its_signed_rotation_and_reports_plays() {
             .filter(|v| {
                 v.desired_version.is_none()
                     || v.reported_version != v.desired_version
-                    || v.status != "online"
+                    || v.status != ledcast_server::store::ScreenPresence::Online
             })
             .map(|v| {
                 format!(
                     "{} {:?}/{:?} {}",
-                    v.screen_id, v.reported_version, v.desired_version, v.status
+                    v.screen_id,
+                    v.reported_version,
+                    v.desired_version,
+                    v.status.as_str()
                 )
             })
             .collect();

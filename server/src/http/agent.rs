@@ -192,16 +192,17 @@ pub async fn get_rotation(
             "apply playlists that target this screen (POST /api/v1/apply); the agent keeps its cached rotation meanwhile",
         )
     })?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (header::ETAG, format!("\"{}\"", rotation.envelope_sha256)),
-            (header::CACHE_CONTROL, "no-cache".to_owned()),
-        ],
-        rotation.envelope,
-    )
-        .into_response())
-    .map(Documented::new)
+    Ok(Documented::new(
+        (
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (header::ETAG, format!("\"{}\"", rotation.envelope_sha256)),
+                (header::CACHE_CONTROL, "no-cache".to_owned()),
+            ],
+            rotation.envelope,
+        )
+            .into_response(),
+    ))
 }
 
 /// `POST /api/v1/screens/{id}/screenshots`: a PNG signed by the device key.

@@ -561,15 +561,16 @@ pub async fn get_photo(
     } else {
         "image/png"
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "private, max-age=86400"),
-        ],
-        bytes,
-    )
-        .into_response())
-    .map(Documented::new)
+    Ok(Documented::new(
+        (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "private, max-age=86400"),
+            ],
+            bytes,
+        )
+            .into_response(),
+    ))
 }
 
 /// Report query.
@@ -685,19 +686,20 @@ pub async fn report_csv(
     StrictQuery(query): StrictQuery<ReportQuery>,
 ) -> Result<Documented<Csv>, ApiError> {
     let report = build_report(&state, &principal, &query).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                attachment("compliance", "csv", &query),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        report.csv(),
-    )
-        .into_response())
-    .map(Documented::new)
+    Ok(Documented::new(
+        (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    attachment("compliance", "csv", &query),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            report.csv(),
+        )
+            .into_response(),
+    ))
 }
 
 /// `GET /api/v1/reports/compliance.pdf`.
@@ -711,19 +713,20 @@ pub async fn report_pdf(
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::internal(&e))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                attachment("compliance", "pdf", &query),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        pdf,
-    )
-        .into_response())
-    .map(Documented::new)
+    Ok(Documented::new(
+        (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    attachment("compliance", "pdf", &query),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            pdf,
+        )
+            .into_response(),
+    ))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use crate::approval::{two_person_rule, Submission};
 use crate::recompiler::Pending;
 use crate::store::{
     DeviceKeyRow, MaterialFilter, MaterialRow, PlayDay, PlaylistFile, ProfileRow, RenditionRow,
-    ScheduleRow, ScreenRow, ScreenStateRow, ScreenshotRow, SiteRow, StoredWord, Verdict,
+    ScheduleRow, ScreenPresence, ScreenRow, ScreenStateRow, ScreenshotRow, SiteRow, StoredWord,
+    Verdict,
 };
 
 /// `GET /api/v1/sites`.
@@ -50,7 +51,7 @@ pub struct ScreenListing {
     /// The version its agent last said it plays.
     pub reported_version: Option<u64>,
     /// `online`, `offline`, or `never` (never heard from).
-    pub status: String,
+    pub status: ScreenPresence,
     /// When its agent was last heard from (ms since the epoch).
     pub last_seen_at: Option<i64>,
 }
@@ -70,7 +71,7 @@ pub async fn list_screens(
                 screen,
                 desired_version: v.and_then(|v| v.desired_version),
                 reported_version: v.and_then(|v| v.reported_version),
-                status: v.map(|v| v.status.as_str()).unwrap_or("never").to_owned(),
+                status: v.map_or(ScreenPresence::Never, |v| v.status),
                 last_seen_at: v.and_then(|v| v.last_seen_at),
             }
         })

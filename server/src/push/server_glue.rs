@@ -20,7 +20,7 @@ use super::presence::{next_step, PresencePolicy, Reported, Step};
 use super::{link, BoxFuture, BrokerAuth, BrokerLogin, Delivery, DeliveryOptions, EmbeddedBroker};
 use crate::events::ServerEvent;
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{ScreenPresence, Store};
 
 /// The server's own broker account name on the embedded broker.
 pub const SERVER_BROKER_USERNAME: &str = "ledcast-server";
@@ -216,9 +216,9 @@ async fn resend_loop(state: AppState, delivery: Delivery, offline_alert_seconds:
         };
         let now = state.clock.now();
         for screen in screens {
-            let reported = (screen.status != "never").then(|| Reported {
+            let reported = (screen.status != ScreenPresence::Never).then(|| Reported {
                 version: screen.reported_version,
-                online: screen.status == "online",
+                online: screen.status == ScreenPresence::Online,
                 status_since: protocol::Timestamp(screen.last_seen_at.unwrap_or(0)),
             });
             let step = next_step(

@@ -1,6 +1,6 @@
 //! The domain's words as types: a material's kind and approval state, a
-//! schedule's and an edition's state, an approver's verdict and a branch's
-//! weekly confirmation verdict.
+//! schedule's and an edition's state, an approver's verdict, a branch's
+//! weekly confirmation verdict and a screen's presence.
 //! Each is decoded once, where a row is read ([`decode`]: a word the column
 //! should not hold is [`StoreError::Corrupt`], never a default), written
 //! back and serialised as the same lowercase word, so the JSON API, the
@@ -8,6 +8,7 @@
 //!
 //! It does not decide what a state allows; the operations do.
 
+use ledcast_protocol::v1 as protocol;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -156,6 +157,52 @@ impl BranchVerdict {
     }
 }
 
+/// A screen's presence as the server knows it: what its last state report
+/// said, or `never` when it has not reported yet. Not the wire's
+/// `protocol::Presence`, which has no "never".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScreenPresence {
+    /// Its last report said online.
+    Online,
+    /// Its last report said offline (a Last Will or a shutdown).
+    Offline,
+    /// No report yet. Never stored: a screen that has reported has a row.
+    Never,
+}
+
+impl StoredWord for ScreenPresence {
+    const ALL: &'static [Self] = &[Self::Online, Self::Offline, Self::Never];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Never => "never",
+        }
+    }
+}
+
+impl ScreenPresence {
+    /// The words a stored report can hold (`screen_state.status`,
+    /// `presence_events.status`): not `never`.
+    pub(crate) const REPORTED: &'static [Self] = &[Self::Online, Self::Offline];
+
+    /// The stored word (also [`StoredWord::as_str`]).
+    pub fn as_str(self) -> &'static str {
+        StoredWord::as_str(self)
+    }
+}
+
+impl From<protocol::Presence> for ScreenPresence {
+    fn from(presence: protocol::Presence) -> Self {
+        match presence {
+            protocol::Presence::Online => Self::Online,
+            protocol::Presence::Offline => Self::Offline,
+        }
+    }
+}
+
 /// A word stored in a column: every value, and the word for each.
 pub trait StoredWord: Sized + Copy + 'static {
     /// Every value, in a stable order.
@@ -259,15 +306,33 @@ pub(crate) fn decode<T: StoredWord>(
     column: &'static str,
 ) -> StoreResult<T> {
     let text: String = row.try_get(column)?;
-    T::parse(&text).ok_or_else(|| StoreError::Corrupt {
-        table,
-        detail: format!(
-            "row {key:?} has {column} {text:?}, which is none of {}",
-            T::ALL
-                .iter()
-                .map(|value| value.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    })
+    decode_among(&text, T::ALL, table, key, column)
+}
+
+/// `text`, read from `column` of the row `key` of `table`, as one of
+/// `allowed`; any other word (one of `T`'s that this column never holds
+/// included) is [`StoreError::Corrupt`], naming the table, the row, the
+/// column and the word.
+pub(crate) fn decode_among<T: StoredWord>(
+    text: &str,
+    allowed: &[T],
+    table: &'static str,
+    key: &str,
+    column: &'static str,
+) -> StoreResult<T> {
+    allowed
+        .iter()
+        .copied()
+        .find(|value| value.as_str() == text)
+        .ok_or_else(|| StoreError::Corrupt {
+            table,
+            detail: format!(
+                "row {key:?} has {column} {text:?}, which is none of {}",
+                allowed
+                    .iter()
+                    .map(|value| value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
 }

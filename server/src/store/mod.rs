@@ -26,7 +26,8 @@ pub use content::{
     AlertRow, MaterialFilter, MaterialRow, NewMaterial, PlaylistFile, RenditionRow, ScheduleRow,
 };
 pub use domain::{
-    BranchVerdict, EditionState, MaterialKind, MaterialState, ScheduleState, StoredWord, Verdict,
+    BranchVerdict, EditionState, MaterialKind, MaterialState, ScheduleState, ScreenPresence,
+    StoredWord, Verdict,
 };
 pub use editions::{ApproveOutcome, EditionRow, ExpiryReportRow};
 pub use evidence::{PlayDay, RotationCandidate, ScreenshotRow, StoredRotation};

@@ -399,7 +399,7 @@ async fn agent_state_records_transitions_and_desired_versus_reported() {
                 .record_agent_state("s1", &state("s1", Online, Some(1)), t(100))
                 .await
                 .unwrap(),
-            Some("never".to_owned())
+            Some(ScreenPresence::Never)
         );
         assert_eq!(
             store
@@ -414,17 +414,20 @@ async fn agent_state_records_transitions_and_desired_versus_reported() {
                 .record_agent_state("s1", &state("s1", Offline, Some(1)), t(300))
                 .await
                 .unwrap(),
-            Some("online".to_owned())
+            Some(ScreenPresence::Online)
         );
         let history = store.presence_history("s1").await.unwrap();
         assert_eq!(
             history,
-            [("online".to_owned(), 100), ("offline".to_owned(), 300)]
+            [
+                (ScreenPresence::Online, 100),
+                (ScreenPresence::Offline, 300)
+            ]
         );
         let st = store.screen_state("s1").await.unwrap().unwrap();
         assert_eq!(
-            (st.status.as_str(), st.status_since, st.last_seen_at),
-            ("offline", 300, 300)
+            (st.status, st.status_since, st.last_seen_at),
+            (ScreenPresence::Offline, 300, 300)
         );
         assert_eq!(st.last_error.as_deref(), Some("disk nearly full"));
         assert_eq!(
@@ -437,9 +440,9 @@ async fn agent_state_records_transitions_and_desired_versus_reported() {
         assert_eq!(versions[0].screen_id, "s1");
         assert_eq!(versions[0].desired_version, Some(2), "{}", db.name);
         assert_eq!(versions[0].reported_version, Some(1));
-        assert_eq!(versions[0].status, "offline");
+        assert_eq!(versions[0].status, ScreenPresence::Offline);
         assert_eq!(versions[1].desired_version, None);
-        assert_eq!(versions[1].status, "never");
+        assert_eq!(versions[1].status, ScreenPresence::Never);
         db.finish().await;
     }
 }
@@ -472,21 +475,30 @@ async fn a_burst_of_state_reports_in_one_call_keeps_every_transition_in_order() 
         assert_eq!(
             previous.previous,
             [
-                Some("never".to_owned()),
-                Some("never".to_owned()),
-                Some("online".to_owned()),
-                Some("offline".to_owned())
+                Some(ScreenPresence::Never),
+                Some(ScreenPresence::Never),
+                Some(ScreenPresence::Online),
+                Some(ScreenPresence::Offline)
             ],
             "{}",
             db.name
         );
         let history = store.presence_history("s1").await.unwrap();
-        let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(statuses, ["online", "offline", "online"], "{}", db.name);
+        let statuses: Vec<ScreenPresence> = history.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            statuses,
+            [
+                ScreenPresence::Online,
+                ScreenPresence::Offline,
+                ScreenPresence::Online
+            ],
+            "{}",
+            db.name
+        );
         let s1 = store.screen_state("s1").await.unwrap().unwrap();
         assert_eq!(
-            (s1.status.as_str(), s1.rotation_version),
-            ("online", Some(2))
+            (s1.status, s1.rotation_version),
+            (ScreenPresence::Online, Some(2))
         );
         let s2 = store.screen_state("s2").await.unwrap().unwrap();
         assert_eq!(s2.rotation_version, Some(7));
@@ -546,10 +558,19 @@ async fn a_replayed_old_state_changes_presence_at_most_once() {
             db.name
         );
         let history = store.presence_history("s1").await.unwrap();
-        let statuses: Vec<&str> = history.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(statuses, ["online", "offline", "online"], "{}", db.name);
+        let statuses: Vec<ScreenPresence> = history.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            statuses,
+            [
+                ScreenPresence::Online,
+                ScreenPresence::Offline,
+                ScreenPresence::Online
+            ],
+            "{}",
+            db.name
+        );
         let st = store.screen_state("s1").await.unwrap().unwrap();
-        assert_eq!((st.status.as_str(), st.reported_at), ("online", 2_239));
+        assert_eq!((st.status, st.reported_at), (ScreenPresence::Online, 2_239));
         // The real end of the current connection still counts, once.
         let shutdown = report(2_000, Offline, 3_000);
         for _ in 0..3 {
@@ -1028,6 +1049,112 @@ async fn a_corrupt_confirmation_verdict_is_an_error() {
     }
 }
 
+/// Every domain word serialises (JSON API, templates) as the word stored
+/// in its column, so typing them changed no output.
+#[test]
+fn domain_words_serialise_as_their_stored_word() {
+    fn check<T: StoredWord + serde::Serialize + std::fmt::Debug>() {
+        for value in T::ALL {
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                serde_json::Value::from(value.as_str()),
+                "{value:?}"
+            );
+            assert_eq!(
+                T::parse(value.as_str()).map(|v| v.as_str()),
+                Some(value.as_str())
+            );
+        }
+    }
+    check::<ScreenPresence>();
+    check::<BranchVerdict>();
+    check::<MaterialKind>();
+    check::<MaterialState>();
+    check::<ScheduleState>();
+    check::<EditionState>();
+}
+
+/// A stored presence that is neither `online` nor `offline` (`never` is
+/// no stored word either: a screen that reported has a row) is a read
+/// error naming the row, not a screen silently shown offline, online or
+/// never seen, and not a transition recorded from a word no one wrote.
+#[tokio::test]
+async fn a_corrupt_presence_is_an_error() {
+    use protocol::Presence::{Offline, Online};
+    for db in backends().await {
+        let store = &db.store;
+        seed_screen(store, "s1", "a").await;
+        let t = protocol::Timestamp;
+        store
+            .record_agent_state("s1", &state("s1", Online, Some(1)), t(100))
+            .await
+            .unwrap();
+        let expect_corrupt =
+            |read: StoreResult<()>, table_read: &str, word: &str, what: &str| match read {
+                Err(StoreError::Corrupt { table, detail }) => {
+                    assert_eq!(table, table_read, "{}: {what}", db.name);
+                    for named in ["s1", "status", word] {
+                        assert!(detail.contains(named), "{what}: {detail} names {named}");
+                    }
+                }
+                other => panic!("{}: {what} with status {word:?} read as {other:?}", db.name),
+            };
+        for word in ["Online", "onl1ne", "never", ""] {
+            sqlx::query("UPDATE screen_state SET status = $1 WHERE screen_id = 's1'")
+                .bind(word)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            expect_corrupt(
+                store.screen_state("s1").await.map(|_| ()),
+                "screen_state",
+                word,
+                "screen_state",
+            );
+            expect_corrupt(
+                store.screen_versions().await.map(|_| ()),
+                "screen_state",
+                word,
+                "screen_versions",
+            );
+            expect_corrupt(
+                store
+                    .record_agent_state("s1", &state("s1", Offline, Some(1)), t(200))
+                    .await
+                    .map(|_| ()),
+                "screen_state",
+                word,
+                "record_agent_state",
+            );
+        }
+        // The failed reports recorded nothing; put the row back.
+        sqlx::query("UPDATE screen_state SET status = 'online' WHERE screen_id = 's1'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.presence_history("s1").await.unwrap(),
+            [(ScreenPresence::Online, 100)],
+            "{}",
+            db.name
+        );
+        for word in ["offline ", "never"] {
+            sqlx::query("UPDATE presence_events SET status = $1 WHERE screen_id = 's1'")
+                .bind(word)
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            expect_corrupt(
+                store.presence_history("s1").await.map(|_| ()),
+                "presence_events",
+                word,
+                "presence_history",
+            );
+        }
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn playlist_files_round_trip_verbatim() {
     for db in backends().await {
@@ -1160,7 +1287,7 @@ async fn two_replicas_recording_the_same_reports_record_each_transition_once() {
             }
         }
         for screen in &screens {
-            let history: Vec<String> = db
+            let history: Vec<ScreenPresence> = db
                 .store
                 .presence_history(screen)
                 .await
@@ -1168,7 +1295,15 @@ async fn two_replicas_recording_the_same_reports_record_each_transition_once() {
                 .into_iter()
                 .map(|(status, _)| status)
                 .collect();
-            assert_eq!(history, ["online", "offline", "online"], "{screen}");
+            assert_eq!(
+                history,
+                [
+                    ScreenPresence::Online,
+                    ScreenPresence::Offline,
+                    ScreenPresence::Online
+                ],
+                "{screen}"
+            );
         }
         replica.close().await;
         db.finish().await;

@@ -6,13 +6,15 @@ use ledcast_protocol::v1 as protocol;
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::store::domain::{decode_among, ScreenPresence};
 use crate::store::{bool_i64, to_i64, Store, StoreResult};
 
 /// What [`Store::record_agent_states`] did with a group of reports.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordedStates {
-    /// Per report, in order: its screen's previous status when it changed.
-    pub previous: Vec<Option<String>>,
+    /// Per report, in order: its screen's previous presence when it
+    /// changed ([`ScreenPresence::Never`] for a first report).
+    pub previous: Vec<Option<ScreenPresence>>,
     /// Reports ignored because they were older than the last one kept.
     pub ignored: u64,
 }
@@ -22,8 +24,8 @@ pub struct RecordedStates {
 pub struct ScreenStateRow {
     /// The screen.
     pub screen_id: String,
-    /// `online` or `offline`.
-    pub status: String,
+    /// Online or offline (a stored state is never `never`).
+    pub status: ScreenPresence,
     /// When the current status began (server clock, ms).
     pub status_since: i64,
     /// Last report received (server clock, ms).
@@ -102,8 +104,8 @@ pub struct ScreenVersions {
     pub desired_version: Option<u64>,
     /// Version the agent last reported in use.
     pub reported_version: Option<u64>,
-    /// `online`, `offline`, or `never` (no report yet).
-    pub status: String,
+    /// Online, offline, or never (no report yet).
+    pub status: ScreenPresence,
     /// Last report (server clock, ms).
     pub last_seen_at: Option<i64>,
 }
@@ -111,13 +113,14 @@ pub struct ScreenVersions {
 impl Store {
     /// Records a verified state report: updates the screen's last state and,
     /// when the presence changed, appends a transition. Returns the previous
-    /// status when it changed (`Some("never")` for a first report).
+    /// presence when it changed (`Some(ScreenPresence::Never)` for a first
+    /// report).
     pub async fn record_agent_state(
         &self,
         screen_id: &str,
         state: &protocol::AgentState,
         received_at: protocol::Timestamp,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<ScreenPresence>> {
         let mut recorded = self
             .record_agent_states(&[(screen_id, state)], received_at)
             .await?;
@@ -131,7 +134,7 @@ impl Store {
     /// presence transition between them. A report that does not supersede
     /// the last one kept for its screen (`AgentState::supersedes`: a replayed
     /// older report) is ignored and counted. Returns each report's previous
-    /// status when it changed.
+    /// presence when it changed.
     pub async fn record_agent_states(
         &self,
         states: &[(&str, &protocol::AgentState)],
@@ -174,7 +177,7 @@ impl Store {
             }
         }
         // (status, since) of each screen as the reports are applied in turn.
-        let mut running: std::collections::HashMap<String, (String, i64)> =
+        let mut running: std::collections::HashMap<String, (ScreenPresence, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
         // The last report kept for each screen, as the reports are applied.
         let mut kept: std::collections::HashMap<String, protocol::AgentState> =
@@ -194,17 +197,15 @@ impl Store {
                 if let Some(state) = json.and_then(|j| serde_json::from_str(&j).ok()) {
                     kept.insert(screen_id.clone(), state);
                 }
-                running.insert(
-                    screen_id,
-                    (row.try_get("status")?, row.try_get("status_since")?),
-                );
+                let status = reported_presence(&row, &screen_id)?;
+                running.insert(screen_id, (status, row.try_get("status_since")?));
             }
         }
         let mut out = Vec::with_capacity(states.len());
         // The last report of each screen, with its `status_since`.
         let mut last: std::collections::HashMap<&str, (&protocol::AgentState, i64)> =
             std::collections::HashMap::with_capacity(screens.len());
-        let mut events: Vec<(&str, &'static str, &str)> = Vec::new();
+        let mut events: Vec<(&str, ScreenPresence, &str)> = Vec::new();
         let mut ignored = 0u64;
         for (screen_id, state) in states {
             if kept
@@ -216,16 +217,13 @@ impl Store {
                 continue;
             }
             kept.insert((*screen_id).to_owned(), (*state).clone());
-            let status = match state.status {
-                protocol::Presence::Online => "online",
-                protocol::Presence::Offline => "offline",
-            };
+            let status = ScreenPresence::from(state.status);
             let (previous_status, since) = match running.get(*screen_id) {
-                Some((previous, since)) if previous == status => (None, *since),
-                Some((previous, _)) => (Some(previous.clone()), now),
-                None => (Some("never".to_owned()), now),
+                Some((previous, since)) if *previous == status => (None, *since),
+                Some((previous, _)) => (Some(*previous), now),
+                None => (Some(ScreenPresence::Never), now),
             };
-            running.insert((*screen_id).to_owned(), (status.to_owned(), since));
+            running.insert((*screen_id).to_owned(), (status, since));
             if previous_status.is_some() {
                 events.push((screen_id, status, state.boot_id.as_str()));
             }
@@ -253,13 +251,9 @@ impl Store {
             );
             let mut query = sqlx::query(&sql);
             for (screen_id, state, since) in chunk {
-                let status = match state.status {
-                    protocol::Presence::Online => "online",
-                    protocol::Presence::Offline => "offline",
-                };
                 query = query
                     .bind(*screen_id)
-                    .bind(status)
+                    .bind(ScreenPresence::from(state.status).as_str())
                     .bind(*since)
                     .bind(now)
                     .bind(state.reported_at.as_millis())
@@ -286,7 +280,7 @@ impl Store {
             for (screen_id, status, boot_id) in chunk {
                 query = query
                     .bind(*screen_id)
-                    .bind(*status)
+                    .bind(status.as_str())
                     .bind(now)
                     .bind(*boot_id);
             }
@@ -311,9 +305,10 @@ impl Store {
                     .ok()
                     .and_then(|json| serde_json::from_str::<protocol::AgentState>(&json).ok()),
             );
+            let screen_id: String = r.try_get("screen_id")?;
             Ok(ScreenStateRow {
-                screen_id: r.try_get("screen_id")?,
-                status: r.try_get("status")?,
+                status: reported_presence(&r, &screen_id)?,
+                screen_id,
                 status_since: r.try_get("status_since")?,
                 last_seen_at: r.try_get("last_seen_at")?,
                 reported_at: r.try_get("reported_at")?,
@@ -345,9 +340,10 @@ impl Store {
             "SELECT st.screen_id AS screen_id, s.site_id AS site_id, s.name AS name, \
              st.status_since AS status_since FROM screen_state st \
              JOIN screens s ON s.id = st.screen_id \
-             WHERE st.status = 'offline' AND st.status_since <= $1 \
+             WHERE st.status = $1 AND st.status_since <= $2 \
              ORDER BY st.status_since, st.screen_id",
         )
+        .bind(ScreenPresence::Offline.as_str())
         .bind(at_or_before)
         .fetch_all(&self.pool)
         .await?;
@@ -367,14 +363,29 @@ impl Store {
     }
 
     /// Presence transitions of a screen, oldest first: `(status, at)`.
-    pub async fn presence_history(&self, screen_id: &str) -> StoreResult<Vec<(String, i64)>> {
-        let rows =
-            sqlx::query("SELECT status, at FROM presence_events WHERE screen_id = $1 ORDER BY id")
-                .bind(screen_id)
-                .fetch_all(&self.pool)
-                .await?;
+    pub async fn presence_history(
+        &self,
+        screen_id: &str,
+    ) -> StoreResult<Vec<(ScreenPresence, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, status, at FROM presence_events WHERE screen_id = $1 ORDER BY id",
+        )
+        .bind(screen_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("at")?)))
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let text: String = r.try_get("status")?;
+                let status = decode_among(
+                    &text,
+                    ScreenPresence::REPORTED,
+                    "presence_events",
+                    &format!("{id} ({screen_id})"),
+                    "status",
+                )?;
+                Ok((status, r.try_get("at")?))
+            })
             .collect()
     }
 
@@ -390,22 +401,45 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let screen_id: String = r.try_get("screen_id")?;
+                // No state row (the LEFT JOIN's NULL): no report yet.
+                let status = match r.try_get::<Option<String>, _>("status")? {
+                    Some(text) => decode_among(
+                        &text,
+                        ScreenPresence::REPORTED,
+                        "screen_state",
+                        &screen_id,
+                        "status",
+                    )?,
+                    None => ScreenPresence::Never,
+                };
                 Ok(ScreenVersions {
-                    screen_id: r.try_get("screen_id")?,
+                    screen_id,
+                    status,
                     desired_version: r
                         .try_get::<Option<i64>, _>("desired_version")?
                         .map(crate::store::to_u64),
                     reported_version: r
                         .try_get::<Option<i64>, _>("reported_version")?
                         .map(crate::store::to_u64),
-                    status: r
-                        .try_get::<Option<String>, _>("status")?
-                        .unwrap_or_else(|| "never".to_owned()),
                     last_seen_at: r.try_get("last_seen_at")?,
                 })
             })
             .collect()
     }
+}
+
+/// The `status` of a `screen_state` row (of `screen_id`): online or
+/// offline; any other word, `never` included, is corrupt.
+fn reported_presence(row: &sqlx::any::AnyRow, screen_id: &str) -> StoreResult<ScreenPresence> {
+    let text: String = row.try_get("status")?;
+    decode_among(
+        &text,
+        ScreenPresence::REPORTED,
+        "screen_state",
+        screen_id,
+        "status",
+    )
 }
 
 /// The advisory-lock key of a screen's state row on PostgreSQL: the first

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::material_titles;
 use crate::http::{ApiError, AppState, Principal};
-use crate::store::ScreenRow;
+use crate::store::{ScreenPresence, ScreenRow};
 use crate::web::render::Frame;
 
 fn decode_rotation(state: &AppState, envelope: &[u8]) -> Option<protocol::Rotation> {
@@ -44,14 +44,18 @@ fn now_playing(
     })
 }
 
-/// Everything the screen list shows about one screen.
+/// Everything the screen list shows about one screen, and its presence
+/// (for counting).
 async fn screen_summary(
     state: &AppState,
     screen: &ScreenRow,
     now: protocol::Timestamp,
     titles: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
+) -> Result<(ScreenPresence, Value), ApiError> {
     let screen_state = state.store.screen_state(&screen.id).await?;
+    let presence = screen_state
+        .as_ref()
+        .map_or(ScreenPresence::Never, |s| s.status);
     let rotation = state.store.latest_rotation(&screen.id).await?;
     let playing = rotation
         .as_ref()
@@ -66,9 +70,9 @@ async fn screen_summary(
         .next();
     let desired = rotation.as_ref().map(|r| r.version);
     let reported = screen_state.as_ref().and_then(|s| s.rotation_version);
-    Ok(json!({
+    let summary = json!({
         "screen": screen,
-        "status": screen_state.as_ref().map(|s| s.status.as_str()).unwrap_or("never"),
+        "status": presence,
         "last_seen_at": screen_state.as_ref().map(|s| s.last_seen_at),
         "desired_version": desired,
         "reported_version": reported,
@@ -76,7 +80,8 @@ async fn screen_summary(
         "state": screen_state,
         "now_playing": playing,
         "screenshot": screenshot,
-    }))
+    });
+    Ok((presence, summary))
 }
 
 pub(super) async fn site_groups(
@@ -94,11 +99,12 @@ pub(super) async fn site_groups(
         .filter(|s| principal.sees_site(&s.id))
         .filter(|s| only_site.is_none_or(|only| only == s.id))
     {
-        let mut rows = Vec::new();
+        let (mut rows, mut online) = (Vec::new(), 0);
         for screen in screens.iter().filter(|s| s.site_id == site.id) {
-            rows.push(screen_summary(state, screen, now, &titles).await?);
+            let (presence, summary) = screen_summary(state, screen, now, &titles).await?;
+            online += usize::from(presence == ScreenPresence::Online);
+            rows.push(summary);
         }
-        let online = rows.iter().filter(|r| r["status"] == "online").count();
         groups.push(json!({"site": site, "screens": rows, "online": online}));
     }
     Ok(groups)
@@ -207,7 +213,7 @@ pub async fn screen(
     let frame = Frame::new(&state, &principal, &headers, "/ui/screens").await?;
     let now = state.clock.now();
     let titles = material_titles(&state).await?;
-    let summary = screen_summary(&state, &screen, now, &titles).await?;
+    let (_, summary) = screen_summary(&state, &screen, now, &titles).await?;
     let rotation = state
         .store
         .latest_rotation(&id)
