@@ -8,8 +8,8 @@ use ledcast_compiler as compiler;
 use crate::digest::sha256_hex;
 use crate::state::AppState;
 
+use crate::applied::catalog;
 use crate::materials::ensure_renditions;
-use crate::recompiler::model::catalog;
 use crate::recompiler::{compile_instant, recompile};
 
 /// One file's change in an apply.

@@ -2,14 +2,16 @@
 //! ingest, compliance. The binary in `main.rs` is a thin CLI over it.
 //!
 //! Entry points: [`service::serve`] (config + shutdown future) and
-//! [`http::app`] (the router, for in-process tests).
+//! [`router::app`] (the router, for in-process tests).
 
+pub mod applied;
 pub mod apply;
 pub mod approval;
 pub mod auth;
 pub mod bench;
 pub mod clock;
 pub mod compile_cmd;
+pub mod compile_gate;
 pub mod compliance;
 pub mod compliance_report;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod packs;
 pub mod push;
 pub mod recompiler;
 pub mod replicas;
+pub mod router;
 pub mod schedule_impact;
 pub mod service;
 pub mod site_files;

@@ -599,7 +599,7 @@ fn main() -> anyhow::Result<()> {
             })
         }
         Command::Openapi => {
-            let doc = ledcast_server::http::openapi_document(&Default::default());
+            let doc = ledcast_server::router::openapi::build(&Default::default());
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }

@@ -289,7 +289,7 @@ pub async fn store_ingested(
     uploader_id: &str,
 ) -> Result<crate::store::MaterialRow, ImportError> {
     if let Some(codec) = ingested.video_codec {
-        let model = crate::recompiler::model::stored_model(state, state.clock.now())
+        let model = crate::applied::stored_model(state, state.clock.now())
             .await
             .map_err(|e| ImportError::Other(e.to_string()))?;
         let profiles = model.map(|(m, _)| m.profiles).unwrap_or_default();

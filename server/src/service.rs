@@ -158,7 +158,7 @@ pub async fn serve_with(
     let refresher = tokio::spawn(refresh_loop(state.clone(), stopping.clone()));
     let watcher = tokio::spawn(watch_stored_versions(state.clone(), stopping.clone()));
     let expiry_reports = tokio::spawn(crate::expiry::daily_task(state.clone(), stopping.clone()));
-    let app = crate::http::app(state.clone());
+    let app = crate::router::app(state.clone());
     on_ready(Running {
         state: state.clone(),
         http_addr: bound,

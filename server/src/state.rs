@@ -39,7 +39,7 @@ pub struct AppState {
     pub metrics: Arc<crate::telemetry::Telemetry>,
     /// Serialises compiles (one at a time per process; across replicas
     /// through the database's compile lease) and coalesces requests.
-    pub compile_lock: Arc<crate::recompiler::CompileGate>,
+    pub compile_lock: Arc<crate::compile_gate::CompileGate>,
     /// Newest rotation version announced on `events`, per screen (so versions
     /// stored by another process, e.g. `ledcast-server apply`, are announced once).
     pub announced: Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,

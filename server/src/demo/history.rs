@@ -67,7 +67,7 @@ pub async fn compile(state: &AppState, now: protocol::Timestamp) -> anyhow::Resu
     let today = compiler::calendar::local_date(ZONE, now.as_millis());
     let monday =
         today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()) + 7);
-    let catalog = crate::recompiler::model::catalog(state).await?;
+    let catalog = crate::applied::catalog(state).await?;
     let window = &state.config.rotations;
     let mut rotations: HashMap<String, Vec<(protocol::Timestamp, Vec<u8>)>> = HashMap::new();
     let mut media = HashSet::new();
@@ -75,7 +75,7 @@ pub async fn compile(state: &AppState, now: protocol::Timestamp) -> anyhow::Resu
     let mut version = 0;
     while day <= today {
         let at = protocol::Timestamp(calc::day_bounds(ZONE, day).0);
-        let Some((model, _)) = crate::recompiler::model::stored_model(state, at).await? else {
+        let Some((model, _)) = crate::applied::stored_model(state, at).await? else {
             anyhow::bail!("no demo site is stored");
         };
         let catalog = catalog.clone();

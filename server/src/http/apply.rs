@@ -38,7 +38,7 @@ pub async fn apply(
     headers: HeaderMap,
     StrictJson(body): StrictJson<ApplyRequest>,
 ) -> Result<Json<Applied>, ApiError> {
-    let lang = crate::web::language(&headers);
+    let lang = crate::i18n::language(&headers);
     for file in &body.files {
         let ok = file.name.ends_with(".toml")
             && !file.name.contains(['/', '\\'])
@@ -55,7 +55,7 @@ pub async fn apply(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let diagnostics =
-        crate::web::diagnostics_for_builder(lang, &outcome.diagnostics, body.own_file.as_deref());
+        crate::i18n::diagnostics::for_builder(lang, &outcome.diagnostics, body.own_file.as_deref());
     let errors = outcome.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         let mut error = ApiError::unprocessable(

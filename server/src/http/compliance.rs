@@ -36,7 +36,7 @@ pub const PHOTO_MAX_BYTES: u64 = 15 * 1024 * 1024;
 /// The longest confirmation note, in characters.
 pub const NOTE_MAX_CHARS: usize = 2000;
 
-/// This area's routes (merged into [`super::route_table`]).
+/// This area's routes (merged into [`super::api_routes`]).
 pub(crate) fn routes(config: &Config) -> Vec<Route> {
     let json_max = config.limits.json_max_bytes;
     vec![
@@ -867,7 +867,7 @@ mod tests {
                     .unwrap(),
                 None => builder.body(Body::empty()).unwrap(),
             };
-            let response = crate::http::app(self.state.clone())
+            let response = crate::router::app(self.state.clone())
                 .oneshot(request)
                 .await
                 .unwrap();
@@ -884,7 +884,7 @@ mod tests {
                 .await
                 .unwrap()
                 .to_vec();
-            crate::http::schema_check::check(
+            crate::http::schema_tests::check(
                 method_name.as_str(),
                 &path,
                 status.as_u16(),
@@ -1406,7 +1406,7 @@ mod tests {
                 .unwrap()
         };
         let send = |req: Request<Body>| {
-            let app = crate::http::app(h.state.clone());
+            let app = crate::router::app(h.state.clone());
             async move {
                 let r = app.oneshot(req).await.unwrap();
                 let s = r.status();

@@ -5,7 +5,7 @@
 //! or that carries extra headers, so it still names its content type.
 //!
 //! Nothing here runs when a request is served: aide calls these while
-//! [`super::openapi::build`] walks the route table.
+//! [`crate::router::openapi::build`] walks the route table.
 
 use aide::generate::GenContext;
 use aide::openapi::{MediaType, Operation, ReferenceOr, Response as ApiResponse, SchemaObject};

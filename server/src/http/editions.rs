@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::packs::{edition_of, EditionView};
 use crate::store::{ApproveOutcome, EditionRow, EditionState, StoredWord};
 
-/// This area's routes (merged into [`super::route_table`]).
+/// This area's routes (merged into [`super::api_routes`]).
 pub(crate) fn routes(config: &Config) -> Vec<Route> {
     let json_max = config.limits.json_max_bytes;
     vec![
@@ -334,9 +334,9 @@ pub async fn rotation_diff(
     let stored = EditionView::stored(state).await?;
     let supersedes = stored.current.clone().filter(|c| c != edition);
     let after_view = stored.clone().approving(edition, now.as_millis());
-    let model = crate::recompiler::model::stored_model(state, now).await?;
-    let before_catalog = crate::recompiler::model::catalog_with(state, &stored).await?;
-    let after_catalog = crate::recompiler::model::catalog_with(state, &after_view).await?;
+    let model = crate::applied::stored_model(state, now).await?;
+    let before_catalog = crate::applied::catalog_with(state, &stored).await?;
+    let after_catalog = crate::applied::catalog_with(state, &after_view).await?;
     let (before, after, compiled) = match &model {
         None => (BTreeMap::new(), BTreeMap::new(), 0),
         Some((model, _)) => {
@@ -596,7 +596,7 @@ valid_until = 2026-12-20
             .header(header::AUTHORIZATION, format!("Bearer token-{actor}"))
             .body(Body::empty())
             .unwrap();
-        let response = crate::http::app(state.clone())
+        let response = crate::router::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -611,7 +611,7 @@ valid_until = 2026-12-20
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
-        crate::http::schema_check::check(&method_name, uri, status.as_u16(), &content_type, &bytes);
+        crate::http::schema_tests::check(&method_name, uri, status.as_u16(), &content_type, &bytes);
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -813,7 +813,7 @@ valid_until = 2026-12-20
 
             // Superseded materials retire everywhere: even a playlist naming
             // one directly no longer gets it, from the instant of supersession.
-            let catalog = crate::recompiler::model::catalog(&state).await.unwrap();
+            let catalog = crate::applied::catalog(&state).await.unwrap();
             assert_eq!(catalog.current_edition(), Some("gaogang-2026-W49"));
             let old = catalog.get("gaogang-2026-W48-001").unwrap();
             assert_eq!(old.valid_until, w48.superseded_at);

@@ -91,10 +91,10 @@ fn check_query(query: &FeedQuery) -> Result<(), ApiError> {
 /// and not of a superseded library edition). No active schedule: none.
 pub async fn current_warnings(state: &AppState, now: i64) -> anyhow::Result<Vec<Warning>> {
     let at = ledcast_protocol::v1::Timestamp(now);
-    let Some((model, _)) = crate::recompiler::model::stored_model(state, at).await? else {
+    let Some((model, _)) = crate::applied::stored_model(state, at).await? else {
         return Ok(Vec::new());
     };
-    let catalog = crate::recompiler::model::catalog(state).await?;
+    let catalog = crate::applied::catalog(state).await?;
     let on = ledcast_compiler::channel_at(&model, &catalog, CHANNEL, now);
     let mut warnings = Vec::new();
     for id in on.materials {

@@ -1,6 +1,6 @@
-//! The HTTP layer: [`app`] builds the axum router from one route table
-//! ([`route_table`]) that also feeds the OpenAPI document and the
-//! route × role matrix test, so a route cannot exist without being listed.
+//! The HTTP API: its rows of the one route table ([`api_routes`]; the
+//! table, the router and the OpenAPI document are [`crate::router`]'s),
+//! the extractors, the access gate and the error type the UI shares.
 //!
 //! Handlers are thin: extract, check role and site, call the store or a
 //! service, map errors through [`ApiError`]. This module never reads the
@@ -15,19 +15,18 @@ pub(crate) mod docs;
 pub(crate) mod editions;
 mod error;
 pub(crate) mod expiry;
-mod extract;
+pub(crate) mod extract;
 pub(crate) mod feed;
 mod materials;
 mod media;
-mod openapi;
 mod packs;
 mod presence;
 pub(crate) mod session;
-mod system;
+pub(crate) mod system;
 mod views;
 
 #[cfg(test)]
-pub(crate) mod schema_check;
+pub(crate) mod schema_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
@@ -38,7 +37,6 @@ use std::sync::Arc;
 use aide::axum::routing::{get, post, post_with, ApiMethodRouter};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::Router;
 
 use crate::config::Config;
 use crate::store::Role;
@@ -46,7 +44,6 @@ use crate::store::Role;
 pub use crate::state::AppState;
 pub use error::ApiError;
 pub use extract::{strict_cookie, ClientAddr, Principal};
-pub use openapi::build as openapi_document;
 pub use session::validate_username;
 
 /// Who may call a route.
@@ -126,8 +123,9 @@ pub(crate) fn route(
     }
 }
 
-/// Every route the server answers. `app` is built from this table only.
-pub fn route_table(config: &Config) -> Vec<Route> {
+/// The API's routes (the UI's are [`crate::web::routes`]; the router and
+/// the OpenAPI document take both, see [`crate::router`]).
+pub fn api_routes(config: &Config) -> Vec<Route> {
     use Access::*;
     let json_max = config.limits.json_max_bytes;
     // Material uploads and pack imports share a few places (issue 17, item 8).
@@ -155,13 +153,6 @@ pub fn route_table(config: &Config) -> Vec<Route> {
             "Prometheus metrics",
             Public,
             get(system::metrics),
-        ),
-        route(
-            Method::GET,
-            "/api/v1/openapi.json",
-            "this API as OpenAPI 3.1",
-            Public,
-            get(openapi::document),
         ),
         route(
             Method::GET,
@@ -521,30 +512,5 @@ pub fn route_table(config: &Config) -> Vec<Route> {
     table.extend(presence::routes(config));
     table.extend(compliance::routes(config));
     table.extend(editions::routes(config));
-    table.extend(crate::web::routes(config));
     table
-}
-
-/// The router for `state`, built from [`route_table`].
-pub fn app(state: AppState) -> Router {
-    let mut router: Router<AppState> = Router::new();
-    for route in route_table(&state.config) {
-        let access = route.access;
-        let gate = axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
-            extract::access_gate(s, access, req, next)
-        });
-        let handler: axum::routing::MethodRouter<AppState> = route.handler.into();
-        router = router.route(route.path, handler.route_layer(gate));
-    }
-    let metrics = state.metrics.clone();
-    router
-        .fallback(system::not_found)
-        .method_not_allowed_fallback(system::method_not_allowed)
-        // Browsers on UI pages get the login page or an HTML error instead of JSON.
-        .layer(axum::middleware::from_fn(crate::web::html_errors))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            let metrics = metrics.clone();
-            system::count_and_harden(metrics, req, next)
-        }))
-        .with_state(state)
 }

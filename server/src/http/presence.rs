@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{route, Access, ApiError, AppState, Principal, Route};
 use crate::config::Config;
 
-/// This area's routes (merged into [`super::route_table`]).
+/// This area's routes (merged into [`super::api_routes`]).
 pub(crate) fn routes(_config: &Config) -> Vec<Route> {
     vec![route(
         Method::GET,
@@ -191,7 +191,7 @@ mod tests {
             .header(header::AUTHORIZATION, format!("Bearer token-{actor}"))
             .body(Body::empty())
             .unwrap();
-        let response = super::super::app(state.clone())
+        let response = crate::router::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();

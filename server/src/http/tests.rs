@@ -14,9 +14,10 @@ use ledcast_protocol::v1 as protocol;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::{app, route_table, Access, AppState};
+use super::{Access, AppState};
 use crate::config::Config;
 use crate::media_store::ContentStore;
+use crate::router::{app, route_table};
 use crate::store::testing::{backends, TestDb};
 use crate::store::{NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 
@@ -119,7 +120,7 @@ impl Harness {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        super::schema_check::check(&method, &path, parts.status.as_u16(), content_type, &bytes);
+        super::schema_tests::check(&method, &path, parts.status.as_u16(), content_type, &bytes);
         Response::from_parts(parts, Body::from(bytes))
     }
 
@@ -676,7 +677,7 @@ async fn route_role_site_matrix_allows_exactly_what_it_lists() {
 
 #[tokio::test]
 async fn openapi_lists_every_route() {
-    let doc = super::openapi::build(&Config::default());
+    let doc = crate::router::openapi::build(&Config::default());
     for route in route_table(&Config::default()) {
         let entry = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
         assert!(
@@ -694,7 +695,7 @@ async fn openapi_lists_every_route() {
 /// body wherever the handler reads one, and every `$ref` resolves.
 #[tokio::test]
 async fn openapi_gives_every_route_its_answer_schema() {
-    let doc = super::openapi::build(&Config::default());
+    let doc = crate::router::openapi::build(&Config::default());
     let mut missing = Vec::new();
     for route in route_table(&Config::default()) {
         let method = route.method.as_str().to_lowercase();

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::tests::{add_users, test_state};
-use super::{app, AppState};
+use super::AppState;
+use crate::router::app;
 use crate::store::Role;
 
 /// A 1920×1080 H.265 clip (2 s, 14 KB; `media/videos/make_videos.sh`).
@@ -287,7 +288,7 @@ async fn a_video_rendition_stored_without_its_codec_is_made_again_and_judged() {
             .collect::<Vec<_>>(),
         ["video_codec"]
     );
-    let catalog = crate::recompiler::model::catalog(&state).await.unwrap();
+    let catalog = crate::applied::catalog(&state).await.unwrap();
     assert_eq!(
         catalog.get("clip").unwrap().renditions["hall-box"].video_codec,
         Some(ledcast_compiler::model::VideoCodec::H265)

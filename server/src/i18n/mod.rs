@@ -67,6 +67,17 @@ impl Lang {
 /// One language's messages by key.
 pub type Catalogue = BTreeMap<String, String>;
 
+/// The cookie that keeps a user's language.
+pub const LANG_COOKIE: &str = "ledcast_lang";
+
+/// The language a request asked for (cookie), zh-CN by default.
+pub fn language(headers: &axum::http::HeaderMap) -> Lang {
+    axum_extra::extract::cookie::CookieJar::from_headers(headers)
+        .get(LANG_COOKIE)
+        .and_then(|cookie| Lang::from_tag(cookie.value()))
+        .unwrap_or(Lang::ZhCn)
+}
+
 /// The zh-CN catalogue source.
 pub const ZH_CN_TEXT: &str = include_str!("../../locales/zh-CN.toml");
 /// The English catalogue source.

@@ -1,8 +1,8 @@
 //! What approving a schedule would change (issue 19, point 3: "approve with
 //! eyes open"). Every screen the schedule targets is compiled twice at the
 //! same instant, as the recompiler compiles: with the model on air now
-//! ([`crate::recompiler::model::stored_model`]) and with the schedule counted
-//! approved ([`crate::recompiler::model::model_of`]), same catalog, and the two
+//! ([`crate::applied::stored_model`]) and with the schedule counted
+//! approved ([`crate::applied::model_of`]), same catalog, and the two
 //! rotations are compared instant by instant over the coming week. Also:
 //! on which screens its priority is above every schedule already there, so
 //! that approving it replaces them in its hours.
@@ -20,8 +20,8 @@ use ledcast_compiler as compiler;
 use ledcast_protocol::v1 as protocol;
 use serde::Serialize;
 
+use crate::applied::{catalog, model_of};
 use crate::recompiler::compile_instant;
-use crate::recompiler::model::{catalog, model_of};
 use crate::state::AppState;
 use crate::store::PlaylistFile;
 

@@ -30,7 +30,7 @@ pub use crate::i18n::diagnostics::for_builder as diagnostics_for_builder;
 pub use crate::i18n::Lang;
 pub use render::{html_errors, language};
 
-/// The UI's routes (merged into [`crate::http::route_table`]).
+/// The UI's routes (merged into [`crate::router::route_table`]).
 pub fn routes(_config: &Config) -> Vec<Route> {
     use Access::*;
     vec![

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::i18n::Lang;
 
-/// Name of the cookie that keeps the chosen language.
-pub const LANG_COOKIE: &str = "ledcast_lang";
 use crate::http::{ApiError, AppState, Principal};
+/// Name of the cookie that keeps the chosen language.
+pub use crate::i18n::LANG_COOKIE;
 use crate::store::Role;
 
 /// The Content-Security-Policy of every page: scripts, styles and images
@@ -116,13 +116,7 @@ fn format_bytes(bytes: Option<i64>) -> String {
     }
 }
 
-/// The language a request asked for (cookie), zh-CN by default.
-pub fn language(headers: &HeaderMap) -> Lang {
-    axum_extra::extract::cookie::CookieJar::from_headers(headers)
-        .get(LANG_COOKIE)
-        .and_then(|cookie| Lang::from_tag(cookie.value()))
-        .unwrap_or(Lang::ZhCn)
-}
+pub use crate::i18n::language;
 
 /// Renders `template` with `context` (plus `t`, the catalogue, and `lang`)
 /// as an HTML response carrying the page headers.

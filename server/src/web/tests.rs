@@ -12,8 +12,9 @@ use axum::response::Response;
 use tower::ServiceExt;
 
 use crate::config::Config;
-use crate::http::{app, AppState};
+use crate::http::AppState;
 use crate::i18n::{Lang, EN_TEXT, ZH_CN_TEXT};
+use crate::router::app;
 use crate::store::testing::sqlite;
 use crate::store::{MaterialRow, NewUser, ProfileRow, Role, ScreenRow, SiteRow};
 

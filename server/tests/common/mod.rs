@@ -186,6 +186,6 @@ pub async fn seeded_app(dir: &std::path::Path) -> (ledcast_server::http::AppStat
         )
         .await
         .unwrap();
-    let app = ledcast_server::http::app(state.clone());
+    let app = ledcast_server::router::app(state.clone());
     (state, app)
 }

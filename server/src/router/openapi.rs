@@ -2,7 +2,7 @@
 //! every route the router answers (a test checks that). Request and
 //! response schemas come from the handlers' types through [`aide`]: a
 //! handler's `StrictJson<T>`, `StrictQuery<T>` and `Json<T>` answer name
-//! `T`, whose schema `schemars` derives (see [`super::docs`]). This module
+//! `T`, whose schema `schemars` derives (see [`crate::http::docs`]). This module
 //! adds what types cannot say: the summary, who may call the route, and
 //! path parameters.
 
@@ -13,8 +13,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::docs::{Documented, OpenApiDocument};
-use super::{route_table, Access, AppState};
+use super::route_table;
+use crate::http::docs::{Documented, OpenApiDocument};
+use crate::http::{Access, AppState};
 
 /// The OpenAPI document.
 pub fn build(config: &crate::config::Config) -> Value {
@@ -53,7 +54,7 @@ pub fn build(config: &crate::config::Config) -> Value {
     let mut doc = serde_json::to_value(&api).unwrap_or_else(|_| json!({}));
     doc["openapi"] = json!("3.1.0");
     doc["components"]["securitySchemes"] = json!({
-        "session": {"type": "apiKey", "in": "cookie", "name": super::extract::SESSION_COOKIE,
+        "session": {"type": "apiKey", "in": "cookie", "name": crate::http::extract::SESSION_COOKIE,
                     "description": "the web UI's session (POST /api/v1/login); changes also need X-CSRF-Token"},
         "bearer": {"type": "http", "scheme": "bearer",
                    "description": "an API token for scripts (POST /api/v1/tokens)"},

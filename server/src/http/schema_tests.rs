@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 /// The document, built once from the default configuration.
 fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| super::openapi::build(&crate::config::Config::default()))
+    DOC.get_or_init(|| crate::router::openapi::build(&crate::config::Config::default()))
 }
 
 /// The route template (`/api/v1/screens/{id}`) that `path` matches.

@@ -10,11 +10,16 @@ use ledcast_protocol::v1 as protocol;
 
 use crate::state::AppState;
 
+pub mod editions;
+pub mod facts;
+
+pub use editions::{edition_of, EditionView};
+
 /// Builds the compiler's material catalog from the store: non-retired
 /// materials, approved ones marked approved, with their renditions, and the
-/// library editions as stored (see [`crate::packs::EditionView`]).
+/// library editions as stored (see [`crate::applied::EditionView`]).
 pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
-    let editions = crate::packs::EditionView::stored(state).await?;
+    let editions = crate::applied::EditionView::stored(state).await?;
     catalog_with(state, &editions).await
 }
 
@@ -22,7 +27,7 @@ pub async fn catalog(state: &AppState) -> anyhow::Result<compiler::Catalog> {
 /// diff before an edition's approval compiles with it as current).
 pub async fn catalog_with(
     state: &AppState,
-    editions: &crate::packs::EditionView,
+    editions: &crate::applied::EditionView,
 ) -> anyhow::Result<compiler::Catalog> {
     let materials = state.store.list_materials(&Default::default()).await?;
     let renditions = state.store.list_renditions().await?;
@@ -44,7 +49,7 @@ pub async fn catalog_with(
         let Ok(sha) = protocol::Sha256::from_hex(&r.sha256) else {
             continue;
         };
-        let facts: crate::legibility::RenditionFacts = r
+        let facts: facts::RenditionFacts = r
             .facts
             .as_deref()
             .and_then(|f| serde_json::from_str(f).ok())
@@ -69,7 +74,7 @@ pub async fn catalog_with(
     }
     let mut refused: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (material, profile, problem) in state.store.list_rendition_refusals().await? {
-        if let Ok(problem) = serde_json::from_str::<crate::legibility::Problem>(&problem) {
+        if let Ok(problem) = serde_json::from_str::<facts::Problem>(&problem) {
             refused
                 .entry(material)
                 .or_default()
@@ -89,7 +94,7 @@ pub async fn catalog_with(
             duration_ms: m.duration_ms.and_then(|d| u64::try_from(d).ok()),
             category: m.tags.first().cloned(),
             source: Some(m.source.clone()),
-            edition: crate::packs::edition_of(&m.tags),
+            edition: crate::applied::edition_of(&m.tags),
             valid_from: m.valid_from,
             valid_until: editions.valid_until(&m),
             title: m.title.clone(),
