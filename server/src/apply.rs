@@ -67,11 +67,7 @@ pub async fn apply_files(
             });
         }
     }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (model, mut diagnostics) = compiler::parse(&inputs);
+    let (model, mut diagnostics) = crate::applied::parse_files(files);
     let now = state.clock.now();
     if !dry_run {
         // Profiles first, so materials get renditions for them before the catalog is built.

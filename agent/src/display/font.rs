@@ -78,14 +78,8 @@ pub const UNIFONT_ROW_PX: u32 = 16;
 /// The Unifont lines (`CODE:HEX`) of the built-in messages' characters.
 pub static BUILTIN_GLYPHS_HEX: &str = include_str!("builtin_glyphs.hex");
 
-/// A Unifont glyph: 8 or 16 columns by 16 rows, bit 15 is the leftmost column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WideGlyph {
-    /// Advance and bitmap width: 8 or 16.
-    pub width: u32,
-    /// One word per row, top to bottom.
-    pub rows: [u16; 16],
-}
+/// A Unifont glyph: 8 or 16 columns by 16 rows (the shared `.hex` parser's).
+pub use ledcast_hexfont::Glyph as WideGlyph;
 
 /// The compiled-in Unifont glyph of `c`, if the built-in messages use it.
 pub fn unifont_glyph(c: char) -> Option<WideGlyph> {
@@ -97,22 +91,7 @@ pub fn unifont_glyph(c: char) -> Option<WideGlyph> {
 }
 
 /// Parses one Unifont `.hex` line.
-pub fn parse_hex_line(line: &str) -> Option<(u32, WideGlyph)> {
-    let (code, bits) = line.split_once(':')?;
-    let code = u32::from_str_radix(code, 16).ok()?;
-    let (width, digits) = match bits.len() {
-        32 => (8, 2),
-        64 => (16, 4),
-        _ => return None,
-    };
-    let mut rows = [0u16; 16];
-    for (y, row) in rows.iter_mut().enumerate() {
-        let chunk = bits.get(y * digits..(y + 1) * digits)?;
-        let v = u16::from_str_radix(chunk, 16).ok()?;
-        *row = if width == 8 { v << 8 } else { v };
-    }
-    Some((code, WideGlyph { width, rows }))
-}
+pub use ledcast_hexfont::parse_line as parse_hex_line;
 
 #[cfg(test)]
 mod tests {

@@ -105,6 +105,25 @@ pub async fn catalog_with(
     Ok(compiler::Catalog::new(out).with_current_edition(editions.current.clone()))
 }
 
+/// The stored playlist files parsed as written: every schedule, approved
+/// or not, and no API alerts. What describes the files (the playlists and
+/// rules lists, a screen's brightness windows, compliance rules, which
+/// have no approval step); a compile reads [`stored_model`].
+pub async fn as_written(state: &AppState) -> crate::store::StoreResult<compiler::Model> {
+    Ok(parse_files(&state.store.playlist_files().await?).0)
+}
+
+/// `files` parsed by the compiler (stored ones, or a builder's proposal).
+pub fn parse_files(
+    files: &[crate::store::PlaylistFile],
+) -> (compiler::Model, Vec<compiler::Diagnostic>) {
+    let inputs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|f| (f.name.as_str(), f.text.as_str()))
+        .collect();
+    compiler::parse(&inputs)
+}
+
 /// The stored playlist files parsed, with only approved schedules and the
 /// API's alerts active at `now`; `None` when no files are stored.
 pub async fn stored_model(
@@ -129,11 +148,7 @@ pub async fn model_of(
     if files.is_empty() {
         return Ok(None);
     }
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (mut model, diagnostics) = compiler::parse(&inputs);
+    let (mut model, diagnostics) = parse_files(files);
     let approved: Vec<String> = state
         .store
         .list_schedules()
@@ -153,11 +168,7 @@ pub async fn model_of(
         if counted_approved.contains(&id.as_str()) {
             continue;
         }
-        let inputs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|f| (f.name.as_str(), f.text.as_str()))
-            .collect();
-        let (old, _) = compiler::parse(&inputs);
+        let (old, _) = parse_files(&files);
         let Some(schedule) = old.schedules.iter().find(|s| s.id == id) else {
             continue;
         };

@@ -19,12 +19,7 @@ pub const EVIDENCE_SCREENSHOTS: usize = 3;
 
 /// The rules of the applied playlist files, with their targets.
 async fn stored_rules(state: &AppState) -> StoreResult<Vec<ledcast_compiler::model::Rule>> {
-    let files = state.store.playlist_files().await?;
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    Ok(ledcast_compiler::parse(&inputs).0.rules)
+    Ok(crate::applied::as_written(state).await?.rules)
 }
 
 fn rules_for(rules: &[ledcast_compiler::model::Rule], screen: &ScreenRow) -> Vec<RuleSpec> {

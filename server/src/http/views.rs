@@ -549,15 +549,6 @@ pub async fn reject_schedule(
     decide_schedule(&state, &principal, &id, Verdict::Rejected).await
 }
 
-async fn stored_model(state: &AppState) -> Result<ledcast_compiler::Model, ApiError> {
-    let files = state.store.playlist_files().await?;
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    Ok(ledcast_compiler::parse(&inputs).0)
-}
-
 /// A rule's or playlist's targets.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TargetsView {
@@ -630,7 +621,7 @@ pub struct QueryView {
 pub async fn list_playlists(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<PlaylistView>>, ApiError> {
-    let model = stored_model(&state).await?;
+    let model = crate::applied::as_written(&state).await?;
     let out: Vec<_> = model
         .playlists
         .iter()
@@ -682,7 +673,7 @@ pub struct RuleView {
 
 /// `GET /api/v1/rules`: the applied compliance rules.
 pub async fn list_rules(State(state): State<AppState>) -> Result<Json<Vec<RuleView>>, ApiError> {
-    let model = stored_model(&state).await?;
+    let model = crate::applied::as_written(&state).await?;
     let out: Vec<_> = model
         .rules
         .iter()

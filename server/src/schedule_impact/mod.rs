@@ -53,11 +53,7 @@ pub async fn of_file(
     own_file: &str,
     now: protocol::Timestamp,
 ) -> anyhow::Result<Vec<ScheduleImpact>> {
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (model, _) = compiler::parse(&inputs);
+    let (model, _) = crate::applied::parse_files(files);
     let mut out = Vec::new();
     for schedule in model
         .schedules
@@ -484,11 +480,7 @@ pub const NEW_SCHEDULE_PRIORITY: i32 = 10;
 
 /// [`PriorityAdvice`] for the playlist files `files`.
 pub fn priority_advice(files: &[PlaylistFile]) -> PriorityAdvice {
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (model, _) = compiler::parse(&inputs);
+    let (model, _) = crate::applied::parse_files(files);
     let on_screens: Vec<i32> = model
         .schedules
         .iter()

@@ -13,12 +13,7 @@ use crate::store::ScreenRow;
 /// `{day, night, night_hours, off_hours}` for the template, or `None`
 /// when the screen is at full brightness around the clock.
 pub async fn of_screen(state: &AppState, screen: &ScreenRow) -> Result<Option<Value>, ApiError> {
-    let files = state.store.playlist_files().await?;
-    let inputs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|f| (f.name.as_str(), f.text.as_str()))
-        .collect();
-    let (model, _) = compiler::parse(&inputs);
+    let model = crate::applied::as_written(state).await?;
     let schedule = match model.screen(&screen.id) {
         Some(s) => model.brightness_of(s),
         None => model
