@@ -618,3 +618,120 @@ pub async fn run(
 pub fn default_link() -> Link {
     Link::new(&HttpConfig::default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reporter() -> (Reporter, mpsc::UnboundedReceiver<SimReport>) {
+        let (reports, rx) = mpsc::unbounded_channel();
+        (Reporter { index: 7, reports }, rx)
+    }
+
+    fn boot(byte: u8) -> BootId {
+        BootId::from_random([byte; 16])
+    }
+
+    fn live_record(seq: u64) -> PlayRecord {
+        let mut next = seq;
+        let mut record = made_up_records(Timestamp(1_000_000), &mut next, 1)
+            .pop_front()
+            .expect("one record");
+        record.ended_at = None;
+        record.outcome = PlayOutcome::Interrupted;
+        record
+    }
+
+    #[test]
+    fn the_memory_journal_sends_an_earlier_run_first_and_holds_the_record_on_screen() {
+        let (reporter, mut reports) = reporter();
+        let runs = Arc::new(Mutex::new(Runs::default()));
+        let mut journal = MemoryJournal {
+            boot_id: boot(1),
+            runs: runs.clone(),
+            reporter,
+        };
+        for seq in 1..=3 {
+            journal.start(&live_record(seq)).expect("start");
+        }
+        journal
+            .end_bridged(1, Timestamp(1_000_500), PlayOutcome::Completed, None)
+            .expect("end");
+        let mut next_seq = 1;
+        let made_up = made_up_records(Timestamp(1_000_000), &mut next_seq, 5);
+        runs.lock()
+            .expect("lock")
+            .earlier
+            .push_back((boot(2), made_up));
+        assert_eq!(journal.status().pending, 8);
+
+        // The earlier run goes first, in batches of at most max_records.
+        let batch = journal
+            .next_batch(4, Some(3))
+            .expect("batch")
+            .expect("some");
+        assert_eq!(batch.boot_id, boot(2));
+        assert_eq!(
+            batch.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        journal.ack(&boot(2), 4).expect("ack");
+        let report = reports.try_recv().expect("acked report");
+        assert_eq!(report.index, 7);
+        assert_eq!(report.event, SimEvent::Acked { upto_seq: 4 });
+        journal.ack(&boot(2), 5).expect("ack");
+        assert_eq!(
+            reports.try_recv().map(|r| r.event).ok(),
+            Some(SimEvent::Acked { upto_seq: 5 })
+        );
+
+        // Then this run: 1 ended, 2 never ended (interrupted), 3 on screen waits.
+        let batch = journal
+            .next_batch(200, Some(3))
+            .expect("batch")
+            .expect("some");
+        assert_eq!(batch.boot_id, boot(1));
+        let got: Vec<_> = batch.records.iter().map(|r| (r.seq, r.outcome)).collect();
+        assert_eq!(
+            got,
+            [(1, PlayOutcome::Completed), (2, PlayOutcome::Interrupted)]
+        );
+        journal.ack(&boot(1), 2).expect("ack");
+        assert!(
+            reports.try_recv().is_err(),
+            "acks of this run are not reported"
+        );
+        assert_eq!(journal.next_batch(200, Some(3)).expect("batch"), None);
+        assert_eq!(journal.status().pending, 1);
+    }
+
+    #[test]
+    fn the_memory_store_indexes_only_landed_bytes_and_refuses_corrupt_ones() {
+        let mut store = MemoryMedia {
+            pool: Arc::new(MediaPool::new(default_link())),
+            base_url: String::new(),
+            items: HashMap::new(),
+            landed: Arc::default(),
+        };
+        let good = b"poster".to_vec();
+        let sha = digest(&good);
+        store.insert(sha, 6);
+        assert!(!store.contains(&sha), "nothing landed, nothing indexed");
+        store
+            .landed
+            .lock()
+            .expect("lock")
+            .insert(sha, Arc::new(good.clone()));
+        store.insert(sha, 6);
+        assert_eq!(store.read_verified(&sha).expect("verified"), good);
+        assert_eq!(store.usage(), (1, 6));
+
+        let other = digest(b"other");
+        store.items.insert(other, Arc::new(b"not other".to_vec()));
+        assert!(matches!(
+            store.read_verified(&other),
+            Err(CacheError::Corrupt { .. })
+        ));
+        assert!(!store.contains(&other), "a corrupt item is dropped");
+    }
+}
