@@ -103,7 +103,8 @@ const DISPLAY_RETRY: Duration = Duration::from_secs(5);
 /// must not leave the screen shown offline.
 const WILL_SETTLE: Duration = Duration::from_secs(2);
 
-/// The state files (under `{data_dir}/state/` on a device).
+/// The highest rotation version seen. (The state files lie under
+/// `{data_dir}/state/` on a device.)
 const HIGHEST_VERSION: &str = "highest_version";
 /// The rotation on air.
 const ROTATION_CURRENT: &str = "rotation-current.env";
