@@ -12,7 +12,7 @@
 //!
 //! The same loop runs the fleet bench's simulated screens ([`crate::sim`]):
 //! what differs — the glass, the media store, the journal, the state files,
-//! and who hears about transitions — comes in as [`Parts`] (the seams and
+//! and who hears about transitions — comes in as `Parts` (the seams and
 //! the device's implementations are in `driver/parts.rs`). Topic dispatch,
 //! downloads and their retries, acks, batches and state reports exist once.
 

@@ -5,8 +5,10 @@
 //! for rotations, commands, acks and its own `state`, the player core,
 //! downloads with retries, acks, signed `state` and `plays` batches, the
 //! MQTT task with its signed Last Will and reconnect backoff) over
-//! in-memory [`Parts`] instead of the device's. This module holds only
-//! those parts and the report channel the bench times:
+//! in-memory `Parts` instead of the device's. This module holds only
+//! those parts, the report channel the bench times, in-memory enrollment
+//! and the fleet's shared media downloads; it has no loop, topic dispatch,
+//! retry or batching logic of its own:
 //!
 //! - the glass is a null sink: a `Show` is only reported ([`SimEvent::Shown`]);
 //! - media live in an in-memory store that checks SHA-256 and size when an
