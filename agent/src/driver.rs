@@ -9,10 +9,17 @@
 //! It decides nothing about playback or trust (the player does) and keeps no
 //! state that must survive a crash outside the journal, the cache and the
 //! persisted files, so `kill -9` at any instant loses nothing fsynced.
+//!
+//! The same loop runs the fleet bench's simulated screens ([`crate::sim`]):
+//! what differs — the glass, the media store, the journal, the state files,
+//! and who hears about transitions — comes in as `Parts` (the seams and
+//! the device's implementations are in `driver/parts.rs`). Topic dispatch,
+//! downloads and their retries, acks, batches and state reports exist once.
+
+mod parts;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -27,15 +34,16 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::{backoff, random_sample, BackoffPolicy};
-use crate::cache::{self, Cache, CacheError, MediaSource};
+use crate::cache::{Cache, CacheError};
 use crate::clock;
 use crate::config::AgentConfig;
 use crate::display::Screen;
-use crate::fsutil;
 use crate::identity::{self, Loaded, PinnedKey};
 use crate::journal::{Journal, JournalLimits};
 use crate::link::{Link, LinkError};
 use crate::player::{Action, Content, Input, Persist, Player, PlayerConfig, RotationSource};
+
+pub(crate) use parts::{DownloadDone, Glass, MediaStore, Observer, Parts, PlayLog, StateFiles};
 
 /// The longest the loop sleeps without re-reading the clock (bounds the
 /// reaction to a wall clock that steps).
@@ -50,6 +58,39 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> any
     result
 }
 
+/// Runs the driver over `parts` (the fleet bench's simulated screen) until
+/// `shutdown` completes, like [`run`]: the same startup, loop and finish.
+/// `started` gets a [`BatchWaker`] once the loop is set up.
+pub(crate) async fn run_with_parts(
+    config: AgentConfig,
+    loaded: Loaded,
+    boot_id: BootId,
+    parts: Parts,
+    started: impl FnOnce(BatchWaker),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let link = Link::new(&config.http);
+    let mut driver = Driver::new(config, loaded, boot_id, parts, link, None)?;
+    started(BatchWaker(driver.done_tx.clone()));
+    driver.boot();
+    let result = driver.run_loop(shutdown).await;
+    driver.finish().await;
+    result
+}
+
+/// Tells a running driver that records were added to its journal from
+/// outside the player (the fleet bench's made-up records), so it sends a
+/// batch now instead of at the next flush interval.
+#[derive(Clone, Debug)]
+pub(crate) struct BatchWaker(mpsc::UnboundedSender<Done>);
+
+impl BatchWaker {
+    /// Wakes the driver; false once it has stopped.
+    pub(crate) fn wake(&self) -> bool {
+        self.0.send(Done::PlaysWaiting).is_ok()
+    }
+}
+
 /// How often a running video player is checked (a crash shows the
 /// fallback within this time).
 const VIDEO_CHECK: Duration = Duration::from_millis(250);
@@ -62,14 +103,17 @@ const DISPLAY_RETRY: Duration = Duration::from_secs(5);
 /// must not leave the screen shown offline.
 const WILL_SETTLE: Duration = Duration::from_secs(2);
 
-/// Files under `{data_dir}/state/`.
-fn state_path(config: &AgentConfig, name: &str) -> PathBuf {
-    config.data_dir.join("state").join(name)
-}
+/// The highest rotation version seen. (The state files lie under
+/// `{data_dir}/state/` on a device.)
+const HIGHEST_VERSION: &str = "highest_version";
+/// The rotation on air.
+const ROTATION_CURRENT: &str = "rotation-current.env";
+/// The rotation waiting for its media.
+const ROTATION_PENDING: &str = "rotation-pending.env";
 
-/// What the MQTT task reports (also used by [`crate::sim`]).
+/// What the MQTT task reports.
 #[derive(Debug)]
-pub(crate) enum MqttEvent {
+enum MqttEvent {
     /// Connected (ConnAck); `since` is the connection's `connected_at`,
     /// the instant its signed Last Will carries.
     Connected { since: Timestamp },
@@ -93,24 +137,8 @@ enum Done {
     Screenshot(Result<(), LinkError>),
     /// A bridge job (upload or readback of the controller card) ended.
     Bridge(crate::bridge::Outcome),
-}
-
-/// HTTP media source for [`cache::download`].
-struct HttpMedia {
-    link: Link,
-    base_url: String,
-}
-
-impl MediaSource for HttpMedia {
-    fn open(
-        &self,
-        media: &Sha256,
-        offset: u64,
-    ) -> Result<(Box<dyn std::io::Read + Send>, u64), String> {
-        self.link
-            .open_media(&self.base_url, media, offset)
-            .map_err(|e| e.to_string())
-    }
+    /// Records were added to the journal from outside ([`BatchWaker`]).
+    PlaysWaiting,
 }
 
 /// A batch published and not yet acknowledged.
@@ -132,11 +160,15 @@ struct Driver {
     /// The decisions.
     player: Player,
     /// Play records.
-    journal: Journal,
+    journal: Box<dyn PlayLog>,
     /// Media.
-    cache: Cache,
+    media: Box<dyn MediaStore>,
     /// The display.
-    screen: Screen,
+    glass: Box<dyn Glass>,
+    /// Rotations, highest version, pinned key.
+    files: Box<dyn StateFiles>,
+    /// Hears about transitions.
+    observer: Box<dyn Observer>,
     /// HTTP.
     link: Link,
     /// MQTT requests.
@@ -196,6 +228,7 @@ struct Driver {
 }
 
 impl Driver {
+    /// The device: enrollment, cache, journal and display from `config`.
     fn start(config: AgentConfig) -> anyhow::Result<Driver> {
         let loaded = identity::load(&config.data_dir)
             .with_context(|| format!("loading enrollment from {}", config.data_dir.display()))?;
@@ -225,10 +258,40 @@ impl Driver {
         }
         let screen = Screen::from_config(&config.display, &config.png_path())
             .context("opening the display sink (check [display] in the config)")?;
-        let highest_version_seen = match fsutil::read_checked(&state_path(
-            &config,
-            "highest_version",
-        )) {
+        let link = Link::new(&config.http);
+        let parts = Parts {
+            glass: Box::new(screen),
+            media: Box::new(parts::DiskMedia {
+                cache,
+                link: link.clone(),
+                base_url: loaded.identity.enrollment.media_base_url.clone(),
+            }),
+            journal: Box::new(journal),
+            files: Box::new(parts::DiskFiles {
+                data_dir: config.data_dir.clone(),
+            }),
+            observer: Box::new(()),
+        };
+        let mut watchdog_usec = 0;
+        let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
+            .then(|| Duration::from_micros(watchdog_usec / 2));
+        let mut driver = Driver::new(config, loaded, boot_id, parts, link, watchdog)?;
+        driver.boot();
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        Ok(driver)
+    }
+
+    /// The driver over `parts`: the player, the MQTT task, the bridge (when
+    /// the sink is `bridge`). Nothing is fed yet ([`Driver::boot`]).
+    fn new(
+        config: AgentConfig,
+        loaded: Loaded,
+        boot_id: BootId,
+        parts: Parts,
+        link: Link,
+        watchdog: Option<Duration>,
+    ) -> anyhow::Result<Driver> {
+        let highest_version_seen = match parts.files.read(HIGHEST_VERSION) {
             Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).trim().parse().ok(),
             Ok(None) => None,
             Err(e) => {
@@ -241,10 +304,10 @@ impl Driver {
             boot_id: boot_id.clone(),
             server_key: loaded.server_key.clone(),
             highest_version_seen,
-            video_supported: screen.video_supported(),
+            video_supported: parts.glass.video_supported(),
             switch_window_ms: config.player.switch_window_seconds as i64 * 1000,
             builtin_slot_ms: config.player.builtin_slot_seconds.max(1) * 1000,
-            cached: cache.ids(),
+            cached: parts.media.ids(),
         });
         let (mqtt, mqtt_events) = start_mqtt(&config, &loaded, &boot_id)?;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
@@ -262,20 +325,25 @@ impl Driver {
         } else {
             None
         };
-        let link = Link::new(&config.http);
         let now = Instant::now();
-        let mut watchdog_usec = 0;
-        let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
-            .then(|| Duration::from_micros(watchdog_usec / 2));
         info!(screen = %loaded.screen_id, boot = %boot_id, "agent starting");
-        let mut driver = Driver {
+        let Parts {
+            glass,
+            media,
+            journal,
+            files,
+            observer,
+        } = parts;
+        Ok(Driver {
             config,
             loaded,
             boot_id,
             player,
             journal,
-            cache,
-            screen,
+            media,
+            glass,
+            files,
+            observer,
             link,
             mqtt,
             mqtt_events,
@@ -303,18 +371,22 @@ impl Driver {
             bridge,
             bridge_record: None,
             last_display_retry: now,
-        };
+        })
+    }
+
+    /// The first inputs: a missing display, the persisted rotations.
+    fn boot(&mut self) {
         let now = clock::now();
         // A missing display (no /dev/fb0 yet): stay up, journal nothing,
         // say so in state, look again every few seconds.
-        if let Some(error) = driver.screen.display_missing().map(str::to_owned) {
+        if let Some(error) = self.glass.display_missing().map(str::to_owned) {
             warn!(%error, "display missing; nothing is shown or recorded until it appears");
-            driver.input(now, Input::DisplayLost { error });
+            self.input(now, Input::DisplayLost { error });
         }
         // Startup is an update: persisted rotations go through the same input.
-        for name in ["rotation-current.env", "rotation-pending.env"] {
-            match fsutil::read_checked(&state_path(&driver.config, name)) {
-                Ok(Some(envelope)) => driver.input(
+        for name in [ROTATION_CURRENT, ROTATION_PENDING] {
+            match self.files.read(name) {
+                Ok(Some(envelope)) => self.input(
                     now,
                     Input::Rotation {
                         envelope,
@@ -327,9 +399,7 @@ impl Driver {
                 }
             }
         }
-        driver.input(now, Input::Timer);
-        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-        Ok(driver)
+        self.input(now, Input::Timer);
     }
 
     async fn run_loop(&mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -354,7 +424,7 @@ impl Driver {
     async fn finish(&mut self) {
         let now = clock::now();
         self.input(now, Input::Shutdown);
-        self.screen.stop_video();
+        self.glass.stop_video();
         if self.connected {
             let state = self.agent_state(now, Presence::Offline);
             let payload = v1::seal(&state, &self.loaded.device_key);
@@ -432,8 +502,8 @@ impl Driver {
                 info!(percent, "panel brightness set by the rotation's schedule");
                 // A bridged card follows the same level, without a new upload.
                 self.sync_bridge(now);
-                let result = self.screen.set_brightness(percent);
-                self.next_frame_at = self.screen.next_frame_at(now);
+                let result = self.glass.set_brightness(percent);
+                self.next_frame_at = self.glass.next_frame_at(now);
                 if let Err(e) = result {
                     warn!(error = %e, "display lost; nothing is shown or recorded until it is back");
                     self.last_display_retry = Instant::now();
@@ -478,6 +548,7 @@ impl Driver {
             Action::Resync => self.poll_rotation(),
             Action::Rejected { message, refusal } => {
                 warn!(?message, %refusal, "refused a message from the broker; screen unchanged");
+                self.observer.refused(&refusal.to_string());
             }
             Action::Accepted { version, switched } => {
                 if switched {
@@ -493,30 +564,32 @@ impl Driver {
     fn show(&mut self, now: Timestamp, showing: &crate::player::Showing) -> Option<Input> {
         let result = match &showing.content {
             Content::Media { media, kind } => {
-                let path = self.cache.paths().media_path(media);
+                let path = self.media.path(media);
                 if *kind == SlotKind::Video {
                     // Checked once per run (streaming): videos are large.
                     if !self.verified_videos.contains(media) {
-                        if let Err(e) = self.cache.verify_streaming(media) {
+                        if let Err(e) = self.media.verify_streaming(media) {
                             warn!(error = %e, "cached video unusable at play time; fallback while refetching");
+                            self.observer.refused(&e.to_string());
                             return Some(Input::MediaGone { media: *media });
                         }
                         self.verified_videos.insert(*media);
                     }
-                    self.screen.show(showing, None, Some(&path), now)
+                    self.glass.show(showing, None, path.as_deref(), now)
                 } else {
-                    match self.cache.read_verified(media) {
-                        Ok(bytes) => self.screen.show(showing, Some(&bytes), Some(&path), now),
+                    match self.media.read_verified(media) {
+                        Ok(bytes) => self.glass.show(showing, Some(&bytes), path.as_deref(), now),
                         Err(e) => {
                             warn!(error = %e, "cached media unusable at play time; fallback while refetching");
+                            self.observer.refused(&e.to_string());
                             return Some(Input::MediaGone { media: *media });
                         }
                     }
                 }
             }
-            _ => self.screen.show(showing, None, None, now),
+            _ => self.glass.show(showing, None, None, now),
         };
-        self.next_frame_at = self.screen.next_frame_at(now);
+        self.next_frame_at = self.glass.next_frame_at(now);
         match result {
             Ok(()) => None,
             Err(crate::display::ShowError::Sink(e)) => {
@@ -540,16 +613,16 @@ impl Driver {
 
     /// Watches the video player and the display device.
     fn check_display(&mut self, now: Timestamp) {
-        if let Some(error) = self.screen.video_exited() {
+        if let Some(error) = self.glass.video_exited() {
             let seq = self.player.showing().map(|s| s.seq).unwrap_or(0);
             warn!(%error, seq, "video stopped before its slot ended; showing a fallback");
             self.input(now, Input::ShowFailed { seq, error });
         }
-        if self.screen.display_missing().is_some() {
+        if self.glass.display_missing().is_some() {
             let instant = Instant::now();
             if instant.duration_since(self.last_display_retry) >= DISPLAY_RETRY {
                 self.last_display_retry = instant;
-                if self.screen.retry_display() {
+                if self.glass.retry_display() {
                     info!("display back");
                     self.input(now, Input::DisplayBack);
                 }
@@ -559,34 +632,21 @@ impl Driver {
 
     fn persist(&mut self, persist: Persist) {
         let result = match &persist {
-            Persist::HighestVersion(v) => fsutil::write_checked(
-                &state_path(&self.config, "highest_version"),
-                v.to_string().as_bytes(),
-                0o600,
-            ),
-            Persist::CurrentRotation { envelope } => fsutil::write_checked(
-                &state_path(&self.config, "rotation-current.env"),
-                envelope,
-                0o600,
-            ),
-            Persist::PendingRotation { envelope: Some(e) } => {
-                fsutil::write_checked(&state_path(&self.config, "rotation-pending.env"), e, 0o600)
+            Persist::HighestVersion(v) => {
+                self.files.write(HIGHEST_VERSION, v.to_string().as_bytes())
             }
-            Persist::PendingRotation { envelope: None } => {
-                fsutil::remove_durably(&state_path(&self.config, "rotation-pending.env"))
-            }
+            Persist::CurrentRotation { envelope } => self.files.write(ROTATION_CURRENT, envelope),
+            Persist::PendingRotation { envelope: Some(e) } => self.files.write(ROTATION_PENDING, e),
+            Persist::PendingRotation { envelope: None } => self.files.remove(ROTATION_PENDING),
             Persist::ServerKey {
                 key_id,
                 public_key_hex,
             } => {
                 info!(%key_id, "server key rotated");
-                identity::store_pinned_key(
-                    &self.config.data_dir,
-                    &PinnedKey {
-                        key_id: key_id.clone(),
-                        public_key_hex: public_key_hex.clone(),
-                    },
-                )
+                self.files.pin_server_key(&PinnedKey {
+                    key_id: key_id.clone(),
+                    public_key_hex: public_key_hex.clone(),
+                })
             }
         };
         if let Err(e) = result {
@@ -599,8 +659,8 @@ impl Driver {
             self.input(now, Input::Timer);
         }
         if self.next_frame_at.is_some_and(|t| t <= now) {
-            let ticked = self.screen.tick(now);
-            self.next_frame_at = self.screen.next_frame_at(now);
+            let ticked = self.glass.tick(now);
+            self.next_frame_at = self.glass.next_frame_at(now);
             if let Err(e) = ticked {
                 warn!(error = %e, "display lost; nothing is shown or recorded until it is back");
                 self.last_display_retry = Instant::now();
@@ -625,7 +685,7 @@ impl Driver {
         if !due.is_empty() {
             let needed = self.player.needed_media();
             for media in due {
-                if needed.contains(&media.sha256) && !self.cache.contains(&media.sha256) {
+                if needed.contains(&media.sha256) && !self.media.contains(&media.sha256) {
                     self.download_queue.push_back(media);
                 }
             }
@@ -701,10 +761,10 @@ impl Driver {
         if let Some(interval) = self.watchdog {
             candidates.push(self.last_watchdog + interval);
         }
-        if self.screen.video_running() {
+        if self.glass.video_running() {
             candidates.push(instant + VIDEO_CHECK);
         }
-        if self.screen.display_missing().is_some() {
+        if self.glass.display_missing().is_some() {
             candidates.push(self.last_display_retry + DISPLAY_RETRY);
         }
         candidates.extend(self.republish_at.iter().copied());
@@ -741,6 +801,7 @@ impl Driver {
                 self.in_flight = None;
                 self.batch_now = true;
                 self.state_dirty = true;
+                self.observer.connected();
                 self.maybe_publish_state(now);
                 // Once soon, and once after the broker's keep-alive check of
                 // the old connection (1.5 x keep-alive) could have fired its will.
@@ -752,6 +813,7 @@ impl Driver {
                 ];
             }
             MqttEvent::Disconnected { error, retry_in } => {
+                self.observer.disconnected();
                 if self.connected {
                     warn!(
                         screen = %self.loaded.screen_id,
@@ -817,7 +879,7 @@ impl Driver {
                     Ok(()) => {
                         debug!(media = %media.sha256, bytes = media.size_bytes, "media cached");
                         self.download_attempts.remove(&media.sha256);
-                        self.cache.insert(media.sha256, media.size_bytes);
+                        self.media.insert(media.sha256, media.size_bytes);
                         self.state_dirty = true;
                         self.input(
                             now,
@@ -839,6 +901,7 @@ impl Driver {
                             debug!(media = %media.sha256, error = %e, "download failed again");
                         }
                         *attempt += 1;
+                        self.observer.refused(&e.to_string());
                         let sha = media.sha256;
                         self.download_retry.push((Instant::now() + delay, media));
                         self.input(
@@ -882,6 +945,10 @@ impl Driver {
             }
             Done::Screenshot(Ok(())) => info!("screenshot uploaded"),
             Done::Screenshot(Err(e)) => warn!(error = %e, "screenshot upload failed"),
+            Done::PlaysWaiting => {
+                self.batch_now = true;
+                self.maybe_send_batch(now);
+            }
         }
     }
 
@@ -891,14 +958,14 @@ impl Driver {
         }
         let mut feed: Vec<Input> = Vec::new();
         while let Some(media) = self.download_queue.pop_front() {
-            if self.cache.contains(&media.sha256) {
+            if self.media.contains(&media.sha256) {
                 feed.push(Input::MediaReady {
                     media: media.sha256,
                 });
                 continue;
             }
             let protected: HashSet<Sha256> = self.player.needed_media();
-            match self.cache.make_room(&media, &protected) {
+            match self.media.make_room(&media, &protected) {
                 Ok(evicted) => {
                     for gone in evicted {
                         debug!(media = %gone, "evicted from the cache");
@@ -916,16 +983,17 @@ impl Driver {
                 }
             }
             self.download_active = Some(media.sha256);
-            let paths = self.cache.paths().clone();
-            let source = HttpMedia {
-                link: self.link.clone(),
-                base_url: self.loaded.identity.enrollment.media_base_url.clone(),
-            };
             let tx = self.done_tx.clone();
-            tokio::task::spawn_blocking(move || {
-                let result = cache::download(&paths, &media, &source);
-                let _ = tx.send(Done::Download { media, result });
-            });
+            let done_media = media.clone();
+            self.media.download(
+                media,
+                Box::new(move |result| {
+                    let _ = tx.send(Done::Download {
+                        media: done_media,
+                        result,
+                    });
+                }),
+            );
             break;
         }
         let now = clock::now();
@@ -946,7 +1014,7 @@ impl Driver {
     }
 
     fn screenshot(&mut self, now: Timestamp) {
-        let Some(Ok(png)) = self.screen.screenshot_png() else {
+        let Some(Ok(png)) = self.glass.screenshot_png() else {
             warn!("screenshot requested but no frame is on screen yet");
             return;
         };
@@ -979,9 +1047,9 @@ impl Driver {
                 if bridge.desired_loop() == Some(looped.loop_id.as_str()) {
                     return;
                 }
-                let cache = &mut self.cache;
+                let store = &mut self.media;
                 crate::bridge::plan::plan(&looped, width, height, |media| {
-                    cache.read_verified(media).ok()
+                    store.read_verified(media).ok()
                 })
                 .map_err(|e| e.to_string())
             }
@@ -1103,7 +1171,7 @@ impl Driver {
     fn agent_state(&self, now: Timestamp, status: Presence) -> AgentState {
         let player = self.player.status();
         let journal = self.journal.status();
-        let (items, bytes) = self.cache.usage();
+        let (items, bytes) = self.media.usage();
         let mut warnings = player.warnings;
         if journal.alarm {
             warnings.push(format!(
@@ -1160,14 +1228,14 @@ impl Driver {
         {
             self.state_dirty = false;
             self.last_state = Instant::now();
+            self.observer.state_sent(state.rotation_version);
         }
     }
 }
 
 /// Configures rumqttc (TCP_NODELAY, keep-alive, credentials, signed Last
-/// Will) and spawns the task that polls it, reconnecting with backoff
-/// (also used by [`crate::sim`]).
-pub(crate) fn start_mqtt(
+/// Will) and spawns the task that polls it, reconnecting with backoff.
+fn start_mqtt(
     config: &AgentConfig,
     loaded: &Loaded,
     boot_id: &BootId,

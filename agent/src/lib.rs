@@ -10,10 +10,12 @@
 //! - [`bridge`]: the bridge sink: loops uploaded to a controller card that
 //!   plays them by itself, and what the card reports.
 //! - [`link`]: blocking HTTP (media, rotation, screenshots, enrollment).
-//! - [`driver`]: the one `select!` loop; [`run`] is its entry point.
+//! - [`driver`]: the one `select!` loop; [`run`] is its entry point. What it
+//!   drives besides the network (glass, media store, journal, state files)
+//!   comes in through small traits, so the fleet simulator runs it too.
 //! - [`clock`]: the only place that reads the wall clock.
-//! - [`sim`]: a simulated screen for the fleet bench (real player and MQTT task,
-//!   in-memory cache, no display).
+//! - [`sim`]: a simulated screen for the fleet bench: the real driver over
+//!   in-memory parts (null glass, in-memory media store and journal).
 //! - [`replay`]: a screen's past on the real player and a virtual clock,
 //!   journaled as an offline agent would have (the demo's past week).
 

@@ -1,43 +1,55 @@
 //! A simulated screen for the fleet bench (`ledcast-tests --bin fleet`):
 //! many of them run in one tokio runtime.
 //!
-//! Each one uses the agent's real parts: enrollment over [`Link`], the
-//! driver's MQTT task ([`crate::driver::start_mqtt`]: client options, signed
-//! Last Will, reconnect backoff with jitter), the [`Player`] core (signature,
-//! version and screen checks, slot choice, acks) and the signed `state` and
-//! `plays` messages. What it leaves out: the display (a null sink: a `Show`
-//! is only reported), the disk (media lives in an in-memory cache that still
-//! checks SHA-256 when an item enters it and again each time it is shown;
-//! rotations and the highest version are kept in memory) and the journal
-//! (play records for the ingest scenario are made up on request, signed and
-//! sent in batches exactly as the driver sends journal batches).
+//! Each one is the agent's real driver ([`crate::driver`]: topic dispatch
+//! for rotations, commands, acks and its own `state`, the player core,
+//! downloads with retries, acks, signed `state` and `plays` batches, the
+//! MQTT task with its signed Last Will and reconnect backoff) over
+//! in-memory `Parts` instead of the device's. This module holds only
+//! those parts, the report channel the bench times, in-memory enrollment
+//! and the fleet's shared media downloads; it has no loop, topic dispatch,
+//! retry or batching logic of its own:
 //!
-//! Media bytes are fetched over HTTP through [`Link::open_media`] once per
-//! item for the whole fleet ([`MediaPool`]); every screen verifies its own
-//! copy. The simulator reports what happened as [`SimReport`]s with a
-//! monotonic timestamp so the bench can time fan-out, alerts and reconnects.
+//! - the glass is a null sink: a `Show` is only reported ([`SimEvent::Shown`]);
+//! - media live in an in-memory store that checks SHA-256 and size when an
+//!   item enters it and again each time it is shown; the bytes are fetched
+//!   over HTTP once per item for the whole fleet ([`MediaPool`]), every
+//!   screen verifies its own copy; there is no quota;
+//! - the journal is in memory (what the player records, and the made-up
+//!   records of the ingest scenario, [`SimCommand::SendPlays`], kept as an
+//!   earlier run of the screen so they go out first, batched as the driver
+//!   batches any journal);
+//! - the state files (rotations, highest version, pinned key) are kept in
+//!   memory for the run.
+//!
+//! Reports carry a monotonic timestamp so the bench can time fan-out, alerts
+//! and reconnects.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
 use ledcast_protocol::v1::{
-    self, AgentState, BootId, CacheStatus, EnrollRequest, MediaRef, PlayBatch, PlayOutcome,
-    PlayRecord, Presence, Sha256, Timestamp, Topic, TopicKind, TrustedKey,
+    BootId, EnrollRequest, MediaRef, PlayOutcome, PlayRecord, Sha256, Timestamp, TrustedKey,
 };
-use rumqttc::QoS;
 use sha2::Digest;
 use tokio::sync::{mpsc, OnceCell};
 
+use crate::cache::CacheError;
 use crate::clock;
-use crate::config::{AgentConfig, HttpConfig};
-use crate::driver::{start_mqtt, MqttEvent};
-use crate::identity::{Identity, IdentityError, Loaded};
+use crate::config::{AgentConfig, HttpConfig, SinkKind};
+use crate::display::ShowError;
+use crate::driver::{
+    self, BatchWaker, DownloadDone, Glass, MediaStore, Observer, Parts, PlayLog, StateFiles,
+};
+use crate::identity::{Identity, IdentityError, Loaded, PinnedKey};
+use crate::journal::{Batch, JournalError, JournalStatus};
 use crate::link::Link;
-use crate::player::{Action, Content, Input, Player, PlayerConfig, RotationSource};
+use crate::player::Showing;
 
 /// Enrolls with `code` like [`crate::identity::enroll`] but keeps the
 /// identity in memory.
@@ -185,107 +197,16 @@ pub enum SimCommand {
     },
 }
 
-/// A media download that finished.
-struct Fetched {
-    media: MediaRef,
-    result: Result<Arc<Vec<u8>>, String>,
-}
-
-/// One simulated screen.
-struct Sim {
+/// Sends [`SimReport`]s for one screen.
+#[derive(Clone, Debug)]
+struct Reporter {
+    /// The screen's index.
     index: usize,
-    config: AgentConfig,
-    loaded: Loaded,
-    boot_id: BootId,
-    player: Player,
-    pool: Arc<MediaPool>,
-    mqtt: rumqttc::AsyncClient,
-    cache: HashMap<Sha256, Arc<Vec<u8>>>,
-    fetching: HashSet<Sha256>,
-    fetched_tx: mpsc::UnboundedSender<Fetched>,
+    /// The bench's channel.
     reports: mpsc::UnboundedSender<SimReport>,
-    connected: bool,
-    /// When the current broker connection began (see `AgentState::connected_at`).
-    connected_at: Option<Timestamp>,
-    state_dirty: bool,
-    last_state: Instant,
-    /// Made-up records not yet acknowledged, and the next sequence number.
-    plays_pending: VecDeque<PlayRecord>,
-    next_play_seq: u64,
-    /// `(upto_seq, sent_at)` of the batch in flight.
-    in_flight: Option<(u64, Instant)>,
 }
 
-/// Runs one simulated screen until `shutdown` resolves; it reports to `reports`.
-pub async fn run(
-    index: usize,
-    loaded: Loaded,
-    config: AgentConfig,
-    pool: Arc<MediaPool>,
-    reports: mpsc::UnboundedSender<SimReport>,
-    mut commands: mpsc::UnboundedReceiver<SimCommand>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let mut random = [0u8; 16];
-    getrandom::getrandom(&mut random).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
-    let boot_id = BootId::from_random(random);
-    let player = Player::new(PlayerConfig {
-        screen_id: loaded.screen_id.clone(),
-        boot_id: boot_id.clone(),
-        server_key: loaded.server_key.clone(),
-        highest_version_seen: None,
-        video_supported: false,
-        switch_window_ms: config.player.switch_window_seconds as i64 * 1000,
-        builtin_slot_ms: config.player.builtin_slot_seconds.max(1) * 1000,
-        cached: HashSet::new(),
-    });
-    let (mqtt, mut mqtt_events) = start_mqtt(&config, &loaded, &boot_id)?;
-    let (fetched_tx, mut fetched_rx) = mpsc::unbounded_channel();
-    let mut sim = Sim {
-        index,
-        config,
-        loaded,
-        boot_id,
-        player,
-        pool,
-        mqtt,
-        cache: HashMap::new(),
-        fetching: HashSet::new(),
-        fetched_tx,
-        reports,
-        connected: false,
-        connected_at: None,
-        state_dirty: true,
-        last_state: clock::monotonic(),
-        plays_pending: VecDeque::new(),
-        next_play_seq: 1,
-        in_flight: None,
-    };
-    sim.input(clock::now(), Input::Timer);
-    tokio::pin!(shutdown);
-    loop {
-        let now = clock::now();
-        if sim.player.poll_timeout().is_some_and(|t| t <= now) {
-            sim.input(now, Input::Timer);
-        }
-        sim.on_time();
-        let wake = sim.next_wake(now);
-        tokio::select! {
-            _ = &mut shutdown => break,
-            event = mqtt_events.recv() => match event {
-                Some(event) => sim.on_mqtt(event),
-                None => anyhow::bail!("the MQTT task stopped"),
-            },
-            Some(done) = fetched_rx.recv() => sim.on_fetched(done),
-            Some(command) = commands.recv() => sim.on_command(command),
-            _ = tokio::time::sleep(wake) => {}
-        }
-    }
-    let _ = sim.mqtt.try_disconnect();
-    Ok(())
-}
-
-impl Sim {
+impl Reporter {
     fn report(&self, event: SimEvent) {
         let _ = self.reports.send(SimReport {
             index: self.index,
@@ -293,297 +214,526 @@ impl Sim {
             event,
         });
     }
+}
 
-    fn input(&mut self, now: Timestamp, input: Input) {
-        let mut inputs = VecDeque::from([input]);
-        while let Some(input) = inputs.pop_front() {
-            self.player.handle(now, input);
-            while let Some(action) = self.player.poll_action() {
-                if let Some(follow_up) = self.act(action) {
-                    inputs.push_back(follow_up);
-                }
-            }
-        }
-        self.maybe_publish_state(now);
+impl Observer for Reporter {
+    fn connected(&mut self) {
+        self.report(SimEvent::Connected);
     }
+    fn disconnected(&mut self) {
+        self.report(SimEvent::Disconnected);
+    }
+    fn state_sent(&mut self, rotation_version: Option<u64>) {
+        self.report(SimEvent::StateSent {
+            version: rotation_version,
+        });
+    }
+    fn refused(&mut self, reason: &str) {
+        self.report(SimEvent::Refused {
+            reason: reason.to_owned(),
+        });
+    }
+}
 
-    fn act(&mut self, action: Action) -> Option<Input> {
-        match action {
-            Action::Fetch { media } => self.fetch(media),
-            Action::Show(showing) => {
-                if let Content::Media { media, .. } = &showing.content {
-                    // Verified again at play time, as the driver does.
-                    let ok = self.cache.get(media).is_some_and(|bytes| {
-                        Sha256(sha2::Sha256::digest(&bytes[..]).into()) == *media
-                    });
-                    if !ok {
-                        self.cache.remove(media);
-                        self.report(SimEvent::Refused {
-                            reason: format!("cached {media} unusable at play time"),
-                        });
-                        return Some(Input::MediaGone { media: *media });
-                    }
-                }
-                self.report(SimEvent::Shown {
-                    material_id: showing.material_id.clone(),
-                    rotation_version: showing.rotation_version,
-                });
-            }
-            Action::PublishState => self.state_dirty = true,
-            Action::Acked {
-                boot_id, upto_seq, ..
-            } => {
-                if boot_id == self.boot_id {
-                    while self
-                        .plays_pending
-                        .front()
-                        .is_some_and(|r| r.seq <= upto_seq)
-                    {
-                        self.plays_pending.pop_front();
-                    }
-                    if self.in_flight.is_some_and(|(upto, _)| upto_seq >= upto) {
-                        self.in_flight = None;
-                    }
-                    self.report(SimEvent::Acked { upto_seq });
-                    self.maybe_send_plays();
-                }
-            }
-            Action::Rejected { refusal, .. } => self.report(SimEvent::Refused {
-                reason: refusal.to_string(),
-            }),
-            // No journal, no disk, no screenshots, no HTTP resync in the simulator.
-            Action::JournalStart(_)
-            | Action::JournalEnd { .. }
-            | Action::Persist(_)
-            | Action::Screenshot
-            | Action::Resync
-            | Action::Brightness { .. }
-            | Action::Accepted { .. } => {}
-        }
+/// The null glass: reports what would be shown, draws nothing.
+struct NullGlass {
+    /// Where `Shown` goes.
+    reporter: Reporter,
+}
+
+impl Glass for NullGlass {
+    fn video_supported(&self) -> bool {
+        false
+    }
+    fn show(
+        &mut self,
+        showing: &Showing,
+        _media: Option<&[u8]>,
+        _media_path: Option<&Path>,
+        _now: Timestamp,
+    ) -> Result<(), ShowError> {
+        self.reporter.report(SimEvent::Shown {
+            material_id: showing.material_id.clone(),
+            rotation_version: showing.rotation_version,
+        });
+        Ok(())
+    }
+    fn set_brightness(&mut self, _percent: u8) -> Result<(), ShowError> {
+        Ok(())
+    }
+    fn display_missing(&self) -> Option<&str> {
         None
     }
+    fn retry_display(&mut self) -> bool {
+        true
+    }
+    fn video_running(&self) -> bool {
+        false
+    }
+    fn video_exited(&mut self) -> Option<String> {
+        None
+    }
+    fn next_frame_at(&self, _now: Timestamp) -> Option<Timestamp> {
+        None
+    }
+    fn tick(&mut self, _now: Timestamp) -> Result<(), ShowError> {
+        Ok(())
+    }
+    fn screenshot_png(&self) -> Option<std::io::Result<Vec<u8>>> {
+        None
+    }
+    fn stop_video(&mut self) {}
+}
 
-    fn fetch(&mut self, media: MediaRef) {
-        if self.cache.contains_key(&media.sha256) {
-            let _ = self.fetched_tx.send(Fetched {
-                result: Ok(self.cache[&media.sha256].clone()),
-                media,
-            });
-            return;
-        }
-        if !self.fetching.insert(media.sha256) {
-            return;
-        }
-        let pool = self.pool.clone();
-        let base = self.loaded.identity.enrollment.media_base_url.clone();
-        let tx = self.fetched_tx.clone();
+/// Bytes shared between a download task and the store.
+type Landed = Arc<Mutex<HashMap<Sha256, Arc<Vec<u8>>>>>;
+
+/// The in-memory media store of one screen.
+struct MemoryMedia {
+    /// The fleet's downloads.
+    pool: Arc<MediaPool>,
+    /// The enrollment's media base URL.
+    base_url: String,
+    /// Verified items (the index).
+    items: HashMap<Sha256, Arc<Vec<u8>>>,
+    /// Verified by a finished download, not yet indexed ([`MediaStore::insert`]).
+    landed: Landed,
+}
+
+/// The SHA-256 of `bytes`.
+fn digest(bytes: &[u8]) -> Sha256 {
+    Sha256(sha2::Sha256::digest(bytes).into())
+}
+
+impl MediaStore for MemoryMedia {
+    fn contains(&self, media: &Sha256) -> bool {
+        self.items.contains_key(media)
+    }
+    fn ids(&self) -> HashSet<Sha256> {
+        self.items.keys().copied().collect()
+    }
+    fn usage(&self) -> (u64, u64) {
+        let bytes = self.items.values().map(|b| b.len() as u64).sum();
+        (self.items.len() as u64, bytes)
+    }
+    fn make_room(
+        &mut self,
+        _media: &MediaRef,
+        _protected: &HashSet<Sha256>,
+    ) -> Result<Vec<Sha256>, CacheError> {
+        Ok(Vec::new())
+    }
+    fn download(&mut self, media: MediaRef, done: DownloadDone) {
+        let (pool, base, landed) = (
+            self.pool.clone(),
+            self.base_url.clone(),
+            self.landed.clone(),
+        );
         tokio::spawn(async move {
-            let result = pool.fetch(&base, &media).await;
-            let _ = tx.send(Fetched { media, result });
+            let sha = media.sha256;
+            let result = match pool.fetch(&base, &media).await {
+                Err(message) => Err(CacheError::Source {
+                    media: sha,
+                    message,
+                }),
+                Ok(bytes) if (bytes.len() as u64) < media.size_bytes => {
+                    Err(CacheError::Incomplete {
+                        media: sha,
+                        got: bytes.len() as u64,
+                        expected: media.size_bytes,
+                    })
+                }
+                Ok(bytes) => {
+                    let actual = digest(&bytes);
+                    if actual != sha {
+                        Err(CacheError::ChecksumMismatch { media: sha, actual })
+                    } else {
+                        if let Ok(mut landed) = landed.lock() {
+                            landed.insert(sha, bytes);
+                        }
+                        Ok(())
+                    }
+                }
+            };
+            done(result);
         });
     }
-
-    fn on_fetched(&mut self, done: Fetched) {
-        self.fetching.remove(&done.media.sha256);
-        let now = clock::now();
-        let sha = done.media.sha256;
-        let verified = done.result.and_then(|bytes| {
-            let actual = Sha256(sha2::Sha256::digest(&bytes[..]).into());
-            if bytes.len() as u64 != done.media.size_bytes || actual != sha {
-                Err(format!("checksum mismatch: expected {sha}, got {actual}"))
-            } else {
-                Ok(bytes)
-            }
-        });
-        match verified {
-            Ok(bytes) => {
-                self.cache.insert(sha, bytes);
-                self.state_dirty = true;
-                self.input(now, Input::MediaReady { media: sha });
-            }
-            Err(error) => {
-                self.report(SimEvent::Refused {
-                    reason: error.clone(),
-                });
-                self.input(now, Input::MediaFailed { media: sha, error });
-            }
+    fn insert(&mut self, media: Sha256, _size: u64) {
+        let bytes = self.landed.lock().ok().and_then(|mut l| l.remove(&media));
+        if let Some(bytes) = bytes {
+            self.items.insert(media, bytes);
         }
     }
-
-    fn on_mqtt(&mut self, event: MqttEvent) {
-        let now = clock::now();
-        match event {
-            MqttEvent::Connected { since } => {
-                self.connected = true;
-                self.connected_at = Some(since);
-                for kind in [TopicKind::Rotation, TopicKind::Command, TopicKind::Ack] {
-                    let topic = Topic::name(&self.loaded.screen_id, kind);
-                    let _ = self.mqtt.try_subscribe(topic, QoS::AtLeastOnce);
-                }
-                self.in_flight = None;
-                self.state_dirty = true;
-                self.report(SimEvent::Connected);
-                self.maybe_publish_state(now);
-                self.maybe_send_plays();
-            }
-            MqttEvent::Disconnected { .. } => {
-                self.connected = false;
-                self.report(SimEvent::Disconnected);
-            }
-            MqttEvent::Message { topic, payload } => {
-                let Some(parsed) = Topic::parse(&topic) else {
-                    return;
-                };
-                if parsed.screen_id != self.loaded.screen_id {
-                    return;
-                }
-                let input = match parsed.kind {
-                    TopicKind::Rotation => Input::Rotation {
-                        envelope: payload,
-                        source: RotationSource::Mqtt,
-                    },
-                    TopicKind::Command => Input::Command { envelope: payload },
-                    TopicKind::Ack => Input::Ack { envelope: payload },
-                    TopicKind::State | TopicKind::Plays => return,
-                };
-                self.input(now, input);
-            }
+    fn read_verified(&mut self, media: &Sha256) -> Result<Vec<u8>, CacheError> {
+        let bytes = self
+            .items
+            .get(media)
+            .ok_or(CacheError::Missing { media: *media })?;
+        if digest(bytes) != *media {
+            self.items.remove(media);
+            return Err(CacheError::Corrupt { media: *media });
         }
+        Ok(bytes.to_vec())
     }
+    fn verify_streaming(&mut self, media: &Sha256) -> Result<(), CacheError> {
+        self.read_verified(media).map(drop)
+    }
+    fn path(&self, _media: &Sha256) -> Option<PathBuf> {
+        None
+    }
+}
 
-    fn on_command(&mut self, command: SimCommand) {
-        match command {
-            SimCommand::SendPlays { count } => {
-                let now = clock::now();
-                let media = Sha256(sha2::Sha256::digest(b"fleet-sim").into());
-                for _ in 0..count {
-                    let seq = self.next_play_seq;
-                    self.next_play_seq += 1;
-                    let started = Timestamp(now.0 - 10_000 + (seq % 1000) as i64);
-                    self.plays_pending.push_back(PlayRecord {
-                        seq,
-                        media,
-                        material_id: "fleet-sim".to_owned(),
-                        rotation_version: None,
-                        is_warning: true,
-                        started_at: started,
-                        ended_at: Some(Timestamp(started.0 + 1)),
-                        outcome: PlayOutcome::Completed,
-                        clock_suspect: false,
-                        bridge: None,
-                    });
-                }
-                self.maybe_send_plays();
+/// Records of one run, in seq order, ends merged in.
+type Run = (BootId, VecDeque<PlayRecord>);
+
+/// The in-memory journal's records.
+#[derive(Debug, Default)]
+struct Runs {
+    /// Earlier runs (the bench's made-up records), oldest first.
+    earlier: VecDeque<Run>,
+    /// This run's records.
+    live: VecDeque<PlayRecord>,
+}
+
+/// The in-memory journal of one screen: [`Journal`](crate::journal::Journal)'s
+/// semantics (the oldest run's records first, this run's record on screen
+/// and everything after it wait, acks drop records) without the disk.
+struct MemoryJournal {
+    /// This run.
+    boot_id: BootId,
+    /// The records, shared with the bench's command task.
+    runs: Arc<Mutex<Runs>>,
+    /// Where `Acked` for made-up records goes.
+    reporter: Reporter,
+}
+
+impl MemoryJournal {
+    fn runs(&self) -> std::sync::MutexGuard<'_, Runs> {
+        // A panic while holding it leaves plain data: keep using it.
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl PlayLog for MemoryJournal {
+    fn start(&mut self, record: &PlayRecord) -> Result<(), JournalError> {
+        self.runs().live.push_back(record.clone());
+        Ok(())
+    }
+    fn end_bridged(
+        &mut self,
+        seq: u64,
+        ended_at: Timestamp,
+        outcome: PlayOutcome,
+        bridge_confirmed: Option<bool>,
+    ) -> Result<(), JournalError> {
+        let mut runs = self.runs();
+        if let Some(record) = runs.live.iter_mut().find(|r| r.seq == seq) {
+            record.ended_at = Some(ended_at);
+            record.outcome = outcome;
+            if let (Some(evidence), Some(false)) = (record.bridge.as_mut(), bridge_confirmed) {
+                evidence.confirmed = false;
             }
         }
+        Ok(())
     }
-
-    fn maybe_send_plays(&mut self) {
-        if !self.connected || self.in_flight.is_some() || self.plays_pending.is_empty() {
-            return;
-        }
-        let max = self.config.plays.batch_max_records.max(1);
-        let records: Vec<PlayRecord> = self.plays_pending.iter().take(max).cloned().collect();
-        let (Some(first), Some(last)) = (records.first(), records.last()) else {
-            return;
+    fn ack(&mut self, boot_id: &BootId, upto_seq: u64) -> Result<(), JournalError> {
+        let mut runs = self.runs();
+        let made_up = *boot_id != self.boot_id;
+        let records = if made_up {
+            match runs.earlier.iter_mut().find(|(boot, _)| boot == boot_id) {
+                Some((_, records)) => records,
+                None => return Ok(()),
+            }
+        } else {
+            &mut runs.live
         };
-        let batch = PlayBatch {
-            screen_id: self.loaded.screen_id.clone(),
-            boot_id: self.boot_id.clone(),
-            first_seq: first.seq,
-            last_seq: last.seq,
-            records: records.clone(),
+        while records.front().is_some_and(|r| r.seq <= upto_seq) {
+            records.pop_front();
+        }
+        runs.earlier.retain(|(_, records)| !records.is_empty());
+        drop(runs);
+        if made_up {
+            self.reporter.report(SimEvent::Acked { upto_seq });
+        }
+        Ok(())
+    }
+    fn next_batch(
+        &self,
+        max_records: usize,
+        in_progress: Option<u64>,
+    ) -> Result<Option<Batch>, JournalError> {
+        let runs = self.runs();
+        let (boot_id, records, this_run) = match runs.earlier.front() {
+            Some((boot, records)) => (boot.clone(), records, false),
+            None => (self.boot_id.clone(), &runs.live, true),
         };
-        let upto = last.seq;
-        let payload = v1::seal(&batch, &self.loaded.device_key);
-        let topic = Topic::name(&self.loaded.screen_id, TopicKind::Plays);
-        if self
-            .mqtt
-            .try_publish(topic, QoS::AtLeastOnce, false, payload)
-            .is_ok()
-        {
-            self.in_flight = Some((upto, clock::monotonic()));
+        let mut out = Vec::new();
+        for record in records.iter().take(max_records) {
+            let mut record = record.clone();
+            if record.ended_at.is_none() {
+                if this_run && in_progress.is_some_and(|p| record.seq >= p) {
+                    break;
+                }
+                record.outcome = PlayOutcome::Interrupted;
+            }
+            out.push(record);
+        }
+        Ok((!out.is_empty()).then_some(Batch {
+            boot_id,
+            records: out,
+        }))
+    }
+    fn status(&self) -> JournalStatus {
+        let runs = self.runs();
+        let earlier: usize = runs.earlier.iter().map(|(_, r)| r.len()).sum();
+        JournalStatus {
+            pending: (earlier + runs.live.len()) as u64,
+            bytes: 0,
+            alarm: false,
         }
     }
+}
 
-    fn on_time(&mut self) {
-        let instant = clock::monotonic();
-        let timeout = Duration::from_secs(self.config.plays.ack_timeout_seconds);
-        if self
-            .in_flight
-            .is_some_and(|(_, sent)| instant.duration_since(sent) >= timeout)
-        {
-            self.in_flight = None;
-        }
-        self.maybe_send_plays();
-        if instant.duration_since(self.last_state)
-            >= Duration::from_secs(self.config.mqtt.state_interval_seconds)
-        {
-            self.state_dirty = true;
-        }
-        self.maybe_publish_state(clock::now());
-    }
+/// State files kept for the run.
+#[derive(Debug, Default)]
+struct MemoryFiles {
+    /// By name.
+    files: HashMap<String, Vec<u8>>,
+}
 
-    fn next_wake(&self, now: Timestamp) -> Duration {
-        let mut wake = Duration::from_secs(5);
-        if let Some(t) = self.player.poll_timeout() {
-            wake = wake.min(Duration::from_millis(
-                t.millis_since(now).clamp(0, i64::MAX) as u64,
-            ));
-        }
-        if let Some((_, sent)) = self.in_flight {
-            let due = sent + Duration::from_secs(self.config.plays.ack_timeout_seconds);
-            wake = wake.min(due.saturating_duration_since(clock::monotonic()));
-        }
-        wake
+impl StateFiles for MemoryFiles {
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.files.get(name).cloned())
     }
+    fn write(&mut self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.files.insert(name.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+    fn remove(&mut self, name: &str) -> std::io::Result<()> {
+        self.files.remove(name);
+        Ok(())
+    }
+    fn pin_server_key(&mut self, _pinned: &PinnedKey) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
-    fn maybe_publish_state(&mut self, now: Timestamp) {
-        if !self.state_dirty || !self.connected {
-            return;
-        }
-        let player = self.player.status();
-        let version = player.rotation_version;
-        let state = AgentState {
-            screen_id: self.loaded.screen_id.clone(),
-            boot_id: self.boot_id.clone(),
-            status: Presence::Online,
-            reported_at: now,
-            rotation_version: player.rotation_version,
-            pending_version: player.pending_version,
-            now_playing: player.now_playing,
-            stale: player.stale,
-            cache: CacheStatus {
-                items: self.cache.len() as u64,
-                bytes: self.cache.values().map(|b| b.len() as u64).sum(),
-                missing: player.missing,
-            },
-            journal_pending: self.plays_pending.len() as u64,
-            journal_alarm: false,
-            last_error: player.last_error,
-            warnings: player.warnings,
-            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-            bridge: None,
-            connected_at: self.connected_at,
-            clock_suspect: player.clock_suspect,
-            display_missing: player.display_missing,
-        };
-        let payload = v1::seal(&state, &self.loaded.device_key);
-        let topic = Topic::name(&self.loaded.screen_id, TopicKind::State);
-        if self
-            .mqtt
-            .try_publish(topic, QoS::AtLeastOnce, true, payload)
-            .is_ok()
-        {
-            self.state_dirty = false;
-            self.last_state = clock::monotonic();
-            self.report(SimEvent::StateSent { version });
-        }
+/// A random boot id.
+fn random_boot_id() -> anyhow::Result<BootId> {
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+    Ok(BootId::from_random(random))
+}
+
+/// `count` completed records of the made-up run `boot_id`, from `next_seq` on.
+fn made_up_records(now: Timestamp, next_seq: &mut u64, count: u64) -> VecDeque<PlayRecord> {
+    let media = digest(b"fleet-sim");
+    (0..count)
+        .map(|_| {
+            let seq = *next_seq;
+            *next_seq += 1;
+            let started = Timestamp(now.0 - 10_000 + (seq % 1000) as i64);
+            PlayRecord {
+                seq,
+                media,
+                material_id: "fleet-sim".to_owned(),
+                rotation_version: None,
+                is_warning: true,
+                started_at: started,
+                ended_at: Some(Timestamp(started.0 + 1)),
+                outcome: PlayOutcome::Completed,
+                clock_suspect: false,
+                bridge: None,
+            }
+        })
+        .collect()
+}
+
+/// Runs one simulated screen until `shutdown` resolves; it reports to
+/// `reports` and takes [`SimCommand`]s from `commands`. The driver is the
+/// agent's ([`crate::driver`]); only its parts are in memory (module doc).
+pub async fn run(
+    index: usize,
+    loaded: Loaded,
+    mut config: AgentConfig,
+    pool: Arc<MediaPool>,
+    reports: mpsc::UnboundedSender<SimReport>,
+    mut commands: mpsc::UnboundedReceiver<SimCommand>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let boot_id = random_boot_id()?;
+    let made_up_boot = random_boot_id()?;
+    // No display device and no controller card.
+    config.display.sink = SinkKind::None;
+    let reporter = Reporter { index, reports };
+    let runs = Arc::new(Mutex::new(Runs::default()));
+    let parts = Parts {
+        glass: Box::new(NullGlass {
+            reporter: reporter.clone(),
+        }),
+        media: Box::new(MemoryMedia {
+            pool,
+            base_url: loaded.identity.enrollment.media_base_url.clone(),
+            items: HashMap::new(),
+            landed: Arc::default(),
+        }),
+        journal: Box::new(MemoryJournal {
+            boot_id: boot_id.clone(),
+            runs: runs.clone(),
+            reporter: reporter.clone(),
+        }),
+        files: Box::new(MemoryFiles::default()),
+        observer: Box::new(reporter),
+    };
+    let mut feeder = None;
+    let started = |waker: BatchWaker| {
+        feeder = Some(tokio::spawn(async move {
+            let mut next_seq = 1;
+            while let Some(command) = commands.recv().await {
+                match command {
+                    SimCommand::SendPlays { count } => {
+                        let records = made_up_records(clock::now(), &mut next_seq, count);
+                        {
+                            let mut runs = runs.lock().unwrap_or_else(|e| e.into_inner());
+                            match runs.earlier.iter_mut().find(|(b, _)| *b == made_up_boot) {
+                                Some((_, pending)) => pending.extend(records),
+                                None => runs.earlier.push_back((made_up_boot.clone(), records)),
+                            }
+                        }
+                        if !waker.wake() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    };
+    let result = driver::run_with_parts(config, loaded, boot_id, parts, started, shutdown).await;
+    if let Some(feeder) = feeder {
+        feeder.abort();
     }
+    result
 }
 
 /// The agent's HTTP client with default timeouts, for [`enroll_in_memory`]
 /// and [`MediaPool::new`].
 pub fn default_link() -> Link {
     Link::new(&HttpConfig::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reporter() -> (Reporter, mpsc::UnboundedReceiver<SimReport>) {
+        let (reports, rx) = mpsc::unbounded_channel();
+        (Reporter { index: 7, reports }, rx)
+    }
+
+    fn boot(byte: u8) -> BootId {
+        BootId::from_random([byte; 16])
+    }
+
+    fn live_record(seq: u64) -> PlayRecord {
+        let mut next = seq;
+        let mut record = made_up_records(Timestamp(1_000_000), &mut next, 1)
+            .pop_front()
+            .expect("one record");
+        record.ended_at = None;
+        record.outcome = PlayOutcome::Interrupted;
+        record
+    }
+
+    #[test]
+    fn the_memory_journal_sends_an_earlier_run_first_and_holds_the_record_on_screen() {
+        let (reporter, mut reports) = reporter();
+        let runs = Arc::new(Mutex::new(Runs::default()));
+        let mut journal = MemoryJournal {
+            boot_id: boot(1),
+            runs: runs.clone(),
+            reporter,
+        };
+        for seq in 1..=3 {
+            journal.start(&live_record(seq)).expect("start");
+        }
+        journal
+            .end_bridged(1, Timestamp(1_000_500), PlayOutcome::Completed, None)
+            .expect("end");
+        let mut next_seq = 1;
+        let made_up = made_up_records(Timestamp(1_000_000), &mut next_seq, 5);
+        runs.lock()
+            .expect("lock")
+            .earlier
+            .push_back((boot(2), made_up));
+        assert_eq!(journal.status().pending, 8);
+
+        // The earlier run goes first, in batches of at most max_records.
+        let batch = journal
+            .next_batch(4, Some(3))
+            .expect("batch")
+            .expect("some");
+        assert_eq!(batch.boot_id, boot(2));
+        assert_eq!(
+            batch.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        journal.ack(&boot(2), 4).expect("ack");
+        let report = reports.try_recv().expect("acked report");
+        assert_eq!(report.index, 7);
+        assert_eq!(report.event, SimEvent::Acked { upto_seq: 4 });
+        journal.ack(&boot(2), 5).expect("ack");
+        assert_eq!(
+            reports.try_recv().map(|r| r.event).ok(),
+            Some(SimEvent::Acked { upto_seq: 5 })
+        );
+
+        // Then this run: 1 ended, 2 never ended (interrupted), 3 on screen waits.
+        let batch = journal
+            .next_batch(200, Some(3))
+            .expect("batch")
+            .expect("some");
+        assert_eq!(batch.boot_id, boot(1));
+        let got: Vec<_> = batch.records.iter().map(|r| (r.seq, r.outcome)).collect();
+        assert_eq!(
+            got,
+            [(1, PlayOutcome::Completed), (2, PlayOutcome::Interrupted)]
+        );
+        journal.ack(&boot(1), 2).expect("ack");
+        assert!(
+            reports.try_recv().is_err(),
+            "acks of this run are not reported"
+        );
+        assert_eq!(journal.next_batch(200, Some(3)).expect("batch"), None);
+        assert_eq!(journal.status().pending, 1);
+    }
+
+    #[test]
+    fn the_memory_store_indexes_only_landed_bytes_and_refuses_corrupt_ones() {
+        let mut store = MemoryMedia {
+            pool: Arc::new(MediaPool::new(default_link())),
+            base_url: String::new(),
+            items: HashMap::new(),
+            landed: Arc::default(),
+        };
+        let good = b"poster".to_vec();
+        let sha = digest(&good);
+        store.insert(sha, 6);
+        assert!(!store.contains(&sha), "nothing landed, nothing indexed");
+        store
+            .landed
+            .lock()
+            .expect("lock")
+            .insert(sha, Arc::new(good.clone()));
+        store.insert(sha, 6);
+        assert_eq!(store.read_verified(&sha).expect("verified"), good);
+        assert_eq!(store.usage(), (1, 6));
+
+        let other = digest(b"other");
+        store.items.insert(other, Arc::new(b"not other".to_vec()));
+        assert!(matches!(
+            store.read_verified(&other),
+            Err(CacheError::Corrupt { .. })
+        ));
+        assert!(!store.contains(&other), "a corrupt item is dropped");
+    }
 }
